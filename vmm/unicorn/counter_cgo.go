@@ -1,0 +1,111 @@
+package unicorn
+
+/*
+#include <unicorn/unicorn.h>
+#include "shim.h"
+*/
+import "C"
+
+import "fmt"
+
+// Counter counts executed guest instructions entirely in C: a UC_HOOK_CODE
+// hook on every address increments a C-allocated uint64; no Go code runs
+// per instruction (about 8 ns per instruction instead of ~70 for a Go code
+// hook). With a budget > 0 the hook stops the emulation before the first
+// instruction beyond the budget, so exactly `budget` instructions run and
+// EIP is left at the next one; Exhausted then reports true.
+//
+// An instruction that faults is counted (its hook ran before it); an
+// instruction re-executed after a restart is counted again.
+type Counter struct {
+	e *Engine
+	c *C.vs_counter // nil after Del or Engine.Close
+	// Values kept after Del so that late reads still make sense.
+	final     uint64
+	finalExh  bool
+	finalDone bool
+}
+
+// NewInsnCounter installs an instruction counter with the given budget
+// (0 = unlimited).
+func (e *Engine) NewInsnCounter(budget uint64) (*Counter, error) {
+	if e.uc == nil {
+		return nil, errClosed("new insn counter")
+	}
+	c := C.vs_counter_new()
+	if c == nil {
+		return nil, fmt.Errorf("unicorn: new insn counter: %w", ErrNoMem)
+	}
+	c.budget = C.uint64_t(budget)
+	if err := ucErr(C.vs_counter_add(e.uc, c)); err != nil {
+		C.vs_counter_free(c)
+		return nil, fmt.Errorf("unicorn: new insn counter: %w", err)
+	}
+	ctr := &Counter{e: e, c: c}
+	e.counters[ctr] = struct{}{}
+	return ctr, nil
+}
+
+// Count returns the number of instructions counted so far.
+func (c *Counter) Count() uint64 {
+	if c.c == nil {
+		return c.final
+	}
+	return uint64(c.c.count)
+}
+
+// Exhausted reports whether the budget stopped the emulation (since the
+// last Reset or SetBudget).
+func (c *Counter) Exhausted() bool {
+	if c.c == nil {
+		return c.finalExh
+	}
+	return c.c.exhausted != 0
+}
+
+// SetBudget changes the budget (0 = unlimited) and clears Exhausted; the
+// count is kept, so the budget is an absolute instruction count.
+func (c *Counter) SetBudget(b uint64) {
+	if c.c == nil {
+		return
+	}
+	c.c.budget = C.uint64_t(b)
+	c.c.exhausted = 0
+}
+
+// Reset sets the count to zero and clears Exhausted; the budget is kept.
+func (c *Counter) Reset() {
+	if c.c == nil {
+		return
+	}
+	c.c.count = 0
+	c.c.exhausted = 0
+}
+
+// Del removes the counter's hook. Count and Exhausted keep their last
+// values. Deleting from inside a hook is allowed.
+func (c *Counter) Del() error {
+	if c.c == nil {
+		if c.finalDone {
+			return nil
+		}
+		return fmt.Errorf("unicorn: counter del: engine is closed: %w", ErrHandle)
+	}
+	e := c.e
+	c.final, c.finalExh, c.finalDone = uint64(c.c.count), c.c.exhausted != 0, true
+	err := ucErr(C.uc_hook_del(e.uc, c.c.hh))
+	if e.running {
+		// The running translated code may still reach the hook list this
+		// instant; free after Start returns.
+		e.pendingFree = append(e.pendingFree, c.c)
+	} else {
+		C.vs_counter_free(c.c)
+	}
+	delete(e.counters, c)
+	c.c = nil
+	c.e = nil
+	if err != nil {
+		return fmt.Errorf("unicorn: counter del: %w", err)
+	}
+	return nil
+}

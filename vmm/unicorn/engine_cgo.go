@@ -1,0 +1,441 @@
+package unicorn
+
+/*
+#cgo CFLAGS: -O2 -Wall
+#cgo LDFLAGS: -l:libunicorn.a -lm
+#cgo noescape uc_mem_read
+#cgo nocallback uc_mem_read
+#cgo noescape uc_mem_write
+#cgo nocallback uc_mem_write
+#cgo noescape vs_reg_read32
+#cgo nocallback vs_reg_read32
+#cgo nocallback vs_reg_write32
+#cgo noescape vs_reg_read_batch32
+#cgo nocallback vs_reg_read_batch32
+#cgo noescape vs_reg_write_batch32
+#cgo nocallback vs_reg_write_batch32
+#cgo noescape vs_mmr_read
+#cgo nocallback vs_mmr_read
+#cgo nocallback vs_mmr_write
+#cgo noescape vs_msr_read
+#cgo nocallback vs_msr_read
+#cgo nocallback vs_msr_write
+#cgo nocallback uc_emu_stop
+#include <stdlib.h>
+#include <unicorn/unicorn.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// Version returns the version of the linked libunicorn, e.g. "2.0.1".
+func Version() string {
+	var major, minor C.uint
+	v := uint32(C.uc_version(&major, &minor))
+	return fmt.Sprintf("%d.%d.%d", major, minor, (v>>8)&0xff)
+}
+
+// Error returns Unicorn's own description of the code (uc_strerror).
+func (e Error) Error() string {
+	return C.GoString(C.uc_strerror(C.uc_err(e)))
+}
+
+// ucErr converts a uc_err to a Go error (nil for UC_ERR_OK).
+func ucErr(err C.uc_err) error {
+	if err == C.UC_ERR_OK {
+		return nil
+	}
+	return Error(err)
+}
+
+// Engine is one Unicorn x86 CPU in 32-bit mode with its memory and hooks.
+//
+// An Engine is not safe for concurrent use, with two exceptions: Stop may be
+// called from any goroutine while Start runs, and Counter.Count/Exhausted
+// may be read (racily, for progress display) at any time. Hook callbacks run
+// on the goroutine that called Start and may call the Engine's methods
+// (except Start and Close).
+type Engine struct {
+	uc       *C.uc_engine
+	ctx      *C.uc_context // scratch context for ClearFault/FaultInfo
+	ctxSize  uintptr
+	hooks    map[uint32]C.uc_hook // registry handle -> Unicorn hook
+	counters map[*Counter]struct{}
+	// Counters deleted while the emulation ran: their C memory may still be
+	// reachable from the running hook list, so freeing waits for Start.
+	pendingFree []*C.vs_counter
+	running     bool
+	panicErr    *CallbackPanicError
+}
+
+// New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
+// UC_MODE_32). The first call in a process also calibrates the
+// pitfall-1 workaround (see ClearFault) in a scratch engine; if that fails,
+// New fails.
+func New() (*Engine, error) {
+	cal, err := calibration()
+	if err != nil {
+		return nil, err
+	}
+	e, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if e.ctxSize != cal.ctxSize {
+		e.Close()
+		return nil, fmt.Errorf("unicorn: context size %d differs from the calibrated %d", e.ctxSize, cal.ctxSize)
+	}
+	return e, nil
+}
+
+// open creates an engine without calibrating (used by the calibration).
+func open() (*Engine, error) {
+	var uc *C.uc_engine
+	if err := ucErr(C.uc_open(C.UC_ARCH_X86, C.UC_MODE_32, &uc)); err != nil {
+		return nil, fmt.Errorf("unicorn: open x86-32: %w", err)
+	}
+	e := &Engine{
+		uc:       uc,
+		hooks:    make(map[uint32]C.uc_hook),
+		counters: make(map[*Counter]struct{}),
+	}
+	if err := ucErr(C.uc_context_alloc(uc, &e.ctx)); err != nil {
+		C.uc_close(uc)
+		return nil, fmt.Errorf("unicorn: context alloc: %w", err)
+	}
+	e.ctxSize = uintptr(C.uc_context_size(uc))
+	return e, nil
+}
+
+// errClosed is returned by methods called on a closed Engine.
+func errClosed(op string) error {
+	return fmt.Errorf("unicorn: %s: engine is closed: %w", op, ErrHandle)
+}
+
+// Close deletes every hook and counter of the engine, frees its registry
+// entries and closes Unicorn. It is idempotent. It fails if called while
+// the emulation runs (from inside a hook).
+func (e *Engine) Close() error {
+	if e == nil || e.uc == nil {
+		return nil
+	}
+	if e.running {
+		return fmt.Errorf("unicorn: close: emulation is running: %w", ErrArg)
+	}
+	for handle, hh := range e.hooks {
+		C.uc_hook_del(e.uc, hh)
+		unregister(handle)
+	}
+	e.hooks = nil
+	for c := range e.counters {
+		_ = c.Del() // removes c from e.counters; nothing to do on failure while closing
+	}
+	e.counters = nil
+	e.freePending()
+	if e.ctx != nil {
+		C.uc_context_free(e.ctx)
+		e.ctx = nil
+	}
+	err := ucErr(C.uc_close(e.uc))
+	e.uc = nil
+	if err != nil {
+		return fmt.Errorf("unicorn: close: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) freePending() {
+	for _, c := range e.pendingFree {
+		C.vs_counter_free(c)
+	}
+	e.pendingFree = nil
+}
+
+// MemMap maps [addr, addr+size) with permissions p. addr and size must be
+// multiples of 4 KiB.
+func (e *Engine) MemMap(addr, size uint64, p Prot) error {
+	if e.uc == nil {
+		return errClosed("mem map")
+	}
+	if err := ucErr(C.uc_mem_map(e.uc, C.uint64_t(addr), C.size_t(size), C.uint32_t(p))); err != nil {
+		return fmt.Errorf("unicorn: mem map %#x+%#x %v: %w", addr, size, p, err)
+	}
+	return nil
+}
+
+// MemUnmap unmaps [addr, addr+size).
+func (e *Engine) MemUnmap(addr, size uint64) error {
+	if e.uc == nil {
+		return errClosed("mem unmap")
+	}
+	if err := ucErr(C.uc_mem_unmap(e.uc, C.uint64_t(addr), C.size_t(size))); err != nil {
+		return fmt.Errorf("unicorn: mem unmap %#x+%#x: %w", addr, size, err)
+	}
+	return nil
+}
+
+// MemProtect changes the permissions of [addr, addr+size). Unicorn flushes
+// its TLB, so this takes effect immediately (also inside hooks).
+func (e *Engine) MemProtect(addr, size uint64, p Prot) error {
+	if e.uc == nil {
+		return errClosed("mem protect")
+	}
+	if err := ucErr(C.uc_mem_protect(e.uc, C.uint64_t(addr), C.size_t(size), C.uint32_t(p))); err != nil {
+		return fmt.Errorf("unicorn: mem protect %#x+%#x %v: %w", addr, size, p, err)
+	}
+	return nil
+}
+
+// MemRead fills buf from guest memory at addr (ignoring permissions).
+func (e *Engine) MemRead(addr uint64, buf []byte) error {
+	if e.uc == nil {
+		return errClosed("mem read")
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	// Safe: buf is Go memory without pointers, alive for the call; C writes
+	// at most len(buf) bytes and keeps no reference (noescape/nocallback).
+	err := ucErr(C.uc_mem_read(e.uc, C.uint64_t(addr), unsafe.Pointer(&buf[0]), C.size_t(len(buf))))
+	if err != nil {
+		return fmt.Errorf("unicorn: mem read %#x+%#x: %w", addr, len(buf), err)
+	}
+	return nil
+}
+
+// MemWrite copies data into guest memory at addr (ignoring permissions).
+// It does not invalidate translated code: call RemoveCache after
+// overwriting code that may have run (pitfall 5).
+func (e *Engine) MemWrite(addr uint64, data []byte) error {
+	if e.uc == nil {
+		return errClosed("mem write")
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	// Safe: data is pointer-free Go memory, only read by C during the call.
+	err := ucErr(C.uc_mem_write(e.uc, C.uint64_t(addr), unsafe.Pointer(&data[0]), C.size_t(len(data))))
+	if err != nil {
+		return fmt.Errorf("unicorn: mem write %#x+%#x: %w", addr, len(data), err)
+	}
+	return nil
+}
+
+// Reg reads a 32-bit register (not GDTR/IDTR/LDTR/TR: see MMR).
+func (e *Engine) Reg(r Reg) (uint32, error) {
+	if e.uc == nil {
+		return 0, errClosed("reg read")
+	}
+	if !r.isScalar() {
+		return 0, fmt.Errorf("unicorn: reg read %v: not a 32-bit register: %w", r, ErrArg)
+	}
+	var v C.uint32_t
+	if err := ucErr(C.vs_reg_read32(e.uc, C.int(r), &v)); err != nil {
+		return 0, fmt.Errorf("unicorn: reg read %v: %w", r, err)
+	}
+	return uint32(v), nil
+}
+
+// SetReg writes a 32-bit register. Writing EIP inside a hook redirects the
+// emulation and cancels a Stop made in the same hook (pitfall 6). Writing
+// CR0/CR3/CR4 flushes no TLB (pitfall 7).
+func (e *Engine) SetReg(r Reg, v uint32) error {
+	if e.uc == nil {
+		return errClosed("reg write")
+	}
+	if !r.isScalar() {
+		return fmt.Errorf("unicorn: reg write %v: not a 32-bit register: %w", r, ErrArg)
+	}
+	if err := ucErr(C.vs_reg_write32(e.uc, C.int(r), C.uint32_t(v))); err != nil {
+		return fmt.Errorf("unicorn: reg write %v=%#x: %w", r, v, err)
+	}
+	return nil
+}
+
+const batchChunk = 32
+
+// Regs reads the registers rs into out[:len(rs)] (one cgo call for up to 32
+// registers, uc_reg_read_batch).
+func (e *Engine) Regs(rs []Reg, out []uint32) error {
+	if e.uc == nil {
+		return errClosed("reg read batch")
+	}
+	if len(out) < len(rs) {
+		return fmt.Errorf("unicorn: reg read batch: %d registers, room for %d: %w", len(rs), len(out), ErrArg)
+	}
+	for done := 0; done < len(rs); done += batchChunk {
+		chunk := rs[done:min(done+batchChunk, len(rs))]
+		var ids [batchChunk]C.int
+		for i, r := range chunk {
+			if !r.isScalar() {
+				return fmt.Errorf("unicorn: reg read batch: %v: not a 32-bit register: %w", r, ErrArg)
+			}
+			ids[i] = C.int(r)
+		}
+		// Safe: out is pointer-free Go memory with room for len(chunk)
+		// values from done on (checked above); C writes exactly those and
+		// keeps no reference. uint32 and C.uint32_t have the same layout.
+		vals := (*C.uint32_t)(unsafe.Pointer(&out[done]))
+		if err := ucErr(C.vs_reg_read_batch32(e.uc, &ids[0], vals, C.int(len(chunk)))); err != nil {
+			return fmt.Errorf("unicorn: reg read batch %s: %w", joinRegs(chunk), err)
+		}
+	}
+	return nil
+}
+
+// SetRegs writes vals[i] to rs[i] (one cgo call for up to 32 registers).
+func (e *Engine) SetRegs(rs []Reg, vals []uint32) error {
+	if e.uc == nil {
+		return errClosed("reg write batch")
+	}
+	if len(vals) < len(rs) {
+		return fmt.Errorf("unicorn: reg write batch: %d registers, %d values: %w", len(rs), len(vals), ErrArg)
+	}
+	for done := 0; done < len(rs); done += batchChunk {
+		chunk := rs[done:min(done+batchChunk, len(rs))]
+		var ids [batchChunk]C.int
+		for i, r := range chunk {
+			if !r.isScalar() {
+				return fmt.Errorf("unicorn: reg write batch: %v: not a 32-bit register: %w", r, ErrArg)
+			}
+			ids[i] = C.int(r)
+		}
+		// Safe: vals is pointer-free Go memory holding len(chunk) values
+		// from done on (checked above), only read by C during the call.
+		p := (*C.uint32_t)(unsafe.Pointer(&vals[done]))
+		if err := ucErr(C.vs_reg_write_batch32(e.uc, &ids[0], p, C.int(len(chunk)))); err != nil {
+			return fmt.Errorf("unicorn: reg write batch %s: %w", joinRegs(chunk), err)
+		}
+	}
+	return nil
+}
+
+// MMR reads a descriptor-table register: GDTR, IDTR, LDTR or TR.
+func (e *Engine) MMR(r Reg) (MMR, error) {
+	if e.uc == nil {
+		return MMR{}, errClosed("mmr read")
+	}
+	if !r.isMMR() {
+		return MMR{}, fmt.Errorf("unicorn: mmr read %v: not a descriptor-table register: %w", r, ErrArg)
+	}
+	var sel C.uint16_t
+	var base C.uint64_t
+	var limit, flags C.uint32_t
+	if err := ucErr(C.vs_mmr_read(e.uc, C.int(r), &sel, &base, &limit, &flags)); err != nil {
+		return MMR{}, fmt.Errorf("unicorn: mmr read %v: %w", r, err)
+	}
+	return MMR{Selector: uint16(sel), Base: uint32(base), Limit: uint32(limit), Flags: uint32(flags)}, nil
+}
+
+// SetMMR writes a descriptor-table register. For TR, use a descriptor type
+// of 9 (available 32-bit TSS) in Flags: a busy type (0xB) makes 2.0.1 abort
+// the process at the first task-state access (see SUBSTRATE.md).
+func (e *Engine) SetMMR(r Reg, m MMR) error {
+	if e.uc == nil {
+		return errClosed("mmr write")
+	}
+	if !r.isMMR() {
+		return fmt.Errorf("unicorn: mmr write %v: not a descriptor-table register: %w", r, ErrArg)
+	}
+	err := ucErr(C.vs_mmr_write(e.uc, C.int(r), C.uint16_t(m.Selector), C.uint64_t(m.Base), C.uint32_t(m.Limit), C.uint32_t(m.Flags)))
+	if err != nil {
+		return fmt.Errorf("unicorn: mmr write %v: %w", r, err)
+	}
+	return nil
+}
+
+// MSR reads a model-specific register.
+func (e *Engine) MSR(id uint32) (uint64, error) {
+	if e.uc == nil {
+		return 0, errClosed("msr read")
+	}
+	var v C.uint64_t
+	if err := ucErr(C.vs_msr_read(e.uc, C.uint32_t(id), &v)); err != nil {
+		return 0, fmt.Errorf("unicorn: msr read %#x: %w", id, err)
+	}
+	return uint64(v), nil
+}
+
+// SetMSR writes a model-specific register.
+func (e *Engine) SetMSR(id uint32, v uint64) error {
+	if e.uc == nil {
+		return errClosed("msr write")
+	}
+	if err := ucErr(C.vs_msr_write(e.uc, C.uint32_t(id), C.uint64_t(v))); err != nil {
+		return fmt.Errorf("unicorn: msr write %#x=%#x: %w", id, v, err)
+	}
+	return nil
+}
+
+// Start runs the guest from begin until EIP reaches until, timeout elapses
+// (0 = none; rounded up to whole microseconds), count instructions have run
+// (0 = no limit), Stop is called, or an error occurs. A timeout or Stop is
+// not an error. Start may be called again to continue, usually with
+// begin = the current EIP.
+//
+// Prefer until = 0 and count = 0 on timed paths (pitfalls 3 and 4): until is
+// compiled into translated blocks and count adds a per-instruction hook.
+//
+// If a Go callback panicked, Start returns a *CallbackPanicError.
+func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64) error {
+	if e.uc == nil {
+		return errClosed("start")
+	}
+	if e.running {
+		return fmt.Errorf("unicorn: start: emulation already running: %w", ErrArg)
+	}
+	var us uint64
+	if timeout > 0 {
+		us = uint64((timeout + time.Microsecond - 1) / time.Microsecond)
+	}
+	e.running = true
+	e.panicErr = nil
+	err := ucErr(C.uc_emu_start(e.uc, C.uint64_t(begin), C.uint64_t(until), C.uint64_t(us), C.size_t(count)))
+	e.running = false
+	e.freePending()
+	if p := e.panicErr; p != nil {
+		e.panicErr = nil
+		return p
+	}
+	if err != nil {
+		eip, rerr := e.Reg(EIP)
+		if rerr != nil {
+			return fmt.Errorf("unicorn: emu start at %#x: %w", begin, err)
+		}
+		return fmt.Errorf("unicorn: emu start at %#x: stopped at eip %#x: %w", begin, eip, err)
+	}
+	return nil
+}
+
+// Stop asks a running emulation to stop. From a code hook it stops before
+// the hooked instruction; from other hooks the current translated block may
+// finish first (see SUBSTRATE.md on IN/OUT). Writing EIP in the same hook
+// cancels the stop (pitfall 6).
+func (e *Engine) Stop() error {
+	if e.uc == nil {
+		return errClosed("stop")
+	}
+	if err := ucErr(C.uc_emu_stop(e.uc)); err != nil {
+		return fmt.Errorf("unicorn: emu stop: %w", err)
+	}
+	return nil
+}
+
+// RemoveCache drops translated blocks covering [begin, end)
+// (uc_ctl_remove_cache). Needed after MemWrite over code that has run
+// (pitfall 5) and after adding a code hook at an address whose block is
+// already translated, so that the hook is compiled in.
+func (e *Engine) RemoveCache(begin, end uint64) error {
+	if e.uc == nil {
+		return errClosed("remove cache")
+	}
+	if err := ucErr(C.vs_remove_cache(e.uc, C.uint64_t(begin), C.uint64_t(end))); err != nil {
+		return fmt.Errorf("unicorn: remove cache %#x-%#x: %w", begin, end, err)
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package unicorn
+
+/*
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+// ---- exported trampolines (called from shim.c) ----
+//
+// Each one finds its entry through the integer handle, runs the callback
+// and recovers a panic: a Go panic must not unwind through Unicorn's C
+// frames (that kills the process), so it is recorded on the Engine, the
+// emulation is stopped and Start returns a *CallbackPanicError. Once an
+// engine has a pending panic, further callbacks (e.g. the rest of a
+// translated block) are skipped and answer "not handled".
+
+// recovered records a callback panic and stops the emulation.
+func (ent *entry) recovered(r any) {
+	e := ent.eng
+	if e.panicErr == nil {
+		e.panicErr = &CallbackPanicError{Hook: ent.kind.String(), Value: r, Stack: string(debug.Stack())}
+	}
+	if e.uc != nil {
+		C.uc_emu_stop(e.uc)
+	}
+}
+
+// live returns the entry for handle if it exists and its engine has no
+// pending panic.
+func live(handle C.uintptr_t) *entry {
+	ent := lookup(uintptr(handle))
+	if ent == nil || ent.eng.panicErr != nil {
+		return nil
+	}
+	return ent
+}
+
+//export virtsimUcIntr
+func virtsimUcIntr(handle C.uintptr_t, intno C.uint32_t) {
+	ent := live(handle)
+	if ent == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ent.recovered(r)
+		}
+	}()
+	ent.intr(uint32(intno))
+}
+
+//export virtsimUcIn
+func virtsimUcIn(handle C.uintptr_t, port C.uint32_t, size C.int) (v C.uint32_t) {
+	ent := live(handle)
+	if ent == nil {
+		return 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ent.recovered(r)
+			v = 0
+		}
+	}()
+	return C.uint32_t(ent.in(uint32(port), int(size)))
+}
+
+//export virtsimUcOut
+func virtsimUcOut(handle C.uintptr_t, port C.uint32_t, size C.int, value C.uint32_t) {
+	ent := live(handle)
+	if ent == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ent.recovered(r)
+		}
+	}()
+	ent.out(uint32(port), int(size), uint32(value))
+}
+
+// predicate runs a func() bool callback (cpuid, insn-invalid).
+func predicate(handle C.uintptr_t) (ok C.int) {
+	ent := live(handle)
+	if ent == nil {
+		return 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ent.recovered(r)
+			ok = 0
+		}
+	}()
+	if ent.pred() {
+		return 1
+	}
+	return 0
+}
+
+//export virtsimUcCPUID
+func virtsimUcCPUID(handle C.uintptr_t) C.int { return predicate(handle) }
+
+//export virtsimUcInsnInvalid
+func virtsimUcInsnInvalid(handle C.uintptr_t) C.int { return predicate(handle) }
+
+//export virtsimUcMem
+func virtsimUcMem(handle C.uintptr_t, typ C.int, addr C.uint64_t, size C.int, value C.int64_t) (ok C.int) {
+	ent := live(handle)
+	if ent == nil {
+		return 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ent.recovered(r)
+			ok = 0
+		}
+	}()
+	if ent.mem(MemAccess(typ), uint64(addr), int(size), int64(value)) {
+		return 1
+	}
+	return 0
+}
+
+//export virtsimUcCode
+func virtsimUcCode(handle C.uintptr_t, addr C.uint64_t, size C.uint32_t) {
+	ent := live(handle)
+	if ent == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ent.recovered(r)
+		}
+	}()
+	ent.code(uint64(addr), uint32(size))
+}
+
+// ---- hook installation ----
+
+// addHook registers ent, installs the C hook with add and records it on
+// the engine.
+func (e *Engine) addHook(ent *entry, add func(hh *C.uc_hook, handle C.uintptr_t) C.uc_err) (Hook, error) {
+	if e.uc == nil {
+		return Hook{}, errClosed("hook add " + ent.kind.String())
+	}
+	ent.eng = e
+	handle := register(ent)
+	var hh C.uc_hook
+	if err := ucErr(add(&hh, C.uintptr_t(handle))); err != nil {
+		unregister(handle)
+		return Hook{}, fmt.Errorf("unicorn: hook add %v: %w", ent.kind, err)
+	}
+	e.hooks[handle] = hh
+	return Hook{hh: uintptr(hh), slot: handle}, nil
+}
+
+func nilFunc(kind hookKind) error {
+	return fmt.Errorf("unicorn: hook add %v: nil callback: %w", kind, ErrArg)
+}
+
+// Del removes a hook. Deleting a hook from inside a callback is allowed:
+// Unicorn skips it from then on.
+func (e *Engine) Del(h Hook) error {
+	if e.uc == nil {
+		return errClosed("hook del")
+	}
+	hh, ok := e.hooks[h.slot]
+	if !ok || uintptr(hh) != h.hh {
+		return fmt.Errorf("unicorn: hook del: unknown hook: %w", ErrArg)
+	}
+	err := ucErr(C.uc_hook_del(e.uc, hh))
+	delete(e.hooks, h.slot)
+	unregister(h.slot)
+	if err != nil {
+		return fmt.Errorf("unicorn: hook del: %w", err)
+	}
+	return nil
+}
+
+// HookIntr calls fn for every exception and software interrupt
+// (UC_HOOK_INTR). Unicorn never uses the guest IDT: the hook must handle
+// the event (advance or redirect EIP) or the guest re-executes the
+// faulting instruction. For int n EIP is already past the instruction; for
+// a fault it points at the faulting instruction. After handling a fault,
+// call ClearFault (pitfall 1). An interrupt without any hook stops the
+// emulation with ErrException.
+func (e *Engine) HookIntr(fn func(intno uint32)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindIntr)
+	}
+	return e.addHook(&entry{kind: kindIntr, intr: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_intr(e.uc, hh, h)
+	})
+}
+
+// HookIn serves IN instructions (UC_HOOK_INSN, UC_X86_INS_IN): fn gets the
+// port and the access size in bytes (1, 2, 4) and returns the value read.
+// Unicorn performs no I/O-permission check (CPL/IOPL) and EIP read in this
+// hook is stale (the block start): see SUBSTRATE.md.
+func (e *Engine) HookIn(fn func(port uint32, size int) uint32) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindIn)
+	}
+	return e.addHook(&entry{kind: kindIn, in: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_in(e.uc, hh, h)
+	})
+}
+
+// HookOut observes OUT instructions (UC_X86_INS_OUT): port, size in bytes
+// and the value written. Same caveats as HookIn; a Stop or an EIP write in
+// this hook does not take effect before the end of the current block.
+func (e *Engine) HookOut(fn func(port uint32, size int, value uint32)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindOut)
+	}
+	return e.addHook(&entry{kind: kindOut, out: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_out(e.uc, hh, h)
+	})
+}
+
+// HookCPUID intercepts CPUID (UC_X86_INS_CPUID). In 2.0.1 the callback
+// runs before Unicorn's own CPUID model with the guest's EAX/ECX readable
+// through Reg. If fn returns true, the model is skipped and whatever fn
+// wrote into EAX, EBX, ECX and EDX is the result; if it returns false, the
+// model runs afterwards and overwrites those four registers. Either way
+// EIP then moves past the instruction: do not write EIP here.
+func (e *Engine) HookCPUID(fn func() bool) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindCPUID)
+	}
+	return e.addHook(&entry{kind: kindCPUID, pred: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_cpuid(e.uc, hh, h)
+	})
+}
+
+// HookInsnInvalid is called when the guest executes an invalid instruction
+// (ud2, vmcall, ...; UC_HOOK_INSN_INVALID). These never reach HookIntr.
+// Either way the emulation stops with EIP at the instruction: if fn returns
+// true Start returns nil, otherwise Start returns ErrInsnInvalid.
+func (e *Engine) HookInsnInvalid(fn func() bool) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindInsnInvalid)
+	}
+	return e.addHook(&entry{kind: kindInsnInvalid, pred: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_insn_invalid(e.uc, hh, h)
+	})
+}
+
+// HookMemInvalid is called for accesses to unmapped memory and permission
+// violations (UC_HOOK_MEM_INVALID). Return true if the hook fixed the cause
+// (e.g. mapped the page) and the access should be retried, false to stop
+// with the matching error (ErrReadUnmapped, ErrWriteProt, ...).
+func (e *Engine) HookMemInvalid(fn func(acc MemAccess, addr uint64, size int, value int64) bool) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindMem)
+	}
+	return e.addHook(&entry{kind: kindMem, mem: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_mem(e.uc, hh, hookMemInvalid, h)
+	})
+}
+
+// HookMemWriteProt is called for guest stores to mapped but non-writable
+// memory (UC_HOOK_MEM_WRITE_PROT). Returning false stops precisely at the
+// store (nothing written, Start returns ErrWriteProt, EIP at the store);
+// returning true discards the store and continues (pitfall 9), which lets a
+// VMM emulate writes to protected pages.
+func (e *Engine) HookMemWriteProt(fn func(acc MemAccess, addr uint64, size int, value int64) bool) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindMem)
+	}
+	return e.addHook(&entry{kind: kindMem, mem: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_mem(e.uc, hh, hookMemWriteProt, h)
+	})
+}
+
+// HookCode calls fn before every instruction whose address is in
+// [begin, end] (both inclusive; begin > end means every address). A hook
+// limited to addresses that never run costs nothing. Blocks translated
+// before the hook was added do not see it until RemoveCache. Stop inside
+// fn stops before the hooked instruction runs.
+func (e *Engine) HookCode(begin, end uint64, fn func(addr uint64, size uint32)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindCode)
+	}
+	return e.addHook(&entry{kind: kindCode, code: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_code(e.uc, hh, C.uint64_t(begin), C.uint64_t(end), h)
+	})
+}
+
+// HookBlock calls fn at the start of every translated basic block whose
+// address is in [begin, end] (inclusive; begin > end means all), with the
+// block's size in bytes.
+func (e *Engine) HookBlock(begin, end uint64, fn func(addr uint64, size uint32)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindBlock)
+	}
+	return e.addHook(&entry{kind: kindBlock, code: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_block(e.uc, hh, C.uint64_t(begin), C.uint64_t(end), h)
+	})
+}

@@ -1,0 +1,248 @@
+// C side of the virtsim Unicorn binding: fixed-arity wrappers for Unicorn's
+// variadic functions, the trampolines that forward hook callbacks to Go, and
+// the C-only instruction counter.
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+#include "_cgo_export.h"
+
+// ---- trampolines: Unicorn callback signature -> exported Go function ----
+// user_data carries the Go registry handle (an integer, not a pointer).
+
+static void tramp_intr(uc_engine *uc, uint32_t intno, void *ud) {
+	(void)uc;
+	virtsimUcIntr((uintptr_t)ud, intno);
+}
+
+static uint32_t tramp_in(uc_engine *uc, uint32_t port, int size, void *ud) {
+	(void)uc;
+	return virtsimUcIn((uintptr_t)ud, port, size);
+}
+
+static void tramp_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *ud) {
+	(void)uc;
+	virtsimUcOut((uintptr_t)ud, port, size, value);
+}
+
+static int tramp_cpuid(struct uc_struct *uc, void *ud) {
+	(void)uc;
+	return virtsimUcCPUID((uintptr_t)ud) != 0;
+}
+
+static bool tramp_insn_invalid(uc_engine *uc, void *ud) {
+	(void)uc;
+	return virtsimUcInsnInvalid((uintptr_t)ud) != 0;
+}
+
+static bool tramp_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud) {
+	(void)uc;
+	return virtsimUcMem((uintptr_t)ud, (int)type, addr, size, value) != 0;
+}
+
+static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+	(void)uc;
+	virtsimUcCode((uintptr_t)ud, addr, size);
+}
+
+// ---- hook registration (uc_hook_add is variadic) ----
+// begin=1, end=0 is Unicorn's "every address".
+
+uc_err vs_hook_intr(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_INTR, (void *)tramp_intr, (void *)handle, 1, 0);
+}
+
+uc_err vs_hook_in(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_INSN, (void *)tramp_in, (void *)handle, 1, 0, UC_X86_INS_IN);
+}
+
+uc_err vs_hook_out(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_INSN, (void *)tramp_out, (void *)handle, 1, 0, UC_X86_INS_OUT);
+}
+
+uc_err vs_hook_cpuid(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_INSN, (void *)tramp_cpuid, (void *)handle, 1, 0, UC_X86_INS_CPUID);
+}
+
+uc_err vs_hook_insn_invalid(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_INSN_INVALID, (void *)tramp_insn_invalid, (void *)handle, 1, 0);
+}
+
+uc_err vs_hook_mem(uc_engine *uc, uc_hook *hh, int type, uintptr_t handle) {
+	return uc_hook_add(uc, hh, type, (void *)tramp_mem, (void *)handle, 1, 0);
+}
+
+uc_err vs_hook_code(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_CODE, (void *)tramp_code, (void *)handle, begin, end);
+}
+
+uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle) {
+	return uc_hook_add(uc, hh, UC_HOOK_BLOCK, (void *)tramp_code, (void *)handle, begin, end);
+}
+
+// ---- the C instruction counter ----
+// A code hook runs before its instruction; uc_emu_stop inside a code hook
+// stops before that instruction executes (2.x checks the exit request right
+// after the hook). So: when the budget is already used up, do not count this
+// instruction, flag exhaustion and stop -- exactly `budget` instructions ran
+// and EIP is left at the first one that did not.
+
+static void counter_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+	vs_counter *c = (vs_counter *)ud;
+	(void)addr;
+	(void)size;
+	if (c->budget != 0 && c->count >= c->budget) {
+		c->exhausted = 1;
+		uc_emu_stop(uc);
+		return;
+	}
+	c->count++;
+}
+
+vs_counter *vs_counter_new(void) {
+	return (vs_counter *)calloc(1, sizeof(vs_counter));
+}
+
+void vs_counter_free(vs_counter *c) {
+	free(c);
+}
+
+uc_err vs_counter_add(uc_engine *uc, vs_counter *c) {
+	return uc_hook_add(uc, &c->hh, UC_HOOK_CODE, (void *)counter_cb, (void *)c, 1, 0);
+}
+
+// ---- uc_ctl ----
+
+uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end) {
+	return uc_ctl_remove_cache(uc, begin, end);
+}
+
+// ---- registers ----
+
+uc_err vs_reg_read32(uc_engine *uc, int reg, uint32_t *out) {
+	uint64_t v = 0; // wide scratch: no register we allow is wider than 32 bits
+	uc_err err = uc_reg_read(uc, reg, &v);
+	*out = (uint32_t)v;
+	return err;
+}
+
+uc_err vs_reg_write32(uc_engine *uc, int reg, uint32_t v) {
+	uint64_t w = v;
+	return uc_reg_write(uc, reg, &w);
+}
+
+#define VS_BATCH 32
+
+uc_err vs_reg_read_batch32(uc_engine *uc, const int *regs, uint32_t *vals, int n) {
+	uint64_t tmp[VS_BATCH];
+	void *ptrs[VS_BATCH];
+	int rs[VS_BATCH];
+	for (int done = 0; done < n; done += VS_BATCH) {
+		int k = n - done < VS_BATCH ? n - done : VS_BATCH;
+		for (int i = 0; i < k; i++) {
+			tmp[i] = 0;
+			ptrs[i] = &tmp[i];
+			rs[i] = regs[done + i];
+		}
+		uc_err err = uc_reg_read_batch(uc, rs, ptrs, k);
+		if (err != UC_ERR_OK) {
+			return err;
+		}
+		for (int i = 0; i < k; i++) {
+			vals[done + i] = (uint32_t)tmp[i];
+		}
+	}
+	return UC_ERR_OK;
+}
+
+uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals, int n) {
+	uint64_t tmp[VS_BATCH];
+	void *ptrs[VS_BATCH];
+	int rs[VS_BATCH];
+	for (int done = 0; done < n; done += VS_BATCH) {
+		int k = n - done < VS_BATCH ? n - done : VS_BATCH;
+		for (int i = 0; i < k; i++) {
+			tmp[i] = vals[done + i];
+			ptrs[i] = &tmp[i];
+			rs[i] = regs[done + i];
+		}
+		uc_err err = uc_reg_write_batch(uc, rs, ptrs, k);
+		if (err != UC_ERR_OK) {
+			return err;
+		}
+	}
+	return UC_ERR_OK;
+}
+
+uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags) {
+	uc_x86_mmr m;
+	memset(&m, 0, sizeof m);
+	uc_err err = uc_reg_read(uc, reg, &m);
+	*sel = m.selector;
+	*base = m.base;
+	*limit = m.limit;
+	*flags = m.flags;
+	return err;
+}
+
+uc_err vs_mmr_write(uc_engine *uc, int reg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t flags) {
+	uc_x86_mmr m;
+	memset(&m, 0, sizeof m);
+	m.selector = sel;
+	m.base = base;
+	m.limit = limit;
+	m.flags = flags;
+	return uc_reg_write(uc, reg, &m);
+}
+
+uc_err vs_msr_read(uc_engine *uc, uint32_t id, uint64_t *out) {
+	uc_x86_msr m;
+	m.rid = id;
+	m.value = 0;
+	uc_err err = uc_reg_read(uc, UC_X86_REG_MSR, &m);
+	*out = m.value;
+	return err;
+}
+
+uc_err vs_msr_write(uc_engine *uc, uint32_t id, uint64_t v) {
+	uc_x86_msr m;
+	m.rid = id;
+	m.value = v;
+	return uc_reg_write(uc, UC_X86_REG_MSR, &m);
+}
+
+// ---- context blob (pitfall 1) ----
+// A uc_context is one malloc'ed block of uc_context_size() bytes: a small
+// header followed by a byte copy of the CPU state. Offsets used here are
+// relative to the start of that block and were found by calibration.
+
+uc_err vs_ctx_snapshot(uc_engine *uc, uc_context *ctx, void *out, size_t n) {
+	uc_err err = uc_context_save(uc, ctx);
+	if (err != UC_ERR_OK) {
+		return err;
+	}
+	memcpy(out, (const void *)ctx, n);
+	return UC_ERR_OK;
+}
+
+uc_err vs_ctx_clear_fault(uc_engine *uc, uc_context *ctx, size_t off) {
+	uc_err err = uc_context_save(uc, ctx);
+	if (err != UC_ERR_OK) {
+		return err;
+	}
+	int32_t none = -1;
+	memcpy((char *)ctx + off, &none, sizeof none);
+	return uc_context_restore(uc, ctx);
+}
+
+uc_err vs_ctx_fault_info(uc_engine *uc, uc_context *ctx, size_t off, uint32_t *code, int32_t *is_int) {
+	uc_err err = uc_context_save(uc, ctx);
+	if (err != UC_ERR_OK) {
+		return err;
+	}
+	memcpy(code, (const char *)ctx + off, sizeof *code);
+	memcpy(is_int, (const char *)ctx + off + 4, sizeof *is_int);
+	return UC_ERR_OK;
+}

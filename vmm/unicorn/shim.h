@@ -1,0 +1,59 @@
+// Fixed-arity C shims around libunicorn for the virtsim Go binding.
+//
+// This header is included by the cgo preamble of files that //export Go
+// functions, so it must contain declarations only (no definitions).
+
+#ifndef VIRTSIM_UC_SHIM_H
+#define VIRTSIM_UC_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+// The C-side instruction counter: a UC_HOOK_CODE hook that never crosses
+// into Go. Allocated with malloc, owned by the Go Counter.
+typedef struct vs_counter {
+	uint64_t count;     // instructions that were allowed to execute
+	uint64_t budget;    // 0 = unlimited
+	int32_t exhausted;  // set when the budget stopped the emulation
+	uc_hook hh;         // Unicorn's handle of the hook
+} vs_counter;
+
+// Hook registration. The integer handle is a registry index on the Go side;
+// it is passed to Unicorn as the hook's user_data (an integer cast to a
+// pointer-sized value, never a Go pointer).
+uc_err vs_hook_intr(uc_engine *uc, uc_hook *hh, uintptr_t handle);
+uc_err vs_hook_in(uc_engine *uc, uc_hook *hh, uintptr_t handle);
+uc_err vs_hook_out(uc_engine *uc, uc_hook *hh, uintptr_t handle);
+uc_err vs_hook_cpuid(uc_engine *uc, uc_hook *hh, uintptr_t handle);
+uc_err vs_hook_insn_invalid(uc_engine *uc, uc_hook *hh, uintptr_t handle);
+uc_err vs_hook_mem(uc_engine *uc, uc_hook *hh, int type, uintptr_t handle);
+uc_err vs_hook_code(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle);
+uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle);
+
+// Counter.
+vs_counter *vs_counter_new(void);
+void vs_counter_free(vs_counter *c);
+uc_err vs_counter_add(uc_engine *uc, vs_counter *c);
+
+// uc_ctl is variadic as well.
+uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
+
+// Registers. Values are 32-bit; every value is zeroed before a read so that
+// registers Unicorn stores with a narrower width (segment selectors) read
+// back correctly.
+uc_err vs_reg_read32(uc_engine *uc, int reg, uint32_t *out);
+uc_err vs_reg_write32(uc_engine *uc, int reg, uint32_t v);
+uc_err vs_reg_read_batch32(uc_engine *uc, const int *regs, uint32_t *vals, int n);
+uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals, int n);
+uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags);
+uc_err vs_mmr_write(uc_engine *uc, int reg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t flags);
+uc_err vs_msr_read(uc_engine *uc, uint32_t id, uint64_t *out);
+uc_err vs_msr_write(uc_engine *uc, uint32_t id, uint64_t v);
+
+// Context blob access for the pitfall-1 workaround (see fault_cgo.go).
+uc_err vs_ctx_snapshot(uc_engine *uc, uc_context *ctx, void *out, size_t n);
+uc_err vs_ctx_clear_fault(uc_engine *uc, uc_context *ctx, size_t off);
+uc_err vs_ctx_fault_info(uc_engine *uc, uc_context *ctx, size_t off, uint32_t *code, int32_t *is_int);
+
+#endif
