@@ -152,7 +152,7 @@ func TestRegisterRoundTrip(t *testing.T) {
 		{EAX, 0x11111111}, {ECX, 0x22222222}, {EDX, 0x33333333}, {EBX, 0x44444444},
 		{ESP, 0x55555550}, {EBP, 0x66666666}, {ESI, 0x77777777}, {EDI, 0x88888888},
 		{EIP, 0x00001234}, {EFLAGS, 0x00000002 | 1<<0 | 1<<6 | 1<<11}, // CF ZF OF
-		{CR0, 0x00000033}, // PE MP ET NE
+		{CR0, 0x00000033},                                       // PE MP ET NE
 		{CR2, 0xcafebabe}, {CR3, 0x00042000}, {CR4, 0x00000010}, // PSE
 		{DR0, 0x1000}, {DR7, 0x00000401},
 		{DS, 0x10}, {ES, 0x10}, {FS, 0x10}, {GS, 0x10}, {SS, 0x10}, {CS, 0x08},
