@@ -1,0 +1,149 @@
+package guest
+
+import (
+	"embed"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// images holds the committed workload images built by guest/src/build.sh:
+// NAME.elf (native build) and, once the PV issue adds them, NAME.pv.elf.
+//
+//go:embed images/*.elf
+var images embed.FS
+
+// Workload is one entry of the catalogue: a guest program and what it is
+// documented to do per iteration.
+type Workload struct {
+	Name        string
+	Description string // one line, for `virtsim list`
+	// DefaultArgs is the command line the workload documents as its default
+	// (the same values the guest uses when an argument is absent).
+	DefaultArgs string
+	// Image is the native ELF image (guest/images/NAME.elf).
+	Image []byte
+	// PVImage is the paravirtual build (guest/images/NAME.pv.elf), nil
+	// until the PV issue builds it.
+	PVImage []byte
+	// ExitsPerIter documents the events one iteration causes, by cause
+	// (DESIGN.md section 3), e.g. "1 io/out:0x80".
+	ExitsPerIter string
+	// Source is the workload's assembly source, relative to the repository.
+	Source string
+}
+
+// Load loads the workload's native image for guest RAM of memSize bytes.
+func (w Workload) Load(memSize uint32) (*Image, error) {
+	if len(w.Image) == 0 {
+		return nil, fmt.Errorf("guest: workload %s: no image embedded (run guest/src/build.sh): %w", w.Name, ErrEmptyImage)
+	}
+	im, err := LoadELF(w.Image, memSize)
+	if err != nil {
+		return nil, fmt.Errorf("guest: workload %s: %w", w.Name, err)
+	}
+	im.Name = w.Name
+	return im, nil
+}
+
+// catalog is the metadata of every workload; the images come from images/.
+// Keep each entry in sync with the header comment of its source file.
+var catalog = []Workload{
+	{
+		Name:         "hello",
+		Description:  "prints a greeting line n times",
+		DefaultArgs:  "n=1",
+		ExitsPerIter: "28 io/in:0x3fd + 28 io/out:0x3f8 (one 28-byte console line; 1 console_write when paravirtualized)",
+	},
+	{
+		Name:         "compute",
+		Description:  "ALU loop (xorshift and checksum) with no exits",
+		DefaultArgs:  "n=100000",
+		ExitsPerIter: "0 (17 register-only instructions)",
+	},
+	{
+		Name:         "io",
+		Description:  "n writes to the POST port 0x80, the cheapest I/O exit",
+		DefaultArgs:  "n=5000",
+		ExitsPerIter: "1 io/out:0x80",
+	},
+	{
+		Name:         "syscall",
+		Description:  "ring-3 code makes n int $0x80 system calls to a ring-0 handler",
+		DefaultArgs:  "n=5000",
+		ExitsPerIter: "1 int/0x80 (the handler returns with iret)",
+	},
+	{
+		Name:         "irq-toggle",
+		Description:  "n cli/sti pairs",
+		DefaultArgs:  "n=5000",
+		ExitsPerIter: "1 priv/cli + 1 priv/sti",
+	},
+	{
+		Name:         "cpuid",
+		Description:  "prints the CPUID leaves the guest sees, then n cpuid instructions",
+		DefaultArgs:  "n=5000",
+		ExitsPerIter: "1 cpuid",
+	},
+	{
+		Name:         "divzero",
+		Description:  "n divisions by zero, each handled by the guest's #DE handler",
+		DefaultArgs:  "n=5000",
+		ExitsPerIter: "1 exc/#DE (the handler returns with iret)",
+	},
+	{
+		Name:         "call-ret",
+		Description:  "n nested call/ret pairs computing a checksum",
+		DefaultArgs:  "n=100000",
+		ExitsPerIter: "0 (2 call/ret pairs, one nested: indirect-branch lookups under binary translation)",
+	},
+	{
+		Name:        "pgprobe",
+		Description: "Popek-Goldberg probe: what pushf/popf, mov %cs, sgdt, sidt, str, smsw, lar show the kernel",
+		DefaultArgs: "n=1",
+		ExitsPerIter: "per round: 2 priv/cli + 2 priv/mov-cr0 (write) + 1 priv/mov-from-cr0; " +
+			"pushf, popf, mov %cs, mov %ss, sgdt, sidt, str, smsw, lar execute without exiting",
+	},
+}
+
+// Catalog returns every workload, sorted by name, with its embedded images.
+// A workload whose image is missing from the build has a nil Image (Load
+// and Lookup report it).
+func Catalog() []Workload {
+	out := make([]Workload, len(catalog))
+	for i, w := range catalog {
+		w.Source = "guest/src/workloads/" + w.Name + ".s"
+		if b, err := images.ReadFile("images/" + w.Name + ".elf"); err == nil {
+			w.Image = b
+		}
+		if b, err := images.ReadFile("images/" + w.Name + ".pv.elf"); err == nil {
+			w.PVImage = b
+		}
+		out[i] = w
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns the workload names, sorted.
+func Names() []string {
+	var names []string
+	for _, w := range Catalog() {
+		names = append(names, w.Name)
+	}
+	return names
+}
+
+// Lookup returns the named workload. An unknown name is an error listing
+// the valid ones (wrapping ErrUnknownWorkload).
+func Lookup(name string) (Workload, error) {
+	for _, w := range Catalog() {
+		if w.Name == name {
+			if len(w.Image) == 0 {
+				return Workload{}, fmt.Errorf("guest: workload %s: image missing from the build (run guest/src/build.sh): %w", name, ErrEmptyImage)
+			}
+			return w, nil
+		}
+	}
+	return Workload{}, fmt.Errorf("guest: %q (valid: %s): %w", name, strings.Join(Names(), ", "), ErrUnknownWorkload)
+}
