@@ -1,0 +1,36 @@
+# virtsim: `make run` and `make test` are all a new user needs.
+GO     ?= go
+BIN    := bin/virtsim
+# Packages without cgo on their hot paths run under the race detector too.
+RACE_PKGS := ./vmm/x86 ./guest
+
+.PHONY: all deps build run test vet images bench clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/virtsim
+
+# The main job: every workload under every available strategy, a table of exits.
+run: build
+	./$(BIN) table
+
+test: deps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# Rebuild the committed guest images from guest/src (needs GNU as/ld).
+images:
+	./guest/src/build.sh
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf bin bench-out

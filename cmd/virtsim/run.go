@@ -1,0 +1,258 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+)
+
+func cmdList(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("list", "", stdout, stderr)
+	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tDEFAULT ARGS\tDESCRIPTION")
+	for _, w := range guest.Catalog() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", w.Name, w.DefaultArgs, w.Description)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "STRATEGY\tSUBSTRATE\tDESCRIPTION")
+	for _, s := range vmm.Strategies() {
+		desc := s.Description
+		if err := s.Available(); err != nil {
+			desc += " [unavailable: " + err.Error() + "]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Substrate, desc)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// target is what a run command runs: a catalogue workload or an image file.
+type target struct {
+	name string
+	img  *guest.Image
+	args string
+}
+
+// memFlag parses sizes such as 16M, 64MiB, 1048576.
+type memFlag uint32
+
+func (m *memFlag) String() string { return fmt.Sprintf("%dM", uint32(*m)>>20) }
+func (m *memFlag) Set(s string) error {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "IB"), "B")
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(t, "K"):
+		mult, t = 1<<10, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		mult, t = 1<<20, t[:len(t)-1]
+	case strings.HasSuffix(t, "G"):
+		mult, t = 1<<30, t[:len(t)-1]
+	}
+	n, err := strconv.ParseUint(t, 0, 32)
+	if err != nil || n*mult > 0xFFFFFFFF || n == 0 {
+		return fmt.Errorf("bad memory size %q (want e.g. 16M)", s)
+	}
+	*m = memFlag(n * mult)
+	return nil
+}
+
+// loadTarget resolves --guest/--image into an image. status is a virtsim
+// exit status when err is set.
+func loadTarget(guestName, imagePath, load, args string, mem uint32) (t target, status int, err error) {
+	switch {
+	case guestName != "" && imagePath != "":
+		return t, exitUsage, errors.New("give --guest or --image, not both")
+	case guestName == "" && imagePath == "":
+		return t, exitUsage, errors.New("give --guest NAME (see 'virtsim list') or --image FILE")
+	case guestName != "":
+		w, err := guest.Lookup(guestName)
+		if err != nil {
+			return t, exitUsage, err
+		}
+		img, err := guest.LoadELF(w.Image, mem)
+		if err != nil {
+			return t, exitInternal, fmt.Errorf("embedded workload %s: %w", w.Name, err)
+		}
+		img.Name = w.Name
+		if args == "" {
+			args = w.DefaultArgs
+		}
+		return target{w.Name, img, args}, 0, nil
+	}
+	data, err := os.ReadFile(imagePath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return t, exitNoInput, err
+		}
+		return t, exitNoInput, err
+	}
+	var img *guest.Image
+	if load != "" {
+		addr, perr := strconv.ParseUint(load, 0, 32)
+		if perr != nil {
+			return t, exitUsage, fmt.Errorf("--load %q: not an address", load)
+		}
+		img, err = guest.LoadFlat(data, uint32(addr), mem)
+	} else {
+		img, err = guest.Load(data, mem)
+	}
+	if err != nil {
+		return t, exitBadImage, fmt.Errorf("%s: %w", imagePath, err)
+	}
+	name := imagePath
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	img.Name = name
+	return target{name, img, args}, 0, nil
+}
+
+// stopStatus maps how a guest stopped to virtsim's exit status.
+func stopStatus(s vmm.Stop) int {
+	switch s.Kind {
+	case vmm.StopExit:
+		return int(s.Status & 0xFF)
+	case vmm.StopHalted:
+		return exitHalted
+	case vmm.StopBudget:
+		return exitBudget
+	}
+	return exitCrash
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "--guest NAME | --image FILE [flags]", stdout, stderr)
+	guestName := fs.String("guest", "", "workload from the catalogue (see 'virtsim list')")
+	imagePath := fs.String("image", "", "guest image file: a multiboot ELF32 kernel, or a flat binary with --load")
+	load := fs.String("load", "", "load a flat binary at this address (e.g. 0x100000); entry is the load address")
+	strategy := fs.String("strategy", "native", "VMM strategy (see 'virtsim list')")
+	gargs := fs.String("args", "", "guest command line, e.g. \"n=5000\" (default: the workload's own)")
+	mem := memFlag(vmm.DefaultMemSize)
+	fs.Var(&mem, "mem", "guest RAM size")
+	jsonPath := fs.String("json", "", "write the result as JSON to this file")
+	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
+	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget per pass")
+	noTiming := fs.Bool("no-timing", false, "skip the uninstrumented timing pass (wall time then includes counting overhead)")
+	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	s, err := vmm.LookupStrategy(*strategy)
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
+		return exitUsage
+	}
+	if err := s.Available(); err != nil {
+		fmt.Fprintf(stderr, "virtsim run: strategy %s is not available here: %v\n", s.Name, err)
+		return exitUnavailable
+	}
+	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, uint32(mem))
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
+		return st
+	}
+	cfg := vmm.Config{
+		Name: t.name, MemSize: uint32(mem), Args: t.args,
+		InsnBudget: *maxInsns, TimeBudget: *timeout,
+		Serial: func(b byte) { stdout.Write([]byte{b}) },
+	}
+	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
+		if res == nil {
+			return exitInternal
+		}
+		if strings.Contains(err.Error(), "not deterministic") {
+			return exitMismatch
+		}
+		return exitInternal
+	}
+	if *noTiming {
+		res.Wall = 0
+	}
+	if !*quiet {
+		fmt.Fprint(stderr, res.Summary())
+	}
+	if res.Stop.Kind != vmm.StopExit {
+		fmt.Fprintf(stderr, "virtsim run: guest %s: %s\n", t.name, res.Stop)
+	}
+	if *jsonPath != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*jsonPath, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim run: write %s: %v\n", *jsonPath, err)
+			return exitInternal
+		}
+	}
+	return stopStatus(res.Stop)
+}
+
+func cmdTable(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("table", "[flags]", stdout, stderr)
+	timeout := fs.Duration("timeout", 30*time.Second, "time budget per run")
+	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	var strategies []*vmm.Strategy
+	for _, s := range vmm.Strategies() {
+		if err := s.Available(); err != nil {
+			fmt.Fprintf(stderr, "virtsim table: skipping %s: %v\n", s.Name, err)
+			continue
+		}
+		strategies = append(strategies, s)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "workload\targs\t")
+	for _, s := range strategies {
+		fmt.Fprintf(tw, "%s exits\t%s events\t", s.Name, s.Name)
+	}
+	fmt.Fprintln(tw, "instructions\tstatus\t")
+	worst := exitOK
+	for _, w := range guest.Catalog() {
+		img, err := guest.LoadELF(w.Image, vmm.DefaultMemSize)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim table: %s: %v\n", w.Name, err)
+			return exitInternal
+		}
+		img.Name = w.Name
+		fmt.Fprintf(tw, "%s\t%s\t", w.Name, w.DefaultArgs)
+		var insns uint64
+		status := "ok"
+		for _, s := range strategies {
+			res, err := vmm.RunGuest(s, img, vmm.Config{Name: w.Name, Args: w.DefaultArgs, TimeBudget: *timeout}, false)
+			if err != nil {
+				fmt.Fprintf(stderr, "virtsim table: %s under %s: %v\n", w.Name, s.Name, err)
+				fmt.Fprint(tw, "error\terror\t")
+				worst = exitInternal
+				continue
+			}
+			fmt.Fprintf(tw, "%d\t%d\t", res.Exits, res.Counts.Total())
+			if s.Name == "native" {
+				insns = res.Instructions
+			}
+			if res.Stop.Kind != vmm.StopExit || res.Stop.Status != 0 {
+				status = fmt.Sprintf("%s: %s", s.Name, res.Stop)
+				if worst == exitOK {
+					worst = stopStatus(res.Stop)
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t\n", insns, status)
+	}
+	tw.Flush()
+	return worst
+}

@@ -1,0 +1,92 @@
+// Package qemu boots a guest image under qemu-system-i386 (TCG), the
+// external oracle virtsim's tests compare against: the same image must
+// print the same serial output and end with the same status.
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// Binary is the QEMU system emulator used as the oracle.
+const Binary = "qemu-system-i386"
+
+// ErrUnavailable means QEMU is not installed; tests skip with its text.
+var ErrUnavailable = errors.New(Binary + " not found on PATH (Debian package qemu-system-x86; `make test` installs it)")
+
+// Available reports whether QEMU can be run.
+func Available() error {
+	if _, err := exec.LookPath(Binary); err != nil {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// Result is what QEMU printed and how it ended.
+type Result struct {
+	Serial string
+	// Status is QEMU's exit status: (v<<1)|1 after the guest wrote v to the
+	// debug-exit port, 0 after a triple fault (with -no-reboot).
+	Status int
+	Stderr string
+}
+
+// GuestStatus decodes Status: the guest's debug-exit value, or ok=false
+// when QEMU did not end through the debug-exit device (a triple fault).
+func (r Result) GuestStatus() (v int, ok bool) {
+	if r.Status&1 == 1 {
+		return r.Status >> 1, true
+	}
+	return 0, false
+}
+
+// Args is the QEMU command line of DESIGN.md section 1.
+func Args(kernel, cmdline string) []string {
+	return []string{
+		"-accel", "tcg", "-cpu", "qemu32", "-m", "16M",
+		"-kernel", kernel, "-append", cmdline,
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+		"-serial", "stdio", "-display", "none", "-no-reboot",
+	}
+}
+
+// Run boots image (an ELF multiboot kernel's bytes) with cmdline.
+func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
+	if err := Available(); err != nil {
+		return Result{}, err
+	}
+	dir, err := os.MkdirTemp("", "virtsim-qemu-")
+	if err != nil {
+		return Result{}, fmt.Errorf("qemu: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	kernel := filepath.Join(dir, "kernel.elf")
+	if err := os.WriteFile(kernel, image, 0o644); err != nil {
+		return Result{}, fmt.Errorf("qemu: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary, Args(kernel, cmdline)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	res := Result{Serial: out.String(), Stderr: errb.String()}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("qemu: guest did not finish within %s", timeout)
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.Status = ee.ExitCode()
+	default:
+		return res, fmt.Errorf("qemu: %w", err)
+	}
+	return res, nil
+}

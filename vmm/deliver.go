@@ -1,0 +1,362 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// Exception and interrupt delivery: the machine model's job.
+//
+// Unicorn never reads the IDT: every exception and every int n ends in its
+// interrupt hook, and nothing reaches guest code unless the machine moves it
+// there. So the machine does what the CPU would (Intel SDM vol. 3, 6.12):
+// read the gate from the IDT currently loaded, check it, and either push
+// EFLAGS, CS, EIP (and an error code) on the current stack — when the
+// handler runs at the same privilege — or switch to the inner stack named
+// by the TSS first.
+//
+// The host cannot raise the privilege level by writing CS or SS (Unicorn
+// refuses). A call gate can: the machine appends a DPL-3 call gate that
+// targets the handler's code segment to a copy of the loaded GDT, points
+// GDTR at the copy and runs `lcall $gate,$0` from a trampoline in the VMM
+// region. Unicorn performs the privilege switch — SS:ESP from the TSS, old
+// SS, ESP, CS, EIP pushed — and arrives at the landing address, where a
+// code hook restores the GDTR, rewrites the call frame into an interrupt
+// frame (inserting EFLAGS and the error code) and jumps to the handler.
+//
+// A fault raised while delivering an event follows the double-fault rule
+// (x86.Escalate); a fault while delivering #DF is a triple fault, which
+// shuts the machine down: a crash with a report, as QEMU's -no-reboot does.
+
+// pendingGate is a privilege-raising delivery in flight through the call gate.
+type pendingGate struct {
+	vec       uint8
+	handler   uint32
+	handlerCS uint16
+	retEIP    uint32
+	eflags    uint32 // EFLAGS to save in the frame
+	newFlags  uint32 // EFLAGS the handler starts with
+	err       uint32
+	hasErr    bool
+	guestGDTR unicorn.MMR
+	eventPC   uint32
+}
+
+// deliveryFault is an exception raised while delivering another.
+type deliveryFault struct {
+	vec  uint8
+	code uint32
+	why  string
+}
+
+func (f *deliveryFault) Error() string {
+	return fmt.Sprintf("%s(%#x): %s", x86.VectorName(f.vec), f.code, f.why)
+}
+
+// onInterrupt is Unicorn's interrupt hook: an exception or int n.
+func (m *Machine) onInterrupt(intno uint32) {
+	pc := m.pc()
+	code, isInt, err := m.E.FaultInfo()
+	if err != nil {
+		m.fail(fmt.Errorf("vmm: fault info: %w", err))
+		return
+	}
+	if !isInt {
+		// Pitfall 1: reset Unicorn's "previous exception" so the next
+		// fault is not promoted to #DF.
+		if err := m.E.ClearFault(); err != nil {
+			m.fail(fmt.Errorf("vmm: clear fault: %w", err))
+			return
+		}
+	}
+	vec := uint8(intno)
+	if g := m.gate; g != nil {
+		// A fault raised by the trampoline's lcall: the delivery of g.vec failed.
+		m.gate = nil
+		m.restoreGDTR(g.guestGDTR)
+		m.setReg(unicorn.EIP, g.eventPC)
+		m.escalate(g.vec, &deliveryFault{vec, code, "raised during the privilege switch through the TSS"}, g.eventPC, nil)
+		return
+	}
+	if isInt {
+		// int n, int3, into: EIP is already past the instruction.
+		start := pc - 1
+		if b, err := m.read(pc-2, 2); err == nil && b[0] == 0xCD && b[1] == vec {
+			start = pc - 2
+		}
+		m.Record(CauseInt(vec), MechMachine, start)
+		m.deliver(vec, 0, false, true, pc, start)
+		return
+	}
+	m.deliverException(vec, code, pc)
+}
+
+// deliverException delivers a fault raised by the instruction at pc.
+func (m *Machine) deliverException(vec uint8, code uint32, pc uint32) {
+	m.Record("exc/"+x86.VectorName(vec), MechMachine, pc)
+	exc, _ := x86.ExceptionFor(vec)
+	ret := pc
+	if exc.Class == x86.Trap {
+		ret = pc + uint32(m.insnLen(pc))
+	}
+	m.deliver(vec, code, exc.ErrorCode, false, ret, pc)
+}
+
+func (m *Machine) insnLen(pc uint32) int {
+	inst, err := m.Decode(pc)
+	if err != nil {
+		return 1
+	}
+	return inst.Len
+}
+
+// deliver runs one delivery attempt and escalates on failure.
+func (m *Machine) deliver(vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) {
+	if f := m.tryDeliver(vec, code, hasErr, soft, retEIP, eventPC); f != nil {
+		m.escalate(vec, f, eventPC, nil)
+	}
+}
+
+// escalate handles fault f raised while delivering vector first.
+func (m *Machine) escalate(first uint8, f *deliveryFault, eventPC uint32, chain []string) {
+	chain = append(chain, fmt.Sprintf("delivering %s raised %s", x86.VectorName(first), f))
+	next, triple := x86.Escalate(first, f.vec)
+	if triple {
+		m.Crash(eventPC, "triple fault: %s", strings.Join(chain, "; "))
+		return
+	}
+	code, hasErr := f.code, true
+	if next == x86.VecDF {
+		code = 0
+	} else if e, ok := x86.ExceptionFor(next); ok {
+		hasErr = e.ErrorCode
+	}
+	m.Record("exc/"+x86.VectorName(next), MechMachine, eventPC)
+	if f2 := m.tryDeliver(next, code, hasErr, false, eventPC, eventPC); f2 != nil {
+		m.escalate(next, f2, eventPC, chain)
+	}
+}
+
+// Descriptor reads the descriptor a selector names from the loaded GDT (or LDT).
+func (m *Machine) Descriptor(sel uint16) (x86.Descriptor, error) {
+	table := unicorn.GDTR
+	if x86.SelTI(sel) {
+		table = unicorn.LDTR
+	}
+	t, err := m.E.MMR(table)
+	if err != nil {
+		return x86.Descriptor{}, fmt.Errorf("vmm: read %v: %w", table, err)
+	}
+	off := uint32(x86.SelIndex(sel)) * 8
+	if off+7 > t.Limit {
+		return x86.Descriptor{}, fmt.Errorf("selector %#x beyond %v limit %#x", sel, table, t.Limit)
+	}
+	b, err := m.read(t.Base+off, 8)
+	if err != nil {
+		return x86.Descriptor{}, err
+	}
+	return x86.Decode(b), nil
+}
+
+// segBase is the base of the segment a selector names (0 for the null
+// selector, which the entry state uses with flat caches).
+func (m *Machine) segBase(sel uint16) uint32 {
+	if x86.SelIndex(sel) == 0 && !x86.SelTI(sel) {
+		return 0
+	}
+	d, err := m.Descriptor(sel)
+	if err != nil {
+		return 0
+	}
+	return d.Base
+}
+
+// tryDeliver delivers one event through the loaded IDT, or returns the
+// fault that delivery raised.
+func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) *deliveryFault {
+	idtCode := uint32(vec)*8 + 2 // error code naming an IDT entry (IDT bit set)
+	idtr, err := m.E.MMR(unicorn.IDTR)
+	if err != nil {
+		m.fail(fmt.Errorf("vmm: read IDTR: %w", err))
+		return nil
+	}
+	if uint32(vec)*8+7 > idtr.Limit {
+		return &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, idtr.Limit)}
+	}
+	raw, err := m.read(idtr.Base+uint32(vec)*8, 8)
+	if err != nil {
+		return &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("IDT entry unreadable: %v", err)}
+	}
+	gate := x86.Decode(raw)
+	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
+		why := fmt.Sprintf("IDT entry %#x is not a 32-bit interrupt or trap gate (%v)", vec, gate)
+		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
+			why = fmt.Sprintf("IDT entry %#x is a task gate (hardware task switching is not modelled)", vec)
+		}
+		return &deliveryFault{x86.VecGP, idtCode, why}
+	}
+	cs := m.reg(unicorn.CS)
+	cpl := uint8(cs & 3)
+	if soft && gate.DPL < cpl {
+		return &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("int $%#x from CPL %d through a DPL-%d gate", vec, cpl, gate.DPL)}
+	}
+	if !gate.Present {
+		return &deliveryFault{x86.VecNP, idtCode, fmt.Sprintf("IDT entry %#x not present", vec)}
+	}
+	target, err := m.Descriptor(gate.Selector)
+	selCode := uint32(gate.Selector &^ 3)
+	if err != nil || x86.SelIndex(gate.Selector) == 0 || !target.IsCode() {
+		return &deliveryFault{x86.VecGP, selCode, fmt.Sprintf("gate %#x targets selector %#x, which is not a code segment", vec, gate.Selector)}
+	}
+	if !target.Present {
+		return &deliveryFault{x86.VecNP, selCode, fmt.Sprintf("handler code segment %#x not present", gate.Selector)}
+	}
+	newCPL := target.DPL
+	if target.IsConforming() {
+		newCPL = cpl
+	}
+	if newCPL > cpl {
+		return &deliveryFault{x86.VecGP, selCode, fmt.Sprintf("handler segment %#x has DPL %d, less privileged than CPL %d", gate.Selector, newCPL, cpl)}
+	}
+	eflags := m.reg(unicorn.EFLAGS)
+	newFlags := eflags &^ (x86.FlagTF | x86.FlagNT | x86.FlagRF | x86.FlagVM)
+	if gate.Type == x86.TypeIntGate32 {
+		newFlags &^= x86.FlagIF
+	}
+	if newCPL == cpl {
+		return m.deliverSamePL(gate, newCPL, cs, eflags, newFlags, retEIP, code, hasErr)
+	}
+	return m.deliverInner(vec, gate, target, eflags, newFlags, retEIP, code, hasErr, eventPC)
+}
+
+func (m *Machine) deliverSamePL(gate x86.Descriptor, cpl uint8, cs, eflags, newFlags, retEIP, code uint32, hasErr bool) *deliveryFault {
+	frame := []uint32{retEIP, cs, eflags}
+	if hasErr {
+		frame = append([]uint32{code}, frame...)
+	}
+	ss := m.reg(unicorn.SS)
+	esp := m.reg(unicorn.ESP) - uint32(4*len(frame))
+	if err := m.write(m.segBase(uint16(ss))+esp, words(frame)); err != nil {
+		return &deliveryFault{x86.VecSS, 0, fmt.Sprintf("cannot push the interrupt frame: %v", err)}
+	}
+	newCS := uint32(gate.Selector&^3) | uint32(cpl)
+	if newCS != cs {
+		if err := m.E.SetReg(unicorn.CS, newCS); err != nil {
+			return &deliveryFault{x86.VecGP, newCS &^ 3, fmt.Sprintf("load handler CS: %v", err)}
+		}
+	}
+	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{esp, newFlags})
+	m.Complete(gate.Offset)
+	return nil
+}
+
+// deliverInner switches to a more privileged level through the call-gate
+// trampoline; onLanding completes the delivery.
+func (m *Machine) deliverInner(vec uint8, gate, target x86.Descriptor, eflags, newFlags, retEIP, code uint32, hasErr bool, eventPC uint32) *deliveryFault {
+	tr, err := m.E.MMR(unicorn.TR)
+	if err != nil {
+		m.fail(fmt.Errorf("vmm: read TR: %w", err))
+		return nil
+	}
+	if tr.Limit < 0x67 {
+		return &deliveryFault{x86.VecTS, uint32(tr.Selector &^ 3), "no 32-bit TSS loaded (ltr) to supply the inner stack"}
+	}
+	gdtr, err := m.E.MMR(unicorn.GDTR)
+	if err != nil {
+		m.fail(fmt.Errorf("vmm: read GDTR: %w", err))
+		return nil
+	}
+	idx := (gdtr.Limit + 1 + 7) / 8
+	if idx > 8191 {
+		m.Crash(eventPC, "cannot deliver %s to an inner ring: the guest GDT is full, leaving no slot for the machine's call gate", x86.VectorName(vec))
+		return nil
+	}
+	gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
+	if err != nil {
+		return &deliveryFault{x86.VecGP, 0, fmt.Sprintf("guest GDT unreadable: %v", err)}
+	}
+	var gateBytes [8]byte
+	binary.LittleEndian.PutUint64(gateBytes[:], x86.EncodeGate(x86.TypeCallGate32, gate.Selector&^3, landingAddr-target.Base, 3))
+	if err := m.write(gateGDTAddr, gdt); err != nil {
+		m.fail(err)
+		return nil
+	}
+	if err := m.write(gateGDTAddr+idx*8, gateBytes[:]); err != nil {
+		m.fail(err)
+		return nil
+	}
+	sel := uint16(idx<<3 | 3)
+	stub := []byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
+	if err := m.write(stubAddr, stub); err != nil {
+		m.fail(err)
+		return nil
+	}
+	// Host writes do not invalidate translated code (pitfall 5).
+	if err := m.E.RemoveCache(stubAddr, stubAddr+uint64(len(stub))); err != nil {
+		m.fail(fmt.Errorf("vmm: remove cache: %w", err))
+		return nil
+	}
+	if err := m.E.SetMMR(unicorn.GDTR, unicorn.MMR{Base: gateGDTAddr, Limit: idx*8 + 7}); err != nil {
+		m.fail(fmt.Errorf("vmm: set GDTR: %w", err))
+		return nil
+	}
+	m.gate = &pendingGate{
+		vec: vec, handler: gate.Offset, handlerCS: gate.Selector,
+		retEIP: retEIP, eflags: eflags, newFlags: newFlags, err: code, hasErr: hasErr,
+		guestGDTR: gdtr, eventPC: eventPC,
+	}
+	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
+	m.setReg(unicorn.EIP, stubAddr-csBase)
+	return nil
+}
+
+// onLanding runs at the call gate's target, now at the handler's privilege
+// level on the inner stack, with the call frame [EIP, CS, ESP, SS] pushed.
+func (m *Machine) onLanding(addr uint64, size uint32) {
+	g := m.gate
+	if g == nil {
+		m.Crash(uint32(addr), "guest reached the machine's privilege-switch landing pad outside a delivery")
+		return
+	}
+	m.gate = nil
+	m.restoreGDTR(g.guestGDTR)
+	esp := m.reg(unicorn.ESP)
+	call, err := m.read(esp, 16)
+	if err != nil {
+		m.Crash(g.eventPC, "privilege switch: inner stack unreadable: %v", err)
+		return
+	}
+	oldCS := binary.LittleEndian.Uint32(call[4:])
+	oldESP := binary.LittleEndian.Uint32(call[8:])
+	oldSS := binary.LittleEndian.Uint32(call[12:])
+	frame := []uint32{g.retEIP, oldCS & 0xFFFF, g.eflags, oldESP, oldSS & 0xFFFF}
+	if g.hasErr {
+		frame = append([]uint32{g.err}, frame...)
+	}
+	newESP := esp + 16 - uint32(4*len(frame))
+	ssBase := m.segBase(uint16(m.reg(unicorn.SS)))
+	if err := m.write(ssBase+newESP, words(frame)); err != nil {
+		m.Crash(g.eventPC, "privilege switch: cannot push the interrupt frame: %v", err)
+		return
+	}
+	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{newESP, g.newFlags})
+	m.Complete(g.handler)
+}
+
+func (m *Machine) restoreGDTR(g unicorn.MMR) {
+	if err := m.E.SetMMR(unicorn.GDTR, g); err != nil {
+		m.fail(fmt.Errorf("vmm: restore GDTR: %w", err))
+	}
+}
+
+func words(ws []uint32) []byte {
+	b := make([]byte, 4*len(ws))
+	for i, w := range ws {
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	return b
+}

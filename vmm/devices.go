@@ -1,0 +1,125 @@
+package vmm
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+)
+
+// Device is something on the port-I/O bus. size is 1, 2 or 4 bytes.
+type Device interface {
+	Name() string
+	In(port uint16, size int) uint32
+	Out(port uint16, size int, v uint32)
+}
+
+type portRange struct {
+	lo, hi uint16 // inclusive
+	dev    Device
+}
+
+// PortBus routes port I/O to devices. Ranges may not overlap.
+type PortBus struct {
+	ranges []portRange // sorted by lo
+}
+
+// Register attaches dev to ports lo..hi inclusive.
+func (b *PortBus) Register(lo, hi uint16, dev Device) error {
+	if hi < lo {
+		return fmt.Errorf("port bus: %s: empty range %#x-%#x", dev.Name(), lo, hi)
+	}
+	for _, r := range b.ranges {
+		if lo <= r.hi && r.lo <= hi {
+			return fmt.Errorf("port bus: %s at %#x-%#x overlaps %s at %#x-%#x", dev.Name(), lo, hi, r.dev.Name(), r.lo, r.hi)
+		}
+	}
+	b.ranges = append(b.ranges, portRange{lo, hi, dev})
+	sort.Slice(b.ranges, func(i, j int) bool { return b.ranges[i].lo < b.ranges[j].lo })
+	return nil
+}
+
+// Lookup finds the device at port, or nil.
+func (b *PortBus) Lookup(port uint16) Device {
+	for _, r := range b.ranges {
+		if port >= r.lo && port <= r.hi {
+			return r.dev
+		}
+	}
+	return nil
+}
+
+// In reads from port; an unclaimed port reads as all ones, as on a PC.
+func (b *PortBus) In(port uint16, size int) uint32 {
+	if d := b.Lookup(port); d != nil {
+		return d.In(port, size)
+	}
+	return sizeMask(size)
+}
+
+// Out writes to port; writes to unclaimed ports are dropped, as on a PC.
+func (b *PortBus) Out(port uint16, size int, v uint32) {
+	if d := b.Lookup(port); d != nil {
+		d.Out(port, size, v&sizeMask(size))
+	}
+}
+
+func sizeMask(size int) uint32 {
+	switch size {
+	case 1:
+		return 0xFF
+	case 2:
+		return 0xFFFF
+	}
+	return 0xFFFFFFFF
+}
+
+// Serial is a minimal 16550 UART at COM1: a write to THR (base+0) is one
+// output byte; LSR (base+5) always says the transmitter is empty. Other
+// registers read as zero and ignore writes.
+type Serial struct {
+	Base   uint16
+	Output bytes.Buffer
+	// Echo, if set, receives every byte as it is written.
+	Echo func(b byte)
+}
+
+func (s *Serial) Name() string { return "com1" }
+
+func (s *Serial) In(port uint16, size int) uint32 {
+	switch port - s.Base {
+	case 5: // LSR: THR empty (bit 5) and transmitter empty (bit 6)
+		return 0x60
+	}
+	return 0
+}
+
+func (s *Serial) Out(port uint16, size int, v uint32) {
+	if port == s.Base {
+		c := byte(v)
+		s.Output.WriteByte(c)
+		if s.Echo != nil {
+			s.Echo(c)
+		}
+	}
+}
+
+// DebugExit is QEMU's isa-debug-exit: a write of v stops the VM with
+// status v. QEMU itself exits with (v<<1)|1.
+type DebugExit struct {
+	Written bool
+	Status  uint32
+}
+
+func (d *DebugExit) Name() string                    { return "debug-exit" }
+func (d *DebugExit) In(port uint16, size int) uint32 { return 0 }
+func (d *DebugExit) Out(port uint16, size int, v uint32) {
+	d.Written, d.Status = true, v
+}
+
+// PostSink is the POST-code port 0x80: writes are ignored. It is the
+// cheapest I/O there is, which makes it the microbenchmark port.
+type PostSink struct{ Writes uint64 }
+
+func (p *PostSink) Name() string                        { return "post" }
+func (p *PostSink) In(port uint16, size int) uint32     { return 0xFF }
+func (p *PostSink) Out(port uint16, size int, v uint32) { p.Writes++ }

@@ -1,0 +1,42 @@
+// Package vmm is virtsim's strategy-neutral core: the virtual machine and
+// the vocabulary every strategy reports in.
+//
+// # The machine is the hardware; strategies are hypervisors
+//
+// A VMM is only interesting next to the machine it virtualizes, so this
+// package builds that machine on Unicorn (QEMU's CPU emulator as a
+// library): guest RAM, devices on a port bus (COM1, the debug-exit port,
+// the POST port), one CPU model for CPUID, and — because Unicorn is a CPU,
+// not a PC — the parts of the hardware it lacks:
+//
+//   - Exception and interrupt delivery (deliver.go). Unicorn hands every
+//     exception and every int n to a hook and never reads the IDT. The
+//     machine reads the gate from the IDT currently loaded, pushes the
+//     frame, switches stacks through the TSS when the handler is more
+//     privileged, and applies the double-fault rule, as the CPU would. It
+//     always uses the *real* tables, the ones loaded in the CPU: under the
+//     native strategy they are the guest's own; under trap-and-emulate they
+//     belong to the VMM, whose gates lead into the VMM — and that is what
+//     makes an event an exit.
+//   - Precise port I/O (io.go): the device sees the access, and the VMM
+//     gets control, exactly at the I/O instruction.
+//
+// # Events, exits, results
+//
+// Everything a guest does that a VMM may have to act on is an Event: a
+// cause (what the guest did, the same word under every strategy:
+// "io/out:0x80", "int/0x80", "exc/#DE", "cpuid") and a Mechanism (how
+// control got there: machine, trap, callout, hypercall, vmexit, ...). An
+// exit is an event whose mechanism transfers control to a VMM. The native
+// strategy records only "machine" events: it has no VMM, so no exits.
+//
+// A Result carries the serial output, how the guest stopped, the event
+// counts and the guest instruction count of a counting pass. Golden files
+// (golden.go) pin those counts so CI notices when they change.
+//
+// # Strategies
+//
+// A Strategy makes Instances that run, run to the next exit, or single-step
+// a guest. Strategy packages register themselves; the native strategy
+// (native.go) is the Machine with no VMM at all: the bare-metal reference.
+package vmm

@@ -1,0 +1,296 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// Precise port I/O.
+//
+// Unicorn never faults on in/out and calls its IN/OUT hook with a stale EIP
+// (the start of the translated block); after a stop or an EIP write in that
+// hook the rest of the block still runs (SUBSTRATE.md). A device that stops
+// the VM, or a VMM that must see the exact instruction, needs better. So the
+// machine finds I/O instructions by decoding guest code — a linear sweep of
+// every loaded segment at boot — and puts a code hook on each one address.
+// A code hook limited to one address costs nothing anywhere else; at the
+// site it runs before the instruction, so the machine emulates the
+// instruction there and moves EIP past it: precise to the instruction.
+//
+// I/O the sweep missed (code written at run time, or hidden behind data
+// the sweep misread) still reaches Unicorn's IN/OUT hook. That safety net
+// performs the access, counts it as imprecise, decodes the block to find
+// the site and hooks it, so the next execution is precise.
+
+// IOAccess is one decoded port-I/O instruction.
+type IOAccess struct {
+	PC, Next uint32
+	Port     uint16
+	Size     int  // 1, 2 or 4 bytes per element
+	In       bool // in/ins (else out/outs)
+	String   bool // ins/outs
+	Rep      bool
+	Inst     x86asm.Inst
+}
+
+// Cause is the event cause of the access.
+func (a *IOAccess) Cause() string {
+	if a.In {
+		return CauseIn(a.Port)
+	}
+	return CauseOut(a.Port)
+}
+
+func isIOOp(op x86asm.Op) bool {
+	switch op {
+	case x86asm.IN, x86asm.OUT, x86asm.INSB, x86asm.INSW, x86asm.INSD,
+		x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
+		return true
+	}
+	return false
+}
+
+// sweepIOSites decodes code linearly and remembers every I/O instruction.
+func (m *Machine) sweepIOSites(addr uint32, code []byte) {
+	for off := 0; off < len(code); {
+		inst, err := x86asm.Decode(code[off:], 32)
+		if err != nil || inst.Len == 0 {
+			off++
+			continue
+		}
+		if isIOOp(inst.Op) {
+			m.ioSites[addr+uint32(off)] = true
+		}
+		off += inst.Len
+	}
+}
+
+func (m *Machine) hookSite(pc uint32) error {
+	if _, err := m.E.HookCode(uint64(pc), uint64(pc), m.onIOSite); err != nil {
+		return fmt.Errorf("vmm: hook I/O site %#x: %w", pc, err)
+	}
+	return nil
+}
+
+// decodeIO decodes an I/O instruction at pc. ok is false if the bytes at pc
+// are not an I/O instruction (a site whose code was overwritten).
+func (m *Machine) decodeIO(pc uint32) (a IOAccess, ok bool) {
+	inst, err := m.Decode(pc)
+	if err != nil || !isIOOp(inst.Op) {
+		return a, false
+	}
+	a = IOAccess{PC: pc, Next: pc + uint32(inst.Len), Inst: inst}
+	for _, p := range inst.Prefix {
+		if p == 0 {
+			break
+		}
+		if p&0xFF == 0xF3 || p&0xFF == 0xF2 {
+			a.Rep = true
+		}
+	}
+	switch inst.Op {
+	case x86asm.INSB, x86asm.OUTSB:
+		a.Size, a.String = 1, true
+	case x86asm.INSW, x86asm.OUTSW:
+		a.Size, a.String = 2, true
+	case x86asm.INSD, x86asm.OUTSD:
+		a.Size, a.String = 4, true
+	}
+	a.In = inst.Op == x86asm.IN || inst.Op == x86asm.INSB || inst.Op == x86asm.INSW || inst.Op == x86asm.INSD
+	if !a.String {
+		// in %dx/imm8, %al|%ax|%eax  /  out %al|%ax|%eax, %dx/imm8 (Intel operand order in x86asm)
+		var data, port x86asm.Arg
+		if a.In {
+			data, port = inst.Args[0], inst.Args[1]
+		} else {
+			port, data = inst.Args[0], inst.Args[1]
+		}
+		switch data {
+		case x86asm.AL:
+			a.Size = 1
+		case x86asm.AX:
+			a.Size = 2
+		default:
+			a.Size = 4
+		}
+		if imm, isImm := port.(x86asm.Imm); isImm {
+			a.Port = uint16(imm)
+		} else {
+			a.Port = uint16(m.reg(unicorn.EDX))
+		}
+	} else {
+		a.Port = uint16(m.reg(unicorn.EDX))
+	}
+	return a, true
+}
+
+// onIOSite runs before an I/O instruction found by the sweep.
+func (m *Machine) onIOSite(addr uint64, size uint32) {
+	pc := uint32(addr)
+	a, ok := m.decodeIO(pc)
+	if !ok {
+		return // the code changed; let the instruction run
+	}
+	if m.OnGuestIO != nil && m.OnGuestIO(&a) {
+		return
+	}
+	// The I/O permission check Unicorn leaves out: CPL <= IOPL, or the
+	// TSS I/O bitmap allows every byte of the access.
+	if !m.ioAllowed(a.Port, a.Size) {
+		m.deliverException(x86.VecGP, 0, pc)
+		return
+	}
+	m.PerformIO(&a, MechMachine)
+	m.Complete(a.Next)
+}
+
+// PerformIO executes an I/O instruction against the device bus and the
+// registers, records its event, and stops the VM if the debug-exit port
+// was written. The caller moves EIP (Complete).
+func (m *Machine) PerformIO(a *IOAccess, mech Mechanism) {
+	m.Record(a.Cause(), mech, a.PC)
+	if !a.String {
+		if a.In {
+			v := m.Bus.In(a.Port, a.Size)
+			old := m.reg(unicorn.EAX)
+			m.setReg(unicorn.EAX, old&^sizeMask(a.Size)|v&sizeMask(a.Size))
+		} else {
+			m.Bus.Out(a.Port, a.Size, m.reg(unicorn.EAX))
+		}
+	} else {
+		m.stringIO(a)
+	}
+	m.checkDebugExit(a.PC)
+}
+
+// stringIO performs ins/outs, with a rep prefix as a loop over ECX.
+func (m *Machine) stringIO(a *IOAccess) {
+	count := uint32(1)
+	if a.Rep {
+		count = m.reg(unicorn.ECX)
+	}
+	step := int32(a.Size)
+	if m.reg(unicorn.EFLAGS)&x86.FlagDF != 0 {
+		step = -step
+	}
+	idx := unicorn.ESI
+	if a.In {
+		idx = unicorn.EDI
+	}
+	ptr := m.reg(idx)
+	buf := make([]byte, 4)
+	for ; count > 0; count-- {
+		if a.In {
+			binary.LittleEndian.PutUint32(buf, m.Bus.In(a.Port, a.Size))
+			if err := m.write(ptr, buf[:a.Size]); err != nil {
+				m.Crash(a.PC, "ins: %v", err)
+				return
+			}
+		} else {
+			b, err := m.read(ptr, a.Size)
+			if err != nil {
+				m.Crash(a.PC, "outs: %v", err)
+				return
+			}
+			copy(buf, b)
+			m.Bus.Out(a.Port, a.Size, binary.LittleEndian.Uint32(buf)&sizeMask(a.Size))
+		}
+		ptr += uint32(step)
+		if m.Exit.Written {
+			count--
+			break
+		}
+	}
+	m.setReg(idx, ptr)
+	if a.Rep {
+		m.setReg(unicorn.ECX, count)
+	}
+}
+
+func (m *Machine) checkDebugExit(pc uint32) {
+	if m.Exit.Written && m.stop.Kind == StopNone {
+		m.Halt(Stop{Kind: StopExit, Status: m.Exit.Status, PC: pc})
+	}
+}
+
+// ioAllowed applies the protected-mode I/O permission rule.
+func (m *Machine) ioAllowed(port uint16, size int) bool {
+	cpl := uint8(m.reg(unicorn.CS) & 3)
+	if cpl <= x86.IOPL(m.reg(unicorn.EFLAGS)) {
+		return true
+	}
+	tr, err := m.E.MMR(unicorn.TR)
+	if err != nil || tr.Limit < 0x67 {
+		return false
+	}
+	base, err := m.read(tr.Base+102, 2)
+	if err != nil {
+		return false
+	}
+	bitmap := uint32(binary.LittleEndian.Uint16(base))
+	for p := uint32(port); p < uint32(port)+uint32(size); p++ {
+		byteOff := bitmap + p/8
+		if byteOff > tr.Limit {
+			return false
+		}
+		b, err := m.read(tr.Base+byteOff, 1)
+		if err != nil || b[0]&(1<<(p%8)) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// The safety net: Unicorn's own IN/OUT hooks only fire for I/O at a site
+// the sweep did not find.
+func (m *Machine) onSafetyNetIn(port uint32, size int) uint32 {
+	m.safetyNet(port, size, true)
+	return m.Bus.In(uint16(port), size)
+}
+
+func (m *Machine) onSafetyNetOut(port uint32, size int, value uint32) {
+	m.safetyNet(port, size, false)
+	m.Bus.Out(uint16(port), size, value)
+	m.checkDebugExit(m.pc())
+}
+
+func (m *Machine) safetyNet(port uint32, size int, in bool) {
+	m.SafetyNetIO++
+	block := m.pc() // stale: the start of the translated block
+	cause := CauseOut(uint16(port))
+	if in {
+		cause = CauseIn(uint16(port))
+	}
+	m.Record(cause, MechMachine, block)
+	if m.SafetyNetIO > maxSafetyNetIO {
+		return
+	}
+	// Find the I/O instructions of this block and hook them for next time.
+	pc := block
+	for i := 0; i < 64; i++ {
+		inst, err := m.Decode(pc)
+		if err != nil {
+			break
+		}
+		if isIOOp(inst.Op) && !m.ioSites[pc] {
+			m.ioSites[pc] = true
+			if err := m.hookSite(pc); err != nil {
+				m.fail(err)
+				return
+			}
+			if err := m.E.RemoveCache(uint64(pc), uint64(pc)+1); err != nil {
+				m.fail(fmt.Errorf("vmm: remove cache at %#x: %w", pc, err))
+				return
+			}
+		}
+		if x86.EndsBlock(inst.Op) {
+			return
+		}
+		pc += uint32(inst.Len)
+	}
+}

@@ -1,0 +1,525 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/guest"
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// The VMM region sits at the top of the 32-bit linear address space, above
+// any guest RAM. The machine model keeps its privilege-switch trampoline
+// there (see deliver.go); strategies put their own code and tables above it.
+const (
+	VMMBase        = 0xFFFE0000
+	VMMSize        = 0x20000
+	gateGDTAddr    = VMMBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
+	stubAddr       = VMMBase + 0x18000 // lcall $gate, $0
+	landingAddr    = VMMBase + 0x18010 // the call gate's target: the landing hook fires here
+	maxInsnLen     = 15
+	bootCodeSel    = 0x08
+	bootDataSel    = 0x10
+	defaultEFLAGS  = 0x2
+	maxSafetyNetIO = 1 << 20
+)
+
+// Machine is one guest on the Unicorn substrate: RAM, the devices, the
+// CPUID model, precise port I/O, and the exception and interrupt delivery
+// that Unicorn lacks. It is the hardware; strategies are hypervisors built
+// on it. The native strategy is the Machine with no VMM at all.
+type Machine struct {
+	E      *unicorn.Engine
+	Img    *guest.Image
+	Cfg    Config
+	Bus    PortBus
+	Serial *Serial
+	Exit   *DebugExit
+	Post   *PostSink
+
+	res     Result
+	counter *unicorn.Counter
+
+	// Run-loop state, set by hooks while the engine runs.
+	stop      Stop // Kind != StopNone once the guest has stopped for good
+	pause     bool // stop the engine at the next instruction boundary (RunToExit)
+	pauseOn   func(Event) bool
+	paused    bool
+	resumeAt  *uint32 // EIP to set once Start returns (an EIP write would cancel Stop: pitfall 6)
+	pendingUD bool    // the invalid-instruction hook saw an undefined opcode
+	hookErr   error   // an internal error inside a hook, surfaced by Run
+	wall      time.Duration
+	deadline  time.Time
+
+	ioSites map[uint32]bool
+	gate    *pendingGate // a privilege-raising delivery in flight through the call gate
+	// SafetyNetIO counts I/O the precise site hooks missed (executed
+	// through Unicorn's IN/OUT hook, imprecisely) before their site was found.
+	SafetyNetIO uint64
+
+	// Hooks strategies may set.
+	// OnGuestIO, if set, decides port I/O before the machine performs it;
+	// returning true means the strategy handled the instruction itself.
+	OnGuestIO func(io *IOAccess) bool
+}
+
+// NewMachine maps RAM and the VMM region, loads the image and the
+// multiboot info block, sets the multiboot entry state and installs the
+// machine's hooks.
+func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error) {
+	cfg = cfg.WithDefaults()
+	if cfg.MemSize%4096 != 0 || cfg.MemSize < 2<<20 || uint64(cfg.MemSize) > VMMBase {
+		return nil, fmt.Errorf("vmm: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", cfg.MemSize, VMMBase>>20)
+	}
+	e, err := unicorn.New()
+	if err != nil {
+		return nil, fmt.Errorf("vmm: %w", err)
+	}
+	m := &Machine{
+		E: e, Img: img, Cfg: cfg,
+		Serial:  &Serial{Base: guest.PortCOM1, Echo: cfg.Serial},
+		Exit:    &DebugExit{},
+		Post:    &PostSink{},
+		ioSites: map[uint32]bool{},
+	}
+	m.res = Result{Guest: cfg.Name, Args: cfg.Args, Strategy: strategy, Counts: Counts{}, Counters: map[string]uint64{}}
+	if m.res.Guest == "" {
+		m.res.Guest = img.Name
+	}
+	if err := m.setup(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Machine) setup() error {
+	e := m.E
+	for _, d := range []struct {
+		lo, hi uint16
+		dev    Device
+	}{
+		{guest.PortCOM1, guest.PortCOM1 + 7, m.Serial},
+		{guest.PortDebugExit, guest.PortDebugExit + 3, m.Exit},
+		{guest.PortPOST, guest.PortPOST, m.Post},
+	} {
+		if err := m.Bus.Register(d.lo, d.hi, d.dev); err != nil {
+			return fmt.Errorf("vmm: %w", err)
+		}
+	}
+	if err := e.MemMap(0, uint64(m.Cfg.MemSize), unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map guest RAM: %w", err)
+	}
+	if err := e.MemMap(VMMBase, VMMSize, unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map VMM region: %w", err)
+	}
+	for _, s := range m.Img.Segments {
+		if uint64(s.Addr)+uint64(s.MemSize) > uint64(m.Cfg.MemSize) {
+			return fmt.Errorf("vmm: segment %#x+%#x lies outside %d MiB of guest RAM", s.Addr, s.MemSize, m.Cfg.MemSize>>20)
+		}
+		if err := e.MemWrite(uint64(s.Addr), s.Data); err != nil {
+			return fmt.Errorf("vmm: load segment at %#x: %w", s.Addr, err)
+		}
+		m.sweepIOSites(s.Addr, s.Data)
+	}
+	infoAddr, info := guest.MultibootInfo(m.Cfg.MemSize, m.Cfg.Args)
+	if err := e.MemWrite(uint64(infoAddr), info); err != nil {
+		return fmt.Errorf("vmm: write multiboot info: %w", err)
+	}
+	// The entry GDT: flat code and data, like the GDT QEMU's multiboot
+	// loader leaves behind. Guests load their own before relying on it.
+	bootGDT := uint32(guest.BootScratchAddr)
+	var gdt [24]byte
+	binary.LittleEndian.PutUint64(gdt[8:], x86.EncodeSegment(0, 0xFFFFFFFF, 0xA, 0, true, true))
+	binary.LittleEndian.PutUint64(gdt[16:], x86.EncodeSegment(0, 0xFFFFFFFF, 0x2, 0, true, true))
+	if err := e.MemWrite(uint64(bootGDT), gdt[:]); err != nil {
+		return fmt.Errorf("vmm: write entry GDT: %w", err)
+	}
+	// The privilege-switch trampoline: lcall $sel, $0 (the selector is
+	// patched per delivery), and a landing byte (never executed: the
+	// landing hook redirects before it runs).
+	if err := e.MemWrite(landingAddr, []byte{0xF4}); err != nil {
+		return fmt.Errorf("vmm: write trampoline: %w", err)
+	}
+	if err := e.SetMMR(unicorn.GDTR, unicorn.MMR{Base: bootGDT, Limit: uint32(len(gdt) - 1)}); err != nil {
+		return fmt.Errorf("vmm: set GDTR: %w", err)
+	}
+	if err := e.SetMMR(unicorn.IDTR, unicorn.MMR{Base: 0, Limit: 0}); err != nil {
+		return fmt.Errorf("vmm: set IDTR: %w", err)
+	}
+	regs := []unicorn.Reg{unicorn.CS, unicorn.SS, unicorn.DS, unicorn.ES, unicorn.FS, unicorn.GS,
+		unicorn.EAX, unicorn.EBX, unicorn.ECX, unicorn.EDX, unicorn.ESI, unicorn.EDI, unicorn.EBP, unicorn.ESP,
+		unicorn.EFLAGS, unicorn.EIP}
+	vals := []uint32{bootCodeSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel,
+		guest.MultibootMagic, infoAddr, 0, 0, 0, 0, 0, 0,
+		defaultEFLAGS, m.Img.Entry}
+	for i, r := range regs {
+		if err := e.SetReg(r, vals[i]); err != nil {
+			return fmt.Errorf("vmm: entry state: set %v: %w", r, err)
+		}
+	}
+	cr0, err := e.Reg(unicorn.CR0)
+	if err != nil {
+		return fmt.Errorf("vmm: read CR0: %w", err)
+	}
+	if err := e.SetReg(unicorn.CR0, (cr0|x86.CR0PE|x86.CR0ET)&^x86.CR0PG); err != nil {
+		return fmt.Errorf("vmm: set CR0: %w", err)
+	}
+	return m.installHooks()
+}
+
+func (m *Machine) installHooks() error {
+	e := m.E
+	// The counter goes first: Unicorn calls code hooks in the order they
+	// were added, and a hook that emulates an instruction and moves EIP
+	// ends that instruction's hook calls. Counting first counts emulated
+	// instructions too, each once.
+	if m.Cfg.Count {
+		c, err := e.NewInsnCounter(m.Cfg.InsnBudget)
+		if err != nil {
+			return fmt.Errorf("vmm: instruction counter: %w", err)
+		}
+		m.counter = c
+	}
+	if _, err := e.HookIntr(m.onInterrupt); err != nil {
+		return fmt.Errorf("vmm: interrupt hook: %w", err)
+	}
+	if _, err := e.HookIn(m.onSafetyNetIn); err != nil {
+		return fmt.Errorf("vmm: in hook: %w", err)
+	}
+	if _, err := e.HookOut(m.onSafetyNetOut); err != nil {
+		return fmt.Errorf("vmm: out hook: %w", err)
+	}
+	if _, err := e.HookCPUID(m.onCPUID); err != nil {
+		return fmt.Errorf("vmm: cpuid hook: %w", err)
+	}
+	if _, err := e.HookInsnInvalid(m.onInvalid); err != nil {
+		return fmt.Errorf("vmm: invalid-instruction hook: %w", err)
+	}
+	if _, err := e.HookMemInvalid(m.onMemInvalid); err != nil {
+		return fmt.Errorf("vmm: memory hook: %w", err)
+	}
+	if _, err := e.HookCode(landingAddr, landingAddr, m.onLanding); err != nil {
+		return fmt.Errorf("vmm: landing hook: %w", err)
+	}
+	for pc := range m.ioSites {
+		if err := m.hookSite(pc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Result reports the run so far.
+func (m *Machine) Result() *Result {
+	r := m.res
+	r.Stop = m.stop
+	if m.stop.Kind == StopNone {
+		r.Stop.PC = m.pc()
+	}
+	r.Serial = m.Serial.Output.String()
+	r.Exits = m.res.Counts.Exits()
+	r.Wall = m.wall
+	if m.counter != nil {
+		r.Instructions = m.counter.Count()
+	}
+	if m.SafetyNetIO > 0 {
+		r.Counters["io-imprecise"] = m.SafetyNetIO
+	}
+	return &r
+}
+
+// Close releases the engine.
+func (m *Machine) Close() error { return m.E.Close() }
+
+// Stopped reports how the guest stopped (Kind StopNone while it can run).
+func (m *Machine) Stopped() Stop { return m.stop }
+
+// Record counts an event; strategies call it for the events they handle.
+// If a pause was requested for this kind of event, the engine stops at the
+// next instruction boundary the caller reaches through Complete.
+func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
+	ev := Event{Cause: cause, Mech: mech, PC: pc}
+	if m.counter != nil {
+		ev.Icount = m.counter.Count()
+	}
+	m.res.Counts.Add(cause, mech)
+	if m.Cfg.Trace {
+		m.res.Trace = append(m.res.Trace, ev)
+	}
+	if m.pauseOn != nil && m.pauseOn(ev) {
+		m.pause = true
+	}
+}
+
+// Complete finishes a hook that handled a guest instruction: execution
+// continues at next, or the engine stops there if a pause or a stop is
+// pending.
+func (m *Machine) Complete(next uint32) {
+	if m.pause || m.stop.Kind != StopNone {
+		m.resumeAt = &next
+		m.E.Stop()
+		return
+	}
+	m.setReg(unicorn.EIP, next)
+}
+
+// Halt stops the guest for good.
+func (m *Machine) Halt(s Stop) {
+	if m.stop.Kind == StopNone {
+		m.stop = s
+	}
+	m.E.Stop()
+}
+
+// Crash stops the guest with a crash report at pc.
+func (m *Machine) Crash(pc uint32, format string, a ...any) {
+	m.Halt(Stop{Kind: StopCrash, Reason: fmt.Sprintf(format, a...), PC: pc, Insn: m.Disasm(pc)})
+}
+
+func (m *Machine) fail(err error) {
+	if m.hookErr == nil {
+		m.hookErr = err
+	}
+	m.E.Stop()
+}
+
+// Run mode for the run loop.
+type runMode int
+
+const (
+	modeRun runMode = iota
+	modeToEvent
+	modeStep
+)
+
+// Run runs until the guest stops.
+func (m *Machine) Run() (Stop, error) { return m.loop(modeRun, nil) }
+
+// RunUntil runs until an event satisfies pred (then pauses after it is
+// handled) or the guest stops.
+func (m *Machine) RunUntil(pred func(Event) bool) (Stop, error) { return m.loop(modeToEvent, pred) }
+
+// Step executes one guest instruction.
+func (m *Machine) Step() (Stop, error) { return m.loop(modeStep, nil) }
+
+func (m *Machine) loop(mode runMode, pred func(Event) bool) (Stop, error) {
+	if m.stop.Kind != StopNone {
+		return m.stop, nil
+	}
+	if m.deadline.IsZero() {
+		m.deadline = time.Now().Add(m.Cfg.TimeBudget)
+	}
+	m.pauseOn, m.pause = pred, false
+	defer func() { m.pauseOn, m.pause = nil, false }()
+	for {
+		remaining := time.Until(m.deadline)
+		if remaining <= 0 {
+			m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
+			return m.stop, nil
+		}
+		var count uint64
+		if mode == modeStep {
+			count = 1
+		}
+		pc := m.pc()
+		m.resumeAt = nil
+		t0 := time.Now()
+		err := m.E.Start(uint64(pc), 0, remaining, count)
+		m.wall += time.Since(t0)
+		if m.hookErr != nil {
+			return m.stop, m.hookErr
+		}
+		handled := m.resumeAt != nil
+		if m.resumeAt != nil {
+			m.setReg(unicorn.EIP, *m.resumeAt)
+			m.resumeAt = nil
+		}
+		if err != nil && m.stop.Kind == StopNone {
+			m.engineError(err)
+			handled = true
+		}
+		if m.pendingUD && m.stop.Kind == StopNone {
+			m.pendingUD = false
+			m.deliverException(x86.VecUD, 0, m.pc())
+			handled = true
+		}
+		if m.resumeAt != nil {
+			m.setReg(unicorn.EIP, *m.resumeAt)
+			m.resumeAt = nil
+		}
+		if m.stop.Kind != StopNone {
+			return m.stop, nil
+		}
+		if m.counter != nil && m.counter.Exhausted() {
+			m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
+			return m.stop, nil
+		}
+		switch {
+		case mode == modeStep:
+			// A delivery in flight continues through the VMM trampoline;
+			// a step ends on a guest instruction.
+			if m.gate != nil || inVMM(m.pc()) {
+				continue
+			}
+			return Stop{PC: m.pc()}, nil
+		case m.pause:
+			return Stop{PC: m.pc()}, nil
+		case time.Now().After(m.deadline):
+			m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
+			return m.stop, nil
+		case handled:
+			continue
+		}
+		// Start returned with nothing pending: Unicorn halted the CPU.
+		m.onHalted()
+		if m.stop.Kind != StopNone {
+			return m.stop, nil
+		}
+	}
+}
+
+func inVMM(pc uint32) bool { return pc >= VMMBase }
+
+func (m *Machine) budgetStop(reason string) {
+	pc := m.pc()
+	m.stop = Stop{Kind: StopBudget, Reason: reason, PC: pc, Insn: m.Disasm(pc)}
+}
+
+// onHalted handles Unicorn returning on its own: a hlt (EIP after it).
+func (m *Machine) onHalted() {
+	pc := m.pc()
+	if b, err := m.read(pc-1, 1); err == nil && b[0] == 0xF4 {
+		m.Record(CauseHLT, MechMachine, pc-1)
+		eflags := m.reg(unicorn.EFLAGS)
+		if eflags&x86.FlagIF == 0 {
+			m.stop = Stop{Kind: StopHalted, Reason: "hlt with interrupts disabled and nothing pending: the CPU would sleep forever", PC: pc - 1, Insn: "hlt"}
+		} else {
+			m.stop = Stop{Kind: StopHalted, Reason: "hlt with interrupts enabled but no interrupt source: the CPU would sleep forever", PC: pc - 1, Insn: "hlt"}
+		}
+		return
+	}
+	m.Crash(pc, "emulation stopped unexpectedly (Unicorn stops silently on a triple fault)")
+}
+
+func (m *Machine) engineError(err error) {
+	pc := m.pc()
+	switch {
+	case errors.Is(err, unicorn.ErrInsnInvalid):
+		m.deliverException(x86.VecUD, 0, pc)
+	case errors.Is(err, unicorn.ErrFetchUnmapped), errors.Is(err, unicorn.ErrReadUnmapped), errors.Is(err, unicorn.ErrWriteUnmapped):
+		if m.stop.Kind == StopNone {
+			m.Crash(pc, "access outside guest RAM (%d MiB): %v", m.Cfg.MemSize>>20, err)
+		}
+	default:
+		m.Crash(pc, "engine error: %v", err)
+	}
+}
+
+func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, value int64) bool {
+	m.Crash(m.pc(), "guest %s of %d bytes at unmapped address %#x (guest RAM is %d MiB)", acc, size, addr, m.Cfg.MemSize>>20)
+	return false
+}
+
+func (m *Machine) onInvalid() bool {
+	m.pendingUD = true
+	return true
+}
+
+// onCPUID serves virtsim's CPU model.
+func (m *Machine) onCPUID() bool {
+	pc := m.pc()
+	leaf, sub := m.reg(unicorn.EAX), m.reg(unicorn.ECX)
+	r := CPUID(leaf, sub)
+	m.setRegs([]unicorn.Reg{unicorn.EAX, unicorn.EBX, unicorn.ECX, unicorn.EDX}, []uint32{r[0], r[1], r[2], r[3]})
+	m.Record(CauseCPUID, MechMachine, pc)
+	return true
+}
+
+// ---- register and memory helpers (errors here are engine failures) ----
+
+func (m *Machine) reg(r unicorn.Reg) uint32 {
+	v, err := m.E.Reg(r)
+	if err != nil {
+		m.fail(fmt.Errorf("vmm: read %v: %w", r, err))
+	}
+	return v
+}
+
+func (m *Machine) setReg(r unicorn.Reg, v uint32) {
+	if err := m.E.SetReg(r, v); err != nil {
+		m.fail(fmt.Errorf("vmm: write %v=%#x: %w", r, v, err))
+	}
+}
+
+func (m *Machine) setRegs(rs []unicorn.Reg, vs []uint32) {
+	if err := m.E.SetRegs(rs, vs); err != nil {
+		m.fail(fmt.Errorf("vmm: write registers: %w", err))
+	}
+}
+
+func (m *Machine) pc() uint32 { return m.reg(unicorn.EIP) }
+
+// Reg reads a register (for strategies and the TUI).
+func (m *Machine) Reg(r unicorn.Reg) uint32 { return m.reg(r) }
+
+func (m *Machine) read(addr uint32, n int) ([]byte, error) {
+	b := make([]byte, n)
+	if err := m.E.MemRead(uint64(addr), b); err != nil {
+		return nil, fmt.Errorf("vmm: read %d bytes at %#x: %w", n, addr, err)
+	}
+	return b, nil
+}
+
+func (m *Machine) read32(addr uint32) (uint32, error) {
+	b, err := m.read(addr, 4)
+	if err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(b), nil
+}
+
+func (m *Machine) write(addr uint32, b []byte) error {
+	if err := m.E.MemWrite(uint64(addr), b); err != nil {
+		return fmt.Errorf("vmm: write %d bytes at %#x: %w", len(b), addr, err)
+	}
+	return nil
+}
+
+// fetch reads up to maxInsnLen bytes of code at pc (fewer at the end of
+// mapped memory).
+func (m *Machine) fetch(pc uint32) []byte {
+	for n := maxInsnLen; n > 0; n-- {
+		if b, err := m.read(pc, n); err == nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// Decode decodes the instruction at pc.
+func (m *Machine) Decode(pc uint32) (x86asm.Inst, error) {
+	code := m.fetch(pc)
+	if code == nil {
+		return x86asm.Inst{}, fmt.Errorf("vmm: no memory at %#x", pc)
+	}
+	return x86asm.Decode(code, 32)
+}
+
+// Disasm renders the instruction at pc in AT&T syntax, or "" if it cannot
+// be decoded.
+func (m *Machine) Disasm(pc uint32) string {
+	inst, err := m.Decode(pc)
+	if err != nil {
+		if code := m.fetch(pc); len(code) > 0 {
+			return fmt.Sprintf("undecodable: % x", code[:min(len(code), 4)])
+		}
+		return ""
+	}
+	return x86asm.GNUSyntax(inst, uint64(pc), nil)
+}

@@ -1,0 +1,129 @@
+package vmm_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/internal/qemu"
+	"virtsim/vmm"
+	"virtsim/vmm/vmmtest"
+)
+
+// oracleNs are the two iteration counts every workload runs at.
+var oracleNs = []int{3, 17}
+
+func load(t *testing.T, w guest.Workload) *guest.Image {
+	t.Helper()
+	img, err := guest.LoadELF(w.Image, vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatalf("%s: %v", w.Name, err)
+	}
+	img.Name = w.Name
+	return img
+}
+
+func runNative(t *testing.T, img *guest.Image, args string) *vmm.Result {
+	t.Helper()
+	s, err := vmm.LookupStrategy("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := vmm.RunGuest(s, img, vmm.Config{Args: args, TimeBudget: 20 * time.Second}, false)
+	if err != nil {
+		t.Fatalf("%s %q: %v", img.Name, args, err)
+	}
+	return res
+}
+
+// TestNativeMatchesQEMU boots every workload under QEMU (TCG, -cpu qemu32)
+// and under native, at two values of N: serial output and exit status
+// must be identical.
+func TestNativeMatchesQEMU(t *testing.T) {
+	if err := qemu.Available(); err != nil {
+		t.Skip(err)
+	}
+	for _, w := range guest.Catalog() {
+		for _, n := range oracleNs {
+			args := fmt.Sprintf("n=%d", n)
+			t.Run(w.Name+"/"+args, func(t *testing.T) {
+				t.Parallel()
+				q, err := qemu.Run(w.Image, args, 60*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := runNative(t, load(t, w), args)
+				if res.Serial != q.Serial {
+					t.Errorf("serial output differs\nnative:\n%s\nqemu:\n%s", res.Serial, q.Serial)
+				}
+				v, exited := q.GuestStatus()
+				switch {
+				case exited && (res.Stop.Kind != vmm.StopExit || int(res.Stop.Status) != v):
+					t.Errorf("QEMU: guest exited with %d; native: %s", v, res.Stop)
+				case !exited && res.Stop.Kind != vmm.StopCrash:
+					t.Errorf("QEMU ended with status %d (triple fault); native: %s", q.Status, res.Stop)
+				}
+				if res.Stop.Kind != vmm.StopExit || res.Stop.Status != 0 {
+					t.Errorf("%s did not succeed: %s\n%s", w.Name, res.Stop, res.Serial)
+				}
+			})
+		}
+	}
+}
+
+// TestNativeGolden pins native's event counts for every workload.
+func TestNativeGolden(t *testing.T) {
+	golden := filepath.Join("testdata", "native.golden")
+	for _, w := range guest.Catalog() {
+		for _, n := range oracleNs {
+			args := fmt.Sprintf("n=%d", n)
+			t.Run(w.Name+"/"+args, func(t *testing.T) {
+				res := runNative(t, load(t, w), args)
+				if res.Exits != 0 {
+					t.Errorf("native made %d exits", res.Exits)
+				}
+				for k := range res.Counts {
+					if k.Mech != vmm.MechMachine {
+						t.Errorf("native event %s has mechanism %s", k.Cause, k.Mech)
+					}
+				}
+				vmmtest.CheckGolden(t, golden, res)
+			})
+		}
+	}
+}
+
+// TestNativeDeterministic: two counting runs agree exactly, and the counts
+// grow linearly in N, with the documented per-iteration event.
+func TestNativePerIteration(t *testing.T) {
+	perIter := map[string]vmm.Key{
+		"io":      {Cause: "io/out:0x80", Mech: vmm.MechMachine},
+		"syscall": {Cause: "int/0x80", Mech: vmm.MechMachine},
+		"divzero": {Cause: "exc/#DE", Mech: vmm.MechMachine},
+		"cpuid":   {Cause: "cpuid", Mech: vmm.MechMachine},
+	}
+	for _, w := range guest.Catalog() {
+		key, ok := perIter[w.Name]
+		if !ok {
+			continue
+		}
+		t.Run(w.Name, func(t *testing.T) {
+			img := load(t, w)
+			a := runNative(t, img, "n=10")
+			b := runNative(t, img, "n=20")
+			if d := b.Counts[key] - a.Counts[key]; d != 10 {
+				t.Errorf("%s %s: count(n=20)-count(n=10) = %d, want 10 (one per iteration)", key.Cause, key.Mech, d)
+			}
+			again := runNative(t, img, "n=10")
+			if !again.Counts.Equal(a.Counts) || again.Instructions != a.Instructions {
+				t.Errorf("two runs differ: %d vs %d instructions", a.Instructions, again.Instructions)
+			}
+			if !strings.Contains(a.Serial, w.Name) {
+				t.Errorf("serial %q does not name the workload", a.Serial)
+			}
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package vmm
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// StopKind says why a run ended.
+type StopKind uint8
+
+const (
+	StopNone   StopKind = iota // still runnable (paused after a step or an exit)
+	StopExit                   // the guest wrote its status to the debug-exit port
+	StopCrash                  // triple fault, invalid instruction, unhandled condition
+	StopBudget                 // instruction or time budget exhausted
+	StopHalted                 // hlt with interrupts disabled and nothing pending
+)
+
+var stopNames = [...]string{"running", "exit", "crash", "budget", "halted"}
+
+func (k StopKind) String() string {
+	if int(k) < len(stopNames) {
+		return stopNames[k]
+	}
+	return fmt.Sprintf("stop(%d)", k)
+}
+
+// MarshalText makes StopKind readable in JSON.
+func (k StopKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Stop describes how a run ended.
+type Stop struct {
+	Kind   StopKind `json:"kind"`
+	Status uint32   `json:"status"`           // the guest's debug-exit value (StopExit)
+	Reason string   `json:"reason,omitempty"` // what went wrong, for crashes and budgets
+	PC     uint32   `json:"pc"`               // guest EIP where it stopped
+	Insn   string   `json:"insn,omitempty"`   // the decoded instruction at PC, when known
+}
+
+func (s Stop) String() string {
+	switch s.Kind {
+	case StopExit:
+		return fmt.Sprintf("guest exited with status %d", s.Status)
+	case StopNone:
+		return fmt.Sprintf("paused at %#08x", s.PC)
+	}
+	msg := fmt.Sprintf("%s at pc=%#08x", s.Reason, s.PC)
+	if s.Insn != "" {
+		msg += " (" + s.Insn + ")"
+	}
+	return msg
+}
+
+// Result is everything one run produced.
+type Result struct {
+	Guest    string `json:"guest"`
+	Args     string `json:"args"`
+	Strategy string `json:"strategy"`
+	Stop     Stop   `json:"stop"`
+	Serial   string `json:"serial"`
+	// Counts holds every event by cause and mechanism.
+	Counts Counts `json:"-"`
+	// Exits is Counts.Exits(): events that transferred control to a VMM.
+	Exits uint64 `json:"exits"`
+	// Instructions is the guest instruction count, from a counting pass
+	// (0 if the run did not count).
+	Instructions uint64 `json:"instructions"`
+	// Counters holds strategy-specific counters (translation work, in-kernel
+	// KVM statistics), reported beside exits and never added into them.
+	Counters map[string]uint64 `json:"counters,omitempty"`
+	// Wall is the wall time of the run's timed pass.
+	Wall time.Duration `json:"wall_ns"`
+	// Trace holds every event in order when the configuration asked for it.
+	Trace []Event `json:"-"`
+}
+
+type jsonCount struct {
+	Cause     string `json:"cause"`
+	Mechanism string `json:"mechanism"`
+	Exit      bool   `json:"exit"`
+	Count     uint64 `json:"count"`
+}
+
+// MarshalJSON writes the counts as a sorted list of rows.
+func (r *Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	rows := []jsonCount{}
+	for _, k := range r.Counts.Sorted() {
+		rows = append(rows, jsonCount{k.Cause, k.Mech.String(), k.Mech.IsExit(), r.Counts[k]})
+	}
+	return json.Marshal(struct {
+		*plain
+		Events []jsonCount `json:"events"`
+	}{(*plain)(r), rows})
+}
+
+// Summary is the human-readable report `virtsim run` prints to stderr.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "virtsim: %s under %s", r.Guest, r.Strategy)
+	if r.Args != "" {
+		fmt.Fprintf(&b, " (%s)", r.Args)
+	}
+	fmt.Fprintf(&b, ": %s\n", r.Stop)
+	fmt.Fprintf(&b, "  exits: %d   events: %d", r.Exits, r.Counts.Total())
+	if r.Instructions > 0 {
+		fmt.Fprintf(&b, "   guest instructions: %d", r.Instructions)
+	}
+	if r.Wall > 0 {
+		fmt.Fprintf(&b, "   wall: %s", r.Wall.Round(time.Microsecond))
+	}
+	b.WriteString("\n")
+	if len(r.Counts) > 0 {
+		b.WriteString(r.Counts.Format())
+	}
+	return b.String()
+}

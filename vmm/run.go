@@ -1,0 +1,46 @@
+package vmm
+
+import (
+	"fmt"
+
+	"virtsim/guest"
+)
+
+// RunGuest runs a guest to completion the way `virtsim run` reports it: a
+// counting pass (exact guest instruction count, exact instruction budget,
+// the events) and then, if timed is set and the guest exited normally, a
+// timing pass without instrumentation whose wall time goes into the result.
+// The two passes must agree on the stop and every event count — the
+// Unicorn strategies are deterministic — or RunGuest reports an error.
+func RunGuest(s *Strategy, img *guest.Image, cfg Config, timed bool) (*Result, error) {
+	counting := cfg
+	counting.Count = true
+	res, err := runOnce(s, img, counting)
+	if err != nil || !timed || res.Stop.Kind != StopExit {
+		return res, err
+	}
+	timing := cfg
+	timing.Count, timing.Trace, timing.Serial = false, false, nil
+	t, err := runOnce(s, img, timing)
+	if err != nil {
+		return res, fmt.Errorf("timing pass: %w", err)
+	}
+	if t.Stop.Kind != res.Stop.Kind || t.Stop.Status != res.Stop.Status || !t.Counts.Equal(res.Counts) {
+		return res, fmt.Errorf("vmm: %s under %s is not deterministic: the counting pass ended %q with %d events, the timing pass %q with %d",
+			res.Guest, s.Name, res.Stop, res.Counts.Total(), t.Stop, t.Counts.Total())
+	}
+	res.Wall = t.Wall
+	return res, nil
+}
+
+func runOnce(s *Strategy, img *guest.Image, cfg Config) (*Result, error) {
+	inst, err := s.New(img, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer inst.Close()
+	if _, err := inst.Run(); err != nil {
+		return inst.Result(), err
+	}
+	return inst.Result(), nil
+}

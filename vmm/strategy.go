@@ -1,0 +1,126 @@
+package vmm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"virtsim/guest"
+)
+
+// Config is everything besides the image that decides a run. Counts on the
+// Unicorn strategies are a pure function of (image, Config, strategy).
+type Config struct {
+	// Name labels the guest in results.
+	Name string
+	// MemSize is guest-physical RAM in bytes (default 16 MiB).
+	MemSize uint32
+	// Args is the multiboot command line ("n=5000").
+	Args string
+	// Count enables the counting pass: exact guest instruction counts and
+	// an exact instruction budget, at ~8 ns per instruction. Timing runs
+	// leave it off.
+	Count bool
+	// InsnBudget stops a counting run after this many guest instructions
+	// (0 = DefaultInsnBudget).
+	InsnBudget uint64
+	// TimeBudget stops any run after this much wall time (0 = DefaultTimeBudget).
+	TimeBudget time.Duration
+	// Trace keeps every event in order in Result.Trace.
+	Trace bool
+	// Serial, if set, receives guest serial output byte by byte as it is written.
+	Serial func(b byte)
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultMemSize    = 16 << 20
+	DefaultInsnBudget = 2_000_000_000
+	DefaultTimeBudget = 60 * time.Second
+)
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.MemSize == 0 {
+		c.MemSize = DefaultMemSize
+	}
+	if c.InsnBudget == 0 {
+		c.InsnBudget = DefaultInsnBudget
+	}
+	if c.TimeBudget == 0 {
+		c.TimeBudget = DefaultTimeBudget
+	}
+	return c
+}
+
+// Instance is one guest booted under one strategy.
+type Instance interface {
+	// Run runs until the guest stops (exit, crash, budget).
+	Run() (Stop, error)
+	// RunToExit runs until the next exit (for strategies without exits,
+	// such as native, the next event), or until the guest stops.
+	RunToExit() (Stop, error)
+	// Step executes one guest instruction.
+	Step() (Stop, error)
+	// Result reports what the run has produced so far.
+	Result() *Result
+	// Close releases the substrate.
+	Close() error
+}
+
+// Strategy is one way of running a guest.
+type Strategy struct {
+	Name        string
+	Description string
+	Substrate   string // "unicorn" or "kvm"
+	// PV strategies run the paravirtual build of a workload.
+	PV bool
+	// Available reports whether the strategy can run on this machine, and
+	// if not, why.
+	Available func() error
+	New       func(img *guest.Image, cfg Config) (Instance, error)
+}
+
+var registry = map[string]*Strategy{}
+
+// Register adds a strategy; strategy packages call it from init.
+func Register(s *Strategy) {
+	if _, dup := registry[s.Name]; dup {
+		panic("vmm: strategy registered twice: " + s.Name)
+	}
+	registry[s.Name] = s
+}
+
+// Strategies lists the registered strategies in their canonical order.
+func Strategies() []*Strategy {
+	order := map[string]int{"native": 0, "trap": 1, "bt": 2, "pv": 3, "kvm": 4}
+	out := make([]*Strategy, 0, len(registry))
+	for _, s := range registry {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		oi, iok := order[out[i].Name]
+		oj, jok := order[out[j].Name]
+		if iok && jok {
+			return oi < oj
+		}
+		if iok != jok {
+			return iok
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// LookupStrategy finds a strategy by name.
+func LookupStrategy(name string) (*Strategy, error) {
+	if s, ok := registry[name]; ok {
+		return s, nil
+	}
+	var names []string
+	for _, s := range Strategies() {
+		names = append(names, s.Name)
+	}
+	return nil, fmt.Errorf("unknown strategy %q (have: %s)", name, strings.Join(names, ", "))
+}

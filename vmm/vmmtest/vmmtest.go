@@ -1,0 +1,53 @@
+// Package vmmtest is the test helper every strategy pins its exit counts
+// with: a run's stop, guest instruction count and events by cause and
+// mechanism are compared with a record in a golden file (vmm's golden
+// format). `go test -update` rewrites the records the tests produce; review
+// the diff before committing it.
+package vmmtest
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"sync"
+	"testing"
+
+	"virtsim/vmm"
+)
+
+var update = flag.Bool("update", false, "rewrite golden exit-count records instead of comparing")
+
+var mu sync.Mutex // serialises read-modify-write of golden files under -update
+
+// Updating reports whether the test binary runs with -update.
+func Updating() bool { return *update }
+
+// CheckGolden compares res with its record in the golden file at path, or
+// with -update writes res's record into the file (keeping the others).
+func CheckGolden(t testing.TB, path string, res *vmm.Result) {
+	t.Helper()
+	got := vmm.RecordOf(res)
+	mu.Lock()
+	defer mu.Unlock()
+	g, err := vmm.ReadGoldenFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		g, err = vmm.NewGolden(), nil
+	}
+	if err != nil {
+		t.Fatalf("golden: %v", err)
+	}
+	if *update {
+		g.Put(got)
+		if err := g.WriteFile(path); err != nil {
+			t.Fatalf("golden: %v", err)
+		}
+		return
+	}
+	want, ok := g.Records[got.Key]
+	if !ok {
+		t.Fatalf("golden %s has no record for run %s; run `go test -update` and review the diff", path, got.Key)
+	}
+	if d := vmm.Compare(want, got); len(d) > 0 {
+		t.Errorf("exit counts differ from %s (run `go test -update` if the change is intended):\n%s", path, vmm.FormatDiffs(d))
+	}
+}
