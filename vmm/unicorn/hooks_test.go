@@ -623,3 +623,18 @@ func TestCallbackPanic(t *testing.T) {
 		})
 	}
 }
+
+// SUBSTRATE.md: EIP read inside the IN/OUT hook is the start of the block,
+// not the I/O instruction. Pinned here so a change in Unicorn is noticed.
+func TestIOHookEIPIsStale(t *testing.T) {
+	code := cat(insNop, insNop, insOutAl80, insNop)
+	e := newVM(t, code)
+	var eip uint32
+	if _, err := e.HookOut(func(uint32, int, uint32) { eip = reg(t, e, EIP) }); err != nil {
+		t.Fatal(err)
+	}
+	runAll(t, e, code)
+	if eip != codeAddr {
+		t.Errorf("EIP in the OUT hook = %#x, want the block start %#x (the OUT is at %#x)", eip, codeAddr, codeAddr+2)
+	}
+}
