@@ -112,63 +112,14 @@ func (m *Machine) setup() error {
 			return fmt.Errorf("vmm: %w", err)
 		}
 	}
-	if err := e.MemMap(0, uint64(m.Cfg.MemSize), unicorn.ProtAll); err != nil {
-		return fmt.Errorf("vmm: map guest RAM: %w", err)
+	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
+		return err
 	}
-	if err := e.MemMap(VMMBase, VMMSize, unicorn.ProtAll); err != nil {
-		return fmt.Errorf("vmm: map VMM region: %w", err)
-	}
-	for _, s := range m.Img.Segments {
-		if uint64(s.Addr)+uint64(s.MemSize) > uint64(m.Cfg.MemSize) {
-			return fmt.Errorf("vmm: segment %#x+%#x lies outside %d MiB of guest RAM", s.Addr, s.MemSize, m.Cfg.MemSize>>20)
-		}
-		if err := e.MemWrite(uint64(s.Addr), s.Data); err != nil {
-			return fmt.Errorf("vmm: load segment at %#x: %w", s.Addr, err)
-		}
-		m.sweepIOSites(s.Addr, s.Data)
-	}
-	infoAddr, info := guest.MultibootInfo(m.Cfg.MemSize, m.Cfg.Args)
-	if err := e.MemWrite(uint64(infoAddr), info); err != nil {
-		return fmt.Errorf("vmm: write multiboot info: %w", err)
-	}
-	// The entry GDT: flat code and data, like the GDT QEMU's multiboot
-	// loader leaves behind. Guests load their own before relying on it.
-	bootGDT := uint32(guest.BootScratchAddr)
-	var gdt [24]byte
-	binary.LittleEndian.PutUint64(gdt[8:], x86.EncodeSegment(0, 0xFFFFFFFF, 0xA, 0, true, true))
-	binary.LittleEndian.PutUint64(gdt[16:], x86.EncodeSegment(0, 0xFFFFFFFF, 0x2, 0, true, true))
-	if err := e.MemWrite(uint64(bootGDT), gdt[:]); err != nil {
-		return fmt.Errorf("vmm: write entry GDT: %w", err)
-	}
-	// The privilege-switch trampoline: lcall $sel, $0 (the selector is
-	// patched per delivery), and a landing byte (never executed: the
-	// landing hook redirects before it runs).
 	if err := e.MemWrite(landingAddr, []byte{0xF4}); err != nil {
 		return fmt.Errorf("vmm: write trampoline: %w", err)
 	}
-	if err := e.SetMMR(unicorn.GDTR, unicorn.MMR{Base: bootGDT, Limit: uint32(len(gdt) - 1)}); err != nil {
-		return fmt.Errorf("vmm: set GDTR: %w", err)
-	}
-	if err := e.SetMMR(unicorn.IDTR, unicorn.MMR{Base: 0, Limit: 0}); err != nil {
-		return fmt.Errorf("vmm: set IDTR: %w", err)
-	}
-	regs := []unicorn.Reg{unicorn.CS, unicorn.SS, unicorn.DS, unicorn.ES, unicorn.FS, unicorn.GS,
-		unicorn.EAX, unicorn.EBX, unicorn.ECX, unicorn.EDX, unicorn.ESI, unicorn.EDI, unicorn.EBP, unicorn.ESP,
-		unicorn.EFLAGS, unicorn.EIP}
-	vals := []uint32{bootCodeSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel,
-		guest.MultibootMagic, infoAddr, 0, 0, 0, 0, 0, 0,
-		defaultEFLAGS, m.Img.Entry}
-	for i, r := range regs {
-		if err := e.SetReg(r, vals[i]); err != nil {
-			return fmt.Errorf("vmm: entry state: set %v: %w", r, err)
-		}
-	}
-	cr0, err := e.Reg(unicorn.CR0)
-	if err != nil {
-		return fmt.Errorf("vmm: read CR0: %w", err)
-	}
-	if err := e.SetReg(unicorn.CR0, (cr0|x86.CR0PE|x86.CR0ET)&^x86.CR0PG); err != nil {
-		return fmt.Errorf("vmm: set CR0: %w", err)
+	for _, seg := range m.Img.Segments {
+		m.sweepIOSites(seg.Addr, seg.Data)
 	}
 	return m.installHooks()
 }
@@ -522,4 +473,64 @@ func (m *Machine) Disasm(pc uint32) string {
 		return ""
 	}
 	return x86asm.GNUSyntax(inst, uint64(pc), nil)
+}
+
+// Boot maps guest RAM and the VMM region into a fresh engine, loads the
+// image and the multiboot info block, and sets the multiboot entry state:
+// protected mode, flat segments, paging off, IF=0, EAX=0x2BADB002, EBX=the
+// info block. It installs no hooks: the Machine adds the hardware model on
+// top, and the benchmarks use it alone for a bare libunicorn run.
+func Boot(e *unicorn.Engine, img *guest.Image, memSize uint32, args string) error {
+	if err := e.MemMap(0, uint64(memSize), unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map guest RAM: %w", err)
+	}
+	if err := e.MemMap(VMMBase, VMMSize, unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map VMM region: %w", err)
+	}
+	for _, s := range img.Segments {
+		if uint64(s.Addr)+uint64(s.MemSize) > uint64(memSize) {
+			return fmt.Errorf("vmm: segment %#x+%#x lies outside %d MiB of guest RAM", s.Addr, s.MemSize, memSize>>20)
+		}
+		if err := e.MemWrite(uint64(s.Addr), s.Data); err != nil {
+			return fmt.Errorf("vmm: load segment at %#x: %w", s.Addr, err)
+		}
+	}
+	infoAddr, info := guest.MultibootInfo(memSize, args)
+	if err := e.MemWrite(uint64(infoAddr), info); err != nil {
+		return fmt.Errorf("vmm: write multiboot info: %w", err)
+	}
+	// The entry GDT: flat code and data, like the GDT QEMU's multiboot
+	// loader leaves behind. Guests load their own before relying on it.
+	bootGDT := uint32(guest.BootScratchAddr)
+	var gdt [24]byte
+	binary.LittleEndian.PutUint64(gdt[8:], x86.EncodeSegment(0, 0xFFFFFFFF, 0xA, 0, true, true))
+	binary.LittleEndian.PutUint64(gdt[16:], x86.EncodeSegment(0, 0xFFFFFFFF, 0x2, 0, true, true))
+	if err := e.MemWrite(uint64(bootGDT), gdt[:]); err != nil {
+		return fmt.Errorf("vmm: write entry GDT: %w", err)
+	}
+	if err := e.SetMMR(unicorn.GDTR, unicorn.MMR{Base: bootGDT, Limit: uint32(len(gdt) - 1)}); err != nil {
+		return fmt.Errorf("vmm: set GDTR: %w", err)
+	}
+	if err := e.SetMMR(unicorn.IDTR, unicorn.MMR{Base: 0, Limit: 0}); err != nil {
+		return fmt.Errorf("vmm: set IDTR: %w", err)
+	}
+	regs := []unicorn.Reg{unicorn.CS, unicorn.SS, unicorn.DS, unicorn.ES, unicorn.FS, unicorn.GS,
+		unicorn.EAX, unicorn.EBX, unicorn.ECX, unicorn.EDX, unicorn.ESI, unicorn.EDI, unicorn.EBP, unicorn.ESP,
+		unicorn.EFLAGS, unicorn.EIP}
+	vals := []uint32{bootCodeSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel,
+		guest.MultibootMagic, infoAddr, 0, 0, 0, 0, 0, 0,
+		defaultEFLAGS, img.Entry}
+	for i, r := range regs {
+		if err := e.SetReg(r, vals[i]); err != nil {
+			return fmt.Errorf("vmm: entry state: set %v: %w", r, err)
+		}
+	}
+	cr0, err := e.Reg(unicorn.CR0)
+	if err != nil {
+		return fmt.Errorf("vmm: read CR0: %w", err)
+	}
+	if err := e.SetReg(unicorn.CR0, (cr0|x86.CR0PE|x86.CR0ET)&^x86.CR0PG); err != nil {
+		return fmt.Errorf("vmm: set CR0: %w", err)
+	}
+	return nil
 }

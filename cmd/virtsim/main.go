@@ -98,31 +98,41 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// newFlags makes a flag set whose errors and help go to stderr/stdout and
-// never exit the process.
+// newFlags makes a flag set that never exits the process: --help prints the
+// command's help on stdout, a bad flag a one-line hint on stderr.
 func newFlags(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
+	fs.SetOutput(io.Discard) // parseFlags reports errors itself
+	fs.Usage = func() {}
+	helps[fs] = flagHelp{stderr, func() {
 		fmt.Fprintf(stdout, "Usage: virtsim %s %s\n\nFlags:\n", name, synopsis)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
-		fs.SetOutput(stderr)
+		fs.SetOutput(io.Discard)
 		fmt.Fprintf(stdout, "\n%s\n", statusHelp)
-	}
+	}}
 	return fs
 }
+
+type flagHelp struct {
+	stderr io.Writer
+	print  func()
+}
+
+var helps = map[*flag.FlagSet]flagHelp{}
 
 // parseFlags parses and turns -h into a clean exit.
 func parseFlags(fs *flag.FlagSet, args []string) (done bool, status int) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			helps[fs].print()
 			return true, exitOK
 		}
+		fmt.Fprintf(helps[fs].stderr, "virtsim %s: %v (see 'virtsim %s --help')\n", fs.Name(), err, fs.Name())
 		return true, exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "virtsim %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fmt.Fprintf(helps[fs].stderr, "virtsim %s: unexpected argument %q (see 'virtsim %s --help')\n", fs.Name(), fs.Arg(0), fs.Name())
 		return true, exitUsage
 	}
 	return false, 0

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"virtsim/guest"
+)
+
+func run(t *testing.T, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	status = realMain(args, &o, &e)
+	return status, o.String(), e.String()
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunHello(t *testing.T) {
+	status, out, errOut := run(t, "run", "--guest", "hello")
+	if status != 0 {
+		t.Fatalf("status %d, stderr:\n%s", status, errOut)
+	}
+	if !strings.Contains(out, "Hello") || !strings.Contains(out, "hello: n=1") {
+		t.Errorf("stdout %q lacks the greeting", out)
+	}
+	if !strings.Contains(errOut, "guest exited with status 0") || !strings.Contains(errOut, "io/out:0xf4") {
+		t.Errorf("summary on stderr lacks the stop or the events:\n%s", errOut)
+	}
+}
+
+func TestRunJSON(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.json")
+	status, _, errOut := run(t, "run", "--guest", "io", "--args", "n=40", "--json", p, "--quiet", "--no-timing")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, errOut)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Guest, Strategy, Args string
+		Instructions          uint64
+		Stop                  struct{ Kind string }
+		Events                []struct {
+			Cause, Mechanism string
+			Count            uint64
+		}
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	var outs uint64
+	for _, e := range r.Events {
+		if e.Cause == "io/out:0x80" && e.Mechanism == "machine" {
+			outs = e.Count
+		}
+	}
+	if r.Guest != "io" || r.Strategy != "native" || r.Args != "n=40" || r.Stop.Kind != "exit" || outs != 40 || r.Instructions == 0 {
+		t.Errorf("json result: %+v", r)
+	}
+}
+
+// Bad input gets a clear error and a distinct status, never a hang or a panic.
+func TestRunBadInput(t *testing.T) {
+	hello, err := guest.Lookup("hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrupt := append([]byte(nil), hello.Image...)
+	for i := 0x1000; i < len(corrupt) && i < 0x3000; i++ {
+		corrupt[i] = 0 // wipe the multiboot header area
+	}
+	truncated := hello.Image[:40]
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		msg    string
+	}{
+		{"no target", []string{"run"}, exitUsage, "--guest"},
+		{"unknown guest", []string{"run", "--guest", "nosuch"}, exitUsage, "hello"},
+		{"unknown strategy", []string{"run", "--guest", "hello", "--strategy", "warp"}, exitUsage, "native"},
+		{"unknown flag", []string{"run", "--frobnicate"}, exitUsage, "frobnicate"},
+		{"missing file", []string{"run", "--image", "/nonexistent/k.elf"}, exitNoInput, "no such file"},
+		{"not an ELF", []string{"run", "--image", writeFile(t, "junk.elf", []byte("hello, not a kernel"))}, exitBadImage, "ELF"},
+		{"truncated ELF", []string{"run", "--image", writeFile(t, "trunc.elf", truncated)}, exitBadImage, "trunc.elf"},
+		{"no multiboot header", []string{"run", "--image", writeFile(t, "nomb.elf", corrupt)}, exitBadImage, "multiboot"},
+		{"triple fault", []string{"run", "--image", writeFile(t, "ud.bin", []byte{0x0F, 0x0B}), "--load", "0x100000"}, exitCrash, "triple fault"},
+		{"runaway: instruction budget", []string{"run", "--image", writeFile(t, "loop.bin", []byte{0xEB, 0xFE}), "--load", "0x100000", "--max-insns", "100000"}, exitBudget, "instruction budget"},
+		{"runaway: time budget", []string{"run", "--image", writeFile(t, "loop2.bin", []byte{0xEB, 0xFE}), "--load", "0x100000", "--timeout", "100ms"}, exitBudget, "time budget"},
+		{"hlt forever", []string{"run", "--image", writeFile(t, "hlt.bin", []byte{0xFA, 0xF4}), "--load", "0x100000"}, exitHalted, "hlt"},
+		{"guest status passes through", []string{"run", "--image", writeFile(t, "st.bin", []byte{0xB0, 0x07, 0xE6, 0xF4}), "--load", "0x100000"}, 7, "status 7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, errOut := run(t, tt.args...)
+			if status != tt.status || !strings.Contains(errOut, tt.msg) {
+				t.Errorf("status %d (want %d), stderr:\n%s\n(want it to mention %q)", status, tt.status, errOut, tt.msg)
+			}
+		})
+	}
+}
+
+func TestCrashReportNamesPCAndInstruction(t *testing.T) {
+	img := writeFile(t, "ud.bin", []byte{0x90, 0x90, 0x0F, 0x0B})
+	status, _, errOut := run(t, "run", "--image", img, "--load", "0x100000")
+	if status != exitCrash || !strings.Contains(errOut, "pc=0x00100002") || !strings.Contains(errOut, "ud2") {
+		t.Errorf("status %d, stderr:\n%s", status, errOut)
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"run", "--help"}, {"table", "--help"}} {
+		status, out, _ := run(t, args...)
+		if status != 0 || !strings.Contains(out, "Usage: virtsim") {
+			t.Errorf("%v: status %d, stdout:\n%s", args, status, out)
+		}
+	}
+	if status, _, errOut := run(t); status != exitUsage || !strings.Contains(errOut, "Commands:") {
+		t.Errorf("no args: status %d", status)
+	}
+}
+
+func TestList(t *testing.T) {
+	status, out, _ := run(t, "list")
+	if status != 0 {
+		t.Fatal(status)
+	}
+	for _, w := range guest.Catalog() {
+		if !strings.Contains(out, w.Name) {
+			t.Errorf("list lacks %s", w.Name)
+		}
+	}
+	if !strings.Contains(out, "native") {
+		t.Error("list lacks the native strategy")
+	}
+}
