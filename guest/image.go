@@ -52,8 +52,9 @@ func (im *Image) Bounds() (lo uint32, hi uint64) {
 }
 
 // SymbolAt names addr: the symbol that contains it (a sized symbol whose
-// range covers addr), else the nearest plain label at or below it. off is
-// addr minus the symbol's address. ok is false when nothing fits.
+// range covers addr), else the nearest plain (size 0) label at or below it
+// that is not inside a sized symbol ending before addr. off is addr minus
+// the symbol's address. ok is false when nothing fits.
 func (im *Image) SymbolAt(addr uint32) (name string, off uint32, ok bool) {
 	syms := im.Symbols
 	// the first symbol above addr; candidates are before it
@@ -65,8 +66,12 @@ func (im *Image) SymbolAt(addr uint32) (name string, off uint32, ok bool) {
 			if uint64(addr) < uint64(s.Addr)+uint64(s.Size) {
 				return s.Name, addr - s.Addr, true
 			}
-			// addr is past the end of this sized symbol: only a label found
-			// earlier in the scan (closer to addr) can still name it.
+			// addr is past the end of this sized symbol: a label found
+			// earlier in the scan names addr only if it lies past that end
+			// too (a label inside the symbol belongs to it).
+			if label >= 0 && uint64(syms[label].Addr) < uint64(s.Addr)+uint64(s.Size) {
+				label = -1
+			}
 			break
 		}
 		if label < 0 {
@@ -105,6 +110,18 @@ func LoadELF(data []byte, memSize uint32) (*Image, error) {
 		return nil, fmt.Errorf("guest: ELF type is %v: %w", f.Type, ErrNotExecutable)
 	}
 
+	for i, p := range f.Progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		if p.Filesz > p.Memsz {
+			return nil, fmt.Errorf("guest: program header %d: file size %#x > memory size %#x: %w", i, p.Filesz, p.Memsz, ErrMalformedELF)
+		}
+		if p.Off+p.Filesz > uint64(len(data)) {
+			return nil, fmt.Errorf("guest: program header %d: bytes %#x..%#x beyond the %d-byte file: %w", i, p.Off, p.Off+p.Filesz, len(data), ErrMalformedELF)
+		}
+	}
+
 	hdr, err := findMultibootHeader(data)
 	if err != nil {
 		return nil, err
@@ -125,12 +142,6 @@ func LoadELF(data []byte, memSize uint32) (*Image, error) {
 	for i, p := range f.Progs {
 		if p.Type != elf.PT_LOAD || p.Memsz == 0 {
 			continue
-		}
-		if p.Filesz > p.Memsz {
-			return nil, fmt.Errorf("guest: program header %d: file size %#x > memory size %#x: %w", i, p.Filesz, p.Memsz, ErrMalformedELF)
-		}
-		if p.Off+p.Filesz > uint64(len(data)) {
-			return nil, fmt.Errorf("guest: program header %d: bytes %#x..%#x beyond the %d-byte file: %w", i, p.Off, p.Off+p.Filesz, len(data), ErrMalformedELF)
 		}
 		if p.Paddr+p.Memsz > 1<<32 {
 			return nil, fmt.Errorf("guest: program header %d: %#x+%#x wraps past 4 GiB: %w", i, p.Paddr, p.Memsz, ErrSegmentOutsideRAM)

@@ -1,0 +1,128 @@
+package guest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCatalog(t *testing.T) {
+	ws := Catalog()
+	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "io", "irq-toggle", "pgprobe", "syscall"}
+	var names []string
+	for _, w := range ws {
+		names = append(names, w.Name)
+		if len(w.Image) == 0 {
+			t.Errorf("%s: no image embedded", w.Name)
+		}
+		if w.PVImage != nil {
+			t.Errorf("%s: PV image present before the PV issue", w.Name)
+		}
+		if w.Description == "" || w.ExitsPerIter == "" || w.DefaultArgs == "" {
+			t.Errorf("%s: incomplete metadata %+v", w.Name, w)
+		}
+		if _, err := os.Stat(filepath.Join("..", w.Source)); err != nil {
+			t.Errorf("%s: source: %v", w.Name, err)
+		}
+	}
+	if !sort.StringsAreSorted(names) {
+		t.Errorf("Catalog not sorted: %v", names)
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("Catalog = %v, want %v", names, want)
+	}
+	// every source has a catalogue entry and every image a source
+	srcs, _ := filepath.Glob("src/workloads/*.s")
+	imgs, _ := filepath.Glob("images/*.elf")
+	if len(srcs) != len(want) || len(imgs) != len(want) {
+		t.Errorf("%d sources, %d images, %d workloads", len(srcs), len(imgs), len(want))
+	}
+}
+
+func TestLookup(t *testing.T) {
+	w, err := Lookup("io")
+	if err != nil || w.Name != "io" || len(w.Image) == 0 {
+		t.Fatalf("Lookup(io) = %v, %v", w.Name, err)
+	}
+	_, err = Lookup("nope")
+	if !errors.Is(err, ErrUnknownWorkload) {
+		t.Fatalf("Lookup(nope) error %v, want ErrUnknownWorkload", err)
+	}
+	for _, n := range Names() {
+		if !strings.Contains(err.Error(), n) {
+			t.Errorf("error %q does not list %s", err, n)
+		}
+	}
+}
+
+var workloadDirective = regexp.MustCompile(`(?m)^\s*WORKLOAD\s+([a-z0-9-]+)\s*,\s*(\d+)\s*$`)
+
+// TestDefaultArgsMatchSources: the catalogue's DefaultArgs is the default the
+// assembly source declares (WORKLOAD name, default_n), and the source's
+// header comment documents it.
+func TestDefaultArgsMatchSources(t *testing.T) {
+	for _, w := range Catalog() {
+		src, err := os.ReadFile(filepath.Join("..", w.Source))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := workloadDirective.FindSubmatch(src)
+		if m == nil {
+			t.Errorf("%s: no WORKLOAD directive", w.Source)
+			continue
+		}
+		if string(m[1]) != w.Name {
+			t.Errorf("%s: WORKLOAD %s, want %s", w.Source, m[1], w.Name)
+		}
+		if want := "n=" + string(m[2]); w.DefaultArgs != want {
+			t.Errorf("%s: DefaultArgs %q, source default %q", w.Name, w.DefaultArgs, want)
+		}
+		if !strings.Contains(string(src), fmt.Sprintf("(default %s)", m[2])) {
+			t.Errorf("%s: header comment does not document the default %s", w.Source, m[2])
+		}
+	}
+}
+
+// TestABIIncMatchesGo keeps guest/src/include/abi.inc and abi.go in step.
+func TestABIIncMatchesGo(t *testing.T) {
+	f, err := os.Open("src/include/abi.inc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	set := regexp.MustCompile(`^\.set\s+([A-Z0-9_]+),\s*(0x[0-9A-Fa-f]+|\d+)\b`)
+	vals := map[string]uint64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := set.FindStringSubmatch(sc.Text()); m != nil {
+			v, err := strconv.ParseUint(m[2], 0, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals[m[1]] = v
+		}
+	}
+	for name, want := range map[string]uint64{
+		"MB_HEADER_MAGIC": MultibootHeaderMagic, "MB_BOOT_MAGIC": MultibootMagic,
+		"MB_FLAG_CMDLINE": InfoFlagCmdline, "PORT_COM1": PortCOM1, "LSR_THRE": LSRTHREmpty,
+		"PORT_DEBUG_EXIT": PortDebugExit, "PORT_POST": PortPOST,
+		"PORT_PIC1_DATA": PortPIC1Data, "PORT_PIC2_DATA": PortPIC2Data,
+		"EXIT_OK": ExitOK, "EXIT_CHECK_FAILED": ExitCheckFailed, "EXIT_BAD_ARGS": ExitBadArgs,
+		"EXIT_UNEXPECTED": ExitUnexpected, "KERNEL_CS": KernelCS, "KERNEL_DS": KernelDS,
+		"USER_CS": UserCS, "USER_DS": UserDS, "TSS_SEL": TSSSel,
+	} {
+		got, ok := vals[name]
+		if !ok {
+			t.Errorf("abi.inc: %s not defined", name)
+		} else if got != want {
+			t.Errorf("abi.inc: %s = %#x, abi.go says %#x", name, got, want)
+		}
+	}
+}
