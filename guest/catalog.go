@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -27,7 +28,9 @@ type Workload struct {
 	// until the PV issue builds it.
 	PVImage []byte
 	// ExitsPerIter documents the events one iteration causes, by cause
-	// (DESIGN.md section 3), e.g. "1 io/out:0x80".
+	// (DESIGN.md section 3), e.g. "1 io/out:0x80". One-time events (set-up,
+	// the console output of the result line) are documented in the
+	// source's header comment.
 	ExitsPerIter string
 	// Source is the workload's assembly source, relative to the repository.
 	Source string
@@ -64,31 +67,31 @@ var catalog = []Workload{
 	{
 		Name:         "io",
 		Description:  "n writes to the POST port 0x80, the cheapest I/O exit",
-		DefaultArgs:  "n=5000",
+		DefaultArgs:  "n=4000",
 		ExitsPerIter: "1 io/out:0x80",
 	},
 	{
 		Name:         "syscall",
 		Description:  "ring-3 code makes n int $0x80 system calls to a ring-0 handler",
-		DefaultArgs:  "n=5000",
+		DefaultArgs:  "n=4000",
 		ExitsPerIter: "1 int/0x80 (the handler returns with iret)",
 	},
 	{
 		Name:         "irq-toggle",
 		Description:  "n cli/sti pairs",
-		DefaultArgs:  "n=5000",
+		DefaultArgs:  "n=4000",
 		ExitsPerIter: "1 priv/cli + 1 priv/sti",
 	},
 	{
 		Name:         "cpuid",
 		Description:  "prints the CPUID leaves the guest sees, then n cpuid instructions",
-		DefaultArgs:  "n=5000",
+		DefaultArgs:  "n=4000",
 		ExitsPerIter: "1 cpuid",
 	},
 	{
 		Name:         "divzero",
 		Description:  "n divisions by zero, each handled by the guest's #DE handler",
-		DefaultArgs:  "n=5000",
+		DefaultArgs:  "n=4000",
 		ExitsPerIter: "1 exc/#DE (the handler returns with iret)",
 	},
 	{
@@ -146,4 +149,44 @@ func Lookup(name string) (Workload, error) {
 		}
 	}
 	return Workload{}, fmt.Errorf("guest: %q (valid: %s): %w", name, strings.Join(Names(), ", "), ErrUnknownWorkload)
+}
+
+// ParseResult finds the result line of workload name in its serial output
+// (the last line "name: ..." that has an n= field) and returns its
+// key=value fields.
+func ParseResult(name, output string) (map[string]string, error) {
+	var fields map[string]string
+	for _, line := range strings.Split(output, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), name+": ")
+		if !ok {
+			continue
+		}
+		f := map[string]string{}
+		for _, w := range strings.Fields(rest) {
+			if k, v, ok := strings.Cut(w, "="); ok {
+				f[k] = v
+			}
+		}
+		if _, ok := f["n"]; ok {
+			fields = f
+		}
+	}
+	if fields == nil {
+		return nil, fmt.Errorf("guest: no result line %q in the output of %s", name+": n=...", name)
+	}
+	return fields, nil
+}
+
+// ResultUint returns field key of a ParseResult map as a number (decimal or
+// 0x-hex).
+func ResultUint(fields map[string]string, key string) (uint64, error) {
+	v, ok := fields[key]
+	if !ok {
+		return 0, fmt.Errorf("guest: result line has no %s= field", key)
+	}
+	n, err := strconv.ParseUint(v, 0, 64)
+	if err != nil {
+		return 0, fmt.Errorf("guest: result field %s=%q: %w", key, v, err)
+	}
+	return n, nil
 }

@@ -126,3 +126,23 @@ func TestABIIncMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+func TestParseResult(t *testing.T) {
+	out := "Hello\r\nio: starting\nio: n=7 outs=0x7\nother: n=1\n"
+	f, err := ParseResult("io", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ResultUint(f, "n"); err != nil || n != 7 {
+		t.Errorf("n = %d, %v", n, err)
+	}
+	if n, err := ResultUint(f, "outs"); err != nil || n != 7 {
+		t.Errorf("outs = %d, %v", n, err)
+	}
+	if _, err := ResultUint(f, "missing"); err == nil {
+		t.Error("ResultUint(missing) succeeded")
+	}
+	if _, err := ParseResult("hello", out); err == nil {
+		t.Error("ParseResult found a line for hello")
+	}
+}

@@ -52,7 +52,12 @@
 // embedded into this package. Each takes its iteration count from the
 // command line (n=N), prints one result line "NAME: key=value ..." and
 // exits with status 0, so per-iteration event counts are checkable:
-// events(2N) - events(N) = N x (Workload.ExitsPerIter).
+// events(2N) - events(N) = N x (Workload.ExitsPerIter). One caveat: the
+// result line prints N and the counts in decimal, so the console's events
+// (io/in:0x3fd and io/out:0x3f8, one each per byte natively) also grow with
+// the number of digits. Pick N and 2N with the same number of digits (every
+// default does: 1/2, 4000/8000, 100000/200000) or leave the console causes
+// out of the difference. ParseResult reads a result line.
 //
 // Every privileged or sensitive thing a workload does (cli, out, lgdt,
 // iret, mov to CR0, pushf, sgdt, writing a string to the console, ...) is

@@ -57,26 +57,13 @@ func bootQEMU(t *testing.T, qemu, name string, image []byte, args string) (strin
 	}
 }
 
-// resultLine returns the key=value fields of the last line of out that
-// starts with "name: " and carries an n= field.
 func resultLine(t *testing.T, name, out string) map[string]string {
 	t.Helper()
-	var fields map[string]string
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimRight(line, "\r")
-		rest, ok := strings.CutPrefix(line, name+": ")
-		if !ok {
-			continue
-		}
-		f := parseFields(rest)
-		if _, ok := f["n"]; ok {
-			fields = f
-		}
+	f, err := ParseResult(name, out)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out)
 	}
-	if fields == nil {
-		t.Fatalf("%s: no result line %q in the output:\n%s", name, name+": n=...", out)
-	}
-	return fields
+	return f
 }
 
 // allFields merges the key=value fields of every "name: " line.
@@ -104,13 +91,9 @@ func parseFields(s string) map[string]string {
 
 func fieldUint(t *testing.T, f map[string]string, key string) uint64 {
 	t.Helper()
-	v, ok := f[key]
-	if !ok {
-		t.Fatalf("result line has no %s= (fields %v)", key, f)
-	}
-	n, err := strconv.ParseUint(v, 0, 64)
+	n, err := ResultUint(f, key)
 	if err != nil {
-		t.Fatalf("%s=%q: %v", key, v, err)
+		t.Fatalf("%v (fields %v)", err, f)
 	}
 	return n
 }

@@ -1,6 +1,6 @@
 # cpuid — prints the CPU model the guest sees, then n cpuid instructions.
 #
-#   args:    n=N  cpuid (leaf 0) instructions in the timed loop (default 5000)
+#   args:    n=N  cpuid (leaf 0) instructions in the timed loop (default 4000)
 #   output:  cpuid: leaf=0xLLLLLLLL eax=0x... ebx=0x... ecx=0x... edx=0x...
 #              for every basic leaf 0..max and every extended leaf
 #              0x80000000..max (subleaf ecx=0 for all of them)
@@ -16,7 +16,7 @@
 
 .include "rt.inc"
 
-	WORKLOAD cpuid, 5000
+	WORKLOAD cpuid, 4000
 
 	.set MAX_LEAVES, 32              # print at most this many leaves per range
 

@@ -1,6 +1,6 @@
 # divzero — n divisions by zero, each handled by the guest's own #DE handler.
 #
-#   args:    n=N  divisions by zero (default 5000)
+#   args:    n=N  divisions by zero (default 4000)
 #   output:  divzero: n=N faults=N
 #   events per iteration: 1 exc/#DE (the handler returns with iret)
 #   one-time: rt_cpu_init (lgdt, segment loads, lidt, ltr)
@@ -11,7 +11,7 @@
 
 .include "rt.inc"
 
-	WORKLOAD divzero, 5000
+	WORKLOAD divzero, 4000
 
 	.text
 FUNC main

@@ -1,13 +1,13 @@
 # io — n writes to the POST port 0x80, the cheapest I/O exit.
 #
-#   args:    n=N  outb instructions (default 5000)
+#   args:    n=N  outb instructions (default 4000)
 #   output:  io: n=N outs=N
 #   events per iteration: 1 io/out:0x80
 #   descriptor tables: none (runs on the loader's flat segments)
 
 .include "rt.inc"
 
-	WORKLOAD io, 5000
+	WORKLOAD io, 4000
 
 	.text
 FUNC main

@@ -1,6 +1,6 @@
 # irq-toggle — n cli/sti pairs.
 #
-#   args:    n=N  pairs (default 5000)
+#   args:    n=N  pairs (default 4000)
 #   output:  irq-toggle: n=N pairs=N
 #   events per iteration: 1 priv/cli + 1 priv/sti
 #   one-time: rt_cpu_init (lgdt, segment loads, lidt, ltr) and rt_pic_mask
@@ -10,7 +10,7 @@
 
 .include "rt.inc"
 
-	WORKLOAD irq-toggle, 5000
+	WORKLOAD irq-toggle, 4000
 
 	.text
 FUNC main

@@ -1,6 +1,6 @@
 # syscall — ring-3 code makes n `int $0x80` system calls to a ring-0 handler.
 #
-#   args:    n=N  system calls (default 5000)
+#   args:    n=N  system calls (default 4000)
 #   output:  syscall: n=N calls=N
 #   events per iteration: 1 int/0x80 (the handler returns with iret)
 #   one-time: rt_cpu_init (lgdt, segment loads, lidt, ltr), the data-segment
@@ -19,7 +19,7 @@
 
 .include "rt.inc"
 
-	WORKLOAD syscall, 5000
+	WORKLOAD syscall, 4000
 
 	.set SYS_COUNT, 1                # count this call; returns the count
 	.set SYS_DONE, 2                 # leave ring 3 for good
