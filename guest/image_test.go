@@ -423,3 +423,29 @@ func mustCatalogImage(t *testing.T, name string) []byte {
 	}
 	return w.Image
 }
+
+// FuzzLoad: the loaders never panic, and whatever they accept satisfies the
+// placement rules.
+func FuzzLoad(f *testing.F) {
+	f.Add(okSpec().build())
+	f.Add(kludge(0x100000, 0x100000, 0, 0x100100, 0x100020))
+	if w, err := Lookup("hello"); err == nil {
+		f.Add(w.Image)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, load := range []func() (*Image, error){
+			func() (*Image, error) { return Load(data, testMem) },
+			func() (*Image, error) { return LoadFlat(data, DefaultLoadAddr, testMem) },
+		} {
+			im, err := load()
+			if err != nil {
+				continue
+			}
+			for _, s := range im.Segments {
+				if s.Addr < MinLoadAddr || s.End() > testMem || uint32(len(s.Data)) > s.MemSize {
+					t.Fatalf("accepted a bad segment %#x+%#x", s.Addr, s.MemSize)
+				}
+			}
+		}
+	})
+}
