@@ -32,18 +32,11 @@ import (
 // (x86.Escalate); a fault while delivering #DF is a triple fault, which
 // shuts the machine down: a crash with a report, as QEMU's -no-reboot does.
 
-// pendingGate is a privilege-raising delivery in flight through the call gate.
+// pendingGate is a privilege-raising transfer in flight through the call gate.
 type pendingGate struct {
-	vec       uint8
-	handler   uint32
-	handlerCS uint16
-	retEIP    uint32
-	eflags    uint32 // EFLAGS to save in the frame
-	newFlags  uint32 // EFLAGS the handler starts with
-	err       uint32
-	hasErr    bool
-	guestGDTR unicorn.MMR
-	eventPC   uint32
+	t         Transfer
+	swapped   bool        // GDTR points at the machine's copy; restore guestGDTR
+	guestGDTR unicorn.MMR // the GDTR to restore
 }
 
 // deliveryFault is an exception raised while delivering another.
@@ -77,9 +70,11 @@ func (m *Machine) onInterrupt(intno uint32) {
 	if g := m.gate; g != nil {
 		// A fault raised by the trampoline's lcall: the delivery of g.vec failed.
 		m.gate = nil
-		m.restoreGDTR(g.guestGDTR)
-		m.setReg(unicorn.EIP, g.eventPC)
-		m.escalate(g.vec, &deliveryFault{vec, code, "raised during the privilege switch through the TSS"}, g.eventPC, nil)
+		if g.swapped {
+			m.restoreGDTR(g.guestGDTR)
+		}
+		m.setReg(unicorn.EIP, g.t.EventPC)
+		m.escalate(g.t.Vector, &deliveryFault{vec, code, "raised during the privilege switch through the TSS"}, g.t.EventPC, nil)
 		return
 	}
 	if isInt {
@@ -175,6 +170,39 @@ func (m *Machine) segBase(sel uint16) uint32 {
 	return d.Base
 }
 
+// Trap is an event the real IDT routes into the VMM: the gate's handler
+// lies in the VMM region. The machine calls the VMM's handler with it
+// instead of pushing a frame: this transfer of control is an exit.
+type Trap struct {
+	Vector  uint8
+	Code    uint32
+	HasCode bool
+	Soft    bool   // int n, int3, into
+	RetEIP  uint32 // the EIP a frame would save (the faulting instruction, or after it)
+	PC      uint32 // the instruction that caused the event
+}
+
+// Transfer is a control transfer into a handler, with the frame it pushes.
+// The machine performs it for hardware delivery; a VMM uses it to reflect
+// an event into the guest's own handler.
+type Transfer struct {
+	Vector    uint8
+	Handler   uint32         // EIP of the handler
+	TargetSel uint16         // the real code selector the handler runs with (RPL = its privilege)
+	Target    x86.Descriptor // its descriptor
+	// Frame contents: CS and EFLAGS as the handler will see them in its
+	// frame (a VMM may show the guest its own view), EIP to return to, and
+	// the error code.
+	FrameCS, FrameFlags uint32
+	RetEIP              uint32
+	Code                uint32
+	HasCode             bool
+	NewFlags            uint32 // EFLAGS the handler starts with
+	// InnerSS and InnerESP, for a transfer to a more privileged level: the
+	// stack to switch to. Zero means "from the loaded TSS" (hardware).
+	EventPC uint32
+}
+
 // tryDeliver delivers one event through the loaded IDT, or returns the
 // fault that delivery raised.
 func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) *deliveryFault {
@@ -184,20 +212,14 @@ func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, 
 		m.fail(fmt.Errorf("vmm: read IDTR: %w", err))
 		return nil
 	}
-	if uint32(vec)*8+7 > idtr.Limit {
-		return &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, idtr.Limit)}
+	gate, f := m.readGate(idtr.Base, idtr.Limit, vec)
+	if f != nil {
+		return f
 	}
-	raw, err := m.read(idtr.Base+uint32(vec)*8, 8)
-	if err != nil {
-		return &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("IDT entry unreadable: %v", err)}
-	}
-	gate := x86.Decode(raw)
-	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
-		why := fmt.Sprintf("IDT entry %#x is not a 32-bit interrupt or trap gate (%v)", vec, gate)
-		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
-			why = fmt.Sprintf("IDT entry %#x is a task gate (hardware task switching is not modelled)", vec)
-		}
-		return &deliveryFault{x86.VecGP, idtCode, why}
+	if inVMM(gate.Offset) && m.VMMTrap != nil {
+		// The real IDT leads into the VMM: an exit.
+		m.VMMTrap(Trap{Vector: vec, Code: code, HasCode: hasErr, Soft: soft, RetEIP: retEIP, PC: eventPC})
+		return nil
 	}
 	cs := m.reg(unicorn.CS)
 	cpl := uint8(cs & 3)
@@ -207,56 +229,99 @@ func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, 
 	if !gate.Present {
 		return &deliveryFault{x86.VecNP, idtCode, fmt.Sprintf("IDT entry %#x not present", vec)}
 	}
-	target, err := m.Descriptor(gate.Selector)
-	selCode := uint32(gate.Selector &^ 3)
-	if err != nil || x86.SelIndex(gate.Selector) == 0 || !target.IsCode() {
-		return &deliveryFault{x86.VecGP, selCode, fmt.Sprintf("gate %#x targets selector %#x, which is not a code segment", vec, gate.Selector)}
-	}
-	if !target.Present {
-		return &deliveryFault{x86.VecNP, selCode, fmt.Sprintf("handler code segment %#x not present", gate.Selector)}
-	}
-	newCPL := target.DPL
-	if target.IsConforming() {
-		newCPL = cpl
-	}
-	if newCPL > cpl {
-		return &deliveryFault{x86.VecGP, selCode, fmt.Sprintf("handler segment %#x has DPL %d, less privileged than CPL %d", gate.Selector, newCPL, cpl)}
+	target, f := m.codeTarget(gate.Selector, m.Descriptor)
+	if f != nil {
+		return f
 	}
 	eflags := m.reg(unicorn.EFLAGS)
 	newFlags := eflags &^ (x86.FlagTF | x86.FlagNT | x86.FlagRF | x86.FlagVM)
 	if gate.Type == x86.TypeIntGate32 {
 		newFlags &^= x86.FlagIF
 	}
-	if newCPL == cpl {
-		return m.deliverSamePL(gate, newCPL, cs, eflags, newFlags, retEIP, code, hasErr)
+	newCPL := target.DPL
+	if target.IsConforming() {
+		newCPL = cpl
 	}
-	return m.deliverInner(vec, gate, target, eflags, newFlags, retEIP, code, hasErr, eventPC)
+	return m.TransferTo(Transfer{
+		Vector: vec, Handler: gate.Offset,
+		TargetSel: gate.Selector&^3 | uint16(newCPL), Target: target,
+		FrameCS: cs, FrameFlags: eflags, RetEIP: retEIP, Code: code, HasCode: hasErr,
+		NewFlags: newFlags, EventPC: eventPC,
+	})
 }
 
-func (m *Machine) deliverSamePL(gate x86.Descriptor, cpl uint8, cs, eflags, newFlags, retEIP, code uint32, hasErr bool) *deliveryFault {
-	frame := []uint32{retEIP, cs, eflags}
-	if hasErr {
-		frame = append([]uint32{code}, frame...)
+// readGate reads and checks IDT entry vec of the table at base/limit.
+func (m *Machine) readGate(base, limit uint32, vec uint8) (x86.Descriptor, *deliveryFault) {
+	idtCode := uint32(vec)*8 + 2
+	if uint32(vec)*8+7 > limit {
+		return x86.Descriptor{}, &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
+	}
+	raw, err := m.read(base+uint32(vec)*8, 8)
+	if err != nil {
+		return x86.Descriptor{}, &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("IDT entry unreadable: %v", err)}
+	}
+	gate := x86.Decode(raw)
+	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
+		why := fmt.Sprintf("IDT entry %#x is not a 32-bit interrupt or trap gate (%v)", vec, gate)
+		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
+			why = fmt.Sprintf("IDT entry %#x is a task gate (hardware task switching is not modelled)", vec)
+		}
+		return x86.Descriptor{}, &deliveryFault{x86.VecGP, idtCode, why}
+	}
+	return gate, nil
+}
+
+// codeTarget resolves and checks a gate's target code segment.
+func (m *Machine) codeTarget(sel uint16, lookup func(uint16) (x86.Descriptor, error)) (x86.Descriptor, *deliveryFault) {
+	target, err := lookup(sel)
+	selCode := uint32(sel &^ 3)
+	if err != nil || x86.SelIndex(sel) == 0 || !target.IsCode() {
+		return target, &deliveryFault{x86.VecGP, selCode, fmt.Sprintf("the gate targets selector %#x, which is not a code segment", sel)}
+	}
+	if !target.Present {
+		return target, &deliveryFault{x86.VecNP, selCode, fmt.Sprintf("handler code segment %#x not present", sel)}
+	}
+	return target, nil
+}
+
+// TransferTo performs a transfer: on the current stack when the handler
+// runs at the current privilege level, else through the call-gate
+// trampoline onto the inner stack named by the loaded TSS.
+func (m *Machine) TransferTo(t Transfer) *deliveryFault {
+	cpl := uint8(m.reg(unicorn.CS) & 3)
+	newCPL := x86.SelRPL(t.TargetSel)
+	switch {
+	case newCPL > cpl:
+		return &deliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("handler segment %#x is less privileged than CPL %d", t.TargetSel, cpl)}
+	case newCPL == cpl:
+		return m.transferSamePL(t)
+	}
+	return m.transferInner(t)
+}
+
+func (m *Machine) transferSamePL(t Transfer) *deliveryFault {
+	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags}
+	if t.HasCode {
+		frame = append([]uint32{t.Code}, frame...)
 	}
 	ss := m.reg(unicorn.SS)
 	esp := m.reg(unicorn.ESP) - uint32(4*len(frame))
 	if err := m.write(m.segBase(uint16(ss))+esp, words(frame)); err != nil {
 		return &deliveryFault{x86.VecSS, 0, fmt.Sprintf("cannot push the interrupt frame: %v", err)}
 	}
-	newCS := uint32(gate.Selector&^3) | uint32(cpl)
-	if newCS != cs {
-		if err := m.E.SetReg(unicorn.CS, newCS); err != nil {
-			return &deliveryFault{x86.VecGP, newCS &^ 3, fmt.Sprintf("load handler CS: %v", err)}
+	if uint32(t.TargetSel) != m.reg(unicorn.CS) {
+		if err := m.E.SetReg(unicorn.CS, uint32(t.TargetSel)); err != nil {
+			return &deliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("load handler CS: %v", err)}
 		}
 	}
-	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{esp, newFlags})
-	m.Complete(gate.Offset)
+	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{esp, t.NewFlags})
+	m.Complete(t.Handler)
 	return nil
 }
 
-// deliverInner switches to a more privileged level through the call-gate
-// trampoline; onLanding completes the delivery.
-func (m *Machine) deliverInner(vec uint8, gate, target x86.Descriptor, eflags, newFlags, retEIP, code uint32, hasErr bool, eventPC uint32) *deliveryFault {
+// transferInner switches to a more privileged level through the call-gate
+// trampoline; onLanding completes the transfer.
+func (m *Machine) transferInner(t Transfer) *deliveryFault {
 	tr, err := m.E.MMR(unicorn.TR)
 	if err != nil {
 		m.fail(fmt.Errorf("vmm: read TR: %w", err))
@@ -270,24 +335,39 @@ func (m *Machine) deliverInner(vec uint8, gate, target x86.Descriptor, eflags, n
 		m.fail(fmt.Errorf("vmm: read GDTR: %w", err))
 		return nil
 	}
-	idx := (gdtr.Limit + 1 + 7) / 8
-	if idx > 8191 {
-		m.Crash(eventPC, "cannot deliver %s to an inner ring: the guest GDT is full, leaving no slot for the machine's call gate", x86.VectorName(vec))
-		return nil
-	}
-	gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
-	if err != nil {
-		return &deliveryFault{x86.VecGP, 0, fmt.Sprintf("guest GDT unreadable: %v", err)}
-	}
 	var gateBytes [8]byte
-	binary.LittleEndian.PutUint64(gateBytes[:], x86.EncodeGate(x86.TypeCallGate32, gate.Selector&^3, landingAddr-target.Base, 3))
-	if err := m.write(gateGDTAddr, gdt); err != nil {
-		m.fail(err)
-		return nil
-	}
-	if err := m.write(gateGDTAddr+idx*8, gateBytes[:]); err != nil {
-		m.fail(err)
-		return nil
+	binary.LittleEndian.PutUint64(gateBytes[:], x86.EncodeGate(x86.TypeCallGate32, t.TargetSel&^3, landingAddr-t.Target.Base, 3))
+	var idx uint32
+	if m.GateSlot != 0 {
+		// The VMM's own GDT keeps a slot for the machine's gate.
+		idx = uint32(m.GateSlot)
+		if err := m.write(gdtr.Base+idx*8, gateBytes[:]); err != nil {
+			m.fail(err)
+			return nil
+		}
+	} else {
+		// The loaded GDT is the guest's: append the gate to a copy.
+		idx = (gdtr.Limit + 1 + 7) / 8
+		if idx > 8191 {
+			m.Crash(t.EventPC, "cannot deliver %s to an inner ring: the guest GDT is full, leaving no slot for the machine's call gate", x86.VectorName(t.Vector))
+			return nil
+		}
+		gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
+		if err != nil {
+			return &deliveryFault{x86.VecGP, 0, fmt.Sprintf("GDT unreadable: %v", err)}
+		}
+		if err := m.write(gateGDTAddr, gdt); err != nil {
+			m.fail(err)
+			return nil
+		}
+		if err := m.write(gateGDTAddr+idx*8, gateBytes[:]); err != nil {
+			m.fail(err)
+			return nil
+		}
+		if err := m.E.SetMMR(unicorn.GDTR, unicorn.MMR{Base: gateGDTAddr, Limit: idx*8 + 7}); err != nil {
+			m.fail(fmt.Errorf("vmm: set GDTR: %w", err))
+			return nil
+		}
 	}
 	sel := uint16(idx<<3 | 3)
 	stub := []byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
@@ -300,15 +380,7 @@ func (m *Machine) deliverInner(vec uint8, gate, target x86.Descriptor, eflags, n
 		m.fail(fmt.Errorf("vmm: remove cache: %w", err))
 		return nil
 	}
-	if err := m.E.SetMMR(unicorn.GDTR, unicorn.MMR{Base: gateGDTAddr, Limit: idx*8 + 7}); err != nil {
-		m.fail(fmt.Errorf("vmm: set GDTR: %w", err))
-		return nil
-	}
-	m.gate = &pendingGate{
-		vec: vec, handler: gate.Offset, handlerCS: gate.Selector,
-		retEIP: retEIP, eflags: eflags, newFlags: newFlags, err: code, hasErr: hasErr,
-		guestGDTR: gdtr, eventPC: eventPC,
-	}
+	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr}
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
 	m.setReg(unicorn.EIP, stubAddr-csBase)
 	return nil
@@ -323,28 +395,30 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 		return
 	}
 	m.gate = nil
-	m.restoreGDTR(g.guestGDTR)
+	if g.swapped {
+		m.restoreGDTR(g.guestGDTR)
+	}
+	t := g.t
 	esp := m.reg(unicorn.ESP)
-	call, err := m.read(esp, 16)
+	call, err := m.read(m.segBase(uint16(m.reg(unicorn.SS)))+esp, 16)
 	if err != nil {
-		m.Crash(g.eventPC, "privilege switch: inner stack unreadable: %v", err)
+		m.Crash(t.EventPC, "privilege switch: inner stack unreadable: %v", err)
 		return
 	}
-	oldCS := binary.LittleEndian.Uint32(call[4:])
 	oldESP := binary.LittleEndian.Uint32(call[8:])
 	oldSS := binary.LittleEndian.Uint32(call[12:])
-	frame := []uint32{g.retEIP, oldCS & 0xFFFF, g.eflags, oldESP, oldSS & 0xFFFF}
-	if g.hasErr {
-		frame = append([]uint32{g.err}, frame...)
+	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags, oldESP, oldSS & 0xFFFF}
+	if t.HasCode {
+		frame = append([]uint32{t.Code}, frame...)
 	}
 	newESP := esp + 16 - uint32(4*len(frame))
 	ssBase := m.segBase(uint16(m.reg(unicorn.SS)))
 	if err := m.write(ssBase+newESP, words(frame)); err != nil {
-		m.Crash(g.eventPC, "privilege switch: cannot push the interrupt frame: %v", err)
+		m.Crash(t.EventPC, "privilege switch: cannot push the interrupt frame: %v", err)
 		return
 	}
-	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{newESP, g.newFlags})
-	m.Complete(g.handler)
+	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{newESP, t.NewFlags})
+	m.Complete(t.Handler)
 }
 
 func (m *Machine) restoreGDTR(g unicorn.MMR) {

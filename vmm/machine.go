@@ -63,6 +63,12 @@ type Machine struct {
 	SafetyNetIO uint64
 
 	// Hooks strategies may set.
+	// VMMTrap receives events the real IDT routes into the VMM region:
+	// exits. Nil under native, whose IDT is the guest's.
+	VMMTrap func(Trap)
+	// GateSlot, if nonzero, is a GDT index the strategy's own real GDT
+	// reserves for the machine's privilege-switch call gate.
+	GateSlot uint16
 	// OnGuestIO, if set, decides port I/O before the machine performs it;
 	// returning true means the strategy handled the instruction itself.
 	OnGuestIO func(io *IOAccess) bool
