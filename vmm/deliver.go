@@ -83,8 +83,7 @@ func (m *Machine) onInterrupt(intno uint32) {
 		if b, err := m.read(pc-2, 2); err == nil && b[0] == 0xCD && b[1] == vec {
 			start = pc - 2
 		}
-		m.Record(CauseInt(vec), MechMachine, start)
-		m.deliver(vec, 0, false, true, pc, start)
+		m.deliver(CauseInt(vec), vec, 0, false, true, pc, start)
 		return
 	}
 	m.deliverException(vec, code, pc)
@@ -92,13 +91,12 @@ func (m *Machine) onInterrupt(intno uint32) {
 
 // deliverException delivers a fault raised by the instruction at pc.
 func (m *Machine) deliverException(vec uint8, code uint32, pc uint32) {
-	m.Record("exc/"+x86.VectorName(vec), MechMachine, pc)
 	exc, _ := x86.ExceptionFor(vec)
 	ret := pc
 	if exc.Class == x86.Trap {
 		ret = pc + uint32(m.insnLen(pc))
 	}
-	m.deliver(vec, code, exc.ErrorCode, false, ret, pc)
+	m.deliver(CauseExc(vec), vec, code, exc.ErrorCode, false, ret, pc)
 }
 
 func (m *Machine) insnLen(pc uint32) int {
@@ -109,9 +107,11 @@ func (m *Machine) insnLen(pc uint32) int {
 	return inst.Len
 }
 
-// deliver runs one delivery attempt and escalates on failure.
-func (m *Machine) deliver(vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) {
-	if f := m.tryDeliver(vec, code, hasErr, soft, retEIP, eventPC); f != nil {
+// deliver runs one delivery attempt and escalates on failure. cause is the
+// event: recorded as a machine event if guest code receives it, handed to
+// the VMM (an exit) if the real IDT leads there.
+func (m *Machine) deliver(cause string, vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) {
+	if f := m.tryDeliver(cause, vec, code, hasErr, soft, retEIP, eventPC); f != nil {
 		m.escalate(vec, f, eventPC, nil)
 	}
 }
@@ -130,8 +130,7 @@ func (m *Machine) escalate(first uint8, f *deliveryFault, eventPC uint32, chain 
 	} else if e, ok := x86.ExceptionFor(next); ok {
 		hasErr = e.ErrorCode
 	}
-	m.Record("exc/"+x86.VectorName(next), MechMachine, eventPC)
-	if f2 := m.tryDeliver(next, code, hasErr, false, eventPC, eventPC); f2 != nil {
+	if f2 := m.tryDeliver(CauseExc(next), next, code, hasErr, false, eventPC, eventPC); f2 != nil {
 		m.escalate(next, f2, eventPC, chain)
 	}
 }
@@ -174,6 +173,7 @@ func (m *Machine) segBase(sel uint16) uint32 {
 // lies in the VMM region. The machine calls the VMM's handler with it
 // instead of pushing a frame: this transfer of control is an exit.
 type Trap struct {
+	Cause   string // the event: "int/0x80", "exc/#GP", "irq/0"
 	Vector  uint8
 	Code    uint32
 	HasCode bool
@@ -205,7 +205,7 @@ type Transfer struct {
 
 // tryDeliver delivers one event through the loaded IDT, or returns the
 // fault that delivery raised.
-func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) *deliveryFault {
+func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) *deliveryFault {
 	idtCode := uint32(vec)*8 + 2 // error code naming an IDT entry (IDT bit set)
 	idtr, err := m.E.MMR(unicorn.IDTR)
 	if err != nil {
@@ -218,7 +218,7 @@ func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, 
 	}
 	if inVMM(gate.Offset) && m.VMMTrap != nil {
 		// The real IDT leads into the VMM: an exit.
-		m.VMMTrap(Trap{Vector: vec, Code: code, HasCode: hasErr, Soft: soft, RetEIP: retEIP, PC: eventPC})
+		m.VMMTrap(Trap{Cause: cause, Vector: vec, Code: code, HasCode: hasErr, Soft: soft, RetEIP: retEIP, PC: eventPC})
 		return nil
 	}
 	cs := m.reg(unicorn.CS)
@@ -233,6 +233,7 @@ func (m *Machine) tryDeliver(vec uint8, code uint32, hasErr, soft bool, retEIP, 
 	if f != nil {
 		return f
 	}
+	m.Record(cause, MechMachine, eventPC)
 	eflags := m.reg(unicorn.EFLAGS)
 	newFlags := eflags &^ (x86.FlagTF | x86.FlagNT | x86.FlagRF | x86.FlagVM)
 	if gate.Type == x86.TypeIntGate32 {

@@ -2,8 +2,10 @@ package vmm
 
 import (
 	"fmt"
+
 	"sort"
 	"strings"
+	"virtsim/vmm/x86"
 )
 
 // Mechanism is how a VMM (or the hardware) got control of an event.
@@ -83,6 +85,7 @@ func CauseOut(port uint16) string  { return fmt.Sprintf("io/out:%#x", port) }
 func CauseIn(port uint16) string   { return fmt.Sprintf("io/in:%#x", port) }
 func CauseInt(vec uint8) string    { return fmt.Sprintf("int/%#x", vec) }
 func CausePriv(insn string) string { return "priv/" + insn }
+func CauseExc(vec uint8) string    { return "exc/" + x86.VectorName(vec) }
 
 const (
 	CauseCPUID = "cpuid"
