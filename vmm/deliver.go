@@ -39,15 +39,15 @@ type pendingGate struct {
 	guestGDTR unicorn.MMR // the GDTR to restore
 }
 
-// deliveryFault is an exception raised while delivering another.
-type deliveryFault struct {
-	vec  uint8
-	code uint32
-	why  string
+// DeliveryFault is an exception raised while delivering another.
+type DeliveryFault struct {
+	Vec  uint8
+	Code uint32
+	Why  string
 }
 
-func (f *deliveryFault) Error() string {
-	return fmt.Sprintf("%s(%#x): %s", x86.VectorName(f.vec), f.code, f.why)
+func (f *DeliveryFault) Error() string {
+	return fmt.Sprintf("%s(%#x): %s", x86.VectorName(f.Vec), f.Code, f.Why)
 }
 
 // onInterrupt is Unicorn's interrupt hook: an exception or int n.
@@ -74,7 +74,7 @@ func (m *Machine) onInterrupt(intno uint32) {
 			m.restoreGDTR(g.guestGDTR)
 		}
 		m.setReg(unicorn.EIP, g.t.EventPC)
-		m.escalate(g.t.Vector, &deliveryFault{vec, code, "raised during the privilege switch through the TSS"}, g.t.EventPC, nil)
+		m.escalate(g.t.Vector, &DeliveryFault{vec, code, "raised during the privilege switch through the TSS"}, g.t.EventPC, nil)
 		return
 	}
 	if isInt {
@@ -117,14 +117,14 @@ func (m *Machine) deliver(cause string, vec uint8, code uint32, hasErr, soft boo
 }
 
 // escalate handles fault f raised while delivering vector first.
-func (m *Machine) escalate(first uint8, f *deliveryFault, eventPC uint32, chain []string) {
+func (m *Machine) escalate(first uint8, f *DeliveryFault, eventPC uint32, chain []string) {
 	chain = append(chain, fmt.Sprintf("delivering %s raised %s", x86.VectorName(first), f))
-	next, triple := x86.Escalate(first, f.vec)
+	next, triple := x86.Escalate(first, f.Vec)
 	if triple {
 		m.Crash(eventPC, "triple fault: %s", strings.Join(chain, "; "))
 		return
 	}
-	code, hasErr := f.code, true
+	code, hasErr := f.Code, true
 	if next == x86.VecDF {
 		code = 0
 	} else if e, ok := x86.ExceptionFor(next); ok {
@@ -205,14 +205,14 @@ type Transfer struct {
 
 // tryDeliver delivers one event through the loaded IDT, or returns the
 // fault that delivery raised.
-func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) *deliveryFault {
+func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) *DeliveryFault {
 	idtCode := uint32(vec)*8 + 2 // error code naming an IDT entry (IDT bit set)
 	idtr, err := m.E.MMR(unicorn.IDTR)
 	if err != nil {
 		m.fail(fmt.Errorf("vmm: read IDTR: %w", err))
 		return nil
 	}
-	gate, f := m.readGate(idtr.Base, idtr.Limit, vec)
+	gate, f := m.ReadGate(idtr.Base, idtr.Limit, vec)
 	if f != nil {
 		return f
 	}
@@ -224,10 +224,10 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 	cs := m.reg(unicorn.CS)
 	cpl := uint8(cs & 3)
 	if soft && gate.DPL < cpl {
-		return &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("int $%#x from CPL %d through a DPL-%d gate", vec, cpl, gate.DPL)}
+		return &DeliveryFault{x86.VecGP, idtCode, fmt.Sprintf("int $%#x from CPL %d through a DPL-%d gate", vec, cpl, gate.DPL)}
 	}
 	if !gate.Present {
-		return &deliveryFault{x86.VecNP, idtCode, fmt.Sprintf("IDT entry %#x not present", vec)}
+		return &DeliveryFault{x86.VecNP, idtCode, fmt.Sprintf("IDT entry %#x not present", vec)}
 	}
 	target, f := m.codeTarget(gate.Selector, m.Descriptor)
 	if f != nil {
@@ -251,15 +251,15 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 	})
 }
 
-// readGate reads and checks IDT entry vec of the table at base/limit.
-func (m *Machine) readGate(base, limit uint32, vec uint8) (x86.Descriptor, *deliveryFault) {
+// ReadGate reads and checks IDT entry vec of the table at base/limit.
+func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *DeliveryFault) {
 	idtCode := uint32(vec)*8 + 2
 	if uint32(vec)*8+7 > limit {
-		return x86.Descriptor{}, &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
+		return x86.Descriptor{}, &DeliveryFault{x86.VecGP, idtCode, fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
 	}
 	raw, err := m.read(base+uint32(vec)*8, 8)
 	if err != nil {
-		return x86.Descriptor{}, &deliveryFault{x86.VecGP, idtCode, fmt.Sprintf("IDT entry unreadable: %v", err)}
+		return x86.Descriptor{}, &DeliveryFault{x86.VecGP, idtCode, fmt.Sprintf("IDT entry unreadable: %v", err)}
 	}
 	gate := x86.Decode(raw)
 	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
@@ -267,20 +267,20 @@ func (m *Machine) readGate(base, limit uint32, vec uint8) (x86.Descriptor, *deli
 		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
 			why = fmt.Sprintf("IDT entry %#x is a task gate (hardware task switching is not modelled)", vec)
 		}
-		return x86.Descriptor{}, &deliveryFault{x86.VecGP, idtCode, why}
+		return x86.Descriptor{}, &DeliveryFault{x86.VecGP, idtCode, why}
 	}
 	return gate, nil
 }
 
 // codeTarget resolves and checks a gate's target code segment.
-func (m *Machine) codeTarget(sel uint16, lookup func(uint16) (x86.Descriptor, error)) (x86.Descriptor, *deliveryFault) {
+func (m *Machine) codeTarget(sel uint16, lookup func(uint16) (x86.Descriptor, error)) (x86.Descriptor, *DeliveryFault) {
 	target, err := lookup(sel)
 	selCode := uint32(sel &^ 3)
 	if err != nil || x86.SelIndex(sel) == 0 || !target.IsCode() {
-		return target, &deliveryFault{x86.VecGP, selCode, fmt.Sprintf("the gate targets selector %#x, which is not a code segment", sel)}
+		return target, &DeliveryFault{x86.VecGP, selCode, fmt.Sprintf("the gate targets selector %#x, which is not a code segment", sel)}
 	}
 	if !target.Present {
-		return target, &deliveryFault{x86.VecNP, selCode, fmt.Sprintf("handler code segment %#x not present", sel)}
+		return target, &DeliveryFault{x86.VecNP, selCode, fmt.Sprintf("handler code segment %#x not present", sel)}
 	}
 	return target, nil
 }
@@ -288,19 +288,19 @@ func (m *Machine) codeTarget(sel uint16, lookup func(uint16) (x86.Descriptor, er
 // TransferTo performs a transfer: on the current stack when the handler
 // runs at the current privilege level, else through the call-gate
 // trampoline onto the inner stack named by the loaded TSS.
-func (m *Machine) TransferTo(t Transfer) *deliveryFault {
+func (m *Machine) TransferTo(t Transfer) *DeliveryFault {
 	cpl := uint8(m.reg(unicorn.CS) & 3)
 	newCPL := x86.SelRPL(t.TargetSel)
 	switch {
 	case newCPL > cpl:
-		return &deliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("handler segment %#x is less privileged than CPL %d", t.TargetSel, cpl)}
+		return &DeliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("handler segment %#x is less privileged than CPL %d", t.TargetSel, cpl)}
 	case newCPL == cpl:
 		return m.transferSamePL(t)
 	}
 	return m.transferInner(t)
 }
 
-func (m *Machine) transferSamePL(t Transfer) *deliveryFault {
+func (m *Machine) transferSamePL(t Transfer) *DeliveryFault {
 	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags}
 	if t.HasCode {
 		frame = append([]uint32{t.Code}, frame...)
@@ -308,11 +308,11 @@ func (m *Machine) transferSamePL(t Transfer) *deliveryFault {
 	ss := m.reg(unicorn.SS)
 	esp := m.reg(unicorn.ESP) - uint32(4*len(frame))
 	if err := m.write(m.segBase(uint16(ss))+esp, words(frame)); err != nil {
-		return &deliveryFault{x86.VecSS, 0, fmt.Sprintf("cannot push the interrupt frame: %v", err)}
+		return &DeliveryFault{x86.VecSS, 0, fmt.Sprintf("cannot push the interrupt frame: %v", err)}
 	}
 	if uint32(t.TargetSel) != m.reg(unicorn.CS) {
 		if err := m.E.SetReg(unicorn.CS, uint32(t.TargetSel)); err != nil {
-			return &deliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("load handler CS: %v", err)}
+			return &DeliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("load handler CS: %v", err)}
 		}
 	}
 	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{esp, t.NewFlags})
@@ -322,14 +322,14 @@ func (m *Machine) transferSamePL(t Transfer) *deliveryFault {
 
 // transferInner switches to a more privileged level through the call-gate
 // trampoline; onLanding completes the transfer.
-func (m *Machine) transferInner(t Transfer) *deliveryFault {
+func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	tr, err := m.E.MMR(unicorn.TR)
 	if err != nil {
 		m.fail(fmt.Errorf("vmm: read TR: %w", err))
 		return nil
 	}
 	if tr.Limit < 0x67 {
-		return &deliveryFault{x86.VecTS, uint32(tr.Selector &^ 3), "no 32-bit TSS loaded (ltr) to supply the inner stack"}
+		return &DeliveryFault{x86.VecTS, uint32(tr.Selector &^ 3), "no 32-bit TSS loaded (ltr) to supply the inner stack"}
 	}
 	gdtr, err := m.E.MMR(unicorn.GDTR)
 	if err != nil {
@@ -355,7 +355,7 @@ func (m *Machine) transferInner(t Transfer) *deliveryFault {
 		}
 		gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
 		if err != nil {
-			return &deliveryFault{x86.VecGP, 0, fmt.Sprintf("GDT unreadable: %v", err)}
+			return &DeliveryFault{x86.VecGP, 0, fmt.Sprintf("GDT unreadable: %v", err)}
 		}
 		if err := m.write(gateGDTAddr, gdt); err != nil {
 			m.fail(err)

@@ -212,6 +212,18 @@ func (m *Machine) stringIO(a *IOAccess) {
 	}
 }
 
+// DeviceIn reads a port for a VMM that emulates an I/O instruction.
+func (m *Machine) DeviceIn(port uint16, size int) uint32 {
+	return m.Bus.In(port, size)
+}
+
+// DeviceOut writes a port for a VMM that emulates an I/O instruction; a
+// write to the debug-exit port stops the VM after the instruction.
+func (m *Machine) DeviceOut(pc uint32, port uint16, size int, v uint32) {
+	m.Bus.Out(port, size, v)
+	m.checkDebugExit(pc)
+}
+
 func (m *Machine) checkDebugExit(pc uint32) {
 	if m.Exit.Written && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Status: m.Exit.Status, PC: pc})

@@ -425,6 +425,23 @@ func (m *Machine) pc() uint32 { return m.reg(unicorn.EIP) }
 // Reg reads a register (for strategies and the TUI).
 func (m *Machine) Reg(r unicorn.Reg) uint32 { return m.reg(r) }
 
+// SetReg writes a register.
+func (m *Machine) SetReg(r unicorn.Reg, v uint32) { m.setReg(r, v) }
+
+// ReadMem reads guest memory by linear address.
+func (m *Machine) ReadMem(addr uint32, b []byte) error {
+	if err := m.E.MemRead(uint64(addr), b); err != nil {
+		return fmt.Errorf("vmm: read %d bytes at %#x: %w", len(b), addr, err)
+	}
+	return nil
+}
+
+// WriteMem writes guest memory by linear address.
+func (m *Machine) WriteMem(addr uint32, b []byte) error { return m.write(addr, b) }
+
+// Fail stops the run with an internal (VMM) error.
+func (m *Machine) Fail(err error) { m.fail(err) }
+
 func (m *Machine) read(addr uint32, n int) ([]byte, error) {
 	b := make([]byte, n)
 	if err := m.E.MemRead(uint64(addr), b); err != nil {
