@@ -173,13 +173,14 @@ func (m *Machine) segBase(sel uint16) uint32 {
 // lies in the VMM region. The machine calls the VMM's handler with it
 // instead of pushing a frame: this transfer of control is an exit.
 type Trap struct {
-	Cause   string // the event: "int/0x80", "exc/#GP", "irq/0"
-	Vector  uint8
-	Code    uint32
-	HasCode bool
-	Soft    bool   // int n, int3, into
-	RetEIP  uint32 // the EIP a frame would save (the faulting instruction, or after it)
-	PC      uint32 // the instruction that caused the event
+	Cause    string // the event: "int/0x80", "exc/#GP", "irq/0"
+	Vector   uint8
+	Code     uint32
+	HasCode  bool
+	Soft     bool   // int n, int3, into
+	External bool   // an interrupt from the PIC
+	RetEIP   uint32 // the EIP a frame would save (the faulting instruction, or after it)
+	PC       uint32 // the instruction that caused the event
 }
 
 // Transfer is a control transfer into a handler, with the frame it pushes.
@@ -218,7 +219,8 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 	}
 	if inVMM(gate.Offset) && m.VMMTrap != nil {
 		// The real IDT leads into the VMM: an exit.
-		m.VMMTrap(Trap{Cause: cause, Vector: vec, Code: code, HasCode: hasErr, Soft: soft, RetEIP: retEIP, PC: eventPC})
+		m.VMMTrap(Trap{Cause: cause, Vector: vec, Code: code, HasCode: hasErr, Soft: soft,
+			External: strings.HasPrefix(cause, "irq/"), RetEIP: retEIP, PC: eventPC})
 		return nil
 	}
 	cs := m.reg(unicorn.CS)

@@ -14,14 +14,18 @@ import (
 )
 
 // The VMM region sits at the top of the 32-bit linear address space, above
-// any guest RAM. The machine model keeps its privilege-switch trampoline
-// there (see deliver.go); strategies put their own code and tables above it.
+// any guest RAM. Its lower half belongs to the strategy (a VMM's own
+// descriptor tables, translation cache, ...); the machine keeps its
+// privilege-switch trampoline in the upper half (see deliver.go).
 const (
-	VMMBase        = 0xFFFE0000
-	VMMSize        = 0x20000
-	gateGDTAddr    = VMMBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
-	stubAddr       = VMMBase + 0x18000 // lcall $gate, $0
-	landingAddr    = VMMBase + 0x18010 // the call gate's target: the landing hook fires here
+	VMMBase        = 0xFFFC0000
+	VMMSize        = 0x40000
+	StrategyBase   = VMMBase // the strategy's half: 128 KiB
+	StrategySize   = 0x20000
+	machineBase    = VMMBase + StrategySize
+	gateGDTAddr    = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
+	stubAddr       = machineBase + 0x18000 // lcall $gate, $0
+	landingAddr    = machineBase + 0x18010 // the call gate's target: the landing hook fires here
 	maxInsnLen     = 15
 	bootCodeSel    = 0x08
 	bootDataSel    = 0x10

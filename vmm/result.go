@@ -3,6 +3,7 @@ package vmm
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -74,6 +75,9 @@ type Result struct {
 	Wall time.Duration `json:"wall_ns"`
 	// Trace holds every event in order when the configuration asked for it.
 	Trace []Event `json:"-"`
+	// Notes are what the strategy wants the user to know about this run
+	// (e.g. the Popek-Goldberg divergence under trap-and-emulate).
+	Notes []string `json:"notes,omitempty"`
 }
 
 type jsonCount struct {
@@ -114,6 +118,21 @@ func (r *Result) Summary() string {
 	b.WriteString("\n")
 	if len(r.Counts) > 0 {
 		b.WriteString(r.Counts.Format())
+	}
+	if len(r.Counters) > 0 {
+		var names []string
+		for k := range r.Counters {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		b.WriteString("  counters:")
+		for _, k := range names {
+			fmt.Fprintf(&b, " %s=%d", k, r.Counters[k])
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
 	return b.String()
 }

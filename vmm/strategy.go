@@ -29,6 +29,9 @@ type Config struct {
 	TimeBudget time.Duration
 	// Trace keeps every event in order in Result.Trace.
 	Trace bool
+	// Audit asks strategies that cannot trap every sensitive instruction to
+	// count each one executed (slow: a hook on every guest instruction).
+	Audit bool
 	// Serial, if set, receives guest serial output byte by byte as it is written.
 	Serial func(b byte)
 }
