@@ -146,6 +146,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget per pass")
 	noTiming := fs.Bool("no-timing", false, "skip the uninstrumented timing pass (wall time then includes counting overhead)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	audit := fs.Bool("audit", false, "count every executed sensitive-but-unprivileged instruction by mnemonic (slower; strategies that cannot trap them)")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
@@ -165,7 +166,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := vmm.Config{
 		Name: t.name, MemSize: uint32(mem), Args: t.args,
-		InsnBudget: *maxInsns, TimeBudget: *timeout,
+		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit,
 		Serial: func(b byte) { stdout.Write([]byte{b}) },
 	}
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)
