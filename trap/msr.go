@@ -1,0 +1,40 @@
+package trap
+
+// MSRInfo describes a model-specific register the virtual CPU implements.
+type MSRInfo struct {
+	Index    uint32
+	Name     string
+	Reset    uint64 // the value rdmsr returns until the guest writes it
+	ReadOnly bool
+}
+
+// MSRs is the virtual CPU's MSR table, modelled on QEMU's qemu32 (the CPU
+// model of DESIGN.md section 1). rdmsr and wrmsr of an index that is
+// neither here nor already in VCPU.MSR raise #GP(0), as hardware does for
+// an unimplemented MSR; a VMM may preload VCPU.MSR to add its own.
+var MSRs = []MSRInfo{
+	{0x10, "IA32_TIME_STAMP_COUNTER", 0, false},
+	{0x1B, "IA32_APIC_BASE", 0xFEE00900, false}, // BSP, global enable, default base
+	{0xFE, "IA32_MTRRCAP", 0x508, true},         // 8 variable ranges, fixed ranges, write-combining
+	{0x174, "IA32_SYSENTER_CS", 0, false},
+	{0x175, "IA32_SYSENTER_ESP", 0, false},
+	{0x176, "IA32_SYSENTER_EIP", 0, false},
+	{0x179, "IA32_MCG_CAP", 0, true},
+	{0x17A, "IA32_MCG_STATUS", 0, false},
+	{0x277, "IA32_PAT", 0x0007040600070406, false},
+	{0x2FF, "IA32_MTRR_DEF_TYPE", 0, false},
+}
+
+var msrByIndex = func() map[uint32]MSRInfo {
+	t := make(map[uint32]MSRInfo, len(MSRs))
+	for _, m := range MSRs {
+		t[m.Index] = m
+	}
+	return t
+}()
+
+// MSRFor looks an MSR up in the table.
+func MSRFor(idx uint32) (MSRInfo, bool) {
+	m, ok := msrByIndex[idx]
+	return m, ok
+}
