@@ -63,10 +63,29 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 			off++
 			continue
 		}
-		if isIOOp(inst.Op) {
+		if isSiteOp(inst.Op) {
 			m.ioSites[addr+uint32(off)] = true
 		}
 		off += inst.Len
+	}
+}
+
+// isSiteOp: instructions the machine handles at a code hook on their
+// address — port I/O (precise devices) and hlt (deterministic time skip).
+func isSiteOp(op x86asm.Op) bool { return isIOOp(op) || op == x86asm.HLT }
+
+// addSite hooks a site found at run time and drops its cached translation.
+func (m *Machine) addSite(pc uint32) {
+	if m.ioSites[pc] {
+		return
+	}
+	m.ioSites[pc] = true
+	if err := m.hookSite(pc); err != nil {
+		m.fail(err)
+		return
+	}
+	if err := m.E.RemoveCache(uint64(pc), uint64(pc)+1); err != nil {
+		m.fail(fmt.Errorf("vmm: remove cache at %#x: %w", pc, err))
 	}
 }
 
@@ -129,9 +148,17 @@ func (m *Machine) decodeIO(pc uint32) (a IOAccess, ok bool) {
 	return a, true
 }
 
-// onIOSite runs before an I/O instruction found by the sweep.
+// onIOSite runs before an I/O or hlt instruction found by the sweep.
 func (m *Machine) onIOSite(addr uint64, size uint32) {
 	pc := uint32(addr)
+	if b, err := m.read(pc, 1); err == nil && b[0] == 0xF4 {
+		if m.reg(unicorn.CS)&3 != 0 {
+			m.deliverException(x86.VecGP, 0, pc) // hlt is privileged
+			return
+		}
+		m.onHlt(pc)
+		return
+	}
 	a, ok := m.decodeIO(pc)
 	if !ok {
 		return // the code changed; let the instruction run
@@ -146,7 +173,22 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 		return
 	}
 	m.PerformIO(&a, MechMachine)
-	m.Complete(a.Next)
+	m.CompleteIO(a.Next)
+}
+
+// CompleteIO finishes an I/O instruction: the PIT may have a new deadline
+// and the PIC a new request, which is delivered right after the
+// instruction if IF allows.
+func (m *Machine) CompleteIO(next uint32) {
+	m.schedule()
+	if _, ok := m.PIC.Pending(); ok && m.stop.Kind == StopNone {
+		if m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 {
+			m.deliverIRQ(next)
+			return
+		}
+		m.irqWindow = true
+	}
+	m.Complete(next)
 }
 
 // PerformIO executes an I/O instruction against the device bus and the
@@ -154,6 +196,7 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 // was written. The caller moves EIP (Complete).
 func (m *Machine) PerformIO(a *IOAccess, mech Mechanism) {
 	m.Record(a.Cause(), mech, a.PC)
+	m.syncTime()
 	if !a.String {
 		if a.In {
 			v := m.Bus.In(a.Port, a.Size)
@@ -214,12 +257,14 @@ func (m *Machine) stringIO(a *IOAccess) {
 
 // DeviceIn reads a port for a VMM that emulates an I/O instruction.
 func (m *Machine) DeviceIn(port uint16, size int) uint32 {
+	m.syncTime()
 	return m.Bus.In(port, size)
 }
 
 // DeviceOut writes a port for a VMM that emulates an I/O instruction; a
 // write to the debug-exit port stops the VM after the instruction.
 func (m *Machine) DeviceOut(pc uint32, port uint16, size int, v uint32) {
+	m.syncTime()
 	m.Bus.Out(port, size, v)
 	m.checkDebugExit(pc)
 }
@@ -273,6 +318,7 @@ func (m *Machine) onSafetyNetOut(port uint32, size int, value uint32) {
 
 func (m *Machine) safetyNet(port uint32, size int, in bool) {
 	m.SafetyNetIO++
+	m.syncTime()
 	block := m.pc() // stale: the start of the translated block
 	cause := CauseOut(uint16(port))
 	if in {
@@ -289,16 +335,8 @@ func (m *Machine) safetyNet(port uint32, size int, in bool) {
 		if err != nil {
 			break
 		}
-		if isIOOp(inst.Op) && !m.ioSites[pc] {
-			m.ioSites[pc] = true
-			if err := m.hookSite(pc); err != nil {
-				m.fail(err)
-				return
-			}
-			if err := m.E.RemoveCache(uint64(pc), uint64(pc)+1); err != nil {
-				m.fail(fmt.Errorf("vmm: remove cache at %#x: %w", pc, err))
-				return
-			}
+		if isSiteOp(inst.Op) {
+			m.addSite(pc)
 		}
 		if x86.EndsBlock(inst.Op) {
 			return

@@ -56,11 +56,16 @@ type Machine struct {
 	paused    bool
 	resumeAt  *uint32 // EIP to set once Start returns (an EIP write would cancel Stop: pitfall 6)
 	pendingUD bool    // the invalid-instruction hook saw an undefined opcode
+	irqWindow bool    // an interrupt is pending while IF=0: single-step until IF opens
+	inShadow  bool    // the last instruction was sti (or a load of SS): interrupts wait one more instruction
 	hookErr   error   // an internal error inside a hook, surfaced by Run
 	wall      time.Duration
 	deadline  time.Time
 
-	ioSites map[uint32]bool
+	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
+	PIT     *PIT
+	PIC     *PIC
+	clock   *unicorn.BlockClock
 	gate    *pendingGate // a privilege-raising delivery in flight through the call gate
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
 	// through Unicorn's IN/OUT hook, imprecisely) before their site was found.
@@ -122,6 +127,9 @@ func (m *Machine) setup() error {
 			return fmt.Errorf("vmm: %w", err)
 		}
 	}
+	if err := m.setupInterrupts(); err != nil {
+		return err
+	}
 	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func (m *Machine) installHooks() error {
 	// ends that instruction's hook calls. Counting first counts emulated
 	// instructions too, each once.
 	if m.Cfg.Count {
-		c, err := e.NewInsnCounter(m.Cfg.InsnBudget)
+		c, err := e.NewInsnCounterRange(0, uint64(m.Cfg.MemSize)-1, m.Cfg.InsnBudget)
 		if err != nil {
 			return fmt.Errorf("vmm: instruction counter: %w", err)
 		}
@@ -172,6 +180,9 @@ func (m *Machine) installHooks() error {
 		if err := m.hookSite(pc); err != nil {
 			return err
 		}
+	}
+	if err := m.installClock(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -222,7 +233,7 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 // continues at next, or the engine stops there if a pause or a stop is
 // pending.
 func (m *Machine) Complete(next uint32) {
-	if m.pause || m.stop.Kind != StopNone {
+	if m.pause || m.stop.Kind != StopNone || m.irqWindow {
 		m.resumeAt = &next
 		m.E.Stop()
 		return
@@ -279,69 +290,102 @@ func (m *Machine) loop(mode runMode, pred func(Event) bool) (Stop, error) {
 	m.pauseOn, m.pause = pred, false
 	defer func() { m.pauseOn, m.pause = nil, false }()
 	for {
-		remaining := time.Until(m.deadline)
-		if remaining <= 0 {
-			m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
-			return m.stop, nil
-		}
-		var count uint64
-		if mode == modeStep {
-			count = 1
-		}
-		pc := m.pc()
-		m.resumeAt = nil
-		t0 := time.Now()
-		err := m.E.Start(uint64(pc), 0, remaining, count)
-		m.wall += time.Since(t0)
-		if m.hookErr != nil {
-			return m.stop, m.hookErr
-		}
-		handled := m.resumeAt != nil
-		if m.resumeAt != nil {
-			m.setReg(unicorn.EIP, *m.resumeAt)
-			m.resumeAt = nil
-		}
-		if err != nil && m.stop.Kind == StopNone {
-			m.engineError(err)
-			handled = true
-		}
-		if m.pendingUD && m.stop.Kind == StopNone {
-			m.pendingUD = false
-			m.deliverException(x86.VecUD, 0, m.pc())
-			handled = true
-		}
-		if m.resumeAt != nil {
-			m.setReg(unicorn.EIP, *m.resumeAt)
-			m.resumeAt = nil
-		}
-		if m.stop.Kind != StopNone {
-			return m.stop, nil
-		}
-		if m.counter != nil && m.counter.Exhausted() {
-			m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
-			return m.stop, nil
-		}
-		switch {
-		case mode == modeStep:
-			// A delivery in flight continues through the VMM trampoline;
-			// a step ends on a guest instruction.
-			if m.gate != nil || inVMM(m.pc()) {
-				continue
+		if m.irqWindow {
+			if err := m.stepForInterruptWindow(); err != nil {
+				return m.stop, err
 			}
-			return Stop{PC: m.pc()}, nil
-		case m.pause:
-			return Stop{PC: m.pc()}, nil
-		case time.Now().After(m.deadline):
-			m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
-			return m.stop, nil
-		case handled:
+			if m.stop.Kind != StopNone {
+				return m.stop, nil
+			}
+			if m.pause || mode == modeStep {
+				return Stop{PC: m.pc()}, nil
+			}
 			continue
 		}
-		// Start returned with nothing pending: Unicorn halted the CPU.
-		m.onHalted()
+		if mode == modeStep {
+			if err := m.stepOnce(); err != nil || m.stop.Kind != StopNone {
+				return m.stop, err
+			}
+			if m.irqWindow {
+				continue // the step raised an interrupt: take it if IF allows
+			}
+			return Stop{PC: m.pc()}, nil
+		}
+		handled, err := m.runEngine(0)
+		if err != nil || m.stop.Kind != StopNone {
+			return m.stop, err
+		}
+		switch {
+		case m.pause:
+			return Stop{PC: m.pc()}, nil
+		case handled || m.irqWindow:
+			continue
+		}
+		// Start returned with nothing pending: Unicorn halted the CPU at a
+		// hlt the site sweep did not find.
+		m.onUnsweptHalt()
 		if m.stop.Kind != StopNone {
 			return m.stop, nil
 		}
+	}
+}
+
+// stepOnce executes one guest instruction. A delivery in flight continues
+// through the VMM trampoline, so a step always ends on a guest instruction.
+func (m *Machine) stepOnce() error {
+	for {
+		if _, err := m.runEngine(1); err != nil || m.stop.Kind != StopNone {
+			return err
+		}
+		if m.gate == nil && !inVMM(m.pc()) {
+			return nil
+		}
+	}
+}
+
+// runEngine runs the engine once (count = 0: until something stops it) and
+// applies what its hooks left pending. handled reports that a hook or the
+// loop acted (so Start returning is not a halt).
+func (m *Machine) runEngine(count uint64) (handled bool, err error) {
+	remaining := time.Until(m.deadline)
+	if remaining <= 0 {
+		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
+		return false, nil
+	}
+	pc := m.pc()
+	m.resumeAt = nil
+	t0 := time.Now()
+	startErr := m.E.Start(uint64(pc), 0, remaining, count)
+	m.wall += time.Since(t0)
+	if m.hookErr != nil {
+		return false, m.hookErr
+	}
+	handled = m.resumeAt != nil
+	m.applyResume()
+	if startErr != nil && m.stop.Kind == StopNone {
+		m.engineError(startErr)
+		handled = true
+	}
+	if m.pendingUD && m.stop.Kind == StopNone {
+		m.pendingUD = false
+		m.deliverException(x86.VecUD, 0, m.pc())
+		handled = true
+	}
+	m.applyResume()
+	switch {
+	case m.stop.Kind != StopNone:
+	case m.counter != nil && m.counter.Exhausted():
+		m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
+	case time.Now().After(m.deadline):
+		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
+	}
+	return handled, nil
+}
+
+func (m *Machine) applyResume() {
+	if m.resumeAt != nil {
+		m.setReg(unicorn.EIP, *m.resumeAt)
+		m.resumeAt = nil
 	}
 }
 
@@ -352,17 +396,15 @@ func (m *Machine) budgetStop(reason string) {
 	m.stop = Stop{Kind: StopBudget, Reason: reason, PC: pc, Insn: m.Disasm(pc)}
 }
 
-// onHalted handles Unicorn returning on its own: a hlt (EIP after it).
-func (m *Machine) onHalted() {
+// onUnsweptHalt handles Unicorn returning on its own: a hlt the sweep did
+// not find (EIP after it). It is hooked for next time and handled now.
+func (m *Machine) onUnsweptHalt() {
 	pc := m.pc()
 	if b, err := m.read(pc-1, 1); err == nil && b[0] == 0xF4 {
-		m.Record(CauseHLT, MechMachine, pc-1)
-		eflags := m.reg(unicorn.EFLAGS)
-		if eflags&x86.FlagIF == 0 {
-			m.stop = Stop{Kind: StopHalted, Reason: "hlt with interrupts disabled and nothing pending: the CPU would sleep forever", PC: pc - 1, Insn: "hlt"}
-		} else {
-			m.stop = Stop{Kind: StopHalted, Reason: "hlt with interrupts enabled but no interrupt source: the CPU would sleep forever", PC: pc - 1, Insn: "hlt"}
-		}
+		m.addSite(pc - 1)
+		m.setReg(unicorn.EIP, pc-1)
+		m.onHlt(pc - 1)
+		m.applyResume()
 		return
 	}
 	m.Crash(pc, "emulation stopped unexpectedly (Unicorn stops silently on a triple fault)")

@@ -1,0 +1,231 @@
+package vmm
+
+import (
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// Deterministic time and external interrupts.
+//
+// Wall time would make every run different, so guest time on Unicorn is
+// counted in executed guest basic blocks: a block hook that lives entirely
+// in C (unicorn.BlockClock) increments a counter and crosses into Go only
+// when the next timer event is due. One block is one PIT input-clock tick
+// (TicksPerBlock): a guest that polls the PIT sees it advance at a fixed
+// rate per block it executes, on every run and under every Unicorn
+// strategy, and the timer workload's results do not depend on host speed.
+//
+// The PIT's channel 0 drives IRQ 0 of the master PIC. An interrupt the PIC
+// presents is delivered at the next instruction boundary at which the
+// guest's IF allows it:
+//
+//   - Due at a block start (the clock's deadline) with IF=1: delivered
+//     there, before the block runs.
+//   - Raised by an I/O instruction (unmasking the PIC, an EOI that exposes a
+//     lower-priority request): delivered right after that instruction.
+//   - Pending while IF=0: the machine single-steps the guest until IF opens.
+//     Single-stepping makes the interrupt shadow exact: after `sti` one more
+//     instruction runs before the interrupt is taken (Intel SDM vol. 3,
+//     6.8.3); after popf or iret it is taken at once.
+//   - hlt with IF=1 skips time forward to the next timer event; hlt with
+//     IF=0 (or with no timer programmed) can never wake: the run ends with
+//     a clear message.
+
+// TicksPerBlock is the rate of guest time: PIT input-clock ticks per
+// executed guest basic block.
+const TicksPerBlock = 1
+
+// never is a clock deadline that never fires.
+const never = ^uint64(0)
+
+// CauseIRQ is the event cause of external interrupt line irq.
+func CauseIRQ(irq int) string { return fmt.Sprintf("irq/%d", irq) }
+
+func (m *Machine) setupInterrupts() error {
+	m.PIT = NewPIT()
+	m.PIC = NewPIC()
+	m.PIT.OnOut0(func(level bool) { m.PIC.SetIRQ(0, level) })
+	for _, d := range []struct {
+		lo, hi uint16
+		dev    Device
+	}{
+		{0x40, 0x43, m.PIT},
+		{0x20, 0x21, m.PIC},
+		{0xA0, 0xA1, m.PIC},
+	} {
+		if err := m.Bus.Register(d.lo, d.hi, d.dev); err != nil {
+			return fmt.Errorf("vmm: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *Machine) installClock() error {
+	c, err := m.E.NewBlockClock(0, uint64(m.Cfg.MemSize)-1, m.onClock)
+	if err != nil {
+		return fmt.Errorf("vmm: block clock: %w", err)
+	}
+	m.clock = c
+	return nil
+}
+
+// Now is the guest time in PIT ticks.
+func (m *Machine) Now() uint64 { return m.clock.Now() * TicksPerBlock }
+
+// syncTime brings the PIT up to the current guest time; I/O calls it before
+// touching any device so that counter reads are exact.
+func (m *Machine) syncTime() {
+	m.PIT.Advance(m.Now())
+}
+
+// schedule sets the clock's deadline to the PIT's next event.
+func (m *Machine) schedule() {
+	at, ok := m.PIT.NextEvent(m.Now())
+	if !ok {
+		m.clock.SetDeadline(never)
+		return
+	}
+	blocks := (at + TicksPerBlock - 1) / TicksPerBlock
+	m.clock.SetDeadline(blocks)
+}
+
+// onClock runs in the C block hook when the deadline is reached, at the
+// start of a block: an instruction boundary.
+func (m *Machine) onClock(now uint64) {
+	m.syncTime()
+	m.schedule()
+	m.checkInterrupts(m.pc())
+}
+
+// checkInterrupts delivers a pending interrupt at the boundary before pc if
+// IF allows, or arranges single-stepping until it does.
+func (m *Machine) checkInterrupts(pc uint32) {
+	if m.gate != nil || m.stop.Kind != StopNone {
+		return
+	}
+	if _, ok := m.PIC.Pending(); !ok {
+		return
+	}
+	if m.reg(unicorn.EFLAGS)&x86.FlagIF == 0 || m.inShadow {
+		m.irqWindow = true
+		m.E.Stop()
+		return
+	}
+	m.deliverIRQ(pc)
+}
+
+// deliverIRQ acknowledges the PIC and delivers its vector with the return
+// address pc.
+func (m *Machine) deliverIRQ(pc uint32) {
+	vec, ok := m.PIC.Acknowledge()
+	if !ok {
+		return
+	}
+	m.deliver(CauseIRQ(m.irqOf(vec)), vec, 0, false, false, pc, pc)
+}
+
+// irqOf names the interrupt line of an acknowledged vector.
+func (m *Machine) irqOf(vec uint8) int {
+	master, slave := m.PIC.State()
+	switch {
+	case vec >= master.Base && vec < master.Base+8:
+		return int(vec - master.Base)
+	case vec >= slave.Base && vec < slave.Base+8:
+		return 8 + int(vec-slave.Base)
+	}
+	return -1
+}
+
+// WaitForInterrupt is what hlt means to the hardware: if no interrupt is
+// pending at the PIC, skip guest time to the next timer event. It returns
+// "" when an interrupt is now pending, else why none ever will be.
+func (m *Machine) WaitForInterrupt() string {
+	m.syncTime()
+	if _, ok := m.PIC.Pending(); ok {
+		return ""
+	}
+	at, ok := m.PIT.NextEvent(m.Now())
+	if !ok {
+		return "hlt with interrupts enabled but no timer programmed and nothing pending: the CPU would sleep forever"
+	}
+	m.clock.Set((at + TicksPerBlock - 1) / TicksPerBlock)
+	m.syncTime()
+	m.schedule()
+	if _, ok := m.PIC.Pending(); !ok {
+		return "hlt: the timer fired but its interrupt is masked at the PIC: the CPU would sleep forever"
+	}
+	return ""
+}
+
+// DeliverPendingIRQ delivers the PIC's pending interrupt with return
+// address ret (after a hlt, say).
+func (m *Machine) DeliverPendingIRQ(ret uint32) { m.deliverIRQ(ret) }
+
+// stepForInterruptWindow single-steps while an interrupt is pending and IF
+// is clear, then delivers it at the first boundary IF allows. It returns
+// when the interrupt was delivered, is no longer pending, or the guest
+// stopped.
+func (m *Machine) stepForInterruptWindow() error {
+	m.irqWindow = false
+	for m.stop.Kind == StopNone {
+		if _, ok := m.PIC.Pending(); !ok {
+			return nil
+		}
+		if m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 && !m.inShadow {
+			m.deliverIRQ(m.pc())
+			if m.resumeAt != nil {
+				m.setReg(unicorn.EIP, *m.resumeAt)
+				m.resumeAt = nil
+			}
+			return nil
+		}
+		// sti (and mov/pop to SS) shadow the next instruction.
+		shadow := false
+		if inst, err := m.Decode(m.pc()); err == nil {
+			shadow = opensShadow(inst)
+		}
+		m.inShadow = false
+		m.irqWindow = false
+		if err := m.stepOnce(); err != nil {
+			return err
+		}
+		m.irqWindow = false
+		m.inShadow = shadow
+		if m.pause {
+			return nil
+		}
+	}
+	return nil
+}
+
+// opensShadow reports instructions after which interrupts stay inhibited
+// for one more instruction.
+func opensShadow(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.STI:
+		return true
+	case x86asm.POP:
+		return inst.Args[0] == x86asm.SS
+	case x86asm.MOV:
+		return inst.Args[0] == x86asm.SS
+	}
+	return false
+}
+
+// onHlt handles the hlt at pc at CPL 0, before it executes.
+func (m *Machine) onHlt(pc uint32) {
+	m.Record(CauseHLT, MechMachine, pc)
+	if m.reg(unicorn.EFLAGS)&x86.FlagIF == 0 {
+		m.Halt(Stop{Kind: StopHalted, Reason: "hlt with interrupts disabled: the CPU would sleep forever", PC: pc, Insn: "hlt"})
+		return
+	}
+	if reason := m.WaitForInterrupt(); reason != "" {
+		m.Halt(Stop{Kind: StopHalted, Reason: reason, PC: pc, Insn: "hlt"})
+		return
+	}
+	m.deliverIRQ(pc + 1)
+}
