@@ -119,3 +119,55 @@ func TestCounterDelInsideHook(t *testing.T) {
 		t.Errorf("NewInsnCounter after Close: %v", err)
 	}
 }
+
+// A range counter counts and budgets only the instructions in [begin, end].
+func TestCounterRange(t *testing.T) {
+	// loop100i, then a "trampoline" at handlerAddr that the guest never
+	// reaches by itself: the run starts there and it jumps to the loop.
+	tramp := cat([]byte{0x90, 0x90, 0xbd, 0, 0x10, 0, 0}, []byte{0xff, 0xe5}) // nop; nop; mov $0x1000,%ebp; jmp *%ebp
+	cases := []struct {
+		name       string
+		begin, end uint64
+		budget     uint64
+		want       uint64
+		exhausted  bool
+		stopEIP    uint32 // where a budget stop leaves EIP
+	}{
+		{"all addresses", 1, 0, 0, 4 + loop100Insns + 1, false, 0},
+		{"guest only", codeAddr, codeAddr + 0xfff, 0, loop100Insns + 1, false, 0},
+		{"trampoline only", handlerAddr, handlerAddr + 0xfff, 0, 4, false, 0},
+		{"loop body, inclusive end", loopBody, loopBody + 1, 0, 200, false, 0},
+		{"single instruction", loopBody + 1, loopBody + 1, 0, 100, false, 0},
+		{"nothing there", 0x8000, 0x8fff, 0, 0, false, 0},
+		// The budget counts in-range instructions only: the trampoline's 4
+		// do not use it up.
+		{"budget in range", codeAddr, codeAddr + 0xfff, 3, 3, true, loopBody},
+		{"budget outside the range never stops", 0x8000, 0x8fff, 1, 0, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newVM(t, loop100i)
+			if err := e.MemWrite(handlerAddr, tramp); err != nil {
+				t.Fatal(err)
+			}
+			stopOnInt80(t, e)
+			ctr, err := e.NewInsnCounterRange(c.begin, c.end, c.budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Start(handlerAddr, 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if ctr.Count() != c.want || ctr.Exhausted() != c.exhausted {
+				t.Errorf("Count %d Exhausted %v, want %d %v", ctr.Count(), ctr.Exhausted(), c.want, c.exhausted)
+			}
+			wantEIP := uint32(loopExit + 2)
+			if c.exhausted {
+				wantEIP = c.stopEIP
+			}
+			if eip := reg(t, e, EIP); eip != wantEIP {
+				t.Errorf("EIP %#x, want %#x", eip, wantEIP)
+			}
+		})
+	}
+}

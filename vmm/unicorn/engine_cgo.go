@@ -57,20 +57,23 @@ func ucErr(err C.uc_err) error {
 //
 // An Engine is not safe for concurrent use, with two exceptions: Stop may be
 // called from any goroutine while Start runs, and Counter.Count/Exhausted
-// may be read (racily, for progress display) at any time. Hook callbacks run
-// on the goroutine that called Start and may call the Engine's methods
-// (except Start and Close).
+// and BlockClock.Now may be read (racily, for progress display) at any
+// time. Hook callbacks run on the goroutine that called Start and may call
+// the Engine's methods (except Start and Close).
 type Engine struct {
 	uc       *C.uc_engine
 	ctx      *C.uc_context // scratch context for ClearFault/FaultInfo
 	ctxSize  uintptr
 	hooks    map[uint32]C.uc_hook // registry handle -> Unicorn hook
 	counters map[*Counter]struct{}
-	// Counters deleted while the emulation ran: their C memory may still be
-	// reachable from the running hook list, so freeing waits for Start.
-	pendingFree []*C.vs_counter
-	running     bool
-	panicErr    *CallbackPanicError
+	clocks   map[*BlockClock]struct{}
+	// Counters and clocks deleted while the emulation ran: their C memory
+	// may still be reachable from the running hook list, so freeing waits
+	// for Start.
+	pendingFree   []*C.vs_counter
+	pendingClocks []*C.vs_clock
+	running       bool
+	panicErr      *CallbackPanicError
 }
 
 // New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
@@ -103,6 +106,7 @@ func open() (*Engine, error) {
 		uc:       uc,
 		hooks:    make(map[uint32]C.uc_hook),
 		counters: make(map[*Counter]struct{}),
+		clocks:   make(map[*BlockClock]struct{}),
 	}
 	if err := ucErr(C.uc_context_alloc(uc, &e.ctx)); err != nil {
 		C.uc_close(uc)
@@ -117,8 +121,8 @@ func errClosed(op string) error {
 	return fmt.Errorf("unicorn: %s: engine is closed: %w", op, ErrHandle)
 }
 
-// Close deletes every hook and counter of the engine, frees its registry
-// entries and closes Unicorn. It is idempotent. It fails if called while
+// Close deletes every hook, counter and clock of the engine, frees its
+// registry entries and closes Unicorn. It is idempotent. It fails if called while
 // the emulation runs (from inside a hook).
 func (e *Engine) Close() error {
 	if e == nil || e.uc == nil {
@@ -136,6 +140,10 @@ func (e *Engine) Close() error {
 		_ = c.Del() // removes c from e.counters; nothing to do on failure while closing
 	}
 	e.counters = nil
+	for c := range e.clocks {
+		_ = c.Del() // removes c from e.clocks; nothing to do on failure while closing
+	}
+	e.clocks = nil
 	e.freePending()
 	if e.ctx != nil {
 		C.uc_context_free(e.ctx)
@@ -154,6 +162,10 @@ func (e *Engine) freePending() {
 		C.vs_counter_free(c)
 	}
 	e.pendingFree = nil
+	for _, c := range e.pendingClocks {
+		C.vs_clock_free(c)
+	}
+	e.pendingClocks = nil
 }
 
 // MemMap maps [addr, addr+size) with permissions p. addr and size must be

@@ -26,11 +26,13 @@ const (
 	kindMem
 	kindCode
 	kindBlock
+	kindClock
 )
 
 var hookKindNames = [...]string{
 	kindIntr: "intr", kindIn: "in", kindOut: "out", kindCPUID: "cpuid",
 	kindInsnInvalid: "insn-invalid", kindMem: "mem", kindCode: "code", kindBlock: "block",
+	kindClock: "block-clock",
 }
 
 func (k hookKind) String() string {
@@ -51,6 +53,7 @@ type entry struct {
 	pred    func() bool // cpuid, insn-invalid
 	mem     func(acc MemAccess, addr uint64, size int, value int64) bool
 	code    func(addr uint64, size uint32) // code, block
+	clock   func(now uint64)               // block clock deadline
 	deleted atomic.Bool
 }
 

@@ -1,6 +1,6 @@
 // C side of the virtsim Unicorn binding: fixed-arity wrappers for Unicorn's
 // variadic functions, the trampolines that forward hook callbacks to Go, and
-// the C-only instruction counter.
+// the C-only instruction counter and block clock.
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -109,14 +109,56 @@ void vs_counter_free(vs_counter *c) {
 	free(c);
 }
 
-uc_err vs_counter_add(uc_engine *uc, vs_counter *c) {
-	return uc_hook_add(uc, &c->hh, UC_HOOK_CODE, (void *)counter_cb, (void *)c, 1, 0);
+uc_err vs_counter_add(uc_engine *uc, vs_counter *c, uint64_t begin, uint64_t end) {
+	return uc_hook_add(uc, &c->hh, UC_HOOK_CODE, (void *)counter_cb, (void *)c, begin, end);
+}
+
+// ---- the C block clock ----
+// Unicorn 2.0.1 emits the UC_HOOK_BLOCK call at the very start of a
+// translated block, before the block's exit-request check: a uc_emu_stop or
+// an EIP write made here takes effect before the block's first instruction.
+// The count is bumped first, so "now" at the start of the k-th counted block
+// is k. UINT64_MAX as deadline means never, even if Set made now reach it;
+// that second test only runs once the first one is true (rare).
+
+static void clock_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+	vs_clock *c = (vs_clock *)ud;
+	uint64_t now = ++c->now;
+	(void)uc;
+	(void)addr;
+	(void)size;
+	if (__builtin_expect(now >= c->deadline, 0) && c->deadline != UINT64_MAX) {
+		// c must not be touched after the call: the callback may Del the
+		// clock (its memory then stays valid until Start returns, but the
+		// contract is simpler if C never looks again).
+		virtsimUcClock(c->handle, now);
+	}
+}
+
+vs_clock *vs_clock_new(void) {
+	vs_clock *c = (vs_clock *)calloc(1, sizeof(vs_clock));
+	if (c != NULL) {
+		c->deadline = UINT64_MAX;
+	}
+	return c;
+}
+
+void vs_clock_free(vs_clock *c) {
+	free(c);
+}
+
+uc_err vs_clock_add(uc_engine *uc, vs_clock *c, uint64_t begin, uint64_t end) {
+	return uc_hook_add(uc, &c->hh, UC_HOOK_BLOCK, (void *)clock_cb, (void *)c, begin, end);
 }
 
 // ---- uc_ctl ----
 
 uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end) {
 	return uc_ctl_remove_cache(uc, begin, end);
+}
+
+uc_err vs_flush_tb(uc_engine *uc) {
+	return uc_ctl_flush_tlb(uc);
 }
 
 // ---- registers ----

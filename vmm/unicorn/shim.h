@@ -19,6 +19,16 @@ typedef struct vs_counter {
 	uc_hook hh;         // Unicorn's handle of the hook
 } vs_counter;
 
+// The C-side block clock: a UC_HOOK_BLOCK hook that counts executed
+// translated blocks and crosses into Go (virtsimUcClock) only when the count
+// reaches the deadline. Allocated with malloc, owned by the Go BlockClock.
+typedef struct vs_clock {
+	uint64_t now;       // blocks counted so far (incremented before the check)
+	uint64_t deadline;  // call Go when now >= deadline; UINT64_MAX = never
+	uintptr_t handle;   // Go registry handle of the callback
+	uc_hook hh;         // Unicorn's handle of the hook
+} vs_clock;
+
 // Hook registration. The integer handle is a registry index on the Go side;
 // it is passed to Unicorn as the hook's user_data (an integer cast to a
 // pointer-sized value, never a Go pointer).
@@ -34,7 +44,15 @@ uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, u
 // Counter.
 vs_counter *vs_counter_new(void);
 void vs_counter_free(vs_counter *c);
-uc_err vs_counter_add(uc_engine *uc, vs_counter *c);
+uc_err vs_counter_add(uc_engine *uc, vs_counter *c, uint64_t begin, uint64_t end);
+
+// Block clock.
+vs_clock *vs_clock_new(void);
+void vs_clock_free(vs_clock *c);
+uc_err vs_clock_add(uc_engine *uc, vs_clock *c, uint64_t begin, uint64_t end);
+
+// uc_ctl_flush_tlb is really UC_CTL_TB_FLUSH: drops every translated block.
+uc_err vs_flush_tb(uc_engine *uc);
 
 // uc_ctl is variadic as well.
 uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
