@@ -204,6 +204,7 @@ func (m *Machine) PerformIO(a *IOAccess, mech Mechanism) {
 			m.setReg(unicorn.EAX, old&^sizeMask(a.Size)|v&sizeMask(a.Size))
 		} else {
 			m.Bus.Out(a.Port, a.Size, m.reg(unicorn.EAX))
+			m.armClock(a.Port)
 		}
 	} else {
 		m.stringIO(a)
@@ -266,6 +267,7 @@ func (m *Machine) DeviceIn(port uint16, size int) uint32 {
 func (m *Machine) DeviceOut(pc uint32, port uint16, size int, v uint32) {
 	m.syncTime()
 	m.Bus.Out(port, size, v)
+	m.armClock(port)
 	m.checkDebugExit(pc)
 }
 
@@ -313,6 +315,7 @@ func (m *Machine) onSafetyNetIn(port uint32, size int) uint32 {
 func (m *Machine) onSafetyNetOut(port uint32, size int, value uint32) {
 	m.safetyNet(port, size, false)
 	m.Bus.Out(uint16(port), size, value)
+	m.armClock(uint16(port))
 	m.checkDebugExit(m.pc())
 }
 

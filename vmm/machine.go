@@ -58,6 +58,8 @@ type Machine struct {
 	pendingUD bool    // the invalid-instruction hook saw an undefined opcode
 	irqWindow bool    // an interrupt is pending while IF=0: single-step until IF opens
 	inShadow  bool    // the last instruction was sti (or a load of SS): interrupts wait one more instruction
+	freeRan   bool    // the last engine run had no instruction count: its translations lack the step hook
+	wantClock bool    // the guest loaded a PIT count: start the clock between runs
 	hookErr   error   // an internal error inside a hook, surfaced by Run
 	wall      time.Duration
 	deadline  time.Time
@@ -181,9 +183,7 @@ func (m *Machine) installHooks() error {
 			return err
 		}
 	}
-	if err := m.installClock(); err != nil {
-		return err
-	}
+
 	return nil
 }
 
@@ -233,7 +233,7 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 // continues at next, or the engine stops there if a pause or a stop is
 // pending.
 func (m *Machine) Complete(next uint32) {
-	if m.pause || m.stop.Kind != StopNone || m.irqWindow {
+	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock {
 		m.resumeAt = &next
 		m.E.Stop()
 		return
@@ -352,6 +352,15 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 		return false, nil
 	}
+	if count > 0 && m.freeRan {
+		// Unicorn counts instructions with a hook it adds at each start;
+		// blocks translated during a free run lack the call, so a step
+		// would run on. Drop them first (SUBSTRATE.md pitfall 4's twin).
+		if err := m.E.RemoveCache(0, uint64(m.Cfg.MemSize)); err != nil {
+			return false, fmt.Errorf("vmm: drop translations before stepping: %w", err)
+		}
+	}
+	m.freeRan = count == 0
 	pc := m.pc()
 	m.resumeAt = nil
 	t0 := time.Now()
@@ -359,6 +368,11 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	m.wall += time.Since(t0)
 	if m.hookErr != nil {
 		return false, m.hookErr
+	}
+	if m.wantClock {
+		if err := m.startClock(); err != nil {
+			return false, err
+		}
 	}
 	handled = m.resumeAt != nil
 	m.applyResume()
