@@ -1,0 +1,6 @@
+package main
+
+// Every strategy registers itself with vmm when its package is linked in.
+import (
+	_ "virtsim/trap"
+)

@@ -1,0 +1,602 @@
+package trap
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// The trap strategy: classical trap-and-emulate on the Unicorn machine.
+//
+// Deprivileging by ring compression: the guest kernel runs at real CPL 1,
+// guest user code at CPL 3. The VMM owns the descriptor tables the CPU
+// really uses, in the strategy's part of the VMM region:
+//
+//   - the real GDT: a shadow of the guest's, entry for entry, with every
+//     DPL-0 segment turned into DPL 1 (so the guest's selectors keep their
+//     values), plus the VMM's own entries at the top of the table: its TSS,
+//     a ring-0 code segment for its IDT gates, and the slot the machine uses
+//     for its privilege-switch call gate;
+//   - the real IDT: every vector leads into the VMM (a distinct address per
+//     vector in the VMM region), DPL 3 so that any int n reaches the VMM;
+//   - the real TSS: SS1:ESP1 is the guest kernel's stack, copied from the
+//     guest's own TSS each time an event enters the guest kernel from user mode.
+//
+// The real IOPL is 0 and the real IF is 1: cli, sti, hlt, in/out, mov to
+// CRn, lgdt, lidt, ltr, ... fault at CPL 1 and reach the VMM, which emulates
+// them against the virtual CPU (VCPU). Exceptions and int n from the guest
+// reach the VMM too, which reflects them into the guest's own handler
+// through the guest's IDT. External interrupts reach the VMM, which injects
+// them when the guest's virtual IF allows.
+//
+// What does not trap is the x86 hole: pushf shows the real IF (always 1),
+// popf cannot change the virtual IF, sgdt/sidt/str show the VMM's tables,
+// mov %cs shows RPL 1, lar shows DPL 1. The trap strategy does not hide it:
+// pgprobe prints what a deprivileged kernel really observes, the run summary
+// names the sensitive instructions the image contains, and --audit counts
+// each one executed.
+
+// Layout of the strategy region (vmm.StrategyBase).
+const (
+	realGDTAddr   = vmm.StrategyBase           // 8192 entries
+	realIDTAddr   = vmm.StrategyBase + 0x10000 // 256 gates
+	realTSSAddr   = vmm.StrategyBase + 0x10800
+	vmmEntryAddr  = vmm.StrategyBase + 0x11000 // vector v enters the VMM at vmmEntryAddr+v
+	dropStub      = vmm.StrategyBase + 0x11100 // iret, run once at boot to enter ring 1
+	dropLand      = vmm.StrategyBase + 0x11110
+	dropStack     = vmm.StrategyBase + 0x11200
+	gdtEntries    = 8192
+	tssIndex      = 8191 // the VMM's TSS
+	vmmCodeIndex  = 8190 // ring-0 code for the real IDT's gates
+	gateSlotIndex = 8189 // the machine's privilege-switch call gate
+	guestMaxIndex = gateSlotIndex - 1
+	tssSize       = 0x68
+)
+
+func init() {
+	vmm.Register(&vmm.Strategy{
+		Name:        "trap",
+		Description: "trap-and-emulate: the guest kernel deprivileged to CPL 1 (ring compression); what faults is emulated by the VMM",
+		Substrate:   "unicorn",
+		Available:   func() error { return nil },
+		New:         New,
+	})
+}
+
+// VMM is one guest under trap-and-emulate.
+type VMM struct {
+	*vmm.Machine
+	V   VCPU
+	emu *Emulator
+	cpu *unicornCPU
+	// pending holds external interrupt vectors the VMM accepted while the
+	// guest's virtual IF was clear, to inject when it opens.
+	pending []uint8
+	// sensitive counts the image's sensitive-but-unprivileged instruction
+	// sites by mnemonic (a static sweep, free at run time).
+	sensitive map[string]int
+	audit     map[string]uint64
+	auditCls  map[uint32]string
+	auditPC   uint32 // the last instruction the audit counted
+	audited   bool
+}
+
+// New boots img under trap-and-emulate.
+func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
+	m, err := vmm.NewMachine(img, cfg, "trap")
+	if err != nil {
+		return nil, err
+	}
+	t := &VMM{Machine: m}
+	t.cpu = &unicornCPU{m: m}
+	t.emu = &Emulator{P: t}
+	if err := t.deprivilege(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("trap: %w", err)
+	}
+	m.VMMTrap = t.onTrap
+	m.GateSlot = gateSlotIndex
+	t.sweepSensitive()
+	if cfg.Audit {
+		if err := t.installAudit(); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("trap: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// deprivilege builds the VMM's real tables from the entry state and drops
+// the guest kernel to CPL 1.
+func (t *VMM) deprivilege() error {
+	m := t.Machine
+	gdtr, err := m.E.MMR(unicorn.GDTR)
+	if err != nil {
+		return err
+	}
+	idtr, err := m.E.MMR(unicorn.IDTR)
+	if err != nil {
+		return err
+	}
+	cr0, err := m.E.Reg(unicorn.CR0)
+	if err != nil {
+		return err
+	}
+	eflags := m.Reg(unicorn.EFLAGS)
+	t.V = VCPU{
+		CPL: 0, IF: eflags&x86.FlagIF != 0, IOPL: x86.IOPL(eflags),
+		CR0:  cr0,
+		GDTR: DTR{Base: gdtr.Base, Limit: uint16(gdtr.Limit)},
+		IDTR: DTR{Base: idtr.Base, Limit: uint16(idtr.Limit)},
+		MSR:  map[uint32]uint64{},
+	}
+	// The VMM's entries.
+	put := func(index int, raw uint64) error {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], raw)
+		return m.WriteMem(realGDTAddr+uint32(index)*8, b[:])
+	}
+	if err := put(vmmCodeIndex, x86.EncodeSegment(0, 0xFFFFFFFF, 0xA, 0, true, true)); err != nil {
+		return err
+	}
+	if err := put(tssIndex, x86.EncodeSystem(realTSSAddr, tssSize-1, x86.TypeTSS32Avail, 0)); err != nil {
+		return err
+	}
+	// The real IDT: every vector into the VMM.
+	idt := make([]byte, 256*8)
+	for v := 0; v < 256; v++ {
+		binary.LittleEndian.PutUint64(idt[v*8:], x86.EncodeGate(x86.TypeIntGate32, vmmCodeIndex<<3, vmmEntryAddr+uint32(v), 3))
+	}
+	if err := m.WriteMem(realIDTAddr, idt); err != nil {
+		return err
+	}
+	// The real TSS: the I/O bitmap lies beyond its limit, so every port
+	// access from CPL 1 or 3 faults.
+	tss := make([]byte, tssSize)
+	binary.LittleEndian.PutUint16(tss[102:], tssSize)
+	if err := m.WriteMem(realTSSAddr, tss); err != nil {
+		return err
+	}
+	if err := t.deriveGDT(); err != nil {
+		return err
+	}
+	if err := m.E.SetMMR(unicorn.GDTR, unicorn.MMR{Base: realGDTAddr, Limit: gdtEntries*8 - 1}); err != nil {
+		return err
+	}
+	if err := m.E.SetMMR(unicorn.IDTR, unicorn.MMR{Base: realIDTAddr, Limit: 256*8 - 1}); err != nil {
+		return err
+	}
+	// A host-written TR must be of the available type (a busy one makes
+	// Unicorn abort the process: SUBSTRATE.md).
+	if err := m.E.SetMMR(unicorn.TR, unicorn.MMR{Selector: tssIndex << 3, Base: realTSSAddr, Limit: tssSize - 1, Flags: trFlags}); err != nil {
+		return err
+	}
+	return t.dropToRing1(eflags&^x86.FlagIOPL | x86.FlagIF)
+}
+
+// dropToRing1 moves the guest kernel from CPL 0 to CPL 1 with the real
+// EFLAGS flags. The host cannot load SS with RPL 1 at CPL 0 (Unicorn
+// checks the load like the CPU), so the VMM does what a CPU allows: it runs
+// an iret from a stub in its region, once, with a frame returning to a
+// second stub at CPL 1, and then points EIP at the guest's entry.
+func (t *VMM) dropToRing1(flags uint32) error {
+	m := t.Machine
+	entry, esp := m.Reg(unicorn.EIP), m.Reg(unicorn.ESP)
+	cs, ss, ds := uint16(m.Reg(unicorn.CS)), uint16(m.Reg(unicorn.SS)), uint16(m.Reg(unicorn.DS))
+	frame := make([]byte, 20)
+	for i, w := range []uint32{dropLand, uint32(t.ShadowSelector(cs)), flags, esp, uint32(t.ShadowSelector(ss))} {
+		binary.LittleEndian.PutUint32(frame[4*i:], w)
+	}
+	if err := m.WriteMem(dropStack, frame); err != nil {
+		return err
+	}
+	if err := m.WriteMem(dropStub, []byte{0xCF}); err != nil { // iret
+		return err
+	}
+	if err := m.WriteMem(dropLand, []byte{0x90}); err != nil { // never executed: until stops here
+		return err
+	}
+	m.SetReg(unicorn.ESP, dropStack)
+	if err := m.E.Start(dropStub, dropLand, 0, 0); err != nil {
+		return fmt.Errorf("iret to ring 1: %w", err)
+	}
+	if got := m.Reg(unicorn.CS); got&3 != 1 || m.Reg(unicorn.EIP) != dropLand {
+		return fmt.Errorf("iret to ring 1 ended at %#x with CS %#x", m.Reg(unicorn.EIP), got)
+	}
+	// iret nulls data segments less privileged than... their cached DPL 0
+	// is: reload them with the shadow selector (DPL 1, same level: allowed).
+	for _, r := range []unicorn.Reg{unicorn.DS, unicorn.ES, unicorn.FS, unicorn.GS} {
+		if err := m.E.SetReg(r, uint32(t.ShadowSelector(ds))); err != nil {
+			return fmt.Errorf("load %v with RPL 1: %w", r, err)
+		}
+	}
+	m.SetReg(unicorn.EIP, entry)
+	return nil
+}
+
+// trFlags are the TR descriptor-cache attributes Unicorn expects: an
+// available 32-bit TSS, present.
+const trFlags = (x86.TypeTSS32Avail | 1<<7) << 8
+
+// deriveGDT rebuilds the real GDT's guest part from the guest's GDT: the
+// ring-compression shadow. Run at boot and whenever the guest loads a
+// descriptor-table register (lgdt, ltr, lldt). Like a real CPU, segments
+// already loaded keep their cached descriptors.
+func (t *VMM) deriveGDT() error {
+	n := (int(t.V.GDTR.Limit) + 1) / 8
+	if n > guestMaxIndex+1 {
+		return fmt.Errorf("guest GDT has %d entries; trap-and-emulate keeps the top %d for the VMM", n, gdtEntries-guestMaxIndex-1)
+	}
+	guestGDT := make([]byte, n*8)
+	if err := t.ReadMem(t.V.GDTR.Base, guestGDT); err != nil {
+		return err
+	}
+	shadow := make([]byte, (guestMaxIndex+1)*8)
+	for i := 1; i < n; i++ {
+		d := x86.Decode(guestGDT[i*8:])
+		binary.LittleEndian.PutUint64(shadow[i*8:], t.ShadowDescriptor(d).Raw)
+	}
+	return t.WriteMem(realGDTAddr, shadow)
+}
+
+// ShadowSelector gives a guest selector the RPL it really runs with: ring
+// compression moves RPL 0 to RPL 1.
+func (t *VMM) ShadowSelector(sel uint16) uint16 {
+	if sel&^3 == 0 {
+		return sel
+	}
+	if sel&3 == 0 {
+		return sel | 1
+	}
+	return sel
+}
+
+// ShadowDescriptor compresses a DPL-0 code or data segment to DPL 1.
+func (t *VMM) ShadowDescriptor(d x86.Descriptor) x86.Descriptor {
+	if d.S && d.DPL == 0 && d.Present {
+		d.Raw |= 1 << 45
+		d.DPL = 1
+	}
+	if !d.S && d.Type == x86.TypeTSS32Busy {
+		// Guest TSSs are never loaded into the real TR; keep them available.
+		d.Raw &^= 2 << 40
+		d.Type = x86.TypeTSS32Avail
+	}
+	return d
+}
+
+// guestView turns a real selector back into the one the guest believes it
+// runs with (RPL 1 was RPL 0).
+func guestView(sel uint16) uint16 {
+	if sel&3 == 1 {
+		return sel &^ 3
+	}
+	return sel
+}
+
+// ---- exits ----
+
+// onTrap is the VMM's entry: the real IDT sent an event here.
+func (t *VMM) onTrap(tr vmm.Trap) {
+	m := t.Machine
+	// The virtual CPL follows where the guest really was.
+	if m.Reg(unicorn.CS)&3 == 3 {
+		t.V.CPL = 3
+		t.V.IF = true // user code runs with interrupts enabled
+	} else {
+		t.V.CPL = 0
+	}
+	switch {
+	case tr.External:
+		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		if t.V.IF {
+			t.reflect(tr.Vector, 0, false, false, tr.RetEIP, tr.PC)
+			return
+		}
+		t.pending = append(t.pending, tr.Vector)
+		m.Complete(tr.RetEIP)
+	case tr.Vector == x86.VecGP && !tr.Soft && t.V.CPL == 0:
+		t.emulate(tr)
+	default:
+		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		t.reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
+	}
+}
+
+// emulate handles a #GP raised by the deprivileged guest kernel: a
+// privileged instruction, which the VMM emulates against the virtual CPU.
+func (t *VMM) emulate(tr vmm.Trap) {
+	m := t.Machine
+	if t.audited && t.auditPC == tr.PC {
+		// It trapped after all (a segment load with an RPL-0 selector, say):
+		// the audit counts only what runs without the VMM seeing it.
+		t.unaudit(tr.PC)
+	}
+	t.cpu.begin()
+	out, err := t.emu.Emulate(t.cpu, &t.V, tr.PC)
+	if err != nil {
+		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		m.Crash(tr.PC, "trap: the VMM cannot emulate this instruction: %v", err)
+		return
+	}
+	cause := out.Cause
+	if out.Inst.Op == x86asm.HLT {
+		cause = vmm.CauseHLT
+	}
+	m.Record(cause, vmm.MechTrap, tr.PC)
+	if m.Stopped().Kind != vmm.StopNone {
+		m.Complete(out.Next)
+		return
+	}
+	switch {
+	case out.Fault != nil:
+		f := out.Fault
+		ret := tr.PC
+		if f.Soft {
+			ret = out.Next
+		}
+		t.reflect(f.Vector, f.Code, f.HasCode, f.Soft, ret, tr.PC)
+	case out.Halt:
+		t.halt(tr.PC, out.Next)
+	default:
+		t.resume(out.Next)
+	}
+}
+
+// resume continues the guest at next, injecting a pending interrupt first
+// if the virtual IF now allows it.
+func (t *VMM) resume(next uint32) {
+	if t.V.IF && len(t.pending) > 0 {
+		vec := t.pending[0]
+		t.pending = t.pending[1:]
+		t.reflect(vec, 0, false, false, next, next)
+		return
+	}
+	t.CompleteIO(next)
+}
+
+// halt: the guest kernel executed hlt. With the virtual IF set the VMM
+// waits for the next interrupt (skipping guest time to the timer); with
+// it clear the guest can never wake.
+func (t *VMM) halt(pc, next uint32) {
+	m := t.Machine
+	if !t.V.IF {
+		m.Halt(vmm.Stop{Kind: vmm.StopHalted, Reason: "hlt with the virtual IF clear: the guest would sleep forever", PC: pc, Insn: "hlt"})
+		return
+	}
+	if len(t.pending) > 0 {
+		t.resume(next)
+		return
+	}
+	if reason := m.WaitForInterrupt(); reason != "" {
+		m.Halt(vmm.Stop{Kind: vmm.StopHalted, Reason: reason, PC: pc, Insn: "hlt"})
+		return
+	}
+	// The timer's interrupt is pending at the PIC: the machine delivers it
+	// through the real IDT, back into onTrap, which reflects it.
+	m.DeliverPendingIRQ(next)
+}
+
+// reflect delivers an event into the guest's own handler through the
+// guest's IDT, as the CPU would have at the guest's virtual privilege.
+func (t *VMM) reflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) {
+	for {
+		f := t.tryReflect(vec, code, hasCode, soft, retEIP, pc)
+		if f == nil {
+			return
+		}
+		next, triple := x86.Escalate(vec, f.Vec)
+		if triple {
+			t.Crash(pc, "triple fault in the guest: delivering %s raised %v", x86.VectorName(vec), f)
+			return
+		}
+		t.Record(vmm.CauseExc(next), vmm.MechTrap, pc)
+		vec, code, hasCode, soft, retEIP = next, f.Code, true, false, pc
+		if next == x86.VecDF {
+			code = 0
+		}
+	}
+}
+
+func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) *vmm.DeliveryFault {
+	m := t.Machine
+	gate, f := m.ReadGate(t.V.IDTR.Base, uint32(t.V.IDTR.Limit), vec)
+	if f != nil {
+		return f
+	}
+	idtCode := uint32(vec)*8 + 2
+	if soft && gate.DPL < t.V.CPL {
+		return &vmm.DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("int $%#x from virtual CPL %d through a DPL-%d gate", vec, t.V.CPL, gate.DPL)}
+	}
+	if !gate.Present {
+		return &vmm.DeliveryFault{Vec: x86.VecNP, Code: idtCode, Why: fmt.Sprintf("guest IDT entry %#x not present", vec)}
+	}
+	target, err := t.guestDescriptor(gate.Selector)
+	if err != nil || !target.IsCode() || x86.SelIndex(gate.Selector) == 0 {
+		return &vmm.DeliveryFault{Vec: x86.VecGP, Code: uint32(gate.Selector &^ 3), Why: fmt.Sprintf("guest gate %#x targets %#x, not a code segment", vec, gate.Selector)}
+	}
+	if !target.Present {
+		return &vmm.DeliveryFault{Vec: x86.VecNP, Code: uint32(gate.Selector &^ 3), Why: "handler segment not present"}
+	}
+	newVCPL := target.DPL
+	if target.IsConforming() {
+		newVCPL = t.V.CPL
+	}
+	if newVCPL > t.V.CPL {
+		return &vmm.DeliveryFault{Vec: x86.VecGP, Code: uint32(gate.Selector &^ 3), Why: "handler less privileged than the interrupted code"}
+	}
+	realFlags := m.Reg(unicorn.EFLAGS)
+	// The frame shows the guest its own view: its CS with RPL 0, its
+	// virtual IF and IOPL. Returning with iret to an RPL-0 CS faults at CPL
+	// 1, so the VMM sees (and emulates) every return into the guest kernel.
+	frameFlags := realFlags&^(x86.FlagIF|x86.FlagIOPL) | uint32(t.V.IOPL)<<12
+	if t.V.IF {
+		frameFlags |= x86.FlagIF
+	}
+	if newVCPL < t.V.CPL {
+		// From guest user to guest kernel: the inner stack is the guest
+		// TSS's SS0:ESP0, which the real TSS supplies as SS1:ESP1.
+		if f := t.loadKernelStack(); f != nil {
+			return f
+		}
+	}
+	shadow := t.ShadowDescriptor(target)
+	realSel := t.ShadowSelector(gate.Selector&^3 | uint16(newVCPL))
+	if gate.Type == x86.TypeIntGate32 {
+		t.V.IF = false
+	}
+	t.V.CPL = newVCPL
+	return m.TransferTo(vmm.Transfer{
+		Vector: vec, Handler: gate.Offset, TargetSel: realSel, Target: shadow,
+		FrameCS: uint32(guestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
+		RetEIP: retEIP, Code: code, HasCode: hasCode,
+		NewFlags: realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF,
+		EventPC:  pc,
+	})
+}
+
+// loadKernelStack copies the guest TSS's SS0:ESP0 into the real TSS's
+// SS1:ESP1, where the CPU looks when it enters CPL 1.
+func (t *VMM) loadKernelStack() *vmm.DeliveryFault {
+	tss, err := t.guestDescriptor(t.V.TR)
+	if err != nil || x86.SelIndex(t.V.TR) == 0 || tss.Limit < 0x67 {
+		return &vmm.DeliveryFault{Vec: x86.VecTS, Code: uint32(t.V.TR &^ 3), Why: "the guest has loaded no 32-bit TSS to supply its kernel stack"}
+	}
+	var b [8]byte
+	if err := t.ReadMem(tss.Base+x86.TSSESP0, b[:]); err != nil {
+		return &vmm.DeliveryFault{Vec: x86.VecTS, Code: uint32(t.V.TR &^ 3), Why: err.Error()}
+	}
+	esp0 := binary.LittleEndian.Uint32(b[0:])
+	ss0 := binary.LittleEndian.Uint16(b[4:])
+	binary.LittleEndian.PutUint32(b[0:], esp0)
+	binary.LittleEndian.PutUint32(b[4:], uint32(t.ShadowSelector(ss0)))
+	if err := t.WriteMem(realTSSAddr+x86.TSSESP1, b[:]); err != nil {
+		t.Fail(err)
+	}
+	return nil
+}
+
+// guestDescriptor reads a descriptor from the guest's own GDT.
+func (t *VMM) guestDescriptor(sel uint16) (x86.Descriptor, error) {
+	off := uint32(x86.SelIndex(sel)) * 8
+	if x86.SelTI(sel) || off+7 > uint32(t.V.GDTR.Limit) {
+		return x86.Descriptor{}, fmt.Errorf("selector %#x outside the guest GDT", sel)
+	}
+	var b [8]byte
+	if err := t.ReadMem(t.V.GDTR.Base+off, b[:]); err != nil {
+		return x86.Descriptor{}, err
+	}
+	return x86.Decode(b[:]), nil
+}
+
+// ---- Platform: what the emulator asks of the VMM ----
+
+func (t *VMM) In(port uint16, size int) uint32 { return t.DeviceIn(port, size) }
+func (t *VMM) Out(port uint16, size int, v uint32) {
+	t.DeviceOut(t.cpu.pc, port, size, v)
+}
+func (t *VMM) CPUID(leaf, sub uint32) [4]uint32 { return vmm.CPUID(leaf, sub) }
+func (t *VMM) GDTLoaded() {
+	if err := t.deriveGDT(); err != nil {
+		t.Crash(t.cpu.pc, "trap: lgdt: %v", err)
+	}
+}
+
+// IDTLoaded: the real IDT stays the VMM's; the guest's is read at reflection.
+func (t *VMM) IDTLoaded() {}
+func (t *VMM) TRLoaded()  { t.GDTLoaded() }
+func (t *VMM) LDTLoaded() { t.GDTLoaded() }
+
+// CRWritten: paging is a later step (shadow page tables); CR0.PG is refused.
+func (t *VMM) CRWritten(n int, old uint32) {
+	if n == 0 && t.V.CR0&x86.CR0PG != 0 {
+		t.Crash(t.cpu.pc, "trap: the guest enabled paging; memory virtualization (shadow page tables) is not implemented yet")
+	}
+}
+func (t *VMM) InvalidatePage(addr uint32) {}
+
+// ---- the x86 hole, reported ----
+
+// sweepSensitive finds the sensitive-but-unprivileged instructions in the
+// image: they run without trapping and see the VMM's state, not the guest's.
+func (t *VMM) sweepSensitive() {
+	t.sensitive = map[string]int{}
+	for _, seg := range t.Img.Segments {
+		for off := 0; off < len(seg.Data); {
+			inst, err := x86asm.Decode(seg.Data[off:], 32)
+			if err != nil || inst.Len == 0 {
+				off++
+				continue
+			}
+			if c := Classify(inst); c.Class == Sensitive {
+				t.sensitive[c.Cause]++
+			}
+			off += inst.Len
+		}
+	}
+}
+
+// installAudit counts, by mnemonic, every sensitive-but-unprivileged
+// instruction executed without trapping (a Go code hook on every guest
+// instruction: slow, and only with --audit).
+func (t *VMM) installAudit() error {
+	t.audit = map[string]uint64{}
+	t.auditCls = map[uint32]string{}
+	_, err := t.E.HookCode(0, uint64(t.Cfg.MemSize)-1, func(addr uint64, size uint32) {
+		pc := uint32(addr)
+		cause, ok := t.auditCls[pc]
+		if !ok {
+			if inst, err := t.Decode(pc); err == nil {
+				if c := Classify(inst); c.Class == Sensitive {
+					cause = c.Cause
+				}
+			}
+			t.auditCls[pc] = cause
+		}
+		t.auditPC, t.audited = pc, cause != ""
+		if cause != "" {
+			t.audit[cause]++
+		}
+	})
+	return err
+}
+
+func (t *VMM) unaudit(pc uint32) {
+	cause := t.auditCls[pc]
+	if t.audit[cause]--; t.audit[cause] == 0 {
+		delete(t.audit, cause)
+	}
+	t.audited = false
+}
+
+// Result adds the x86-hole report to the machine's result.
+func (t *VMM) Result() *vmm.Result {
+	r := t.Machine.Result()
+	for cause, n := range t.audit {
+		r.Counters["audit/"+cause] = n
+	}
+	if len(t.sensitive) > 0 {
+		var parts []string
+		for c, n := range t.sensitive {
+			parts = append(parts, fmt.Sprintf("%s×%d", c, n))
+		}
+		sort.Strings(parts)
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"Popek-Goldberg: the image contains sensitive instructions that do not trap at CPL 1 (%s); what they show is the VMM's real state, so output depending on them can differ from bare metal (run with --audit to count executions)",
+			strings.Join(parts, ", ")))
+	}
+	return r
+}
+
+// RunToExit runs until the next exit.
+func (t *VMM) RunToExit() (vmm.Stop, error) {
+	return t.RunUntil(func(e vmm.Event) bool { return e.Mech.IsExit() })
+}
