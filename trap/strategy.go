@@ -346,6 +346,14 @@ func (t *VMM) emulate(tr vmm.Trap) {
 		t.reflect(f.Vector, f.Code, f.HasCode, f.Soft, ret, tr.PC)
 	case out.Halt:
 		t.halt(tr.PC, out.Next)
+	case out.Shadow && t.V.IF && len(t.pending) > 0:
+		// sti opened the virtual IF: one more instruction runs before the
+		// queued interrupt, as on the CPU.
+		t.StepThen(out.Next, func() {
+			if t.Stopped().Kind == vmm.StopNone {
+				t.resume(t.Reg(unicorn.EIP))
+			}
+		})
 	default:
 		t.resume(out.Next)
 	}

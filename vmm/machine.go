@@ -60,6 +60,7 @@ type Machine struct {
 	inShadow  bool    // the last instruction was sti (or a load of SS): interrupts wait one more instruction
 	freeRan   bool    // the last engine run had no instruction count: its translations lack the step hook
 	wantClock bool    // the guest loaded a PIT count: start the clock between runs
+	stepThen  func()  // run exactly one guest instruction, then call this
 	hookErr   error   // an internal error inside a hook, surfaced by Run
 	wall      time.Duration
 	deadline  time.Time
@@ -233,12 +234,21 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 // continues at next, or the engine stops there if a pause or a stop is
 // pending.
 func (m *Machine) Complete(next uint32) {
-	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock {
+	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock || m.stepThen != nil {
 		m.resumeAt = &next
 		m.E.Stop()
 		return
 	}
 	m.setReg(unicorn.EIP, next)
+}
+
+// StepThen finishes a hook like Complete(next), then has the machine run
+// exactly one guest instruction and call fn at the boundary after it: what
+// a VMM needs to honour an interrupt shadow (sti lets one more instruction
+// run before an interrupt).
+func (m *Machine) StepThen(next uint32, fn func()) {
+	m.stepThen = fn
+	m.Complete(next)
 }
 
 // Halt stops the guest for good.
@@ -290,6 +300,21 @@ func (m *Machine) loop(mode runMode, pred func(Event) bool) (Stop, error) {
 	m.pauseOn, m.pause = pred, false
 	defer func() { m.pauseOn, m.pause = nil, false }()
 	for {
+		if fn := m.stepThen; fn != nil {
+			m.stepThen = nil
+			if err := m.stepOnce(); err != nil || m.stop.Kind != StopNone {
+				return m.stop, err
+			}
+			fn()
+			m.applyResume()
+			if m.stop.Kind != StopNone {
+				return m.stop, nil
+			}
+			if m.pause || mode == modeStep {
+				return Stop{PC: m.pc()}, nil
+			}
+			continue
+		}
 		if m.irqWindow {
 			if err := m.stepForInterruptWindow(); err != nil {
 				return m.stop, err
