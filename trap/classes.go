@@ -2,6 +2,7 @@ package trap
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -65,6 +66,13 @@ type InsnClass struct {
 	Cause string
 	Note  string
 }
+
+// Hole reports an instruction of the x86 hole: sensitive, yet it runs on
+// the real CPU without trapping under ring compression (its cause has the
+// "sens/" prefix), so a trap-and-emulate VMM never sees it. Sensitive
+// instructions that do reach the VMM (int n, iret and lret to RPL-0 code,
+// loads of SS) are not in the hole.
+func (ic InsnClass) Hole() bool { return ic.Class == Sensitive && strings.HasPrefix(ic.Cause, "sens/") }
 
 // classEntry is one row of the operand-independent table.
 type classEntry struct {

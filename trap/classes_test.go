@@ -78,6 +78,9 @@ func TestClassTable(t *testing.T) {
 		if ic.Class != l.class || ic.Cause != l.cause {
 			t.Errorf("classes.txt:%d: %s: Classify = %v %q, want %v %q", l.lineno, l.text, ic.Class, ic.Cause, l.class, l.cause)
 		}
+		if hole := l.class == Sensitive && strings.HasPrefix(l.cause, "sens/"); ic.Hole() != hole {
+			t.Errorf("classes.txt:%d: %s: Hole() = %v", l.lineno, l.text, ic.Hole())
+		}
 		if ic.Op != inst.Op {
 			t.Errorf("classes.txt:%d: Classify.Op = %v, want %v", l.lineno, ic.Op, inst.Op)
 		}

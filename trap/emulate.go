@@ -152,11 +152,14 @@ type emu struct {
 // be decoded or is not emulated, or on an internal failure; it never
 // panics. A guest-visible exception is Outcome.Fault, not an error.
 func (e *Emulator) Emulate(cpu CPU, v *VCPU, pc uint32) (out Outcome, err error) {
-	var code []byte
+	var (
+		code []byte
+		text string
+	)
 	defer func() {
 		if r := recover(); r != nil {
 			out = Outcome{}
-			err = &EmulationError{PC: pc, Bytes: code, Err: fmt.Errorf("%w: panic: %v\n%s", ErrInternal, r, debug.Stack())}
+			err = &EmulationError{PC: pc, Bytes: code, Text: text, Err: fmt.Errorf("%w: panic: %v\n%s", ErrInternal, r, debug.Stack())}
 		}
 	}()
 	if e.P == nil || cpu == nil || v == nil {
@@ -178,6 +181,7 @@ func (e *Emulator) Emulate(cpu CPU, v *VCPU, pc uint32) (out Outcome, err error)
 		return Outcome{}, &EmulationError{PC: pc, Bytes: code, Err: fmt.Errorf("%w: %v", ErrUndecodable, derr)}
 	}
 	code = code[:inst.Len]
+	text = x86asm.GNUSyntax(inst, uint64(pc), nil)
 	m := &emu{e: e, cpu: cpu, v: v, pc: pc, inst: inst, next: pc + uint32(inst.Len)}
 	out = Outcome{Inst: inst, Cause: Classify(inst).Cause}
 	m.out = &out
@@ -198,7 +202,7 @@ func (e *Emulator) Emulate(cpu CPU, v *VCPU, pc uint32) (out Outcome, err error)
 			o.Inst, o.Cause = out.Inst, out.Cause
 			return o, nil
 		}
-		return Outcome{}, &EmulationError{PC: pc, Bytes: code, Text: x86asm.GNUSyntax(inst, uint64(pc), nil), Err: xerr}
+		return Outcome{}, &EmulationError{PC: pc, Bytes: code, Text: text, Err: xerr}
 	}
 	out.Next = m.next
 	cpu.SetReg(EIP, m.next)

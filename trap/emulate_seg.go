@@ -170,7 +170,9 @@ func (m *emu) loadSegInsn(r x86asm.Reg, sel uint16) error {
 		if err := m.loadReal(SS, sel, d); err != nil {
 			return err
 		}
-		m.out.Shadow = true
+		// mov and pop into SS inhibit interrupts for one instruction, so
+		// that the ESP load after it completes the switch of stacks.
+		m.out.Shadow = m.inst.Op == x86asm.MOV || m.inst.Op == x86asm.POP
 		return nil
 	}
 	if x86.SelNull(sel) {
