@@ -47,10 +47,15 @@ type GoldenRecord struct {
 	Counts       Counts
 }
 
-// RecordOf extracts the pinned facts from a Result.
+// RecordOf extracts the pinned facts from a Result. Results whose counts
+// depend on a flavour (KVM) are keyed "strategy/flavour".
 func RecordOf(r *Result) GoldenRecord {
+	strategy := r.Strategy
+	if r.Flavour != "" {
+		strategy += "/" + r.Flavour
+	}
 	return GoldenRecord{
-		Key:          GoldenKey{r.Guest, r.Args, r.Strategy},
+		Key:          GoldenKey{r.Guest, r.Args, strategy},
 		Stop:         r.Stop.Kind,
 		Status:       r.Stop.Status,
 		Instructions: r.Instructions,

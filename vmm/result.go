@@ -59,8 +59,11 @@ type Result struct {
 	Guest    string `json:"guest"`
 	Args     string `json:"args"`
 	Strategy string `json:"strategy"`
-	Stop     Stop   `json:"stop"`
-	Serial   string `json:"serial"`
+	// Flavour qualifies strategies whose counts depend on what runs
+	// underneath (KVM: "pvm", "vmx", "svm"); empty on Unicorn.
+	Flavour string `json:"flavour,omitempty"`
+	Stop    Stop   `json:"stop"`
+	Serial  string `json:"serial"`
 	// Counts holds every event by cause and mechanism.
 	Counts Counts `json:"-"`
 	// Exits is Counts.Exits(): events that transferred control to a VMM.
@@ -104,6 +107,9 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 func (r *Result) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "virtsim: %s under %s", r.Guest, r.Strategy)
+	if r.Flavour != "" {
+		fmt.Fprintf(&b, " (%s)", r.Flavour)
+	}
 	if r.Args != "" {
 		fmt.Fprintf(&b, " (%s)", r.Args)
 	}
