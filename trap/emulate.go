@@ -592,6 +592,15 @@ func (m *emu) setIF(on bool) {
 // ---- dispatch --------------------------------------------------------------------
 
 func (m *emu) dispatch() error {
+	for _, p := range m.inst.Prefix {
+		if p == 0 {
+			break
+		}
+		// None of the instructions emulated here accepts LOCK.
+		if p&x86asm.PrefixInvalid != 0 || p&0xFF == x86asm.PrefixLOCK {
+			return ud("%v with a LOCK prefix", m.inst.Op)
+		}
+	}
 	switch m.inst.Op {
 	case x86asm.CLI, x86asm.STI:
 		return m.cliSti()

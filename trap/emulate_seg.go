@@ -375,14 +375,14 @@ func (m *emu) farJmpCall() error {
 // transfer completes a far jmp/call at the same privilege: lcall pushes
 // the guest's CS and the return EIP, then CS is loaded (RPL = CPL).
 func (m *emu) transfer(cs uint16, d x86.Descriptor, addr, off uint32, call bool, size int) error {
+	d, err := m.setAccessed(d, addr)
+	if err != nil {
+		return err
+	}
 	if call {
 		if err := m.push(size, uint32(m.guestSel(m.cpu.Seg(CS).Sel)), m.next&mask(size)); err != nil {
 			return err
 		}
-	}
-	d, err := m.setAccessed(d, addr)
-	if err != nil {
-		return err
 	}
 	if err := m.loadReal(CS, cs, d); err != nil {
 		return err

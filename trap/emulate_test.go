@@ -813,7 +813,10 @@ func TestEmulateIret(t *testing.T) {
 				wantSeg(t, en, ES, 0)
 			}},
 		{name: "iret within the kernel", code: "cf", cause: "priv/iret", next: 0x800,
-			setup: iretFrame(0x800, selKCode, fl|3<<12),
+			setup: func(en *env) {
+				en.c.regs[EFLAGS] = fl | 1<<12 // whatever the real IF and IOPL were
+				iretFrame(0x800, selKCode, fl|3<<12)(en)
+			},
 			check: func(t *testing.T, en *env, out Outcome) {
 				if en.v.CPL != 0 || en.v.IOPL != 3 || en.v.IF || out.IFChanged {
 					t.Errorf("v.CPL=%d v.IOPL=%d v.IF=%v IFChanged=%v", en.v.CPL, en.v.IOPL, en.v.IF, out.IFChanged)
@@ -1172,6 +1175,9 @@ func TestEmulateErrors(t *testing.T) {
 		{name: "undecodable", code: "0f0f", err: "undecodable"},
 		{name: "innocuous instruction", code: "01c8", err: "add %ecx,%eax"},
 		{name: "nop", code: "90", err: "not emulated"},
+		{name: "lock cli", code: "f0fa", cause: "priv/cli", fault: "#UD"},
+		{name: "lock out", code: "f0e680", cause: "io/out:0x80", fault: "#UD"},
+		{name: "mov to cr11 (LOCK as REX.R)", code: "f00f22d8", cause: "priv/mov-cr11", fault: "#UD"},
 		{name: "sysexit", code: "0f35", err: "not emulated"},
 	})
 	// The error names the address and the bytes.
@@ -1198,5 +1204,49 @@ func TestEmulateErrors(t *testing.T) {
 	// A nil platform is an error, not a panic.
 	if _, err := (&Emulator{}).Emulate(en.c, en.v, codeAddr); !errors.Is(err, ErrInternal) {
 		t.Errorf("nil platform: %v", err)
+	}
+}
+
+// identityPlatform is a platform without ring compression (KVM's
+// completion): shadows are the guest's own selectors and descriptors.
+type identityPlatform struct{ fakePlatform }
+
+func (p *identityPlatform) ShadowSelector(sel uint16) uint16                 { return sel }
+func (p *identityPlatform) ShadowDescriptor(d x86.Descriptor) x86.Descriptor { return d }
+
+// remapPlatform maps selectors back through GuestSelector.
+type remapPlatform struct{ fakePlatform }
+
+func (p *remapPlatform) GuestSelector(real uint16) uint16 { return real ^ 0x100 }
+
+func TestGuestSelectorViews(t *testing.T) {
+	push := func(p Platform, realCS uint16) uint32 {
+		t.Helper()
+		en := newEnv("0e") // push %cs
+		en.e.P = p
+		en.c.segs[CS].Sel = realCS
+		if _, err := en.run(); err != nil {
+			t.Fatal(err)
+		}
+		return en.c.get32(kstackTop - 4)
+	}
+	if got := push(&fakePlatform{}, 0x09); got != 0x08 {
+		t.Errorf("ring compression: push %%cs gave %#x, want the guest's 0x08", got)
+	}
+	if got := push(&identityPlatform{}, 0x09); got != 0x09 {
+		t.Errorf("identity shadow: push %%cs gave %#x, want 0x09 as it is", got)
+	}
+	if got := push(&remapPlatform{}, 0x109); got != 0x09 {
+		t.Errorf("GuestSelectorer: push %%cs gave %#x, want 0x09", got)
+	}
+	// Without ring compression a kernel selector loads as it is.
+	en := newEnv("8ed0") // mov %eax,%ss
+	en.e.P = &identityPlatform{}
+	en.c.regs[EAX] = selKData
+	if _, err := en.run(); err != nil {
+		t.Fatal(err)
+	}
+	if s := en.c.segs[SS]; s.Sel != selKData || s.Desc.DPL != 0 {
+		t.Errorf("identity shadow: SS = %#x DPL %d", s.Sel, s.Desc.DPL)
 	}
 }
