@@ -604,6 +604,27 @@ func (t *VMM) Result() *vmm.Result {
 	return r
 }
 
+// Virtual is the guest's view: the VCPU over the real registers.
+func (t *VMM) Virtual() (vmm.CPUState, bool) {
+	s := t.Real()
+	s.EFLAGS &^= x86.FlagIF | x86.FlagIOPL
+	if t.V.IF {
+		s.EFLAGS |= x86.FlagIF
+	}
+	s.EFLAGS |= uint32(t.V.IOPL) << 12
+	for i := range s.Seg {
+		s.Seg[i] = guestView(s.Seg[i])
+	}
+	s.CR0, s.CR2, s.CR3, s.CR4 = t.V.CR0, t.V.CR2, t.V.CR3, t.V.CR4
+	s.GDTBase, s.GDTLimit = t.V.GDTR.Base, t.V.GDTR.Limit
+	s.IDTBase, s.IDTLimit = t.V.IDTR.Base, t.V.IDTR.Limit
+	s.TR, s.LDTR, s.CPL = t.V.TR, t.V.LDTR, t.V.CPL
+	if s.Seg[1]&3 == 3 {
+		s.CPL = 3
+	}
+	return s, true
+}
+
 // RunToExit runs until the next exit.
 func (t *VMM) RunToExit() (vmm.Stop, error) {
 	return t.RunUntil(func(e vmm.Event) bool { return e.Mech.IsExit() })

@@ -225,6 +225,9 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 	if m.Cfg.Trace {
 		m.res.Trace = append(m.res.Trace, ev)
 	}
+	if m.Cfg.OnEvent != nil {
+		m.Cfg.OnEvent(ev)
+	}
 	if m.pauseOn != nil && m.pauseOn(ev) {
 		m.pause = true
 	}

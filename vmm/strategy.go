@@ -34,6 +34,9 @@ type Config struct {
 	Audit bool
 	// Serial, if set, receives guest serial output byte by byte as it is written.
 	Serial func(b byte)
+	// OnEvent, if set, receives every event as it is recorded (on the
+	// goroutine running the guest).
+	OnEvent func(Event)
 }
 
 // Defaults for Config's zero values.

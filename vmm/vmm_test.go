@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"virtsim/guest"
 )
 
 type fakeDev struct{ name string }
@@ -169,5 +171,36 @@ func TestGoldenParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to mention %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestInspectorNative(t *testing.T) {
+	img, err := guest.LoadFlat([]byte{0x40, 0x40, 0xB0, 0x00, 0xE6, 0xF4}, guest.DefaultLoadAddr, DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := LookupStrategy("native")
+	var events []Event
+	inst, err := s.New(img, Config{OnEvent: func(e Event) { events = append(events, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	ins, ok := inst.(Inspector)
+	if !ok {
+		t.Fatal("native does not implement Inspector")
+	}
+	inst.Step()
+	inst.Step()
+	r := ins.Real()
+	if r.EIP != 0x100002 || r.GPR[0] != guest.MultibootMagic+2 || r.CPL != 0 || r.Seg[1] != 0x08 {
+		t.Errorf("real state after two incs: %+v", r)
+	}
+	if _, ok := ins.Virtual(); ok {
+		t.Error("native claims a virtual CPU")
+	}
+	inst.Run()
+	if len(events) != 1 || events[0].Cause != "io/out:0xf4" {
+		t.Errorf("OnEvent saw %v", events)
 	}
 }
