@@ -544,7 +544,7 @@ func (t *VMM) sweepSensitive() {
 				off++
 				continue
 			}
-			if c := Classify(inst); c.Class == Sensitive {
+			if c := Classify(inst); c.Hole() {
 				t.sensitive[c.Cause]++
 			}
 			off += inst.Len
@@ -563,7 +563,7 @@ func (t *VMM) installAudit() error {
 		cause, ok := t.auditCls[pc]
 		if !ok {
 			if inst, err := t.Decode(pc); err == nil {
-				if c := Classify(inst); c.Class == Sensitive {
+				if c := Classify(inst); c.Hole() {
 					cause = c.Cause
 				}
 			}

@@ -14,9 +14,9 @@ import (
 )
 
 // The VMM region sits at the top of the 32-bit linear address space, above
-// any guest RAM. Its lower half belongs to the strategy (a VMM's own
+// any guest RAM. Most of it belongs to the strategy (a VMM's own
 // descriptor tables, translation cache, ...); the machine keeps its
-// privilege-switch trampoline in the upper half (see deliver.go).
+// privilege-switch trampoline in its top 128 KiB (see deliver.go).
 const (
 	VMMBase        = 0xFFFC0000
 	VMMSize        = 0x40000
