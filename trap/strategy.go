@@ -82,6 +82,11 @@ type VMM struct {
 	pending []uint8
 	// sensitive counts the image's sensitive-but-unprivileged instruction
 	// sites by mnemonic (a static sweep, free at run time).
+	// Redirect, if set, maps a guest-kernel address to where the real CPU
+	// should continue instead: a binary translator returns the address of
+	// the translated code. Guest user code and the return addresses in
+	// frames are never redirected.
+	Redirect func(guestEIP uint32) uint32
 	sensitive map[string]int
 	audit     map[string]uint64
 	auditCls  map[uint32]string
@@ -91,7 +96,16 @@ type VMM struct {
 
 // New boots img under trap-and-emulate.
 func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
-	m, err := vmm.NewMachine(img, cfg, "trap")
+	return NewVMM(img, cfg, "trap")
+}
+
+// NewVMM boots img with its kernel deprivileged to CPL 1 under the VMM's
+// own tables, reporting as strategy name. Other strategies build on it
+// (binary translation, paravirtualization): they replace Machine.VMMTrap
+// with their own entry and call OnTrap for what they leave to
+// trap-and-emulate.
+func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
+	m, err := vmm.NewMachine(img, cfg, name)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +116,7 @@ func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
 		m.Close()
 		return nil, fmt.Errorf("trap: %w", err)
 	}
-	m.VMMTrap = t.onTrap
+	m.VMMTrap = t.OnTrap
 	m.GateSlot = gateSlotIndex
 	t.sweepSensitive()
 	if cfg.Audit {
@@ -284,8 +298,8 @@ func guestView(sel uint16) uint16 {
 
 // ---- exits ----
 
-// onTrap is the VMM's entry: the real IDT sent an event here.
-func (t *VMM) onTrap(tr vmm.Trap) {
+// OnTrap is the VMM's entry: the real IDT sent an event here.
+func (t *VMM) OnTrap(tr vmm.Trap) {
 	m := t.Machine
 	// The virtual CPL follows where the guest really was.
 	if m.Reg(unicorn.CS)&3 == 3 {
@@ -298,29 +312,31 @@ func (t *VMM) onTrap(tr vmm.Trap) {
 	case tr.External:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		if t.V.IF {
-			t.reflect(tr.Vector, 0, false, false, tr.RetEIP, tr.PC)
+			t.Reflect(tr.Vector, 0, false, false, tr.RetEIP, tr.PC)
 			return
 		}
 		t.pending = append(t.pending, tr.Vector)
-		m.Complete(tr.RetEIP)
+		m.Complete(t.continueAt(tr.RetEIP))
 	case tr.Vector == x86.VecGP && !tr.Soft && t.V.CPL == 0:
-		t.emulate(tr)
+		t.EmulateTrap(tr)
 	default:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
-		t.reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
+		t.Reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
 	}
 }
 
-// emulate handles a #GP raised by the deprivileged guest kernel: a
+// EmulateTrap handles a #GP raised by the deprivileged guest kernel: a
 // privileged instruction, which the VMM emulates against the virtual CPU.
-func (t *VMM) emulate(tr vmm.Trap) {
+// tr.PC is the guest address of the instruction (a binary translator
+// passes the guest PC of a callout's instruction).
+func (t *VMM) EmulateTrap(tr vmm.Trap) {
 	m := t.Machine
 	if t.audited && t.auditPC == tr.PC {
 		// It trapped after all (a segment load with an RPL-0 selector, say):
 		// the audit counts only what runs without the VMM seeing it.
 		t.unaudit(tr.PC)
 	}
-	t.cpu.begin()
+	t.cpu.pc = tr.PC
 	out, err := t.emu.Emulate(t.cpu, &t.V, tr.PC)
 	if err != nil {
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
@@ -333,7 +349,7 @@ func (t *VMM) emulate(tr vmm.Trap) {
 	}
 	m.Record(cause, vmm.MechTrap, tr.PC)
 	if m.Stopped().Kind != vmm.StopNone {
-		m.Complete(out.Next)
+		m.Complete(t.continueAt(out.Next))
 		return
 	}
 	switch {
@@ -343,32 +359,42 @@ func (t *VMM) emulate(tr vmm.Trap) {
 		if f.Soft {
 			ret = out.Next
 		}
-		t.reflect(f.Vector, f.Code, f.HasCode, f.Soft, ret, tr.PC)
+		t.Reflect(f.Vector, f.Code, f.HasCode, f.Soft, ret, tr.PC)
 	case out.Halt:
 		t.halt(tr.PC, out.Next)
 	case out.Shadow && t.V.IF && len(t.pending) > 0:
 		// sti opened the virtual IF: one more instruction runs before the
 		// queued interrupt, as on the CPU.
-		t.StepThen(out.Next, func() {
+		t.StepThen(t.continueAt(out.Next), func() {
 			if t.Stopped().Kind == vmm.StopNone {
-				t.resume(t.Reg(unicorn.EIP))
+				t.Resume(t.Reg(unicorn.EIP))
 			}
 		})
 	default:
-		t.resume(out.Next)
+		t.Resume(out.Next)
 	}
 }
 
-// resume continues the guest at next, injecting a pending interrupt first
+// Resume continues the guest at next, injecting a pending interrupt first
 // if the virtual IF now allows it.
-func (t *VMM) resume(next uint32) {
+func (t *VMM) Resume(next uint32) {
 	if t.V.IF && len(t.pending) > 0 {
 		vec := t.pending[0]
 		t.pending = t.pending[1:]
-		t.reflect(vec, 0, false, false, next, next)
+		t.Reflect(vec, 0, false, false, next, next)
 		return
 	}
-	t.CompleteIO(next)
+	t.CompleteIO(t.continueAt(next))
+}
+
+// continueAt is where the real CPU continues for guest address eip: the
+// translated code under a binary translator when the guest kernel runs,
+// else eip itself.
+func (t *VMM) continueAt(eip uint32) uint32 {
+	if t.Redirect == nil || t.Reg(unicorn.CS)&3 == 3 {
+		return eip
+	}
+	return t.Redirect(eip)
 }
 
 // halt: the guest kernel executed hlt. With the virtual IF set the VMM
@@ -381,7 +407,7 @@ func (t *VMM) halt(pc, next uint32) {
 		return
 	}
 	if len(t.pending) > 0 {
-		t.resume(next)
+		t.Resume(next)
 		return
 	}
 	if reason := m.WaitForInterrupt(); reason != "" {
@@ -393,9 +419,9 @@ func (t *VMM) halt(pc, next uint32) {
 	m.DeliverPendingIRQ(next)
 }
 
-// reflect delivers an event into the guest's own handler through the
+// Reflect delivers an event into the guest's own handler through the
 // guest's IDT, as the CPU would have at the guest's virtual privilege.
-func (t *VMM) reflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) {
+func (t *VMM) Reflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) {
 	for {
 		f := t.tryReflect(vec, code, hasCode, soft, retEIP, pc)
 		if f == nil {
@@ -462,8 +488,12 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 		t.V.IF = false
 	}
 	t.V.CPL = newVCPL
+	handler := gate.Offset
+	if t.Redirect != nil && newVCPL != 3 {
+		handler = t.Redirect(handler)
+	}
 	return m.TransferTo(vmm.Transfer{
-		Vector: vec, Handler: gate.Offset, TargetSel: realSel, Target: shadow,
+		Vector: vec, Handler: handler, TargetSel: realSel, Target: shadow,
 		FrameCS: uint32(guestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
 		RetEIP: retEIP, Code: code, HasCode: hasCode,
 		NewFlags: realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF,

@@ -22,8 +22,6 @@ var regMap = [...]unicorn.Reg{
 
 var segMap = [...]unicorn.Reg{ES: unicorn.ES, CS: unicorn.CS, SS: unicorn.SS, DS: unicorn.DS, FS: unicorn.FS, GS: unicorn.GS}
 
-func (c *unicornCPU) begin() { c.pc = c.m.Reg(unicorn.EIP) }
-
 func (c *unicornCPU) Reg(r Reg) uint32 {
 	if r == EIP {
 		return c.pc
