@@ -86,7 +86,7 @@ type VMM struct {
 	// should continue instead: a binary translator returns the address of
 	// the translated code. Guest user code and the return addresses in
 	// frames are never redirected.
-	Redirect func(guestEIP uint32) uint32
+	Redirect  func(guestEIP uint32) uint32
 	sensitive map[string]int
 	audit     map[string]uint64
 	auditCls  map[uint32]string
