@@ -11,8 +11,12 @@ const (
 	LSRTHREmpty   = 0x20 // LSR bit 5: the transmit holding register is empty
 	PortDebugExit = 0xF4 // a write of v stops the VM with status v (QEMU: (v<<1)|1)
 	PortPOST      = 0x80 // POST sink: writes ignored, the cheapest I/O
+	PortPIC1Cmd   = 0x20 // master 8259 command (ICW1, OCW2 EOI, OCW3); reads IRR, ISR or poll
 	PortPIC1Data  = 0x21 // master 8259 IMR (irq-toggle and pgprobe mask all IRQs once)
+	PortPIC2Cmd   = 0xA0 // slave 8259 command
 	PortPIC2Data  = 0xA1 // slave 8259 IMR
+	PortPITCh0    = 0x40 // 8254 channel 0 counter; its OUT drives IRQ 0 (the timer workload)
+	PortPITCmd    = 0x43 // 8254 control word and read-back command
 )
 
 // Multiboot v1.

@@ -107,6 +107,14 @@ var catalog = []Workload{
 		ExitsPerIter: "per round: 2 priv/cli + 2 priv/mov-cr0 (write) + 1 priv/mov-from-cr0; " +
 			"pushf, popf, mov %cs, mov %ss, sgdt, sidt, str, smsw, lar execute without exiting",
 	},
+	{
+		Name: "timer",
+		Description: "PIT and PIC: a one-shot IRQ 0, n periodic ticks waited for with hlt, " +
+			"a masked request delivered once on unmask (also takes k=K for n)",
+		DefaultArgs: "n=10",
+		ExitsPerIter: "per periodic tick: 1 irq/0 + 1 hlt + 1 priv/cli + 1 priv/sti + " +
+			"1 io/out:0x20 (the handler's EOI; it returns with iret)",
+	},
 }
 
 // Catalog returns every workload, sorted by name, with its embedded images.

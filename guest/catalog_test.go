@@ -15,7 +15,7 @@ import (
 
 func TestCatalog(t *testing.T) {
 	ws := Catalog()
-	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "io", "irq-toggle", "pgprobe", "syscall"}
+	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "io", "irq-toggle", "pgprobe", "syscall", "timer"}
 	var names []string
 	for _, w := range ws {
 		names = append(names, w.Name)
@@ -114,6 +114,8 @@ func TestABIIncMatchesGo(t *testing.T) {
 		"MB_FLAG_CMDLINE": InfoFlagCmdline, "PORT_COM1": PortCOM1, "LSR_THRE": LSRTHREmpty,
 		"PORT_DEBUG_EXIT": PortDebugExit, "PORT_POST": PortPOST,
 		"PORT_PIC1_DATA": PortPIC1Data, "PORT_PIC2_DATA": PortPIC2Data,
+		"PORT_PIC1_CMD": PortPIC1Cmd, "PORT_PIC2_CMD": PortPIC2Cmd,
+		"PORT_PIT_CH0": PortPITCh0, "PORT_PIT_CMD": PortPITCmd,
 		"EXIT_OK": ExitOK, "EXIT_CHECK_FAILED": ExitCheckFailed, "EXIT_BAD_ARGS": ExitBadArgs,
 		"EXIT_UNEXPECTED": ExitUnexpected, "KERNEL_CS": KernelCS, "KERNEL_DS": KernelDS,
 		"USER_CS": UserCS, "USER_DS": UserDS, "TSS_SEL": TSSSel,
@@ -144,5 +146,48 @@ func TestParseResult(t *testing.T) {
 	}
 	if _, err := ParseResult("hello", out); err == nil {
 		t.Error("ParseResult found a line for hello")
+	}
+}
+
+// rawSensitive matches a statement that is a privileged or sensitive
+// instruction written raw: outside pvops.inc every one must be a PV_* macro
+// (doc.go, "The workloads and the pv_ops macro layer").
+var rawSensitive = regexp.MustCompile(`^(cli|sti|hlt|(in|out)[bwl]?|(ins|outs)[bwl]|iretl?|l[gi]dt|s[gi]dt|[ls]ldt|ltr|str|[ls]msw|lar|lsl|pushfl?|popfl?|cpuid|invlpg|wbinvd|ljmpl?|lcalll?|lretl?)$`)
+
+// rawSensitiveOperand matches operands that make a mov sensitive: control
+// registers and segment registers.
+var rawSensitiveOperand = regexp.MustCompile(`%(cr[0-8]|[c-gs]s)\b`)
+
+// TestSourcesUsePVOps: no workload or runtime source executes a privileged
+// or sensitive instruction except through the pv_ops macros.
+func TestSourcesUsePVOps(t *testing.T) {
+	files, err := filepath.Glob("src/workloads/*.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := filepath.Glob("src/lib/*.s")
+	label := regexp.MustCompile(`^\s*[A-Za-z0-9_.$]+:`)
+	for _, f := range append(files, lib...) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			code, _, _ := strings.Cut(line, "#")
+			for _, stmt := range strings.Split(code, ";") {
+				for label.MatchString(stmt) {
+					stmt = label.ReplaceAllString(stmt, "")
+				}
+				fields := strings.Fields(stmt)
+				if len(fields) == 0 {
+					continue
+				}
+				op := fields[0]
+				if rawSensitive.MatchString(op) ||
+					(strings.HasPrefix(op, "mov") && rawSensitiveOperand.MatchString(stmt)) {
+					t.Errorf("%s:%d: raw %q: use the PV_* macro from pvops.inc", f, i+1, strings.TrimSpace(stmt))
+				}
+			}
+		}
 	}
 }

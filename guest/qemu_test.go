@@ -152,6 +152,7 @@ var qemuCases = map[string]qemuCase{
 			}
 		}},
 	"pgprobe": {ns: []uint32{1, 3}, countKeys: []string{"rounds"}, check: checkPgprobe},
+	"timer":   {ns: []uint32{5, 9}, countKeys: []string{"ticks"}, check: checkTimer},
 }
 
 // TestQEMUWorkloads boots every workload under QEMU at two values of n (and
@@ -300,5 +301,54 @@ func checkPgprobe(t *testing.T, _ uint32, out string, _ map[string]string) {
 		if f[k] != v {
 			t.Errorf("pgprobe %s=%q, want %q", k, f[k], v)
 		}
+	}
+}
+
+// timerOutput is the timer workload's whole serial output for K periodic
+// ticks (guest/src/workloads/timer.s). Nothing in it depends on the speed
+// of the machine, so QEMU, whose PIT runs in real time, and virtsim, whose
+// PIT runs in guest blocks, must print exactly this.
+func timerOutput(k uint32) string {
+	return fmt.Sprintf("timer: oneshot irqs=1\n"+
+		"timer: periodic k=%d ticks=%d\n"+
+		"timer: masked irr=1 irqs-while-masked=0 irqs-after-unmask=1\n"+
+		"timer: n=%d ticks=%d irqs=%d\n", k, k, k, k, k+2)
+}
+
+func checkTimer(t *testing.T, n uint32, out string, _ map[string]string) {
+	t.Helper()
+	if want := timerOutput(n); out != want {
+		t.Errorf("timer output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestQEMUTimer boots timer under QEMU with K given as k= (its own name for
+// n=) at two values, with both arguments (k= wins), and with K=0 (no
+// periodic tick: parts a and c only). The whole output must be the
+// speed-independent text of timerOutput.
+func TestQEMUTimer(t *testing.T) {
+	qemu := qemuBinary(t)
+	w, err := Lookup("timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args string
+		k    uint32
+	}{
+		{"k=5", 5}, {"k=9", 9}, {"n=9 k=5", 5}, {"k=0", 0},
+	} {
+		t.Run(c.args, func(t *testing.T) {
+			t.Parallel()
+			out, status := bootQEMU(t, qemu, w.Name, w.Image, c.args)
+			if status != ExitOK<<1|1 {
+				t.Fatalf("QEMU exit status %d, want %d; output:\n%s", status, ExitOK<<1|1, out)
+			}
+			checkTimer(t, c.k, out, nil)
+		})
+	}
+	out, status := bootQEMU(t, qemu, w.Name, w.Image, "k=5x")
+	if status != ExitBadArgs<<1|1 || !strings.Contains(out, "timer: bad value for argument k") {
+		t.Errorf("k=5x: status %d, output %q; want status %d and the error message", status, out, ExitBadArgs<<1|1)
 	}
 }
