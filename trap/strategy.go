@@ -78,8 +78,10 @@ type VMM struct {
 	emu *Emulator
 	cpu *unicornCPU
 	// pending holds external interrupt vectors the VMM accepted while the
-	// guest's virtual IF was clear, to inject when it opens.
+	// guest's virtual IF was clear, to inject when it opens. (The machine
+	// consults VirtualIF, so this only catches races.)
 	pending []uint8
+	shadow  bool // inside the one-instruction shadow of an emulated sti
 	// sensitive counts the image's sensitive-but-unprivileged instruction
 	// sites by mnemonic (a static sweep, free at run time).
 	// Redirect, if set, maps a guest-kernel address to where the real CPU
@@ -118,6 +120,9 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 	}
 	m.VMMTrap = t.OnTrap
 	m.GateSlot = gateSlotIndex
+	// Interrupts wait in the PIC until the guest's virtual IF allows them
+	// (and not inside the shadow of an emulated sti).
+	m.VirtualIF = func() bool { return t.V.IF && !t.shadow }
 	t.sweepSensitive()
 	if cfg.Audit {
 		if err := t.installAudit(); err != nil {
@@ -362,10 +367,12 @@ func (t *VMM) EmulateTrap(tr vmm.Trap) {
 		t.Reflect(f.Vector, f.Code, f.HasCode, f.Soft, ret, tr.PC)
 	case out.Halt:
 		t.halt(tr.PC, out.Next)
-	case out.Shadow && t.V.IF && len(t.pending) > 0:
+	case out.Shadow && t.V.IF && t.irqPending():
 		// sti opened the virtual IF: one more instruction runs before the
-		// queued interrupt, as on the CPU.
+		// pending interrupt, as on the CPU.
+		t.shadow = true
 		t.StepThen(t.continueAt(out.Next), func() {
+			t.shadow = false
 			if t.Stopped().Kind == vmm.StopNone {
 				t.Resume(t.Reg(unicorn.EIP))
 			}
@@ -384,7 +391,19 @@ func (t *VMM) Resume(next uint32) {
 		t.Reflect(vec, 0, false, false, next, next)
 		return
 	}
+	if _, ok := t.PIC.Pending(); ok && t.V.IF && !t.shadow {
+		// The guest's IF just opened on a waiting interrupt: the machine
+		// delivers it through the real IDT, back into OnTrap, which reflects it.
+		t.DeliverPendingIRQ(next)
+		return
+	}
 	t.CompleteIO(t.continueAt(next))
+}
+
+// irqPending reports an interrupt waiting for the virtual IF.
+func (t *VMM) irqPending() bool {
+	_, ok := t.PIC.Pending()
+	return ok || len(t.pending) > 0
 }
 
 // continueAt is where the real CPU continues for guest address eip: the
@@ -406,7 +425,7 @@ func (t *VMM) halt(pc, next uint32) {
 		m.Halt(vmm.Stop{Kind: vmm.StopHalted, Reason: "hlt with the virtual IF clear: the guest would sleep forever", PC: pc, Insn: "hlt"})
 		return
 	}
-	if len(t.pending) > 0 {
+	if t.irqPending() {
 		t.Resume(next)
 		return
 	}

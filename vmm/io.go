@@ -182,11 +182,13 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 func (m *Machine) CompleteIO(next uint32) {
 	m.schedule()
 	if _, ok := m.PIC.Pending(); ok && m.stop.Kind == StopNone {
-		if m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 {
+		if m.interruptsOpen() {
 			m.deliverIRQ(next)
 			return
 		}
-		m.irqWindow = true
+		if m.VirtualIF == nil {
+			m.irqWindow = true
+		}
 	}
 	m.Complete(next)
 }

@@ -124,11 +124,23 @@ func (m *Machine) schedule() {
 }
 
 // onClock runs in the C block hook when the deadline is reached, at the
-// start of a block: an instruction boundary.
-func (m *Machine) onClock(now uint64) {
+// start of the block at addr: an instruction boundary. (EIP itself may be
+// stale there: Unicorn does not store it on a chained branch.)
+func (m *Machine) onClock(now, addr uint64) {
 	m.syncTime()
 	m.schedule()
-	m.checkInterrupts(m.pc())
+	m.checkInterrupts(uint32(addr))
+}
+
+// interruptsOpen reports whether a maskable interrupt may be taken now:
+// the real IF on the bare machine, or what the VMM says (VirtualIF) when
+// it virtualizes IF, in which case the PIC keeps its request in IRR —
+// unacknowledged, visible to the guest — until the VMM can inject it.
+func (m *Machine) interruptsOpen() bool {
+	if m.VirtualIF != nil {
+		return m.VirtualIF()
+	}
+	return m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 && !m.inShadow
 }
 
 // checkInterrupts delivers a pending interrupt at the boundary before pc if
@@ -140,9 +152,13 @@ func (m *Machine) checkInterrupts(pc uint32) {
 	if _, ok := m.PIC.Pending(); !ok {
 		return
 	}
-	if m.reg(unicorn.EFLAGS)&x86.FlagIF == 0 || m.inShadow {
-		m.irqWindow = true
-		m.E.Stop()
+	if !m.interruptsOpen() {
+		if m.VirtualIF == nil {
+			// Single-step until IF opens; a VMM instead injects when
+			// its virtual IF opens.
+			m.irqWindow = true
+			m.E.Stop()
+		}
 		return
 	}
 	m.deliverIRQ(pc)

@@ -78,6 +78,10 @@ type Machine struct {
 	// VMMTrap receives events the real IDT routes into the VMM region:
 	// exits. Nil under native, whose IDT is the guest's.
 	VMMTrap func(Trap)
+	// VirtualIF, if set, is the interrupt flag that gates the PIC's
+	// interrupts instead of the real one: a VMM that virtualizes IF says
+	// when it can inject.
+	VirtualIF func() bool
 	// GateSlot, if nonzero, is a GDT index the strategy's own real GDT
 	// reserves for the machine's privilege-switch call gate.
 	GateSlot uint16

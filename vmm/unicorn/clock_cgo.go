@@ -57,7 +57,7 @@ import "fmt"
 // fn is called at the start of every counted block while Now() >= Deadline()
 // (level-triggered), so fn normally moves the deadline (SetDeadline) or
 // disarms it (math.MaxUint64, the default: never). fn runs on the Start
-// goroutine, inside the block hook, with EIP = the block's first instruction:
+// goroutine, inside the block hook, at the block's first instruction (addr):
 //
 //   - SetReg(EIP, x) makes execution continue at x; none of the block's
 //     instructions run. (Writing EIP, even to its current value, re-enters
@@ -89,6 +89,11 @@ type BlockClock struct {
 	finalDone               bool
 }
 
+// NewBlockClock installs a block clock. fn receives the time and the
+// address of the block about to run: use addr, not EIP, for where the guest
+// is — Unicorn does not store EIP when it enters a block through a chained
+// branch, so EIP read in fn can be the address of an earlier block.
+//
 // NewBlockClock installs a block clock on the blocks starting in
 // [begin, end] (both inclusive; begin > end means every address, as for
 // HookBlock) with time 0 and no deadline. fn must not be nil.
@@ -97,7 +102,7 @@ type BlockClock struct {
 // that the hook is compiled into every block from the next Start on. Called
 // from inside a callback it cannot do that safely: blocks translated before
 // then are not counted until RemoveCache.
-func (e *Engine) NewBlockClock(begin, end uint64, fn func(now uint64)) (*BlockClock, error) {
+func (e *Engine) NewBlockClock(begin, end uint64, fn func(now, addr uint64)) (*BlockClock, error) {
 	if e.uc == nil {
 		return nil, errClosed("new block clock")
 	}
@@ -214,7 +219,7 @@ func (e *Engine) flushIfIdle() error {
 }
 
 //export virtsimUcClock
-func virtsimUcClock(handle C.uintptr_t, now C.uint64_t) {
+func virtsimUcClock(handle C.uintptr_t, now, addr C.uint64_t) {
 	ent := live(handle)
 	if ent == nil {
 		return
@@ -224,5 +229,5 @@ func virtsimUcClock(handle C.uintptr_t, now C.uint64_t) {
 			ent.recovered(r)
 		}
 	}()
-	ent.clock(uint64(now))
+	ent.clock(uint64(now), uint64(addr))
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The clock tests end runs with `int $0x80` (stopOnInt80) and start them
@@ -74,7 +75,7 @@ func newClock(t testing.TB, e *Engine, begin, end uint64, fn func(uint64)) *Bloc
 	if fn == nil {
 		fn = func(uint64) {}
 	}
-	c, err := e.NewBlockClock(begin, end, fn)
+	c, err := e.NewBlockClock(begin, end, func(now, _ uint64) { fn(now) })
 	if err != nil {
 		t.Fatalf("NewBlockClock: %v", err)
 	}
@@ -534,7 +535,7 @@ func TestBlockClockDelAndClose(t *testing.T) {
 	if err := other.Del(); err != nil {
 		t.Errorf("Del after Close: %v", err)
 	}
-	if _, err := e.NewBlockClock(1, 0, func(uint64) {}); !errors.Is(err, ErrHandle) {
+	if _, err := e.NewBlockClock(1, 0, func(uint64, uint64) {}); !errors.Is(err, ErrHandle) {
 		t.Errorf("NewBlockClock after Close: %v, want ErrHandle", err)
 	}
 }
@@ -573,5 +574,32 @@ func TestBlockClockUntil(t *testing.T) {
 	}
 	if eip := reg(t, e, EIP); eip != loopExit || clk.Now() != loop100iBlocks-1 {
 		t.Errorf("EIP %#x Now %d, want %#x %d", eip, clk.Now(), loopExit, loop100iBlocks-1)
+	}
+}
+
+// fn gets the address of the block about to run, which EIP is not when the
+// block is entered through a chained branch.
+func TestBlockClockAddr(t *testing.T) {
+	code := []byte{
+		0xB9, 0x05, 0x00, 0x00, 0x00, // mov $5,%ecx        (block 1 starts here)
+		0x49,       //                   L: dec %ecx          (blocks 2.. start here)
+		0x75, 0xFD, //                   jnz L
+		0xCD, 0x80, //                   int $0x80
+	}
+	e := newClockVM(t, code)
+	var addrs []uint64
+	c, err := e.NewBlockClock(1, 0, func(now, addr uint64) {
+		addrs = append(addrs, addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(1) // fire at every block
+	if err := e.Start(codeAddr, 0, time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint64{codeAddr, codeAddr + 5, codeAddr + 5, codeAddr + 5, codeAddr + 5, codeAddr + 8}
+	if fmt.Sprint(addrs) != fmt.Sprint(want) {
+		t.Errorf("block addresses %#x, want %#x", addrs, want)
 	}
 }

@@ -53,7 +53,7 @@ type entry struct {
 	pred    func() bool // cpuid, insn-invalid
 	mem     func(acc MemAccess, addr uint64, size int, value int64) bool
 	code    func(addr uint64, size uint32) // code, block
-	clock   func(now uint64)               // block clock deadline
+	clock   func(now, addr uint64)         // block clock deadline
 	deleted atomic.Bool
 }
 

@@ -125,13 +125,12 @@ static void clock_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	vs_clock *c = (vs_clock *)ud;
 	uint64_t now = ++c->now;
 	(void)uc;
-	(void)addr;
 	(void)size;
 	if (__builtin_expect(now >= c->deadline, 0) && c->deadline != UINT64_MAX) {
 		// c must not be touched after the call: the callback may Del the
 		// clock (its memory then stays valid until Start returns, but the
 		// contract is simpler if C never looks again).
-		virtsimUcClock(c->handle, now);
+		virtsimUcClock(c->handle, now, addr);
 	}
 }
 
