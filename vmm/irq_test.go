@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/arch/x86/x86asm"
+
 	"virtsim/guest"
 )
 
@@ -132,4 +134,31 @@ func BenchmarkComputeClock(b *testing.B) {
 		clock += run(true)
 	}
 	b.ReportMetric(clock.Seconds()/none.Seconds(), "clock/none")
+}
+
+// opensShadow: the instructions after which interrupts wait one more
+// instruction (Intel SDM vol. 3, 6.8.3).
+func TestOpensShadow(t *testing.T) {
+	tests := []struct {
+		code   []byte
+		shadow bool
+	}{
+		{[]byte{0xFB}, true},        // sti
+		{[]byte{0x8E, 0xD0}, true},  // mov %eax,%ss
+		{[]byte{0x17}, true},        // pop %ss
+		{[]byte{0x8E, 0xD8}, false}, // mov %eax,%ds
+		{[]byte{0x9D}, false},       // popf: IF opens at once
+		{[]byte{0xCF}, false},       // iret
+		{[]byte{0xFA}, false},       // cli
+		{[]byte{0x90}, false},       // nop
+	}
+	for _, tt := range tests {
+		inst, err := x86asm.Decode(tt.code, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := opensShadow(inst); got != tt.shadow {
+			t.Errorf("% x (%v): opensShadow = %v, want %v", tt.code, inst, got, tt.shadow)
+		}
+	}
 }
