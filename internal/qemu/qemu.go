@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"virtsim/guest"
 )
 
 // Binary is the QEMU system emulator used as the oracle.
@@ -46,15 +48,6 @@ func (r Result) GuestStatus() (v int, ok bool) {
 	return 0, false
 }
 
-// Args is the QEMU command line of DESIGN.md section 1.
-func Args(kernel, cmdline string) []string {
-	return []string{
-		"-accel", "tcg", "-cpu", "qemu32", "-m", "16M",
-		"-kernel", kernel, "-append", cmdline,
-		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-		"-serial", "stdio", "-display", "none", "-no-reboot",
-	}
-}
 
 // Run boots image (an ELF multiboot kernel's bytes) with cmdline.
 func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
@@ -72,7 +65,7 @@ func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Binary, Args(kernel, cmdline)...)
+	cmd := exec.CommandContext(ctx, Binary, guest.QEMUArgs(kernel, cmdline)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
