@@ -48,7 +48,6 @@ func (r Result) GuestStatus() (v int, ok bool) {
 	return 0, false
 }
 
-
 // Run boots image (an ELF multiboot kernel's bytes) with cmdline.
 func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
 	if err := Available(); err != nil {
