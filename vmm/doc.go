@@ -20,6 +20,20 @@
 //     makes an event an exit.
 //   - Precise port I/O (io.go): the device sees the access, and the VMM
 //     gets control, exactly at the I/O instruction.
+//   - Deterministic time and interrupts (irq.go): an 8254 PIT and a pair of
+//     8259 PICs (pit.go, pic.go); guest time counted in executed guest
+//     blocks, so runs are reproducible; interrupts delivered at the exact
+//     instruction boundary IF and the sti shadow allow.
+//
+// # Where the VMM plugs in
+//
+// A strategy that deprivileges the guest loads its own tables into the
+// CPU. Then a real IDT gate whose handler lies in the VMM region is an exit:
+// the machine calls Machine.VMMTrap instead of pushing a frame. The VMM
+// emulates or reflects (Transfer, TransferTo: the same frame-pushing and
+// stack-switching the hardware does, with the guest's view in the frame),
+// continues the guest with Complete or StepThen, and says when its virtual
+// interrupt flag lets the PIC's requests through (VirtualIF).
 //
 // # Events, exits, results
 //
