@@ -49,6 +49,10 @@ func init() {
 		{"list", "list workloads and strategies", cmdList},
 		{"run", "run one guest under one strategy", cmdRun},
 		{"table", "run every workload under every available strategy and print the exit table", cmdTable},
+		{"compare", "one workload under every strategy: exits by cause and mechanism, measured and modeled overhead", cmdCompare},
+		{"bench", "workloads × strategies × repetitions: results.json, results.csv, plots, a summary", cmdBench},
+		{"check", "compare exit counts with a golden file (CI regression); --update rewrites it", cmdCheck},
+		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
 	}
 }
 

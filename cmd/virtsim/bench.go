@@ -1,0 +1,173 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"virtsim/experiments"
+	"virtsim/guest"
+)
+
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "[flags]", stdout, stderr)
+	var guests listFlag
+	fs.Var(&guests, "guests", "comma-separated workloads (default: the whole catalogue)")
+	reps := fs.Int("reps", 3, "timing runs per cell (made one at a time; median and spread reported); 0 = counting only")
+	out := fs.String("out", "bench-out", "output directory for results.json, results.csv and the plots")
+	gargs := fs.String("args", "", "command line for every workload (default: each workload's own)")
+	scale := fs.Float64("scale", 1, "multiply each workload's default n= by this factor")
+	workers := fs.Int("workers", 2, "counting passes run at once (timing runs are always one at a time)")
+	traceGuest := fs.String("trace-guest", "", "workload whose event trace gives the cumulative-exits plot (default: timer if selected, else the first)")
+	suite := fs.String("suite", "", "preset: adams-agesen (the paper's nanobenchmarks; adds the literature report, profile p4-2006 unless --profile is given)")
+	noPlots := fs.Bool("no-plots", false, "write no plots")
+	m := addMatrixFlags(fs, true)
+	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	if *reps < 0 || *workers < 1 || *scale <= 0 {
+		fmt.Fprintln(stderr, "virtsim bench: --reps must be >= 0, --workers >= 1, --scale > 0")
+		return exitUsage
+	}
+	profileSet := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "profile" {
+			profileSet = true
+		}
+	})
+	o := m.options("bench", stderr)
+	o.Guests, o.Args, o.Scale, o.Reps, o.Workers = guests, *gargs, *scale, *reps, *workers
+	var lo *experiments.Results
+	if *suite != "" {
+		ws, err := experiments.SuiteWorkloads(*suite)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+			return exitUsage
+		}
+		if len(guests) == 0 {
+			o.Guests = ws
+		}
+		if !profileSet {
+			m.profile = "p4-2006"
+		}
+	}
+	p, err := m.loadProfile()
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+		return exitUsage
+	}
+	o.Profile = p
+	if *traceGuest != "" {
+		if _, err := guest.Lookup(*traceGuest); err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: --trace-guest: %v\n", err)
+			return exitUsage
+		}
+		o.TraceGuest = *traceGuest
+	} else {
+		o.TraceGuest = defaultTraceGuest(o.Guests)
+	}
+	if *suite != "" {
+		// The literature report needs counts at two iteration counts: the
+		// cheap lower one first (counting only), then the full bench at the
+		// higher one.
+		lowArgs, _ := experiments.SuiteArgs(*suite, experiments.SuiteN[0])
+		highArgs, _ := experiments.SuiteArgs(*suite, experiments.SuiteN[1])
+		lo1 := o
+		lo1.GuestArgs, lo1.Reps, lo1.TraceGuest = lowArgs, 0, ""
+		if lo, err = experiments.Matrix(lo1); err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+			return exitUsage
+		}
+		o.GuestArgs = highArgs
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+		return exitInternal
+	}
+	res, err := experiments.Matrix(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+		return exitUsage
+	}
+	res.Provenance = experiments.CollectProvenance(commandLine("bench", args))
+	res.Config = m.config(o, p)
+	res.Config.Suite = *suite
+	for _, r := range res.Runs {
+		if r.Flavour != "" && res.Provenance.KVMFlavour == "" {
+			res.Provenance.KVMFlavour = r.Flavour
+		}
+	}
+	written, err := writeBench(res, *out, !*noPlots)
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+		return exitInternal
+	}
+	fmt.Fprint(stdout, experiments.SummaryTable(res))
+	if lo != nil {
+		rows := experiments.LiteratureReport(lo, res, experiments.SuiteN[0], experiments.SuiteN[1])
+		rep := experiments.FormatLiterature(rows, p.Name, experiments.SuiteN[0], experiments.SuiteN[1])
+		fmt.Fprintf(stdout, "\n%s", rep)
+		path := filepath.Join(*out, "report.txt")
+		if err := os.WriteFile(path, []byte(rep), 0o644); err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+			return exitInternal
+		}
+		written = append(written, path)
+	}
+	fmt.Fprintf(stdout, "\nwrote:")
+	for _, w := range written {
+		fmt.Fprintf(stdout, " %s", w)
+	}
+	fmt.Fprintln(stdout)
+	return runStatus(res)
+}
+
+// defaultTraceGuest picks the workload for the cumulative-exits plot: the
+// timer (exits arrive in phases) when it is in the selection.
+func defaultTraceGuest(selected []string) string {
+	if len(selected) == 0 {
+		return "timer"
+	}
+	for _, g := range selected {
+		if g == "timer" {
+			return g
+		}
+	}
+	return selected[0]
+}
+
+func writeBench(res *experiments.Results, dir string, plots bool) ([]string, error) {
+	var written []string
+	write := func(name string, f func(io.Writer) error) error {
+		path := filepath.Join(dir, name)
+		fh, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		err = f(fh)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		written = append(written, path)
+		return nil
+	}
+	if err := write("results.json", res.WriteJSON); err != nil {
+		return written, err
+	}
+	if err := write("results.csv", res.WriteCSV); err != nil {
+		return written, err
+	}
+	if plots {
+		ps, err := experiments.WritePlots(res, dir)
+		written = append(written, ps...)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"virtsim/experiments"
+)
+
+func cmdCalibrate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("calibrate", "[--out FILE] [flags]", stdout, stderr)
+	out := fs.String("out", "host-costs.json", "cost file to write (use it with compare/bench --cost FILE)")
+	reps := fs.Int("reps", 5, "timing runs per point (the median is used; more runs, less noise)")
+	base := fs.String("base", experiments.DefaultProfile, "built-in profile the entries this host cannot measure come from")
+	var probes listFlag
+	fs.Var(&probes, "probes", "probe workloads, each NAME or NAME:N1:N2 (default: compute,io,irq-toggle,syscall,divzero,cpuid; compute first gives ns per instruction)")
+	m := addMatrixFlags(fs, false)
+	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	if *reps < 1 {
+		fmt.Fprintln(stderr, "virtsim calibrate: --reps must be >= 1")
+		return exitUsage
+	}
+	ps, err := parseProbes(probes)
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim calibrate: %v\n", err)
+		return exitUsage
+	}
+	cal, err := experiments.Calibrate(experiments.CalibrateOptions{
+		Strategies: m.strategies, Probes: ps, Reps: *reps, Base: *base,
+		MemSize: uint32(m.mem), TimeBudget: m.timeout, Progress: newProgress("calibrate", stderr, m.quiet),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim calibrate: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprint(stdout, cal.Format())
+	b, err := cal.Profile.MarshalIndent()
+	if err == nil {
+		err = os.WriteFile(*out, b, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim calibrate: write %s: %v\n", *out, err)
+		return exitInternal
+	}
+	fmt.Fprintf(stdout, "\nwrote %s (cost profile %q: use 'virtsim compare --guest io --cost %s').\n", *out, cal.Profile.Name, *out)
+	fmt.Fprintln(stdout, "These are virtsim's own costs on this host (Unicorn emulation included), medians of repeated one-at-a-time runs;")
+	fmt.Fprintln(stdout, "figures marked noisy varied by more than 25% between runs: calibrate again with more --reps on an idle machine.")
+	return exitOK
+}
+
+func parseProbes(list []string) ([]experiments.Probe, error) {
+	var out []experiments.Probe
+	for _, s := range list {
+		f := strings.Split(s, ":")
+		p := experiments.Probe{Workload: f[0]}
+		for _, d := range experiments.DefaultProbes {
+			if d.Workload == p.Workload {
+				p = d
+			}
+		}
+		switch len(f) {
+		case 1:
+			if p.N1 == 0 {
+				p.N1, p.N2 = 1000, 6000
+			}
+		case 3:
+			a, err1 := strconv.ParseUint(f[1], 10, 64)
+			b, err2 := strconv.ParseUint(f[2], 10, 64)
+			if err1 != nil || err2 != nil || a == 0 || b <= a {
+				return nil, fmt.Errorf("--probes %q: want NAME:N1:N2 with 0 < N1 < N2", s)
+			}
+			p.N1, p.N2 = a, b
+		default:
+			return nil, fmt.Errorf("--probes %q: want NAME or NAME:N1:N2", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -1,0 +1,527 @@
+package experiments
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// The plots of a results set. Each is drawn from Results alone (no run), so
+// results.json can be re-plotted and tests render them from a fixture.
+
+// Chart is one rendered plot: its file stem and a drawing function.
+type Chart struct {
+	Name  string // file stem: exits, overhead, breakdown, cumulative
+	Title string
+	W, H  vg.Length
+	draw  func(dc draw.Canvas)
+}
+
+// Okabe–Ito colours: distinguishable with the common colour-vision
+// deficiencies and in greyscale print.
+var palette = []color.Color{
+	color.RGBA{0, 114, 178, 255},   // blue
+	color.RGBA{230, 159, 0, 255},   // orange
+	color.RGBA{0, 158, 115, 255},   // green
+	color.RGBA{204, 121, 167, 255}, // purple
+	color.RGBA{213, 94, 0, 255},    // vermillion
+	color.RGBA{86, 180, 233, 255},  // sky blue
+	color.RGBA{240, 228, 66, 255},  // yellow
+	color.RGBA{0, 0, 0, 255},       // black
+	color.RGBA{153, 153, 153, 255}, // grey
+}
+
+var strategyOrder = map[string]int{"native": 0, "trap": 1, "bt": 2, "pv": 3, "kvm": 4}
+
+// strategies lists the strategies of res in canonical order.
+func (res *Results) strategies() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range res.Runs {
+		if !seen[r.Strategy] {
+			seen[r.Strategy] = true
+			out = append(out, r.Strategy)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		oi, iok := strategyOrder[out[i]]
+		oj, jok := strategyOrder[out[j]]
+		if iok && jok {
+			return oi < oj
+		}
+		if iok != jok {
+			return iok
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// guests lists the workloads of res in first-appearance order.
+func (res *Results) guests() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range res.Runs {
+		if !seen[r.Guest] {
+			seen[r.Guest] = true
+			out = append(out, r.Guest)
+		}
+	}
+	return out
+}
+
+func strategyColor(all []string, s string) color.Color {
+	if i, ok := strategyOrder[s]; ok {
+		return palette[i]
+	}
+	for i, n := range all {
+		if n == s {
+			return palette[(5+i)%len(palette)]
+		}
+	}
+	return palette[len(palette)-1]
+}
+
+// strategyLegend labels a strategy in legends: the KVM flavour, pv's own image.
+func (res *Results) strategyLegend(s string) string {
+	for _, r := range res.Runs {
+		if r.Strategy != s {
+			continue
+		}
+		switch {
+		case r.Flavour != "":
+			return fmt.Sprintf("%s (%s)", s, r.Flavour)
+		case r.Image == "pv":
+			return s + " (own image)"
+		}
+		break
+	}
+	return s
+}
+
+// log10Ticks labels a log10-transformed axis with the untransformed
+// values: 1, 10, 100, 1k, ...
+type log10Ticks struct{ suffix string }
+
+func (t log10Ticks) Ticks(min, max float64) []plot.Tick {
+	var ticks []plot.Tick
+	for k := math.Floor(min); k <= math.Ceil(max); k++ {
+		ticks = append(ticks, plot.Tick{Value: k, Label: humanPow10(k) + t.suffix})
+		for m := 2.0; m < 10 && k+math.Log10(m) < math.Ceil(max); m++ {
+			if v := k + math.Log10(m); v >= min {
+				ticks = append(ticks, plot.Tick{Value: v})
+			}
+		}
+	}
+	return ticks
+}
+
+func humanPow10(k float64) string {
+	v := math.Pow(10, k)
+	switch {
+	case k >= 9:
+		return fmt.Sprintf("%gG", v/1e9)
+	case k >= 6:
+		return fmt.Sprintf("%gM", v/1e6)
+	case k >= 3:
+		return fmt.Sprintf("%gk", v/1e3)
+	}
+	return fmt.Sprintf("%g", v)
+}
+
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	p.X.Label.TextStyle.Font.Size = vg.Points(12)
+	p.Y.Label.TextStyle.Font.Size = vg.Points(12)
+	p.X.Tick.Label.Font.Size = vg.Points(10)
+	p.Y.Tick.Label.Font.Size = vg.Points(10)
+	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	p.Legend.Top = true
+	p.Legend.Left = false
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// groupedBars adds one bar series per strategy over the workloads.
+func groupedBars(p *plot.Plot, res *Results, series []string, guests []string, value func(g, s string) (float64, bool), legend func(s string) string) error {
+	n := len(series)
+	if n == 0 {
+		return nil
+	}
+	width := vg.Points(math.Max(4, math.Min(18, 420/float64(n*max(1, len(guests))))))
+	for i, s := range series {
+		vals := make(plotter.Values, len(guests))
+		any := false
+		for j, g := range guests {
+			if v, ok := value(g, s); ok {
+				vals[j] = v
+				any = true
+			}
+		}
+		bc, err := plotter.NewBarChart(vals, width)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", s, err)
+		}
+		bc.Color = strategyColor(series, s)
+		bc.LineStyle.Width = vg.Points(0.5)
+		bc.Offset = vg.Length(float64(i)-float64(n-1)/2) * width
+		p.Add(bc)
+		lbl := legend(s)
+		if !any {
+			lbl += " (none)"
+		}
+		p.Legend.Add(lbl, bc)
+	}
+	p.NominalX(guests...)
+	return nil
+}
+
+// ExitsChart: exits per workload per strategy, grouped bars, log scale.
+func ExitsChart(res *Results) (*Chart, error) {
+	p := newPlot("Exits per workload and strategy", "workload", "exits (log scale; no bar = 0)")
+	guests, strats := res.guests(), res.strategies()
+	var top float64
+	err := groupedBars(p, res, strats, guests, func(g, s string) (float64, bool) {
+		r := res.Find(g, s)
+		if r == nil || r.Error != "" {
+			return 0, false
+		}
+		v := 0.0
+		if r.Exits > 0 {
+			v = math.Log10(float64(r.Exits))
+		}
+		top = math.Max(top, v)
+		return v, true
+	}, func(s string) string {
+		lbl := res.strategyLegend(s)
+		if s == "native" {
+			lbl += ": no VMM, 0 exits"
+		}
+		return lbl
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Y.Min, p.Y.Max = 0, math.Max(1, math.Ceil(top+0.3))
+	p.Y.Tick.Marker = log10Ticks{}
+	return &Chart{Name: "exits", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+}
+
+// OverheadChart: overhead vs native, measured (wall-time medians) and
+// modeled (cost model), in two panels side by side on the same log scale.
+func OverheadChart(res *Results) (*Chart, error) {
+	guests := res.guests()
+	var strats []string
+	for _, s := range res.strategies() {
+		if s != "native" {
+			strats = append(strats, s)
+		}
+	}
+	profile := ""
+	if res.Profile != nil {
+		profile = res.Profile.Name
+	}
+	mp := newPlot("Measured: wall time / native's (median of runs)", "workload", "slowdown vs native (log scale)")
+	lp := newPlot(fmt.Sprintf("Modeled: cycles / native's (profile %s)", profile), "workload", "slowdown vs native (log scale)")
+	lo, hi := 0.0, 0.0
+	val := func(measured bool) func(g, s string) (float64, bool) {
+		return func(g, s string) (float64, bool) {
+			r := res.Find(g, s)
+			if r == nil {
+				return 0, false
+			}
+			ratio := r.ModeledRatio
+			if measured {
+				ratio = r.MeasuredRatio
+			}
+			if ratio == nil || *ratio <= 0 {
+				return 0, false
+			}
+			v := math.Log10(*ratio)
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			return v, true
+		}
+	}
+	legend := func(measured bool) func(s string) string {
+		return func(s string) string {
+			for _, r := range res.Runs {
+				if r.Strategy != s {
+					continue
+				}
+				if measured && r.MeasuredLabel != "" {
+					return fmt.Sprintf("%s (%s)", s, r.MeasuredLabel)
+				}
+				if !measured && r.ModeledLabel != "" {
+					return fmt.Sprintf("%s (%s)", s, r.ModeledLabel)
+				}
+				return res.strategyLegend(s)
+			}
+			return s
+		}
+	}
+	if err := groupedBars(mp, res, strats, guests, val(true), legend(true)); err != nil {
+		return nil, err
+	}
+	if err := groupedBars(lp, res, strats, guests, val(false), legend(false)); err != nil {
+		return nil, err
+	}
+	for _, p := range []*plot.Plot{mp, lp} {
+		p.Y.Min, p.Y.Max = math.Floor(lo-0.05), math.Max(1, math.Ceil(hi+0.3))
+		p.Y.Tick.Marker = log10Ticks{suffix: "×"}
+		p.Add(plotter.NewFunction(func(float64) float64 { return 0 }))
+	}
+	return &Chart{Name: "overhead", Title: "Overhead vs native, measured and modeled", W: 14 * vg.Inch, H: 5.5 * vg.Inch, draw: func(dc draw.Canvas) {
+		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(18), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+		cs := plot.Align([][]*plot.Plot{{mp, lp}}, tiles, dc)
+		mp.Draw(cs[0][0])
+		lp.Draw(cs[0][1])
+	}}, nil
+}
+
+// causeClass groups causes for the breakdown: "io/out:0x80" → "io",
+// "priv/cli" → "priv/cli" (privileged instructions stay separate: they are
+// what strategies differ on), "int/0x80" → "int".
+func causeClass(cause string) string {
+	if strings.HasPrefix(cause, "priv/") {
+		return cause
+	}
+	if i := strings.IndexAny(cause, "/:"); i > 0 {
+		return cause[:i]
+	}
+	return cause
+}
+
+// BreakdownChart: for each strategy a panel of stacked bars, one per
+// workload, splitting its events by cause class and mechanism (share of
+// the run's events, so workloads of any size compare).
+func BreakdownChart(res *Results) (*Chart, error) {
+	guests, strats := res.guests(), res.strategies()
+	// One colour per category, stable across panels.
+	type cat struct{ class, mech string }
+	catSet := map[cat]bool{}
+	for _, r := range res.Runs {
+		for _, c := range r.Counts {
+			catSet[cat{causeClass(c.Cause), c.Mechanism}] = true
+		}
+	}
+	var cats []cat
+	for c := range catSet {
+		cats = append(cats, c)
+	}
+	sort.Slice(cats, func(i, j int) bool {
+		if cats[i].class != cats[j].class {
+			return cats[i].class < cats[j].class
+		}
+		return cats[i].mech < cats[j].mech
+	})
+	catColor := func(i int) color.Color {
+		base := palette[i%len(palette)]
+		if i/len(palette)%2 == 1 { // second round: lighter
+			r, g, b, _ := base.RGBA()
+			return color.RGBA{uint8((r>>8 + 255) / 2), uint8((g>>8 + 255) / 2), uint8((b>>8 + 255) / 2), 255}
+		}
+		return base
+	}
+	var plots []*plot.Plot
+	for _, s := range strats {
+		p := newPlot("Events under "+res.strategyLegend(s)+" by cause and mechanism", "workload", "share of the run's events (%)")
+		p.Legend.Top, p.Legend.Left = true, false
+		var below *plotter.BarChart
+		for ci, c := range cats {
+			vals := make(plotter.Values, len(guests))
+			any := false
+			for j, g := range guests {
+				r := res.Find(g, s)
+				if r == nil || r.Events == 0 {
+					continue
+				}
+				var n uint64
+				for _, row := range r.Counts {
+					if causeClass(row.Cause) == c.class && row.Mechanism == c.mech {
+						n += row.Count
+					}
+				}
+				if n > 0 {
+					vals[j] = 100 * float64(n) / float64(r.Events)
+					any = true
+				}
+			}
+			if !any {
+				continue
+			}
+			bc, err := plotter.NewBarChart(vals, vg.Points(22))
+			if err != nil {
+				return nil, fmt.Errorf("breakdown plot: %w", err)
+			}
+			bc.Color = catColor(ci)
+			bc.LineStyle.Width = vg.Points(0.5)
+			if below != nil {
+				bc.StackOn(below)
+			}
+			below = bc
+			p.Add(bc)
+			p.Legend.Add(c.class+" · "+c.mech, bc)
+		}
+		p.NominalX(guests...)
+		p.Y.Min, p.Y.Max = 0, 100
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign = draw.XRight
+		plots = append(plots, p)
+	}
+	cols := 2
+	if len(plots) < 2 {
+		cols = max(1, len(plots))
+	}
+	rows := (len(plots) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+		for j := range grid[i] {
+			if k := i*cols + j; k < len(plots) {
+				grid[i][j] = plots[k]
+			}
+		}
+	}
+	h := vg.Length(rows) * 5 * vg.Inch
+	return &Chart{Name: "breakdown", Title: "Exit breakdown by cause and mechanism", W: vg.Length(cols) * 8 * vg.Inch, H: max(h, 5*vg.Inch), draw: func(dc draw.Canvas) {
+		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(16), PadY: vg.Points(16), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+		cs := plot.Align(grid, tiles, dc)
+		for i := range grid {
+			for j := range grid[i] {
+				if grid[i][j] != nil {
+					grid[i][j].Draw(cs[i][j])
+				}
+			}
+		}
+	}}, nil
+}
+
+// CumulativeChart: cumulative exits over guest instructions, one line per
+// strategy, from the traces of one workload.
+func CumulativeChart(res *Results) (*Chart, error) {
+	if len(res.Traces) == 0 {
+		return nil, fmt.Errorf("cumulative plot: the results hold no trace (run bench with --trace-guest)")
+	}
+	g := res.Traces[0].Guest
+	p := newPlot("Cumulative exits over guest instructions: "+g, "guest instructions retired", "exits so far")
+	p.Legend.Top, p.Legend.Left = true, true
+	var all []string
+	for _, t := range res.Traces {
+		all = append(all, t.Strategy)
+	}
+	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}}
+	for i, t := range res.Traces {
+		if t.Guest != g {
+			continue
+		}
+		// A step function: flat until each exit, then up by one.
+		xy := plotter.XYs{{X: 0, Y: 0}}
+		var prev uint64
+		for _, pt := range t.Points {
+			xy = append(xy, plotter.XY{X: float64(pt.Icount), Y: float64(prev)}, plotter.XY{X: float64(pt.Icount), Y: float64(pt.Exits)})
+			prev = pt.Exits
+		}
+		xy = append(xy, plotter.XY{X: float64(t.Instructions), Y: float64(prev)})
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, fmt.Errorf("cumulative plot: %w", err)
+		}
+		l.Color = strategyColor(all, t.Strategy)
+		l.Width = vg.Points(2)
+		l.Dashes = dashes[i%len(dashes)]
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (%d exits)", res.strategyLegend(t.Strategy), t.Exits), l)
+	}
+	p.Y.Min = 0
+	p.X.Min = 0
+	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 9 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+}
+
+// Figures builds every plot the results allow (the cumulative one needs a
+// trace).
+func Charts(res *Results) ([]*Chart, error) {
+	var out []*Chart
+	for _, f := range []func(*Results) (*Chart, error){ExitsChart, OverheadChart, BreakdownChart} {
+		fig, err := f(res)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fig)
+	}
+	if len(res.Traces) > 0 {
+		fig, err := CumulativeChart(res)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fig)
+	}
+	return out, nil
+}
+
+// SVG renders the figure as SVG (fonts referenced, not embedded: the
+// output is byte-identical run to run).
+func (f *Chart) SVG() ([]byte, error) {
+	c := vgsvg.New(f.W, f.H)
+	f.draw(draw.New(c))
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("plot %s: svg: %w", f.Name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// PNG renders the figure as PNG at dpi.
+func (f *Chart) PNG(dpi int) ([]byte, error) {
+	c := vgimg.NewWith(vgimg.UseWH(f.W, f.H), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
+	f.draw(draw.New(c))
+	var b bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("plot %s: png: %w", f.Name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// WritePlots renders every figure into dir as NAME.svg and NAME.png and
+// returns the paths written.
+func WritePlots(res *Results, dir string) ([]string, error) {
+	figs, err := Charts(res)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, f := range figs {
+		svg, err := f.SVG()
+		if err != nil {
+			return paths, err
+		}
+		png, err := f.PNG(120)
+		if err != nil {
+			return paths, err
+		}
+		for ext, b := range map[string][]byte{".svg": svg, ".png": png} {
+			p := filepath.Join(dir, f.Name+ext)
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return paths, fmt.Errorf("plot %s: %w", f.Name, err)
+			}
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	return paths, nil
+}

@@ -1,0 +1,258 @@
+package experiments
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// FormatDuration prints a wall time compactly.
+func FormatDuration(ns int64) string {
+	d := time.Duration(ns)
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.3gs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.3gms", float64(d)/1e6)
+	case d >= time.Microsecond:
+		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
+	}
+	return fmt.Sprintf("%dns", ns)
+}
+
+// FormatCycles prints a cycle count compactly (k, M, G).
+func FormatCycles(c float64) string {
+	switch {
+	case c >= 1e9:
+		return fmt.Sprintf("%.3gG", c/1e9)
+	case c >= 1e6:
+		return fmt.Sprintf("%.3gM", c/1e6)
+	case c >= 1e4:
+		return fmt.Sprintf("%.3gk", c/1e3)
+	}
+	return fmt.Sprintf("%.0f", c)
+}
+
+func formatRatio(p *float64, label string) string {
+	s := "—"
+	if p != nil {
+		s = fmt.Sprintf("%.2f×", *p)
+	}
+	if label != "" {
+		s += " (" + label + ")"
+	}
+	return s
+}
+
+// CompareTable renders one workload under every strategy of res: events by
+// cause (each cell the count and how it was handled), totals, guest
+// instructions, the measured time and its ratio to native, and the modeled
+// cycles and their ratio to native — measured and modeled on separate rows.
+func CompareTable(res *Results, guestName string) string {
+	var runs []*Run
+	for _, s := range res.strategies() {
+		if r := res.Find(guestName, s); r != nil {
+			runs = append(runs, r)
+		}
+	}
+	var b strings.Builder
+	args := ""
+	if len(runs) > 0 {
+		args = runs[0].Args
+	}
+	profile := ""
+	if res.Profile != nil {
+		profile = res.Profile.Name
+	}
+	fmt.Fprintf(&b, "%s (%s) under %d strategies; measured: median of %d timing runs each, one at a time; modeled: cost profile %s\n\n",
+		guestName, args, len(runs), res.Config.Reps, profile)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "cause")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "\t%s", r.Label())
+	}
+	fmt.Fprintln(tw)
+	causes := map[string]bool{}
+	for _, r := range runs {
+		for _, c := range r.Counts {
+			causes[c.Cause] = true
+		}
+	}
+	var cl []string
+	for c := range causes {
+		cl = append(cl, c)
+	}
+	sort.Strings(cl)
+	for _, c := range cl {
+		fmt.Fprint(tw, c)
+		for _, r := range runs {
+			var parts []string
+			for _, row := range r.Counts {
+				if row.Cause == c {
+					parts = append(parts, fmt.Sprintf("%d %s", row.Count, row.Mechanism))
+				}
+			}
+			cell := strings.Join(parts, " + ")
+			if cell == "" {
+				cell = "-"
+			}
+			fmt.Fprintf(tw, "\t%s", cell)
+		}
+		fmt.Fprintln(tw)
+	}
+	row := func(name string, f func(r *Run) string) {
+		fmt.Fprint(tw, name)
+		for _, r := range runs {
+			fmt.Fprintf(tw, "\t%s", f(r))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintln(tw)
+	row("exits (to the VMM)", func(r *Run) string { return fmt.Sprint(r.Exits) })
+	row("events (all)", func(r *Run) string { return fmt.Sprint(r.Events) })
+	row("guest instructions", func(r *Run) string { return fmt.Sprint(r.Instructions) })
+	row("stop", func(r *Run) string {
+		if r.Error != "" {
+			return "error"
+		}
+		return fmt.Sprintf("%s %d", r.Stop, r.Status)
+	})
+	row("measured: wall (median)", func(r *Run) string {
+		if r.Wall.N == 0 {
+			return "—"
+		}
+		return FormatDuration(r.Wall.Median)
+	})
+	row("measured: spread", func(r *Run) string {
+		if r.Wall.N == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%s–%s (n=%d)", FormatDuration(r.Wall.Min), FormatDuration(r.Wall.Max), r.Wall.N)
+	})
+	row("measured: / native", func(r *Run) string { return formatRatio(r.MeasuredRatio, r.MeasuredLabel) })
+	row("modeled: cycles", func(r *Run) string {
+		if r.Modeled == nil {
+			return "—"
+		}
+		return FormatCycles(r.Modeled.Cycles)
+	})
+	row("modeled: insns|events|transl", func(r *Run) string {
+		if r.Modeled == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s|%s|%s", FormatCycles(r.Modeled.Instructions), FormatCycles(r.Modeled.Events), FormatCycles(r.Modeled.Translation))
+	})
+	row("modeled: / native", func(r *Run) string { return formatRatio(r.ModeledRatio, r.ModeledLabel) })
+	tw.Flush()
+	for _, r := range runs {
+		var names []string
+		for k := range r.Counters {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		if len(names) > 0 {
+			fmt.Fprintf(&b, "\ncounters under %s:", r.Label())
+			for _, k := range names {
+				fmt.Fprintf(&b, " %s=%d", k, r.Counters[k])
+			}
+			b.WriteString("\n")
+		}
+	}
+	var tail []string
+	for _, r := range runs {
+		if r.Error != "" {
+			tail = append(tail, fmt.Sprintf("error under %s: %s", r.Label(), r.Error))
+		}
+		if r.Modeled != nil && len(r.Modeled.Unpriced) > 0 {
+			tail = append(tail, fmt.Sprintf("unpriced under %s (profile has no entry, counted as 0): %s", r.Label(), strings.Join(r.Modeled.Unpriced, ", ")))
+		}
+		for _, n := range r.Notes {
+			tail = append(tail, fmt.Sprintf("note (%s): %s", r.Label(), n))
+		}
+	}
+	for _, s := range res.Skipped {
+		if s.Guest == guestName {
+			tail = append(tail, fmt.Sprintf("skipped %s: %s", s.Strategy, s.Reason))
+		}
+	}
+	if len(tail) > 0 {
+		b.WriteString("\n")
+		for _, t := range tail {
+			b.WriteString(t + "\n")
+		}
+	}
+	return b.String()
+}
+
+// SummaryTable renders a bench: one row per workload, per strategy its
+// exits, measured ratio and modeled ratio to native.
+func SummaryTable(res *Results) string {
+	var b strings.Builder
+	strats := res.strategies()
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "workload\targs\tinstructions")
+	for _, s := range strats {
+		fmt.Fprintf(tw, "\t%s exits\t%s measured\t%s modeled", s, s, s)
+	}
+	fmt.Fprintln(tw)
+	for _, g := range res.guests() {
+		var args string
+		var insns uint64
+		if r := res.Find(g, "native"); r != nil {
+			args, insns = r.Args, r.Instructions
+		} else {
+			for _, s := range strats {
+				if r := res.Find(g, s); r != nil {
+					args, insns = r.Args, r.Instructions
+					break
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d", g, args, insns)
+		for _, s := range strats {
+			r := res.Find(g, s)
+			switch {
+			case r == nil:
+				fmt.Fprint(tw, "\tskipped\t\t")
+			case r.Error != "":
+				fmt.Fprint(tw, "\terror\t\t")
+			default:
+				m := "—"
+				if r.MeasuredRatio != nil {
+					m = fmt.Sprintf("%.2f×", *r.MeasuredRatio)
+				} else if r.Wall.N > 0 {
+					m = FormatDuration(r.Wall.Median)
+				}
+				l := "—"
+				if r.ModeledRatio != nil {
+					l = fmt.Sprintf("%.2f×", *r.ModeledRatio)
+				}
+				fmt.Fprintf(tw, "\t%d\t%s\t%s", r.Exits, m, l)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	labels := map[string]bool{}
+	for _, r := range res.Runs {
+		if r.MeasuredLabel != "" && !labels[r.Strategy+r.MeasuredLabel] {
+			labels[r.Strategy+r.MeasuredLabel] = true
+			fmt.Fprintf(&b, "%s measured: %s\n", r.Strategy, r.MeasuredLabel)
+		}
+	}
+	var reasons []string
+	seen := map[string]bool{}
+	for _, s := range res.Skipped {
+		k := s.Strategy + ": " + s.Reason
+		if !seen[k] {
+			seen[k] = true
+			reasons = append(reasons, k)
+		}
+	}
+	for _, r := range reasons {
+		fmt.Fprintf(&b, "skipped %s\n", r)
+	}
+	return b.String()
+}

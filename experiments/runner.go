@@ -1,0 +1,434 @@
+package experiments
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+)
+
+// Options describe a matrix of workloads × strategies × repetitions.
+type Options struct {
+	// Guests names the workloads (empty: the whole catalogue).
+	Guests []string
+	// Strategies names the strategies (empty: every registered one).
+	Strategies []string
+	// Args, if set, is the command line of every workload (else each
+	// workload's DefaultArgs, scaled by Scale).
+	Args string
+	// GuestArgs sets the command line of individual workloads (a suite's
+	// presets); it wins over Args.
+	GuestArgs map[string]string
+	// Scale multiplies the n= of each workload's default arguments
+	// (0 or 1: unchanged).
+	Scale float64
+	// Reps is the number of timing runs per cell (0: counting only).
+	Reps int
+	// Workers is the number of counting passes run at once (default 2).
+	// Timing runs are always made one at a time.
+	Workers int
+	// MemSize, InsnBudget and TimeBudget go into every vmm.Config.
+	MemSize    uint32
+	InsnBudget uint64
+	TimeBudget time.Duration
+	// Profile prices every run (default: the built-in DefaultProfile).
+	Profile *Profile
+	// TraceGuest keeps the event trace of this workload's counting passes
+	// and turns it into cumulative-exit series (empty: no trace).
+	TraceGuest string
+	// Progress, if set, is told about every finished step.
+	Progress func(Progress)
+}
+
+// Progress reports how far a matrix run is.
+type Progress struct {
+	Phase string // "count" or "time"
+	Done  int    // steps finished, over both phases
+	Total int
+	Label string // "io under trap", "io under trap rep 2/3"
+}
+
+// Cell is one (workload, strategy) entry of a matrix.
+type Cell struct {
+	Workload guest.Workload
+	Args     string
+	Strategy *vmm.Strategy
+	// Image is "native" or "pv" (the workload's paravirtual build).
+	Image string
+	// Skip says why the cell is not run (empty: it runs).
+	Skip string
+}
+
+// ScaleArgs multiplies the n= field of a command line by f, keeping at
+// least 1.
+func ScaleArgs(args string, f float64) string {
+	if f <= 0 || f == 1 {
+		return args
+	}
+	fields := strings.Fields(args)
+	for i, w := range fields {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok || (k != "n" && k != "k") {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 0, 64)
+		if err != nil {
+			continue
+		}
+		m := uint64(float64(n)*f + 0.5)
+		if m < 1 {
+			m = 1
+		}
+		fields[i] = fmt.Sprintf("%s=%d", k, m)
+	}
+	return strings.Join(fields, " ")
+}
+
+// selectWorkloads resolves names against the catalogue (all if empty).
+func selectWorkloads(names []string) ([]guest.Workload, error) {
+	if len(names) == 0 {
+		var out []guest.Workload
+		for _, w := range guest.Catalog() {
+			if len(w.Image) > 0 {
+				out = append(out, w)
+			}
+		}
+		return out, nil
+	}
+	var out []guest.Workload
+	for _, n := range names {
+		w, err := guest.Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// selectStrategies resolves names against the registry (all if empty).
+func selectStrategies(names []string) ([]*vmm.Strategy, error) {
+	if len(names) == 0 {
+		return vmm.Strategies(), nil
+	}
+	var out []*vmm.Strategy
+	for _, n := range names {
+		s, err := vmm.LookupStrategy(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Plan enumerates the cells of a matrix, marking those that cannot run
+// here (strategy unavailable, no paravirtual image) with their reason.
+func Plan(o Options) ([]Cell, error) {
+	ws, err := selectWorkloads(o.Guests)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := selectStrategies(o.Strategies)
+	if err != nil {
+		return nil, err
+	}
+	avail := map[string]string{}
+	for _, s := range ss {
+		if err := s.Available(); err != nil {
+			avail[s.Name] = "strategy unavailable: " + err.Error()
+		}
+	}
+	var cells []Cell
+	for _, w := range ws {
+		args := ScaleArgs(w.DefaultArgs, o.Scale)
+		if o.Args != "" {
+			args = o.Args
+		}
+		if a, ok := o.GuestArgs[w.Name]; ok {
+			args = a
+		}
+		for _, s := range ss {
+			c := Cell{Workload: w, Args: args, Strategy: s, Image: "native", Skip: avail[s.Name]}
+			if s.PV {
+				c.Image = "pv"
+				if c.Skip == "" && len(w.PVImage) == 0 {
+					c.Skip = "no paravirtual image of " + w.Name
+				}
+			}
+			cells = append(cells, c)
+		}
+	}
+	return cells, nil
+}
+
+// LoadCellImage loads the image a cell runs (the PV build for PV strategies).
+func LoadCellImage(c Cell, mem uint32) (*guest.Image, error) {
+	if mem == 0 {
+		mem = vmm.DefaultMemSize
+	}
+	if c.Image != "pv" {
+		return c.Workload.Load(mem)
+	}
+	img, err := guest.LoadELF(c.Workload.PVImage, mem)
+	if err != nil {
+		return nil, fmt.Errorf("guest: workload %s (paravirtual image): %w", c.Workload.Name, err)
+	}
+	img.Name = c.Workload.Name
+	return img, nil
+}
+
+func (o Options) config(c Cell) vmm.Config {
+	return vmm.Config{
+		Name: c.Workload.Name, Args: c.Args, MemSize: o.MemSize,
+		InsnBudget: o.InsnBudget, TimeBudget: o.TimeBudget,
+	}
+}
+
+// runOnce boots one instance and runs it to the end.
+func runOnce(s *vmm.Strategy, img *guest.Image, cfg vmm.Config) (*vmm.Result, error) {
+	inst, err := s.New(img, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s under %s: %w", cfg.Name, s.Name, err)
+	}
+	defer inst.Close()
+	if _, err := inst.Run(); err != nil {
+		return inst.Result(), fmt.Errorf("%s under %s: %w", cfg.Name, s.Name, err)
+	}
+	return inst.Result(), nil
+}
+
+// CountCell makes a cell's counting pass (exact instruction count, every
+// event; the trace too if trace is set).
+func CountCell(o Options, c Cell, trace bool) (*vmm.Result, error) {
+	img, err := LoadCellImage(c, o.MemSize)
+	if err != nil {
+		return nil, err
+	}
+	cfg := o.config(c)
+	cfg.Count, cfg.Trace = true, trace
+	return runOnce(c.Strategy, img, cfg)
+}
+
+// TimeCell makes one uninstrumented timing run of a cell and checks it
+// against the counting pass: on a deterministic substrate (Unicorn) the stop
+// and every count must agree.
+func TimeCell(o Options, c Cell, counted *vmm.Result) (time.Duration, error) {
+	img, err := LoadCellImage(c, o.MemSize)
+	if err != nil {
+		return 0, err
+	}
+	t, err := runOnce(c.Strategy, img, o.config(c))
+	if err != nil {
+		return 0, fmt.Errorf("timing run: %w", err)
+	}
+	if counted != nil && c.Strategy.Substrate != "kvm" &&
+		(t.Stop.Kind != counted.Stop.Kind || t.Stop.Status != counted.Stop.Status || !t.Counts.Equal(counted.Counts)) {
+		return t.Wall, fmt.Errorf("%s under %s is not deterministic: the counting pass ended %q with %d events, a timing run %q with %d: %w",
+			c.Workload.Name, c.Strategy.Name, counted.Stop, counted.Counts.Total(), t.Stop, t.Counts.Total(), ErrNotDeterministic)
+	}
+	return t.Wall, nil
+}
+
+// ErrNotDeterministic marks a timing run whose counts differ from the
+// counting pass on a deterministic substrate.
+var ErrNotDeterministic = errors.New("counts not deterministic")
+
+// Matrix runs every cell: counting passes first, up to Workers at once,
+// then Reps rounds of timing runs, strictly one at a time (a round visits
+// every cell once, so slow drift of the host spreads over all cells). It
+// returns the results (without provenance, which the caller adds) and an
+// error only for a bad plan; per-run failures are recorded in the runs.
+func Matrix(o Options) (*Results, error) {
+	if o.Profile == nil {
+		p, err := LookupProfile(DefaultProfile)
+		if err != nil {
+			return nil, err
+		}
+		o.Profile = p
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	cells, err := Plan(o)
+	if err != nil {
+		return nil, err
+	}
+	var runCells []int
+	res := &Results{SchemaVersion: SchemaVersion, Profile: o.Profile}
+	for i, c := range cells {
+		if c.Skip != "" {
+			res.Skipped = append(res.Skipped, Skip{Guest: c.Workload.Name, Args: c.Args, Strategy: c.Strategy.Name, Reason: c.Skip})
+			continue
+		}
+		runCells = append(runCells, i)
+	}
+	total := len(runCells) * (1 + o.Reps)
+	var mu sync.Mutex
+	done := 0
+	report := func(phase, label string) {
+		mu.Lock()
+		done++
+		p := Progress{phase, done, total, label}
+		mu.Unlock()
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+
+	counted := make([]*vmm.Result, len(cells))
+	errs := make([]error, len(cells))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				c := cells[i]
+				counted[i], errs[i] = CountCell(o, c, c.Workload.Name == o.TraceGuest)
+				report("count", fmt.Sprintf("%s under %s", c.Workload.Name, c.Strategy.Name))
+			}
+		}()
+	}
+	for _, i := range runCells {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	walls := make([][]time.Duration, len(cells))
+	for rep := 0; rep < o.Reps; rep++ {
+		for _, i := range runCells {
+			c := cells[i]
+			label := fmt.Sprintf("%s under %s rep %d/%d", c.Workload.Name, c.Strategy.Name, rep+1, o.Reps)
+			if errs[i] != nil || counted[i] == nil || counted[i].Stop.Kind != vmm.StopExit {
+				report("time", label)
+				continue
+			}
+			d, err := TimeCell(o, c, counted[i])
+			if err != nil {
+				errs[i] = err
+			} else {
+				walls[i] = append(walls[i], d)
+			}
+			report("time", label)
+		}
+	}
+
+	for _, i := range runCells {
+		c := cells[i]
+		r := NewRun(c, counted[i], walls[i], o.Profile)
+		if errs[i] != nil {
+			r.Error = errs[i].Error()
+		}
+		if c.Workload.Name == o.TraceGuest && counted[i] != nil {
+			res.Traces = append(res.Traces, CumulativeExits(c.Workload.Name, c.Strategy.Name, counted[i].Trace, counted[i].Instructions, 400))
+		}
+		res.Runs = append(res.Runs, r)
+	}
+	res.Ratios()
+	return res, nil
+}
+
+// NewRun turns a counting pass and its timing runs into a Run row.
+func NewRun(c Cell, counted *vmm.Result, walls []time.Duration, p *Profile) Run {
+	r := Run{
+		Guest: c.Workload.Name, Args: c.Args, Strategy: c.Strategy.Name,
+		Substrate: c.Strategy.Substrate, Image: c.Image,
+	}
+	if counted == nil {
+		return r
+	}
+	r.Flavour = counted.Flavour
+	r.Stop = counted.Stop.Kind.String()
+	r.Status = counted.Stop.Status
+	r.StopReason = counted.Stop.Reason
+	r.Instructions = counted.Instructions
+	r.Exits = counted.Counts.Exits()
+	r.Events = counted.Counts.Total()
+	for _, k := range counted.Counts.Sorted() {
+		r.Counts = append(r.Counts, CountRow{k.Cause, k.Mech.String(), k.Mech.IsExit(), counted.Counts[k]})
+	}
+	if len(counted.Counters) > 0 {
+		r.Counters = map[string]uint64{}
+		for k, v := range counted.Counters {
+			r.Counters[k] = v
+		}
+	}
+	r.Notes = append(r.Notes, counted.Notes...)
+	for _, w := range walls {
+		r.WallNS = append(r.WallNS, w.Nanoseconds())
+	}
+	r.Wall = Summarize(r.WallNS)
+	if p != nil {
+		m := p.Model(counted.Instructions, counted.Counts, counted.Counters)
+		r.Modeled = &m
+	}
+	return r
+}
+
+// Stats summarises repeated measurements.
+type Stats struct {
+	N      int   `json:"n"`
+	Median int64 `json:"median_ns"`
+	Min    int64 `json:"min_ns"`
+	Max    int64 `json:"max_ns"`
+}
+
+// Spread is (max-min)/median, the relative spread of the repetitions.
+func (s Stats) Spread() float64 {
+	if s.Median == 0 {
+		return 0
+	}
+	return float64(s.Max-s.Min) / float64(s.Median)
+}
+
+// Summarize computes median, min and max (the median of an even count is
+// the mean of the middle two).
+func Summarize(ns []int64) Stats {
+	if len(ns) == 0 {
+		return Stats{}
+	}
+	s := append([]int64(nil), ns...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stats{N: len(s), Median: med, Min: s[0], Max: s[len(s)-1]}
+}
+
+// CumulativeExits turns a trace into a step series of exits over guest
+// instructions, thinned to at most maxPoints points (always keeping the
+// last).
+func CumulativeExits(guestName, strategy string, trace []vmm.Event, instructions uint64, maxPoints int) TraceSeries {
+	ts := TraceSeries{Guest: guestName, Strategy: strategy, Instructions: instructions}
+	var pts []TracePoint
+	var n uint64
+	for _, e := range trace {
+		if !e.Mech.IsExit() {
+			continue
+		}
+		n++
+		pts = append(pts, TracePoint{e.Icount, n})
+	}
+	ts.Exits = n
+	if maxPoints > 1 && len(pts) > maxPoints {
+		step := float64(len(pts)-1) / float64(maxPoints-1)
+		thin := make([]TracePoint, 0, maxPoints)
+		for i := 0; i < maxPoints; i++ {
+			thin = append(thin, pts[int(float64(i)*step+0.5)])
+		}
+		thin[len(thin)-1] = pts[len(pts)-1]
+		pts = thin
+	}
+	ts.Points = pts
+	return ts
+}
