@@ -49,6 +49,7 @@ func init() {
 		{"list", "list workloads and strategies", cmdList},
 		{"run", "run one guest under one strategy", cmdRun},
 		{"table", "run every workload under every available strategy and print the exit table", cmdTable},
+		{"tui", "step through a guest in a terminal UI and see every exit and why", cmdTUI},
 		{"compare", "one workload under every strategy: exits by cause and mechanism, measured and modeled overhead", cmdCompare},
 		{"bench", "workloads × strategies × repetitions: results.json, results.csv, plots, a summary", cmdBench},
 		{"check", "compare exit counts with a golden file (CI regression); --update rewrites it", cmdCheck},

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
+
+	"virtsim/tui"
+	"virtsim/vmm"
+)
+
+func cmdTUI(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("tui", "[--guest NAME] [--strategy S] [--args ARGS]", stdout, stderr)
+	guestName := fs.String("guest", "", "workload to open (see 'virtsim list'); without it, a guest picker")
+	strategy := fs.String("strategy", "", "VMM strategy to start with (default: trap, else the first available)")
+	gargs := fs.String("args", "", "guest command line, e.g. \"n=10\" (default: the workload's own)")
+	mem := memFlag(vmm.DefaultMemSize)
+	fs.Var(&mem, "mem", "guest RAM size")
+	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
+	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	in, out := os.Stdin, os.Stdout
+	if f, ok := stdout.(*os.File); ok {
+		out = f
+	}
+	if !isTTY(in) || !isTTY(out) {
+		fmt.Fprintln(stderr, "virtsim tui: needs a terminal (stdin and stdout must be a TTY); for scripts use 'virtsim run'")
+		return exitUsage
+	}
+	opts := tui.Options{Guest: *guestName, Strategy: *strategy, Args: *gargs, MemSize: uint32(mem), InsnBudget: *maxInsns}
+	if err := tui.Run(opts, in, out); err != nil {
+		fmt.Fprintf(stderr, "virtsim tui: %v\n", err)
+		if errors.Is(err, tui.ErrUnavailable) {
+			return exitUnavailable
+		}
+		return exitUsage
+	}
+	return exitOK
+}
+
+func isTTY(f *os.File) bool {
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}

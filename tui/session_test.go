@@ -1,0 +1,109 @@
+package tui
+
+import (
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"virtsim/guest"
+	_ "virtsim/trap"
+	"virtsim/vmm"
+)
+
+// recv waits for the session's next message.
+func recv(t *testing.T, e engine) tea.Msg {
+	t.Helper()
+	ch := make(chan tea.Msg, 1)
+	go func() { ch <- e.Wait()() }()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(20 * time.Second):
+		t.Fatal("no message from the guest goroutine in 20 s")
+	}
+	return nil
+}
+
+func startIrqToggle(t *testing.T, strategy string) engine {
+	t.Helper()
+	w, err := guest.Lookup("irq-toggle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := w.Load(vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startSession(sessionSpec{Gen: 1, Strategy: s, Image: img,
+		Config: vmm.Config{Name: w.Name, Args: "n=3", Count: true, TimeBudget: time.Hour}})
+	t.Cleanup(e.Close)
+	if b, ok := recv(t, e).(bootedMsg); !ok || b.Err != nil {
+		t.Fatalf("boot: %+v", b)
+	}
+	if u, ok := recv(t, e).(updateMsg); !ok || u.Snap.PC == 0 {
+		t.Fatalf("first update: %+v", u)
+	}
+	return e
+}
+
+// TestSessionTrap drives the guest goroutine directly: steps, runs to
+// exits until the cli/sti loop, and checks the snapshots it sends.
+func TestSessionTrap(t *testing.T) {
+	e := startIrqToggle(t, "trap")
+	e.Send(ctlStep)
+	u := recv(t, e).(updateMsg)
+	if u.Done != ctlStep || u.Snap.Instructions != 1 {
+		t.Fatalf("after one step: done=%v instructions=%d", u.Done, u.Snap.Instructions)
+	}
+	var causes []string
+	for i := 0; i < 20; i++ {
+		e.Send(ctlNext)
+		u = recv(t, e).(updateMsg)
+		if len(u.Events) != 1 {
+			t.Fatalf("a run to the next exit under trap brought %d events: %v", len(u.Events), u.Events)
+		}
+		ev := u.Events[0]
+		causes = append(causes, ev.Cause)
+		if ev.Cause == "priv/cli" {
+			if !u.Snap.HasVirtual || u.Snap.Virtual.IF() || u.Snap.Virtual.CPL != 0 || u.Snap.Real.CPL != 1 {
+				t.Errorf("after cli: virtual IF=%v CPL=%d, real CPL=%d", u.Snap.Virtual.IF(), u.Snap.Virtual.CPL, u.Snap.Real.CPL)
+			}
+			lines, cur := disassemble(u.Snap.CodeBase, u.Snap.Code, u.Snap.PC, guestImage(t))
+			if cur < 0 || lines[cur].Text != "sti" || lines[cur].Cause != "priv/sti" {
+				t.Errorf("after cli the next instruction should be sti: %+v", lines)
+			}
+			break
+		}
+	}
+	if causes[len(causes)-1] != "priv/cli" {
+		t.Fatalf("no priv/cli in the first exits: %v", causes)
+	}
+	// continue to the end
+	e.Send(ctlContinue)
+	for {
+		u = recv(t, e).(updateMsg)
+		if u.Snap.Stop.Kind != vmm.StopNone {
+			break
+		}
+	}
+	if u.Snap.Stop.Kind != vmm.StopExit || u.Snap.Stop.Status != 0 || u.Running {
+		t.Fatalf("continue: %v running=%v", u.Snap.Stop, u.Running)
+	}
+	if got := u.Snap.Serial; got != "irq-toggle: n=3 pairs=3\n" {
+		t.Errorf("serial = %q", got)
+	}
+}
+
+func guestImage(t *testing.T) *guest.Image {
+	w, _ := guest.Lookup("irq-toggle")
+	img, err := w.Load(vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
