@@ -141,6 +141,106 @@ func humanPow10(k float64) string {
 	return fmt.Sprintf("%g", v)
 }
 
+// panel is a plot whose legend is drawn in a strip to its right, so it
+// never hides data.
+type panel struct {
+	p      *plot.Plot
+	leg    plot.Legend
+	n      int // legend entries
+	labels []string
+	// Bars are sized when the panel is drawn, from the real plot width:
+	// groups along x, bars per group (1 when stacked), the share of the
+	// group spacing they fill.
+	bars    []*plotter.BarChart
+	groups  int
+	grouped bool
+	fill    float64
+}
+
+// sizeBars sets bar widths (and offsets of grouped bars) for a data area
+// plotW wide.
+func (pn *panel) sizeBars(plotW vg.Length) {
+	if len(pn.bars) == 0 || pn.groups == 0 {
+		return
+	}
+	per := 1
+	if pn.grouped {
+		per = len(pn.bars)
+	}
+	spacing := float64(plotW) / float64(pn.groups)
+	width := vg.Length(math.Max(2, math.Min(float64(vg.Points(40)), pn.fill*spacing/float64(per))))
+	for i, bc := range pn.bars {
+		bc.Width = width
+		if pn.grouped {
+			bc.Offset = vg.Length(float64(i)-float64(per-1)/2) * width
+		}
+	}
+}
+
+func newPanel(title, x, y string) *panel {
+	leg := plot.NewLegend()
+	leg.TextStyle.Font.Size = vg.Points(10)
+	leg.Top = true
+	leg.Left = true
+	leg.ThumbnailWidth = vg.Points(14)
+	return &panel{p: newPlot(title, x, y), leg: leg}
+}
+
+func (pn *panel) add(label string, th plot.Thumbnailer) {
+	pn.leg.Add(label, th)
+	pn.n++
+	pn.labels = append(pn.labels, label)
+}
+
+// legendWidth is the width of the legend strip.
+func (pn *panel) legendWidth() vg.Length {
+	if pn.n == 0 {
+		return 0
+	}
+	var w vg.Length
+	for _, l := range pn.labels {
+		w = max(w, pn.leg.TextStyle.Width(l))
+	}
+	return w + pn.leg.ThumbnailWidth + vg.Points(16)
+}
+
+// draw draws the plot in dc less a legend strip of width lw (at least the
+// panel's own), and the legend in that strip.
+func (pn *panel) draw(dc draw.Canvas, lw vg.Length) {
+	lw = max(lw, pn.legendWidth())
+	w := dc.Max.X - dc.Min.X
+	pn.sizeBars(w - lw - vg.Inch)
+	pn.p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
+	if pn.n > 0 {
+		lc := draw.Crop(dc, w-lw+vg.Points(8), 0, 0, -vg.Points(24))
+		pn.leg.Draw(lc)
+	}
+}
+
+// drawTiles draws panels in a grid with legend strips of one width.
+func drawTiles(dc draw.Canvas, grid [][]*panel) {
+	rows := len(grid)
+	cols := 0
+	var lw vg.Length
+	for _, row := range grid {
+		cols = max(cols, len(row))
+		for _, pn := range row {
+			if pn != nil {
+				lw = max(lw, pn.legendWidth())
+			}
+		}
+	}
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(16), PadY: vg.Points(16),
+		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
+	for i, row := range grid {
+		for j, pn := range row {
+			if pn != nil {
+				pn.draw(tiles.At(dc, j, i), lw)
+			}
+		}
+	}
+}
+
 func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
@@ -151,21 +251,19 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Y.Label.TextStyle.Font.Size = vg.Points(12)
 	p.X.Tick.Label.Font.Size = vg.Points(10)
 	p.Y.Tick.Label.Font.Size = vg.Points(10)
-	p.Legend.TextStyle.Font.Size = vg.Points(10)
-	p.Legend.Top = true
-	p.Legend.Left = false
 	p.Add(plotter.NewGrid())
 	return p
 }
 
 // groupedBars adds one bar series per strategy over the workloads.
-func groupedBars(p *plot.Plot, res *Results, series []string, guests []string, value func(g, s string) (float64, bool), legend func(s string) string) error {
-	n := len(series)
-	if n == 0 {
+func groupedBars(pn *panel, series []string, guests []string, value func(g, s string) (float64, bool), legend func(s string, plotted bool) string) error {
+	p := pn.p
+	if len(series) == 0 {
 		return nil
 	}
-	width := vg.Points(math.Max(4, math.Min(18, 420/float64(n*max(1, len(guests))))))
-	for i, s := range series {
+	// Bars of a group fill 80% of the space between group centres.
+	pn.groups, pn.grouped, pn.fill = len(guests), true, 0.8
+	for _, s := range series {
 		vals := make(plotter.Values, len(guests))
 		any := false
 		for j, g := range guests {
@@ -174,30 +272,29 @@ func groupedBars(p *plot.Plot, res *Results, series []string, guests []string, v
 				any = true
 			}
 		}
-		bc, err := plotter.NewBarChart(vals, width)
+		bc, err := plotter.NewBarChart(vals, vg.Points(10))
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", s, err)
 		}
 		bc.Color = strategyColor(series, s)
 		bc.LineStyle.Width = vg.Points(0.5)
-		bc.Offset = vg.Length(float64(i)-float64(n-1)/2) * width
+		pn.bars = append(pn.bars, bc)
 		p.Add(bc)
-		lbl := legend(s)
-		if !any {
-			lbl += " (none)"
-		}
-		p.Legend.Add(lbl, bc)
+		pn.add(legend(s, any), bc)
 	}
 	p.NominalX(guests...)
+	p.X.Min, p.X.Max = -0.5, float64(len(guests))-0.5
 	return nil
 }
 
 // ExitsChart: exits per workload per strategy, grouped bars, log scale.
 func ExitsChart(res *Results) (*Chart, error) {
-	p := newPlot("Exits per workload and strategy", "workload", "exits (log scale; no bar = 0)")
+	pn := newPanel("Exits per workload and strategy", "workload", "exits (log scale; no bar = 0)")
+	p := pn.p
 	guests, strats := res.guests(), res.strategies()
 	var top float64
-	err := groupedBars(p, res, strats, guests, func(g, s string) (float64, bool) {
+	const w = 11 * vg.Inch
+	err := groupedBars(pn, strats, guests, func(g, s string) (float64, bool) {
 		r := res.Find(g, s)
 		if r == nil || r.Error != "" {
 			return 0, false
@@ -208,7 +305,7 @@ func ExitsChart(res *Results) (*Chart, error) {
 		}
 		top = math.Max(top, v)
 		return v, true
-	}, func(s string) string {
+	}, func(s string, _ bool) string {
 		lbl := res.strategyLegend(s)
 		if s == "native" {
 			lbl += ": no VMM, 0 exits"
@@ -220,7 +317,7 @@ func ExitsChart(res *Results) (*Chart, error) {
 	}
 	p.Y.Min, p.Y.Max = 0, math.Max(1, math.Ceil(top+0.3))
 	p.Y.Tick.Marker = log10Ticks{}
-	return &Chart{Name: "exits", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return &Chart{Name: "exits", Title: p.Title.Text, W: w, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
 
 // OverheadChart: overhead vs native, measured (wall-time medians) and
@@ -237,8 +334,10 @@ func OverheadChart(res *Results) (*Chart, error) {
 	if res.Profile != nil {
 		profile = res.Profile.Name
 	}
-	mp := newPlot("Measured: wall time / native's (median of runs)", "workload", "slowdown vs native (log scale)")
-	lp := newPlot(fmt.Sprintf("Modeled: cycles / native's (profile %s)", profile), "workload", "slowdown vs native (log scale)")
+	mpn := newPanel("Measured: wall time / native's (median of runs)", "workload", "slowdown vs native (log scale)")
+	lpn := newPanel(fmt.Sprintf("Modeled: cycles / native's (profile %s)", profile), "workload", "slowdown vs native (log scale)")
+	mp, lp := mpn.p, lpn.p
+	const w = 16 * vg.Inch
 	lo, hi := 0.0, 0.0
 	val := func(measured bool) func(g, s string) (float64, bool) {
 		return func(g, s string) (float64, bool) {
@@ -258,27 +357,24 @@ func OverheadChart(res *Results) (*Chart, error) {
 			return v, true
 		}
 	}
-	legend := func(measured bool) func(s string) string {
-		return func(s string) string {
-			for _, r := range res.Runs {
-				if r.Strategy != s {
-					continue
+	legend := func(measured bool) func(s string, plotted bool) string {
+		return func(s string, plotted bool) string {
+			lbl := res.strategyLegend(s)
+			if !plotted {
+				for _, r := range res.Runs {
+					if r.Strategy == s && measured && r.Substrate == "kvm" {
+						return lbl + ": no native on its substrate"
+					}
 				}
-				if measured && r.MeasuredLabel != "" {
-					return fmt.Sprintf("%s (%s)", s, r.MeasuredLabel)
-				}
-				if !measured && r.ModeledLabel != "" {
-					return fmt.Sprintf("%s (%s)", s, r.ModeledLabel)
-				}
-				return res.strategyLegend(s)
+				return lbl + ": not plotted"
 			}
-			return s
+			return lbl
 		}
 	}
-	if err := groupedBars(mp, res, strats, guests, val(true), legend(true)); err != nil {
+	if err := groupedBars(mpn, strats, guests, val(true), legend(true)); err != nil {
 		return nil, err
 	}
-	if err := groupedBars(lp, res, strats, guests, val(false), legend(false)); err != nil {
+	if err := groupedBars(lpn, strats, guests, val(false), legend(false)); err != nil {
 		return nil, err
 	}
 	for _, p := range []*plot.Plot{mp, lp} {
@@ -286,11 +382,8 @@ func OverheadChart(res *Results) (*Chart, error) {
 		p.Y.Tick.Marker = log10Ticks{suffix: "×"}
 		p.Add(plotter.NewFunction(func(float64) float64 { return 0 }))
 	}
-	return &Chart{Name: "overhead", Title: "Overhead vs native, measured and modeled", W: 14 * vg.Inch, H: 5.5 * vg.Inch, draw: func(dc draw.Canvas) {
-		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(18), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
-		cs := plot.Align([][]*plot.Plot{{mp, lp}}, tiles, dc)
-		mp.Draw(cs[0][0])
-		lp.Draw(cs[0][1])
+	return &Chart{Name: "overhead", Title: "Overhead vs native, measured and modeled", W: w, H: 5.5 * vg.Inch, draw: func(dc draw.Canvas) {
+		drawTiles(dc, [][]*panel{{mpn, lpn}})
 	}}, nil
 }
 
@@ -338,10 +431,12 @@ func BreakdownChart(res *Results) (*Chart, error) {
 		}
 		return base
 	}
-	var plots []*plot.Plot
+	var plots []*panel
+	const panelW = 8 * vg.Inch
 	for _, s := range strats {
-		p := newPlot("Events under "+res.strategyLegend(s)+" by cause and mechanism", "workload", "share of the run's events (%)")
-		p.Legend.Top, p.Legend.Left = true, false
+		pn := newPanel("Events under "+res.strategyLegend(s)+" by cause and mechanism", "workload", "share of the run's events (%)")
+		p := pn.p
+		pn.groups, pn.fill = len(guests), 0.6
 		var below *plotter.BarChart
 		for ci, c := range cats {
 			vals := make(plotter.Values, len(guests))
@@ -365,7 +460,7 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			if !any {
 				continue
 			}
-			bc, err := plotter.NewBarChart(vals, vg.Points(22))
+			bc, err := plotter.NewBarChart(vals, vg.Points(10))
 			if err != nil {
 				return nil, fmt.Errorf("breakdown plot: %w", err)
 			}
@@ -375,23 +470,25 @@ func BreakdownChart(res *Results) (*Chart, error) {
 				bc.StackOn(below)
 			}
 			below = bc
+			pn.bars = append(pn.bars, bc)
 			p.Add(bc)
-			p.Legend.Add(c.class+" · "+c.mech, bc)
+			pn.add(c.class+" · "+c.mech, bc)
 		}
 		p.NominalX(guests...)
+		p.X.Min, p.X.Max = -0.5, float64(len(guests))-0.5
 		p.Y.Min, p.Y.Max = 0, 100
 		p.X.Tick.Label.Rotation = math.Pi / 6
 		p.X.Tick.Label.XAlign = draw.XRight
-		plots = append(plots, p)
+		plots = append(plots, pn)
 	}
 	cols := 2
 	if len(plots) < 2 {
 		cols = max(1, len(plots))
 	}
 	rows := (len(plots) + cols - 1) / cols
-	grid := make([][]*plot.Plot, rows)
+	grid := make([][]*panel, rows)
 	for i := range grid {
-		grid[i] = make([]*plot.Plot, cols)
+		grid[i] = make([]*panel, cols)
 		for j := range grid[i] {
 			if k := i*cols + j; k < len(plots) {
 				grid[i][j] = plots[k]
@@ -399,16 +496,8 @@ func BreakdownChart(res *Results) (*Chart, error) {
 		}
 	}
 	h := vg.Length(rows) * 5 * vg.Inch
-	return &Chart{Name: "breakdown", Title: "Exit breakdown by cause and mechanism", W: vg.Length(cols) * 8 * vg.Inch, H: max(h, 5*vg.Inch), draw: func(dc draw.Canvas) {
-		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(16), PadY: vg.Points(16), PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
-		cs := plot.Align(grid, tiles, dc)
-		for i := range grid {
-			for j := range grid[i] {
-				if grid[i][j] != nil {
-					grid[i][j].Draw(cs[i][j])
-				}
-			}
-		}
+	return &Chart{Name: "breakdown", Title: "Exit breakdown by cause and mechanism", W: vg.Length(cols) * panelW, H: max(h, 5*vg.Inch), draw: func(dc draw.Canvas) {
+		drawTiles(dc, grid)
 	}}, nil
 }
 
@@ -419,8 +508,8 @@ func CumulativeChart(res *Results) (*Chart, error) {
 		return nil, fmt.Errorf("cumulative plot: the results hold no trace (run bench with --trace-guest)")
 	}
 	g := res.Traces[0].Guest
-	p := newPlot("Cumulative exits over guest instructions: "+g, "guest instructions retired", "exits so far")
-	p.Legend.Top, p.Legend.Left = true, true
+	pn := newPanel("Cumulative exits over guest instructions: "+g, "guest instructions retired", "exits so far")
+	p := pn.p
 	var all []string
 	for _, t := range res.Traces {
 		all = append(all, t.Strategy)
@@ -446,11 +535,11 @@ func CumulativeChart(res *Results) (*Chart, error) {
 		l.Width = vg.Points(2)
 		l.Dashes = dashes[i%len(dashes)]
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (%d exits)", res.strategyLegend(t.Strategy), t.Exits), l)
+		pn.add(fmt.Sprintf("%s (%d exits)", res.strategyLegend(t.Strategy), t.Exits), l)
 	}
 	p.Y.Min = 0
 	p.X.Min = 0
-	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 9 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
 
 // Figures builds every plot the results allow (the cumulative one needs a
