@@ -78,7 +78,13 @@ func (m *Machine) startClock() error {
 	if m.clock != nil {
 		return nil
 	}
-	c, err := m.E.NewBlockClock(0, uint64(m.Cfg.MemSize)-1, m.onClock)
+	// Guest code: RAM and, under a binary translator, its translation
+	// cache (which lies above RAM, so one range covers both).
+	end := uint64(m.Cfg.MemSize) - 1
+	if m.TCEnd != 0 {
+		end = uint64(m.TCEnd) - 1
+	}
+	c, err := m.E.NewBlockClock(0, end, m.onClock)
 	if err != nil {
 		return fmt.Errorf("vmm: block clock: %w", err)
 	}

@@ -14,23 +14,31 @@ import (
 )
 
 // The VMM region sits at the top of the 32-bit linear address space, above
-// any guest RAM. Most of it belongs to the strategy (a VMM's own
-// descriptor tables, translation cache, ...); the machine keeps its
-// privilege-switch trampoline in its top 128 KiB (see deliver.go).
+// any guest RAM: the top 16 MiB. Most of it belongs to the strategy (a
+// VMM's own descriptor tables, translation cache, ...); the machine keeps
+// its privilege-switch trampoline in its top 128 KiB (see deliver.go).
 const (
-	VMMBase        = 0xFFFC0000
-	VMMSize        = 0x40000
-	StrategyBase   = VMMBase // the strategy's half: 128 KiB
-	StrategySize   = 0x20000
-	machineBase    = VMMBase + StrategySize
-	gateGDTAddr    = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
-	stubAddr       = machineBase + 0x18000 // lcall $gate, $0
-	landingAddr    = machineBase + 0x18010 // the call gate's target: the landing hook fires here
-	maxInsnLen     = 15
-	bootCodeSel    = 0x08
-	bootDataSel    = 0x10
-	defaultEFLAGS  = 0x2
-	maxSafetyNetIO = 1 << 20
+	VMMBase      = 0xFF000000
+	VMMSize      = 0x01000000
+	StrategyBase = VMMBase // the strategy's part: all but the machine's top 128 KiB
+	StrategySize = VMMSize - machineSize
+	machineSize  = 0x20000
+	machineBase  = VMMBase + StrategySize
+	gateGDTAddr  = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
+	stubAddr     = machineBase + 0x18000 // lcall $gate, $0
+	landingAddr  = machineBase + 0x19000 // the call gate's target: the landing hook fires here
+	// The trampoline's two pages: the stub runs at the interrupted code's
+	// privilege level (CPL 3 too), the landing pad at the handler's. A VMM
+	// with its own page tables maps the first user-accessible and the
+	// second supervisor-only (with CR4.SMEP a supervisor fetch from a user
+	// page faults).
+	TrampolineStubPage    = stubAddr
+	TrampolineLandingPage = landingAddr
+	maxInsnLen            = 15
+	bootCodeSel           = 0x08
+	bootDataSel           = 0x10
+	defaultEFLAGS         = 0x2
+	maxSafetyNetIO        = 1 << 20
 )
 
 // Machine is one guest on the Unicorn substrate: RAM, the devices, the
@@ -82,6 +90,11 @@ type Machine struct {
 	// interrupts instead of the real one: a VMM that virtualizes IF says
 	// when it can inject.
 	VirtualIF func() bool
+	// TCBase and TCEnd, if TCEnd is nonzero, bound a translation cache in
+	// the strategy region: code the CPU runs on behalf of the guest kernel
+	// (a binary translator's). Guest time counts its blocks like guest
+	// RAM's, and a single step may end in it.
+	TCBase, TCEnd uint32
 	// GateSlot, if nonzero, is a GDT index the strategy's own real GDT
 	// reserves for the machine's privilege-switch call gate.
 	GateSlot uint16
@@ -369,7 +382,7 @@ func (m *Machine) stepOnce() error {
 		if _, err := m.runEngine(1); err != nil || m.stop.Kind != StopNone {
 			return err
 		}
-		if m.gate == nil && !inVMM(m.pc()) {
+		if pc := m.pc(); m.gate == nil && (!inVMM(pc) || m.inTC(pc)) {
 			return nil
 		}
 	}
@@ -390,6 +403,11 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 		// would run on. Drop them first (SUBSTRATE.md pitfall 4's twin).
 		if err := m.E.RemoveCache(0, uint64(m.Cfg.MemSize)); err != nil {
 			return false, fmt.Errorf("vmm: drop translations before stepping: %w", err)
+		}
+		if m.TCEnd != 0 {
+			if err := m.E.RemoveCache(uint64(m.TCBase), uint64(m.TCEnd)); err != nil {
+				return false, fmt.Errorf("vmm: drop translations before stepping: %w", err)
+			}
 		}
 	}
 	m.freeRan = count == 0
@@ -436,6 +454,8 @@ func (m *Machine) applyResume() {
 }
 
 func inVMM(pc uint32) bool { return pc >= VMMBase }
+
+func (m *Machine) inTC(pc uint32) bool { return m.TCEnd != 0 && pc >= m.TCBase && pc < m.TCEnd }
 
 func (m *Machine) budgetStop(reason string) {
 	pc := m.pc()
