@@ -334,7 +334,14 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 // privileged instruction, which the VMM emulates against the virtual CPU.
 // tr.PC is the guest address of the instruction (a binary translator
 // passes the guest PC of a callout's instruction).
-func (t *VMM) EmulateTrap(tr vmm.Trap) {
+func (t *VMM) EmulateTrap(tr vmm.Trap) { t.emulate(tr, vmm.MechTrap) }
+
+// EmulateCallout is EmulateTrap for an instruction that translated code
+// calls out for (a binary translator's callout at guest PC tr.PC): the same
+// emulation, with the event recorded under mechanism callout.
+func (t *VMM) EmulateCallout(tr vmm.Trap) { t.emulate(tr, vmm.MechCallout) }
+
+func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 	m := t.Machine
 	if t.audited && t.auditPC == tr.PC {
 		// It trapped after all (a segment load with an RPL-0 selector, say):
@@ -344,7 +351,7 @@ func (t *VMM) EmulateTrap(tr vmm.Trap) {
 	t.cpu.pc = tr.PC
 	out, err := t.emu.Emulate(t.cpu, &t.V, tr.PC)
 	if err != nil {
-		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		m.Record(tr.Cause, mech, tr.PC)
 		m.Crash(tr.PC, "trap: the VMM cannot emulate this instruction: %v", err)
 		return
 	}
@@ -352,7 +359,7 @@ func (t *VMM) EmulateTrap(tr vmm.Trap) {
 	if out.Inst.Op == x86asm.HLT {
 		cause = vmm.CauseHLT
 	}
-	m.Record(cause, vmm.MechTrap, tr.PC)
+	m.Record(cause, mech, tr.PC)
 	if m.Stopped().Kind != vmm.StopNone {
 		m.Complete(t.continueAt(out.Next))
 		return
