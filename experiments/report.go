@@ -66,8 +66,9 @@ func CompareTable(res *Results, guestName string) string {
 	if res.Profile != nil {
 		profile = res.Profile.Name
 	}
-	fmt.Fprintf(&b, "%s (%s) under %d strategies; measured: median of %d timing runs each, one at a time; modeled: cost profile %s\n\n",
-		guestName, args, len(runs), res.Config.Reps, profile)
+	fmt.Fprintf(&b, "%s (%s) under %d strategies\n", guestName, args, len(runs))
+	fmt.Fprintf(&b, "measured: wall time, median of %d timing runs each, made one at a time\n", res.Config.Reps)
+	fmt.Fprintf(&b, "modeled:  cycles from the exact counts, cost profile %s\n\n", profile)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "cause")
 	for _, r := range runs {

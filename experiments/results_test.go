@@ -1,0 +1,150 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/csv"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestJSONRoundTrip(t *testing.T) {
+	res := fixtureResults(t)
+	var b bytes.Buffer
+	if err := res.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res, back) {
+		t.Error("results.json does not read back equal")
+	}
+	for _, key := range []string{`"schema_version": 1`, `"provenance"`, `"commit"`, `"unicorn_version"`, `"kvm_flavour": "pvm"`,
+		`"measured_label": "own image"`, `"measured_label": "no native on substrate (flavour pvm)"`, `"modeled_ratio"`, `"cost_profile"`, `"traces"`} {
+		if !strings.Contains(b.String(), key) {
+			t.Errorf("results.json lacks %s", key)
+		}
+	}
+	bad := strings.Replace(b.String(), `"schema_version": 1`, `"schema_version": 2`, 1)
+	if _, err := ReadJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 2") {
+		t.Errorf("schema 2 accepted: %v", err)
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	res := fixtureResults(t)
+	var b bytes.Buffer
+	if err := res.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One row per timing run, every column on every row.
+	want := 0
+	for _, r := range res.Runs {
+		want += len(r.WallNS)
+	}
+	if len(rows) != want+1 || !reflect.DeepEqual(rows[0], CSVHeader) {
+		t.Fatalf("%d rows (want %d + header), header %v", len(rows), want, rows[0])
+	}
+	for _, row := range rows {
+		if len(row) != len(CSVHeader) {
+			t.Fatalf("row with %d columns", len(row))
+		}
+	}
+	back, err := ReadCSV(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.SchemaVersion != SchemaVersion || back.Provenance.Commit != res.Provenance.Commit || back.Provenance.KVMFlavour != "pvm" ||
+		back.Config.Profile != "p4-2006" || back.Config.Reps != 3 || back.Config.TimeBudgetNS != res.Config.TimeBudgetNS {
+		t.Errorf("provenance/config: %+v %+v", back.Provenance, back.Config)
+	}
+	if len(back.Runs) != len(res.Runs) {
+		t.Fatalf("%d runs back, want %d", len(back.Runs), len(res.Runs))
+	}
+	for i := range res.Runs {
+		a, b := res.Runs[i], back.Runs[i]
+		if a.Guest != b.Guest || a.Args != b.Args || a.Strategy != b.Strategy || a.Flavour != b.Flavour || a.Substrate != b.Substrate ||
+			a.Image != b.Image || a.Stop != b.Stop || a.Instructions != b.Instructions || a.Exits != b.Exits || a.Events != b.Events ||
+			!reflect.DeepEqual(a.Counts, b.Counts) || !reflect.DeepEqual(a.Counters, b.Counters) || !reflect.DeepEqual(a.WallNS, b.WallNS) ||
+			a.Wall != b.Wall || !reflect.DeepEqual(a.MeasuredRatio, b.MeasuredRatio) || a.MeasuredLabel != b.MeasuredLabel ||
+			!reflect.DeepEqual(a.ModeledRatio, b.ModeledRatio) || a.ModeledLabel != b.ModeledLabel ||
+			a.Modeled.Cycles != b.Modeled.Cycles || a.Modeled.Events != b.Modeled.Events || a.Modeled.Translation != b.Modeled.Translation {
+			t.Errorf("run %d differs after the CSV round trip:\n%+v\n%+v", i, a, b)
+		}
+	}
+	bad := strings.Replace(b.String(), "\n1,", "\n7,", 1)
+	if _, err := ReadCSV(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 7") {
+		t.Errorf("schema 7 accepted: %v", err)
+	}
+	if _, err := ReadCSV(strings.NewReader("guest,args\nio,n=1\n")); err == nil {
+		t.Error("CSV without the columns accepted")
+	}
+}
+
+func TestRatiosAndLabels(t *testing.T) {
+	res := fixtureResults(t)
+	get := func(g, s string) *Run {
+		r := res.Find(g, s)
+		if r == nil {
+			t.Fatalf("no run %s/%s", g, s)
+		}
+		return r
+	}
+	if r := get("io", "native"); r.MeasuredRatio == nil || *r.MeasuredRatio != 1 || *r.ModeledRatio != 1 {
+		t.Errorf("native ratio %v %v", r.MeasuredRatio, r.ModeledRatio)
+	}
+	if r := get("io", "trap"); r.MeasuredRatio == nil || *r.MeasuredRatio < 3.6 || *r.MeasuredRatio > 3.8 || r.MeasuredLabel != "" {
+		t.Errorf("trap measured ratio %v (median 4.1ms / 1.1ms) label %q", r.MeasuredRatio, r.MeasuredLabel)
+	}
+	if r := get("io", "pv"); r.MeasuredLabel != "own image" || r.ModeledLabel != "own image" || r.MeasuredRatio == nil {
+		t.Errorf("pv labels %q %q", r.MeasuredLabel, r.ModeledLabel)
+	}
+	if r := get("io", "kvm"); r.MeasuredRatio != nil || r.MeasuredLabel != "no native on substrate (flavour pvm)" || r.ModeledRatio == nil {
+		t.Errorf("kvm: measured %v %q, modeled %v", r.MeasuredRatio, r.MeasuredLabel, r.ModeledRatio)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	if s := Summarize([]int64{5, 1, 3}); s != (Stats{3, 3, 1, 5}) {
+		t.Errorf("odd: %+v", s)
+	}
+	if s := Summarize([]int64{4, 1, 3, 10}); s != (Stats{4, 3, 1, 10}) || s.Spread() != 3 {
+		t.Errorf("even: %+v spread %g", s, s.Spread())
+	}
+	if s := Summarize(nil); s != (Stats{}) || s.Spread() != 0 {
+		t.Errorf("empty: %+v", s)
+	}
+}
+
+func TestScaleArgs(t *testing.T) {
+	for _, c := range [][3]string{
+		{"n=4000", "0.5", "n=2000"},
+		{"n=10 x=3", "3", "n=30 x=3"},
+		{"n=1", "0.1", "n=1"},
+		{"k=5", "2", "k=10"},
+		{"n=4000", "1", "n=4000"},
+	} {
+		var f float64
+		switch c[1] {
+		case "0.5":
+			f = 0.5
+		case "3":
+			f = 3
+		case "0.1":
+			f = 0.1
+		case "2":
+			f = 2
+		default:
+			f = 1
+		}
+		if got := ScaleArgs(c[0], f); got != c[2] {
+			t.Errorf("ScaleArgs(%q, %g) = %q, want %q", c[0], f, got, c[2])
+		}
+	}
+}
