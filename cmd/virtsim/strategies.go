@@ -2,5 +2,6 @@ package main
 
 // Every strategy registers itself with vmm when its package is linked in.
 import (
+	_ "virtsim/hwassist"
 	_ "virtsim/trap"
 )
