@@ -387,6 +387,30 @@ func OverheadChart(res *Results) (*Chart, error) {
 	}}, nil
 }
 
+// hsv converts a hue (degrees), saturation and value to a colour: the
+// colours beyond the palette, spread by the golden angle so neighbours differ.
+func hsv(h, s, v float64) color.Color {
+	c := v * s
+	x := c * (1 - math.Abs(math.Mod(h/60, 2)-1))
+	m := v - c
+	var r, g, b float64
+	switch {
+	case h < 60:
+		r, g, b = c, x, 0
+	case h < 120:
+		r, g, b = x, c, 0
+	case h < 180:
+		r, g, b = 0, c, x
+	case h < 240:
+		r, g, b = 0, x, c
+	case h < 300:
+		r, g, b = x, 0, c
+	default:
+		r, g, b = c, 0, x
+	}
+	return color.RGBA{uint8((r + m) * 255), uint8((g + m) * 255), uint8((b + m) * 255), 255}
+}
+
 // causeClass groups causes for the breakdown: "io/out:0x80" → "io",
 // "priv/cli" → "priv/cli" (privileged instructions stay separate: they are
 // what strategies differ on), "int/0x80" → "int".
@@ -424,12 +448,10 @@ func BreakdownChart(res *Results) (*Chart, error) {
 		return cats[i].mech < cats[j].mech
 	})
 	catColor := func(i int) color.Color {
-		base := palette[i%len(palette)]
-		if i/len(palette)%2 == 1 { // second round: lighter
-			r, g, b, _ := base.RGBA()
-			return color.RGBA{uint8((r>>8 + 255) / 2), uint8((g>>8 + 255) / 2), uint8((b>>8 + 255) / 2), 255}
+		if i < len(palette) {
+			return palette[i]
 		}
-		return base
+		return hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.45, 0.9)
 	}
 	var plots []*panel
 	const panelW = 8 * vg.Inch
