@@ -197,9 +197,9 @@ var portDevices = []struct {
 	lo, hi uint16
 	name   string
 }{
-	{0x3F8, 0x3F8, "the serial port (COM1 data)"},
-	{0x3FD, 0x3FD, "the serial line status (COM1 LSR)"},
-	{0x3F9, 0x3FF, "the serial port (COM1)"},
+	{0x3F8, 0x3F8, "the serial port"},
+	{0x3FD, 0x3FD, "the serial status"},
+	{0x3F9, 0x3FF, "the serial port"},
 	{0xF4, 0xF7, "the debug-exit port"},
 	{0x80, 0x80, "the POST port"},
 	{0x20, 0x21, "the master PIC"},

@@ -134,13 +134,30 @@ type Model struct {
 // and a strategy that cannot run here (wrapping ErrUnavailable). Nothing
 // runs until the program starts it (Init).
 func New(opts Options) (*Model, error) {
-	return newModel(opts, startSession, runToCompletion)
+	return newModel(opts, deps{})
 }
 
-func newModel(opts Options, start startFunc, run runFunc) (*Model, error) {
+// deps are what tests replace: how sessions start, how the compare view
+// runs a guest, and the strategies (nil: vmm.Strategies()).
+type deps struct {
+	start      startFunc
+	run        runFunc
+	strategies []*vmm.Strategy
+}
+
+func newModel(opts Options, d deps) (*Model, error) {
+	if d.start == nil {
+		d.start = startSession
+	}
+	if d.run == nil {
+		d.run = runToCompletion
+	}
+	if d.strategies == nil {
+		d.strategies = vmm.Strategies()
+	}
 	m := &Model{
 		opts: opts, keys: newKeyMap(), help: help.New(),
-		strategies: vmm.Strategies(), start: start, run: run,
+		strategies: d.strategies, start: d.start, run: d.run,
 		w: 80, h: 24,
 	}
 	m.help.Width = 80
@@ -158,9 +175,13 @@ func newModel(opts Options, start startFunc, run runFunc) (*Model, error) {
 		selectWorkload(&m.picker, w.Name)
 	}
 	if opts.Strategy != "" {
-		s, err := vmm.LookupStrategy(opts.Strategy)
-		if err != nil {
-			return nil, err
+		s := m.lookup(opts.Strategy)
+		if s == nil {
+			var names []string
+			for _, s := range m.strategies {
+				names = append(names, s.Name)
+			}
+			return nil, fmt.Errorf("unknown strategy %q (have: %s)", opts.Strategy, strings.Join(names, ", "))
 		}
 		if err := m.usable(s); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, s.Name, err)
@@ -181,6 +202,15 @@ func newModel(opts Options, start startFunc, run runFunc) (*Model, error) {
 	}
 	m.setPickerTitle()
 	return m, nil
+}
+
+func (m *Model) lookup(name string) *vmm.Strategy {
+	for _, s := range m.strategies {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // Init starts the guest when the UI opens on one.

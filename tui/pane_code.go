@@ -8,21 +8,22 @@ import (
 
 // codePane is the disassembly around the guest's PC.
 type codePane struct {
-	img   *guest.Image
-	pc    uint32
-	lines []codeLine
-	cur   int
-	valid bool // a snapshot with code has arrived
+	img    *guest.Image
+	pc     uint32
+	lines  []codeLine
+	cur    int
+	valid  bool // a snapshot has arrived
+	hasCPU bool // and the strategy exposes the CPU
 }
 
 func (p *codePane) set(img *guest.Image, s Snapshot) {
-	p.img, p.pc, p.valid = img, s.PC, s.HasCPU
+	p.img, p.pc, p.valid, p.hasCPU = img, s.PC, true, s.HasCPU
 	p.lines, p.cur = disassemble(s.CodeBase, s.Code, s.PC, img)
 }
 
 // where names the PC for the title: "irq_toggle_loop+0x1".
 func (p *codePane) where() string {
-	if !p.valid {
+	if !p.hasCPU {
 		return ""
 	}
 	return symbolize(p.img, p.pc)
@@ -30,6 +31,9 @@ func (p *codePane) where() string {
 
 func (p *codePane) view(w, h int) []string {
 	if !p.valid {
+		return box(nil, w, h)
+	}
+	if !p.hasCPU {
 		return box([]string{stDim.Render("no code to show: this strategy does not expose its CPU")}, w, h)
 	}
 	if p.cur < 0 {

@@ -37,7 +37,12 @@ func (m *Model) View() string {
 	}
 	lines := []string{m.statusBar()}
 	lines = append(lines, box(body, m.w, m.h-2)...)
-	lines = append(lines, fit(m.help.ShortHelpView(keys.ShortHelp()), m.w))
+	if m.flash != "" {
+		// a message answers the last key until the next one
+		lines = append(lines, fit(stFlash.Render("» "+m.flash), m.w))
+	} else {
+		lines = append(lines, fit(m.help.ShortHelpView(keys.ShortHelp()), m.w))
+	}
 	return strings.Join(lines, "\n")
 }
 
@@ -96,9 +101,6 @@ func (m *Model) statusBar() string {
 		if m.hasSnap {
 			parts = append(parts, stStatusBar.Render(fmt.Sprintf("%d insns · %d exits", m.snap.Instructions, m.snap.Exits)))
 		}
-	}
-	if m.flash != "" {
-		parts = append(parts, stFlash.Render(m.flash))
 	}
 	s := strings.Join(parts, sep)
 	if pad := m.w - lipgloss.Width(s); pad > 0 {
@@ -169,9 +171,9 @@ func (m *Model) transView(w, h int) []string {
 
 // translatorHint tells where to find a translating strategy.
 func (m *Model) translatorHint() string {
-	s, err := vmm.LookupStrategy("bt")
+	s := m.lookup("bt")
 	switch {
-	case err != nil:
+	case s == nil:
 		return stDim.Render("bt (binary translation) is not part of this build yet.")
 	case s == m.strat:
 		return ""
