@@ -164,7 +164,7 @@ func (c *compareModel) view(w, h int) []string {
 	}
 	sort.Strings(names)
 	foot := []string{"exits", "events", "instructions", "stopped"}
-	room := h - 1 - len(foot) - 1 - len(unavailable) - 2
+	room := h - 1 - len(foot) - 1 - (len(c.rows) - len(cols)) - 3
 	if len(names) > room && room > 0 {
 		out = append(out, c.causeRows(names[:room-1], cols, causeW, cell)...)
 		out = append(out, stDim.Render(fmt.Sprintf("… %d more causes", len(names)-(room-1))))
@@ -179,10 +179,16 @@ func (c *compareModel) view(w, h int) []string {
 		}
 		out = append(out, line)
 	}
+	for _, r := range cols {
+		if r.State == cmpFailed {
+			out = append(out, stErr.Render(r.Strategy+" failed: ")+r.Reason)
+		}
+	}
 	for _, r := range unavailable {
 		out = append(out, stDim.Render(fmt.Sprintf("%s: not run here: %s", r.Strategy, r.Reason)))
 	}
-	out = append(out, "", stDim.Render("exits (a mechanism in red) leave the guest for the VMM; machine, in-tc and shared-info events do not."))
+	out = append(out, "", stDim.Render("trap, callout, hypercall, vmexit… are exits: the guest stopped and the VMM ran."),
+		stDim.Render("machine, in-tc and shared-info events happened without one."))
 	return box(out, w, h)
 }
 

@@ -66,7 +66,7 @@ func (d *tmuxDriver) waitText(text string, timeout time.Duration) string {
 	return d.waitFor(fmt.Sprintf("%q", text), timeout, func(s string) bool { return strings.Contains(s, text) })
 }
 
-var statusRE = regexp.MustCompile(`irq-toggle n=\d+ │ (\S+) │ (paused at 0x[0-9a-f]+|[^│]*) │ (\d+) insns · (\d+) exits`)
+var statusRE = regexp.MustCompile(`irq-toggle n=\d+ │ (\S+) │ (paused at 0x[0-9a-f]+|[^│]*) │ (?:(\d+) insns · )?(\d+) exits`)
 
 // status parses the status bar: strategy, state, instructions, exits.
 func status(screen string) (strategy, state, insns, exits string) {

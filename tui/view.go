@@ -14,8 +14,9 @@ import (
 // every line at most its width.
 func (m *Model) View() string {
 	if m.w < minWidth || m.h < minHeight {
-		return fit(fmt.Sprintf("virtsim tui needs a terminal of at least %d×%d (this one is %d×%d); 80×24 or larger reads best. q quits.",
-			minWidth, minHeight, m.w, m.h), max(m.w, 1))
+		msg := fmt.Sprintf("virtsim tui needs a terminal of at least %d×%d; this one is %d×%d. 80×24 or larger reads best. q quits.",
+			minWidth, minHeight, m.w, m.h)
+		return strings.Join(box(wrap(msg, max(m.w, 1)), max(m.w, 1), max(m.h, 1)), "\n")
 	}
 	var body []string
 	var keys help.KeyMap = m.keys
@@ -99,7 +100,12 @@ func (m *Model) statusBar() string {
 		text, st := m.stateText()
 		parts = append(parts, st.Render(text))
 		if m.hasSnap {
-			parts = append(parts, stStatusBar.Render(fmt.Sprintf("%d insns · %d exits", m.snap.Instructions, m.snap.Exits)))
+			// instructions are counted on the Unicorn strategies only
+			n := fmt.Sprintf("%d exits", m.snap.Exits)
+			if m.snap.Instructions > 0 || m.snap.Events == 0 {
+				n = fmt.Sprintf("%d insns · %s", m.snap.Instructions, n)
+			}
+			parts = append(parts, stStatusBar.Render(n))
 		}
 	}
 	s := strings.Join(parts, sep)
@@ -216,7 +222,9 @@ func (m *Model) helpView(w, h int) []string {
 		add(fit(fmt.Sprintf("  %-8s %s", p[0], p[1]), w))
 	}
 	add("", stTitle.Render("keys"))
-	add(strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")...)
+	for _, l := range strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n") {
+		add("  " + l)
+	}
 	add("", stTitle.Render("mechanisms"))
 	for _, mi := range vmm.Mechanisms {
 		kind := "      "
@@ -234,5 +242,9 @@ func (m *Model) helpView(w, h int) []string {
 		add(fit(line, w))
 	}
 	m.scroll = min(m.scroll, max(0, len(text)-h))
-	return text[m.scroll:]
+	out := text[m.scroll:]
+	if len(out) > h && h > 0 {
+		out = append(out[:h-1], stDim.Render(fmt.Sprintf("↓ %d more lines: j/↓ scrolls, k/↑ back", len(out)-h+1)))
+	}
+	return out
 }
