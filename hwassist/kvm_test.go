@@ -1,0 +1,467 @@
+package hwassist
+
+import (
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+	"virtsim/vmm/vmmtest"
+	"virtsim/vmm/x86"
+)
+
+// Every test that runs KVM skips, with Available's own words (the cause
+// and the fix), where KVM cannot run.
+func requireKVM(t testing.TB) {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skip(err.Error())
+	}
+}
+
+// testWatchdog bounds every KVM_RUN a test makes: it aborts the run from
+// another goroutine (the kick of run.go) and the test fails saying so,
+// instead of hanging until go test's own timeout.
+const testWatchdog = 60 * time.Second
+
+// watch arms the watchdog on v; the returned function disarms it.
+func watch(t testing.TB, v *VM, d time.Duration) func() {
+	t.Helper()
+	timer := time.AfterFunc(d, func() { v.Abort(fmt.Sprintf("test watchdog (%s)", d)) })
+	return func() { timer.Stop() }
+}
+
+func failIfWatchdog(t testing.TB, s vmm.Stop) {
+	t.Helper()
+	if strings.Contains(s.Reason, "test watchdog") {
+		t.Fatalf("KVM_RUN did not return: the test watchdog aborted it (%s)", s)
+	}
+}
+
+func load(t testing.TB, name string) *guest.Image {
+	t.Helper()
+	w, err := guest.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := w.Load(vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// boot creates a VM for img; the test closes it.
+func boot(t testing.TB, img *guest.Image, cfg vmm.Config) *VM {
+	t.Helper()
+	requireKVM(t)
+	if cfg.TimeBudget == 0 {
+		cfg.TimeBudget = 30 * time.Second
+	}
+	v, err := New(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+// runKVM runs img under kvm to the end, under the watchdog.
+func runKVM(t testing.TB, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
+	t.Helper()
+	cfg.Args = args
+	v := boot(t, img, cfg)
+	disarm := watch(t, v, testWatchdog)
+	st, err := v.Run()
+	disarm()
+	if err != nil {
+		t.Fatalf("%s under kvm: %v", img.Name, err)
+	}
+	failIfWatchdog(t, st)
+	return v.Result()
+}
+
+func runNative(t testing.TB, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
+	t.Helper()
+	s, err := vmm.LookupStrategy("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Args, cfg.TimeBudget = args, 30*time.Second
+	res, err := vmm.RunGuest(s, img, cfg, false)
+	if err != nil {
+		t.Fatalf("%s under native: %v", img.Name, err)
+	}
+	return res
+}
+
+var goldenPath = filepath.Join("testdata", "kvm.golden")
+
+// Every workload prints under kvm exactly what it prints under native —
+// pgprobe included: KVM runs the guest kernel at its real CPL 0, so it
+// sees what bare metal shows — at two values of N. Two runs give the same
+// events (guest time counts exits: runs are repeatable), which the golden
+// file, keyed by flavour, pins.
+func TestKVMMatchesNative(t *testing.T) {
+	requireKVM(t)
+	for _, w := range guest.Catalog() {
+		for _, n := range []int{3, 17} {
+			args := fmt.Sprintf("n=%d", n)
+			t.Run(w.Name+"/"+args, func(t *testing.T) {
+				img := load(t, w.Name)
+				native := runNative(t, img, args, vmm.Config{})
+				got := runKVM(t, img, args, vmm.Config{})
+				if got.Stop.Kind != vmm.StopExit || got.Stop.Status != 0 {
+					t.Fatalf("kvm: %s\n%s", got.Stop, got.Serial)
+				}
+				if got.Serial != native.Serial {
+					t.Errorf("serial differs from native\nkvm:\n%s\nnative:\n%s", got.Serial, native.Serial)
+				}
+				if got.Flavour == "" || got.Strategy != "kvm" {
+					t.Errorf("result strategy %q flavour %q", got.Strategy, got.Flavour)
+				}
+				for k := range got.Counts {
+					switch {
+					case k.Mech == vmm.MechVMExit, k.Mech == vmm.MechEmulation:
+					case k.Mech == vmm.MechMachine && strings.HasPrefix(k.Cause, "irq/"):
+					default:
+						t.Errorf("event %s has mechanism %s under kvm", k.Cause, k.Mech)
+					}
+				}
+				again := runKVM(t, img, args, vmm.Config{})
+				if !again.Counts.Equal(got.Counts) {
+					t.Errorf("a second run counted different events:\n%s\nvs\n%s", got.Counts.Format(), again.Counts.Format())
+				}
+				vmmtest.CheckGolden(t, goldenPath, got)
+			})
+		}
+	}
+}
+
+// kvmLaw is exits(2N) - exits(N) = N × law for each workload, by flavour.
+var kvmLaw = map[string]struct {
+	pvm, hw int
+	why     string
+}{
+	"hello":      {56, 56, "each line: 28 LSR reads + 28 THR writes, port I/O exits to user space"},
+	"compute":    {0, 0, "pure ALU"},
+	"io":         {1, 1, "one out to port 0x80"},
+	"syscall":    {2, 0, "int $0x80 and the handler's iret: KVM's emulator refuses both under PVM; VT-x/AMD-V run both in guest mode"},
+	"irq-toggle": {0, 0, "cli and sti never leave KVM (its emulator under PVM, the CPU otherwise)"},
+	"cpuid":      {1, 0, "cpuid: answered by KVM in the kernel on VT-x/AMD-V; under PVM intercepted by the VMM (PVM changes the CPU model)"},
+	"divzero":    {1, 0, "the #DE handler's iret, refused by KVM's emulator under PVM (KVM delivers the #DE itself)"},
+	"call-ret":   {0, 0, "call and ret"},
+	"pgprobe":    {1, 0, "per round: lar, refused by KVM's emulator under PVM; cli, mov to/from CR0 stay in KVM"},
+	"timer":      {0, 0, "timer's N is its tick count: pinned by the golden file instead"},
+}
+
+func TestKVMPerIteration(t *testing.T) {
+	requireKVM(t)
+	f := HostFlavour()
+	for _, w := range guest.Catalog() {
+		law, ok := kvmLaw[w.Name]
+		if !ok {
+			t.Errorf("workload %s has no documented per-iteration exit law under kvm", w.Name)
+			continue
+		}
+		if w.Name == "timer" {
+			continue
+		}
+		want := law.hw
+		if f.Name == FlavourPVM {
+			want = law.pvm
+		}
+		t.Run(w.Name, func(t *testing.T) {
+			img := load(t, w.Name)
+			a := runKVM(t, img, "n=10", vmm.Config{})
+			b := runKVM(t, img, "n=20", vmm.Config{})
+			if d := int(b.Exits) - int(a.Exits); d != 10*want {
+				t.Errorf("exits(20)-exits(10) = %d, want 10×%d on %s (%s)\nn=10:\n%s\nn=20:\n%s", d, want, f.Name, law.why, a.Counts.Format(), b.Counts.Format())
+			}
+		})
+	}
+}
+
+// syscall with N calls: N int $0x80 and N iret emulation exits per N (plus
+// one of each outside the loop: the iret that enters ring 3 and the final
+// SYS_DONE call).
+func TestSyscallEmulationExits(t *testing.T) {
+	requireKVM(t)
+	if HostFlavour().Name != FlavourPVM {
+		t.Skip("only PVM's emulator refuses int and iret; hardware assist runs them in guest mode")
+	}
+	img := load(t, "syscall")
+	for _, n := range []uint64{1, 10, 25} {
+		r := runKVM(t, img, fmt.Sprintf("n=%d", n), vmm.Config{})
+		ints := r.Counts[vmm.Key{Cause: "int/0x80", Mech: vmm.MechEmulation}]
+		irets := r.Counts[vmm.Key{Cause: "priv/iret", Mech: vmm.MechEmulation}]
+		if ints != n+1 || irets != n+1 {
+			t.Errorf("n=%d: %d int/0x80 and %d priv/iret emulation exits, want %d each (n calls + SYS_DONE; n returns + the iret into ring 3)\n%s", n, ints, irets, n+1, r.Counts.Format())
+		}
+		if !strings.Contains(r.Serial, fmt.Sprintf("syscall: n=%d calls=%d", n, n)) {
+			t.Errorf("serial: %s", r.Serial)
+		}
+	}
+}
+
+// Port I/O events carry the address of the I/O instruction itself, as on
+// the Unicorn machine, whatever RIP KVM reports.
+func TestIOEventPCsMatchNative(t *testing.T) {
+	for _, name := range []string{"io", "hello", "timer"} {
+		t.Run(name, func(t *testing.T) {
+			img := load(t, name)
+			k := runKVM(t, img, "n=3", vmm.Config{Trace: true})
+			nat := runNative(t, img, "n=3", vmm.Config{Trace: true})
+			io := func(tr []vmm.Event) []string {
+				var out []string
+				for _, e := range tr {
+					if strings.HasPrefix(e.Cause, "io/") {
+						out = append(out, fmt.Sprintf("%s@%#x", e.Cause, e.PC))
+					}
+				}
+				return out
+			}
+			a, b := io(k.Trace), io(nat.Trace)
+			if name == "timer" {
+				// Polls depend on the rate of guest time; compare the
+				// distinct (cause, pc) pairs instead.
+				a, b = distinct(a), distinct(b)
+			}
+			if strings.Join(a, " ") != strings.Join(b, " ") {
+				t.Errorf("I/O events differ\nkvm:    %v\nnative: %v", a, b)
+			}
+		})
+	}
+}
+
+func distinct(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Single steps walk the same instructions as the machine model's.
+func TestStepMatchesNative(t *testing.T) {
+	for _, name := range []string{"hello", "syscall"} {
+		t.Run(name, func(t *testing.T) {
+			img := load(t, name)
+			v := boot(t, img, vmm.Config{Args: "n=2"})
+			s, _ := vmm.LookupStrategy("native")
+			nat, err := s.New(img, vmm.Config{Args: "n=2", TimeBudget: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nat.Close()
+			disarm := watch(t, v, testWatchdog)
+			defer disarm()
+			for i := 0; i < 400; i++ {
+				ks, err := v.Step()
+				if err != nil {
+					t.Fatal(err)
+				}
+				failIfWatchdog(t, ks)
+				ns, err := nat.Step()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ks.Kind != ns.Kind || ks.PC != ns.PC {
+					t.Fatalf("step %d: kvm %s (%s), native %s", i, ks, v.Disasm(ks.PC), ns)
+				}
+				if ks.Kind != vmm.StopNone {
+					break
+				}
+			}
+		})
+	}
+}
+
+// RunToExit returns after each exit: as many calls as exits.
+func TestRunToExit(t *testing.T) {
+	img := load(t, "io")
+	v := boot(t, img, vmm.Config{Args: "n=5"})
+	disarm := watch(t, v, testWatchdog)
+	defer disarm()
+	calls := 0
+	for {
+		st, err := v.RunToExit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		failIfWatchdog(t, st)
+		calls++
+		if st.Kind != vmm.StopNone {
+			break
+		}
+		if calls > 10000 {
+			t.Fatal("no end")
+		}
+	}
+	r := v.Result()
+	if r.Stop.Kind != vmm.StopExit || uint64(calls) != r.Exits {
+		t.Errorf("%d calls for %d exits; stop %s", calls, r.Exits, r.Stop)
+	}
+}
+
+// The in-kernel statistics are reported by name, beside the exits and not
+// in them; the summary shows them and the flavour.
+func TestStatsInResult(t *testing.T) {
+	img := load(t, "io")
+	r := runKVM(t, img, "n=17", vmm.Config{})
+	for _, name := range []string{"kvm/exits", "kvm/io_exits", "kvm/halt_exits", "kvm/insn_emulation"} {
+		if _, ok := r.Counters[name]; !ok {
+			t.Errorf("counter %s missing: %v", name, r.Counters)
+		}
+	}
+	var sum uint64
+	for k, n := range r.Counts {
+		if k.Mech.IsExit() {
+			sum += n
+		}
+	}
+	if r.Exits != sum {
+		t.Errorf("Exits %d, events with exit mechanisms %d: something else was added in", r.Exits, sum)
+	}
+	if HostFlavour().Name == FlavourPVM && r.Counters["kvm/insn_emulation"] == 0 {
+		t.Error("under PVM every guest instruction is emulated, yet kvm/insn_emulation is 0")
+	}
+	sum2 := r.Summary()
+	if !strings.Contains(sum2, "under kvm ("+r.Flavour+")") || !strings.Contains(sum2, "kvm/exits=") {
+		t.Errorf("summary lacks the flavour or the statistics:\n%s", sum2)
+	}
+}
+
+// ---- small hand-assembled guests (flat binaries at 1 MiB) ----
+
+const flatBase = 0x100000
+
+func flat(t testing.TB, code []byte) *guest.Image {
+	t.Helper()
+	img, err := guest.LoadFlat(code, flatBase, vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Name = "flat"
+	return img
+}
+
+// timerSpinGuest programs the PIT for a periodic IRQ 0, enables interrupts
+// and spins without any exit (`sti; jmp .`); its IRQ 0 handler writes 42
+// to the debug-exit port.
+func timerSpinGuest() []byte {
+	code := make([]byte, 0x308)
+	copy(code, []byte{
+		0xBC, 0x00, 0x00, 0x09, 0x00, // mov $0x90000,%esp
+		0x0F, 0x01, 0x1D, 0x00, 0x01, 0x10, 0x00, // lidt 0x100100
+		0xB0, 0x11, 0xE6, 0x20, // ICW1
+		0xB0, 0x20, 0xE6, 0x21, // ICW2: master base 0x20
+		0xB0, 0x04, 0xE6, 0x21, // ICW3
+		0xB0, 0x01, 0xE6, 0x21, // ICW4
+		0xB0, 0xFE, 0xE6, 0x21, // OCW1: only IRQ 0
+		0xB0, 0x34, 0xE6, 0x43, // PIT channel 0, mode 2
+		0xB0, 0x00, 0xE6, 0x40, // count 0x1000
+		0xB0, 0x10, 0xE6, 0x40,
+		0xFB,       // sti
+		0xEB, 0xFE, // jmp .
+	})
+	copy(code[0x30:], []byte{0xB0, 42, 0xE6, 0xF4, 0xEB, 0xFE}) // mov $42,%al; out %al,$0xf4; jmp .
+	binary.LittleEndian.PutUint16(code[0x100:], 0x20*8+7)       // IDTR limit
+	binary.LittleEndian.PutUint32(code[0x102:], flatBase+0x200)
+	binary.LittleEndian.PutUint64(code[0x300:], x86.EncodeGate(x86.TypeIntGate32, bootCodeSel, flatBase+0x30, 0))
+	return code
+}
+
+// A guest that waits for a timer interrupt without ever exiting still gets
+// it: the clock kick (clock.go).
+func TestClockKick(t *testing.T) {
+	r := runKVM(t, flat(t, timerSpinGuest()), "", vmm.Config{})
+	if r.Stop.Kind != vmm.StopExit || r.Stop.Status != 42 {
+		t.Fatalf("stop %s", r.Stop)
+	}
+	if r.Counters["kvm-clock-kicks"] == 0 || r.Counts[vmm.Key{Cause: "irq/0", Mech: vmm.MechMachine}] != 1 {
+		t.Errorf("counters %v\n%s", r.Counters, r.Counts.Format())
+	}
+}
+
+func TestTimeBudgetStopsARunawayGuest(t *testing.T) {
+	t0 := time.Now()
+	r := runKVM(t, flat(t, []byte{0xEB, 0xFE}), "", vmm.Config{TimeBudget: 300 * time.Millisecond})
+	if r.Stop.Kind != vmm.StopBudget || !strings.Contains(r.Stop.Reason, "time budget of 300ms exhausted") || r.Stop.PC != flatBase {
+		t.Errorf("stop %+v", r.Stop)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("the budget stopped the guest only after %s", d)
+	}
+}
+
+func TestAbortFromAnotherGoroutine(t *testing.T) {
+	v := boot(t, flat(t, []byte{0xEB, 0xFE}), vmm.Config{TimeBudget: time.Minute})
+	time.AfterFunc(200*time.Millisecond, func() { v.Abort("user pressed stop") })
+	st, err := v.Run()
+	if err != nil || st.Kind != vmm.StopBudget || st.Reason != "aborted: user pressed stop" {
+		t.Errorf("stop %+v %v", st, err)
+	}
+}
+
+func TestHaltWithInterruptsOff(t *testing.T) {
+	r := runKVM(t, flat(t, []byte{0xFA, 0xF4}), "", vmm.Config{}) // cli; hlt
+	if r.Stop.Kind != vmm.StopHalted || r.Stop.PC != flatBase+1 || !strings.Contains(r.Stop.Reason, "interrupts disabled") {
+		t.Errorf("stop %+v", r.Stop)
+	}
+}
+
+// A guest crash is a report: the cause, the registers, the instruction.
+func TestCrashReports(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		code []byte
+		why  string
+		insn string
+	}{
+		// int $0x80 with the entry IDT (limit 0): #GP, #DF, shutdown.
+		{"triple fault", []byte{0xB8, 0x11, 0x22, 0x33, 0x44, 0xCD, 0x80}, "triple fault", "int $0x80"},
+		// A load from beyond guest RAM: no MMIO device answers.
+		{"mmio", []byte{0xA1, 0x00, 0x00, 0x00, 0x02}, "unmapped physical address 0x2000000", "mov 0x2000000,%eax"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runKVM(t, flat(t, c.code), "", vmm.Config{})
+			if r.Stop.Kind != vmm.StopCrash || !strings.Contains(r.Stop.Reason, c.why) || !strings.Contains(r.Stop.Reason, "eip=") || !strings.Contains(r.Stop.Insn, c.insn) {
+				t.Errorf("stop %+v", r.Stop)
+			}
+			t.Logf("%s", r.Stop)
+		})
+	}
+}
+
+// The strategy as the CLI runs it: two passes (counting, timing) that must
+// agree, which they do because guest time counts exits.
+func TestRunGuestTwoPassesAgree(t *testing.T) {
+	requireKVM(t)
+	s, err := vmm.LookupStrategy("kvm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := vmm.RunGuest(s, load(t, "timer"), vmm.Config{Args: "n=4", TimeBudget: 30 * time.Second}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop.Kind != vmm.StopExit || res.Wall == 0 || res.Instructions != 0 {
+		t.Errorf("stop %s wall %s instructions %d", res.Stop, res.Wall, res.Instructions)
+	}
+	found := false
+	for _, n := range res.Notes {
+		found = found || strings.Contains(n, "not counted on kvm")
+	}
+	if !found {
+		t.Errorf("no note that instructions are not counted: %v", res.Notes)
+	}
+}
