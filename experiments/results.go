@@ -40,6 +40,7 @@ const SchemaVersion = 1
 //	     measured_ratio?, measured_label?,                // wall median / native's wall median
 //	     modeled?: {profile, cycles, instruction_cycles, event_cycles,
 //	                translation_cycles, rows[], unpriced[]},
+//	     modeled_instructions_from?,                      // "native" when this strategy counts no instructions (kvm)
 //	     modeled_ratio?, modeled_label?,                  // modeled cycles / native's
 //	     notes?, error?} ],
 //	  "skipped": [{guest, args, strategy, reason}],
@@ -102,10 +103,13 @@ type Run struct {
 	// build), "no native on substrate (flavour X)" (kvm).
 	MeasuredLabel string   `json:"measured_label,omitempty"`
 	Modeled       *Modeled `json:"modeled,omitempty"`
-	ModeledRatio  *float64 `json:"modeled_ratio,omitempty"`
-	ModeledLabel  string   `json:"modeled_label,omitempty"`
-	Notes         []string `json:"notes,omitempty"`
-	Error         string   `json:"error,omitempty"`
+	// ModeledInstructionsFrom names the strategy whose guest instruction
+	// count the model used, when this one counts none (kvm: "native").
+	ModeledInstructionsFrom string   `json:"modeled_instructions_from,omitempty"`
+	ModeledRatio            *float64 `json:"modeled_ratio,omitempty"`
+	ModeledLabel            string   `json:"modeled_label,omitempty"`
+	Notes                   []string `json:"notes,omitempty"`
+	Error                   string   `json:"error,omitempty"`
 }
 
 // CountRow is one (cause, mechanism) count.
@@ -173,6 +177,9 @@ func (res *Results) Ratios() {
 		}
 		if r.Image == "pv" {
 			r.MeasuredLabel, r.ModeledLabel = "own image", "own image"
+		}
+		if r.ModeledInstructionsFrom != "" {
+			r.ModeledLabel = "instructions counted under " + r.ModeledInstructionsFrom
 		}
 		if r.Error != "" {
 			continue

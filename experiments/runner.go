@@ -322,9 +322,22 @@ func Matrix(o Options) (*Results, error) {
 		}
 	}
 
+	// Strategies that cannot count guest instructions (kvm) are modeled
+	// with the count of the same image under native: the guest program
+	// is the same, only the machine underneath differs.
+	nativeInsns := map[[2]string]uint64{}
+	for _, i := range runCells {
+		if c := cells[i]; c.Strategy.Name == "native" && counted[i] != nil && errs[i] == nil {
+			nativeInsns[[2]string{c.Workload.Name, c.Args}] = counted[i].Instructions
+		}
+	}
 	for _, i := range runCells {
 		c := cells[i]
 		r := NewRun(c, counted[i], walls[i], o.Profile)
+		if n := nativeInsns[[2]string{c.Workload.Name, c.Args}]; counted[i] != nil && counted[i].Instructions == 0 && n > 0 && c.Image == "native" {
+			m := o.Profile.Model(n, counted[i].Counts, counted[i].Counters)
+			r.Modeled, r.ModeledInstructionsFrom = &m, "native"
+		}
 		if errs[i] != nil {
 			r.Error = errs[i].Error()
 		}
