@@ -189,6 +189,21 @@ func (c *compareModel) view(w, h int) []string {
 	}
 	out = append(out, "", stDim.Render("trap, callout, hypercall, vmexit… are exits: the guest stopped and the VMM ran."),
 		stDim.Render("machine, in-tc and shared-info events happened without one."))
+	// what the strategies want the student to know about this run
+	for _, r := range cols {
+		if r.Res == nil {
+			continue
+		}
+		for _, n := range r.Res.Notes {
+			if len(out) >= h {
+				break
+			}
+			out = append(out, "")
+			for _, l := range wrap(r.Strategy+": "+n, w) {
+				out = append(out, stHole.Render(l))
+			}
+		}
+	}
 	return box(out, w, h)
 }
 

@@ -45,13 +45,18 @@ func (p *eventLog) newest() (loggedEvent, bool) {
 	return p.events[len(p.events)-1], true
 }
 
-func (p *eventLog) view(w, h int) []string {
+// view renders the log; about describes the strategy for the empty log.
+func (p *eventLog) view(w, h int, about string) []string {
 	last, ok := p.newest()
 	if !ok {
-		return box([]string{
-			stDim.Render("no events yet."),
-			stDim.Render("s steps one instruction; n runs to the next exit; c runs on."),
-		}, w, h)
+		out := []string{
+			stDim.Render("no events yet: s steps one instruction, n runs to the next exit, c runs on."),
+			"",
+		}
+		for _, l := range wrap(about, w) {
+			out = append(out, stDim.Render(l))
+		}
+		return box(out, w, h)
 	}
 	var why []string
 	whyRows := min(len(wrap("why: "+Why(last.Event), w)), 2)

@@ -107,3 +107,49 @@ func guestImage(t *testing.T) *guest.Image {
 	}
 	return img
 }
+
+// TestSessionPauseAndTranslation: a long continue pauses at the next slice
+// boundary with the guest still runnable; under trap the translation view
+// learns that nothing is translated.
+func TestSessionPauseAndTranslation(t *testing.T) {
+	w, _ := guest.Lookup("irq-toggle")
+	img, err := w.Load(vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := vmm.LookupStrategy("trap")
+	e := startSession(sessionSpec{Gen: 7, Strategy: s, Image: img,
+		Config: vmm.Config{Name: w.Name, Args: "n=100000000", Count: true, TimeBudget: time.Hour}})
+	t.Cleanup(e.Close)
+	recv(t, e) // booted
+	recv(t, e) // first snapshot
+	e.Send(ctlContinue)
+	u := recv(t, e).(updateMsg)
+	if !u.Running || u.Done != ctlContinue || u.gen != 7 {
+		t.Fatalf("continue: running=%v done=%v gen=%d", u.Running, u.Done, u.gen)
+	}
+	u = recv(t, e).(updateMsg) // a slice
+	if !u.Running || len(u.Events) == 0 {
+		t.Fatalf("slice: running=%v events=%d", u.Running, len(u.Events))
+	}
+	if len(u.Events) > maxBatchEvents {
+		t.Errorf("a batch carries %d events, more than %d", len(u.Events), maxBatchEvents)
+	}
+	e.Send(ctlPause)
+	for u.Done != ctlPause {
+		u = recv(t, e).(updateMsg)
+	}
+	if u.Running || u.Snap.Stop.Kind != vmm.StopNone {
+		t.Fatalf("after pause: running=%v stop=%v", u.Running, u.Snap.Stop)
+	}
+	paused := u.Snap.Events
+	e.Send(ctlTransOn)
+	u = recv(t, e).(updateMsg)
+	if u.Snap.Trans == nil || u.Snap.Trans.Supported || u.Snap.Events != paused {
+		t.Fatalf("translation under trap: %+v (events %d, paused at %d)", u.Snap.Trans, u.Snap.Events, paused)
+	}
+	e.Send(ctlTransOff)
+	if u = recv(t, e).(updateMsg); u.Snap.Trans != nil {
+		t.Errorf("translation still sent after ctlTransOff")
+	}
+}

@@ -134,7 +134,11 @@ func (m *Model) mainView() []string {
 		lines = append(lines, stDim.Render("r tries again · tab switches strategy · g picks another guest"))
 		out = append(out, box(lines, l.W, l.EventsH)...)
 	} else {
-		out = append(out, m.events.view(l.W, l.EventsH)...)
+		about := ""
+		if m.strat != nil {
+			about = m.strat.Name + ": " + m.strat.Description
+		}
+		out = append(out, m.events.view(l.W, l.EventsH, about)...)
 	}
 	out = append(out, beside([]string{title("counts", m.counts.detail(), l.CountsW)}, []string{title("serial", "COM1", l.SerialW)})...)
 	out = append(out, beside(m.counts.view(l.CountsW, l.BottomH), m.serial.view(l.SerialW, l.BottomH))...)
