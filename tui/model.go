@@ -423,6 +423,9 @@ func (m *Model) pickerKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case k.String() == "ctrl+c", k.String() == "q":
 		return m, m.quit()
+	case key.Matches(k, m.keys.Help):
+		m.back, m.view, m.scroll = viewPicker, viewHelp, 0
+		return m, nil
 	case key.Matches(k, m.keys.Back):
 		if m.picker.IsFiltered() {
 			m.picker.ResetFilter()

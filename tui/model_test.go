@@ -401,7 +401,8 @@ func TestPicker(t *testing.T) {
 		t.Fatalf("without a guest the picker opens first: view %v", h.m.view)
 	}
 	frame := h.m.View()
-	if !strings.Contains(frame, "pick a guest to run under trap") || !strings.Contains(frame, "compute") {
+	if !strings.Contains(frame, "pick a guest to run under trap") || !strings.Contains(frame, "compute") ||
+		!strings.HasPrefix(frame, " virtsim │ trap │ choose a guest") {
 		t.Errorf("picker frame:\n%s", frame)
 	}
 	// tab changes the strategy the guest will run under

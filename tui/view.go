@@ -84,19 +84,18 @@ func (m *Model) stateText() (string, lipgloss.Style) {
 func (m *Model) statusBar() string {
 	sep := stStatusBar.Render(" │ ")
 	var parts []string
-	if m.w >= 100 {
+	if m.w >= 100 || m.target == nil {
 		parts = append(parts, stStatusKey.Render("virtsim"))
 	}
 	if m.target != nil {
 		parts = append(parts, stStatusKey.Render(m.target.label()))
 	}
-	if len(parts) > 0 {
-		parts[0] = stStatusBar.Render(" ") + parts[0]
-	}
 	if m.strat != nil {
 		parts = append(parts, stStatusBar.Render(m.strat.Name))
 	}
-	if m.target != nil {
+	if m.target == nil {
+		parts = append(parts, stPaused.Render("choose a guest"))
+	} else {
 		text, st := m.stateText()
 		parts = append(parts, st.Render(text))
 		if m.hasSnap {
@@ -108,7 +107,7 @@ func (m *Model) statusBar() string {
 			parts = append(parts, stStatusBar.Render(n))
 		}
 	}
-	s := strings.Join(parts, sep)
+	s := stStatusBar.Render(" ") + strings.Join(parts, sep)
 	if pad := m.w - lipgloss.Width(s); pad > 0 {
 		s += stStatusBar.Render(strings.Repeat(" ", pad))
 	}
