@@ -284,6 +284,10 @@ func groupedBars(pn *panel, series []string, guests []string, value func(g, s st
 	}
 	p.NominalX(guests...)
 	p.X.Min, p.X.Max = -0.5, float64(len(guests))-0.5
+	if len(guests) > 4 {
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign = draw.XRight
+	}
 	return nil
 }
 
