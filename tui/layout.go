@@ -45,7 +45,7 @@ func layoutFor(w, h int) mainLayout {
 		l.CPUW = 27
 	}
 	l.CodeW = w - l.CPUW - 1
-	l.CountsW = w * 3 / 5
+	l.CountsW = max(min(w/2, 72), 48)
 	l.SerialW = w - l.CountsW - 1
 	return l
 }

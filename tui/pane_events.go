@@ -139,11 +139,16 @@ func (p *countsPane) view(w, h int) []string {
 		shown, more = keys[:h-1], len(keys)-(h-1)
 	}
 	numW := len(fmt.Sprint(peak))
-	barW := w - 14 - 1 - 9 - 1 - numW - 1
+	causeW, mechW := 8, 4
+	for _, k := range shown {
+		causeW = max(causeW, len(k.Cause))
+		mechW = max(mechW, len(k.Mech.String()))
+	}
+	barW := w - causeW - 1 - mechW - 1 - numW - 1
 	var out []string
 	for _, k := range shown {
 		n := p.counts[k]
-		line := fmt.Sprintf("%-14s %-9s ", k.Cause, k.Mech)
+		line := fmt.Sprintf("%-*s %-*s ", causeW, k.Cause, mechW, k.Mech)
 		if barW > 0 {
 			bar := int((n*uint64(barW) + peak - 1) / peak)
 			st := stQuiet
