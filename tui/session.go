@@ -26,7 +26,6 @@ const (
 	ctlPause                   // stop continuing
 	ctlTransOn                 // include the translation at the PC in snapshots
 	ctlTransOff                // stop including it
-	ctlSnapshot                // send a fresh snapshot
 )
 
 // Snapshot is everything the UI shows of a paused (or briefly sliced)
@@ -230,8 +229,6 @@ func (s *session) loop(spec sessionSpec) {
 		case ctlTransOn, ctlTransOff:
 			trans = c == ctlTransOn
 			return update(c, 0, nil)
-		case ctlSnapshot:
-			return update(c, 0, nil)
 		}
 		return true
 	}
@@ -263,7 +260,8 @@ func (s *session) loop(spec sessionSpec) {
 		t0 := time.Now()
 		var err error
 		for time.Since(t0) < sliceTime {
-			if _, err = inst.RunToExit(); err != nil || stopped() {
+			var st vmm.Stop
+			if st, err = inst.RunToExit(); err != nil || st.Kind != vmm.StopNone {
 				running = false
 				break
 			}

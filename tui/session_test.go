@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,65 @@ func TestSessionPauseAndTranslation(t *testing.T) {
 	e.Send(ctlTransOff)
 	if u = recv(t, e).(updateMsg); u.Snap.Trans != nil {
 		t.Errorf("translation still sent after ctlTransOff")
+	}
+}
+
+// slowInst is an instance whose runs to an exit take a while, like a guest
+// that computes for long without exiting.
+type slowInst struct {
+	delay  time.Duration
+	runs   int
+	closed chan struct{}
+}
+
+func (s *slowInst) Run() (vmm.Stop, error) { return s.RunToExit() }
+func (s *slowInst) RunToExit() (vmm.Stop, error) {
+	time.Sleep(s.delay)
+	s.runs++
+	return vmm.Stop{}, nil
+}
+func (s *slowInst) Step() (vmm.Stop, error) { return vmm.Stop{}, nil }
+func (s *slowInst) Result() *vmm.Result {
+	return &vmm.Result{Counts: vmm.Counts{}, Instructions: uint64(s.runs)}
+}
+func (s *slowInst) Close() error { close(s.closed); return nil }
+
+// A guest busy in a long run holds only its own goroutine: abandoning the
+// session returns at once, and the goroutine closes the instance when the
+// run ends. No Inspector: the snapshot says so instead of failing.
+func TestSessionAbandonWhileBusy(t *testing.T) {
+	inst := &slowInst{delay: 300 * time.Millisecond, closed: make(chan struct{})}
+	s := &vmm.Strategy{Name: "slow", New: func(*guest.Image, vmm.Config) (vmm.Instance, error) { return inst, nil }}
+	e := startSession(sessionSpec{Gen: 1, Strategy: s, Image: &guest.Image{}})
+	recv(t, e)
+	if u := recv(t, e).(updateMsg); u.Snap.HasCPU {
+		t.Errorf("an instance without Inspector has a CPU snapshot")
+	}
+	e.Send(ctlNext)
+	time.Sleep(50 * time.Millisecond) // the run is under way
+	t0 := time.Now()
+	e.Close()
+	if d := time.Since(t0); d > 10*time.Millisecond {
+		t.Errorf("Close blocked for %v", d)
+	}
+	if msg := e.Wait()(); msg != nil {
+		t.Errorf("Wait after Close delivered %T", msg)
+	}
+	select {
+	case <-inst.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the instance was not closed after its run ended")
+	}
+}
+
+// A strategy whose constructor panics reports an error instead of taking
+// the terminal down.
+func TestSessionBootPanic(t *testing.T) {
+	s := &vmm.Strategy{Name: "wip", New: func(*guest.Image, vmm.Config) (vmm.Instance, error) { panic("half built") }}
+	e := startSession(sessionSpec{Gen: 1, Strategy: s, Image: &guest.Image{}})
+	defer e.Close()
+	b, ok := recv(t, e).(bootedMsg)
+	if !ok || b.Err == nil || !strings.Contains(b.Err.Error(), "strategy wip panicked: half built") {
+		t.Errorf("boot of a panicking strategy: %+v", b)
 	}
 }
