@@ -48,7 +48,7 @@ func cpuidDiff(set, got *kvmCPUID2) []string {
 	for _, e := range set.Entries[:set.NEnt] {
 		want[key{e.Function, e.Index}] = e
 	}
-	var diffs []string
+	var diffs, added []string
 	seen := map[key]bool{}
 	for _, g := range got.Entries[:min(got.NEnt, uint32(len(got.Entries)))] {
 		k := key{g.Function, g.Index}
@@ -58,7 +58,7 @@ func cpuidDiff(set, got *kvmCPUID2) []string {
 		seen[k] = true
 		w, ok := want[k]
 		if !ok {
-			diffs = append(diffs, fmt.Sprintf("added leaf %#x.%d", g.Function, g.Index))
+			added = append(added, fmt.Sprintf("%#x.%d", g.Function, g.Index))
 			continue
 		}
 		var parts []string
@@ -79,6 +79,9 @@ func cpuidDiff(set, got *kvmCPUID2) []string {
 		}
 	}
 	sort.Strings(diffs)
+	if len(added) > 0 {
+		diffs = append(diffs, "added leaves "+strings.Join(added, " "))
+	}
 	return diffs
 }
 
@@ -148,9 +151,11 @@ func (v *VM) checkCPUID(set *kvmCPUID2) error {
 		v.mem[pc] = 0xCC // int3
 		v.cpuidSites[pc] = true
 	}
-	v.res.Notes = append(v.res.Notes, fmt.Sprintf(
-		"KVM does not keep virtsim's CPU model (KVM_GET_CPUID2 after KVM_SET_CPUID2: %s): the VMM intercepts the image's %d cpuid instruction(s) with int3 and answers them itself",
-		strings.Join(diffs, "; "), len(v.cpuidSites)))
+	what := fmt.Sprintf("the VMM intercepts the image's %d cpuid instruction(s) with int3 and answers them from virtsim's model", len(v.cpuidSites))
+	if len(v.cpuidSites) == 0 {
+		what = "the image has no cpuid instruction to intercept"
+	}
+	v.res.Notes = append(v.res.Notes, fmt.Sprintf("KVM does not keep virtsim's CPU model (%s): %s", strings.Join(diffs, "; "), what))
 	return nil
 }
 

@@ -530,6 +530,7 @@ func (v *VM) preEmulate() (bool, error) {
 	if err != nil || !refusedByKVM(inst.Op) {
 		return false, nil
 	}
+	v.preEmulated++
 	return true, v.emulate(pc, "KVM's emulator would refuse the instruction at CPL 3 (PVM makes that a #UD)")
 }
 

@@ -64,6 +64,9 @@ type VM struct {
 	kicks     uint64 // clock kicks (see clock.go)
 	steps     uint64 // single steps taken to find interrupt windows
 	userSteps uint64 // single steps through guest user code (PVM)
+	// preEmulated counts the instructions the VMM finished before KVM saw
+	// them (PVM, CPL 3): with kvm/insn_emulation, the guest instruction count.
+	preEmulated uint64
 
 	// Kicking the vCPU out of KVM_RUN from another goroutine.
 	kickReasons atomic.Uint32

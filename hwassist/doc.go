@@ -1,0 +1,170 @@
+// Package hwassist is virtsim's kvm strategy: the guest runs under Linux's
+// KVM, through /dev/kvm, and the VMM is the exit loop in this package.
+//
+// # Hardware-assisted virtualization
+//
+// Trap-and-emulate (package trap) fails on x86 because some sensitive
+// instructions do not trap when the guest kernel is deprivileged; binary
+// translation (package translate) and paravirtualization (package
+// hypercall) work around that in software. In 2005-2006 Intel (VT-x, the
+// VMX instructions) and AMD (AMD-V, SVM) fixed it in the CPU instead: they
+// added a second dimension to privilege. Besides rings 0-3 the CPU now has
+// a root mode, where the hypervisor runs, and a guest mode (VMX
+// non-root operation), where the guest runs with all four rings of its own:
+// the guest kernel really is at CPL 0, its cli and popf really change IF,
+// its lgdt really loads a GDT — the hole is gone because nothing needs to be
+// deprivileged.
+//
+// The hypervisor describes a virtual CPU in a control block in memory (the
+// VMCS on Intel, the VMCB on AMD): the guest's registers, and which events
+// must leave guest mode. A VM entry (VMLAUNCH/VMRESUME, VMRUN) loads the
+// guest state and runs the guest at full speed; a VM exit saves it, loads
+// the hypervisor's and reports why: the exit reason (an I/O instruction and
+// its port, hlt, cpuid, a control-register write, an external interrupt, a
+// fault in the extended page tables...). The hypervisor handles the exit and
+// enters again. That loop is the whole VMM. Unlike a trap, an exit is chosen
+// per event by the hypervisor — cpuid and port I/O always exit, cli never
+// does — and it is expensive: hundreds to thousands of cycles each way, which
+// is why Adams and Agesen (2006) found early VT-x slower than VMware's binary
+// translator on exit-heavy code. Later CPUs cut the cost and added nested
+// paging (EPT, NPT) so that guest page tables no longer need shadowing.
+//
+// # KVM
+//
+// Linux's KVM does the root-mode half in the kernel. A VMM in user space
+// opens /dev/kvm, creates a VM (a file descriptor) and in it vCPUs (more file
+// descriptors), maps ordinary memory of its own as guest-physical RAM, sets
+// the registers, and calls the KVM_RUN ioctl on a vCPU. KVM_RUN enters the
+// guest and returns when an exit needs user space; what happened is in
+// struct kvm_run, a page the VMM has mmap'd from the vCPU file descriptor.
+// Many exits never reach user space — KVM handles cpuid, control registers,
+// page faults and, with an in-kernel interrupt controller, interrupts and
+// hlt — and the VMM sees only what it must: port I/O to its devices, MMIO,
+// hlt (here, as virtsim keeps its PIT and PIC in user space), and failures.
+// This package speaks that API through golang.org/x/sys/unix ioctls, with
+// the kernel structures mirrored in kvm.go and checked against
+// <linux/kvm.h>; unsafe is confined to kvm_unsafe.go.
+//
+// # The VM
+//
+// New builds the machine virtsim's other strategies have: guest RAM (16 MiB
+// by default, mmap'd), the multiboot image and info block, and the entry
+// state set through KVM_SET_SREGS and KVM_SET_REGS: 32-bit protected mode
+// with paging off, flat code and data segments from the entry GDT at
+// guest.BootScratchAddr (CS 0x08, DS..SS 0x10, the bytes vmm.Boot writes),
+// IDTR 0/0, IF=0, EAX=0x2BADB002, EBX=the info block. The CPU model is
+// virtsim's (vmm.CPUID, QEMU's qemu32), given to KVM with KVM_SET_CPUID2.
+// The devices are the Unicorn machine's, on the same vmm.PortBus: COM1, the
+// debug-exit port 0xF4, the POST port 0x80, the 8254 PIT and the 8259 PIC
+// pair. The vCPU belongs to one OS thread, locked to its goroutine for the
+// life of the VM: every vCPU ioctl runs there.
+//
+// # The exit loop
+//
+// VM.Run calls KVM_RUN, decodes kvm_run into a plain kvmExit and asks
+// decide — a pure function, unit-tested with made-up exits — what it means:
+//
+//	exit                                 action       event (cause, mechanism)
+//	KVM_EXIT_IO                          device bus   io/out:PORT, io/in:PORT   vmexit
+//	KVM_EXIT_HLT                         wait         hlt                       vmexit
+//	KVM_EXIT_INTERNAL_ERROR, emulation   emulate      the instruction's cause   emulation
+//	KVM_EXIT_IRQ_WINDOW_OPEN             inject       irq-window                vmexit
+//	KVM_EXIT_DEBUG                       single step  (none: the VMM's own step)
+//	KVM_RUN: EINTR / KVM_EXIT_INTR        kick         (none: a signal, see budgets)
+//	KVM_EXIT_MMIO, _SHUTDOWN,            crash        (none: the stop reports the cause,
+//	_FAIL_ENTRY, other internal errors,               the registers and the decoded
+//	_SYSTEM_EVENT, anything else                      instruction at EIP)
+//
+// Every event is recorded as on the other strategies; exits have the
+// mechanisms vmexit (KVM returned to the user-space VMM) and emulation
+// (KVM's emulator gave up and virtsim finished the instruction). Interrupts
+// injected by the VMM and delivered by the CPU through the guest's IDT are
+// irq/N events with mechanism machine: the decision to inject rides on an
+// exit already counted. A triple fault is KVM_EXIT_SHUTDOWN: a crash, as
+// QEMU's -no-reboot makes it.
+//
+// # PVM: KVM without the hardware
+//
+// On these machines /dev/kvm is provided by kvm_pvm. PVM ("Pagetable-based
+// Virtual Machine") is a software hypervisor built into KVM for hosts
+// without VT-x or AMD-V — cloud VMs that cannot nest hardware
+// virtualization. It runs guests in the host's user mode with shadow page
+// tables and a small switcher, and runs natively only 64-bit user-mode code.
+// Everything else, including all of virtsim's 32-bit guests, goes through
+// KVM's in-kernel x86 instruction emulator, one instruction at a time
+// (~0.5 µs each; kvm/insn_emulation counts them, kvm/exits counts batches of
+// them). The API is the same, so this package runs unchanged on VT-x, AMD-V
+// and PVM; the flavour (detected from /sys/module and the CPU flags,
+// reported in every result and in `virtsim list`) decides what the counts
+// mean, and KVM results and goldens are keyed by it ("kvm/pvm").
+//
+// PVM differs from hardware assist in ways a VMM must handle, each measured
+// on these machines:
+//
+//   - KVM's emulator refuses int n, int3, into, iret, lar, lsl, verr and verw
+//     in 32-bit protected mode. At CPL 0 KVM_RUN returns
+//     KVM_EXIT_INTERNAL_ERROR (emulation failure) with EIP at the
+//     instruction; virtsim finishes it with trap's emulator against KVM's
+//     registers and guest memory (kvmCPU implements trap.CPU over struct
+//     kvm_regs and kvm_sregs) and, for a software interrupt or a fault,
+//     delivers it through the guest's IDT itself (deliver.go). These are the
+//     emulation exits: one int/0x80 and one priv/iret per system call of
+//     the syscall workload. QEMU's KVM mode has no such completion: the same
+//     guests die under qemu-system-i386 -accel kvm here.
+//   - At CPL 3 the same refusal becomes a #UD in the guest instead of an
+//     exit, even with KVM_CAP_EXIT_ON_EMULATION_FAILURE. So while the guest
+//     runs user code the VMM single-steps it and finishes refused
+//     instructions before KVM sees them (run.go: preEmulate).
+//   - KVM_INTERRUPT delivers the vector at the next entry even with IF=0 or
+//     inside an sti shadow, and an interrupt-window request is honoured
+//     only between batches of emulated instructions. So the VMM injects only
+//     when IF=1 and the shadow (read from kvm_run's synchronised events) is
+//     clear, and otherwise single-steps until it is: exact delivery, like
+//     the Unicorn machine's. Hardware assist uses the interrupt window.
+//   - PVM rewrites the CPUID table (leaf 1 gets the host's feature flags),
+//     which KVM_GET_CPUID2 shows. The VMM then intercepts the image's cpuid
+//     instructions with int3 and answers from virtsim's model (cpuid.go):
+//     cpuid events with mechanism vmexit. On VT-x and AMD-V cpuid is handled
+//     by KVM in the kernel and never seen here.
+//   - vmcall at CPL 0 livelocks KVM_RUN: the paravirtual strategy's
+//     hypercalls under KVM are port I/O.
+//
+// # Interrupts and time
+//
+// The PIT and PIC stay in user space (no in-kernel irqchip: hlt exits to
+// the VMM). After every exit the VMM asks the PIC; a pending interrupt is
+// injected with KVM_INTERRUPT when the guest can take it, or the VMM waits
+// for an interrupt window (irq-window exits). hlt with IF=1 skips guest
+// time to the next timer event; hlt with IF=0, or with nothing that could
+// wake it, stops the guest with the Unicorn machine's words. Guest time is
+// counted in exits (TicksPerExit PIT ticks per exit): the guest can only
+// read the PIT by exiting, so it sees time advance at a fixed rate per poll
+// and a run is exactly repeatable; the timer workload prints only what the
+// hardware's semantics fix, so its output equals native's and QEMU's. See
+// clock.go, including the one case that needs wall time (a guest that waits
+// for the timer without ever exiting).
+//
+// # Budgets and kicks
+//
+// KVM cannot count guest instructions: Result.Instructions is 0 on kvm,
+// Config.Count only adds a note saying so, and Config.InsnBudget is not
+// enforced. The time budget is: a watchdog goroutine kicks the vCPU out of
+// KVM_RUN by setting kvm_run.immediate_exit and sending SIGURG (Go's own
+// preemption signal, which every Go program handles) to the vCPU thread
+// with tgkill; KVM_RUN returns EINTR and the loop stops the guest. The same
+// kick serves VM.Abort (a test's watchdog, a user's interrupt). EINTRs
+// without a reason — Go's runtime preempting — are retried and counted in
+// kvm-eintr.
+//
+// # Statistics
+//
+// The vCPU's binary statistics (KVM_GET_STATS_FD: a header, descriptors
+// and data, read with pread) are read when the VM is created and when a
+// result is taken; their change over the run is reported as counters
+// kvm/NAME beside the exits — kvm/exits, kvm/io_exits, kvm/halt_exits,
+// kvm/insn_emulation, kvm/pf_taken... — and never added into them: under
+// PVM kvm/exits counts batches of emulated instructions, and port I/O is
+// counted as emulation (kvm/io_exits stays 0). They show where the time
+// goes that the event table cannot: the io workload's outs are a few
+// user-space exits, but every instruction between them is an emulated one.
+package hwassist
