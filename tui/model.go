@@ -333,6 +333,12 @@ func (m *Model) apply(u updateMsg) {
 	case u.Err != nil:
 		m.state, m.err = runFailed, u.Err
 	case u.Snap.Stop.Kind != vmm.StopNone:
+		if m.state != runStopped {
+			m.flash = "the guest stopped (" + u.Snap.Stop.Kind.String() + "): r runs it again, tab under another strategy, v compares them all"
+			if u.Snap.Stop.Kind == vmm.StopExit {
+				m.flash = fmt.Sprintf("the guest exited with status %d: r runs it again, tab under another strategy, v compares them all", u.Snap.Stop.Status)
+			}
+		}
 		m.state, m.pending, m.pausing = runStopped, 0, false
 	case u.Running:
 		m.state = runRunning
