@@ -214,8 +214,9 @@ func TestSyscallEmulationExits(t *testing.T) {
 	}
 }
 
-// Port I/O events carry the address of the I/O instruction itself, as on
-// the Unicorn machine, whatever RIP KVM reports.
+// Port I/O and hlt events carry the address of the instruction itself, as
+// on the Unicorn machine, whatever RIP KVM reports (after an out or a hlt
+// under PVM, at the instruction otherwise).
 func TestIOEventPCsMatchNative(t *testing.T) {
 	for _, name := range []string{"io", "hello", "timer"} {
 		t.Run(name, func(t *testing.T) {
@@ -225,7 +226,7 @@ func TestIOEventPCsMatchNative(t *testing.T) {
 			io := func(tr []vmm.Event) []string {
 				var out []string
 				for _, e := range tr {
-					if strings.HasPrefix(e.Cause, "io/") {
+					if strings.HasPrefix(e.Cause, "io/") || e.Cause == vmm.CauseHLT {
 						out = append(out, fmt.Sprintf("%s@%#x", e.Cause, e.PC))
 					}
 				}
@@ -479,5 +480,36 @@ func TestRunGuestTwoPassesAgree(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no note %q: %v", name, note, res.Notes)
 		}
+	}
+}
+
+// Closing a VM whose guest another goroutine is running stops the guest.
+func TestCloseWhileRunning(t *testing.T) {
+	requireKVM(t)
+	v, err := New(flat(t, []byte{0xEB, 0xFE}), vmm.Config{TimeBudget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan vmm.Stop)
+	go func() {
+		st, _ := v.Run()
+		done <- st
+	}()
+	for !v.running.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan error)
+	go func() { closed <- v.Close() }()
+	select {
+	case st := <-done:
+		if st.Kind != vmm.StopBudget || !strings.Contains(st.Reason, "closed") {
+			t.Errorf("stop %+v", st)
+		}
+	case <-time.After(testWatchdog):
+		t.Fatal("Close did not stop the running guest")
+	}
+	if err := <-closed; err != nil {
+		t.Error(err)
 	}
 }

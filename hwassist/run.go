@@ -74,6 +74,8 @@ func (v *VM) loopOnThread(mode runMode) (vmm.Stop, error) {
 	if v.deadline == 0 {
 		v.deadline = time.Now().Add(v.Cfg.TimeBudget).UnixNano()
 	}
+	v.running.Store(true)
+	defer v.running.Store(false)
 	stopWatch := v.startWatchdog()
 	defer stopWatch()
 	t0 := time.Now()

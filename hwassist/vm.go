@@ -70,7 +70,8 @@ type VM struct {
 
 	// Kicking the vCPU out of KVM_RUN from another goroutine.
 	kickReasons atomic.Uint32
-	inRun       atomic.Bool
+	inRun       atomic.Bool // inside KVM_RUN
+	running     atomic.Bool // inside the exit loop
 	exitSeq     atomic.Uint64
 	clockArmed  atomic.Bool
 	abortWhy    atomic.Pointer[string]
@@ -360,6 +361,11 @@ func (v *VM) openStats() {
 
 // Close releases the vCPU thread, the file descriptors and the mappings.
 func (v *VM) Close() error {
+	if v.running.Load() {
+		// Another goroutine is running the guest: stop it first, or
+		// stopping the vCPU thread would wait for the whole run.
+		v.Abort("the VM was closed")
+	}
 	v.kickMu.Lock()
 	defer v.kickMu.Unlock()
 	if v.thread != nil {

@@ -30,7 +30,9 @@ static long kvmc_run_outs(int fd, void *runp, int port, long max, long long *ns,
 			break;
 		}
 		if (ioctl(fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR)
+			// EINTR: Go's preemption signal (retry), or a kick from the
+			// test's watchdog, which sets immediate_exit (stop).
+			if (errno == EINTR && !run->immediate_exit)
 				continue;
 			*why = -errno;
 			break;
@@ -108,7 +110,8 @@ func Values() map[string]uint64 {
 // exit is an out to port (at most max of them), retrying on EINTR. run is
 // the vCPU's mmap'd kvm_run. It returns the number of outs and the time
 // from the first out's exit to the last one's, and the exit reason that
-// ended the loop (-1: max reached).
+// ended the loop (-1: max reached). A kick (immediate_exit set, then a
+// signal) ends it with an EINTR error.
 func RunOuts(vcpuFD int, run []byte, port uint16, max int) (outs int, elapsed time.Duration, why int, err error) {
 	if len(run) == 0 {
 		return 0, 0, 0, errors.New("kvmc: no kvm_run")
