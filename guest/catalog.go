@@ -9,7 +9,8 @@ import (
 )
 
 // images holds the committed workload images built by guest/src/build.sh:
-// NAME.elf (native build) and, once the PV issue adds them, NAME.pv.elf.
+// NAME.elf (the native build) and NAME.pv.elf (the paravirtual build of the
+// same source, assembled with --defsym PV=1).
 //
 //go:embed images/*.elf
 var images embed.FS
@@ -24,8 +25,9 @@ type Workload struct {
 	DefaultArgs string
 	// Image is the native ELF image (guest/images/NAME.elf).
 	Image []byte
-	// PVImage is the paravirtual build (guest/images/NAME.pv.elf), nil
-	// until the PV issue builds it.
+	// PVImage is the paravirtual build (guest/images/NAME.pv.elf): the same
+	// source with the PV expansions of the pv_ops macros. Only the pv
+	// strategy (package hypercall) runs it; see LoadFor.
 	PVImage []byte
 	// ExitsPerIter documents the events one iteration causes, by cause
 	// (DESIGN.md section 3), e.g. "1 io/out:0x80". One-time events (set-up,
@@ -47,6 +49,29 @@ func (w Workload) Load(memSize uint32) (*Image, error) {
 	}
 	im.Name = w.Name
 	return im, nil
+}
+
+// LoadPV loads the workload's paravirtual image for guest RAM of memSize
+// bytes.
+func (w Workload) LoadPV(memSize uint32) (*Image, error) {
+	if len(w.PVImage) == 0 {
+		return nil, fmt.Errorf("guest: workload %s: no PV image embedded (run guest/src/build.sh): %w", w.Name, ErrEmptyImage)
+	}
+	im, err := LoadELF(w.PVImage, memSize)
+	if err != nil {
+		return nil, fmt.Errorf("guest: workload %s (PV build): %w", w.Name, err)
+	}
+	im.Name = w.Name
+	return im, nil
+}
+
+// LoadFor loads the image a strategy runs: the PV build when pv is set
+// (vmm.Strategy.PV), else the native one.
+func (w Workload) LoadFor(pv bool, memSize uint32) (*Image, error) {
+	if pv {
+		return w.LoadPV(memSize)
+	}
+	return w.Load(memSize)
 }
 
 // catalog is the metadata of every workload; the images come from images/.

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -22,8 +23,14 @@ func TestCatalog(t *testing.T) {
 		if len(w.Image) == 0 {
 			t.Errorf("%s: no image embedded", w.Name)
 		}
-		if w.PVImage != nil {
-			t.Errorf("%s: PV image present before the PV issue", w.Name)
+		if len(w.PVImage) == 0 {
+			t.Errorf("%s: no PV image embedded", w.Name)
+		} else if bytes.Equal(w.PVImage, w.Image) {
+			t.Errorf("%s: the PV image is the native one", w.Name)
+		} else if im, err := w.LoadPV(DefaultMemSizeForTest); err != nil {
+			t.Errorf("%s: PV image: %v", w.Name, err)
+		} else if im.Name != w.Name {
+			t.Errorf("%s: LoadPV named the image %q", w.Name, im.Name)
 		}
 		if w.Description == "" || w.ExitsPerIter == "" || w.DefaultArgs == "" {
 			t.Errorf("%s: incomplete metadata %+v", w.Name, w)
@@ -41,10 +48,14 @@ func TestCatalog(t *testing.T) {
 	// every source has a catalogue entry and every image a source
 	srcs, _ := filepath.Glob("src/workloads/*.s")
 	imgs, _ := filepath.Glob("images/*.elf")
-	if len(srcs) != len(want) || len(imgs) != len(want) {
-		t.Errorf("%d sources, %d images, %d workloads", len(srcs), len(imgs), len(want))
+	pvImgs, _ := filepath.Glob("images/*.pv.elf")
+	if len(srcs) != len(want) || len(imgs) != 2*len(want) || len(pvImgs) != len(want) {
+		t.Errorf("%d sources, %d images (%d PV), %d workloads: want a native and a PV image per workload", len(srcs), len(imgs), len(pvImgs), len(want))
 	}
 }
+
+// DefaultMemSizeForTest is guest RAM for loading images in tests (16 MiB).
+const DefaultMemSizeForTest = 16 << 20
 
 func TestLookup(t *testing.T) {
 	w, err := Lookup("io")

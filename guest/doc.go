@@ -75,4 +75,27 @@
 // of two port accesses per byte. Students can diff the two images to see
 // exactly what paravirtualization changes, and the workloads themselves
 // never change.
+//
+// # Two images per workload
+//
+// build.sh assembles every workload twice: images/NAME.elf (native) and
+// images/NAME.pv.elf (the same source with --defsym PV=1). Workload.Image and
+// Workload.PVImage hold them, `virtsim list` shows both, and the pv strategy
+// runs the PV build (Workload.LoadFor picks the image a strategy wants). A
+// PV image runs only under pv: it calls a hypercall page the VMM fills at
+// boot, which is empty memory on bare metal or QEMU. To see what
+// paravirtualization changes, disassemble both builds and compare:
+//
+//	objdump -d guest/images/irq-toggle.elf    > /tmp/native.txt
+//	objdump -d guest/images/irq-toggle.pv.elf > /tmp/pv.txt
+//	diff /tmp/native.txt /tmp/pv.txt
+//
+// (binutils 2.36 and later: `objdump -d --no-addresses` hides the address
+// shifts). The loop of irq-toggle turns from `cli; sti` into two stores to
+// the shared-info page and a test of its pending flag; the console loop of
+// every workload into one console_io hypercall per line; lgdt, lidt, the
+// port I/O of the timer workload into hypercalls; iret into a plain iret
+// that updates the shared virtual IF. The PV runtime (pv_event_callback,
+// pv_hypercall_failed) appears once. The ABI is documented in package
+// virtsim/hypercall.
 package guest

@@ -1,15 +1,21 @@
 #!/bin/sh
-# build.sh — assemble and link every workload into OUTDIR/NAME.elf.
+# build.sh — assemble and link every workload twice: OUTDIR/NAME.elf (the
+# native build) and OUTDIR/NAME.pv.elf (the paravirtual build).
 #
 #   guest/src/build.sh [OUTDIR]      (OUTDIR defaults to guest/images)
 #
 # Each image = lib/*.s (the runtime) + workloads/NAME.s, assembled with
 # `as --32` (include path: include/) and linked with `ld -m elf_i386 -T
-# link.ld`. The output is byte-reproducible: sources are named by paths
+# link.ld`. The PV build assembles the same sources with `--defsym PV=1`,
+# which makes include/pvops.inc take every PV_* macro from pvops-pv.inc
+# (hypercalls and shared-info accesses instead of privileged instructions).
+# Compare the two builds of a workload with
+#   objdump -d guest/images/NAME.elf    > native.txt
+#   objdump -d guest/images/NAME.pv.elf > pv.txt
+#   diff native.txt pv.txt The output is byte-reproducible: sources are named by paths
 # relative to this directory, no debug info, no build id, fixed file order.
 # Only global symbols are kept (ld -x): the ABI constants and local labels
 # would drown the symbol table; mark code worth naming with FUNC or LABEL.
-# The PV build (as --defsym PV=1 -> NAME.pv.elf) is added by the PV issue.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,18 +32,25 @@ cd "$here"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-libobjs=""
-for src in $(LC_ALL=C ls lib/*.s); do
-	obj="$tmp/lib_$(basename "$src" .s).o"
-	$AS $ASFLAGS -o "$obj" "$src"
-	libobjs="$libobjs $obj"
-done
+# build VARIANT SUFFIX EXTRA_ASFLAGS: every workload into $out/NAME$SUFFIX.
+build() {
+	variant=$1 suffix=$2 extra=$3
+	libobjs=""
+	for src in $(LC_ALL=C ls lib/*.s); do
+		obj="$tmp/${variant}_lib_$(basename "$src" .s).o"
+		$AS $ASFLAGS $extra -o "$obj" "$src"
+		libobjs="$libobjs $obj"
+	done
+	for src in $(LC_ALL=C ls workloads/*.s); do
+		name=$(basename "$src" .s)
+		obj="$tmp/${variant}_wl_$name.o"
+		$AS $ASFLAGS $extra -o "$obj" "$src"
+		# entry.o first: the multiboot header and _start open the image
+		$LD $LDFLAGS -o "$out/$name$suffix" "$tmp/${variant}_lib_entry.o" \
+			$(echo $libobjs | tr ' ' '\n' | grep -v "/${variant}_lib_entry.o\$") "$obj"
+		echo "built $out/$name$suffix"
+	done
+}
 
-for src in $(LC_ALL=C ls workloads/*.s); do
-	name=$(basename "$src" .s)
-	obj="$tmp/wl_$name.o"
-	$AS $ASFLAGS -o "$obj" "$src"
-	# entry.o first: the multiboot header and _start open the image
-	$LD $LDFLAGS -o "$out/$name.elf" "$tmp/lib_entry.o" $(echo $libobjs | tr ' ' '\n' | grep -v '/lib_entry.o$') "$obj"
-	echo "built $out/$name.elf"
-done
+build native .elf ""
+build pv .pv.elf "--defsym PV=1"
