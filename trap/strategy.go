@@ -201,6 +201,26 @@ func (t *VMM) deprivilege() error {
 	return t.dropToRing1(eflags&^x86.FlagIOPL | x86.FlagIF)
 }
 
+// SetRealGate installs vector vec of the real IDT as a 32-bit trap gate to
+// sel:off with privilege dpl, so that the CPU delivers the vector straight
+// to guest code with no exit (a paravirtual VMM's direct system-call gate:
+// sel is the real, ring-compressed selector of the guest handler's code).
+// A trap gate leaves the real IF alone, which a VMM that virtualizes IF
+// keeps set. sel 0 restores the VMM's own entry for vec: the vector exits
+// again.
+func (t *VMM) SetRealGate(vec uint8, sel uint16, off uint32, dpl uint8) error {
+	gate := x86.EncodeGate(x86.TypeTrapGate32, sel, off, dpl)
+	if sel == 0 {
+		gate = x86.EncodeGate(x86.TypeIntGate32, vmmCodeIndex<<3, vmmEntryAddr+uint32(vec), 3)
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], gate)
+	if err := t.WriteMem(realIDTAddr+uint32(vec)*8, b[:]); err != nil {
+		return fmt.Errorf("trap: set real gate %#x: %w", vec, err)
+	}
+	return nil
+}
+
 // dropToRing1 moves the guest kernel from CPL 0 to CPL 1 with the real
 // EFLAGS flags. The host cannot load SS with RPL 1 at CPL 0 (Unicorn
 // checks the load like the CPU), so the VMM does what a CPU allows: it runs
