@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -168,10 +169,7 @@ func decide(e kvmExit) decision {
 	}
 	switch e.Reason {
 	case exitIO:
-		cause := vmm.CauseIn(e.IOPort)
-		if e.IOOut {
-			cause = vmm.CauseOut(e.IOPort)
-		}
+		cause := ioCause(e.IOOut, e.IOPort)
 		if e.IOSize != 1 && e.IOSize != 2 && e.IOSize != 4 {
 			return decision{Action: actCrash, Why: fmt.Sprintf("KVM_EXIT_IO with access size %d", e.IOSize)}
 		}
@@ -206,6 +204,26 @@ func decide(e kvmExit) decision {
 		return decision{Action: actCrash, Why: fmt.Sprintf("KVM_EXIT_UNKNOWN: hardware exit reason %#x", e.HWReason)}
 	}
 	return decision{Action: actCrash, Why: "unexpected exit " + exitName(e.Reason)}
+}
+
+// ioCauses memoises the cause strings of port I/O: the exit loop's hot
+// path then formats nothing (vmm.CauseOut uses fmt).
+var ioCauses sync.Map // [2]uint16{dir, port} → string
+
+func ioCause(out bool, port uint16) string {
+	k := [2]uint16{0, port}
+	if out {
+		k[0] = 1
+	}
+	if c, ok := ioCauses.Load(k); ok {
+		return c.(string)
+	}
+	c := vmm.CauseIn(port)
+	if out {
+		c = vmm.CauseOut(port)
+	}
+	ioCauses.Store(k, c)
+	return c
 }
 
 func exitName(r uint32) string {
