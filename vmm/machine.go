@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -71,7 +72,7 @@ type Machine struct {
 	stepThen  func()  // run exactly one guest instruction, then call this
 	hookErr   error   // an internal error inside a hook, surfaced by Run
 	wall      time.Duration
-	deadline  time.Time
+	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
 
 	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
 	PIT     *PIT
@@ -262,6 +263,14 @@ func (m *Machine) Complete(next uint32) {
 	m.setReg(unicorn.EIP, next)
 }
 
+// Interrupt makes a running Run or RunToExit return at the next
+// instruction boundary, as a pause. It is safe from any goroutine (the
+// terminal UI's pause key); a run that is not in progress is not affected.
+func (m *Machine) Interrupt() {
+	m.interrupt.Store(true)
+	m.E.Stop()
+}
+
 // StepThen finishes a hook like Complete(next), then has the machine run
 // exactly one guest instruction and call fn at the boundary after it: what
 // a VMM needs to honour an interrupt shadow (sti lets one more instruction
@@ -314,10 +323,8 @@ func (m *Machine) loop(mode runMode, pred func(Event) bool) (Stop, error) {
 	if m.stop.Kind != StopNone {
 		return m.stop, nil
 	}
-	if m.deadline.IsZero() {
-		m.deadline = time.Now().Add(m.Cfg.TimeBudget)
-	}
 	m.pauseOn, m.pause = pred, false
+	m.interrupt.Store(false)
 	defer func() { m.pauseOn, m.pause = nil, false }()
 	for {
 		if fn := m.stepThen; fn != nil {
@@ -361,7 +368,7 @@ func (m *Machine) loop(mode runMode, pred func(Event) bool) (Stop, error) {
 			return m.stop, err
 		}
 		switch {
-		case m.pause:
+		case m.pause, m.interrupt.Swap(false):
 			return Stop{PC: m.pc()}, nil
 		case handled || m.irqWindow:
 			continue
@@ -392,7 +399,9 @@ func (m *Machine) stepOnce() error {
 // applies what its hooks left pending. handled reports that a hook or the
 // loop acted (so Start returning is not a halt).
 func (m *Machine) runEngine(count uint64) (handled bool, err error) {
-	remaining := time.Until(m.deadline)
+	// The time budget counts the time the guest ran, not time spent paused
+	// between runs (a debugger, the terminal UI).
+	remaining := m.Cfg.TimeBudget - m.wall
 	if remaining <= 0 {
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 		return false, nil
@@ -440,7 +449,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	case m.stop.Kind != StopNone:
 	case m.counter != nil && m.counter.Exhausted():
 		m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
-	case time.Now().After(m.deadline):
+	case m.wall >= m.Cfg.TimeBudget:
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 	}
 	return handled, nil

@@ -113,3 +113,43 @@ func TestStep(t *testing.T) {
 		t.Errorf("out 0x80 counted %d times", n)
 	}
 }
+
+// Interrupt pauses a running guest from another goroutine; the run can go
+// on afterwards, and paused time does not count against the time budget.
+func TestInterrupt(t *testing.T) {
+	img, _ := guest.LoadFlat([]byte{0xEB, 0xFE}, guest.DefaultLoadAddr, DefaultMemSize) // jmp .
+	s, _ := LookupStrategy("native")
+	inst, err := s.New(img, Config{TimeBudget: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	for round := 0; round < 3; round++ {
+		done := make(chan Stop, 1)
+		go func() {
+			st, err := inst.Run()
+			if err != nil {
+				t.Error(err)
+			}
+			done <- st
+		}()
+		time.Sleep(50 * time.Millisecond)
+		inst.(Interrupter).Interrupt()
+		select {
+		case st := <-done:
+			if st.Kind != StopNone || st.PC != 0x100000 {
+				t.Fatalf("round %d: interrupted run ended %+v", round, st)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Interrupt did not pause the run")
+		}
+		time.Sleep(time.Second) // paused: must not eat the 2 s budget
+	}
+	st, _ := inst.Run()
+	if st.Kind != StopBudget {
+		t.Fatalf("final run: %v, want the time budget", st)
+	}
+	if w := inst.Result().Wall; w < 2*time.Second || w > 3*time.Second {
+		t.Errorf("budget stopped after %v of running, want about 2s", w)
+	}
+}

@@ -75,6 +75,13 @@ type Instance interface {
 	Close() error
 }
 
+// Interrupter is an Instance whose run can be paused from another
+// goroutine: Interrupt makes a Run or RunToExit in progress return at the
+// next instruction boundary.
+type Interrupter interface {
+	Interrupt()
+}
+
 // Strategy is one way of running a guest.
 type Strategy struct {
 	Name        string
