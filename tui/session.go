@@ -254,17 +254,25 @@ func (s *session) loop(spec sessionSpec) {
 			return
 		default:
 		}
-		// One slice: runs to exits until the slice time is up. A run to an
-		// exit cannot be interrupted, so a guest that never exits holds
-		// the goroutine (not the UI) until its budget stops it.
+		// One slice: runs to exits until the slice time is up. Where the
+		// instance can be interrupted, a timer ends the slice even if the
+		// guest makes no exit at all; otherwise such a guest holds the
+		// goroutine (never the UI) until its budget stops it.
 		t0 := time.Now()
 		var err error
+		var kick *time.Timer
+		if in, ok := inst.(vmm.Interrupter); ok {
+			kick = time.AfterFunc(sliceTime, in.Interrupt)
+		}
 		for time.Since(t0) < sliceTime {
 			var st vmm.Stop
 			if st, err = inst.RunToExit(); err != nil || st.Kind != vmm.StopNone {
 				running = false
 				break
 			}
+		}
+		if kick != nil {
+			kick.Stop()
 		}
 		if !update(-1, time.Since(t0), err) {
 			return
