@@ -1,0 +1,762 @@
+package translate
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm/unicorn"
+)
+
+// Translation units and their bookkeeping.
+
+const (
+	maxInsns         = 12 // guest instructions per block (one more after a trailing sti)
+	prologueSize     = 32 // a block's return-lookup entry
+	maxStubsPerBlock = 64
+	maxSlotsPerBlock = 32
+)
+
+// stubKind says what a callout stub is for.
+type stubKind uint8
+
+const (
+	stubRetMiss   stubKind = iota // return/indirect lookup missed: target on the stack
+	stubRetResume                 // shadow block's indirect exit: target on the stack
+	stubChain                     // a block exit not yet chained
+	stubEmulate                   // a privileged or I/O instruction for trap's emulator
+	stubResume                    // shadow block's direct exit
+	stubResync                    // continue at a guest address (after self-modifying code)
+	stubSti                       // an in-TC sti found an interrupt waiting
+	stubPopf                      // an in-TC popf may have opened on a waiting interrupt
+	stubUD                        // undecodable bytes: #UD
+	numStubKinds
+	numFixedStubs = 2 // stubRetMiss and stubRetResume live at fixed addresses
+)
+
+var stubKindNames = [numStubKinds]string{"ret-miss", "ret-resume", "chain", "emulate", "resume", "resync", "sti-irq", "popf-irq", "ud"}
+
+func (k stubKind) String() string { return stubKindNames[k] }
+
+// stub is one callout: the stub's address identifies it.
+type stub struct {
+	kind  stubKind
+	guest uint32 // the instruction (emulate, sti, popf, ud) or the target (chain, resume, resync)
+	next  uint32 // the guest address after the instruction
+	cont  uint32 // where the block goes on in the TC (emulate, sti, popf); 0 if nowhere
+	site  uint32 // chain: the rel32 field of the exit jump
+	from  *block
+	cause string
+	ecx   bool // ECX is in the save slot (restore it first)
+}
+
+// pointKind classifies a TC address where the CPU may stop between two
+// translated instructions (the start of a Unicorn block, where the clock
+// may deliver an interrupt, or a faulting instruction): what guest state
+// corresponds to it.
+type pointKind uint8
+
+const (
+	ptBoundary    pointKind = iota // the guest is about to execute the instruction at guest
+	ptShadow                       // the same, in the one-instruction shadow of an in-TC sti
+	ptRetTarget                    // ECX is saved; the guest has not yet popped its target: EIP = [ESP], ESP += 4
+	ptRetVerified                  // ECX is saved; the target is guest; ESP += 4 is still to do
+	ptRestoreECX                   // ECX is saved; the guest is about to execute the instruction at guest
+)
+
+type point struct {
+	kind  pointKind
+	guest uint32
+	blk   *block
+}
+
+// unit is the translation of one guest instruction.
+type unit struct {
+	guest     uint32
+	len       int
+	text      string // AT&T
+	class     Class
+	fallback  string // why an in-TC instruction became a callout instead
+	tc, tcEnd uint32
+}
+
+// block is one translated basic block.
+type block struct {
+	guest, guestEnd uint32
+	tc, tcEnd       uint32
+	units           []unit
+	shadow          bool // one instruction in an sti shadow, exits call out
+	dead            bool // invalidated (its code stays until the next flush)
+	incoming        []uint32
+	prologue        uint32 // entry for the return lookup, 0 until needed
+	prologueEnd     uint32
+	counters        []*siteCounter
+	seq             int
+}
+
+// siteCounter counts executions of one in-TC instruction (or lookup hit)
+// in C, with no store and no Go call per execution.
+type siteCounter struct {
+	cause string // "" for lookup hits
+	c     *unicorn.Counter
+}
+
+// errTCFull: no room left; the caller flushes and retries.
+var errTCFull = errors.New("translation cache full")
+
+// errUnsupported: an instruction form the in-TC rewriter does not handle;
+// the instruction becomes a callout.
+type errUnsupported string
+
+func (e errUnsupported) Error() string { return string(e) }
+
+// fetch reads up to 15 bytes of guest code at pc, stopping at the end of RAM.
+func (b *BT) fetch(pc uint32) []byte {
+	n := uint32(15)
+	if pc >= b.memSize {
+		return nil
+	}
+	if b.memSize-pc < n {
+		n = b.memSize - pc
+	}
+	buf := make([]byte, n)
+	if err := b.ReadMem(pc, buf); err != nil {
+		return nil
+	}
+	return buf
+}
+
+// jccCode is the condition nibble of each conditional jump.
+var jccCode = map[x86asm.Op]byte{
+	x86asm.JO: 0, x86asm.JNO: 1, x86asm.JB: 2, x86asm.JAE: 3, x86asm.JE: 4, x86asm.JNE: 5,
+	x86asm.JBE: 6, x86asm.JA: 7, x86asm.JS: 8, x86asm.JNS: 9, x86asm.JP: 0xA, x86asm.JNP: 0xB,
+	x86asm.JL: 0xC, x86asm.JGE: 0xD, x86asm.JLE: 0xE, x86asm.JG: 0xF,
+}
+
+// prefixLen counts the legacy prefix bytes of an encoded instruction.
+func prefixLen(raw []byte) int {
+	n := 0
+	for n < len(raw) {
+		switch raw[n] {
+		case 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3:
+			n++
+			continue
+		}
+		break
+	}
+	return n
+}
+
+func hasPrefix(raw []byte, p byte) bool {
+	for _, c := range raw[:prefixLen(raw)] {
+		if c == p {
+			return true
+		}
+	}
+	return false
+}
+
+// emitter assembles one block.
+type emitter struct {
+	b      *BT
+	blk    *block
+	c      code
+	points map[uint32]point
+	sites  []pendingCounter
+	stubs  []uint32 // stubs allocated for this block (to fix up)
+}
+
+type pendingCounter struct {
+	at    uint32
+	cause string
+}
+
+func (e *emitter) point(at uint32, k pointKind, guest uint32) {
+	e.points[at] = point{kind: k, guest: guest, blk: e.blk}
+}
+
+// exit emits a block exit to guest target: a jump (or jcc with cc >= 0)
+// chained to the target's translation if it exists, else to a stub that
+// asks the translator and patches the jump. In a shadow block the exit
+// calls out to deliver the waiting interrupt instead.
+func (e *emitter) exit(target uint32, cc int) {
+	if e.blk.shadow {
+		s := e.b.dedupStub(stubResume, target)
+		if cc >= 0 {
+			e.c.jcc(byte(cc), s)
+		} else {
+			e.c.jmp(s)
+		}
+		return
+	}
+	s := e.b.newStub(stub{kind: stubChain, guest: target, from: e.blk})
+	dest := s
+	tgt := e.b.live(target)
+	if tgt != nil {
+		dest = tgt.tc
+	}
+	var site uint32
+	if cc >= 0 {
+		site = e.c.jcc(byte(cc), dest)
+	} else {
+		site = e.c.jmp(dest)
+	}
+	e.b.stubs[s-stubBase].site = site
+	e.b.siteStub[site] = s
+	if tgt != nil {
+		tgt.incoming = append(tgt.incoming, site)
+		e.b.stats.chainDirect++
+	}
+}
+
+// lookup emits the indirect transfer to the guest address on top of the
+// stack: `mov %ecx,save; movzwl (%esp),%ecx; jmp *retTab(,%ecx,4)`. The
+// table entry leads to the candidate block's prologue, which checks the
+// target and pops it, or to the miss stub.
+func (e *emitter) lookup() {
+	e.c.store(rECX, vrwSaveECX)
+	if e.blk.shadow {
+		e.c.jmp(stubBase + uint32(stubRetResume))
+		return
+	}
+	e.c.emit(0x0F, 0xB7, 0x0C, 0x24) // movzwl (%esp), %ecx
+	e.c.jmpTab(retTabAddr, rECX)
+}
+
+// translate translates the basic block at guest address g.
+func (b *BT) translate(g uint32, shadow bool) (*block, error) {
+	if g >= b.memSize {
+		return nil, &outsideRAM{addr: g, what: "fetch"}
+	}
+	if err := b.reserve(0, maxStubsPerBlock, maxSlotsPerBlock); err != nil {
+		return nil, err
+	}
+	b.seq++
+	blk := &block{guest: g, shadow: shadow, seq: b.seq}
+	e := &emitter{b: b, blk: blk, c: code{base: b.tcNext}, points: map[uint32]point{}}
+	pc := g
+	for n := 0; ; n++ {
+		u := unit{guest: pc, tc: e.c.pc()}
+		raw := b.fetch(pc)
+		inst, err := x86asm.Decode(raw, 32)
+		if len(raw) == 0 || err != nil || inst.Len == 0 || inst.Op == 0 {
+			u.len = 1
+			u.class = Class{Kind: Undecodable, EndsBlock: true}
+			u.text = "(bad)"
+			if len(raw) > 0 {
+				u.text = fmt.Sprintf("(bad) %#02x", raw[0])
+			}
+			e.point(u.tc, ptBoundary, pc)
+			e.c.jmp(b.newStub(stub{kind: stubUD, guest: pc}))
+			u.tcEnd = e.c.pc()
+			blk.units = append(blk.units, u)
+			pc++
+			break
+		}
+		raw = raw[:inst.Len]
+		u.len = inst.Len
+		u.text = x86asm.GNUSyntax(inst, uint64(pc), nil)
+		u.class = Classify(inst)
+		next := pc + uint32(inst.Len)
+		e.point(u.tc, ptBoundary, pc)
+		mark := len(e.c.b)
+		nsites, nstubs := len(e.sites), len(b.stubs)
+		if err := e.unit(&u, inst, raw, pc, next); err != nil {
+			var un errUnsupported
+			if !errors.As(err, &un) {
+				return nil, err
+			}
+			// Fall back to trap's emulator, which handles every
+			// sensitive instruction against the virtual CPU.
+			e.c.b = e.c.b[:mark]
+			e.sites = e.sites[:nsites]
+			b.stubs = b.stubs[:nstubs]
+			u.fallback = un.Error()
+			u.class.Kind = Callout
+			if u.class.Cause == "" {
+				u.class.Cause = "priv/" + inst.Op.String()
+			}
+			e.callout(&u, pc, next)
+		}
+		u.tcEnd = e.c.pc()
+		blk.units = append(blk.units, u)
+		pc = next
+		if u.class.EndsBlock {
+			break
+		}
+		if shadow {
+			e.exit(pc, -1)
+			break
+		}
+		if (n+1 >= maxInsns && inst.Op != x86asm.STI) || pc >= b.memSize {
+			e.exit(pc, -1)
+			break
+		}
+	}
+	blk.guestEnd = pc
+	blk.tc, blk.tcEnd = e.c.base, e.c.pc()
+	if blk.tcEnd+prologueSize > b.tcEnd {
+		// It does not fit: flush and translate again (what this attempt
+		// allocated belongs to the flushed generation).
+		if b.tcNext == tcBase {
+			return nil, fmt.Errorf("bt: the translation cache (%d bytes) cannot hold the %d-byte block at %#x", b.tcSize, len(e.c.b), g)
+		}
+		if err := b.flush(); err != nil {
+			return nil, err
+		}
+		return b.translate(g, shadow)
+	}
+	if err := b.writeTC(e.c.base, e.c.b); err != nil {
+		return nil, err
+	}
+	b.tcNext = align16(blk.tcEnd)
+	b.stats.blocks++
+	b.stats.insns += uint64(len(blk.units))
+	b.stats.tcBytes += uint64(len(e.c.b))
+	if shadow {
+		b.stats.shadowBlocks++
+	}
+	for at, p := range e.points {
+		b.points[at] = p
+	}
+	// Shadow points override the boundary at the same address.
+	for at, p := range e.points {
+		if p.kind == ptShadow {
+			b.points[at] = p
+		}
+	}
+	b.blocks = append(b.blocks, blk)
+	for _, s := range e.sites {
+		if err := b.addCounter(blk, s.at, s.cause); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.registerPages(blk); err != nil {
+		return nil, err
+	}
+	if b.keep {
+		b.history = append(b.history, blk)
+	}
+	return blk, nil
+}
+
+func align16(a uint32) uint32 { return (a + 15) &^ 15 }
+
+// unit emits the translation of one instruction.
+func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) error {
+	c := &e.c
+	switch u.class.Kind {
+	case Ident:
+		c.emit(raw...)
+	case Callout:
+		e.callout(u, pc, next)
+	case Jmp:
+		e.exit(next+uint32(inst.Args[0].(x86asm.Rel)), -1)
+	case Jcc:
+		e.exit(next+uint32(inst.Args[0].(x86asm.Rel)), int(jccCode[inst.Op]))
+		e.point(c.pc(), ptBoundary, next)
+		e.exit(next, -1)
+	case Loop:
+		// [prefixes] loop +5; jmp fall-through; jmp target
+		p := prefixLen(raw)
+		c.emit(raw[:p+1]...)
+		c.emit(5)
+		e.point(c.pc(), ptBoundary, next)
+		e.exit(next, -1)
+		target := next + uint32(inst.Args[0].(x86asm.Rel))
+		e.point(c.pc(), ptBoundary, target)
+		e.exit(target, -1)
+	case Call:
+		if hasPrefix(raw, 0x66) {
+			return fmt.Errorf("bt: %#x: 16-bit call is not supported", pc)
+		}
+		c.pushImm(next)
+		e.exit(next+uint32(inst.Args[0].(x86asm.Rel)), -1)
+	case Ret:
+		if hasPrefix(raw, 0x66) {
+			return fmt.Errorf("bt: %#x: 16-bit ret is not supported", pc)
+		}
+		if imm, ok := inst.Args[0].(x86asm.Imm); ok && imm != 0 {
+			// ret $n: move the target over the last argument, drop n bytes.
+			n := int32(imm)
+			c.store(rECX, vrwSaveECX)
+			c.emit(0x8B, 0x0C, 0x24) // mov (%esp), %ecx
+			c.emit(0x89)             // mov %ecx, n(%esp)
+			c.mem(uint8(rECX), mem{base: rESP, index: rNone, scale: 1, disp: n})
+			c.load(vrwSaveECX, rECX)
+			c.lea(rESP, mem{base: rESP, index: rNone, scale: 1, disp: n})
+		}
+		e.lookup()
+	case JmpInd, CallInd:
+		if hasPrefix(raw, 0x66) {
+			return fmt.Errorf("bt: %#x: 16-bit indirect transfer is not supported", pc)
+		}
+		if err := e.pushOperand(inst.Args[0]); err != nil {
+			return fmt.Errorf("bt: %#x: %w", pc, err)
+		}
+		if u.class.Kind == CallInd {
+			// [target] -> [return address], then push the target again.
+			c.store(rECX, vrwSaveECX)
+			c.emit(0x8B, 0x0C, 0x24) // mov (%esp), %ecx
+			c.emit(0xC7, 0x04, 0x24) // movl $next, (%esp)
+			c.u32(next)
+			c.emit(0x51) // push %ecx
+			c.load(vrwSaveECX, rECX)
+		}
+		e.lookup()
+	case InTC:
+		return e.inTC(u, inst, raw, pc, next)
+	case Iret:
+		if hasPrefix(raw, 0x66) {
+			e.callout(u, pc, next)
+			return nil
+		}
+		// A return to user mode (the frame's CS has RPL 3) is a real iret
+		// from the TC: the CPU itself switches to ring 3 (Unicorn refuses a
+		// host load of an RPL-3 SS at CPL 1). A return into the guest
+		// kernel calls out to trap's emulator.
+		kernel := e.b.newStub(stub{kind: stubEmulate, guest: pc, next: next, cause: u.class.Cause, from: e.blk, ecx: true})
+		c.store(rECX, vrwSaveECX)
+		c.emit(0x0F, 0xB6, 0x4C, 0x24, 0x04) // movzbl 4(%esp), %ecx
+		c.movzxTab(0xB6, rpl3Tab, rECX, 1, rECX)
+		tab := e.b.newTable(kernel, 0)
+		c.emit(0xFF, 0xA1) // jmp *tab(%ecx)
+		c.u32(tab)
+		e.point(c.pc(), ptRestoreECX, pc)
+		e.b.setTable(tab, 1, c.pc())
+		c.load(vrwSaveECX, rECX)
+		c.emit(raw...)
+	default:
+		return fmt.Errorf("bt: %#x: no translation for kind %v", pc, u.class.Kind)
+	}
+	return nil
+}
+
+// callout emits the jump to an emulate stub; the block goes on after it
+// unless the instruction transfers control.
+func (e *emitter) callout(u *unit, pc, next uint32) {
+	s := e.b.newStub(stub{kind: stubEmulate, guest: pc, next: next, cause: u.class.Cause, from: e.blk})
+	e.c.jmp(s)
+	if !u.class.EndsBlock {
+		e.b.stubs[s-stubBase].cont = e.c.pc()
+	}
+}
+
+// pushOperand emits `push op` for a 32-bit register or memory operand.
+func (e *emitter) pushOperand(a x86asm.Arg) error {
+	switch a := a.(type) {
+	case x86asm.Reg:
+		r, ok := gpr32(a)
+		if !ok {
+			return fmt.Errorf("operand %v", a)
+		}
+		e.c.emit(0x50 + byte(r))
+	case x86asm.Mem:
+		m, err := memOf(a)
+		if err != nil {
+			return err
+		}
+		e.c.withSeg(m)
+		e.c.emit(0xFF)
+		e.c.mem(6, m)
+	default:
+		return fmt.Errorf("operand %v", a)
+	}
+	return nil
+}
+
+// count asks for a counter on the instruction about to be emitted.
+func (e *emitter) count(cause string) {
+	e.sites = append(e.sites, pendingCounter{at: e.c.pc(), cause: cause})
+}
+
+// inTC emits the in-place translation of a sensitive instruction.
+func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) error {
+	c := &e.c
+	cause := u.class.Cause
+	op16 := hasPrefix(raw, 0x66)
+	if hasPrefix(raw, 0xF0) {
+		return errUnsupported("lock prefix (#UD)")
+	}
+	switch inst.Op {
+	case x86asm.CLI:
+		e.count(cause)
+		c.storeByteImm(vrwIF, 0)
+	case x86asm.STI:
+		e.count(cause)
+		c.storeByteImm(vrwIF, 2)
+		slot, s := e.b.newSlot(stub{kind: stubSti, guest: pc, next: next, from: e.blk})
+		c.jmpInd(slot)
+		e.b.setCont(slot, s, c.pc())
+		e.point(c.pc(), ptShadow, next)
+	case x86asm.PUSHF, x86asm.PUSHFD:
+		e.count(cause)
+		if op16 {
+			c.emit(0x66)
+		}
+		c.emit(0x9C)
+		c.store(rEAX, vrwSaveEAX)
+		c.emit(0x0F, 0xB6, 0x44, 0x24, 0x01) // movzbl 1(%esp), %eax
+		c.movzxTab(0xB6, pushfTab, rEAX, 1, rEAX)
+		c.store(rECX, vrwSaveECX)
+		c.movzx(0xB6, vrwIF, rECX)
+		c.lea(rEAX, mem{base: rEAX, index: rECX, scale: 1})
+		c.movzx(0xB6, vrwIOPL, rECX)
+		c.lea(rEAX, mem{base: rEAX, index: rECX, scale: 1})
+		c.emit(0x88, 0x44, 0x24, 0x01) // mov %al, 1(%esp)
+		c.load(vrwSaveECX, rECX)
+		c.load(vrwSaveEAX, rEAX)
+	case x86asm.POPF, x86asm.POPFD:
+		e.count(cause)
+		c.store(rEAX, vrwSaveEAX)
+		c.emit(0x0F, 0xB6, 0x44, 0x24, 0x01) // movzbl 1(%esp), %eax
+		c.loadTab(popfTab, rEAX, 2, rEAX, true)
+		c.storeByte(4, vrwIOPL) // %ah
+		c.storeByte(0, vrwIF)   // %al
+		c.load(vrwSaveEAX, rEAX)
+		if op16 {
+			c.emit(0x66)
+		}
+		c.emit(0x9D) // the real popf sets the other flags (IF and IOPL stay the VMM's)
+		e.point(c.pc(), ptBoundary, next)
+		slot, s := e.b.newSlot(stub{kind: stubPopf, guest: pc, next: next, from: e.blk})
+		c.jmpInd(slot)
+		e.b.setCont(slot, s, c.pc())
+	case x86asm.SGDT, x86asm.SIDT:
+		if op16 {
+			return errUnsupported("16-bit operand size")
+		}
+		a, ok := inst.Args[0].(x86asm.Mem)
+		if !ok {
+			return errUnsupported("register operand (#UD)")
+		}
+		m, err := memOf(a)
+		if err != nil {
+			return errUnsupported(err.Error())
+		}
+		src := uint32(vroGDTR)
+		if inst.Op == x86asm.SIDT {
+			src = vroIDTR
+		}
+		s, err := scratch(m.uses)
+		if err != nil {
+			return errUnsupported(err.Error())
+		}
+		e.count(cause)
+		c.store(s, saveSlot(s))
+		c.load(src, s)
+		c.withSeg(m)
+		c.emit(0x89)
+		c.mem(uint8(s), m)
+		c.load(src+4, s)
+		m4 := m
+		m4.disp += 4
+		c.withSeg(m4)
+		c.emit(0x66, 0x89)
+		c.mem(uint8(s), m4)
+		c.load(saveSlot(s), s)
+	case x86asm.SLDT, x86asm.STR, x86asm.SMSW:
+		src := map[x86asm.Op]uint32{x86asm.SLDT: vroLDTR, x86asm.STR: vroTR, x86asm.SMSW: vroCR0}[inst.Op]
+		return e.storeWord(cause, inst.Args[0], src, op16 || inst.Op == x86asm.SMSW)
+	case x86asm.MOV:
+		seg, ok := inst.Args[1].(x86asm.Reg)
+		if !ok {
+			return errUnsupported("mov form")
+		}
+		return e.movFromSeg(cause, inst.Args[0], raw, seg, op16)
+	case x86asm.PUSH:
+		// push %seg, then show the guest's view in the pushed selector.
+		e.count(cause)
+		c.emit(raw...)
+		c.store(rEAX, vrwSaveEAX)
+		c.emit(0x0F, 0xB7, 0x04, 0x24) // movzwl (%esp), %eax
+		c.movzxTab(0xB7, selViewAddr, rEAX, 2, rEAX)
+		c.emit(0x66, 0x89, 0x04, 0x24) // mov %ax, (%esp)
+		c.load(vrwSaveEAX, rEAX)
+	case x86asm.LAR:
+		return e.lar(cause, inst, raw, op16)
+	default:
+		return errUnsupported(fmt.Sprintf("%v has no in-TC form", inst.Op))
+	}
+	return nil
+}
+
+// storeWord translates sldt/str/smsw: a 16-bit value of the virtual CPU
+// into a register (zero-extended for sldt/str r32; smsw writes 16 bits) or
+// memory (16 bits).
+func (e *emitter) storeWord(cause string, dst x86asm.Arg, src uint32, only16 bool) error {
+	c := &e.c
+	switch d := dst.(type) {
+	case x86asm.Reg:
+		if r, ok := gpr32(d); ok {
+			e.count(cause)
+			if only16 {
+				c.load16(src, r)
+			} else {
+				c.movzx(0xB7, src, r)
+			}
+			return nil
+		}
+		if r, ok := gpr16(d); ok {
+			e.count(cause)
+			c.load16(src, r)
+			return nil
+		}
+		return errUnsupported(fmt.Sprintf("operand %v", d))
+	case x86asm.Mem:
+		m, err := memOf(d)
+		if err != nil {
+			return errUnsupported(err.Error())
+		}
+		s, err := scratch(m.uses)
+		if err != nil {
+			return errUnsupported(err.Error())
+		}
+		e.count(cause)
+		c.store(s, saveSlot(s))
+		c.movzx(0xB7, src, s)
+		c.withSeg(m)
+		c.emit(0x66, 0x89)
+		c.mem(uint8(s), m)
+		c.load(saveSlot(s), s)
+		return nil
+	}
+	return errUnsupported(fmt.Sprintf("operand %v", dst))
+}
+
+// movFromSeg translates `mov %seg, dst`: the real selector (its RPL is the
+// real CPL) shown as the guest's (RPL 1 read as RPL 0) through selView.
+func (e *emitter) movFromSeg(cause string, dst x86asm.Arg, raw []byte, seg x86asm.Reg, op16 bool) error {
+	c := &e.c
+	segNum := byte(seg - x86asm.ES)
+	if d, ok := dst.(x86asm.Reg); ok {
+		if r, ok := gpr32(d); ok && !op16 && r != rESP {
+			e.count(cause)
+			c.emit(0x8C, 0xC0|segNum<<3|byte(r)) // mov %seg, %r32 (zero-extends)
+			c.movzxTab(0xB7, selViewAddr, r, 2, r)
+			return nil
+		}
+	}
+	m := mem{base: rNone, index: rNone, scale: 1}
+	var r16 reg = rNone
+	switch d := dst.(type) {
+	case x86asm.Reg:
+		r, ok := gpr16(d)
+		if !ok {
+			r, ok = gpr32(d)
+		}
+		if !ok {
+			return errUnsupported(fmt.Sprintf("operand %v", d))
+		}
+		r16 = r
+	case x86asm.Mem:
+		var err error
+		if m, err = memOf(d); err != nil {
+			return errUnsupported(err.Error())
+		}
+	default:
+		return errUnsupported(fmt.Sprintf("operand %v", dst))
+	}
+	if r16 == rESP {
+		return errUnsupported("operand %esp")
+	}
+	s, err := scratch(m.uses, func(r reg) bool { return r == r16 })
+	if err != nil {
+		return errUnsupported(err.Error())
+	}
+	e.count(cause)
+	c.store(s, saveSlot(s))
+	c.emit(0x8C, 0xC0|segNum<<3|byte(s)) // mov %seg, %s
+	c.movzxTab(0xB7, selViewAddr, s, 2, s)
+	if r16 != rNone {
+		c.movRR(s, r16, true)
+	} else {
+		c.withSeg(m)
+		c.emit(0x66, 0x89)
+		c.mem(uint8(s), m)
+	}
+	c.load(saveSlot(s), s)
+	return nil
+}
+
+// lar: the real lar answers from the shadow GDT, where the guest's DPL-0
+// descriptors say DPL 1; on success the VMM's correction table turns the
+// access rights back into the guest's (flags untouched: mov, lea, cmovz).
+func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool) error {
+	c := &e.c
+	dreg, ok := inst.Args[0].(x86asm.Reg)
+	if !ok {
+		return errUnsupported("lar form")
+	}
+	var dst reg
+	if op16 {
+		dst, ok = gpr16(dreg)
+	} else {
+		dst, ok = gpr32(dreg)
+	}
+	if !ok {
+		return errUnsupported(fmt.Sprintf("operand %v", dreg))
+	}
+	var m mem
+	var srcReg reg = rNone
+	switch a := inst.Args[1].(type) {
+	case x86asm.Reg:
+		r, ok := gpr16(a)
+		if !ok {
+			r, ok = gpr32(a)
+		}
+		if !ok {
+			return errUnsupported(fmt.Sprintf("operand %v", a))
+		}
+		srcReg = r
+		m = mem{base: rNone, index: rNone}
+	case x86asm.Mem:
+		var err error
+		if m, err = memOf(a); err != nil {
+			return errUnsupported(err.Error())
+		}
+	default:
+		return errUnsupported("lar operand")
+	}
+	s, err := scratch(m.uses, func(r reg) bool { return r == dst || r == srcReg })
+	if err != nil {
+		return errUnsupported(err.Error())
+	}
+	c.store(s, saveSlot(s))
+	if srcReg != rNone {
+		c.emit(0x0F, 0xB7, 0xC0|byte(s)<<3|byte(srcReg)) // movzwl %src16, %s
+	} else {
+		c.withSeg(m)
+		c.emit(0x0F, 0xB7)
+		c.mem(uint8(s), m)
+	}
+	e.count(cause)
+	c.emit(raw...)                                // the real lar
+	c.emit(0x8B, byte(s)<<3|4, 2<<6|byte(s)<<3|5) // mov larCorr(,%s,4), %s
+	c.u32(larCorrAddr)
+	c.lea(s, mem{base: dst, index: s, scale: 1})
+	c.cmovz(s, dst, op16)
+	c.load(saveSlot(s), s)
+	return nil
+}
+
+// writeTC writes code into the translation cache (read-only to the
+// guest; the VMM writes it from the host) and drops any stale Unicorn
+// translation of those bytes.
+func (b *BT) writeTC(at uint32, p []byte) error {
+	if err := b.E.MemWrite(uint64(at), p); err != nil {
+		return fmt.Errorf("bt: write TC at %#x: %w", at, err)
+	}
+	if err := b.E.RemoveCache(uint64(at), uint64(at)+uint64(len(p))); err != nil {
+		return fmt.Errorf("bt: drop stale translations at %#x: %w", at, err)
+	}
+	return nil
+}
+
+func le32(v uint32) []byte {
+	var p [4]byte
+	binary.LittleEndian.PutUint32(p[:], v)
+	return p[:]
+}

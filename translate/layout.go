@@ -1,0 +1,131 @@
+package translate
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"virtsim/vmm"
+)
+
+// The translator's part of the VMM region (vmm.StrategyBase upward; trap's
+// real GDT, IDT, TSS and entry stubs occupy its first 0x12000 bytes).
+//
+//	regionBase          page directory, then page tables (guest RAM, VMM region)
+//	vroAddr             the virtual CPU's read-only page: GDTR/IDTR images, CR0, TR, LDTR
+//	vrwAddr             the guest-owned page: virtual IF and IOPL, scratch slots
+//	tablesAddr          small constant tables (popf/pushf flag bytes)
+//	slotsAddr           indirect-jump slots of in-TC sti/popf (continue, or call out)
+//	selViewAddr         64 Ki selector views (RPL 1 shown as RPL 0)
+//	larCorrAddr         64 Ki lar corrections (-0x2000 for DPL-0 descriptors shown as DPL 1)
+//	retTabAddr          64 Ki return/indirect lookup entries, by the target's low 16 bits
+//	tcBase              the translation cache (TCSize bytes)
+//	stubBase            callout stubs (one byte each), above the TC
+//
+// Only vrwAddr is writable by the guest (its own virtual state); everything
+// else is read-only or not mapped in the VMM's page tables, and written by
+// the VMM from the host.
+const (
+	regionBase   = vmm.StrategyBase + 0x100000
+	pdAddr       = regionBase
+	ptAddr       = regionBase + 0x1000
+	ptAreaSize   = 0x100000 // 256 page tables
+	vroAddr      = regionBase + 0x101000
+	vrwAddr      = regionBase + 0x102000
+	tablesAddr   = regionBase + 0x103000
+	slotsAddr    = regionBase + 0x104000
+	slotsSize    = 0x10000 // 16 Ki slots
+	selViewAddr  = regionBase + 0x120000
+	larCorrAddr  = regionBase + 0x140000
+	retTabAddr   = regionBase + 0x180000
+	tcBase       = regionBase + 0x200000
+	stubBase     = vmm.StrategyBase + vmm.StrategySize - stubAreaSize
+	stubAreaSize = 0x20000 // 128 Ki stubs
+	tcMaxSize    = stubBase - tcBase
+	flushPage    = vmm.VMMBase - 0x1000 // a page of its own whose protection changes flush Unicorn's TLB
+
+	// trap's part of the strategy region (read-only for the CPU).
+	trapAreaSize = 0x12000
+)
+
+// The virtual CPU's read-only page.
+const (
+	vroGDTR = vroAddr + 0x00 // limit (2) base (4), as sgdt stores it
+	vroIDTR = vroAddr + 0x08
+	vroCR0  = vroAddr + 0x10
+	vroTR   = vroAddr + 0x14
+	vroLDTR = vroAddr + 0x16
+)
+
+// The guest-owned page (guest state only: a hostile guest that scribbles
+// here hurts no one but itself).
+const (
+	vrwIF      = vrwAddr + 0x00 // virtual IF: 0 or 2 (EFLAGS bit 9 as bit 1 of byte 1)
+	vrwIOPL    = vrwAddr + 0x01 // virtual IOPL << 4 (bits 12-13 as bits 4-5 of byte 1)
+	vrwSaveEAX = vrwAddr + 0x04
+	vrwSaveECX = vrwAddr + 0x08
+	vrwSaveEDX = vrwAddr + 0x0C
+	vrwSaveEBX = vrwAddr + 0x10
+)
+
+// Constant tables.
+const (
+	popfTab  = tablesAddr + 0x000 // 256 × 2: byte1 of an EFLAGS image -> (IF<<1, IOPL<<4)
+	pushfTab = tablesAddr + 0x200 // 256: byte1 with IF and IOPL cleared
+	rpl3Tab  = tablesAddr + 0x300 // 256: a selector's low byte -> 4 if RPL 3, else 0
+)
+
+// DefaultTCSize is the translation cache's size when neither TCSize nor
+// the environment say otherwise.
+const DefaultTCSize = 4 << 20
+
+// TCSize, if nonzero, is the size of the translation cache of instances
+// created from now on (bytes; at least MinTCSize, at most MaxTCSize). The
+// environment variable VIRTSIM_TC_SIZE (e.g. "64K", "4M") sets it for
+// processes that cannot (virtsim run). A full cache is flushed.
+var TCSize uint32
+
+// Bounds of the translation cache size.
+const (
+	MinTCSize = 512
+	MaxTCSize = tcMaxSize
+)
+
+// tcSizeFor resolves the cache size of a new instance.
+func tcSizeFor() (uint32, error) {
+	size := TCSize
+	if size == 0 {
+		if s := os.Getenv("VIRTSIM_TC_SIZE"); s != "" {
+			n, err := ParseSize(s)
+			if err != nil {
+				return 0, fmt.Errorf("VIRTSIM_TC_SIZE: %w", err)
+			}
+			size = n
+		}
+	}
+	if size == 0 {
+		size = DefaultTCSize
+	}
+	if size < MinTCSize || size > MaxTCSize {
+		return 0, fmt.Errorf("translation cache size %d: must be between %d and %d bytes", size, MinTCSize, MaxTCSize)
+	}
+	return size, nil
+}
+
+// ParseSize parses sizes such as 4096, 64K, 4M.
+func ParseSize(s string) (uint32, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(t, "K"):
+		mult, t = 1<<10, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		mult, t = 1<<20, t[:len(t)-1]
+	}
+	n, err := strconv.ParseUint(t, 0, 32)
+	if err != nil || n*mult > 0xFFFFFFFF {
+		return 0, fmt.Errorf("bad size %q (want e.g. 64K or 4M)", s)
+	}
+	return uint32(n * mult), nil
+}

@@ -1,0 +1,166 @@
+package translate
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// The VMM's own page tables. Unicorn 2.0.1 walks page tables for
+// permissions but then uses physical = virtual (SUBSTRATE.md pitfall 2), so
+// the VMM maps everything at its own address and uses the tables only for
+// what they protect:
+//
+//   - guest RAM: user, writable — except pages holding translated guest
+//     code, which are read-only: a guest store there faults (#PF, precise)
+//     and the VMM invalidates the translations first (coherence);
+//   - the VMM region: supervisor-only, so guest user code cannot touch it;
+//     read-only with CR0.WP, so the guest kernel (CPL 1, running in the TC)
+//     cannot write it either — except the guest-owned page of virtual state;
+//     not present where nothing is mapped;
+//   - the machine's trampoline stub page: user-accessible and read-only
+//     (the stub runs at the interrupted code's privilege level);
+//   - CR4.SMEP: a supervisor-mode fetch from a user page faults. Guest RAM is
+//     user memory, so guest kernel code can only ever run as its
+//     translation: a CPL-1 fetch from guest RAM is a #PF that the VMM
+//     reports as a translator bug.
+//
+// Accessed and dirty bits are preset, so the CPU never writes the tables.
+const (
+	pteP      = 1 << 0
+	pteW      = 1 << 1
+	pteU      = 1 << 2
+	pteA      = 1 << 5
+	pteD      = 1 << 6
+	pteRAM    = pteP | pteW | pteU | pteA | pteD
+	pteVMMRO  = pteP | pteA | pteD
+	pteVMMRW  = pteP | pteW | pteA | pteD
+	pteUserRO = pteP | pteU | pteA | pteD
+	cr4SMEP   = 1 << 20
+)
+
+// pageTables lays out the page directory and tables.
+type pageTables struct {
+	e        *unicorn.Engine
+	memSize  uint32
+	ramPTs   uint32 // page tables for guest RAM
+	flipProt bool   // flushPage's protection, toggled to flush the TLB
+}
+
+// ptEntryAddr is where the PTE of linear address addr lives.
+func (p *pageTables) ptEntryAddr(addr uint32) (uint32, bool) {
+	pde := addr >> 22
+	switch {
+	case pde < p.ramPTs:
+		return ptAddr + pde*4096 + (addr>>12&0x3FF)*4, true
+	case pde >= vmm.VMMBase>>22:
+		return ptAddr + (p.ramPTs+pde-vmm.VMMBase>>22)*4096 + (addr>>12&0x3FF)*4, true
+	}
+	return 0, false
+}
+
+// setup writes the tables, maps the TLB-flush page and turns paging on.
+func (p *pageTables) setup() error {
+	p.ramPTs = (p.memSize + 1<<22 - 1) >> 22
+	vmmPTs := uint32(vmm.VMMSize >> 22)
+	if (p.ramPTs+vmmPTs)*4096 > ptAreaSize {
+		return fmt.Errorf("guest RAM of %d MiB needs more page tables than the translator reserves (%d MiB at most)", p.memSize>>20, (ptAreaSize/4096-vmmPTs)*4)
+	}
+	pd := make([]byte, 4096)
+	for i := uint32(0); i < p.ramPTs; i++ {
+		binary.LittleEndian.PutUint32(pd[i*4:], (ptAddr+i*4096)|pteP|pteW|pteU|pteA)
+	}
+	for i := uint32(0); i < vmmPTs; i++ {
+		binary.LittleEndian.PutUint32(pd[(vmm.VMMBase>>22+i)*4:], (ptAddr+(p.ramPTs+i)*4096)|pteP|pteW|pteU|pteA)
+	}
+	if err := p.e.MemWrite(pdAddr, pd); err != nil {
+		return fmt.Errorf("write page directory: %w", err)
+	}
+	ram := make([]byte, p.ramPTs*4096)
+	for a := uint32(0); a < p.memSize; a += 4096 {
+		binary.LittleEndian.PutUint32(ram[a>>12*4:], a|pteRAM)
+	}
+	if err := p.e.MemWrite(ptAddr, ram); err != nil {
+		return fmt.Errorf("write page tables: %w", err)
+	}
+	vt := make([]byte, vmmPTs*4096)
+	set := func(lo, hi uint32, flags uint32) {
+		for a := lo; a < hi; a += 4096 {
+			binary.LittleEndian.PutUint32(vt[(a-vmm.VMMBase)>>12*4:], a|flags)
+		}
+	}
+	// trap's real GDT: readable at CPL 3 too, because Unicorn checks a
+	// host-written segment register (trap's emulated iret to user mode
+	// loads CS, then SS) with the descriptor read at the new CPL.
+	set(vmm.StrategyBase, vmm.StrategyBase+0x10000, pteUserRO)
+	set(vmm.StrategyBase+0x10000, vmm.StrategyBase+trapAreaSize, pteVMMRO)
+	set(vroAddr, vroAddr+4096, pteVMMRO)
+	set(vrwAddr, vrwAddr+4096, pteVMMRW)
+	set(tablesAddr, slotsAddr+slotsSize, pteVMMRO)
+	set(selViewAddr, retTabAddr+0x40000, pteVMMRO)
+	set(tcBase, stubBase+stubAreaSize, pteVMMRO)
+	machine := uint32(vmm.StrategyBase + vmm.StrategySize)
+	set(machine, machine+0x11000, pteVMMRO) // the gate GDT copy (64 KiB + 8)
+	set(vmm.TrampolineStubPage&^0xFFF, vmm.TrampolineStubPage&^0xFFF+4096, pteUserRO)
+	set(vmm.TrampolineLandingPage&^0xFFF, vmm.TrampolineLandingPage&^0xFFF+4096, pteVMMRO)
+	if err := p.e.MemWrite(uint64(ptAddr+p.ramPTs*4096), vt); err != nil {
+		return fmt.Errorf("write page tables: %w", err)
+	}
+	if err := p.e.MemMap(flushPage, 4096, unicorn.ProtRead|unicorn.ProtWrite); err != nil {
+		return fmt.Errorf("map the TLB-flush page: %w", err)
+	}
+	if err := p.e.SetReg(unicorn.CR3, pdAddr); err != nil {
+		return fmt.Errorf("set CR3: %w", err)
+	}
+	cr4, err := p.e.Reg(unicorn.CR4)
+	if err != nil {
+		return fmt.Errorf("read CR4: %w", err)
+	}
+	if err := p.e.SetReg(unicorn.CR4, cr4|cr4SMEP); err != nil {
+		return fmt.Errorf("set CR4.SMEP: %w", err)
+	}
+	cr0, err := p.e.Reg(unicorn.CR0)
+	if err != nil {
+		return fmt.Errorf("read CR0: %w", err)
+	}
+	if err := p.e.SetReg(unicorn.CR0, cr0|x86.CR0PG|x86.CR0WP); err != nil {
+		return fmt.Errorf("set CR0.PG|WP: %w", err)
+	}
+	return p.flushTLB()
+}
+
+// setWritable changes the write permission of the guest RAM page at addr.
+func (p *pageTables) setWritable(page uint32, w bool) error {
+	at, ok := p.ptEntryAddr(page)
+	if !ok {
+		return fmt.Errorf("no page table for %#x", page)
+	}
+	v := page&^0xFFF | pteRAM
+	if !w {
+		v &^= pteW
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	if err := p.e.MemWrite(uint64(at), b[:]); err != nil {
+		return fmt.Errorf("write PTE of %#x: %w", page, err)
+	}
+	return nil
+}
+
+// flushTLB drops Unicorn's TLB. Host writes of CR3 do not (SUBSTRATE.md
+// pitfall 7); a change of any region's protection does, so the VMM keeps
+// a page of its own for that.
+func (p *pageTables) flushTLB() error {
+	prot := unicorn.ProtRead | unicorn.ProtWrite
+	if p.flipProt {
+		prot = unicorn.ProtRead
+	}
+	p.flipProt = !p.flipProt
+	if err := p.e.MemProtect(flushPage, 4096, prot); err != nil {
+		return fmt.Errorf("flush TLB: %w", err)
+	}
+	return nil
+}

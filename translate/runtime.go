@@ -1,0 +1,510 @@
+package translate
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime/debug"
+
+	"virtsim/trap"
+	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// ---- VMM entries: every way control reaches the VMM from the guest ----
+
+// enter and leave bracket each VMM entry. The guest's virtual IF and IOPL
+// live in the guest-owned page while the guest runs (in-TC cli, sti, popf
+// change them there, without exiting); trap's emulator keeps them in the
+// VCPU. At the outermost entry the page is read into the VCPU, at the
+// outermost exit written back.
+func (b *BT) enter() {
+	if b.depth == 0 {
+		b.syncIn()
+	}
+	b.depth++
+}
+
+func (b *BT) leave() {
+	b.depth--
+	if b.depth == 0 {
+		b.syncOut()
+	}
+}
+
+// recoverInto turns a panic inside a hook into a VMM failure (the binding
+// would also catch it; this names the translator).
+func (b *BT) recoverInto() {
+	if r := recover(); r != nil {
+		b.depth = 0
+		b.Fail(fmt.Errorf("bt: internal error: %v\n%s", r, debug.Stack()))
+	}
+}
+
+func (b *BT) syncIn() {
+	var p [2]byte
+	if err := b.ReadMem(vrwIF, p[:]); err != nil {
+		b.Fail(err)
+		return
+	}
+	b.VMM.V.IF = p[0] != 0
+	b.VMM.V.IOPL = p[1] >> 4 & 3
+}
+
+func (b *BT) syncOut() {
+	v := &b.VMM.V
+	var p [2]byte
+	if v.IF {
+		p[0] = 2
+	}
+	p[1] = v.IOPL & 3 << 4
+	if err := b.WriteMem(vrwIF, p[:]); err != nil {
+		b.Fail(err)
+		return
+	}
+	// The read-only image of the virtual descriptor-table registers, CR0,
+	// TR and LDTR (what sgdt, sidt, smsw, str, sldt show in the TC).
+	ro := make([]byte, 0x18)
+	binary.LittleEndian.PutUint16(ro[0:], v.GDTR.Limit)
+	binary.LittleEndian.PutUint32(ro[2:], v.GDTR.Base)
+	binary.LittleEndian.PutUint16(ro[8:], v.IDTR.Limit)
+	binary.LittleEndian.PutUint32(ro[10:], v.IDTR.Base)
+	binary.LittleEndian.PutUint32(ro[0x10:], v.CR0)
+	binary.LittleEndian.PutUint16(ro[0x14:], v.TR)
+	binary.LittleEndian.PutUint16(ro[0x16:], v.LDTR)
+	if string(ro) != string(b.vroLast) {
+		if err := b.WriteMem(vroAddr, ro); err != nil {
+			b.Fail(err)
+			return
+		}
+		b.vroLast = ro
+	}
+	if v.GDTR != b.gdtSeen || v.TR != b.trSeen || v.LDTR != b.ldtSeen {
+		b.gdtSeen, b.trSeen, b.ldtSeen = v.GDTR, v.TR, v.LDTR
+		b.refreshDescriptors()
+	}
+	// An interrupt waits for the virtual IF: in-TC sti and popf call out.
+	_, waiting := b.PIC.Pending()
+	b.setArmed(waiting && !v.IF)
+}
+
+// refreshDescriptors follows a change of the guest's descriptor tables:
+// the accessed bit is preset in the VMM's shadow GDT (read-only: the CPU
+// must never write it), and lar's correction table marks the selectors
+// whose descriptors ring compression moved from DPL 0 to DPL 1.
+func (b *BT) refreshDescriptors() {
+	v := &b.VMM.V
+	n := (uint32(v.GDTR.Limit) + 1) / 8
+	if n > 8189 {
+		n = 8189
+	}
+	guestGDT := make([]byte, n*8)
+	if err := b.ReadMem(v.GDTR.Base, guestGDT); err != nil {
+		return // a GDT outside RAM: loads will fault as they would natively
+	}
+	real := make([]byte, n*8)
+	if err := b.ReadMem(vmm.StrategyBase, real); err != nil {
+		b.Fail(err)
+		return
+	}
+	corr := make([]byte, 0x10000*4)
+	for i := uint32(1); i < n; i++ {
+		g := x86.Decode(guestGDT[i*8:])
+		r := binary.LittleEndian.Uint64(real[i*8:])
+		if g.S && g.Present {
+			r |= 1 << 40 // accessed
+			if g.DPL == 0 {
+				for s := i * 8; s < i*8+8; s++ {
+					binary.LittleEndian.PutUint32(corr[s*4:], uint32(0xFFFFE000)) // -0x2000: DPL 1 -> 0
+				}
+			}
+		}
+		binary.LittleEndian.PutUint64(real[i*8:], r)
+	}
+	if err := b.WriteMem(vmm.StrategyBase, real); err != nil {
+		b.Fail(err)
+		return
+	}
+	if err := b.WriteMem(larCorrAddr, corr); err != nil {
+		b.Fail(err)
+	}
+}
+
+// virtualIF is the machine's question "may an interrupt be delivered now?"
+func (b *BT) virtualIF() bool {
+	vif := b.VMM.V.IF
+	if b.depth == 0 {
+		// Guest user code runs with interrupts on (trap's model: its real
+		// IF is 1 and the VMM takes every interrupt).
+		vif = b.readByte(vrwIF) != 0 || b.Reg(unicorn.CS)&3 == 3
+	}
+	if !vif {
+		b.setArmed(true) // the next in-TC sti or popf calls out
+	}
+	return vif && !b.shadow
+}
+
+// redirect is trap's question "where does the CPU continue for guest
+// kernel address g?": in the TC.
+func (b *BT) redirect(g uint32) uint32 {
+	if b.toShadow {
+		b.toShadow = false
+		tc, err := b.shadowBlock(g)
+		if err != nil {
+			b.fatal(g, err)
+			return g
+		}
+		b.shadow = true
+		return tc
+	}
+	if h := b.hint; h.ok && h.guest == g && h.gen == b.gen {
+		return h.tc
+	}
+	tc, err := b.entry(g)
+	if err != nil {
+		b.fatal(g, err)
+		return g
+	}
+	return tc
+}
+
+// onStub is the callout hook: one Go call per callout, identified by the
+// stub's address.
+func (b *BT) onStub(addr uint64, _ uint32) {
+	defer b.recoverInto()
+	b.enter()
+	defer b.leave()
+	b.shadow = false
+	b.VMM.V.CPL = 0 // translated code is guest kernel code
+	i := uint32(addr) - stubBase
+	if int(i) >= len(b.stubs) {
+		b.Fail(fmt.Errorf("bt: internal error: jump to unallocated callout stub %#x", addr))
+		return
+	}
+	s := b.stubs[i]
+	b.stats.callouts[s.kind]++
+	switch s.kind {
+	case stubChain:
+		gen := b.gen
+		tc, err := b.entry(s.guest)
+		if err != nil {
+			b.fatal(s.guest, err)
+			return
+		}
+		if gen == b.gen && s.from != nil && !s.from.dead {
+			if err := b.patch(s.site, tc); err != nil {
+				b.Fail(err)
+				return
+			}
+			blk := b.live(s.guest)
+			blk.incoming = append(blk.incoming, s.site)
+			b.stats.chainPatches++
+		}
+		b.Complete(tc)
+	case stubEmulate:
+		if s.ecx {
+			b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
+		}
+		b.hint = hint{guest: s.next, tc: s.cont, gen: b.gen, ok: s.cont != 0 && !s.from.dead}
+		b.VMM.EmulateCallout(vmm.Trap{Cause: s.cause, PC: s.guest, RetEIP: s.guest})
+		b.hint.ok = false
+	case stubRetMiss:
+		b.stats.misses++
+		target := b.popTarget()
+		tc, err := b.install(target)
+		if err != nil {
+			b.fatal(target, err)
+			return
+		}
+		b.Complete(tc)
+	case stubRetResume:
+		b.VMM.Resume(b.popTarget())
+	case stubResume:
+		b.VMM.Resume(s.guest)
+	case stubResync:
+		tc, err := b.entry(s.guest)
+		if err != nil {
+			b.fatal(s.guest, err)
+			return
+		}
+		b.Complete(tc)
+	case stubSti:
+		// sti opened the virtual IF on a waiting interrupt: one more
+		// instruction runs first (the sti shadow), as a shadow block whose
+		// exits call out to deliver it.
+		if _, waiting := b.PIC.Pending(); waiting && b.VMM.V.IF {
+			tc, err := b.shadowBlock(s.next)
+			if err != nil {
+				b.fatal(s.next, err)
+				return
+			}
+			b.shadow = true
+			b.Complete(tc)
+			return
+		}
+		b.Complete(s.cont)
+	case stubPopf:
+		b.hint = hint{guest: s.next, tc: s.cont, gen: b.gen, ok: !s.from.dead}
+		b.VMM.Resume(s.next)
+		b.hint.ok = false
+	case stubUD:
+		b.Record(vmm.CauseExc(x86.VecUD), vmm.MechCallout, s.guest)
+		b.VMM.Reflect(x86.VecUD, 0, false, false, s.guest, s.guest)
+	}
+}
+
+// popTarget applies the state of a lookup that found nothing (or a shadow
+// block's indirect exit): restore ECX, pop the guest target.
+func (b *BT) popTarget() uint32 {
+	b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
+	esp := b.Reg(unicorn.ESP)
+	target := b.read32(esp)
+	b.SetReg(unicorn.ESP, esp+4)
+	return target
+}
+
+// onTrap is the VMM's entry from the real IDT (exceptions, external
+// interrupts, int n from user code). Addresses in the TC are turned back
+// into the guest's before trap-and-emulate sees them: precise exceptions.
+func (b *BT) onTrap(tr vmm.Trap) {
+	defer b.recoverInto()
+	b.enter()
+	defer b.leave()
+	if !tr.External {
+		b.shadow = false
+	}
+	if !tr.External && !tr.Soft && tr.Vector == x86.VecPF && b.pageFault(tr) {
+		return
+	}
+	if b.inCode(tr.PC) || b.inCode(tr.RetEIP) {
+		if !b.mapTrap(&tr) {
+			return
+		}
+	}
+	b.VMM.OnTrap(tr)
+	b.hint.ok = false
+}
+
+// mapTrap rewrites a trap raised in the TC into the guest's terms. It
+// returns false when it has handled the trap itself.
+func (b *BT) mapTrap(tr *vmm.Trap) bool {
+	at := tr.PC
+	p, ok := b.points[at]
+	if tr.External {
+		// The clock delivers at the start of a Unicorn block: a point.
+		if !ok {
+			b.Fail(fmt.Errorf("bt: internal error: interrupt at %#x, which is no guest instruction boundary", at))
+			return false
+		}
+		switch p.kind {
+		case ptBoundary:
+			b.hint = hint{guest: p.guest, tc: at, gen: b.gen, ok: true}
+		case ptShadow:
+			// Right after an in-TC sti: the interrupt waits one more
+			// instruction. trap queues it (as with IF clear), the shadow
+			// block runs the instruction and then delivers it.
+			tr.PC, tr.RetEIP = p.guest, p.guest
+			b.VMM.V.IF = false
+			b.toShadow = true
+			b.VMM.OnTrap(*tr)
+			b.VMM.V.IF = true
+			b.toShadow = false
+			return false
+		case ptRetTarget:
+			p.guest = b.popTarget()
+		case ptRetVerified:
+			b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
+			b.SetReg(unicorn.ESP, b.Reg(unicorn.ESP)+4)
+		case ptRestoreECX:
+			b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
+		}
+		tr.PC, tr.RetEIP = p.guest, p.guest
+		return true
+	}
+	// A fault (or trap) raised by a translated instruction.
+	pc := b.guestPC(at)
+	ret := pc
+	if tr.RetEIP != at {
+		ret = b.guestPC(tr.RetEIP)
+	}
+	tr.PC, tr.RetEIP = pc, ret
+	return true
+}
+
+// pageFault handles the #PFs the VMM's own page tables cause. It returns
+// false for a fault that belongs to the guest.
+func (b *BT) pageFault(tr vmm.Trap) bool {
+	cr2 := b.Reg(unicorn.CR2)
+	user, write, fetch := tr.Code&4 != 0, tr.Code&2 != 0, tr.Code&16 != 0
+	switch {
+	case cr2 < b.memSize && fetch && !user:
+		b.Crash(b.guestPC(tr.PC), "bt: internal error: guest kernel code at %#x ran untranslated (SMEP fault at %#x)", cr2, tr.PC)
+		return true
+	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF]:
+		b.selfModified(tr, cr2)
+		return true
+	case cr2 >= b.memSize:
+		what := "read"
+		switch {
+		case fetch:
+			what = "fetch"
+		case write:
+			what = "write"
+		}
+		b.Crash(b.guestPC(tr.PC), "access outside guest RAM (%d MiB): %s at %#x", b.memSize>>20, what, cr2)
+		return true
+	}
+	return false
+}
+
+// selfModified: the guest stored into a page it has translated code on.
+// Its translations are retired, the page made writable again (until code
+// on it is translated anew), and the store retried. If the store was made
+// by a block that is itself retired, that block must not run on with its
+// stale translation: its next instruction is rewritten into a callout
+// that continues at a fresh translation.
+func (b *BT) selfModified(tr vmm.Trap, cr2 uint32) {
+	page := cr2 &^ 0xFFF
+	b.stats.smcFaults++
+	for _, blk := range b.pages[page] {
+		b.invalidate(blk)
+	}
+	delete(b.pages, page)
+	delete(b.protected, page)
+	if err := b.pt.setWritable(page, true); err != nil {
+		b.Fail(err)
+		return
+	}
+	if err := b.pt.flushTLB(); err != nil {
+		b.Fail(err)
+		return
+	}
+	if blk, j := b.locate(tr.PC); blk != nil && blk.dead && b.inCode(tr.PC) && j+1 < len(blk.units) {
+		u := blk.units[j+1]
+		c := &code{base: u.tc}
+		c.jmp(b.dedupStub(stubResync, u.guest))
+		if err := b.writeTC(c.base, c.b); err != nil {
+			b.Fail(err)
+			return
+		}
+	}
+	b.Complete(tr.PC)
+}
+
+// ---- results ----
+
+// inTCCounts sums the in-TC events by cause.
+func (b *BT) inTCCounts() (map[string]uint64, uint64) {
+	out := map[string]uint64{}
+	for c, n := range b.folded {
+		out[c] += n
+	}
+	hits := b.hitsFolded
+	for _, blk := range b.blocks {
+		for _, sc := range blk.counters {
+			if sc.cause == "" {
+				hits += sc.c.Count()
+			} else {
+				out[sc.cause] += sc.c.Count()
+			}
+		}
+	}
+	return out, hits
+}
+
+// Result adds the in-TC events and the translator's counters to the
+// machine's result.
+func (b *BT) Result() *vmm.Result {
+	r := b.VMM.Machine.Result()
+	r.Counts = r.Counts.Clone()
+	inTC, hits := b.inTCCounts()
+	for cause, n := range inTC {
+		if n > 0 {
+			r.Counts[vmm.Key{Cause: cause, Mech: vmm.MechInTC}] += n
+		}
+	}
+	r.Exits = r.Counts.Exits()
+	counters := map[string]uint64{}
+	for k, v := range r.Counters {
+		counters[k] = v
+	}
+	for k, v := range b.Counters(hits) {
+		counters[k] = v
+	}
+	r.Counters = counters
+	if b.tcCounter != nil {
+		r.Instructions += b.tcCounter.Count()
+	}
+	if b.inCode(r.Stop.PC) {
+		r.Stop.PC = b.guestPC(r.Stop.PC)
+		r.Stop.Insn = b.Disasm(r.Stop.PC)
+	}
+	if len(r.Trace) > 0 {
+		tr := make([]vmm.Event, len(r.Trace))
+		copy(tr, r.Trace)
+		for i := range tr {
+			tr[i].PC = b.guestPC(tr[i].PC)
+		}
+		r.Trace = tr
+	}
+	return r
+}
+
+// Counters are the translator's own counts (its work is not guest exits).
+func (b *BT) Counters(hits uint64) map[string]uint64 {
+	s := &b.stats
+	c := map[string]uint64{
+		"bt/blocks":         s.blocks,
+		"bt/insns":          s.insns,
+		"bt/tc-bytes":       s.tcBytes,
+		"bt/chain-patches":  s.chainPatches,
+		"bt/chain-direct":   s.chainDirect,
+		"bt/lookup-hits":    hits,
+		"bt/lookup-misses":  s.misses,
+		"bt/invalidations":  s.invalidations,
+		"bt/flushes":        s.flushes,
+		"bt/smc-faults":     s.smcFaults,
+		"bt/shadow-blocks":  s.shadowBlocks,
+		"bt/lookup-entries": s.prologues,
+	}
+	for k, n := range s.callouts {
+		if n > 0 {
+			c["bt/callouts/"+stubKind(k).String()] = n
+		}
+	}
+	return c
+}
+
+// Step executes one guest instruction: translated instructions are
+// stepped until the CPU reaches the next guest instruction boundary.
+func (b *BT) Step() (vmm.Stop, error) {
+	for i := 0; i < 1024; i++ {
+		st, err := b.VMM.Machine.Step()
+		if err != nil || st.Kind != vmm.StopNone {
+			return st, err
+		}
+		pc := b.Reg(unicorn.EIP)
+		if !b.inCode(pc) {
+			return st, nil
+		}
+		if p, ok := b.points[pc]; ok && (p.kind == ptBoundary || p.kind == ptShadow) {
+			st.PC = p.guest
+			return st, nil
+		}
+	}
+	return vmm.Stop{PC: b.guestPC(b.Reg(unicorn.EIP))}, nil
+}
+
+// Virtual is the guest's view: the virtual CPU, with EIP the guest
+// address of the translated code the CPU is in.
+func (b *BT) Virtual() (vmm.CPUState, bool) {
+	if b.depth == 0 {
+		b.syncIn()
+	}
+	s, ok := b.VMM.Virtual()
+	s.EIP = b.guestPC(s.EIP)
+	return s, ok
+}
+
+// VCPU exposes the virtual CPU (tests).
+func (b *BT) VCPU() *trap.VCPU { return &b.VMM.V }
