@@ -148,13 +148,15 @@
 //
 // KVM cannot count guest instructions: Result.Instructions is 0 on kvm,
 // Config.Count only adds a note saying so, and Config.InsnBudget is not
-// enforced. The time budget is: a watchdog goroutine kicks the vCPU out of
-// KVM_RUN by setting kvm_run.immediate_exit and sending SIGURG (Go's own
-// preemption signal, which every Go program handles) to the vCPU thread
-// with tgkill; KVM_RUN returns EINTR and the loop stops the guest. The same
-// kick serves VM.Abort (a test's watchdog, a user's interrupt). EINTRs
-// without a reason — Go's runtime preempting — are retried and counted in
-// kvm-eintr.
+// enforced. The time budget is (it counts the time the guest ran, not
+// pauses between runs): a watchdog goroutine kicks the vCPU out of KVM_RUN
+// by setting kvm_run.immediate_exit and sending SIGURG (Go's own preemption
+// signal, which every Go program handles) to the vCPU thread with tgkill;
+// KVM_RUN returns EINTR and the loop stops the guest. The same kick serves
+// VM.Abort (a test's watchdog; Close of a running VM) and VM.Interrupt
+// (vmm.Interrupter: the terminal UI's pause key, which pauses even a guest
+// that never exits). EINTRs without a reason — Go's runtime preempting —
+// are retried and counted in kvm-eintr.
 //
 // # Statistics
 //

@@ -513,3 +513,28 @@ func TestCloseWhileRunning(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Interrupt pauses a run in progress (the terminal UI's pause key), even
+// one that makes no exit; it does not affect a run that starts later. The
+// time budget counts only the time the guest ran.
+func TestInterruptPauses(t *testing.T) {
+	v := boot(t, flat(t, []byte{0xEB, 0xFE}), vmm.Config{TimeBudget: 2 * time.Second})
+	disarm := watch(t, v, testWatchdog)
+	defer disarm()
+	timer := time.AfterFunc(100*time.Millisecond, v.Interrupt)
+	defer timer.Stop()
+	st, err := v.Run()
+	if err != nil || st.Kind != vmm.StopNone || st.PC != flatBase {
+		t.Fatalf("interrupted run: %+v %v", st, err)
+	}
+	v.Interrupt() // no run in progress: no effect
+	time.Sleep(2 * time.Second)
+	t0 := time.Now()
+	st, err = v.Run()
+	if err != nil || st.Kind != vmm.StopBudget || !strings.Contains(st.Reason, "time budget of 2s") {
+		t.Fatalf("second run: %+v %v", st, err)
+	}
+	if d := time.Since(t0); d < time.Second {
+		t.Errorf("the pause counted against the budget: the second run lasted only %s", d)
+	}
+}

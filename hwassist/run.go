@@ -37,6 +37,7 @@ const (
 	kickBudget uint32 = 1 << iota // the time budget ran out
 	kickAbort                     // Abort was called (e.g. a test's watchdog)
 	kickClock                     // the guest ran clockKickAfter without an exit while a timer event was due
+	kickPause                     // Interrupt was called: pause the run (the terminal UI)
 )
 
 // clockKickAfter: how long the guest may run without a single exit while
@@ -71,12 +72,19 @@ func (v *VM) loopOnThread(mode runMode) (vmm.Stop, error) {
 	if v.stop.Kind != vmm.StopNone {
 		return v.stop, nil
 	}
-	if v.deadline == 0 {
-		v.deadline = time.Now().Add(v.Cfg.TimeBudget).UnixNano()
+	// The time budget counts the time the guest ran, not time spent paused
+	// between runs (a debugger, the terminal UI), as on the Unicorn machine.
+	remaining := v.Cfg.TimeBudget - v.res.Wall
+	if remaining <= 0 {
+		pc := uint32(v.regs.RIP)
+		v.stop = vmm.Stop{Kind: vmm.StopBudget, Reason: fmt.Sprintf("time budget of %s exhausted", v.Cfg.TimeBudget), PC: pc, Insn: v.Disasm(pc)}
+		return v.stop, nil
 	}
+	// An Interrupt made while no run was in progress does not pause this one.
+	v.kickReasons.And(^kickPause)
 	v.running.Store(true)
 	defer v.running.Store(false)
-	stopWatch := v.startWatchdog()
+	stopWatch := v.startWatchdog(remaining)
 	defer stopWatch()
 	t0 := time.Now()
 	defer func() { v.res.Wall += time.Since(t0) }()
@@ -600,6 +608,15 @@ func (v *VM) Abort(why string) {
 	v.kick(kickAbort)
 }
 
+// Interrupt makes a Run or RunToExit in progress return at the next
+// instruction boundary, as a pause (vmm.Interrupter: the terminal UI's
+// pause key). It is safe from any goroutine.
+func (v *VM) Interrupt() {
+	if v.running.Load() {
+		v.kick(kickPause)
+	}
+}
+
 // onKick handles KVM_RUN returning EINTR.
 func (v *VM) onKick() {
 	reasons := v.kickReasons.Swap(0)
@@ -617,6 +634,11 @@ func (v *VM) onKick() {
 		v.stop = vmm.Stop{Kind: vmm.StopBudget, Reason: why, PC: pc, Insn: v.Disasm(pc)}
 	case reasons&kickBudget != 0:
 		v.stop = vmm.Stop{Kind: vmm.StopBudget, Reason: fmt.Sprintf("time budget of %s exhausted", v.Cfg.TimeBudget), PC: pc, Insn: v.Disasm(pc)}
+	case reasons&kickPause != 0:
+		v.paused = true
+		if reasons&kickClock != 0 {
+			v.kickReasons.Or(kickClock) // handled on the next run
+		}
 	case reasons&kickClock != 0:
 		v.clockKick()
 		if err := v.checkInterrupts(); err != nil {
@@ -629,13 +651,13 @@ func (v *VM) onKick() {
 // budget runs out, or when the guest has run for a while without a single
 // exit while a timer event is due (clock.go). The returned function stops
 // it and waits until it has.
-func (v *VM) startWatchdog() (stop func()) {
+func (v *VM) startWatchdog(remaining time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		budget := time.NewTimer(time.Until(time.Unix(0, v.deadline)))
+		budget := time.NewTimer(remaining)
 		defer budget.Stop()
 		poll := time.NewTicker(clockKickPoll)
 		defer poll.Stop()

@@ -31,6 +31,7 @@ func description() string {
 
 var _ vmm.Instance = (*VM)(nil)
 var _ vmm.Inspector = (*VM)(nil)
+var _ vmm.Interrupter = (*VM)(nil)
 
 // Result reports the run so far: events, the in-kernel statistics as
 // counters named kvm/STAT (the change over the run, beside the exits and

@@ -57,7 +57,6 @@ type VM struct {
 	window    bool   // an interrupt is pending but the guest cannot take it yet
 	debugCtl  uint32 // the KVM_SET_GUEST_DEBUG control last set
 	reqWindow bool   // request_interrupt_window as last set
-	deadline  int64  // time budget deadline (UnixNano), 0 until the first run
 	pauseExit bool   // RunToExit: return after the next exit event
 	paused    bool
 	eintr     uint64 // KVM_RUN interrupted by a signal (Go's preemption) and retried
