@@ -21,9 +21,13 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 		return st
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tDEFAULT ARGS\tDESCRIPTION")
+	fmt.Fprintln(tw, "WORKLOAD\tDEFAULT ARGS\tIMAGES\tDESCRIPTION")
 	for _, w := range guest.Catalog() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", w.Name, w.DefaultArgs, w.Description)
+		images := "native"
+		if len(w.PVImage) > 0 {
+			images += "+pv" // guest/images/NAME.elf and NAME.pv.elf
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", w.Name, w.DefaultArgs, images, w.Description)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "STRATEGY\tSUBSTRATE\tDESCRIPTION")
@@ -68,9 +72,10 @@ func (m *memFlag) Set(s string) error {
 	return nil
 }
 
-// loadTarget resolves --guest/--image into an image. status is a virtsim
-// exit status when err is set.
-func loadTarget(guestName, imagePath, load, args string, mem uint32) (t target, status int, err error) {
+// loadTarget resolves --guest/--image into an image: for a catalogue
+// workload, its PV build when pv is set (a strategy with Strategy.PV).
+// status is a virtsim exit status when err is set.
+func loadTarget(guestName, imagePath, load, args string, mem uint32, pv bool) (t target, status int, err error) {
 	switch {
 	case guestName != "" && imagePath != "":
 		return t, exitUsage, errors.New("give --guest or --image, not both")
@@ -81,11 +86,10 @@ func loadTarget(guestName, imagePath, load, args string, mem uint32) (t target, 
 		if err != nil {
 			return t, exitUsage, err
 		}
-		img, err := guest.LoadELF(w.Image, mem)
+		img, err := w.LoadFor(pv, mem)
 		if err != nil {
 			return t, exitInternal, fmt.Errorf("embedded workload %s: %w", w.Name, err)
 		}
-		img.Name = w.Name
 		if args == "" {
 			args = w.DefaultArgs
 		}
@@ -159,7 +163,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: strategy %s is not available here: %v\n", s.Name, err)
 		return exitUnavailable
 	}
-	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, uint32(mem))
+	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, uint32(mem), s.PV)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		return st
@@ -224,16 +228,15 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "instructions\tstatus\t")
 	worst := exitOK
 	for _, w := range guest.Catalog() {
-		img, err := guest.LoadELF(w.Image, vmm.DefaultMemSize)
-		if err != nil {
-			fmt.Fprintf(stderr, "virtsim table: %s: %v\n", w.Name, err)
-			return exitInternal
-		}
-		img.Name = w.Name
 		fmt.Fprintf(tw, "%s\t%s\t", w.Name, w.DefaultArgs)
 		var insns uint64
 		status := "ok"
 		for _, s := range strategies {
+			img, err := w.LoadFor(s.PV, vmm.DefaultMemSize)
+			if err != nil {
+				fmt.Fprintf(stderr, "virtsim table: %s: %v\n", w.Name, err)
+				return exitInternal
+			}
 			res, err := vmm.RunGuest(s, img, vmm.Config{Name: w.Name, Args: w.DefaultArgs, TimeBudget: *timeout}, false)
 			if err != nil {
 				fmt.Fprintf(stderr, "virtsim table: %s under %s: %v\n", w.Name, s.Name, err)

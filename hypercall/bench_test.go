@@ -1,0 +1,72 @@
+package hypercall
+
+import (
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+)
+
+// BenchmarkPVvsTrap compares, for every workload at its default arguments,
+// paravirtualization (the PV image under pv) with trap-and-emulate (the
+// native image under trap), and native as the reference, in one run: exits
+// of each and the median wall time of the uninstrumented runs (engine time,
+// runs made one at a time), with the ratio pv/trap.
+//
+//	go test ./hypercall -run '^$' -bench PVvsTrap -benchtime 5x
+func BenchmarkPVvsTrap(b *testing.B) {
+	for _, w := range guest.Catalog() {
+		b.Run(w.Name, func(b *testing.B) {
+			nimg, pimg := loadBoth(b, w.Name)
+			var walls [3][]time.Duration
+			var exits [3]uint64
+			for i := 0; i < b.N; i++ {
+				for j, c := range []struct {
+					strategy string
+					img      *guest.Image
+				}{{"native", nimg}, {"trap", nimg}, {"pv", pimg}} {
+					res := timedRun(b, c.strategy, c.img, w.DefaultArgs)
+					walls[j] = append(walls[j], res.Wall)
+					exits[j] = res.Exits
+				}
+			}
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			native, trap, pv := median(walls[0]), median(walls[1]), median(walls[2])
+			b.ReportMetric(float64(exits[1]), "trap-exits")
+			b.ReportMetric(float64(exits[2]), "pv-exits")
+			b.ReportMetric(ms(native), "native-ms")
+			b.ReportMetric(ms(trap), "trap-ms")
+			b.ReportMetric(ms(pv), "pv-ms")
+			b.ReportMetric(float64(pv)/float64(trap), "pv/trap")
+		})
+	}
+}
+
+// timedRun runs a guest once without instrumentation (no counting pass).
+func timedRun(b *testing.B, strategy string, img *guest.Image, args string) *vmm.Result {
+	b.Helper()
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := s.New(img, vmm.Config{Args: args, TimeBudget: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Close()
+	if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit || st.Status != 0 {
+		b.Fatalf("%s under %s: %v %v", img.Name, strategy, st, err)
+	}
+	return inst.Result()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[len(s)/2]
+}
