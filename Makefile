@@ -1,8 +1,8 @@
 # virtsim: `make run` and `make test` are all a new user needs.
 GO     ?= go
 BIN    := bin/virtsim
-# Packages without cgo on their hot paths run under the race detector too.
-RACE_PKGS := ./vmm/x86 ./guest
+# Packages with goroutines or no cgo hot paths also run under the race detector.
+RACE_PKGS := ./vmm/x86 ./guest ./trap ./tui ./experiments ./hwassist
 
 .PHONY: all deps build run test vet images bench clean
 

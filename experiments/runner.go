@@ -43,7 +43,7 @@ type Options struct {
 	// and turns it into cumulative-exit series (empty: no trace).
 	TraceGuest string
 	// Progress, if set, is told about every finished step.
-	Progress func(Progress)
+	Progress func(Progress) // called once at a time (never concurrently), in order
 }
 
 // Progress reports how far a matrix run is.
@@ -272,13 +272,14 @@ func Matrix(o Options) (*Results, error) {
 	total := len(runCells) * (1 + o.Reps)
 	var mu sync.Mutex
 	done := 0
+	// Progress is reported under the lock: callers (a progress bar, a
+	// test) get one call at a time, in order, from whichever worker.
 	report := func(phase, label string) {
 		mu.Lock()
+		defer mu.Unlock()
 		done++
-		p := Progress{phase, done, total, label}
-		mu.Unlock()
 		if o.Progress != nil {
-			o.Progress(p)
+			o.Progress(Progress{phase, done, total, label})
 		}
 	}
 
