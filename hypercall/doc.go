@@ -97,7 +97,12 @@
 //	                   reaches the guest kernel with no exit. (If the guest fills the gate
 //	                   after registering, as virtsim's runtime does, the first system
 //	                   call reaches the VMM, which installs it then; changing an installed
-//	                   gate needs another set_trap_table, as with Xen.)
+//	                   gate needs another set_trap_table, as with Xen. The CPU cannot
+//	                   write the shared-info page, so the direct gate cannot mask events
+//	                   on entry: the handler starts with events as user mode had them.
+//	                   Xen refuses the direct path for a gate that asks for masking, as
+//	                   the runtime's interrupt gate does; virtsim installs it anyway, since
+//	                   its user code never runs with the timer armed.)
 //	 2 set_gdt         ebx = &{limit, base}: validated (at most 8189 entries, in RAM, no
 //	                   gates: a call gate could lead into the VMM) and shadowed
 //	 3 stack_switch    ebx = ss, ecx = esp: the kernel stack for entries from user mode,

@@ -200,18 +200,19 @@ func (p *VMM) siteCounts() map[string]uint64 {
 	return out
 }
 
-// Sites lists the image's in-place operations: address and event cause,
-// sorted by address (for tests and the curious).
-func (p *VMM) Sites() []struct {
+// Site is one in-place operation of a PV image: the address of its marker
+// instruction and the event cause it is counted under.
+type Site struct {
 	PC    uint32
 	Cause string
-} {
-	out := make([]struct {
-		PC    uint32
-		Cause string
-	}, len(p.sites))
+}
+
+// Sites lists the image's in-place operations, sorted by address (for tests
+// and the curious).
+func (p *VMM) Sites() []Site {
+	out := make([]Site, len(p.sites))
 	for i, s := range p.sites {
-		out[i].PC, out[i].Cause = s.pc, s.cause
+		out[i] = Site{PC: s.pc, Cause: s.cause}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PC < out[j].PC })
 	return out
