@@ -164,13 +164,17 @@ func (c Counts) Clone() Counts {
 // Format renders the table as aligned text, one row per cause and mechanism.
 func (c Counts) Format() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "  %-20s %-12s %10s\n", "cause", "mechanism", "count")
+	w := len("cause")
+	for k := range c {
+		w = max(w, len(k.Cause))
+	}
+	fmt.Fprintf(&b, "  %-*s %-12s %10s\n", w, "cause", "mechanism", "count")
 	for _, k := range c.Sorted() {
 		exit := ""
 		if k.Mech.IsExit() {
 			exit = " exit"
 		}
-		fmt.Fprintf(&b, "  %-20s %-12s %10d%s\n", k.Cause, k.Mech, c[k], exit)
+		fmt.Fprintf(&b, "  %-*s %-12s %10d%s\n", w, k.Cause, k.Mech, c[k], exit)
 	}
 	return b.String()
 }
