@@ -4,16 +4,20 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
 
 	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
 )
 
 // Translation units and their bookkeeping.
 
 const (
 	maxInsns         = 12 // guest instructions per block (one more after a trailing sti)
+	maxFallthrough   = 2  // blocks laid out to fall through into each other
 	prologueSize     = 32 // a block's return-lookup entry
 	maxStubsPerBlock = 64
 	maxSlotsPerBlock = 32
@@ -52,25 +56,49 @@ type stub struct {
 	ecx   bool // ECX is in the save slot (restore it first)
 }
 
-// pointKind classifies a TC address where the CPU may stop between two
+// pointKind classifies a TC address where the CPU may stand between two
 // translated instructions (the start of a Unicorn block, where the clock
-// may deliver an interrupt, or a faulting instruction): what guest state
-// corresponds to it.
+// may deliver an interrupt; an instruction that faults; a single step):
+// the TC-to-guest map has one for every instruction the translator emits.
 type pointKind uint8
 
 const (
-	ptBoundary    pointKind = iota // the guest is about to execute the instruction at guest
-	ptShadow                       // the same, in the one-instruction shadow of an in-TC sti
-	ptRetTarget                    // ECX is saved; the guest has not yet popped its target: EIP = [ESP], ESP += 4
-	ptRetVerified                  // ECX is saved; the target is guest; ESP += 4 is still to do
-	ptRestoreECX                   // ECX is saved; the guest is about to execute the instruction at guest
+	ptBoundary pointKind = iota // the guest is about to execute the instruction at guest; nothing to undo
+	ptShadow                    // the same, in the one-instruction shadow of an in-TC sti
+	ptRecipe                    // inside a sequence: the recipe rebuilds the guest's state
 )
 
-type point struct {
-	kind  pointKind
-	guest uint32
-	blk   *block
+// regMask is a set of scratch registers saved in the guest-owned page.
+type regMask uint8
+
+func maskOf(rs ...reg) regMask {
+	var m regMask
+	for _, r := range rs {
+		m |= 1 << r
+	}
+	return m
 }
+
+// point is one entry of the TC-to-guest map. For ptRecipe: take the
+// target from ECX (ecxTarget) or guest, run fix, reload the saved
+// registers, add esp to ESP, then (pop) take the target from the stack.
+type point struct {
+	kind      pointKind
+	guest     uint32
+	restore   regMask
+	esp       int32
+	pop       bool
+	ecxTarget bool
+	fix       func(b *BT)
+	blk       *block
+}
+
+func pB(g uint32) point            { return point{kind: ptBoundary, guest: g} }
+func pR(m regMask, g uint32) point { return point{kind: ptRecipe, guest: g, restore: m} }
+func pD(n int32, m regMask, g uint32) point {
+	return point{kind: ptRecipe, guest: g, restore: m, esp: n}
+}
+func pPop(m regMask) point { return point{kind: ptRecipe, restore: m, pop: true} }
 
 // unit is the translation of one guest instruction.
 type unit struct {
@@ -92,6 +120,10 @@ type block struct {
 	incoming        []uint32
 	prologue        uint32 // entry for the return lookup, 0 until needed
 	prologueEnd     uint32
+	exitJmp         uint32 // the final jump when the block ended at the size limit
+	fallNext        uint32 // its guest target then (the continuation)
+	fallTo          *block // the continuation laid out right after it (no jump)
+	fallFrom        *block // the block that falls through into this one
 	counters        []*siteCounter
 	seq             int
 }
@@ -173,8 +205,13 @@ type pendingCounter struct {
 	cause string
 }
 
-func (e *emitter) point(at uint32, k pointKind, guest uint32) {
-	e.points[at] = point{kind: k, guest: guest, blk: e.blk}
+// at records the guest state for the instruction about to be emitted.
+func (e *emitter) at(p point) {
+	p.blk = e.blk
+	if old, ok := e.points[e.c.pc()]; ok && old.kind == ptShadow {
+		return // a shadow point stays one
+	}
+	e.points[e.c.pc()] = p
 }
 
 // exit emits a block exit to guest target: a jump (or jcc with cc >= 0)
@@ -214,19 +251,59 @@ func (e *emitter) exit(target uint32, cc int) {
 // lookup emits the indirect transfer to the guest address on top of the
 // stack: `mov %ecx,save; movzwl (%esp),%ecx; jmp *retTab(,%ecx,4)`. The
 // table entry leads to the candidate block's prologue, which checks the
-// target and pops it, or to the miss stub.
-func (e *emitter) lookup() {
+// target and pops it, or to the miss stub. p is the guest state before it
+// (the target on the stack, maybe more to undo).
+func (e *emitter) lookup(p point) {
+	e.at(p)
 	e.c.store(rECX, vrwSaveECX)
+	p.restore |= maskOf(rECX)
+	e.at(p)
 	if e.blk.shadow {
 		e.c.jmp(stubBase + uint32(stubRetResume))
 		return
 	}
 	e.c.emit(0x0F, 0xB7, 0x0C, 0x24) // movzwl (%esp), %ecx
+	e.at(p)
 	e.c.jmpTab(retTabAddr, rECX)
 }
 
-// translate translates the basic block at guest address g.
+// translate translates the basic block at guest address g. A block that
+// ends only because it reached the instruction limit falls through into
+// the translation of its continuation, placed right after it, so that the
+// CPU runs both as one (up to maxFallthrough blocks in a row).
 func (b *BT) translate(g uint32, shadow bool) (*block, error) {
+	gen := b.gen
+	first, err := b.translate1(g, shadow, false)
+	if err != nil || shadow {
+		return first, err
+	}
+	gen = b.gen
+	prev := first
+	for n := 1; n < maxFallthrough && prev.fallNext != 0; n++ {
+		next := prev.fallNext
+		if b.live(next) != nil || b.tcNext != align16(prev.tcEnd) {
+			break
+		}
+		// Overwrite prev's final jump: the continuation starts there.
+		b.tcNext = prev.exitJmp
+		blk, err := b.translate1(next, false, true)
+		if err != nil {
+			return nil, err
+		}
+		b.byGuest[next] = blk
+		if b.gen != gen {
+			// A flush intervened: the blocks before it are gone.
+			return b.translate1(g, false, false)
+		}
+		prev.fallTo, blk.fallFrom = blk, prev
+		prev.tcEnd = blk.tc
+		prev = blk
+	}
+	return first, nil
+}
+
+// translate1 translates one block at b.tcNext.
+func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	if g >= b.memSize {
 		return nil, &outsideRAM{addr: g, what: "fetch"}
 	}
@@ -248,7 +325,7 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 			if len(raw) > 0 {
 				u.text = fmt.Sprintf("(bad) %#02x", raw[0])
 			}
-			e.point(u.tc, ptBoundary, pc)
+			e.at(pB(pc))
 			e.c.jmp(b.newStub(stub{kind: stubUD, guest: pc}))
 			u.tcEnd = e.c.pc()
 			blk.units = append(blk.units, u)
@@ -260,9 +337,9 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 		u.text = x86asm.GNUSyntax(inst, uint64(pc), nil)
 		u.class = Classify(inst)
 		next := pc + uint32(inst.Len)
-		e.point(u.tc, ptBoundary, pc)
 		mark := len(e.c.b)
-		nsites, nstubs := len(e.sites), len(b.stubs)
+		nsites, nstubs, npoints := len(e.sites), len(b.stubs), len(e.points)
+		e.at(pB(pc))
 		if err := e.unit(&u, inst, raw, pc, next); err != nil {
 			var un errUnsupported
 			if !errors.As(err, &un) {
@@ -273,11 +350,19 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 			e.c.b = e.c.b[:mark]
 			e.sites = e.sites[:nsites]
 			b.stubs = b.stubs[:nstubs]
+			if len(e.points) != npoints {
+				for a := range e.points {
+					if a > u.tc {
+						delete(e.points, a)
+					}
+				}
+			}
 			u.fallback = un.Error()
 			u.class.Kind = Callout
 			if u.class.Cause == "" {
-				u.class.Cause = "priv/" + inst.Op.String()
+				u.class.Cause = "priv/" + strings.ToLower(inst.Op.String())
 			}
+			e.at(pB(pc))
 			e.callout(&u, pc, next)
 		}
 		u.tcEnd = e.c.pc()
@@ -287,11 +372,17 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 			break
 		}
 		if shadow {
+			e.at(pB(pc))
 			e.exit(pc, -1)
 			break
 		}
 		if (n+1 >= maxInsns && inst.Op != x86asm.STI) || pc >= b.memSize {
+			e.at(pB(pc))
+			blk.exitJmp = e.c.pc()
 			e.exit(pc, -1)
+			if e.b.live(pc) == nil {
+				blk.fallNext = pc
+			}
 			break
 		}
 	}
@@ -306,7 +397,7 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 		if err := b.flush(); err != nil {
 			return nil, err
 		}
-		return b.translate(g, shadow)
+		return b.translate1(g, shadow, false)
 	}
 	if err := b.writeTC(e.c.base, e.c.b); err != nil {
 		return nil, err
@@ -318,16 +409,14 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 	if shadow {
 		b.stats.shadowBlocks++
 	}
+	if ft {
+		b.stats.fallthroughs++
+	}
 	for at, p := range e.points {
 		b.points[at] = p
 	}
-	// Shadow points override the boundary at the same address.
-	for at, p := range e.points {
-		if p.kind == ptShadow {
-			b.points[at] = p
-		}
-	}
 	b.blocks = append(b.blocks, blk)
+	sort.Slice(b.blocks, func(i, j int) bool { return b.blocks[i].tc < b.blocks[j].tc })
 	for _, s := range e.sites {
 		if err := b.addCounter(blk, s.at, s.cause); err != nil {
 			return nil, err
@@ -344,7 +433,8 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 
 func align16(a uint32) uint32 { return (a + 15) &^ 15 }
 
-// unit emits the translation of one instruction.
+// unit emits the translation of one instruction. The point of its first
+// instruction (a boundary at pc) is already recorded.
 func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) error {
 	c := &e.c
 	switch u.class.Kind {
@@ -356,24 +446,26 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		e.exit(next+uint32(inst.Args[0].(x86asm.Rel)), -1)
 	case Jcc:
 		e.exit(next+uint32(inst.Args[0].(x86asm.Rel)), int(jccCode[inst.Op]))
-		e.point(c.pc(), ptBoundary, next)
+		e.at(pB(next))
 		e.exit(next, -1)
 	case Loop:
 		// [prefixes] loop +5; jmp fall-through; jmp target
 		p := prefixLen(raw)
 		c.emit(raw[:p+1]...)
 		c.emit(5)
-		e.point(c.pc(), ptBoundary, next)
+		e.at(pB(next))
 		e.exit(next, -1)
 		target := next + uint32(inst.Args[0].(x86asm.Rel))
-		e.point(c.pc(), ptBoundary, target)
+		e.at(pB(target))
 		e.exit(target, -1)
 	case Call:
 		if hasPrefix(raw, 0x66) {
 			return fmt.Errorf("bt: %#x: 16-bit call is not supported", pc)
 		}
+		target := next + uint32(inst.Args[0].(x86asm.Rel))
 		c.pushImm(next)
-		e.exit(next+uint32(inst.Args[0].(x86asm.Rel)), -1)
+		e.at(pB(target))
+		e.exit(target, -1)
 	case Ret:
 		if hasPrefix(raw, 0x66) {
 			return fmt.Errorf("bt: %#x: 16-bit ret is not supported", pc)
@@ -381,14 +473,23 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		if imm, ok := inst.Args[0].(x86asm.Imm); ok && imm != 0 {
 			// ret $n: move the target over the last argument, drop n bytes.
 			n := int32(imm)
+			ecx := maskOf(rECX)
 			c.store(rECX, vrwSaveECX)
+			e.at(pB(pc))
 			c.emit(0x8B, 0x0C, 0x24) // mov (%esp), %ecx
-			c.emit(0x89)             // mov %ecx, n(%esp)
+			e.at(pR(ecx, pc))
+			c.emit(0x89) // mov %ecx, n(%esp)
 			c.mem(uint8(rECX), mem{base: rESP, index: rNone, scale: 1, disp: n})
+			e.at(pR(ecx, pc))
 			c.load(vrwSaveECX, rECX)
+			e.at(pB(pc))
 			c.lea(rESP, mem{base: rESP, index: rNone, scale: 1, disp: n})
 		}
-		e.lookup()
+		if len(e.c.b) > 0 && e.c.pc() != u.tc {
+			e.lookup(pPop(0))
+		} else {
+			e.lookup(pB(pc))
+		}
 	case JmpInd, CallInd:
 		if hasPrefix(raw, 0x66) {
 			return fmt.Errorf("bt: %#x: 16-bit indirect transfer is not supported", pc)
@@ -398,16 +499,20 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		}
 		if u.class.Kind == CallInd {
 			// [target] -> [return address], then push the target again.
+			ecx := maskOf(rECX)
+			e.at(pD(4, 0, pc))
 			c.store(rECX, vrwSaveECX)
+			e.at(pD(4, 0, pc))
 			c.emit(0x8B, 0x0C, 0x24) // mov (%esp), %ecx
+			e.at(pD(4, ecx, pc))
 			c.emit(0xC7, 0x04, 0x24) // movl $next, (%esp)
 			c.u32(next)
+			e.at(point{kind: ptRecipe, ecxTarget: true, restore: ecx})
 			c.emit(0x51) // push %ecx
+			e.at(pPop(ecx))
 			c.load(vrwSaveECX, rECX)
 		}
-		e.lookup()
-	case InTC:
-		return e.inTC(u, inst, raw, pc, next)
+		e.lookup(pPop(0))
 	case Iret:
 		if hasPrefix(raw, 0x66) {
 			e.callout(u, pc, next)
@@ -417,17 +522,24 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		// from the TC: the CPU itself switches to ring 3 (Unicorn refuses a
 		// host load of an RPL-3 SS at CPL 1). A return into the guest
 		// kernel calls out to trap's emulator.
+		ecx := maskOf(rECX)
 		kernel := e.b.newStub(stub{kind: stubEmulate, guest: pc, next: next, cause: u.class.Cause, from: e.blk, ecx: true})
 		c.store(rECX, vrwSaveECX)
+		e.at(pB(pc))
 		c.emit(0x0F, 0xB6, 0x4C, 0x24, 0x04) // movzbl 4(%esp), %ecx
+		e.at(pR(ecx, pc))
 		c.movzxTab(0xB6, rpl3Tab, rECX, 1, rECX)
 		tab := e.b.newTable(kernel, 0)
+		e.at(pR(ecx, pc))
 		c.emit(0xFF, 0xA1) // jmp *tab(%ecx)
 		c.u32(tab)
-		e.point(c.pc(), ptRestoreECX, pc)
+		e.at(pR(ecx, pc))
 		e.b.setTable(tab, 1, c.pc())
 		c.load(vrwSaveECX, rECX)
+		e.at(pB(pc))
 		c.emit(raw...)
+	case InTC:
+		return e.inTC(u, inst, raw, pc, next)
 	default:
 		return fmt.Errorf("bt: %#x: no translation for kind %v", pc, u.class.Kind)
 	}
@@ -480,6 +592,11 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 	if hasPrefix(raw, 0xF0) {
 		return errUnsupported("lock prefix (#UD)")
 	}
+	eax, ecx := maskOf(rEAX), maskOf(rECX)
+	size := int32(4)
+	if op16 {
+		size = 2
+	}
 	switch inst.Op {
 	case x86asm.CLI:
 		e.count(cause)
@@ -488,39 +605,55 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		e.count(cause)
 		c.storeByteImm(vrwIF, 2)
 		slot, s := e.b.newSlot(stub{kind: stubSti, guest: pc, next: next, from: e.blk})
+		e.at(point{kind: ptShadow, guest: next})
 		c.jmpInd(slot)
 		e.b.setCont(slot, s, c.pc())
-		e.point(c.pc(), ptShadow, next)
+		e.at(point{kind: ptShadow, guest: next})
 	case x86asm.PUSHF, x86asm.PUSHFD:
+		// pushf, then IF and IOPL in the pushed image become the virtual ones.
 		e.count(cause)
-		if op16 {
-			c.emit(0x66)
-		}
-		c.emit(0x9C)
+		c.emit(raw...)
+		e.at(pD(size, 0, pc))
 		c.store(rEAX, vrwSaveEAX)
+		e.at(pD(size, 0, pc))
 		c.emit(0x0F, 0xB6, 0x44, 0x24, 0x01) // movzbl 1(%esp), %eax
+		e.at(pD(size, eax, pc))
 		c.movzxTab(0xB6, pushfTab, rEAX, 1, rEAX)
+		e.at(pD(size, eax, pc))
 		c.store(rECX, vrwSaveECX)
+		e.at(pD(size, eax, pc))
 		c.movzx(0xB6, vrwIF, rECX)
+		e.at(pD(size, eax|ecx, pc))
 		c.lea(rEAX, mem{base: rEAX, index: rECX, scale: 1})
+		e.at(pD(size, eax|ecx, pc))
 		c.movzx(0xB6, vrwIOPL, rECX)
+		e.at(pD(size, eax|ecx, pc))
 		c.lea(rEAX, mem{base: rEAX, index: rECX, scale: 1})
+		e.at(pD(size, eax|ecx, pc))
 		c.emit(0x88, 0x44, 0x24, 0x01) // mov %al, 1(%esp)
+		e.at(pR(eax|ecx, next))
 		c.load(vrwSaveECX, rECX)
+		e.at(pR(eax, next))
 		c.load(vrwSaveEAX, rEAX)
 	case x86asm.POPF, x86asm.POPFD:
+		// The image's IF and IOPL go to the virtual CPU (one 16-bit store);
+		// the real popf sets the other flags (IF and IOPL stay the VMM's).
 		e.count(cause)
 		c.store(rEAX, vrwSaveEAX)
+		e.at(pB(pc))
 		c.emit(0x0F, 0xB6, 0x44, 0x24, 0x01) // movzbl 1(%esp), %eax
+		e.at(pR(eax, pc))
 		c.loadTab(popfTab, rEAX, 2, rEAX, true)
-		c.storeByte(4, vrwIOPL) // %ah
-		c.storeByte(0, vrwIF)   // %al
+		e.at(pR(eax, pc))
+		c.emit(0x66) // mov %ax, vrwIF (IF and IOPL bytes)
+		c.store(rEAX, vrwIF)
+		finish := point{kind: ptRecipe, guest: next, restore: eax, fix: popfFinish(size)}
+		e.at(finish)
 		c.load(vrwSaveEAX, rEAX)
-		if op16 {
-			c.emit(0x66)
-		}
-		c.emit(0x9D) // the real popf sets the other flags (IF and IOPL stay the VMM's)
-		e.point(c.pc(), ptBoundary, next)
+		finish.restore = 0
+		e.at(finish)
+		c.emit(raw...)
+		e.at(pB(next))
 		slot, s := e.b.newSlot(stub{kind: stubPopf, guest: pc, next: next, from: e.blk})
 		c.jmpInd(slot)
 		e.b.setCont(slot, s, c.pc())
@@ -544,49 +677,79 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		if err != nil {
 			return errUnsupported(err.Error())
 		}
+		sm := maskOf(s)
 		e.count(cause)
 		c.store(s, saveSlot(s))
+		e.at(pB(pc))
 		c.load(src, s)
+		e.at(pR(sm, pc))
 		c.withSeg(m)
 		c.emit(0x89)
 		c.mem(uint8(s), m)
+		e.at(pR(sm, pc))
 		c.load(src+4, s)
+		e.at(pR(sm, pc))
 		m4 := m
 		m4.disp += 4
 		c.withSeg(m4)
 		c.emit(0x66, 0x89)
 		c.mem(uint8(s), m4)
+		e.at(pR(sm, next))
 		c.load(saveSlot(s), s)
 	case x86asm.SLDT, x86asm.STR, x86asm.SMSW:
 		src := map[x86asm.Op]uint32{x86asm.SLDT: vroLDTR, x86asm.STR: vroTR, x86asm.SMSW: vroCR0}[inst.Op]
-		return e.storeWord(cause, inst.Args[0], src, op16 || inst.Op == x86asm.SMSW)
+		return e.storeWord(cause, inst.Args[0], src, op16 || inst.Op == x86asm.SMSW, pc, next)
 	case x86asm.MOV:
 		seg, ok := inst.Args[1].(x86asm.Reg)
 		if !ok {
 			return errUnsupported("mov form")
 		}
-		return e.movFromSeg(cause, inst.Args[0], raw, seg, op16)
+		return e.movFromSeg(cause, inst.Args[0], seg, op16, pc, next)
 	case x86asm.PUSH:
 		// push %seg, then show the guest's view in the pushed selector.
 		e.count(cause)
 		c.emit(raw...)
+		e.at(pD(size, 0, pc))
 		c.store(rEAX, vrwSaveEAX)
+		e.at(pD(size, 0, pc))
 		c.emit(0x0F, 0xB7, 0x04, 0x24) // movzwl (%esp), %eax
+		e.at(pD(size, eax, pc))
 		c.movzxTab(0xB7, selViewAddr, rEAX, 2, rEAX)
+		e.at(pD(size, eax, pc))
 		c.emit(0x66, 0x89, 0x04, 0x24) // mov %ax, (%esp)
+		e.at(pR(eax, next))
 		c.load(vrwSaveEAX, rEAX)
 	case x86asm.LAR:
-		return e.lar(cause, inst, raw, op16)
+		return e.lar(cause, inst, raw, op16, pc, next)
 	default:
 		return errUnsupported(fmt.Sprintf("%v has no in-TC form", inst.Op))
 	}
 	return nil
 }
 
+// popfFinish completes an in-TC popf from Go (the virtual IF and IOPL are
+// already stored): the other flags from the image, the pop.
+func popfFinish(size int32) func(b *BT) {
+	return func(b *BT) {
+		esp := b.Reg(unicorn.ESP)
+		img := b.read32(esp)
+		if size == 2 {
+			img &= 0xFFFF
+		}
+		changeable := uint32(x86.FlagsPopf) &^ (x86.FlagIF | x86.FlagIOPL)
+		if size == 2 {
+			changeable &= 0xFFFF
+		}
+		fl := b.Reg(unicorn.EFLAGS)
+		b.SetReg(unicorn.EFLAGS, fl&^changeable|img&changeable)
+		b.SetReg(unicorn.ESP, esp+uint32(size))
+	}
+}
+
 // storeWord translates sldt/str/smsw: a 16-bit value of the virtual CPU
 // into a register (zero-extended for sldt/str r32; smsw writes 16 bits) or
 // memory (16 bits).
-func (e *emitter) storeWord(cause string, dst x86asm.Arg, src uint32, only16 bool) error {
+func (e *emitter) storeWord(cause string, dst x86asm.Arg, src uint32, only16 bool, pc, next uint32) error {
 	c := &e.c
 	switch d := dst.(type) {
 	case x86asm.Reg:
@@ -614,12 +777,16 @@ func (e *emitter) storeWord(cause string, dst x86asm.Arg, src uint32, only16 boo
 		if err != nil {
 			return errUnsupported(err.Error())
 		}
+		sm := maskOf(s)
 		e.count(cause)
 		c.store(s, saveSlot(s))
+		e.at(pB(pc))
 		c.movzx(0xB7, src, s)
+		e.at(pR(sm, pc))
 		c.withSeg(m)
 		c.emit(0x66, 0x89)
 		c.mem(uint8(s), m)
+		e.at(pR(sm, next))
 		c.load(saveSlot(s), s)
 		return nil
 	}
@@ -628,13 +795,17 @@ func (e *emitter) storeWord(cause string, dst x86asm.Arg, src uint32, only16 boo
 
 // movFromSeg translates `mov %seg, dst`: the real selector (its RPL is the
 // real CPL) shown as the guest's (RPL 1 read as RPL 0) through selView.
-func (e *emitter) movFromSeg(cause string, dst x86asm.Arg, raw []byte, seg x86asm.Reg, op16 bool) error {
+func (e *emitter) movFromSeg(cause string, dst x86asm.Arg, seg x86asm.Reg, op16 bool, pc, next uint32) error {
 	c := &e.c
 	segNum := byte(seg - x86asm.ES)
 	if d, ok := dst.(x86asm.Reg); ok {
 		if r, ok := gpr32(d); ok && !op16 && r != rESP {
 			e.count(cause)
 			c.emit(0x8C, 0xC0|segNum<<3|byte(r)) // mov %seg, %r32 (zero-extends)
+			e.at(point{kind: ptRecipe, guest: next, fix: func(b *BT) {
+				ur := ucReg[r]
+				b.SetReg(ur, uint32(selView(uint16(b.Reg(ur)))))
+			}})
 			c.movzxTab(0xB7, selViewAddr, r, 2, r)
 			return nil
 		}
@@ -666,10 +837,14 @@ func (e *emitter) movFromSeg(cause string, dst x86asm.Arg, raw []byte, seg x86as
 	if err != nil {
 		return errUnsupported(err.Error())
 	}
+	sm := maskOf(s)
 	e.count(cause)
 	c.store(s, saveSlot(s))
+	e.at(pB(pc))
 	c.emit(0x8C, 0xC0|segNum<<3|byte(s)) // mov %seg, %s
+	e.at(pR(sm, pc))
 	c.movzxTab(0xB7, selViewAddr, s, 2, s)
+	e.at(pR(sm, pc))
 	if r16 != rNone {
 		c.movRR(s, r16, true)
 	} else {
@@ -677,14 +852,23 @@ func (e *emitter) movFromSeg(cause string, dst x86asm.Arg, raw []byte, seg x86as
 		c.emit(0x66, 0x89)
 		c.mem(uint8(s), m)
 	}
+	e.at(pR(sm, next))
 	c.load(saveSlot(s), s)
 	return nil
+}
+
+// selView is the guest's view of a real selector (the table's rule).
+func selView(s uint16) uint16 {
+	if s&3 == 1 {
+		return s &^ 3
+	}
+	return s
 }
 
 // lar: the real lar answers from the shadow GDT, where the guest's DPL-0
 // descriptors say DPL 1; on success the VMM's correction table turns the
 // access rights back into the guest's (flags untouched: mov, lea, cmovz).
-func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool) error {
+func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool, pc, next uint32) error {
 	c := &e.c
 	dreg, ok := inst.Args[0].(x86asm.Reg)
 	if !ok {
@@ -699,7 +883,7 @@ func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool) err
 	if !ok {
 		return errUnsupported(fmt.Sprintf("operand %v", dreg))
 	}
-	var m mem
+	m := mem{base: rNone, index: rNone, scale: 1}
 	var srcReg reg = rNone
 	switch a := inst.Args[1].(type) {
 	case x86asm.Reg:
@@ -711,7 +895,6 @@ func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool) err
 			return errUnsupported(fmt.Sprintf("operand %v", a))
 		}
 		srcReg = r
-		m = mem{base: rNone, index: rNone}
 	case x86asm.Mem:
 		var err error
 		if m, err = memOf(a); err != nil {
@@ -724,7 +907,18 @@ func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool) err
 	if err != nil {
 		return errUnsupported(err.Error())
 	}
+	sm := maskOf(s)
+	us, ud := ucReg[s], ucReg[dst]
+	// setDst writes the corrected value the way lar does (16 or 32 bits).
+	setDst := func(b *BT, v uint32) {
+		if op16 {
+			v = b.Reg(ud)&^0xFFFF | v&0xFFFF
+		}
+		b.SetReg(ud, v)
+	}
+	zf := func(b *BT) bool { return b.Reg(unicorn.EFLAGS)&x86.FlagZF != 0 }
 	c.store(s, saveSlot(s))
+	e.at(pB(pc))
 	if srcReg != rNone {
 		c.emit(0x0F, 0xB7, 0xC0|byte(s)<<3|byte(srcReg)) // movzwl %src16, %s
 	} else {
@@ -732,12 +926,30 @@ func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool) err
 		c.emit(0x0F, 0xB7)
 		c.mem(uint8(s), m)
 	}
+	e.at(pR(sm, pc))
 	e.count(cause)
-	c.emit(raw...)                                // the real lar
+	c.emit(raw...) // the real lar
+	// From here on the recipes finish lar in Go.
+	e.at(point{kind: ptRecipe, guest: next, restore: sm, fix: func(b *BT) { // S = selector
+		if zf(b) {
+			setDst(b, b.Reg(ud)+b.read32(larCorrAddr+4*(b.Reg(us)&0xFFFF)))
+		}
+	}})
 	c.emit(0x8B, byte(s)<<3|4, 2<<6|byte(s)<<3|5) // mov larCorr(,%s,4), %s
 	c.u32(larCorrAddr)
+	e.at(point{kind: ptRecipe, guest: next, restore: sm, fix: func(b *BT) { // S = correction
+		if zf(b) {
+			setDst(b, b.Reg(ud)+b.Reg(us))
+		}
+	}})
 	c.lea(s, mem{base: dst, index: s, scale: 1})
+	e.at(point{kind: ptRecipe, guest: next, restore: sm, fix: func(b *BT) { // S = corrected value
+		if zf(b) {
+			setDst(b, b.Reg(us))
+		}
+	}})
 	c.cmovz(s, dst, op16)
+	e.at(pR(sm, next))
 	c.load(saveSlot(s), s)
 	return nil
 }
@@ -749,7 +961,7 @@ func (b *BT) writeTC(at uint32, p []byte) error {
 	if err := b.E.MemWrite(uint64(at), p); err != nil {
 		return fmt.Errorf("bt: write TC at %#x: %w", at, err)
 	}
-	if err := b.E.RemoveCache(uint64(at), uint64(at)+uint64(len(p))); err != nil {
+	if err := b.removeCache(at, at+uint32(len(p))); err != nil {
 		return fmt.Errorf("bt: drop stale translations at %#x: %w", at, err)
 	}
 	return nil

@@ -91,6 +91,7 @@ type hint struct {
 type stats struct {
 	blocks, insns, tcBytes, chainPatches, chainDirect, misses  uint64
 	invalidations, flushes, shadowBlocks, smcFaults, prologues uint64
+	fallthroughs                                               uint64
 	callouts                                                   [numStubKinds]uint64
 }
 
@@ -408,16 +409,22 @@ func (b *BT) ensurePrologue(blk *block) error {
 		return nil // the flush took it; the caller retries
 	}
 	c := &code{base: b.tcNext}
-	b.points[c.pc()] = point{kind: ptRetTarget, blk: blk}
+	ecx := maskOf(rECX)
+	at := func(p point) { p.blk = blk; b.points[c.pc()] = p }
+	at(pPop(ecx))
 	c.emit(0x8B, 0x0C, 0x24) // mov (%esp), %ecx
+	at(pPop(ecx))
 	c.lea(rECX, mem{base: rECX, index: rNone, scale: 1, disp: -int32(blk.guest)})
+	at(pPop(ecx))
 	c.emit(0xE3, 5) // jecxz ok
-	b.points[c.pc()] = point{kind: ptRetTarget, blk: blk}
+	at(pPop(ecx))
 	c.jmp(stubBase + uint32(stubRetMiss))
 	ok := c.pc()
-	b.points[ok] = point{kind: ptRetVerified, guest: blk.guest, blk: blk}
+	at(pD(4, ecx, blk.guest))
 	c.lea(rESP, mem{base: rESP, index: rNone, scale: 1, disp: 4})
+	at(pR(ecx, blk.guest))
 	c.load(vrwSaveECX, rECX)
+	at(pB(blk.guest))
 	c.jmp(blk.tc)
 	if err := b.writeTC(c.base, c.b); err != nil {
 		return err
@@ -512,7 +519,7 @@ func (b *BT) flush() error {
 	b.tcNext = tcBase
 	b.gen++
 	b.stats.flushes++
-	if err := b.E.RemoveCache(tcBase, uint64(b.tcEnd)); err != nil {
+	if err := b.removeCache(tcBase, b.tcEnd); err != nil {
 		return fmt.Errorf("bt: flush: %w", err)
 	}
 	return nil
@@ -546,7 +553,7 @@ func (b *BT) guestPC(a uint32) uint32 {
 	if !b.inCode(a) {
 		return a
 	}
-	if p, ok := b.points[a]; ok && (p.kind == ptBoundary || p.kind == ptShadow || p.kind == ptRetVerified) {
+	if p, ok := b.points[a]; ok && !p.pop && !p.ecxTarget {
 		return p.guest
 	}
 	if a >= stubBase {

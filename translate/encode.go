@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm/unicorn"
 )
 
 // A small x86 encoder for the few instruction forms the translator emits
@@ -24,6 +26,9 @@ const (
 	rEDI
 	rNone reg = 0xFF
 )
+
+// ucReg maps a register number to Unicorn's name for it.
+var ucReg = [8]unicorn.Reg{unicorn.EAX, unicorn.ECX, unicorn.EDX, unicorn.EBX, unicorn.ESP, unicorn.EBP, unicorn.ESI, unicorn.EDI}
 
 // code is machine code being assembled at a known address.
 type code struct {

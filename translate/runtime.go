@@ -310,18 +310,19 @@ func (b *BT) mapTrap(tr *vmm.Trap) bool {
 			b.VMM.V.IF = true
 			b.toShadow = false
 			return false
-		case ptRetTarget:
-			p.guest = b.popTarget()
-		case ptRetVerified:
-			b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
-			b.SetReg(unicorn.ESP, b.Reg(unicorn.ESP)+4)
-		case ptRestoreECX:
-			b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
+		default:
+			p.guest = b.applyRecipe(p)
 		}
 		tr.PC, tr.RetEIP = p.guest, p.guest
 		return true
 	}
-	// A fault (or trap) raised by a translated instruction.
+	// A fault (or trap) raised by a translated instruction: the state
+	// before it, in the guest's terms.
+	if ok && p.kind == ptRecipe && tr.RetEIP == at {
+		g := b.applyRecipe(p)
+		tr.PC, tr.RetEIP = g, g
+		return true
+	}
 	pc := b.guestPC(at)
 	ret := pc
 	if tr.RetEIP != at {
@@ -329,6 +330,32 @@ func (b *BT) mapTrap(tr *vmm.Trap) bool {
 	}
 	tr.PC, tr.RetEIP = pc, ret
 	return true
+}
+
+// applyRecipe puts the CPU into the guest state a point describes and
+// returns the guest EIP of that state.
+func (b *BT) applyRecipe(p point) uint32 {
+	g := p.guest
+	if p.ecxTarget {
+		g = b.Reg(unicorn.ECX)
+	}
+	if p.fix != nil {
+		p.fix(b)
+	}
+	for r := rEAX; r <= rEBX; r++ {
+		if p.restore&(1<<r) != 0 {
+			b.SetReg(ucReg[r], b.read32(saveSlot(r)))
+		}
+	}
+	if p.esp != 0 {
+		b.SetReg(unicorn.ESP, b.Reg(unicorn.ESP)+uint32(p.esp))
+	}
+	if p.pop {
+		esp := b.Reg(unicorn.ESP)
+		g = b.read32(esp)
+		b.SetReg(unicorn.ESP, esp+4)
+	}
+	return g
 }
 
 // pageFault handles the #PFs the VMM's own page tables cause. It returns
