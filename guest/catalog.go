@@ -133,6 +133,13 @@ var catalog = []Workload{
 			"pushf, popf, mov %cs, mov %ss, sgdt, sidt, str, smsw, lar execute without exiting",
 	},
 	{
+		Name: "smc",
+		Description: "self-modifying code: patches a function never run, one just run through a chained call, " +
+			"the next instruction of the running block, and a taken jump's target; runs each at once",
+		DefaultArgs:  "n=100",
+		ExitsPerIter: "0 (no privileged instruction; a binary translator invalidates and retranslates, which is no guest exit)",
+	},
+	{
 		Name: "timer",
 		Description: "PIT and PIC: a one-shot IRQ 0, n periodic ticks waited for with hlt, " +
 			"a masked request delivered once on unmask (also takes k=K for n)",

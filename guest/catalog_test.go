@@ -16,7 +16,7 @@ import (
 
 func TestCatalog(t *testing.T) {
 	ws := Catalog()
-	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "io", "irq-toggle", "pgprobe", "syscall", "timer"}
+	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "io", "irq-toggle", "pgprobe", "smc", "syscall", "timer"}
 	var names []string
 	for _, w := range ws {
 		names = append(names, w.Name)

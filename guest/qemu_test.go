@@ -153,6 +153,29 @@ var qemuCases = map[string]qemuCase{
 		}},
 	"pgprobe": {ns: []uint32{1, 3}, countKeys: []string{"rounds"}, check: checkPgprobe},
 	"timer":   {ns: []uint32{5, 9}, countKeys: []string{"ticks"}, check: checkTimer},
+	"smc": {ns: []uint32{1, 7}, countKeys: []string{"fresh", "chained", "inblock", "jump"},
+		check: func(t *testing.T, n uint32, _ string, f map[string]string) {
+			if got, want := fieldUint(t, f, "sum"), smcSum(n); got != uint64(want) {
+				t.Errorf("sum %#x, want %#x", got, want)
+			}
+		}},
+}
+
+// smcSum mirrors guest/src/workloads/smc.s: the checksum of every value
+// the patched code produces in n rounds.
+func smcSum(n uint32) uint32 {
+	sum := uint32(0)
+	add := func(v uint32) { sum = bits.RotateLeft32(sum+v, 3) }
+	for r := uint32(0); r < n; r++ {
+		add(0x10000 + r) // (a) fresh
+		if r > 0 {
+			sum += 0x20000 + r - 1 // (b) before the patch: last round's value
+		}
+		add(0x20000 + r)             // (b) after it
+		add(0x30000 + r)             // (c) inblock
+		add(0x40000 + 0x10000*(r&1)) // (d) jump_a or jump_b
+	}
+	return sum
 }
 
 // TestQEMUWorkloads boots every workload under QEMU at two values of n (and

@@ -30,6 +30,7 @@ var exitsPerIteration = map[string]struct {
 	"divzero":    {1, "the #DE reaches the VMM and bounces into the guest's handler; its iret is a real iret (no exit)"},
 	"call-ret":   {0, "call and ret do not trap"},
 	"pgprobe":    {2, "per round: the two CR0 writes are set_cr0 hypercalls; CR0 reads, pushf/popf, sgdt, sidt, str, smsw are shared-info reads"},
+	"smc":        {0, "self-modifying code: no privileged instruction, nothing to ask the hypervisor"},
 	"timer":      {2, "per periodic tick: sched_op block (the tick's upcall is delivered on its way out) and the handler's EOI (io_out to 0x20); cli, sti and iret are shared-info writes"},
 }
 

@@ -28,6 +28,7 @@ var exitsPerIteration = map[string]struct {
 	"divzero":    {2, "the #DE reaches the VMM, which reflects it; the handler's iret to its RPL-0 CS traps"},
 	"call-ret":   {0, "call and ret do not trap"},
 	"pgprobe":    {5, "per round: 2 cli, 2 mov to CR0, 1 mov from CR0"},
+	"smc":        {0, "self-modifying code: no privileged instruction; the patched code runs natively, where Unicorn handles the stores into it"},
 	"timer":      {6, "per periodic tick (N is the tick count): the irq/0 reflected, the handler's EOI (out 0x20) and iret, and the wait loop's cli, sti and hlt"},
 }
 
