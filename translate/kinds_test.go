@@ -1,0 +1,154 @@
+package translate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+)
+
+type kindLine struct {
+	lineno int
+	code   []byte
+	text   string
+	kind   Kind
+	cause  string
+	end    bool
+}
+
+func readKindTable(t *testing.T) []kindLine {
+	t.Helper()
+	f, err := os.Open("testdata/kinds.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []kindLine
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, "\t")
+		if len(fields) < 5 || len(fields) > 6 {
+			t.Fatalf("kinds.txt:%d: want 5 or 6 tab-separated fields, got %d: %q", n, len(fields), line)
+		}
+		code, err := hex.DecodeString(fields[0])
+		if err != nil {
+			t.Fatalf("kinds.txt:%d: bad hex %q: %v", n, fields[0], err)
+		}
+		k, err := ParseKind(fields[2])
+		if err != nil {
+			t.Fatalf("kinds.txt:%d: %v", n, err)
+		}
+		cause := fields[3]
+		if cause == "-" {
+			cause = ""
+		}
+		lines = append(lines, kindLine{n, code, fields[1], k, cause, fields[4] == "end"})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) < 100 {
+		t.Fatalf("kinds.txt has only %d instructions", len(lines))
+	}
+	return lines
+}
+
+// TestKindTable: the table is what Classify says.
+func TestKindTable(t *testing.T) {
+	for _, l := range readKindTable(t) {
+		inst, err := x86asm.Decode(l.code, 32)
+		if err != nil {
+			t.Errorf("kinds.txt:%d: decode % x: %v", l.lineno, l.code, err)
+			continue
+		}
+		if got := x86asm.GNUSyntax(inst, 0, nil); got != l.text {
+			t.Errorf("kinds.txt:%d: % x decodes as %q, table says %q", l.lineno, l.code, got, l.text)
+		}
+		c := Classify(inst)
+		if c.Kind != l.kind || c.Cause != l.cause || c.EndsBlock != l.end {
+			t.Errorf("kinds.txt:%d: %s: Classify = %v %q end=%v, table says %v %q end=%v", l.lineno, l.text, c.Kind, c.Cause, c.EndsBlock, l.kind, l.cause, l.end)
+		}
+	}
+}
+
+// Instructions that must never be copied: at CPL 1 Unicorn executes
+// in/out without faulting, hlt/cli/sti would fault into the VMM as traps.
+func TestNeverIdent(t *testing.T) {
+	never := map[x86asm.Op]bool{
+		x86asm.IN: true, x86asm.OUT: true, x86asm.INSB: true, x86asm.INSW: true, x86asm.INSD: true,
+		x86asm.OUTSB: true, x86asm.OUTSW: true, x86asm.OUTSD: true, x86asm.HLT: true, x86asm.CLI: true,
+		x86asm.STI: true, x86asm.PUSHF: true, x86asm.PUSHFD: true, x86asm.POPF: true, x86asm.POPFD: true,
+	}
+	seen := map[x86asm.Op]bool{}
+	for _, l := range readKindTable(t) {
+		inst, err := x86asm.Decode(l.code, 32)
+		if err != nil {
+			continue
+		}
+		if never[inst.Op] {
+			seen[inst.Op] = true
+			if l.kind == Ident {
+				t.Errorf("kinds.txt:%d: %s is copied unchanged", l.lineno, l.text)
+			}
+		}
+	}
+	for op := range never {
+		if !seen[op] {
+			t.Errorf("kinds.txt has no %v", op)
+		}
+	}
+}
+
+// TestTranslations translates every instruction of the table in a real
+// instance: IDENT ones are copied byte for byte, the others rewritten as
+// the table says (no fallback to a callout for these forms).
+func TestTranslations(t *testing.T) {
+	img, err := guest.LoadFlat([]byte{0xEB, 0xFE}, 0x100000, vmm.DefaultMemSize) // jmp .
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBT(img, vmm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := uint32(0x200000)
+	for _, l := range readKindTable(t) {
+		code := append(append([]byte{}, l.code...), 0xEB, 0xFE)
+		if err := b.WriteMem(addr, code); err != nil {
+			t.Fatal(err)
+		}
+		blk, err := b.translate(addr, false)
+		if err != nil {
+			t.Errorf("kinds.txt:%d: %s: %v", l.lineno, l.text, err)
+			continue
+		}
+		u := blk.units[0]
+		tc := make([]byte, u.tcEnd-u.tc)
+		if err := b.ReadMem(u.tc, tc); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case u.fallback != "":
+			t.Errorf("kinds.txt:%d: %s fell back to a callout: %s", l.lineno, l.text, u.fallback)
+		case u.class.Kind != l.kind:
+			t.Errorf("kinds.txt:%d: %s translated as %v", l.lineno, l.text, u.class.Kind)
+		case l.kind == Ident && !bytes.Equal(tc, l.code):
+			t.Errorf("kinds.txt:%d: %s is IDENT but its translation is % x", l.lineno, l.text, tc)
+		case l.kind != Ident && bytes.Equal(tc, l.code):
+			t.Errorf("kinds.txt:%d: %s is %v but was copied", l.lineno, l.text, l.kind)
+		}
+		addr += 0x20
+	}
+}
