@@ -61,6 +61,9 @@ type BT struct {
 	trSeen   uint16
 	ldtSeen  uint16
 	vroLast  []byte
+	// guestStop: the stop's PC is a guest address already (the VMM's own
+	// reports), not one to map back from the TC.
+	guestStop bool
 
 	stats      stats
 	folded     map[string]uint64 // in-TC events counted by deleted site counters
@@ -585,7 +588,7 @@ func (e *outsideRAM) Error() string { return fmt.Sprintf("%s at %#x", e.what, e.
 func (b *BT) fatal(pc uint32, err error) {
 	var o *outsideRAM
 	if errors.As(err, &o) {
-		b.Crash(pc, "access outside guest RAM (%d MiB): %v", b.memSize>>20, o)
+		b.outsideRAM(o.addr, unicorn.MemFetchUnmapped, 1, o.addr)
 		return
 	}
 	b.Fail(err)

@@ -266,3 +266,6 @@ func saveSlot(r reg) uint32 {
 	}
 	return vrwSaveEBX
 }
+
+// ucEIP is Unicorn's EIP (for tests and the listing).
+var ucEIP = unicorn.EIP

@@ -365,20 +365,28 @@ func (b *BT) pageFault(tr vmm.Trap) bool {
 	user, write, fetch := tr.Code&4 != 0, tr.Code&2 != 0, tr.Code&16 != 0
 	switch {
 	case cr2 < b.memSize && fetch && !user:
+		b.guestStop = true
 		b.Crash(b.guestPC(tr.PC), "bt: internal error: guest kernel code at %#x ran untranslated (SMEP fault at %#x)", cr2, tr.PC)
 		return true
 	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF]:
 		b.selfModified(tr, cr2)
 		return true
 	case cr2 >= b.memSize:
-		what := "read"
+		acc, size := unicorn.MemReadUnmapped, 1
 		switch {
 		case fetch:
-			what = "fetch"
+			acc = unicorn.MemFetchUnmapped
 		case write:
-			what = "write"
+			acc = unicorn.MemWriteUnmapped
 		}
-		b.Crash(b.guestPC(tr.PC), "access outside guest RAM (%d MiB): %s at %#x", b.memSize>>20, what, cr2)
+		pc := cr2
+		if !fetch {
+			pc = b.guestPC(tr.PC)
+			if inst, err := b.Decode(tr.PC); err == nil && inst.MemBytes > 0 {
+				size = inst.MemBytes
+			}
+		}
+		b.outsideRAM(pc, acc, size, cr2)
 		return true
 	}
 	return false
@@ -416,6 +424,14 @@ func (b *BT) selfModified(tr vmm.Trap, cr2 uint32) {
 		}
 	}
 	b.Complete(tr.PC)
+}
+
+// outsideRAM stops a guest that touched memory beyond its RAM — the VMM
+// region included — with the report the machine gives for an unmapped
+// address under native.
+func (b *BT) outsideRAM(pc uint32, acc unicorn.MemAccess, size int, addr uint32) {
+	b.guestStop = true
+	b.Crash(pc, "guest %s of %d bytes at unmapped address %#x (guest RAM is %d MiB)", acc, size, addr, b.memSize>>20)
 }
 
 // ---- results ----
@@ -462,7 +478,7 @@ func (b *BT) Result() *vmm.Result {
 	if b.tcCounter != nil {
 		r.Instructions += b.tcCounter.Count()
 	}
-	if b.inCode(r.Stop.PC) {
+	if b.inCode(r.Stop.PC) && !b.guestStop {
 		r.Stop.PC = b.guestPC(r.Stop.PC)
 		r.Stop.Insn = b.Disasm(r.Stop.PC)
 	}
