@@ -53,8 +53,9 @@
 // Rows the profile does not price count 0 and are listed as unpriced.
 //
 // The translation counters consumed, by Result.Counters name, are
-// translated-insns, translated-blocks, chain-patches, lookup-hits,
-// lookup-misses, invalidations and tc-flushes (see the Counter* constants).
+// bt/insns, bt/blocks, bt/chain-patches, bt/lookup-hits,
+// bt/lookup-misses, bt/invalidations and bt/flushes (see the Counter*
+// constants).
 // The binary translator reports them; a strategy that reports none has a
 // zero translation term. Every other counter (KVM's in-kernel statistics,
 // io-imprecise, audit/...) is reported beside the exits and never priced.

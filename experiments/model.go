@@ -77,13 +77,13 @@ type Figure struct {
 // io-imprecise, audit/...) are never priced: they are reported beside the
 // exits, not added into them.
 const (
-	CounterTranslatedInsns  = "translated-insns"  // guest instructions translated into the TC
-	CounterTranslatedBlocks = "translated-blocks" // translation units (basic blocks) made
-	CounterChainPatches     = "chain-patches"     // exit stubs patched into direct jumps
-	CounterLookupHits       = "lookup-hits"       // indirect-branch lookups satisfied in the TC
-	CounterLookupMisses     = "lookup-misses"     // lookups that left the TC for the translator
-	CounterInvalidations    = "invalidations"     // translations dropped because their guest page was written
-	CounterTCFlushes        = "tc-flushes"        // whole-TC flushes (TC full)
+	CounterTranslatedInsns  = "bt/insns"         // guest instructions translated into the TC
+	CounterTranslatedBlocks = "bt/blocks"        // translation units (basic blocks) made
+	CounterChainPatches     = "bt/chain-patches" // exit stubs patched into direct jumps
+	CounterLookupHits       = "bt/lookup-hits"   // indirect-branch lookups satisfied in the TC
+	CounterLookupMisses     = "bt/lookup-misses" // lookups that left the TC for the translator
+	CounterInvalidations    = "bt/invalidations" // translations dropped because their guest page was written
+	CounterTCFlushes        = "bt/flushes"       // whole-TC flushes (TC full)
 )
 
 //go:embed profiles/*.json

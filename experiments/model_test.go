@@ -47,7 +47,7 @@ func TestModelTable(t *testing.T) {
 		{name: "unpriced row costs 0", counts: vmm.Counts{k("cpuid", vmm.MechMachine): 5, k("io/out:0x80", vmm.MechHypercall): 1},
 			unpriced: []string{"event cpuid machine", "event io/out:0x80 hypercall"}},
 		{name: "translation counters", counters: map[string]uint64{CounterTranslatedInsns: 10, CounterLookupHits: 25}, cycles: 600, t: 600},
-		{name: "known counter without price is reported", counters: map[string]uint64{CounterTCFlushes: 2}, unpriced: []string{"counter tc-flushes"}},
+		{name: "known counter without price is reported", counters: map[string]uint64{CounterTCFlushes: 2}, unpriced: []string{"counter bt/flushes"}},
 		{name: "other counters are never priced", counters: map[string]uint64{"kvm/exits": 99, "io-imprecise": 3}},
 		{name: "all three terms", insns: 100, counts: vmm.Counts{k("io/out:0x80", vmm.MechTrap): 1, k("priv/sti", vmm.MechInTC): 2},
 			counters: map[string]uint64{CounterTranslatedInsns: 1}, cycles: 200 + 320 + 50, insn: 200, ev: 320, t: 50},
@@ -159,7 +159,7 @@ func TestOverrideFile(t *testing.T) {
 	f := write("o.json", `{"name": "mine", "cpi": 3, "events": [
 		{"mechanism": "trap", "cause": "*", "cycles": 5},
 		{"mechanism": "trap", "cause": "io/out:0x80", "cycles": 7}],
-		"counters": [{"name": "translated-insns", "cycles": 1}]}`)
+		"counters": [{"name": "bt/insns", "cycles": 1}]}`)
 	p, err := LoadProfile("p4-2006", f)
 	if err != nil {
 		t.Fatal(err)
