@@ -124,6 +124,8 @@ type block struct {
 	fallNext        uint32 // its guest target then (the continuation)
 	fallTo          *block // the continuation laid out right after it (no jump)
 	fallFrom        *block // the block that falls through into this one
+	code            []byte // as emitted (kept for listings)
+	gen             int
 	counters        []*siteCounter
 	seq             int
 }
@@ -311,7 +313,7 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		return nil, err
 	}
 	b.seq++
-	blk := &block{guest: g, shadow: shadow, seq: b.seq}
+	blk := &block{guest: g, shadow: shadow, seq: b.seq, gen: b.gen}
 	e := &emitter{b: b, blk: blk, c: code{base: b.tcNext}, points: map[uint32]point{}}
 	pc := g
 	for n := 0; ; n++ {
@@ -401,6 +403,9 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	}
 	if err := b.writeTC(e.c.base, e.c.b); err != nil {
 		return nil, err
+	}
+	if b.keep {
+		blk.code = append([]byte(nil), e.c.b...)
 	}
 	b.tcNext = align16(blk.tcEnd)
 	b.stats.blocks++

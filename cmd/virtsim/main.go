@@ -53,6 +53,7 @@ func init() {
 		{"compare", "one workload under every strategy: exits by cause and mechanism, measured and modeled overhead", cmdCompare},
 		{"bench", "workloads × strategies × repetitions: results.json, results.csv, plots, a summary", cmdBench},
 		{"check", "compare exit counts with a golden file (CI regression); --update rewrites it", cmdCheck},
+		{"translate", "run a guest under binary translation and show each guest block beside its translation", cmdTranslate},
 		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
 	}
 }
