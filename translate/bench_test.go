@@ -1,0 +1,62 @@
+package translate
+
+import (
+	"sort"
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+)
+
+// BenchmarkThroughput runs compute and call-ret under native and bt in
+// the same run, alternately, one at a time (timing passes: no counting),
+// and reports each one's median wall time in the engine per op and the
+// ratio bt/native. Setup (boot, tables) is outside the measured time;
+// translation, callouts and lookups are inside.
+//
+//	go test ./translate -run XXX -bench Throughput -benchtime 10x
+func BenchmarkThroughput(b *testing.B) {
+	for _, w := range []struct{ name, args string }{
+		{"compute", "n=2000000"}, // 17 ALU instructions a round: blocks chained, nothing else
+		{"call-ret", "n=300000"}, // 2 calls and 2 returns a round: a lookup per return
+	} {
+		b.Run(w.name, func(b *testing.B) {
+			img := load(b, w.name)
+			var nat, bt []time.Duration
+			for i := 0; i < b.N; i++ {
+				nat = append(nat, timed(b, "native", img, w.args))
+				bt = append(bt, timed(b, "bt", img, w.args))
+			}
+			n, t := median(nat), median(bt)
+			b.ReportMetric(float64(n.Nanoseconds()), "native-ns/run")
+			b.ReportMetric(float64(t.Nanoseconds()), "bt-ns/run")
+			b.ReportMetric(float64(t)/float64(n), "bt/native")
+		})
+	}
+}
+
+// timed runs one timing pass and returns the engine's wall time.
+func timed(b *testing.B, strategy string, img *guest.Image, args string) time.Duration {
+	b.Helper()
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := s.New(img, vmm.Config{Args: args, TimeBudget: 60 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Close()
+	st, err := inst.Run()
+	if err != nil || st.Kind != vmm.StopExit {
+		b.Fatalf("%s: %v %v", strategy, st, err)
+	}
+	return inst.Result().Wall
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
