@@ -494,6 +494,11 @@ func (b *BT) invalidate(blk *block) {
 		delete(b.retTab, idx)
 	}
 	b.foldCounters(blk)
+	// A block that falls through into this one would run into retired
+	// code: retire it too.
+	if blk.fallFrom != nil {
+		b.invalidate(blk.fallFrom)
+	}
 }
 
 // flush empties the translation cache.

@@ -414,13 +414,23 @@ func (b *BT) selfModified(tr vmm.Trap, cr2 uint32) {
 		b.Fail(err)
 		return
 	}
-	if blk, j := b.locate(tr.PC); blk != nil && blk.dead && b.inCode(tr.PC) && j+1 < len(blk.units) {
-		u := blk.units[j+1]
-		c := &code{base: u.tc}
-		c.jmp(b.dedupStub(stubResync, u.guest))
-		if err := b.writeTC(c.base, c.b); err != nil {
-			b.Fail(err)
-			return
+	if blk, j := b.locate(tr.PC); blk != nil && blk.dead && b.inCode(tr.PC) {
+		// Where the retired block would go on with stale code: its next
+		// instruction, or the block it falls through into.
+		at, g := uint32(0), uint32(0)
+		switch {
+		case j+1 < len(blk.units):
+			at, g = blk.units[j+1].tc, blk.units[j+1].guest
+		case blk.fallTo != nil && blk.fallTo.dead:
+			at, g = blk.fallTo.tc, blk.fallTo.guest
+		}
+		if at != 0 {
+			c := &code{base: at}
+			c.jmp(b.dedupStub(stubResync, g))
+			if err := b.writeTC(c.base, c.b); err != nil {
+				b.Fail(err)
+				return
+			}
 		}
 	}
 	b.Complete(tr.PC)
