@@ -92,11 +92,7 @@ func (p *pageTables) setup() error {
 			binary.LittleEndian.PutUint32(vt[(a-vmm.VMMBase)>>12*4:], a|flags)
 		}
 	}
-	// trap's real GDT: readable at CPL 3 too, because Unicorn checks a
-	// host-written segment register (trap's emulated iret to user mode
-	// loads CS, then SS) with the descriptor read at the new CPL.
-	set(vmm.StrategyBase, vmm.StrategyBase+0x10000, pteUserRO)
-	set(vmm.StrategyBase+0x10000, vmm.StrategyBase+trapAreaSize, pteVMMRO)
+	set(vmm.StrategyBase, vmm.StrategyBase+trapAreaSize, pteVMMRO)
 	set(vroAddr, vroAddr+4096, pteVMMRO)
 	set(vrwAddr, vrwAddr+4096, pteVMMRW)
 	set(tablesAddr, slotsAddr+slotsSize, pteVMMRO)
