@@ -122,9 +122,12 @@ func TestKVMMatchesNative(t *testing.T) {
 					t.Errorf("serial differs from native\nkvm:\n%s\nnative:\n%s", got.Serial, native.Serial)
 				}
 				// Under PVM, KVM's emulator counts every guest instruction:
-				// exactly native's count (timer's polls depend on the rate
-				// of guest time, so its count differs).
-				if got.Flavour == FlavourPVM && w.Name != "timer" && got.Instructions != native.Instructions {
+				// exactly native's count. Two exceptions: timer's polls
+				// depend on the rate of guest time; and under native a store
+				// that overwrites its own translated block is counted twice
+				// (Unicorn abandons it and re-executes it in a fresh block),
+				// once per smc iteration.
+				if got.Flavour == FlavourPVM && w.Name != "timer" && w.Name != "smc" && got.Instructions != native.Instructions {
 					t.Errorf("instructions %d, native %d", got.Instructions, native.Instructions)
 				}
 				if got.Flavour == "" || got.Strategy != "kvm" {
@@ -162,7 +165,8 @@ var kvmLaw = map[string]struct {
 	"divzero":    {1, 0, "the #DE handler's iret, refused by KVM's emulator under PVM (KVM delivers the #DE itself)"},
 	"call-ret":   {0, 0, "call and ret"},
 	"pgprobe":    {1, 0, "per round: lar, refused by KVM's emulator under PVM; cli, mov to/from CR0 stay in KVM"},
-	"timer":      {0, 0, "timer's N is its tick count: pinned by the golden file instead"},
+	"timer":      {3, 2, "per periodic tick (N is the tick count): hlt and the handler's EOI (out 0x20) exit to user space; under PVM KVM's emulator also refuses the handler's iret"},
+	"smc":        {0, 0, "self-modifying code: stores and jumps stay in KVM"},
 }
 
 func TestKVMPerIteration(t *testing.T) {
@@ -172,9 +176,6 @@ func TestKVMPerIteration(t *testing.T) {
 		law, ok := kvmLaw[w.Name]
 		if !ok {
 			t.Errorf("workload %s has no documented per-iteration exit law under kvm", w.Name)
-			continue
-		}
-		if w.Name == "timer" {
 			continue
 		}
 		want := law.hw

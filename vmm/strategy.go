@@ -20,7 +20,9 @@ type Config struct {
 	Args string
 	// Count enables the counting pass: exact guest instruction counts and
 	// an exact instruction budget, at ~8 ns per instruction. Timing runs
-	// leave it off.
+	// leave it off. (One Unicorn quirk: a store that overwrites its own
+	// translated block is abandoned and re-executed in a fresh block, so it
+	// counts twice — the smc workload shows it.)
 	Count bool
 	// InsnBudget stops a counting run after this many guest instructions
 	// (0 = DefaultInsnBudget).
