@@ -161,32 +161,13 @@ func (p *pageTables) flushTLB() error {
 	return nil
 }
 
-// removeCache drops Unicorn's translations of TC code in [lo, hi).
-// Unicorn finds them by translating lo as an instruction fetch at the
-// CPU's current privilege level: while the guest is in user mode (a trap
-// from ring 3), the supervisor-only TC cannot be fetched and nothing would
-// be dropped. So then paging is switched off around the call (the VMM's
-// mapping is the identity anyway) and the TLB flushed after.
+// removeCache drops Unicorn's translations of TC code in [lo, hi): the
+// machine switches paging off around the lookup (see
+// vmm.Machine.DropTranslations: a supervisor-only TC cannot be fetched from
+// ring 3, nor guest RAM under SMEP from ring 1).
 func (b *BT) removeCache(lo, hi uint32) error {
-	if b.Reg(unicorn.CS)&3 != 3 {
-		if err := b.E.RemoveCache(uint64(lo), uint64(hi)); err != nil {
-			return fmt.Errorf("bt: drop stale translations at %#x: %w", lo, err)
-		}
-		return nil
+	if err := b.DropTranslations(uint64(lo), uint64(hi)); err != nil {
+		return fmt.Errorf("bt: drop stale translations at %#x: %w", lo, err)
 	}
-	cr0, err := b.E.Reg(unicorn.CR0)
-	if err != nil {
-		return fmt.Errorf("bt: read CR0: %w", err)
-	}
-	if err := b.E.SetReg(unicorn.CR0, cr0&^x86.CR0PG); err != nil {
-		return fmt.Errorf("bt: paging off: %w", err)
-	}
-	rerr := b.E.RemoveCache(uint64(lo), uint64(hi))
-	if err := b.E.SetReg(unicorn.CR0, cr0); err != nil {
-		return fmt.Errorf("bt: paging on: %w", err)
-	}
-	if rerr != nil {
-		return fmt.Errorf("bt: drop stale translations at %#x: %w", lo, rerr)
-	}
-	return b.pt.flushTLB()
+	return nil
 }

@@ -379,8 +379,8 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		return nil
 	}
 	// Host writes do not invalidate translated code (pitfall 5).
-	if err := m.E.RemoveCache(stubAddr, stubAddr+uint64(len(stub))); err != nil {
-		m.fail(fmt.Errorf("vmm: remove cache: %w", err))
+	if err := m.DropTranslations(stubAddr, stubAddr+uint64(len(stub))); err != nil {
+		m.fail(err)
 		return nil
 	}
 	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr}

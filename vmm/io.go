@@ -84,8 +84,8 @@ func (m *Machine) addSite(pc uint32) {
 		m.fail(err)
 		return
 	}
-	if err := m.E.RemoveCache(uint64(pc), uint64(pc)+1); err != nil {
-		m.fail(fmt.Errorf("vmm: remove cache at %#x: %w", pc, err))
+	if err := m.DropTranslations(uint64(pc), uint64(pc)+1); err != nil {
+		m.fail(err)
 	}
 }
 

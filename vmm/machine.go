@@ -28,6 +28,7 @@ const (
 	gateGDTAddr  = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
 	stubAddr     = machineBase + 0x18000 // lcall $gate, $0
 	landingAddr  = machineBase + 0x19000 // the call gate's target: the landing hook fires here
+	tlbFlushPage = machineBase + 0x1A000 // its protection is flipped to flush Unicorn's TLB (DropTranslations)
 	// The trampoline's two pages: the stub runs at the interrupted code's
 	// privilege level (CPL 3 too), the landing pad at the handler's. A VMM
 	// with its own page tables maps the first user-accessible and the
@@ -73,6 +74,7 @@ type Machine struct {
 	hookErr   error   // an internal error inside a hook, surfaced by Run
 	wall      time.Duration
 	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
+	tlbFlip   bool        // tlbFlushPage's protection, toggled to flush the TLB
 
 	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
 	PIT     *PIT
@@ -263,6 +265,48 @@ func (m *Machine) Complete(next uint32) {
 	m.setReg(unicorn.EIP, next)
 }
 
+// DropTranslations makes Unicorn forget its translations of the code in
+// [begin, end) (host writes do not invalidate them: SUBSTRATE.md pitfall
+// 5). Unicorn finds them by translating begin as an instruction fetch at the
+// current privilege under the current paging, so under a VMM's own page
+// tables (a supervisor-only TC seen from ring 3, guest RAM under SMEP seen
+// from ring 1) the lookup would miss and silently drop nothing. In those
+// cases paging is off around the call — the VMM's mappings are the
+// identity — and the TLB is flushed after (host CR0 writes flush nothing: pitfall 7;
+// a protection change does).
+func (m *Machine) DropTranslations(begin, end uint64) error {
+	cr0 := m.reg(unicorn.CR0)
+	// The lookup misses for guest RAM when the VMM's tables map it user
+	// (SMEP keeps ring 1 from fetching it), and for the VMM region only
+	// from ring 3 (supervisor-only); otherwise paging can stay on.
+	missable := end <= uint64(m.Cfg.MemSize) || m.reg(unicorn.CS)&3 == 3
+	if cr0&x86.CR0PG == 0 || !missable {
+		if err := m.E.RemoveCache(begin, end); err != nil {
+			return fmt.Errorf("vmm: drop translations of %#x-%#x: %w", begin, end, err)
+		}
+		return nil
+	}
+	if err := m.E.SetReg(unicorn.CR0, cr0&^x86.CR0PG); err != nil {
+		return fmt.Errorf("vmm: paging off: %w", err)
+	}
+	rerr := m.E.RemoveCache(begin, end)
+	if err := m.E.SetReg(unicorn.CR0, cr0); err != nil {
+		return fmt.Errorf("vmm: paging on: %w", err)
+	}
+	if rerr != nil {
+		return fmt.Errorf("vmm: drop translations of %#x-%#x: %w", begin, end, rerr)
+	}
+	prot := unicorn.ProtRead | unicorn.ProtWrite
+	if m.tlbFlip {
+		prot = unicorn.ProtAll
+	}
+	m.tlbFlip = !m.tlbFlip
+	if err := m.E.MemProtect(tlbFlushPage, 4096, prot); err != nil {
+		return fmt.Errorf("vmm: flush TLB: %w", err)
+	}
+	return nil
+}
+
 // Interrupt makes a running Run or RunToExit return at the next
 // instruction boundary, as a pause. It is safe from any goroutine (the
 // terminal UI's pause key); a run that is not in progress is not affected.
@@ -410,12 +454,12 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 		// Unicorn counts instructions with a hook it adds at each start;
 		// blocks translated during a free run lack the call, so a step
 		// would run on. Drop them first (SUBSTRATE.md pitfall 4's twin).
-		if err := m.E.RemoveCache(0, uint64(m.Cfg.MemSize)); err != nil {
-			return false, fmt.Errorf("vmm: drop translations before stepping: %w", err)
+		if err := m.DropTranslations(0, uint64(m.Cfg.MemSize)); err != nil {
+			return false, fmt.Errorf("before stepping: %w", err)
 		}
 		if m.TCEnd != 0 {
-			if err := m.E.RemoveCache(uint64(m.TCBase), uint64(m.TCEnd)); err != nil {
-				return false, fmt.Errorf("vmm: drop translations before stepping: %w", err)
+			if err := m.DropTranslations(uint64(m.TCBase), uint64(m.TCEnd)); err != nil {
+				return false, fmt.Errorf("before stepping: %w", err)
 			}
 		}
 	}
