@@ -96,9 +96,20 @@ type VMM struct {
 	audited   bool
 }
 
-// New boots img under trap-and-emulate.
+// New boots img under trap-and-emulate. The VMM's tables in the strategy
+// region are read-only to the guest (the CPU only reads them; the VMM
+// writes them from the host): a guest kernel at CPL 1 cannot rewrite the
+// real GDT or IDT.
 func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
-	return NewVMM(img, cfg, "trap")
+	t, err := NewVMM(img, cfg, "trap")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.E.MemProtect(vmm.StrategyBase, vmm.StrategySize, unicorn.ProtRead); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("trap: protect the VMM's tables: %w", err)
+	}
+	return t, nil
 }
 
 // NewVMM boots img with its kernel deprivileged to CPL 1 under the VMM's
@@ -115,6 +126,10 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 	t.cpu = &unicornCPU{m: m}
 	t.emu = &Emulator{P: t}
 	if err := t.deprivilege(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("trap: %w", err)
+	}
+	if err := m.GuardVMMRegion(false); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("trap: %w", err)
 	}

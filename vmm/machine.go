@@ -296,9 +296,9 @@ func (m *Machine) DropTranslations(begin, end uint64) error {
 	if rerr != nil {
 		return fmt.Errorf("vmm: drop translations of %#x-%#x: %w", begin, end, rerr)
 	}
-	prot := unicorn.ProtRead | unicorn.ProtWrite
+	prot := unicorn.ProtRead // never writable: the region is not the guest's
 	if m.tlbFlip {
-		prot = unicorn.ProtAll
+		prot = unicorn.ProtRead | unicorn.ProtExec
 	}
 	m.tlbFlip = !m.tlbFlip
 	if err := m.E.MemProtect(tlbFlushPage, 4096, prot); err != nil {
@@ -544,8 +544,42 @@ func (m *Machine) engineError(err error) {
 }
 
 func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, value int64) bool {
-	m.Crash(m.pc(), "guest %s of %d bytes at unmapped address %#x (guest RAM is %d MiB)", acc, size, addr, m.Cfg.MemSize>>20)
+	kind := acc.String()
+	if addr >= uint64(m.Cfg.MemSize) {
+		// The VMM region is no more the guest's than unmapped space: a
+		// write or fetch there the VMM's protection refused reads the same.
+		switch acc {
+		case unicorn.MemWriteProt:
+			kind = unicorn.MemWriteUnmapped.String()
+		case unicorn.MemReadProt:
+			kind = unicorn.MemReadUnmapped.String()
+		case unicorn.MemFetchProt:
+			kind = unicorn.MemFetchUnmapped.String()
+		}
+	}
+	m.Crash(m.pc(), "guest %s of %d bytes at unmapped address %#x (guest RAM is %d MiB)", kind, size, addr, m.Cfg.MemSize>>20)
 	return false
+}
+
+// GuardVMMRegion makes the VMM region as unreachable for the guest as it
+// would be on a real machine, where that memory is not the guest's: the
+// strategy's part is left unmapped (unless the strategy keeps its own data
+// there) and the machine's trampoline is read+execute (the CPU reads the
+// gate GDT copy and runs the one-instruction stub; the host still writes
+// both). A guest store or jump into it then ends the run like an access to
+// unmapped memory. Unicorn's protection ignores CPL (SUBSTRATE.md): guest
+// and VMM code share it, which is why the strategy part is the strategy's
+// to guard (trap: read-only tables; bt: its own page tables).
+func (m *Machine) GuardVMMRegion(unmapStrategy bool) error {
+	if unmapStrategy {
+		if err := m.E.MemUnmap(StrategyBase, StrategySize); err != nil {
+			return fmt.Errorf("vmm: unmap the strategy region: %w", err)
+		}
+	}
+	if err := m.E.MemProtect(machineBase, machineSize, unicorn.ProtRead|unicorn.ProtExec); err != nil {
+		return fmt.Errorf("vmm: protect the machine region: %w", err)
+	}
+	return nil
 }
 
 func (m *Machine) onInvalid() bool {

@@ -17,6 +17,10 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			if err := m.GuardVMMRegion(true); err != nil {
+				m.Close()
+				return nil, err
+			}
 			return &native{m}, nil
 		},
 	})
