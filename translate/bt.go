@@ -103,7 +103,7 @@ func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) { return NewBT(
 
 // NewBT is New with the concrete type.
 func NewBT(img *guest.Image, cfg vmm.Config) (*BT, error) {
-	size, err := tcSizeFor()
+	size, err := tcSizeFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bt: %w", err)
 	}

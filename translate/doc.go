@@ -130,7 +130,7 @@
 // workload patches code never run, code already chained to, the next
 // instruction of the running block and a taken jump's target.
 //
-// The TC has a size (TCSize, VIRTSIM_TC_SIZE, virtsim translate
+// The TC has a size (vmm.Config.TCSize: virtsim run or translate
 // --tc-size); when it is full the translator flushes everything and starts
 // again. Every workload prints the same with a 512-byte cache, which
 // flushes dozens of times.

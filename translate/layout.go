@@ -2,9 +2,6 @@ package translate
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	"virtsim/vmm"
 )
@@ -76,14 +73,12 @@ const (
 	rpl3Tab  = tablesAddr + 0x300 // 256: a selector's low byte -> 4 if RPL 3, else 0
 )
 
-// DefaultTCSize is the translation cache's size when neither TCSize nor
-// the environment say otherwise.
+// DefaultTCSize is the translation cache's size when the configuration
+// (vmm.Config.TCSize, virtsim --tc-size) does not say otherwise.
 const DefaultTCSize = 4 << 20
 
-// TCSize, if nonzero, is the size of the translation cache of instances
-// created from now on (bytes; at least MinTCSize, at most MaxTCSize). The
-// environment variable VIRTSIM_TC_SIZE (e.g. "64K", "4M") sets it for
-// processes that cannot (virtsim run). A full cache is flushed.
+// TCSize, if nonzero, overrides the size for instances created from now on
+// whose configuration gives none (tests use it).
 var TCSize uint32
 
 // Bounds of the translation cache size.
@@ -93,16 +88,10 @@ const (
 )
 
 // tcSizeFor resolves the cache size of a new instance.
-func tcSizeFor() (uint32, error) {
-	size := TCSize
+func tcSizeFor(cfg vmm.Config) (uint32, error) {
+	size := cfg.TCSize
 	if size == 0 {
-		if s := os.Getenv("VIRTSIM_TC_SIZE"); s != "" {
-			n, err := ParseSize(s)
-			if err != nil {
-				return 0, fmt.Errorf("VIRTSIM_TC_SIZE: %w", err)
-			}
-			size = n
-		}
+		size = TCSize
 	}
 	if size == 0 {
 		size = DefaultTCSize
@@ -111,21 +100,4 @@ func tcSizeFor() (uint32, error) {
 		return 0, fmt.Errorf("translation cache size %d: must be between %d and %d bytes", size, MinTCSize, MaxTCSize)
 	}
 	return size, nil
-}
-
-// ParseSize parses sizes such as 4096, 64K, 4M.
-func ParseSize(s string) (uint32, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
-	mult := uint64(1)
-	switch {
-	case strings.HasSuffix(t, "K"):
-		mult, t = 1<<10, t[:len(t)-1]
-	case strings.HasSuffix(t, "M"):
-		mult, t = 1<<20, t[:len(t)-1]
-	}
-	n, err := strconv.ParseUint(t, 0, 32)
-	if err != nil || n*mult > 0xFFFFFFFF {
-		return 0, fmt.Errorf("bad size %q (want e.g. 64K or 4M)", s)
-	}
-	return uint32(n * mult), nil
 }

@@ -3,6 +3,7 @@ package vmm
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type Config struct {
 	TimeBudget time.Duration
 	// Trace keeps every event in order in Result.Trace.
 	Trace bool
+	// TCSize is the translation cache size of a binary translator, in bytes
+	// (0 = the translator's default). A full cache is flushed.
+	TCSize uint32
 	// Audit asks strategies that cannot trap every sensitive instruction to
 	// count each one executed (slow: a hook on every guest instruction).
 	Audit bool
@@ -138,4 +142,24 @@ func LookupStrategy(name string) (*Strategy, error) {
 		names = append(names, s.Name)
 	}
 	return nil, fmt.Errorf("unknown strategy %q (have: %s)", name, strings.Join(names, ", "))
+}
+
+// ParseSize parses a size such as 4096, 64K, 16M or 1G (a "B" or "iB"
+// suffix is accepted) for the --mem and --tc-size flags.
+func ParseSize(s string) (uint32, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(t, "K"):
+		mult, t = 1<<10, t[:len(t)-1]
+	case strings.HasSuffix(t, "M"):
+		mult, t = 1<<20, t[:len(t)-1]
+	case strings.HasSuffix(t, "G"):
+		mult, t = 1<<30, t[:len(t)-1]
+	}
+	n, err := strconv.ParseUint(t, 0, 32)
+	if err != nil || n == 0 || n*mult > 0xFFFFFFFF {
+		return 0, fmt.Errorf("bad size %q (want e.g. 64K or 16M)", s)
+	}
+	return uint32(n * mult), nil
 }

@@ -49,26 +49,24 @@ type target struct {
 	args string
 }
 
-// memFlag parses sizes such as 16M, 64MiB, 1048576.
+// memFlag is a size flag (--mem, --tc-size): 16M, 64MiB, 1048576.
 type memFlag uint32
 
-func (m *memFlag) String() string { return fmt.Sprintf("%dM", uint32(*m)>>20) }
-func (m *memFlag) Set(s string) error {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "IB"), "B")
-	mult := uint64(1)
+func (m *memFlag) String() string {
 	switch {
-	case strings.HasSuffix(t, "K"):
-		mult, t = 1<<10, t[:len(t)-1]
-	case strings.HasSuffix(t, "M"):
-		mult, t = 1<<20, t[:len(t)-1]
-	case strings.HasSuffix(t, "G"):
-		mult, t = 1<<30, t[:len(t)-1]
+	case *m == 0:
+		return ""
+	case *m%(1<<20) == 0:
+		return fmt.Sprintf("%dM", uint32(*m)>>20)
 	}
-	n, err := strconv.ParseUint(t, 0, 32)
-	if err != nil || n*mult > 0xFFFFFFFF || n == 0 {
-		return fmt.Errorf("bad memory size %q (want e.g. 16M)", s)
+	return fmt.Sprintf("%dK", uint32(*m)>>10)
+}
+func (m *memFlag) Set(s string) error {
+	n, err := vmm.ParseSize(s)
+	if err != nil {
+		return err
 	}
-	*m = memFlag(n * mult)
+	*m = memFlag(n)
 	return nil
 }
 
@@ -150,6 +148,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget per pass")
 	noTiming := fs.Bool("no-timing", false, "skip the uninstrumented timing pass (wall time then includes counting overhead)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	var tcSize memFlag
+	fs.Var(&tcSize, "tc-size", "bt: translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
 	audit := fs.Bool("audit", false, "count every executed sensitive-but-unprivileged instruction by mnemonic (slower; strategies that cannot trap them)")
 	if done, st := parseFlags(fs, args); done {
 		return st
@@ -170,7 +170,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := vmm.Config{
 		Name: t.name, MemSize: uint32(mem), Args: t.args,
-		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit,
+		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: uint32(tcSize),
 		Serial: func(b byte) { stdout.Write([]byte{b}) },
 	}
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)

@@ -20,26 +20,19 @@ func cmdTranslate(args []string, stdout, stderr io.Writer) int {
 	gargs := fs.String("args", "", "guest command line, e.g. \"n=5\" (default: the workload's own)")
 	mem := memFlag(vmm.DefaultMemSize)
 	fs.Var(&mem, "mem", "guest RAM size")
-	tcSize := fs.String("tc-size", "", "translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
+	var tcSize memFlag
+	fs.Var(&tcSize, "tc-size", "translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
 	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget")
 	serial := fs.Bool("serial", false, "also print the guest's serial output")
 	if done, st := parseFlags(fs, args); done {
 		return st
-	}
-	if *tcSize != "" {
-		n, err := translate.ParseSize(*tcSize)
-		if err != nil {
-			fmt.Fprintf(stderr, "virtsim translate: --tc-size: %v\n", err)
-			return exitUsage
-		}
-		translate.TCSize = n
 	}
 	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, uint32(mem), false)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim translate: %v\n", err)
 		return st
 	}
-	cfg := vmm.Config{Name: t.name, MemSize: uint32(mem), Args: t.args, TimeBudget: *timeout}
+	cfg := vmm.Config{Name: t.name, MemSize: uint32(mem), Args: t.args, TimeBudget: *timeout, TCSize: uint32(tcSize)}
 	if *serial {
 		cfg.Serial = func(b byte) { stdout.Write([]byte{b}) }
 	}
