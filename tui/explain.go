@@ -60,6 +60,7 @@ var explainTable = []explainRule{
 	{"priv/cli", "in-tc", "the translator rewrote cli to clear the virtual IF in place: no exit"},
 	{"priv/sti", "in-tc", "the translator rewrote sti to set the virtual IF in place: no exit"},
 	{"sens/*", "in-tc", "the translator rewrote {insn} to use the virtual CPU: the x86 hole closed, no exit"},
+	{"sens/*", "callout", "the translator replaced {insn} with a call into the VMM, which runs it against the virtual CPU: the x86 hole closed"},
 	{"*", "in-tc", "the translator rewrote {insn} to act on the virtual CPU in place: no exit"},
 
 	// ---- paravirtualization: the kernel asks ----

@@ -46,6 +46,7 @@ func TestExplain(t *testing.T) {
 		{"sens/popf", "trap", "popf is sensitive but does not trap: it runs on the real CPU and sees real state (the x86 hole)"},
 		{"sens/mov-from-cs", "machine", "mov from %cs is sensitive but does not trap: it runs on the real CPU and sees real state (the x86 hole)"},
 		{"sens/popf", "in-tc", "the translator rewrote popf to use the virtual CPU: the x86 hole closed, no exit"},
+		{"sens/ljmp", "callout", "the translator replaced ljmp with a call into the VMM, which runs it against the virtual CPU: the x86 hole closed"},
 		{"priv/cli", "callout", "the translator replaced cli with a call into the VMM, which clears the virtual IF"},
 		{"priv/lidt", "callout", "the translator replaced lidt with a call into the VMM, which emulates it"},
 		{"priv/cli", "in-tc", "the translator rewrote cli to clear the virtual IF in place: no exit"},
