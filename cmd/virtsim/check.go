@@ -59,11 +59,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "FAIL: %d differences in %d of %d runs (if intended: virtsim check --update --golden %s, and review the diff)\n",
 			len(rep.Diffs), len(runs), rep.Checked, *golden)
-		return exitMismatch
+		return exitRegression
 	}
 	if len(rep.Errors) > 0 {
 		fmt.Fprintf(stdout, "FAIL: %d runs failed\n", len(rep.Errors))
-		return exitMismatch
+		return exitRegression
 	}
 	fmt.Fprintf(stdout, "ok: %d runs match %s (%d skipped)\n", rep.Checked, *golden, len(rep.Skipped))
 	return exitOK

@@ -136,8 +136,8 @@ func TestCheckExitStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, out, _ = run(t, "check", "--golden", path, "--quiet")
-	if status != exitMismatch {
-		t.Errorf("mismatch: status %d, want %d", status, exitMismatch)
+	if status != exitRegression {
+		t.Errorf("mismatch: status %d, want %d", status, exitRegression)
 	}
 	for _, w := range []string{"divzero", "trap", "event exc/#DE trap", "14", "15", "FAIL", "skipped divzero \"n=15\" under kvm/vmx"} {
 		if !strings.Contains(out, w) {

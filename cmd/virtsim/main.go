@@ -25,7 +25,8 @@ const (
 	exitCrash       = 80 // guest crash: triple fault, invalid state, access outside RAM
 	exitHalted      = 81 // guest halted forever (hlt with nothing to wake it)
 	exitBudget      = 82 // instruction or time budget exhausted (a runaway guest)
-	exitMismatch    = 83 // a check failed (a regression against goldens, non-deterministic counts)
+	exitMismatch    = 83 // counts not deterministic (the two passes of a run disagree)
+	exitRegression  = 1  // virtsim check: a count differs from the golden file (what CI pipelines test for)
 )
 
 const statusHelp = `Exit status:
@@ -35,7 +36,8 @@ const statusHelp = `Exit status:
   80  guest crashed (triple fault, invalid instruction with no handler, access outside RAM)
   81  guest halted forever (hlt with nothing to wake it)
   82  budget exhausted (instruction or time budget: a runaway guest)
-  83  check failed`
+  83  counts not deterministic
+  virtsim check exits 1 when a count differs from the golden file`
 
 type command struct {
 	name, summary string
