@@ -359,19 +359,8 @@ func (v *VM) inject() error {
 		return fmt.Errorf("hwassist: KVM_INTERRUPT %#x: %w", vec, err)
 	}
 	v.PIC.Acknowledge()
-	v.record(vmm.CauseIRQ(v.irqOf(vec)), vmm.MechMachine, uint32(v.regs.RIP))
+	v.record(vmm.CauseIRQ(v.PIC.IRQOf(vec)), vmm.MechMachine, uint32(v.regs.RIP))
 	return nil
-}
-
-func (v *VM) irqOf(vec uint8) int {
-	master, slave := v.PIC.State()
-	switch {
-	case vec >= master.Base && vec < master.Base+8:
-		return int(vec - master.Base)
-	case vec >= slave.Base && vec < slave.Base+8:
-		return 8 + int(vec-slave.Base)
-	}
-	return -1
 }
 
 // onHalt: hlt at pc has exited (KVM has no in-kernel interrupt controller

@@ -274,22 +274,7 @@ type entry struct {
 // through an IDT at the guest's virtual privilege level. A fault while
 // doing so escalates by the double-fault rule.
 func (p *VMM) bounce(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) {
-	for {
-		f := p.tryBounce(vec, code, hasCode, soft, retEIP, pc)
-		if f == nil {
-			return
-		}
-		next, triple := x86.Escalate(vec, f.Vec)
-		if triple {
-			p.Crash(pc, "triple fault in the guest: delivering %s raised %v", x86.VectorName(vec), f)
-			return
-		}
-		p.Record(vmm.CauseExc(next), vmm.MechTrap, pc)
-		vec, code, hasCode, soft, retEIP = next, f.Code, true, false, pc
-		if next == x86.VecDF {
-			code = 0
-		}
-	}
+	p.Escalating(vec, code, hasCode, soft, retEIP, pc, p.tryBounce)
 }
 
 func (p *VMM) tryBounce(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) *vmm.DeliveryFault {

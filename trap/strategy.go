@@ -483,8 +483,21 @@ func (t *VMM) halt(pc, next uint32) {
 // Reflect delivers an event into the guest's own handler through the
 // guest's IDT, as the CPU would have at the guest's virtual privilege.
 func (t *VMM) Reflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) {
+	t.Escalating(vec, code, hasCode, soft, retEIP, pc, t.tryReflect)
+}
+
+// A DeliverFunc delivers one event into the guest, or returns the fault
+// delivering it raised.
+type DeliverFunc func(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) *vmm.DeliveryFault
+
+// Escalating runs a delivery with the double-fault rule around it: a fault
+// raised while delivering is delivered instead (#DF for two contributory
+// faults), and a fault while delivering #DF is a triple fault, which ends
+// the run. Reflection through the guest's IDT and paravirtual bounces
+// through a registered trap table share it.
+func (t *VMM) Escalating(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32, try DeliverFunc) {
 	for {
-		f := t.tryReflect(vec, code, hasCode, soft, retEIP, pc)
+		f := try(vec, code, hasCode, soft, retEIP, pc)
 		if f == nil {
 			return
 		}

@@ -177,19 +177,7 @@ func (m *Machine) deliverIRQ(pc uint32) {
 	if !ok {
 		return
 	}
-	m.deliver(CauseIRQ(m.irqOf(vec)), vec, 0, false, false, pc, pc)
-}
-
-// irqOf names the interrupt line of an acknowledged vector.
-func (m *Machine) irqOf(vec uint8) int {
-	master, slave := m.PIC.State()
-	switch {
-	case vec >= master.Base && vec < master.Base+8:
-		return int(vec - master.Base)
-	case vec >= slave.Base && vec < slave.Base+8:
-		return 8 + int(vec-slave.Base)
-	}
-	return -1
+	m.deliver(CauseIRQ(m.PIC.IRQOf(vec)), vec, 0, false, false, pc, pc)
 }
 
 // WaitForInterrupt is what hlt means to the hardware: if no interrupt is

@@ -397,6 +397,19 @@ func (c *picChip) state() PICChipState {
 	}
 }
 
+// IRQOf names the interrupt line (0–15) a vector of this PIC pair stands
+// for under its current programming, or -1.
+func (p *PIC) IRQOf(vec uint8) int {
+	master, slave := p.State()
+	switch {
+	case vec >= master.Base && vec < master.Base+8:
+		return int(vec - master.Base)
+	case vec >= slave.Base && vec < slave.Base+8:
+		return 8 + int(vec-slave.Base)
+	}
+	return -1
+}
+
 // State returns both chips' registers.
 func (p *PIC) State() (master, slave PICChipState) {
 	return p.master.state(), p.slave.state()

@@ -331,3 +331,15 @@ func TestPICSingleMode(t *testing.T) {
 		t.Errorf("slave %+v, want IRR 0x10, ISR 0", s)
 	}
 }
+
+func TestPICIRQOf(t *testing.T) {
+	p := NewPIC() // BIOS layout: master 0x08, slave 0x70
+	for _, tt := range []struct {
+		vec uint8
+		irq int
+	}{{0x08, 0}, {0x0F, 7}, {0x70, 8}, {0x77, 15}, {0x20, -1}, {0x80, -1}} {
+		if got := p.IRQOf(tt.vec); got != tt.irq {
+			t.Errorf("IRQOf(%#x) = %d, want %d", tt.vec, got, tt.irq)
+		}
+	}
+}
