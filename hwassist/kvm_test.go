@@ -42,18 +42,7 @@ func failIfWatchdog(t testing.TB, s vmm.Stop) {
 	}
 }
 
-func load(t testing.TB, name string) *guest.Image {
-	t.Helper()
-	w, err := guest.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := w.Load(vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+func load(t testing.TB, name string) *guest.Image { return vmmtest.Load(t, name, false) }
 
 // boot creates a VM for img; the test closes it.
 func boot(t testing.TB, img *guest.Image, cfg vmm.Config) *VM {

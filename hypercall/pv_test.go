@@ -36,19 +36,7 @@ var exitsPerIteration = map[string]struct {
 
 func loadBoth(t testing.TB, name string) (native, pv *guest.Image) {
 	t.Helper()
-	w, err := guest.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	native, err = w.LoadFor(false, vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pv, err = w.LoadFor(true, vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return native, pv
+	return vmmtest.Load(t, name, false), vmmtest.Load(t, name, true)
 }
 
 func run(t testing.TB, strategy string, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {

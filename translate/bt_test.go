@@ -16,18 +16,7 @@ import (
 	"virtsim/vmm/vmmtest"
 )
 
-func load(t testing.TB, name string) *guest.Image {
-	t.Helper()
-	w, err := guest.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := w.Load(vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+func load(t testing.TB, name string) *guest.Image { return vmmtest.Load(t, name, false) }
 
 func run(t testing.TB, strategy string, img *guest.Image, args string) *vmm.Result {
 	t.Helper()

@@ -32,18 +32,7 @@ var exitsPerIteration = map[string]struct {
 	"timer":      {6, "per periodic tick (N is the tick count): the irq/0 reflected, the handler's EOI (out 0x20) and iret, and the wait loop's cli, sti and hlt"},
 }
 
-func load(t testing.TB, name string) *guest.Image {
-	t.Helper()
-	w, err := guest.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := w.Load(vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+func load(t testing.TB, name string) *guest.Image { return vmmtest.Load(t, name, false) }
 
 func run(t testing.TB, strategy string, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
 	t.Helper()

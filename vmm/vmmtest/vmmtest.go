@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"virtsim/guest"
 	"virtsim/vmm"
 )
 
@@ -50,4 +51,19 @@ func CheckGolden(t testing.TB, path string, res *vmm.Result) {
 	if d := vmm.Compare(want, got); len(d) > 0 {
 		t.Errorf("exit counts differ from %s (run `go test -update` if the change is intended):\n%s", path, vmm.FormatDiffs(d))
 	}
+}
+
+// Load loads a catalogue workload's native image (the PV build with pv
+// set) into the default guest RAM, failing the test if it cannot.
+func Load(t testing.TB, name string, pv bool) *guest.Image {
+	t.Helper()
+	w, err := guest.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := w.LoadFor(pv, vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
