@@ -255,7 +255,7 @@ func (p *VMM) stackSwitch(ss, esp uint32) outcome {
 	if ss > 0xFFFF || x86.SelIndex(uint16(ss)) == 0 || x86.SelRPL(uint16(ss))&2 != 0 {
 		return refused(causeStackSwitch, EINVAL)
 	}
-	d, err := p.guestDescriptor(uint16(ss))
+	d, err := p.GuestDescriptor(uint16(ss))
 	if err != nil || !d.IsWritableData() || !d.Present || d.DPL != 0 {
 		return refused(causeStackSwitch, EINVAL)
 	}
@@ -281,7 +281,7 @@ func (p *VMM) setCallbacks(cs, eip uint32) outcome {
 	if cs > 0xFFFF || x86.SelIndex(uint16(cs)) == 0 || x86.SelRPL(uint16(cs)) > 1 {
 		return refused(causeSetCallbacks, EINVAL)
 	}
-	d, err := p.guestDescriptor(uint16(cs))
+	d, err := p.GuestDescriptor(uint16(cs))
 	if err != nil || !d.IsCode() || !d.Present || d.DPL != 0 {
 		return refused(causeSetCallbacks, EINVAL)
 	}

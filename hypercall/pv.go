@@ -314,7 +314,7 @@ func (p *VMM) upcall(vec uint8, retEIP, pc uint32) {
 // kernel stack stack_switch registered (the real TSS's SS1:ESP1).
 func (p *VMM) enter(e entry, code uint32, hasCode bool, retEIP, pc uint32) *vmm.DeliveryFault {
 	m := p.Machine
-	target, err := p.guestDescriptor(e.sel)
+	target, err := p.GuestDescriptor(e.sel)
 	selCode := uint32(e.sel &^ 3)
 	if err != nil || x86.SelIndex(e.sel) == 0 || !target.IsCode() {
 		return &vmm.DeliveryFault{Vec: x86.VecGP, Code: selCode, Why: fmt.Sprintf("handler selector %#x is not a code segment of the guest's GDT", e.sel)}
@@ -341,7 +341,7 @@ func (p *VMM) enter(e entry, code uint32, hasCode bool, retEIP, pc uint32) *vmm.
 	f := m.TransferTo(vmm.Transfer{
 		Vector: e.vec, Handler: e.off,
 		TargetSel: p.ShadowSelector(e.sel&^3 | uint16(newVCPL)), Target: p.ShadowDescriptor(target),
-		FrameCS: uint32(guestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
+		FrameCS: uint32(trap.GuestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
 		RetEIP: retEIP, Code: code, HasCode: hasCode,
 		NewFlags: realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF,
 		EventPC:  pc,
@@ -356,28 +356,6 @@ func (p *VMM) enter(e entry, code uint32, hasCode bool, retEIP, pc uint32) *vmm.
 	return nil
 }
 
-// guestView is a real selector as the guest believes it: the kernel's RPL 1
-// is its RPL 0.
-func guestView(sel uint16) uint16 {
-	if sel&3 == 1 {
-		return sel &^ 3
-	}
-	return sel
-}
-
-// guestDescriptor reads a descriptor from the GDT the guest registered.
-func (p *VMM) guestDescriptor(sel uint16) (x86.Descriptor, error) {
-	off := uint32(x86.SelIndex(sel)) * 8
-	if x86.SelTI(sel) || off+7 > uint32(p.V.GDTR.Limit) {
-		return x86.Descriptor{}, fmt.Errorf("selector %#x outside the guest GDT", sel)
-	}
-	var b [8]byte
-	if err := p.ReadMem(p.V.GDTR.Base+off, b[:]); err != nil {
-		return x86.Descriptor{}, err
-	}
-	return x86.Decode(b[:]), nil
-}
-
 // syncSyscallGate installs the guest's system-call gate directly in the
 // real IDT when it is a DPL-3 gate to kernel code, so that `int $0x80` from
 // guest user mode reaches the guest kernel with no exit (the machine
@@ -385,7 +363,7 @@ func (p *VMM) guestDescriptor(sel uint16) (x86.Descriptor, error) {
 func (p *VMM) syncSyscallGate() {
 	ok, sel, off := false, uint16(0), uint32(0)
 	if gate, f := p.ReadGate(p.V.IDTR.Base, uint32(p.V.IDTR.Limit), SyscallVector); f == nil && gate.Present && gate.DPL == 3 {
-		if d, err := p.guestDescriptor(gate.Selector); err == nil && x86.SelIndex(gate.Selector) != 0 &&
+		if d, err := p.GuestDescriptor(gate.Selector); err == nil && x86.SelIndex(gate.Selector) != 0 &&
 			d.IsCode() && !d.IsConforming() && d.Present && d.DPL == 0 {
 			ok, sel, off = true, p.ShadowSelector(gate.Selector&^3), gate.Offset
 		}

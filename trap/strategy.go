@@ -327,9 +327,9 @@ func (t *VMM) ShadowDescriptor(d x86.Descriptor) x86.Descriptor {
 	return d
 }
 
-// guestView turns a real selector back into the one the guest believes it
+// GuestView turns a real selector back into the one the guest believes it
 // runs with (RPL 1 was RPL 0).
-func guestView(sel uint16) uint16 {
+func GuestView(sel uint16) uint16 {
 	if sel&3 == 1 {
 		return sel &^ 3
 	}
@@ -527,7 +527,7 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 	if !gate.Present {
 		return &vmm.DeliveryFault{Vec: x86.VecNP, Code: idtCode, Why: fmt.Sprintf("guest IDT entry %#x not present", vec)}
 	}
-	target, err := t.guestDescriptor(gate.Selector)
+	target, err := t.GuestDescriptor(gate.Selector)
 	if err != nil || !target.IsCode() || x86.SelIndex(gate.Selector) == 0 {
 		return &vmm.DeliveryFault{Vec: x86.VecGP, Code: uint32(gate.Selector &^ 3), Why: fmt.Sprintf("guest gate %#x targets %#x, not a code segment", vec, gate.Selector)}
 	}
@@ -568,7 +568,7 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 	}
 	return m.TransferTo(vmm.Transfer{
 		Vector: vec, Handler: handler, TargetSel: realSel, Target: shadow,
-		FrameCS: uint32(guestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
+		FrameCS: uint32(GuestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
 		RetEIP: retEIP, Code: code, HasCode: hasCode,
 		NewFlags: realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF,
 		EventPC:  pc,
@@ -578,7 +578,7 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 // loadKernelStack copies the guest TSS's SS0:ESP0 into the real TSS's
 // SS1:ESP1, where the CPU looks when it enters CPL 1.
 func (t *VMM) loadKernelStack() *vmm.DeliveryFault {
-	tss, err := t.guestDescriptor(t.V.TR)
+	tss, err := t.GuestDescriptor(t.V.TR)
 	if err != nil || x86.SelIndex(t.V.TR) == 0 || tss.Limit < 0x67 {
 		return &vmm.DeliveryFault{Vec: x86.VecTS, Code: uint32(t.V.TR &^ 3), Why: "the guest has loaded no 32-bit TSS to supply its kernel stack"}
 	}
@@ -596,8 +596,9 @@ func (t *VMM) loadKernelStack() *vmm.DeliveryFault {
 	return nil
 }
 
-// guestDescriptor reads a descriptor from the guest's own GDT.
-func (t *VMM) guestDescriptor(sel uint16) (x86.Descriptor, error) {
+// GuestDescriptor reads a descriptor from the guest's own GDT (the one
+// it loaded with lgdt, or registered by hypercall).
+func (t *VMM) GuestDescriptor(sel uint16) (x86.Descriptor, error) {
 	off := uint32(x86.SelIndex(sel)) * 8
 	if x86.SelTI(sel) || off+7 > uint32(t.V.GDTR.Limit) {
 		return x86.Descriptor{}, fmt.Errorf("selector %#x outside the guest GDT", sel)
@@ -717,7 +718,7 @@ func (t *VMM) Virtual() (vmm.CPUState, bool) {
 	}
 	s.EFLAGS |= uint32(t.V.IOPL) << 12
 	for i := range s.Seg {
-		s.Seg[i] = guestView(s.Seg[i])
+		s.Seg[i] = GuestView(s.Seg[i])
 	}
 	s.CR0, s.CR2, s.CR3, s.CR4 = t.V.CR0, t.V.CR2, t.V.CR3, t.V.CR4
 	s.GDTBase, s.GDTLimit = t.V.GDTR.Base, t.V.GDTR.Limit
