@@ -1,17 +1,15 @@
 package translate
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
-	"os"
-	"strings"
 	"testing"
 
 	"golang.org/x/arch/x86/x86asm"
 
 	"virtsim/guest"
 	"virtsim/vmm"
+
+	"virtsim/internal/insntable"
 )
 
 type kindLine struct {
@@ -25,38 +23,17 @@ type kindLine struct {
 
 func readKindTable(t *testing.T) []kindLine {
 	t.Helper()
-	f, err := os.Open("testdata/kinds.txt")
+	rows, err := insntable.Read("testdata/kinds.txt", 5, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var lines []kindLine
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fields := strings.Split(line, "\t")
-		if len(fields) < 5 || len(fields) > 6 {
-			t.Fatalf("kinds.txt:%d: want 5 or 6 tab-separated fields, got %d: %q", n, len(fields), line)
-		}
-		code, err := hex.DecodeString(fields[0])
+	for _, r := range rows {
+		k, err := ParseKind(r.Field(0))
 		if err != nil {
-			t.Fatalf("kinds.txt:%d: bad hex %q: %v", n, fields[0], err)
+			t.Fatalf("kinds.txt:%d: %v", r.Line, err)
 		}
-		k, err := ParseKind(fields[2])
-		if err != nil {
-			t.Fatalf("kinds.txt:%d: %v", n, err)
-		}
-		cause := fields[3]
-		if cause == "-" {
-			cause = ""
-		}
-		lines = append(lines, kindLine{n, code, fields[1], k, cause, fields[4] == "end"})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		lines = append(lines, kindLine{r.Line, r.Code, r.Text, k, r.Field(1), r.Field(2) == "end"})
 	}
 	if len(lines) < 100 {
 		t.Fatalf("kinds.txt has only %d instructions", len(lines))

@@ -1,13 +1,12 @@
 package trap
 
 import (
-	"bufio"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/internal/insntable"
 )
 
 type classLine struct {
@@ -20,38 +19,17 @@ type classLine struct {
 
 func readClassTable(t *testing.T) []classLine {
 	t.Helper()
-	f, err := os.Open("testdata/classes.txt")
+	rows, err := insntable.Read("testdata/classes.txt", 4, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var lines []classLine
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fields := strings.Split(line, "\t")
-		if len(fields) < 4 || len(fields) > 5 {
-			t.Fatalf("classes.txt:%d: want 4 or 5 tab-separated fields, got %d: %q", n, len(fields), line)
-		}
-		code, err := hex.DecodeString(fields[0])
+	for _, r := range rows {
+		c, err := ParseClass(r.Field(0))
 		if err != nil {
-			t.Fatalf("classes.txt:%d: bad hex %q: %v", n, fields[0], err)
+			t.Fatalf("classes.txt:%d: %v", r.Line, err)
 		}
-		c, err := ParseClass(fields[2])
-		if err != nil {
-			t.Fatalf("classes.txt:%d: %v", n, err)
-		}
-		cause := fields[3]
-		if cause == "-" {
-			cause = ""
-		}
-		lines = append(lines, classLine{n, code, fields[1], c, cause})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		lines = append(lines, classLine{r.Line, r.Code, r.Text, c, r.Field(1)})
 	}
 	if len(lines) < 50 {
 		t.Fatalf("classes.txt has only %d instructions", len(lines))
