@@ -76,16 +76,8 @@ func runKVM(t testing.TB, img *guest.Image, args string, cfg vmm.Config) *vmm.Re
 
 func runNative(t testing.TB, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
 	t.Helper()
-	s, err := vmm.LookupStrategy("native")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Args, cfg.TimeBudget = args, 30*time.Second
-	res, err := vmm.RunGuest(s, img, cfg, false)
-	if err != nil {
-		t.Fatalf("%s under native: %v", img.Name, err)
-	}
-	return res
+	cfg.TimeBudget = 30 * time.Second
+	return vmmtest.Run(t, "native", img, args, cfg)
 }
 
 var goldenPath = filepath.Join("testdata", "kvm.golden")

@@ -41,16 +41,8 @@ func loadBoth(t testing.TB, name string) (native, pv *guest.Image) {
 
 func run(t testing.TB, strategy string, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
 	t.Helper()
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Args, cfg.TimeBudget = args, 60*time.Second
-	res, err := vmm.RunGuest(s, img, cfg, false)
-	if err != nil {
-		t.Fatalf("%s under %s: %v", img.Name, strategy, err)
-	}
-	return res
+	cfg.TimeBudget = 60 * time.Second
+	return vmmtest.Run(t, strategy, img, args, cfg)
 }
 
 // Every workload's PV image prints under pv exactly what its native image

@@ -20,15 +20,7 @@ func load(t testing.TB, name string) *guest.Image { return vmmtest.Load(t, name,
 
 func run(t testing.TB, strategy string, img *guest.Image, args string) *vmm.Result {
 	t.Helper()
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := vmm.RunGuest(s, img, vmm.Config{Args: args, TimeBudget: 60 * time.Second}, false)
-	if err != nil {
-		t.Fatalf("%s under %s: %v", img.Name, strategy, err)
-	}
-	return res
+	return vmmtest.Run(t, strategy, img, args, vmm.Config{TimeBudget: 60 * time.Second})
 }
 
 // withTCSize runs f with the translation cache of new instances set to size.

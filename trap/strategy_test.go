@@ -36,16 +36,8 @@ func load(t testing.TB, name string) *guest.Image { return vmmtest.Load(t, name,
 
 func run(t testing.TB, strategy string, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
 	t.Helper()
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Args, cfg.TimeBudget = args, 30*time.Second
-	res, err := vmm.RunGuest(s, img, cfg, false)
-	if err != nil {
-		t.Fatalf("%s under %s: %v", img.Name, strategy, err)
-	}
-	return res
+	cfg.TimeBudget = 30 * time.Second
+	return vmmtest.Run(t, strategy, img, args, cfg)
 }
 
 // Every workload except pgprobe prints under trap exactly what it prints

@@ -28,15 +28,7 @@ func load(t *testing.T, w guest.Workload) *guest.Image {
 
 func runNative(t *testing.T, img *guest.Image, args string) *vmm.Result {
 	t.Helper()
-	s, err := vmm.LookupStrategy("native")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := vmm.RunGuest(s, img, vmm.Config{Args: args, TimeBudget: 20 * time.Second}, false)
-	if err != nil {
-		t.Fatalf("%s %q: %v", img.Name, args, err)
-	}
-	return res
+	return vmmtest.Run(t, "native", img, args, vmm.Config{TimeBudget: 20 * time.Second})
 }
 
 // TestNativeMatchesQEMU boots every workload under QEMU (TCG, -cpu qemu32)

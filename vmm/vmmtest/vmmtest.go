@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"virtsim/guest"
 	"virtsim/vmm"
@@ -66,4 +67,24 @@ func Load(t testing.TB, name string, pv bool) *guest.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// Run runs img to the end under the named strategy the way `virtsim run`
+// does (vmm.RunGuest, counting pass only) with args as its command line,
+// failing the test if the run cannot be made. A zero cfg.TimeBudget is 60 s.
+func Run(t testing.TB, strategy string, img *guest.Image, args string, cfg vmm.Config) *vmm.Result {
+	t.Helper()
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Args = args
+	if cfg.TimeBudget == 0 {
+		cfg.TimeBudget = 60 * time.Second
+	}
+	res, err := vmm.RunGuest(s, img, cfg, false)
+	if err != nil {
+		t.Fatalf("%s %q under %s: %v", img.Name, args, strategy, err)
+	}
+	return res
 }
