@@ -815,25 +815,9 @@ func (e *emitter) movFromSeg(cause string, dst x86asm.Arg, seg x86asm.Reg, op16 
 			return nil
 		}
 	}
-	m := mem{base: rNone, index: rNone, scale: 1}
-	var r16 reg = rNone
-	switch d := dst.(type) {
-	case x86asm.Reg:
-		r, ok := gpr16(d)
-		if !ok {
-			r, ok = gpr32(d)
-		}
-		if !ok {
-			return errUnsupported(fmt.Sprintf("operand %v", d))
-		}
-		r16 = r
-	case x86asm.Mem:
-		var err error
-		if m, err = memOf(d); err != nil {
-			return errUnsupported(err.Error())
-		}
-	default:
-		return errUnsupported(fmt.Sprintf("operand %v", dst))
+	r16, m, err := rmOperand(dst)
+	if err != nil {
+		return err
 	}
 	if r16 == rESP {
 		return errUnsupported("operand %esp")
@@ -888,25 +872,9 @@ func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool, pc,
 	if !ok {
 		return errUnsupported(fmt.Sprintf("operand %v", dreg))
 	}
-	m := mem{base: rNone, index: rNone, scale: 1}
-	var srcReg reg = rNone
-	switch a := inst.Args[1].(type) {
-	case x86asm.Reg:
-		r, ok := gpr16(a)
-		if !ok {
-			r, ok = gpr32(a)
-		}
-		if !ok {
-			return errUnsupported(fmt.Sprintf("operand %v", a))
-		}
-		srcReg = r
-	case x86asm.Mem:
-		var err error
-		if m, err = memOf(a); err != nil {
-			return errUnsupported(err.Error())
-		}
-	default:
-		return errUnsupported("lar operand")
+	srcReg, m, err := rmOperand(inst.Args[1])
+	if err != nil {
+		return err
 	}
 	s, err := scratch(m.uses, func(r reg) bool { return r == dst || r == srcReg })
 	if err != nil {
@@ -976,4 +944,28 @@ func le32(v uint32) []byte {
 	var p [4]byte
 	binary.LittleEndian.PutUint32(p[:], v)
 	return p[:]
+}
+
+// rmOperand splits an r/m operand: a general register (16- or 32-bit,
+// returned with m unused) or a memory operand (r = rNone).
+func rmOperand(a x86asm.Arg) (r reg, m mem, err error) {
+	m = mem{base: rNone, index: rNone, scale: 1}
+	switch a := a.(type) {
+	case x86asm.Reg:
+		r, ok := gpr16(a)
+		if !ok {
+			r, ok = gpr32(a)
+		}
+		if !ok {
+			return rNone, m, errUnsupported(fmt.Sprintf("operand %v", a))
+		}
+		return r, m, nil
+	case x86asm.Mem:
+		mm, err := memOf(a)
+		if err != nil {
+			return rNone, m, errUnsupported(err.Error())
+		}
+		return rNone, mm, nil
+	}
+	return rNone, m, errUnsupported(fmt.Sprintf("operand %v", a))
 }
