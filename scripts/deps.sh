@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs the system packages virtsim needs, if they are missing, on Debian.
-#   libunicorn-dev   the CPU emulator the Unicorn strategies run on (linked statically)
+# Installs the system packages virtsim needs, if they are missing, on Debian,
+# and libunicorn 2.1 into the project-local prefix .deps/unicorn.
 #   binutils         GNU as/ld, to rebuild and check the guest images
 #   qemu-system-x86  qemu-system-i386, the external oracle in the tests
 #   gcc              cgo
 #   tmux             the terminal UI's end-to-end test
 set -euo pipefail
-pkgs=(libunicorn-dev binutils qemu-system-x86 gcc tmux)
+pkgs=(binutils qemu-system-x86 gcc tmux)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,6 +15,9 @@ if ! command -v go >/dev/null 2>&1; then
 	echo "deps: Go is not on PATH; install Go 1.22 or newer (https://go.dev/doc/install)" >&2
 	exit 1
 fi
+# libunicorn 2.1 (Debian stable's libunicorn-dev) comes into .deps/unicorn,
+# not into the system: see scripts/unicorn.sh.
+"$(dirname "$0")/unicorn.sh"
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps: missing packages ${missing[*]} and no apt-get here; install them by hand" >&2

@@ -2,7 +2,6 @@ package unicorn
 
 /*
 #include <stdint.h>
-#include <unicorn/unicorn.h>
 #include "shim.h"
 */
 import "C"

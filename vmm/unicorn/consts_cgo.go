@@ -1,7 +1,7 @@
 package unicorn
 
 /*
-#include <unicorn/unicorn.h>
+#include "shim.h"
 */
 import "C"
 

@@ -1,7 +1,6 @@
 package unicorn
 
 /*
-#include <unicorn/unicorn.h>
 #include "shim.h"
 */
 import "C"

@@ -1,8 +1,8 @@
 package unicorn
 
 /*
-#cgo CFLAGS: -O2 -Wall
-#cgo LDFLAGS: -l:libunicorn.a -lm
+#cgo CFLAGS: -O2 -Wall -I${SRCDIR}/../../.deps/unicorn/usr/include
+#cgo LDFLAGS: ${SRCDIR}/../../.deps/unicorn/usr/lib/x86_64-linux-gnu/libunicorn.a -lm -lpthread
 #cgo noescape uc_mem_read
 #cgo nocallback uc_mem_read
 #cgo noescape uc_mem_write
@@ -22,7 +22,6 @@ package unicorn
 #cgo nocallback vs_msr_write
 #cgo nocallback uc_emu_stop
 #include <stdlib.h>
-#include <unicorn/unicorn.h>
 #include "shim.h"
 */
 import "C"

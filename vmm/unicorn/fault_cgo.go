@@ -6,7 +6,6 @@ package unicorn
 #cgo noescape vs_ctx_fault_info
 #cgo nocallback vs_ctx_fault_info
 #cgo nocallback vs_ctx_clear_fault
-#include <unicorn/unicorn.h>
 #include "shim.h"
 */
 import "C"

@@ -8,6 +8,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+// libunicorn 2.1 lives in the project-local prefix .deps/unicorn (see
+// scripts/unicorn.sh), never in the system: the cgo flags in engine_cgo.go
+// point there.
+#if defined(__has_include)
+#if !__has_include(<unicorn/unicorn.h>)
+#error "libunicorn 2.1 is missing from .deps/unicorn: run 'make deps' (scripts/unicorn.sh fetches Debian's libunicorn-dev 2.1 into the project)"
+#endif
+#endif
 #include <unicorn/unicorn.h>
 
 // The C-side instruction counter: a UC_HOOK_CODE hook that never crosses
