@@ -206,9 +206,12 @@ func (c *BlockClock) Del() error {
 // flushIfIdle drops all translated blocks when no emulation is running, so
 // that a hook just added is compiled into every block and a hook just
 // deleted leaves nothing behind. Inside a callback a flush would free the
-// code being executed, so it is skipped there.
+// code being executed, so it is skipped there. An engine that never ran
+// has translated nothing, and the flush is skipped too: on a fresh engine
+// UC_CTL_TB_FLUSH first allocates and touches the whole code buffer
+// (hundreds of milliseconds and that much RSS for nothing).
 func (e *Engine) flushIfIdle() error {
-	if e.running {
+	if e.running || !e.started {
 		return nil
 	}
 	if err := ucErr(C.vs_flush_tb(e.uc)); err != nil {

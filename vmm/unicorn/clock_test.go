@@ -308,8 +308,9 @@ func disarm(uint64) uint64 { return math.MaxUint64 }
 
 // Writing EIP in fn: execution continues at the new EIP and none of the
 // interrupted block runs; the interrupted block was counted, and counts
-// again when re-entered. Stop in the same fn is cancelled by the EIP write
-// (pitfall 6).
+// again when re-entered. A Stop in the same fn is honoured on Unicorn 2.1
+// (2.0.1 cancelled it: pitfall 6): the run ends at the new EIP, before any
+// of the handler runs, and a restart there finishes the same way.
 func TestBlockClockRedirect(t *testing.T) {
 	for _, k := range []uint64{1, 2, 50, 101} {
 		for _, alsoStop := range []bool{false, true} {
@@ -329,6 +330,12 @@ func TestBlockClockRedirect(t *testing.T) {
 				})
 				clk.SetDeadline(k)
 				start(t, e, codeAddr)
+				if alsoStop {
+					if eip, edi := reg(t, e, EIP), reg(t, e, EDI); fired != 1 || eip != handlerAddr || edi != 0 {
+						t.Fatalf("after fn with Stop: fired %d, EIP %#x EDI %d; want 1, %#x, 0 (stopped at the new EIP, handler not run)", fired, eip, edi, handlerAddr)
+					}
+					start(t, e, handlerAddr)
+				}
 				_, ecxAtK := blockStart(k, 0xdead)
 				// EBX: ECX as the handler saw it, i.e. the interrupted block did
 				// not run before the handler. The run then completed normally

@@ -73,6 +73,13 @@ type Engine struct {
 	pendingClocks []*C.vs_clock
 	running       bool
 	panicErr      *CallbackPanicError
+	// invalidHandled: a HookInsnInvalid callback accepted an invalid
+	// instruction during this Start (Unicorn 2.1 still reports
+	// UC_ERR_EXCEPTION for it).
+	invalidHandled bool
+	// started: Start has been called at least once, so translated code may
+	// exist (flushIfIdle skips the flush before that).
+	started bool
 }
 
 // New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
@@ -101,6 +108,12 @@ func open() (*Engine, error) {
 	if err := ucErr(C.uc_open(C.UC_ARCH_X86, C.UC_MODE_32, &uc)); err != nil {
 		return nil, fmt.Errorf("unicorn: open x86-32: %w", err)
 	}
+	// Unicorn's default code buffer is 1 GiB; a whole translation-block
+	// flush walks it. virtsim's guests need a few MiB of translated code.
+	if err := ucErr(C.vs_set_tcg_buffer_size(uc, C.uint32_t(CodeBufferSize))); err != nil {
+		C.uc_close(uc)
+		return nil, fmt.Errorf("unicorn: set code buffer size: %w", err)
+	}
 	e := &Engine{
 		uc:       uc,
 		hooks:    make(map[uint32]C.uc_hook),
@@ -114,6 +127,11 @@ func open() (*Engine, error) {
 	e.ctxSize = uintptr(C.uc_context_size(uc))
 	return e, nil
 }
+
+// CodeBufferSize is the size of each engine's translated-code buffer
+// (UC_CTL_TCG_BUFFER_SIZE). When it fills, Unicorn flushes all translated
+// code and starts again, as QEMU does.
+const CodeBufferSize = 64 << 20
 
 // errClosed is returned by methods called on a closed Engine.
 func errClosed(op string) error {
@@ -405,9 +423,14 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 		us = uint64((timeout + time.Microsecond - 1) / time.Microsecond)
 	}
 	e.running = true
+	e.started = true
 	e.panicErr = nil
+	e.invalidHandled = false
 	err := ucErr(C.uc_emu_start(e.uc, C.uint64_t(begin), C.uint64_t(until), C.uint64_t(us), C.size_t(count)))
 	e.running = false
+	if err == ErrException && e.invalidHandled {
+		err = nil
+	}
 	e.freePending()
 	if p := e.panicErr; p != nil {
 		e.panicErr = nil

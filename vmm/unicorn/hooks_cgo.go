@@ -242,11 +242,22 @@ func (e *Engine) HookCPUID(fn func() bool) (Hook, error) {
 // (ud2, vmcall, ...; UC_HOOK_INSN_INVALID). These never reach HookIntr.
 // Either way the emulation stops with EIP at the instruction: if fn returns
 // true Start returns nil, otherwise Start returns ErrInsnInvalid.
+//
+// Unicorn 2.1 returns UC_ERR_EXCEPTION from uc_emu_start even when the hook
+// handled the instruction (2.0.1 returned UC_ERR_OK); the binding remembers
+// that the hook accepted it and reports nil, as documented above.
 func (e *Engine) HookInsnInvalid(fn func() bool) (Hook, error) {
 	if fn == nil {
 		return Hook{}, nilFunc(kindInsnInvalid)
 	}
-	return e.addHook(&entry{kind: kindInsnInvalid, pred: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+	pred := func() bool {
+		ok := fn()
+		if ok {
+			e.invalidHandled = true
+		}
+		return ok
+	}
+	return e.addHook(&entry{kind: kindInsnInvalid, pred: pred}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
 		return C.vs_hook_insn_invalid(e.uc, hh, h)
 	})
 }

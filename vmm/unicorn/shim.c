@@ -156,8 +156,28 @@ uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end) {
 	return uc_ctl_remove_cache(uc, begin, end);
 }
 
+// Drops every translated block. (2.0.1 spelled this uc_ctl_flush_tlb; 2.1
+// separates the two: UC_CTL_TB_FLUSH for code, UC_CTL_TLB_FLUSH for the
+// software TLB.)
 uc_err vs_flush_tb(uc_engine *uc) {
+	return uc_ctl_flush_tb(uc);
+}
+
+// Sizes the code buffer translated blocks live in. Must come right after
+// uc_open, before anything makes Unicorn initialise its translator.
+uc_err vs_set_tcg_buffer_size(uc_engine *uc, uint32_t size) {
+	return uc_ctl_set_tcg_buffer_size(uc, size);
+}
+
+// Empties the software TLB: what a CR3 reload or invlpg does on hardware.
+uc_err vs_flush_tlb(uc_engine *uc) {
 	return uc_ctl_flush_tlb(uc);
+}
+
+// Chooses who translates virtual to physical addresses: UC_TLB_CPU (the
+// guest's page tables, through the CPU's MMU) or UC_TLB_VIRTUAL (identity).
+uc_err vs_tlb_mode(uc_engine *uc, int mode) {
+	return uc_ctl_tlb_mode(uc, mode);
 }
 
 // ---- registers ----

@@ -61,6 +61,9 @@ uc_err vs_clock_add(uc_engine *uc, vs_clock *c, uint64_t begin, uint64_t end);
 
 // uc_ctl_flush_tlb is really UC_CTL_TB_FLUSH: drops every translated block.
 uc_err vs_flush_tb(uc_engine *uc);
+uc_err vs_flush_tlb(uc_engine *uc);
+uc_err vs_set_tcg_buffer_size(uc_engine *uc, uint32_t size);
+uc_err vs_tlb_mode(uc_engine *uc, int mode);
 
 // uc_ctl is variadic as well.
 uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
