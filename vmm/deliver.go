@@ -37,12 +37,27 @@ type pendingGate struct {
 	t         Transfer
 	swapped   bool        // GDTR points at the machine's copy; restore guestGDTR
 	guestGDTR unicorn.MMR // the GDTR to restore
+	cr3Swap   bool        // CR3 names the trampoline's page directory; restore guestCR3
+	guestCR3  uint32
+}
+
+// undo puts the guest's GDTR and CR3 back after the trampoline.
+func (m *Machine) undoGate(g *pendingGate) {
+	if g.swapped {
+		m.restoreGDTR(g.guestGDTR)
+	}
+	if g.cr3Swap {
+		if err := m.leaveTrampolineCR3(g.guestCR3); err != nil {
+			m.fail(fmt.Errorf("vmm: leave the trampoline's page directory: %w", err))
+		}
+	}
 }
 
 // DeliveryFault is an exception raised while delivering another.
 type DeliveryFault struct {
 	Vec  uint8
 	Code uint32
+	CR2  uint32 // for a #PF: the linear address that faulted
 	Why  string
 }
 
@@ -70,11 +85,13 @@ func (m *Machine) onInterrupt(intno uint32) {
 	if g := m.gate; g != nil {
 		// A fault raised by the trampoline's lcall: the delivery of g.vec failed.
 		m.gate = nil
-		if g.swapped {
-			m.restoreGDTR(g.guestGDTR)
-		}
+		m.undoGate(g)
 		m.setReg(unicorn.EIP, g.t.EventPC)
-		m.escalate(g.t.Vector, &DeliveryFault{vec, code, "raised during the privilege switch through the TSS"}, g.t.EventPC, nil)
+		f := &DeliveryFault{Vec: vec, Code: code, Why: "raised during the privilege switch through the TSS"}
+		if vec == x86.VecPF {
+			f.CR2 = m.reg(unicorn.CR2)
+		}
+		m.escalate(g.t.Vector, f, g.t.EventPC, nil)
 		return
 	}
 	if isInt {
@@ -129,6 +146,9 @@ func (m *Machine) escalate(first uint8, f *DeliveryFault, eventPC uint32, chain 
 		code = 0
 	} else if e, ok := x86.ExceptionFor(next); ok {
 		hasErr = e.ErrorCode
+	}
+	if next == x86.VecPF {
+		m.setReg(unicorn.CR2, f.CR2)
 	}
 	if f2 := m.tryDeliver(CauseExc(next), next, code, hasErr, false, eventPC, eventPC); f2 != nil {
 		m.escalate(next, f2, eventPC, chain)
@@ -226,10 +246,10 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 	cs := m.reg(unicorn.CS)
 	cpl := uint8(cs & 3)
 	if soft && gate.DPL < cpl {
-		return &DeliveryFault{x86.VecGP, idtCode, fmt.Sprintf("int $%#x from CPL %d through a DPL-%d gate", vec, cpl, gate.DPL)}
+		return &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("int $%#x from CPL %d through a DPL-%d gate", vec, cpl, gate.DPL)}
 	}
 	if !gate.Present {
-		return &DeliveryFault{x86.VecNP, idtCode, fmt.Sprintf("IDT entry %#x not present", vec)}
+		return &DeliveryFault{Vec: x86.VecNP, Code: idtCode, Why: fmt.Sprintf("IDT entry %#x not present", vec)}
 	}
 	target, f := m.codeTarget(gate.Selector, m.Descriptor)
 	if f != nil {
@@ -257,11 +277,11 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *DeliveryFault) {
 	idtCode := uint32(vec)*8 + 2
 	if uint32(vec)*8+7 > limit {
-		return x86.Descriptor{}, &DeliveryFault{x86.VecGP, idtCode, fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
+		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
 	}
 	raw, err := m.read(base+uint32(vec)*8, 8)
 	if err != nil {
-		return x86.Descriptor{}, &DeliveryFault{x86.VecGP, idtCode, fmt.Sprintf("IDT entry unreadable: %v", err)}
+		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("IDT entry unreadable: %v", err)}
 	}
 	gate := x86.Decode(raw)
 	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
@@ -269,7 +289,7 @@ func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *Deli
 		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
 			why = fmt.Sprintf("IDT entry %#x is a task gate (hardware task switching is not modelled)", vec)
 		}
-		return x86.Descriptor{}, &DeliveryFault{x86.VecGP, idtCode, why}
+		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: why}
 	}
 	return gate, nil
 }
@@ -279,10 +299,10 @@ func (m *Machine) codeTarget(sel uint16, lookup func(uint16) (x86.Descriptor, er
 	target, err := lookup(sel)
 	selCode := uint32(sel &^ 3)
 	if err != nil || x86.SelIndex(sel) == 0 || !target.IsCode() {
-		return target, &DeliveryFault{x86.VecGP, selCode, fmt.Sprintf("the gate targets selector %#x, which is not a code segment", sel)}
+		return target, &DeliveryFault{Vec: x86.VecGP, Code: selCode, Why: fmt.Sprintf("the gate targets selector %#x, which is not a code segment", sel)}
 	}
 	if !target.Present {
-		return target, &DeliveryFault{x86.VecNP, selCode, fmt.Sprintf("handler code segment %#x not present", sel)}
+		return target, &DeliveryFault{Vec: x86.VecNP, Code: selCode, Why: fmt.Sprintf("handler code segment %#x not present", sel)}
 	}
 	return target, nil
 }
@@ -295,7 +315,7 @@ func (m *Machine) TransferTo(t Transfer) *DeliveryFault {
 	newCPL := x86.SelRPL(t.TargetSel)
 	switch {
 	case newCPL > cpl:
-		return &DeliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("handler segment %#x is less privileged than CPL %d", t.TargetSel, cpl)}
+		return &DeliveryFault{Vec: x86.VecGP, Code: uint32(t.TargetSel &^ 3), Why: fmt.Sprintf("handler segment %#x is less privileged than CPL %d", t.TargetSel, cpl)}
 	case newCPL == cpl:
 		return m.transferSamePL(t)
 	}
@@ -310,11 +330,11 @@ func (m *Machine) transferSamePL(t Transfer) *DeliveryFault {
 	ss := m.reg(unicorn.SS)
 	esp := m.reg(unicorn.ESP) - uint32(4*len(frame))
 	if err := m.write(m.segBase(uint16(ss))+esp, words(frame)); err != nil {
-		return &DeliveryFault{x86.VecSS, 0, fmt.Sprintf("cannot push the interrupt frame: %v", err)}
+		return pfFault(err, &DeliveryFault{Vec: x86.VecSS, Code: 0, Why: fmt.Sprintf("cannot push the interrupt frame: %v", err)})
 	}
 	if uint32(t.TargetSel) != m.reg(unicorn.CS) {
 		if err := m.E.SetReg(unicorn.CS, uint32(t.TargetSel)); err != nil {
-			return &DeliveryFault{x86.VecGP, uint32(t.TargetSel &^ 3), fmt.Sprintf("load handler CS: %v", err)}
+			return &DeliveryFault{Vec: x86.VecGP, Code: uint32(t.TargetSel &^ 3), Why: fmt.Sprintf("load handler CS: %v", err)}
 		}
 	}
 	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{esp, t.NewFlags})
@@ -331,7 +351,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		return nil
 	}
 	if tr.Limit < 0x67 {
-		return &DeliveryFault{x86.VecTS, uint32(tr.Selector &^ 3), "no 32-bit TSS loaded (ltr) to supply the inner stack"}
+		return &DeliveryFault{Vec: x86.VecTS, Code: uint32(tr.Selector &^ 3), Why: "no 32-bit TSS loaded (ltr) to supply the inner stack"}
 	}
 	gdtr, err := m.E.MMR(unicorn.GDTR)
 	if err != nil {
@@ -357,13 +377,15 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		}
 		gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
 		if err != nil {
-			return &DeliveryFault{x86.VecGP, 0, fmt.Sprintf("GDT unreadable: %v", err)}
+			return pfFault(err, &DeliveryFault{Vec: x86.VecGP, Code: 0, Why: fmt.Sprintf("GDT unreadable: %v", err)})
 		}
-		if err := m.write(gateGDTAddr, gdt); err != nil {
+		// The machine's own pages: physical addresses, never the guest's
+		// linear space.
+		if err := m.E.MemWrite(gateGDTAddr, gdt); err != nil {
 			m.fail(err)
 			return nil
 		}
-		if err := m.write(gateGDTAddr+idx*8, gateBytes[:]); err != nil {
+		if err := m.E.MemWrite(uint64(gateGDTAddr+idx*8), gateBytes[:]); err != nil {
 			m.fail(err)
 			return nil
 		}
@@ -374,8 +396,15 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	}
 	sel := uint16(idx<<3 | 3)
 	stub := []byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
-	if err := m.write(stubAddr, stub); err != nil {
+	if err := m.E.MemWrite(stubAddr, stub); err != nil {
 		m.fail(err)
+		return nil
+	}
+	// With the guest paging, the trampoline runs on the machine's own page
+	// directory, which maps the machine's pages (paging.go).
+	guestCR3, cr3Swap, err := m.enterTrampolineCR3()
+	if err != nil {
+		m.Crash(t.EventPC, "cannot deliver %s to an inner ring under paging: %v", x86.VectorName(t.Vector), err)
 		return nil
 	}
 	// Host writes do not invalidate translated code (pitfall 5).
@@ -383,7 +412,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		m.fail(err)
 		return nil
 	}
-	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr}
+	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
 	m.setReg(unicorn.EIP, stubAddr-csBase)
 	return nil
@@ -398,9 +427,7 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 		return
 	}
 	m.gate = nil
-	if g.swapped {
-		m.restoreGDTR(g.guestGDTR)
-	}
+	m.undoGate(g)
 	t := g.t
 	esp := m.reg(unicorn.ESP)
 	call, err := m.read(m.segBase(uint16(m.reg(unicorn.SS)))+esp, 16)

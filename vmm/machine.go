@@ -104,6 +104,14 @@ type Machine struct {
 	// OnGuestIO, if set, decides port I/O before the machine performs it;
 	// returning true means the strategy handled the instruction itself.
 	OnGuestIO func(io *IOAccess) bool
+	// GuestMMU, if set, is the paging state the guest sees (its virtual
+	// CR0, CR3, CR4) under a VMM that virtualizes the MMU: the machine's
+	// accesses by guest linear address walk the guest's tables with it.
+	// Nil: no guest paging (identity), or under native the real registers.
+	GuestMMU func() x86.MMU
+
+	nativeMMU    bool // the real CR0/CR3/CR4 are the guest's (native)
+	trampPTReady bool // trampPTAddr holds the machine's page table
 }
 
 // NewMachine maps RAM and the VMM region, loads the image and the
@@ -125,6 +133,7 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 		Post:    &PostSink{},
 		ioSites: map[uint32]bool{},
 	}
+	m.nativeMMU = strategy == "native"
 	m.res = Result{Guest: cfg.Name, Args: cfg.Args, Strategy: strategy, Counts: Counts{}, Counters: map[string]uint64{}}
 	if m.res.Guest == "" {
 		m.res.Guest = img.Name
@@ -629,7 +638,7 @@ func (m *Machine) SetReg(r unicorn.Reg, v uint32) { m.setReg(r, v) }
 
 // ReadMem reads guest memory by linear address.
 func (m *Machine) ReadMem(addr uint32, b []byte) error {
-	if err := m.E.MemRead(uint64(addr), b); err != nil {
+	if err := m.linearIO(addr, b, false); err != nil {
 		return fmt.Errorf("vmm: read %d bytes at %#x: %w", len(b), addr, err)
 	}
 	return nil
@@ -643,7 +652,7 @@ func (m *Machine) Fail(err error) { m.fail(err) }
 
 func (m *Machine) read(addr uint32, n int) ([]byte, error) {
 	b := make([]byte, n)
-	if err := m.E.MemRead(uint64(addr), b); err != nil {
+	if err := m.linearIO(addr, b, false); err != nil {
 		return nil, fmt.Errorf("vmm: read %d bytes at %#x: %w", n, addr, err)
 	}
 	return b, nil
@@ -658,7 +667,7 @@ func (m *Machine) read32(addr uint32) (uint32, error) {
 }
 
 func (m *Machine) write(addr uint32, b []byte) error {
-	if err := m.E.MemWrite(uint64(addr), b); err != nil {
+	if err := m.linearIO(addr, b, true); err != nil {
 		return fmt.Errorf("vmm: write %d bytes at %#x: %w", len(b), addr, err)
 	}
 	return nil

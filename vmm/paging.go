@@ -1,0 +1,254 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// Paging on the machine.
+//
+// Unicorn 2.1's MMU walks the guest's page tables the way the CPU does
+// (4 KiB and 4 MiB pages, U/S, R/W, CR0.WP, accessed and dirty bits, #PF
+// with CR2 and the error code), so guest instructions need nothing from the
+// machine. What the machine itself does to guest memory by linear address —
+// read an IDT gate or a descriptor, push an interrupt frame, fetch an
+// instruction to decode it — goes through the same walk (x86.MMU.Walk)
+// against the page tables the guest sees: the real ones under native, the
+// guest's own (virtual CR3) under a VMM that virtualizes the MMU
+// (GuestMMU). A fault in such an access is the #PF the hardware would raise
+// there.
+//
+// The whole 4 GiB linear space is the guest's under native. The one moment
+// the machine needs linear addresses of its own is a privilege-raising
+// delivery: its call-gate trampoline (deliver.go) runs code and reads a GDT
+// in the VMM region. With paging on, the machine runs that trampoline on a
+// page directory of its own — a copy of the guest's whose last entry
+// (0xFFC00000-0xFFFFFFFF) maps the machine's pages — and returns to the
+// guest's CR3 at the landing pad, copying back the Accessed and Dirty bits
+// the CPU set in the copy. The guest's own mapping of that last 4 MiB is
+// out of sight only for the lcall itself; a guest whose inner stack or TSS
+// lies there cannot take a privilege-raising interrupt (a clear crash).
+
+// The machine's private pages for the trampoline under paging, in its part
+// of the VMM region.
+const (
+	trampPDAddr = machineBase + 0x1B000 // the trampoline's page directory
+	trampPTAddr = machineBase + 0x1C000 // its page table for 0xFFC00000-0xFFFFFFFF
+	trampPDE    = 1023                  // the directory entry it replaces
+)
+
+// PFError is a page fault raised while the machine accessed guest memory
+// by linear address.
+type PFError struct{ x86.PageFault }
+
+func (e *PFError) Error() string {
+	return fmt.Sprintf("page fault at %#x (error code %#x)", e.Addr, e.Code)
+}
+
+// MMU is the paging state the guest sees: the real control registers under
+// native, the guest's own under a VMM that virtualizes them.
+func (m *Machine) MMU() x86.MMU {
+	if m.GuestMMU != nil {
+		return m.GuestMMU()
+	}
+	if !m.nativeMMU {
+		return x86.MMU{}
+	}
+	var vals [3]uint32
+	if err := m.E.Regs([]unicorn.Reg{unicorn.CR0, unicorn.CR3, unicorn.CR4}, vals[:]); err != nil {
+		m.fail(fmt.Errorf("vmm: read control registers: %w", err))
+		return x86.MMU{}
+	}
+	return x86.MMU{CR0: vals[0], CR3: vals[1], CR4: vals[2]}
+}
+
+// physMem is guest RAM as a page walk reads it.
+type physMem struct{ m *Machine }
+
+func (p physMem) ReadPhys32(pa uint32) (uint32, bool) {
+	// Guest RAM, and the trampoline's own directory and table (in force
+	// while the machine runs its trampoline under paging).
+	if uint64(pa)+4 > uint64(p.m.Cfg.MemSize) && (pa < trampPDAddr || pa >= trampPTAddr+4096) {
+		return 0, false
+	}
+	var b [4]byte
+	if err := p.m.E.MemRead(uint64(pa), b[:]); err != nil {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[:]), true
+}
+
+func (p physMem) WritePhys32(pa, v uint32) bool {
+	if uint64(pa)+4 > uint64(p.m.Cfg.MemSize) {
+		return false
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return p.m.E.MemWrite(uint64(pa), b[:]) == nil
+}
+
+// PhysMem is guest RAM for page walks (reads and A/D updates).
+func (m *Machine) PhysMem() x86.PhysMem { return physMem{m} }
+
+// vmmOwned reports whether lin is the VMM's own address under a strategy
+// that keeps its region at the top of the linear space (every strategy but
+// native): such addresses are not translated.
+func (m *Machine) vmmOwned(lin uint32) bool { return !m.nativeMMU && lin >= VMMBase }
+
+// Translate maps a guest linear address to a physical one for acc. setAD
+// sets accessed and dirty bits as the CPU would (for the machine's own
+// hardware-like accesses); a look (disassembly, the TUI) passes false.
+func (m *Machine) Translate(lin uint32, acc x86.Access, setAD bool) (uint32, error) {
+	if m.vmmOwned(lin) {
+		return lin, nil
+	}
+	mmu := m.MMU()
+	if !mmu.Paging() {
+		return lin, nil
+	}
+	t, pf := mmu.Walk(physMem{m}, lin, acc, setAD)
+	if pf != nil {
+		return 0, &PFError{*pf}
+	}
+	return t.Phys, nil
+}
+
+// linearIO reads or writes guest memory by linear address, page by page.
+func (m *Machine) linearIO(lin uint32, b []byte, write bool) error {
+	mmu := x86.MMU{}
+	if !m.vmmOwned(lin) {
+		mmu = m.MMU()
+	}
+	if !mmu.Paging() || m.vmmOwned(lin) {
+		if write {
+			return m.E.MemWrite(uint64(lin), b)
+		}
+		return m.E.MemRead(uint64(lin), b)
+	}
+	user := m.nativeMMU && m.reg(unicorn.CS)&3 == 3
+	for len(b) > 0 {
+		n := 4096 - int(lin&0xFFF)
+		if n > len(b) {
+			n = len(b)
+		}
+		t, pf := mmu.Walk(physMem{m}, lin, x86.Access{Write: write, User: user}, write)
+		if pf != nil {
+			return &PFError{*pf}
+		}
+		var err error
+		if write {
+			err = m.E.MemWrite(uint64(t.Phys), b[:n])
+		} else {
+			err = m.E.MemRead(uint64(t.Phys), b[:n])
+		}
+		if err != nil {
+			return err
+		}
+		lin += uint32(n)
+		b = b[n:]
+	}
+	return nil
+}
+
+// pfFault turns a machine access error into the fault delivery raises: a
+// #PF for a page fault, else fallback.
+func pfFault(err error, fallback *DeliveryFault) *DeliveryFault {
+	if pf, ok := err.(*PFError); ok {
+		return &DeliveryFault{Vec: x86.VecPF, Code: pf.Code, CR2: pf.Addr, Why: fallback.Why}
+	}
+	if w, ok := err.(interface{ Unwrap() error }); ok {
+		if pf, ok := w.Unwrap().(*PFError); ok {
+			return &DeliveryFault{Vec: x86.VecPF, Code: pf.Code, CR2: pf.Addr, Why: fallback.Why}
+		}
+	}
+	return fallback
+}
+
+// enterTrampolineCR3 puts the machine's trampoline page directory in
+// force when the guest pages (native only): a copy of the guest's with
+// its last entry mapping the machine's pages. It returns the guest CR3 to
+// restore, or ok=false when no switch was needed.
+func (m *Machine) enterTrampolineCR3() (guestCR3 uint32, ok bool, err error) {
+	if !m.nativeMMU {
+		return 0, false, nil
+	}
+	mmu := m.MMU()
+	if !mmu.Paging() {
+		return 0, false, nil
+	}
+	pd := make([]byte, 4096)
+	if uint64(mmu.CR3&x86.PTEAddr)+4096 > uint64(m.Cfg.MemSize) {
+		return 0, false, fmt.Errorf("the page directory at %#x (CR3) lies outside guest RAM", mmu.CR3&x86.PTEAddr)
+	}
+	if err := m.E.MemRead(uint64(mmu.CR3&x86.PTEAddr), pd); err != nil {
+		return 0, false, err
+	}
+	binary.LittleEndian.PutUint32(pd[trampPDE*4:], trampPTAddr|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
+	if err := m.E.MemWrite(trampPDAddr, pd); err != nil {
+		return 0, false, err
+	}
+	if !m.trampPTReady {
+		// The last 4 MiB: only the machine's own pages are present. The
+		// stub runs at the interrupted privilege (user); the landing pad
+		// at the handler's (supervisor: SMEP allows the fetch).
+		pt := make([]byte, 4096)
+		for a := uint64(machineBase); a < machineBase+machineSize; a += 4096 {
+			// Accessed and dirty already: the CPU has nothing to write here.
+			pte := uint32(a) | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
+			if a != landingAddr {
+				pte |= x86.PTEUser
+			}
+			binary.LittleEndian.PutUint32(pt[(a>>12&0x3FF)*4:], pte)
+		}
+		if err := m.E.MemWrite(trampPTAddr, pt); err != nil {
+			return 0, false, err
+		}
+		m.trampPTReady = true
+	}
+	if err := m.switchCR3(trampPDAddr | mmu.CR3&0xFFF); err != nil {
+		return 0, false, err
+	}
+	return mmu.CR3, true, nil
+}
+
+// leaveTrampolineCR3 returns to the guest's page directory, copying the
+// Accessed and Dirty bits the CPU set in the trampoline's copy back into
+// the guest's own entries, as if it had walked them.
+func (m *Machine) leaveTrampolineCR3(guestCR3 uint32) error {
+	pd := make([]byte, 4096)
+	if err := m.E.MemRead(trampPDAddr, pd); err != nil {
+		return err
+	}
+	gpd := make([]byte, 4096)
+	base := uint64(guestCR3 & x86.PTEAddr)
+	if err := m.E.MemRead(base, gpd); err != nil {
+		return err
+	}
+	for i := 0; i < trampPDE; i++ {
+		got := binary.LittleEndian.Uint32(pd[i*4:])
+		old := binary.LittleEndian.Uint32(gpd[i*4:])
+		if bits := got & (x86.PTEAccessed | x86.PTEDirty) &^ old; bits != 0 && old&x86.PTEPresent != 0 {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], old|bits)
+			if err := m.E.MemWrite(base+uint64(i*4), b[:]); err != nil {
+				return err
+			}
+		}
+	}
+	return m.switchCR3(guestCR3)
+}
+
+// switchCR3 loads CR3 from the host and empties Unicorn's TLB, as a mov to
+// CR3 does on the CPU (a host write of CR3 alone may keep stale entries).
+func (m *Machine) switchCR3(cr3 uint32) error {
+	if err := m.E.SetReg(unicorn.CR3, cr3); err != nil {
+		return fmt.Errorf("vmm: load CR3: %w", err)
+	}
+	if err := m.E.FlushTLB(); err != nil {
+		return fmt.Errorf("vmm: flush TLB: %w", err)
+	}
+	return nil
+}
