@@ -15,8 +15,16 @@ import (
 )
 
 func TestCatalog(t *testing.T) {
-	ws := Catalog()
-	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "io", "irq-toggle", "pgprobe", "smc", "syscall", "timer"}
+	ws := All()
+	want := []string{"call-ret", "compute", "cpuid", "divzero", "hello", "higherhalf", "io", "irq-toggle", "pgfault", "pgprobe", "ptemod", "smc", "syscall", "timer"}
+	for _, w := range PagingCatalog() {
+		if !w.Paging {
+			t.Errorf("%s in PagingCatalog without Paging", w.Name)
+		}
+	}
+	if len(Catalog())+len(PagingCatalog()) != len(ws) {
+		t.Errorf("Catalog (%d) and PagingCatalog (%d) do not add up to All (%d)", len(Catalog()), len(PagingCatalog()), len(ws))
+	}
 	var names []string
 	for _, w := range ws {
 		names = append(names, w.Name)
@@ -79,7 +87,7 @@ var workloadDirective = regexp.MustCompile(`(?m)^\s*WORKLOAD\s+([a-z0-9-]+)\s*,\
 // assembly source declares (WORKLOAD name, default_n), and the source's
 // header comment documents it.
 func TestDefaultArgsMatchSources(t *testing.T) {
-	for _, w := range Catalog() {
+	for _, w := range All() {
 		src, err := os.ReadFile(filepath.Join("..", w.Source))
 		if err != nil {
 			t.Fatal(err)

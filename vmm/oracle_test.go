@@ -38,7 +38,7 @@ func TestNativeMatchesQEMU(t *testing.T) {
 	if err := qemu.Available(); err != nil {
 		t.Skip(err)
 	}
-	for _, w := range guest.Catalog() {
+	for _, w := range guest.All() {
 		for _, n := range oracleNs {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(w.Name+"/"+args, func(t *testing.T) {
@@ -69,7 +69,7 @@ func TestNativeMatchesQEMU(t *testing.T) {
 // TestNativeGolden pins native's event counts for every workload.
 func TestNativeGolden(t *testing.T) {
 	golden := filepath.Join("testdata", "native.golden")
-	for _, w := range guest.Catalog() {
+	for _, w := range guest.All() {
 		for _, n := range oracleNs {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(w.Name+"/"+args, func(t *testing.T) {
@@ -92,12 +92,14 @@ func TestNativeGolden(t *testing.T) {
 // grow linearly in N, with the documented per-iteration event.
 func TestNativePerIteration(t *testing.T) {
 	perIter := map[string]vmm.Key{
-		"io":      {Cause: "io/out:0x80", Mech: vmm.MechMachine},
-		"syscall": {Cause: "int/0x80", Mech: vmm.MechMachine},
-		"divzero": {Cause: "exc/#DE", Mech: vmm.MechMachine},
-		"cpuid":   {Cause: "cpuid", Mech: vmm.MechMachine},
+		"io":         {Cause: "io/out:0x80", Mech: vmm.MechMachine},
+		"syscall":    {Cause: "int/0x80", Mech: vmm.MechMachine},
+		"divzero":    {Cause: "exc/#DE", Mech: vmm.MechMachine},
+		"cpuid":      {Cause: "cpuid", Mech: vmm.MechMachine},
+		"pgfault":    {Cause: "exc/#PF", Mech: vmm.MechMachine},
+		"higherhalf": {Cause: "int/0x80", Mech: vmm.MechMachine},
 	}
-	for _, w := range guest.Catalog() {
+	for _, w := range guest.All() {
 		key, ok := perIter[w.Name]
 		if !ok {
 			continue

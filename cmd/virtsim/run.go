@@ -22,7 +22,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKLOAD\tDEFAULT ARGS\tIMAGES\tDESCRIPTION")
-	for _, w := range guest.Catalog() {
+	for _, w := range guest.All() {
 		images := "native"
 		if len(w.PVImage) > 0 {
 			images += "+pv" // guest/images/NAME.elf and NAME.pv.elf
@@ -227,7 +227,7 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(tw, "instructions\tstatus\t")
 	worst := exitOK
-	for _, w := range guest.Catalog() {
+	for _, w := range guest.All() {
 		fmt.Fprintf(tw, "%s\t%s\t", w.Name, w.DefaultArgs)
 		var insns uint64
 		status := "ok"
