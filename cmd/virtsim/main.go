@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"virtsim/vmm/unicorn"
 )
 
 // Exit statuses of virtsim itself. A guest's own status (the value it wrote
@@ -57,6 +59,7 @@ func init() {
 		{"check", "compare exit counts with a golden file (CI regression); --update rewrites it", cmdCheck},
 		{"translate", "run a guest under binary translation and show each guest block beside its translation", cmdTranslate},
 		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
+		{"version", "print virtsim's commit, Go, the linked libunicorn, KVM's flavour and the host (also --version)", cmdVersion},
 	}
 }
 
@@ -91,9 +94,19 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		usage(stdout)
 		return exitOK
+	case "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
+			// The start-up check: every command that runs a guest needs
+			// the libunicorn the binding was written for.
+			if needsUnicorn(c.name) {
+				if err := unicorn.CheckVersion(); err != nil {
+					fmt.Fprintf(stderr, "virtsim %s: %v\n", c.name, err)
+					return exitUnavailable
+				}
+			}
 			return c.run(args[1:], stdout, stderr)
 		}
 	}

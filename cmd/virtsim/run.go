@@ -13,6 +13,7 @@ import (
 
 	"virtsim/guest"
 	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
 )
 
 func cmdList(args []string, stdout, stderr io.Writer) int {
@@ -31,12 +32,17 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "STRATEGY\tSUBSTRATE\tDESCRIPTION")
+	ucErr := unicorn.CheckVersion()
 	for _, s := range vmm.Strategies() {
 		desc := s.Description
-		if err := s.Available(); err != nil {
+		err := s.Available()
+		if err == nil && s.Substrate == "unicorn" {
+			err = ucErr
+		}
+		if err != nil {
 			desc += " [unavailable: " + err.Error() + "]"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Substrate, desc)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, substrateLabel(s.Substrate), desc)
 	}
 	tw.Flush()
 	return exitOK

@@ -32,12 +32,26 @@ import (
 	"unsafe"
 )
 
-// Version returns the version of the linked libunicorn, e.g. "2.0.1".
-func Version() string {
+// Version returns the version of the linked libunicorn, e.g. "2.1.1".
+func Version() string { return Linked().String() }
+
+// Linked returns the version of the linked libunicorn (uc_version).
+func Linked() LibVersion {
 	var major, minor C.uint
 	v := uint32(C.uc_version(&major, &minor))
-	return fmt.Sprintf("%d.%d.%d", major, minor, (v>>8)&0xff)
+	return LibVersion{uint32(major), uint32(minor), (v >> 8) & 0xff}
 }
+
+// Headers returns the version of the unicorn.h the binding was compiled
+// against (UC_API_MAJOR, _MINOR, _PATCH).
+func Headers() LibVersion {
+	return LibVersion{C.UC_API_MAJOR, C.UC_API_MINOR, C.UC_API_PATCH}
+}
+
+// CheckVersion reports whether the linked libunicorn is the one this
+// binding was written for (BindingVersion), with a message saying what to
+// do if not. New calls it once per process and fails with its error.
+func CheckVersion() error { return checkVersion(Linked(), Headers()) }
 
 // Error returns Unicorn's own description of the code (uc_strerror).
 func (e Error) Error() string {
@@ -83,9 +97,9 @@ type Engine struct {
 }
 
 // New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
-// UC_MODE_32). The first call in a process also calibrates the
-// pitfall-1 workaround (see ClearFault) in a scratch engine; if that fails,
-// New fails.
+// UC_MODE_32). The first call in a process checks the linked library's
+// version (CheckVersion) and calibrates the pitfall-1 workaround (see
+// ClearFault) in a scratch engine; if either fails, New fails.
 func New() (*Engine, error) {
 	cal, err := calibration()
 	if err != nil {

@@ -48,7 +48,13 @@ var (
 )
 
 func calibration() (calib, error) {
-	calOnce.Do(func() { calRes, calErr = calibrate() })
+	calOnce.Do(func() {
+		// The start-up check: the workarounds below rely on the library's
+		// internals, so refuse a libunicorn the binding was not written for.
+		if calErr = CheckVersion(); calErr == nil {
+			calRes, calErr = calibrate()
+		}
+	})
 	return calRes, calErr
 }
 
