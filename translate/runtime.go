@@ -89,8 +89,9 @@ func (b *BT) syncOut() {
 }
 
 // refreshDescriptors follows a change of the guest's descriptor tables:
-// the accessed bit is preset in the VMM's shadow GDT (read-only: the CPU
-// must never write it), and lar's correction table marks the selectors
+// the shadow GDT keeps the guest's Accessed bits (the CPU's store of one
+// into the read-only table faults, and pageFault sets the bit in both
+// tables, as the CPU would in the guest's), and lar's correction table marks the selectors
 // whose descriptors ring compression moved from DPL 0 to DPL 1.
 func (b *BT) refreshDescriptors() {
 	v := &b.VMM.V
@@ -112,7 +113,6 @@ func (b *BT) refreshDescriptors() {
 		g := x86.Decode(guestGDT[i*8:])
 		r := binary.LittleEndian.Uint64(real[i*8:])
 		if g.S && g.Present {
-			r |= 1 << 40 // accessed
 			if g.DPL == 0 {
 				for s := i * 8; s < i*8+8; s++ {
 					binary.LittleEndian.PutUint32(corr[s*4:], uint32(0xFFFFE000)) // -0x2000: DPL 1 -> 0
@@ -370,6 +370,16 @@ func (b *BT) pageFault(tr vmm.Trap) bool {
 		return true
 	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF]:
 		b.selfModified(tr, cr2)
+		return true
+	case write && cr2 >= vmm.StrategyBase+8 && cr2 < vmm.StrategyBase+8189*8 && cr2%8 == 4:
+		// The CPU setting a descriptor's Accessed bit in the read-only
+		// shadow GDT while loading a segment: set it in the guest's
+		// descriptor and the shadow, and retry the load.
+		if err := b.VMM.MarkAccessed(uint16((cr2 - vmm.StrategyBase) / 8)); err != nil {
+			b.Fail(err)
+			return true
+		}
+		b.Complete(tr.PC)
 		return true
 	case cr2 >= b.memSize:
 		acc, size := unicorn.MemReadUnmapped, 1

@@ -188,9 +188,9 @@ func Classify(inst x86asm.Inst) InsnClass {
 		case isCR(a1):
 			return set(Privileged, fmt.Sprintf("priv/mov-from-cr%d", a1.(x86asm.Reg)-x86asm.CR0), "")
 		case isDR(a0):
-			return set(Privileged, fmt.Sprintf("priv/mov-dr%d", a0.(x86asm.Reg)-x86asm.DR0), "not emulated")
+			return set(Privileged, fmt.Sprintf("priv/mov-dr%d", a0.(x86asm.Reg)-x86asm.DR0), "")
 		case isDR(a1):
-			return set(Privileged, fmt.Sprintf("priv/mov-from-dr%d", a1.(x86asm.Reg)-x86asm.DR0), "not emulated")
+			return set(Privileged, fmt.Sprintf("priv/mov-from-dr%d", a1.(x86asm.Reg)-x86asm.DR0), "")
 		case isSegReg(a0):
 			r := a0.(x86asm.Reg)
 			if r == x86asm.SS {

@@ -76,6 +76,27 @@ type VCPU struct {
 	LDTR uint16 // selector
 	TR   uint16 // selector
 	MSR  map[uint32]uint64
+	// DR holds the debug registers as written (DR4 and DR5 alias DR6 and
+	// DR7); DebugReg gives what a read returns.
+	DR [8]uint32
+}
+
+// Bits of DR6 and DR7 that always read as 1 (the reset values are these:
+// DR6 0xFFFF0FF0, DR7 0x400), as QEMU's qemu32 and the SDM have them.
+const (
+	DR6Fixed1 = 0xFFFF0FF0
+	DR7Fixed1 = 0x400
+)
+
+// DebugReg is the value mov from DRn returns (n = 0..3, 6, 7).
+func (v *VCPU) DebugReg(n int) uint32 {
+	switch n {
+	case 6:
+		return v.DR[6] | DR6Fixed1
+	case 7:
+		return v.DR[7] | DR7Fixed1
+	}
+	return v.DR[n]
 }
 
 // Platform is what the emulator asks of the VMM around it: the devices,

@@ -680,6 +680,10 @@ func (m *emu) mov() error {
 		return m.movToCR(a0.(x86asm.Reg), a1)
 	case isCR(a1):
 		return m.movFromCR(a0, a1.(x86asm.Reg))
+	case isDR(a0):
+		return m.movToDR(a0.(x86asm.Reg), a1)
+	case isDR(a1):
+		return m.movFromDR(a0, a1.(x86asm.Reg))
 	case isSegReg(a0):
 		sel, err := m.readOperand(a1, 2)
 		if err != nil {

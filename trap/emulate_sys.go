@@ -99,6 +99,52 @@ func (m *emu) movFromCR(dst x86asm.Arg, cr x86asm.Reg) error {
 	return m.writeOperand(dst, 4, val)
 }
 
+// debugRegNum maps DRn to the register it names: DR4 and DR5 alias DR6
+// and DR7 while CR4.DE is clear, and are #UD with it set; DR8 up do not
+// exist in 32-bit mode.
+func (m *emu) debugRegNum(r x86asm.Reg) (int, error) {
+	n := int(r - x86asm.DR0)
+	switch {
+	case n > 7:
+		return 0, ud("mov with DR%d", n)
+	case (n == 4 || n == 5) && m.v.CR4&x86.CR4DE != 0:
+		return 0, ud("DR%d with CR4.DE set", n)
+	case n == 4 || n == 5:
+		n += 2
+	}
+	return n, nil
+}
+
+// movToDR writes a debug register of the virtual CPU. The values are
+// kept and read back; breakpoints they arm are not modelled (a documented
+// limit: no guest-visible #DB from DR7).
+func (m *emu) movToDR(dr x86asm.Reg, src x86asm.Arg) error {
+	n, err := m.debugRegNum(dr)
+	if err != nil {
+		return err
+	}
+	if err := m.needCPL0(); err != nil {
+		return err
+	}
+	val, err := m.readOperand(src, 4)
+	if err != nil {
+		return err
+	}
+	m.v.DR[n] = val
+	return nil
+}
+
+func (m *emu) movFromDR(dst x86asm.Arg, dr x86asm.Reg) error {
+	n, err := m.debugRegNum(dr)
+	if err != nil {
+		return err
+	}
+	if err := m.needCPL0(); err != nil {
+		return err
+	}
+	return m.writeOperand(dst, 4, m.v.DebugReg(n))
+}
+
 // memArg is the instruction's memory operand, or #UD.
 func (m *emu) memArg(i int) (x86asm.Mem, error) {
 	if mem, ok := m.inst.Args[i].(x86asm.Mem); ok {

@@ -262,7 +262,28 @@ func TestEmulateControlRegisters(t *testing.T) {
 		{name: "mov to cr1", code: "0f22c8", cause: "priv/mov-cr1", fault: "#UD"},
 		{name: "mov to cr3 at CPL 3", code: "0f22d8", user: true, cause: "priv/mov-cr3", fault: "#GP(0x0)"},
 		{name: "mov from cr3 at CPL 3", code: "0f20db", user: true, cause: "priv/mov-from-cr3", fault: "#GP(0x0)"},
-		{name: "mov to dr7", code: "0f23f8", err: "not emulated"},
+		{name: "mov to dr7", code: "0f23f8", cause: "priv/mov-dr7",
+			setup: func(en *env) { en.c.regs[EAX] = 0x1 },
+			check: func(t *testing.T, en *env, out Outcome) {
+				if got := en.v.DebugReg(7); got != 0x401 {
+					t.Errorf("DR7 = %#x, want 0x401 (bit 10 reads as 1)", got)
+				}
+			}},
+		{name: "mov from dr6 at reset", code: "0f21f0", cause: "priv/mov-from-dr6",
+			check: func(t *testing.T, en *env, out Outcome) {
+				if got := en.c.regs[EAX]; got != 0xFFFF0FF0 {
+					t.Errorf("EAX = %#x, want DR6's reset value 0xffff0ff0", got)
+				}
+			}},
+		{name: "mov from dr5 aliases dr7", code: "0f21e8", cause: "priv/mov-from-dr5",
+			check: func(t *testing.T, en *env, out Outcome) {
+				if got := en.c.regs[EAX]; got != 0x400 {
+					t.Errorf("EAX = %#x, want DR7's reset value 0x400", got)
+				}
+			}},
+		{name: "mov to dr4 with CR4.DE", code: "0f23e0", cause: "priv/mov-dr4", fault: "#UD",
+			setup: func(en *env) { en.v.CR4 |= x86.CR4DE }},
+		{name: "mov to dr0 at CPL 3", code: "0f23c0", user: true, cause: "priv/mov-dr0", fault: "#GP(0x0)"},
 		{name: "clts", code: "0f06", cause: "priv/clts",
 			setup: func(en *env) { en.v.CR0 |= x86.CR0TS },
 			check: func(t *testing.T, en *env, out Outcome) {
@@ -476,7 +497,7 @@ func TestEmulateMSRsAndCPUID(t *testing.T) {
 				wantReg(t, en, EDX, 0x00070406)
 			}},
 		{name: "rdmsr of an unknown MSR", code: "0f32", cause: "priv/rdmsr", fault: "#GP(0x0)",
-			setup: func(en *env) { en.c.regs[ECX] = 0xC0000080 }},
+			setup: func(en *env) { en.c.regs[ECX] = 0xC0000100 }}, // FS_BASE: long mode only
 		{name: "wrmsr of a read-only MSR", code: "0f30", cause: "priv/wrmsr", fault: "#GP(0x0)",
 			setup: func(en *env) { en.c.regs[ECX] = 0xFE }},
 		{name: "rdmsr at CPL 3", code: "0f32", user: true, cause: "priv/rdmsr", fault: "#GP(0x0)",

@@ -134,6 +134,14 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 		return nil, fmt.Errorf("trap: %w", err)
 	}
 	m.VMMTrap = t.OnTrap
+	m.OnProtWrite = t.onProtWrite
+	m.SegLoading = func(sel uint16) {
+		if !x86.SelTI(sel) && x86.SelIndex(sel) != 0 && uint32(x86.SelIndex(sel)) <= guestMaxIndex {
+			if err := t.MarkAccessed(x86.SelIndex(sel)); err != nil {
+				t.Fail(err)
+			}
+		}
+	}
 	m.GateSlot = gateSlotIndex
 	// Interrupts wait in the PIC until the guest's virtual IF allows them
 	// (and not inside the shadow of an emulated sti).
@@ -357,12 +365,30 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 		}
 		t.pending = append(t.pending, tr.Vector)
 		m.Complete(t.continueAt(tr.RetEIP))
-	case tr.Vector == x86.VecGP && !tr.Soft && t.V.CPL == 0:
+	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)):
 		t.EmulateTrap(tr)
 	default:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		t.Reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
 	}
+}
+
+// userIO reports a #GP raised by port I/O in guest user code: the real
+// TSS has no I/O bitmap, so every port faults, but the guest's own TSS may
+// grant the port (the emulator checks its bitmap, as the CPU would).
+func (t *VMM) userIO(tr vmm.Trap) bool {
+	if tr.Code != 0 {
+		return false
+	}
+	inst, err := t.Decode(tr.PC)
+	if err != nil {
+		return false
+	}
+	switch inst.Op {
+	case x86asm.IN, x86asm.OUT, x86asm.INSB, x86asm.INSW, x86asm.INSD, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
+		return true
+	}
+	return false
 }
 
 // EmulateTrap handles a #GP raised by the deprivileged guest kernel: a
@@ -506,8 +532,17 @@ func (t *VMM) Escalating(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 			t.Crash(pc, "triple fault in the guest: delivering %s raised %v", x86.VectorName(vec), f)
 			return
 		}
+		if soft {
+			// A fault delivering int n is an ordinary exception of the int
+			// instruction (int $0x0d through a DPL-0 gate from ring 3:
+			// #GP(0x6a)), not a double fault.
+			next = f.Vec
+		}
 		t.Record(vmm.CauseExc(next), vmm.MechTrap, pc)
 		vec, code, hasCode, soft, retEIP = next, f.Code, true, false, pc
+		if e, ok := x86.ExceptionFor(next); ok {
+			hasCode = e.ErrorCode
+		}
 		if next == x86.VecDF {
 			code = 0
 		}
@@ -733,4 +768,54 @@ func (t *VMM) Virtual() (vmm.CPUState, bool) {
 // RunToExit runs until the next exit.
 func (t *VMM) RunToExit() (vmm.Stop, error) {
 	return t.RunUntil(func(e vmm.Event) bool { return e.Mech.IsExit() })
+}
+
+// ---- descriptor Accessed bits ----
+
+// onProtWrite handles the one store the CPU makes into the VMM's read-only
+// tables: loading a segment whose descriptor has the Accessed bit clear
+// sets it (a 4-byte store of the descriptor's high word with bit 8 set).
+// The guest's own descriptor gets the bit, as on a real CPU, and so does
+// the shadow, so later loads store nothing. Anything else is refused.
+func (t *VMM) onProtWrite(addr uint32, size int, value uint64) bool {
+	off := addr - realGDTAddr
+	if addr < realGDTAddr || off >= (guestMaxIndex+1)*8 || off%8 != 4 || size != 4 {
+		return false
+	}
+	var hi [4]byte
+	if err := t.ReadMem(addr, hi[:]); err != nil {
+		return false
+	}
+	old := binary.LittleEndian.Uint32(hi[:])
+	if uint32(value) != old|1<<8 || old&(1<<12) == 0 { // only A, of a code or data descriptor
+		return false
+	}
+	if err := t.MarkAccessed(uint16(off / 8)); err != nil {
+		t.Fail(err)
+	}
+	return true
+}
+
+// MarkAccessed sets the Accessed bit of GDT entry index in the guest's
+// table (when the guest's GDTR covers it) and in the shadow.
+func (t *VMM) MarkAccessed(index uint16) error {
+	off := uint32(index) * 8
+	if off+7 <= uint32(t.V.GDTR.Limit) {
+		var b [1]byte
+		if err := t.ReadMem(t.V.GDTR.Base+off+5, b[:]); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
+			if err := t.WriteMem(t.V.GDTR.Base+off+5, []byte{b[0] | 1}); err != nil {
+				return fmt.Errorf("trap: set the Accessed bit of guest descriptor %d: %w", index, err)
+			}
+		}
+	}
+	var b [1]byte
+	if err := t.ReadMem(realGDTAddr+off+5, b[:]); err != nil {
+		return err
+	}
+	if b[0]&0x10 != 0 && b[0]&1 == 0 {
+		if err := t.WriteMem(realGDTAddr+off+5, []byte{b[0] | 1}); err != nil {
+			return fmt.Errorf("trap: set the Accessed bit of shadow descriptor %d: %w", index, err)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package trap
 
 import (
+	"encoding/binary"
+
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
@@ -54,8 +56,25 @@ func (c *unicornCPU) Seg(s SegReg) Segment {
 }
 
 // LoadSeg loads the selector; Unicorn reads the descriptor from the real
-// GDT itself, which holds the shadow the emulator computed.
+// GDT itself. The emulator checked (and marked accessed) the guest's
+// descriptor as it is now, so its shadow d goes into the real GDT first
+// when the entry differs: the CPU loads what was checked, and finding the
+// Accessed bit set it stores nothing into the read-only table (a store
+// there would fire a memory hook from inside this host register write).
 func (c *unicornCPU) LoadSeg(s SegReg, sel uint16, d x86.Descriptor) error {
+	if idx := uint32(x86.SelIndex(sel)); !x86.SelTI(sel) && idx != 0 && idx <= guestMaxIndex && d.Raw != 0 {
+		addr := realGDTAddr + idx*8
+		var cur [8]byte
+		if err := c.m.ReadMem(addr, cur[:]); err != nil {
+			return err
+		}
+		if binary.LittleEndian.Uint64(cur[:]) != d.Raw {
+			binary.LittleEndian.PutUint64(cur[:], d.Raw)
+			if err := c.m.WriteMem(addr, cur[:]); err != nil {
+				return err
+			}
+		}
+	}
 	return c.m.E.SetReg(segMap[s], uint32(sel))
 }
 

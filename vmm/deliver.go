@@ -127,10 +127,23 @@ func (m *Machine) insnLen(pc uint32) int {
 // deliver runs one delivery attempt and escalates on failure. cause is the
 // event: recorded as a machine event if guest code receives it, handed to
 // the VMM (an exit) if the real IDT leads there.
+//
+// The double-fault rule is about exceptions: a fault raised while
+// delivering int n (int $0x0d through a DPL-0 gate from ring 3: #GP with
+// the IDT entry as error code) is an ordinary exception of the int
+// instruction, delivered as such; only a fault while delivering that one
+// escalates.
 func (m *Machine) deliver(cause string, vec uint8, code uint32, hasErr, soft bool, retEIP, eventPC uint32) {
-	if f := m.tryDeliver(cause, vec, code, hasErr, soft, retEIP, eventPC); f != nil {
-		m.escalate(vec, f, eventPC, nil)
+	f := m.tryDeliver(cause, vec, code, hasErr, soft, retEIP, eventPC)
+	if f == nil {
+		return
 	}
+	if soft {
+		e, _ := x86.ExceptionFor(f.Vec)
+		m.deliver(CauseExc(f.Vec), f.Vec, f.Code, e.ErrorCode, false, eventPC, eventPC)
+		return
+	}
+	m.escalate(vec, f, eventPC, nil)
 }
 
 // escalate handles fault f raised while delivering vector first.
@@ -333,6 +346,7 @@ func (m *Machine) transferSamePL(t Transfer) *DeliveryFault {
 		return pfFault(err, &DeliveryFault{Vec: x86.VecSS, Code: 0, Why: fmt.Sprintf("cannot push the interrupt frame: %v", err)})
 	}
 	if uint32(t.TargetSel) != m.reg(unicorn.CS) {
+		m.segLoading(t.TargetSel)
 		if err := m.E.SetReg(unicorn.CS, uint32(t.TargetSel)); err != nil {
 			return &DeliveryFault{Vec: x86.VecGP, Code: uint32(t.TargetSel &^ 3), Why: fmt.Sprintf("load handler CS: %v", err)}
 		}
@@ -352,6 +366,11 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	}
 	if tr.Limit < 0x67 {
 		return &DeliveryFault{Vec: x86.VecTS, Code: uint32(tr.Selector &^ 3), Why: "no 32-bit TSS loaded (ltr) to supply the inner stack"}
+	}
+	// The switch loads the handler's CS and the inner SS named by the TSS.
+	m.segLoading(t.TargetSel)
+	if ss, err := m.read(tr.Base+4+8*uint32(newCPLOf(t)), 2); err == nil {
+		m.segLoading(binary.LittleEndian.Uint16(ss))
 	}
 	gdtr, err := m.E.MMR(unicorn.GDTR)
 	if err != nil {
@@ -449,6 +468,29 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	}
 	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{newESP, t.NewFlags})
 	m.Complete(t.Handler)
+}
+
+func newCPLOf(t Transfer) uint8 { return x86.SelRPL(t.TargetSel) }
+
+// segLoading prepares a segment load the machine makes the CPU do: the
+// descriptor's Accessed bit is set as the CPU would set it, before the CPU
+// reads the descriptor (see Machine.SegLoading).
+func (m *Machine) segLoading(sel uint16) {
+	if m.SegLoading != nil {
+		m.SegLoading(sel)
+		return
+	}
+	if x86.SelTI(sel) || x86.SelIndex(sel) == 0 {
+		return
+	}
+	gdtr, err := m.E.MMR(unicorn.GDTR)
+	if err != nil || uint32(x86.SelIndex(sel))*8+7 > gdtr.Limit {
+		return
+	}
+	addr := gdtr.Base + uint32(x86.SelIndex(sel))*8 + 5
+	if b, err := m.read(addr, 1); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
+		_ = m.write(addr, []byte{b[0] | 1}) // guest RAM: a write the CPU would make
+	}
 }
 
 func (m *Machine) restoreGDTR(g unicorn.MMR) {

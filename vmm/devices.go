@@ -121,5 +121,35 @@ func (d *DebugExit) Out(port uint16, size int, v uint32) {
 type PostSink struct{ Writes uint64 }
 
 func (p *PostSink) Name() string                        { return "post" }
-func (p *PostSink) In(port uint16, size int) uint32     { return 0xFF }
+func (p *PostSink) In(port uint16, size int) uint32     { return sizeMask(size) }
 func (p *PostSink) Out(port uint16, size int, v uint32) { p.Writes++ }
+
+// PortSysCtlB is the PC's system control port B.
+const PortSysCtlB = 0x61
+
+// SysCtlB is port 0x61 as QEMU's PC speaker model has it: bit 0 is the
+// gate of PIT channel 2 and bit 1 the speaker data enable (both as last
+// written), bit 4 a DRAM-refresh flip-flop that toggles on every read
+// (firmware delay loops poll it), bit 5 channel 2's OUT level. The gate is
+// stored, not wired to the PIT (which models no gates).
+type SysCtlB struct {
+	PIT     *PIT
+	ctl     uint8
+	refresh bool
+}
+
+func (s *SysCtlB) Name() string { return "sysctl-b" }
+
+func (s *SysCtlB) In(port uint16, size int) uint32 {
+	s.refresh = !s.refresh
+	v := uint32(s.ctl & 3)
+	if s.refresh {
+		v |= 1 << 4
+	}
+	if s.PIT != nil && s.PIT.Output(2) {
+		v |= 1 << 5
+	}
+	return v
+}
+
+func (s *SysCtlB) Out(port uint16, size int, v uint32) { s.ctl = uint8(v) & 3 }

@@ -64,6 +64,7 @@ func (m *Machine) setupInterrupts() error {
 		{0x40, 0x43, m.PIT},
 		{0x20, 0x21, m.PIC},
 		{0xA0, 0xA1, m.PIC},
+		{PortSysCtlB, PortSysCtlB, &SysCtlB{PIT: m.PIT}},
 	} {
 		if err := m.Bus.Register(d.lo, d.hi, d.dev); err != nil {
 			return fmt.Errorf("vmm: %w", err)

@@ -72,6 +72,7 @@ type Machine struct {
 	wantClock bool    // the guest loaded a PIT count: start the clock between runs
 	stepThen  func()  // run exactly one guest instruction, then call this
 	hookErr   error   // an internal error inside a hook, surfaced by Run
+	crashInsn bool    // a crash report waits for its instruction (finishCrash)
 	wall      time.Duration
 	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
 	tlbFlip   bool        // tlbFlushPage's protection, toggled to flush the TLB
@@ -112,6 +113,21 @@ type Machine struct {
 
 	nativeMMU    bool // the real CR0/CR3/CR4 are the guest's (native)
 	trampPTReady bool // trampPTAddr holds the machine's page table
+	// OnProtWrite, if set, sees a store the memory protection refused
+	// before the machine reports it as a crash; returning true means the
+	// strategy did what the store meant (the CPU's own store is dropped and
+	// execution goes on). The CPU setting a descriptor's Accessed bit in a
+	// VMM's read-only shadow table arrives here. It runs inside a memory
+	// hook, possibly nested in a host register write: it may read and write
+	// memory but must not stop or redirect the engine.
+	OnProtWrite func(addr uint32, size int, value uint64) bool
+	// SegLoading, if set, is told the (real) selector of a code or stack
+	// segment the machine is about to make the CPU load during a delivery:
+	// a strategy whose real GDT is read-only sets the descriptor's Accessed
+	// bit itself first (in the guest's table and in its shadow), so the
+	// CPU's own store of that bit never hits the protection mid-delivery.
+	// Unset, the machine sets the bit in the loaded GDT (the guest's).
+	SegLoading func(sel uint16)
 }
 
 // NewMachine maps RAM and the VMM region, loads the image and the
@@ -219,6 +235,7 @@ func (m *Machine) installHooks() error {
 
 // Result reports the run so far.
 func (m *Machine) Result() *Result {
+	m.finishCrash()
 	r := m.res
 	r.Stop = m.stop
 	if m.stop.Kind == StopNone {
@@ -341,9 +358,25 @@ func (m *Machine) Halt(s Stop) {
 	m.E.Stop()
 }
 
-// Crash stops the guest with a crash report at pc.
+// Crash stops the guest with a crash report at pc. Crashes are mostly
+// found inside Unicorn hooks, some of them nested in a host call into the
+// engine (a segment-register write that fired a memory hook), so the
+// faulting instruction is disassembled only once the engine has returned
+// (finishCrash): a crash report never calls into Unicorn from a hook.
 func (m *Machine) Crash(pc uint32, format string, a ...any) {
-	m.Halt(Stop{Kind: StopCrash, Reason: fmt.Sprintf(format, a...), PC: pc, Insn: m.Disasm(pc)})
+	if m.stop.Kind == StopNone {
+		m.crashInsn = true
+	}
+	m.Halt(Stop{Kind: StopCrash, Reason: fmt.Sprintf(format, a...), PC: pc})
+}
+
+// finishCrash names the instruction of a crash report, outside any hook. A
+// PC the host cannot read leaves it empty (Disasm reports what it can).
+func (m *Machine) finishCrash() {
+	if m.crashInsn {
+		m.crashInsn = false
+		m.stop.Insn = m.Disasm(m.stop.PC)
+	}
 }
 
 func (m *Machine) fail(err error) {
@@ -373,6 +406,17 @@ func (m *Machine) RunUntil(pred func(Event) bool) (Stop, error) { return m.loop(
 func (m *Machine) Step() (Stop, error) { return m.loop(modeStep, nil) }
 
 func (m *Machine) loop(mode runMode, pred func(Event) bool) (Stop, error) {
+	s, err := m.loop1(mode, pred)
+	if m.crashInsn {
+		m.finishCrash()
+		if s.Kind == StopCrash {
+			s = m.stop
+		}
+	}
+	return s, err
+}
+
+func (m *Machine) loop1(mode runMode, pred func(Event) bool) (Stop, error) {
 	if m.stop.Kind != StopNone {
 		return m.stop, nil
 	}
@@ -478,6 +522,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	t0 := time.Now()
 	startErr := m.E.Start(uint64(pc), 0, remaining, count)
 	m.wall += time.Since(t0)
+	m.finishCrash()
 	if m.hookErr != nil {
 		return false, m.hookErr
 	}
@@ -553,6 +598,9 @@ func (m *Machine) engineError(err error) {
 }
 
 func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, value int64) bool {
+	if acc == unicorn.MemWriteProt && m.OnProtWrite != nil && addr < 1<<32 && m.OnProtWrite(uint32(addr), size, uint64(value)) {
+		return true
+	}
 	kind := acc.String()
 	if addr >= uint64(m.Cfg.MemSize) {
 		// The VMM region is no more the guest's than unmapped space: a

@@ -9,11 +9,8 @@ package unicorn
 #cgo nocallback uc_mem_write
 #cgo noescape vs_reg_read32
 #cgo nocallback vs_reg_read32
-#cgo nocallback vs_reg_write32
 #cgo noescape vs_reg_read_batch32
 #cgo nocallback vs_reg_read_batch32
-#cgo noescape vs_reg_write_batch32
-#cgo nocallback vs_reg_write_batch32
 #cgo noescape vs_mmr_read
 #cgo nocallback vs_mmr_read
 #cgo nocallback vs_mmr_write
@@ -21,6 +18,13 @@ package unicorn
 #cgo nocallback vs_msr_read
 #cgo nocallback vs_msr_write
 #cgo nocallback uc_emu_stop
+// The register writes are not nocallback: a host write of a segment register
+// makes the CPU load its descriptor and set its Accessed bit, a store that
+// can fire a memory hook (a read-only descriptor table) — a callback into
+// Go that the runtime forbids inside a nocallback call (it panicked with
+// "unexpected setting cgoNoCallback" at the next nocallback call). Nor is
+// the batch write noescape: a callback may move the goroutine stack its
+// arguments would live on.
 #include <stdlib.h>
 #include "shim.h"
 */
