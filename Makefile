@@ -1,6 +1,9 @@
 # virtsim: `make run` and `make test` are all a new user needs.
 GO     ?= go
 BIN    := bin/virtsim
+# The commit results.json names in its provenance (experiments.BuildCommit).
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo +dirty)
+LDFLAGS := -X virtsim/experiments.BuildCommit=$(COMMIT)
 # Packages with goroutines or no cgo hot paths also run under the race detector.
 RACE_PKGS := ./vmm/x86 ./guest ./trap ./tui ./experiments ./hwassist
 
@@ -12,7 +15,7 @@ deps:
 	@./scripts/deps.sh
 
 build: deps
-	$(GO) build -o $(BIN) ./cmd/virtsim
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/virtsim
 
 # The main job: every workload under every available strategy, a table of exits.
 run: build

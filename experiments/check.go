@@ -25,6 +25,9 @@ type CheckOptions struct {
 	// Guests and Strategies filter the records checked, and choose the
 	// matrix added by Update (empty: all).
 	Guests, Strategies []string
+	// Images are workloads from image files (--image): their records are
+	// checked (and with Update, added) under the file's name.
+	Images []guest.Workload
 	// Args is the command line of the records Update adds (default: each
 	// workload's DefaultArgs).
 	Args       string
@@ -110,9 +113,11 @@ func Check(o CheckOptions) (*CheckReport, error) {
 			rep.Skipped = append(rep.Skipped, Skip{k.Guest, k.Args, k.Strategy, "strategy unavailable: " + err.Error()})
 			continue
 		}
-		w, err := guest.Lookup(k.Guest)
-		if err != nil {
-			return nil, fmt.Errorf("golden %s: record %s: %w", o.Golden, k, err)
+		w, ok := FindImage(o.Images, k.Guest)
+		if !ok {
+			if w, err = guest.Lookup(k.Guest); err != nil {
+				return nil, fmt.Errorf("golden %s: record %s (an image file's record needs --image FILE): %w", o.Golden, k, err)
+			}
 		}
 		c := Cell{Workload: w, Args: k.Args, Strategy: s, Image: "native"}
 		if s.PV {
@@ -126,7 +131,7 @@ func Check(o CheckOptions) (*CheckReport, error) {
 		queued[k] = true
 	}
 	if o.Update {
-		cells, err := Plan(Options{Guests: o.Guests, Strategies: o.Strategies, Args: o.Args})
+		cells, err := Plan(Options{Guests: o.Guests, Images: o.Images, Strategies: o.Strategies, Args: o.Args})
 		if err != nil {
 			return nil, err
 		}

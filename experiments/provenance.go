@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -18,9 +19,10 @@ import (
 // Provenance says where a result came from, so a number in a paper can be
 // traced to the code and machine that produced it.
 type Provenance struct {
-	// Commit is the virtsim commit (git rev-parse HEAD, or the build's VCS
-	// stamp), suffixed "+dirty" when the work tree had changes; "unknown"
-	// when neither is available.
+	// Commit is the virtsim commit: the Makefile's stamp (BuildCommit),
+	// the build's VCS stamp, or git in the source directory (go run, go
+	// test), suffixed "+dirty" when the work tree had changes; "unknown"
+	// when none is available.
 	Commit         string `json:"commit"`
 	GoVersion      string `json:"go_version"`
 	UnicornVersion string `json:"unicorn_version"`
@@ -95,13 +97,18 @@ func CollectProvenance(command string) Provenance {
 	return p
 }
 
+// BuildCommit is the commit the binary was built from, stamped by the
+// Makefile (-ldflags "-X virtsim/experiments.BuildCommit=..."), with
+// "+dirty" when the work tree had changes. Empty in an unstamped build.
+var BuildCommit string
+
+// commit finds the virtsim commit: the stamp, else the build's VCS
+// information, else git run in the directory this source file was compiled
+// from (go run, go test, a build with VCS stamping off). It never asks git
+// about the current directory, which may be some other repository.
 func commit() string {
-	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-		c := strings.TrimSpace(string(out))
-		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
-			c += "+dirty"
-		}
-		return c
+	if BuildCommit != "" {
+		return BuildCommit
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev, modified string
@@ -120,7 +127,26 @@ func commit() string {
 			return rev
 		}
 	}
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if c := gitCommit(filepath.Dir(file)); c != "" {
+			return c
+		}
+	}
 	return "unknown"
+}
+
+// gitCommit is HEAD of the repository holding dir, "+dirty" when tracked
+// files changed, or "" when dir is in no repository git can read.
+func gitCommit(dir string) string {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		c += "+dirty"
+	}
+	return c
 }
 
 func cpuModel() string {

@@ -15,8 +15,12 @@ import (
 
 // Options describe a matrix of workloads × strategies × repetitions.
 type Options struct {
-	// Guests names the workloads (empty: the whole catalogue).
+	// Guests names the workloads (empty: the whole catalogue, or only
+	// Images when there are some).
 	Guests []string
+	// Images are workloads from image files (--image): run besides Guests.
+	// They have no paravirtual build, so PV strategies skip them.
+	Images []guest.Workload
 	// Strategies names the strategies (empty: every registered one).
 	Strategies []string
 	// Args, if set, is the command line of every workload (else each
@@ -90,10 +94,11 @@ func ScaleArgs(args string, f float64) string {
 	return strings.Join(fields, " ")
 }
 
-// selectWorkloads resolves names against the catalogue (all if empty).
-func selectWorkloads(names []string) ([]guest.Workload, error) {
-	if len(names) == 0 {
-		var out []guest.Workload
+// selectWorkloads resolves names against the catalogue (all if empty
+// and there are no images) and adds the image workloads.
+func selectWorkloads(names []string, images []guest.Workload) ([]guest.Workload, error) {
+	var out []guest.Workload
+	if len(names) == 0 && len(images) == 0 {
 		for _, w := range guest.Catalog() {
 			if len(w.Image) > 0 {
 				out = append(out, w)
@@ -101,15 +106,33 @@ func selectWorkloads(names []string) ([]guest.Workload, error) {
 		}
 		return out, nil
 	}
-	var out []guest.Workload
 	for _, n := range names {
+		if w, ok := FindImage(images, n); ok {
+			out = append(out, w)
+			continue
+		}
 		w, err := guest.Lookup(n)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, w)
 	}
+	for _, w := range images {
+		if !contains(names, w.Name) || len(names) == 0 {
+			out = append(out, w)
+		}
+	}
 	return out, nil
+}
+
+// FindImage returns the image workload (--image) called name.
+func FindImage(images []guest.Workload, name string) (guest.Workload, bool) {
+	for _, w := range images {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return guest.Workload{}, false
 }
 
 // selectStrategies resolves names against the registry (all if empty).
@@ -131,7 +154,7 @@ func selectStrategies(names []string) ([]*vmm.Strategy, error) {
 // Plan enumerates the cells of a matrix, marking those that cannot run
 // here (strategy unavailable, no paravirtual image) with their reason.
 func Plan(o Options) ([]Cell, error) {
-	ws, err := selectWorkloads(o.Guests)
+	ws, err := selectWorkloads(o.Guests, o.Images)
 	if err != nil {
 		return nil, err
 	}

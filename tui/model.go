@@ -19,6 +19,9 @@ import (
 type Options struct {
 	// Guest is the workload to open; "" opens the guest picker.
 	Guest string
+	// Image, if set, is a workload from an image file (virtsim tui
+	// --image): it opens instead of Guest and joins the picker.
+	Image *guest.Workload
 	// Strategy is the strategy to start with; "" means trap when it is
 	// available, else the first available one.
 	Strategy string
@@ -161,9 +164,17 @@ func newModel(opts Options, d deps) (*Model, error) {
 		w: 80, h: 24,
 	}
 	m.help.Width = 80
-	m.picker = newPicker(guest.Catalog())
+	ws := guest.Catalog()
+	if opts.Image != nil {
+		ws = append(ws, *opts.Image)
+		opts.Guest = opts.Image.Name
+	}
+	m.picker = newPicker(ws)
 	if opts.Guest != "" {
 		w, err := guest.Lookup(opts.Guest)
+		if opts.Image != nil {
+			w, err = *opts.Image, nil
+		}
 		if err != nil {
 			return nil, err
 		}

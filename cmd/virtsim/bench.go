@@ -23,8 +23,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	traceGuest := fs.String("trace-guest", "", "workload whose event trace gives the cumulative-exits plot (default: timer if selected, else the first)")
 	suite := fs.String("suite", "", "preset: adams-agesen (the paper's nanobenchmarks; adds the literature report, profile p4-2006 unless --profile is given)")
 	noPlots := fs.Bool("no-plots", false, "write no plots")
+	var images listFlag
+	fs.Var(&images, "image", "guest image file(s), multiboot ELF32, comma-separated: benchmarked beside --guests (alone when --guests is not given)")
 	m := addMatrixFlags(fs, true)
 	if done, st := parseFlags(fs, args); done {
+		return st
+	}
+	imgs, st, err := imageWorkloads(images, uint32(m.mem))
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
 		return st
 	}
 	if *reps < 0 || *workers < 1 || *scale <= 0 {
@@ -38,7 +45,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	o := m.options("bench", stderr)
-	o.Guests, o.Args, o.Scale, o.Reps, o.Workers = guests, *gargs, *scale, *reps, *workers
+	o.Guests, o.Images, o.Args, o.Scale, o.Reps, o.Workers = guests, imgs, *gargs, *scale, *reps, *workers
 	var lo *experiments.Results
 	if *suite != "" {
 		ws, err := experiments.SuiteWorkloads(*suite)
@@ -59,14 +66,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	o.Profile = p
-	if *traceGuest != "" {
+	if _, isImage := experiments.FindImage(imgs, *traceGuest); *traceGuest != "" && !isImage {
 		if _, err := guest.Lookup(*traceGuest); err != nil {
 			fmt.Fprintf(stderr, "virtsim bench: --trace-guest: %v\n", err)
 			return exitUsage
 		}
 		o.TraceGuest = *traceGuest
+	} else if *traceGuest != "" {
+		o.TraceGuest = *traceGuest
 	} else {
-		o.TraceGuest = defaultTraceGuest(o.Guests)
+		sel := o.Guests
+		for _, w := range imgs {
+			sel = append(sel, w.Name)
+		}
+		o.TraceGuest = defaultTraceGuest(sel)
 	}
 	if *suite != "" {
 		// The literature report needs counts at two iteration counts: the

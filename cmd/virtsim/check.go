@@ -19,12 +19,24 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&guests, "guests", "comma-separated workloads: check only their records (with --update: the matrix's workloads)")
 	gargs := fs.String("args", "", "with --update: the command line of added records (default: each workload's own)")
 	workers := fs.Int("workers", 2, "runs at once (counting passes only: exact, so parallel is safe)")
+	var images listFlag
+	fs.Var(&images, "image", "guest image file(s), multiboot ELF32, comma-separated: check (with --update: pin) their records, named by file name")
 	m := addMatrixFlags(fs, false)
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
+	imgs, st, err := imageWorkloads(images, uint32(m.mem))
+	if err != nil {
+		fmt.Fprintf(stderr, "virtsim check: %v\n", err)
+		return st
+	}
+	if len(imgs) > 0 && len(guests) == 0 {
+		for _, w := range imgs {
+			guests = append(guests, w.Name)
+		}
+	}
 	rep, err := experiments.Check(experiments.CheckOptions{
-		Golden: *golden, Update: *update, Guests: guests, Strategies: m.strategies, Args: *gargs,
+		Golden: *golden, Update: *update, Guests: guests, Images: imgs, Strategies: m.strategies, Args: *gargs,
 		MemSize: uint32(m.mem), InsnBudget: m.maxInsns, TimeBudget: m.timeout, Workers: *workers,
 		Progress: newProgress("check", stderr, m.quiet),
 	})

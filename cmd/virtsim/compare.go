@@ -3,29 +3,43 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"virtsim/experiments"
 	"virtsim/guest"
 )
 
 func cmdCompare(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("compare", "--guest NAME [flags]", stdout, stderr)
+	fs := newFlags("compare", "--guest NAME | --image FILE [flags]", stdout, stderr)
 	guestName := fs.String("guest", "", "workload from the catalogue (see 'virtsim list')")
+	imagePath := fs.String("image", "", "guest image file (multiboot ELF32) instead of a catalogue workload")
 	gargs := fs.String("args", "", "guest command line, e.g. \"n=5000\" (default: the workload's own)")
 	reps := fs.Int("reps", 3, "timing runs per strategy (made one at a time; the median is reported); 0 = counting only")
-	jsonPath := fs.String("json", "", "also write the results (results.json schema) to this file")
+	jsonPath := fs.String("json", "", "also write the results (results.json schema) to this file; - for stdout (the table then goes to stderr)")
 	m := addMatrixFlags(fs, true)
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
-	if *guestName == "" {
-		fmt.Fprintf(stderr, "virtsim compare: give --guest NAME (workloads: %v)\n", guest.Names())
+	var imgs []guest.Workload
+	switch {
+	case *guestName != "" && *imagePath != "":
+		fmt.Fprintln(stderr, "virtsim compare: give --guest or --image, not both")
 		return exitUsage
-	}
-	if _, err := guest.Lookup(*guestName); err != nil {
-		fmt.Fprintf(stderr, "virtsim compare: %v\n", err)
+	case *imagePath != "":
+		var st int
+		var err error
+		if imgs, st, err = imageWorkloads([]string{*imagePath}, uint32(m.mem)); err != nil {
+			fmt.Fprintf(stderr, "virtsim compare: %v\n", err)
+			return st
+		}
+		*guestName = imgs[0].Name
+	case *guestName == "":
+		fmt.Fprintf(stderr, "virtsim compare: give --guest NAME (workloads: %v) or --image FILE\n", guest.Names())
 		return exitUsage
+	default:
+		if _, err := guest.Lookup(*guestName); err != nil {
+			fmt.Fprintf(stderr, "virtsim compare: %v\n", err)
+			return exitUsage
+		}
 	}
 	if *reps < 0 {
 		fmt.Fprintln(stderr, "virtsim compare: --reps must be >= 0")
@@ -37,7 +51,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	o := m.options("compare", stderr)
-	o.Guests, o.Args, o.Reps, o.Profile = []string{*guestName}, *gargs, *reps, p
+	o.Guests, o.Images, o.Args, o.Reps, o.Profile = []string{*guestName}, imgs, *gargs, *reps, p
 	res, err := experiments.Matrix(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim compare: %v\n", err)
@@ -45,16 +59,13 @@ func cmdCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	res.Provenance = experiments.CollectProvenance(commandLine("compare", args))
 	res.Config = m.config(o, p)
-	fmt.Fprint(stdout, experiments.CompareTable(res, *guestName))
+	table := stdout
+	if *jsonPath == "-" {
+		table = stderr
+	}
+	fmt.Fprint(table, experiments.CompareTable(res, *guestName))
 	if *jsonPath != "" {
-		f, err := os.Create(*jsonPath)
-		if err == nil {
-			err = res.WriteJSON(f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
+		if err := writeOutput(*jsonPath, stdout, res.WriteJSON); err != nil {
 			fmt.Fprintf(stderr, "virtsim compare: write %s: %v\n", *jsonPath, err)
 			return exitInternal
 		}

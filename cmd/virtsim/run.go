@@ -149,7 +149,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	gargs := fs.String("args", "", "guest command line, e.g. \"n=5000\" (default: the workload's own)")
 	mem := memFlag(vmm.DefaultMemSize)
 	fs.Var(&mem, "mem", "guest RAM size")
-	jsonPath := fs.String("json", "", "write the result as JSON to this file")
+	jsonPath := fs.String("json", "", "write the result as JSON to this file; - for stdout (the guest's serial output then goes to stderr)")
 	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
 	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget per pass")
 	noTiming := fs.Bool("no-timing", false, "skip the uninstrumented timing pass (wall time then includes counting overhead)")
@@ -174,10 +174,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		return st
 	}
+	serial := stdout
+	if *jsonPath == "-" {
+		serial = stderr
+	}
 	cfg := vmm.Config{
 		Name: t.name, MemSize: uint32(mem), Args: t.args,
 		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: uint32(tcSize),
-		Serial: func(b byte) { stdout.Write([]byte{b}) },
+		Serial: func(b byte) { serial.Write([]byte{b}) },
 	}
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)
 	if err != nil {
@@ -200,10 +204,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: guest %s: %s\n", t.name, res.Stop)
 	}
 	if *jsonPath != "" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err == nil {
-			err = os.WriteFile(*jsonPath, append(b, '\n'), 0o644)
-		}
+		err := writeOutput(*jsonPath, stdout, func(w io.Writer) error {
+			b, err := json.MarshalIndent(res, "", "  ")
+			if err == nil {
+				_, err = w.Write(append(b, '\n'))
+			}
+			return err
+		})
 		if err != nil {
 			fmt.Fprintf(stderr, "virtsim run: write %s: %v\n", *jsonPath, err)
 			return exitInternal

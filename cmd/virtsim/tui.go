@@ -8,13 +8,15 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"virtsim/guest"
 	"virtsim/tui"
 	"virtsim/vmm"
 )
 
 func cmdTUI(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("tui", "[--guest NAME] [--strategy S] [--args ARGS]", stdout, stderr)
+	fs := newFlags("tui", "[--guest NAME | --image FILE] [--strategy S] [--args ARGS]", stdout, stderr)
 	guestName := fs.String("guest", "", "workload to open (see 'virtsim list'); without it, a guest picker")
+	imagePath := fs.String("image", "", "guest image file (multiboot ELF32) to open and step instead of a catalogue workload")
 	strategy := fs.String("strategy", "", "VMM strategy to start with (default: trap, else the first available)")
 	gargs := fs.String("args", "", "guest command line, e.g. \"n=10\" (default: the workload's own)")
 	mem := memFlag(vmm.DefaultMemSize)
@@ -22,6 +24,19 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
 	if done, st := parseFlags(fs, args); done {
 		return st
+	}
+	var img *guest.Workload
+	if *imagePath != "" {
+		if *guestName != "" {
+			fmt.Fprintln(stderr, "virtsim tui: give --guest or --image, not both")
+			return exitUsage
+		}
+		imgs, st, err := imageWorkloads([]string{*imagePath}, uint32(mem))
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim tui: %v\n", err)
+			return st
+		}
+		img = &imgs[0]
 	}
 	in, out := os.Stdin, os.Stdout
 	if f, ok := stdout.(*os.File); ok {
@@ -31,7 +46,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "virtsim tui: needs a terminal (stdin and stdout must be a TTY); for scripts use 'virtsim run'")
 		return exitUsage
 	}
-	opts := tui.Options{Guest: *guestName, Strategy: *strategy, Args: *gargs, MemSize: uint32(mem), InsnBudget: *maxInsns}
+	opts := tui.Options{Guest: *guestName, Image: img, Strategy: *strategy, Args: *gargs, MemSize: uint32(mem), InsnBudget: *maxInsns}
 	if err := tui.Run(opts, in, out); err != nil {
 		fmt.Fprintf(stderr, "virtsim tui: %v\n", err)
 		if errors.Is(err, tui.ErrUnavailable) {
