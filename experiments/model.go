@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,10 +34,22 @@ type Profile struct {
 	// natively (no VMM involvement).
 	CPI       float64 `json:"cpi"`
 	CPISource string  `json:"cpi_source,omitempty"`
+	// CPIDerivedFrom names the Adams & Agesen table rows the CPI was
+	// derived from (empty: none; see EventCost.DerivedFrom).
+	CPIDerivedFrom []string `json:"cpi_derived_from,omitempty"`
+	// NestedPaging says whether the machine's hardware assist has nested
+	// paging (EPT/NPT): the modeled VT-x column then takes guest page
+	// faults without an exit (first-generation VT-x of 2006 had none).
+	NestedPaging bool `json:"nested_paging,omitempty"`
 	// Events prices events: the first entry matching an event's mechanism
 	// and cause (exact cause, then the longest matching prefix pattern
 	// such as "io/*", then "*") gives its cycles.
 	Events []EventCost `json:"events"`
+	// Devices prices the device work of an event by cause (the first
+	// matching pattern as for Events), whatever the mechanism: a port
+	// access costs the device the same under every strategy, so a modeled
+	// ratio below 1× means a strategy really avoided device accesses.
+	Devices []DeviceCost `json:"devices,omitempty"`
 	// Counters prices strategy counters (translation work). Counters the
 	// profile does not name cost nothing and are reported as unpriced.
 	Counters []CounterCost `json:"counters,omitempty"`
@@ -55,13 +68,40 @@ type EventCost struct {
 	Cause     string  `json:"cause"`
 	Cycles    float64 `json:"cycles"`
 	Source    string  `json:"source,omitempty"`
+	// DerivedFrom names the Adams & Agesen nanobenchmark rows (AdamsAgesen:
+	// "syscall", "in", ...) whose table cells the figure was taken or
+	// derived from; empty when it comes from elsewhere (the paper's text,
+	// another publication, an assumption). The literature report holds
+	// these entries out of their own rows' cells.
+	DerivedFrom []string `json:"derived_from,omitempty"`
+	// HeldOut, if set, is the figure used instead when a row in
+	// DerivedFrom is held out (itself from other rows or sources).
+	HeldOut *HeldOut `json:"held_out,omitempty"`
+}
+
+// HeldOut is the replacement figure of an entry whose own row is held out.
+type HeldOut struct {
+	Cycles      float64  `json:"cycles"`
+	Source      string   `json:"source"`
+	DerivedFrom []string `json:"derived_from,omitempty"`
+}
+
+// DeviceCost prices the device work of one access whose cause matches.
+type DeviceCost struct {
+	Cause       string   `json:"cause"`
+	Cycles      float64  `json:"cycles"`
+	Source      string   `json:"source,omitempty"`
+	DerivedFrom []string `json:"derived_from,omitempty"`
+	HeldOut     *HeldOut `json:"held_out,omitempty"`
 }
 
 // CounterCost prices one unit of a strategy counter.
 type CounterCost struct {
-	Name   string  `json:"name"`
-	Cycles float64 `json:"cycles"`
-	Source string  `json:"source,omitempty"`
+	Name        string   `json:"name"`
+	Cycles      float64  `json:"cycles"`
+	Source      string   `json:"source,omitempty"`
+	DerivedFrom []string `json:"derived_from,omitempty"`
+	HeldOut     *HeldOut `json:"held_out,omitempty"`
 }
 
 // Figure is a published number kept for reference.
@@ -84,6 +124,9 @@ const (
 	CounterLookupMisses     = "bt/lookup-misses" // lookups that left the TC for the translator
 	CounterInvalidations    = "bt/invalidations" // translations dropped because their guest page was written
 	CounterTCFlushes        = "bt/flushes"       // whole-TC flushes (TC full)
+	// CounterTCInsns is not priced: the TC's share of the instructions
+	// executed, reported so guest and TC instructions can be told apart.
+	CounterTCInsns = "bt/tc-insns"
 )
 
 //go:embed profiles/*.json
@@ -174,6 +217,14 @@ func (p *Profile) Validate() error {
 		}
 		seen[k] = true
 	}
+	for _, d := range p.Devices {
+		if d.Cause == "" || d.Cycles < 0 {
+			return fmt.Errorf("cost profile %s: bad device entry %+v", p.Name, d)
+		}
+		if i := strings.IndexByte(d.Cause, '*'); i >= 0 && i != len(d.Cause)-1 {
+			return fmt.Errorf("cost profile %s: device cause pattern %q: '*' only at the end", p.Name, d.Cause)
+		}
+	}
 	for _, c := range p.Counters {
 		if c.Name == "" || c.Cycles < 0 {
 			return fmt.Errorf("cost profile %s: bad counter entry %+v", p.Name, c)
@@ -187,6 +238,8 @@ func (p *Profile) Clone() *Profile {
 	q := *p
 	q.Events = append([]EventCost(nil), p.Events...)
 	q.Counters = append([]CounterCost(nil), p.Counters...)
+	q.Devices = append([]DeviceCost(nil), p.Devices...)
+	q.CPIDerivedFrom = append([]string(nil), p.CPIDerivedFrom...)
 	q.Reference = append([]Figure(nil), p.Reference...)
 	q.Sources = append([]string(nil), p.Sources...)
 	return &q
@@ -206,7 +259,18 @@ func (p *Profile) Override(o *Profile) *Profile {
 	}
 	q.Base = ""
 	if o.CPI > 0 {
-		q.CPI, q.CPISource = o.CPI, o.CPISource
+		q.CPI, q.CPISource, q.CPIDerivedFrom = o.CPI, o.CPISource, o.CPIDerivedFrom
+	}
+	for _, d := range o.Devices {
+		replaced := false
+		for i := range q.Devices {
+			if q.Devices[i].Cause == d.Cause {
+				q.Devices[i], replaced = d, true
+			}
+		}
+		if !replaced {
+			q.Devices = append(q.Devices, d)
+		}
 	}
 	if o.ClockGHz > 0 {
 		q.ClockGHz = o.ClockGHz
@@ -285,64 +349,148 @@ func (p *Profile) MarshalIndent() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// EventCycles returns the cycles one event of mechanism m and cause costs,
-// and whether any entry priced it.
-func (p *Profile) EventCycles(m vmm.Mechanism, cause string) (float64, bool) {
+// causeMatch says how well pattern matches cause: -1 not at all, the
+// prefix length for a "prefix*" pattern, and a length beyond any prefix
+// for an exact match.
+func causeMatch(pattern, cause string) int {
+	switch {
+	case pattern == cause:
+		return 1 << 30
+	case strings.HasSuffix(pattern, "*") && strings.HasPrefix(cause, strings.TrimSuffix(pattern, "*")):
+		return len(pattern) - 1
+	}
+	return -1
+}
+
+// eventEntry returns the entry pricing an event of mechanism m and cause.
+func (p *Profile) eventEntry(m vmm.Mechanism, cause string) *EventCost {
 	mech := m.String()
-	best, bestLen, found := 0.0, -1, false
-	for _, e := range p.Events {
+	var best *EventCost
+	bestLen := -1
+	for i := range p.Events {
+		e := &p.Events[i]
 		if e.Mechanism != mech {
 			continue
 		}
-		var l int
-		switch {
-		case e.Cause == cause:
-			return e.Cycles, true
-		case strings.HasSuffix(e.Cause, "*") && strings.HasPrefix(cause, strings.TrimSuffix(e.Cause, "*")):
-			l = len(e.Cause) - 1
-		default:
-			continue
-		}
-		if l > bestLen {
-			best, bestLen, found = e.Cycles, l, true
+		if l := causeMatch(e.Cause, cause); l > bestLen {
+			best, bestLen = e, l
 		}
 	}
-	return best, found
+	return best
 }
 
-// CounterCycles returns the cycles one unit of counter name costs.
-func (p *Profile) CounterCycles(name string) (float64, bool) {
-	for _, c := range p.Counters {
-		if c.Name == name {
-			return c.Cycles, true
+// deviceEntry returns the entry pricing the device work of cause.
+func (p *Profile) deviceEntry(cause string) *DeviceCost {
+	var best *DeviceCost
+	bestLen := -1
+	for i := range p.Devices {
+		if l := causeMatch(p.Devices[i].Cause, cause); l > bestLen {
+			best, bestLen = &p.Devices[i], l
 		}
+	}
+	return best
+}
+
+// EventCycles returns the cycles one event of mechanism m and cause costs
+// (its device work not included), and whether any entry priced it.
+func (p *Profile) EventCycles(m vmm.Mechanism, cause string) (float64, bool) {
+	if e := p.eventEntry(m, cause); e != nil {
+		return e.Cycles, true
 	}
 	return 0, false
 }
 
-// Modeled is the model's account of one run: cycles split into its three
-// terms, with every event row priced.
+// CounterCycles returns the cycles one unit of counter name costs.
+func (p *Profile) CounterCycles(name string) (float64, bool) {
+	if c := p.counterEntry(name); c != nil {
+		return c.Cycles, true
+	}
+	return 0, false
+}
+
+func (p *Profile) counterEntry(name string) *CounterCost {
+	for i := range p.Counters {
+		if p.Counters[i].Name == name {
+			return &p.Counters[i]
+		}
+	}
+	return nil
+}
+
+// HoldOut returns the profile with the figures derived from Adams &
+// Agesen row `row` held out: each such entry takes its HeldOut figure
+// when it has one; an entry without one stays (a cell it prices is then an
+// echo of the table, and the literature report says so).
+func (p *Profile) HoldOut(row string) *Profile {
+	q := p.Clone()
+	swap := func(cycles *float64, src *string, from *[]string, h *HeldOut) {
+		if h == nil || !slices.Contains(*from, row) {
+			return
+		}
+		*cycles, *src, *from = h.Cycles, "held out of "+row+": "+h.Source, h.DerivedFrom
+	}
+	for i := range q.Events {
+		e := &q.Events[i]
+		swap(&e.Cycles, &e.Source, &e.DerivedFrom, e.HeldOut)
+	}
+	for i := range q.Devices {
+		d := &q.Devices[i]
+		swap(&d.Cycles, &d.Source, &d.DerivedFrom, d.HeldOut)
+	}
+	for i := range q.Counters {
+		c := &q.Counters[i]
+		swap(&c.Cycles, &c.Source, &c.DerivedFrom, c.HeldOut)
+	}
+	return q
+}
+
+// Modeled is the model's account of one run: cycles split into its terms,
+// with every term priced row by row.
 type Modeled struct {
-	Profile      string  `json:"profile"`
-	Cycles       float64 `json:"cycles"`
+	Profile string  `json:"profile"`
+	Cycles  float64 `json:"cycles"`
+	// Instructions is guest instructions × CPI.
 	Instructions float64 `json:"instruction_cycles"`
-	Events       float64 `json:"event_cycles"`
-	Translation  float64 `json:"translation_cycles"`
-	// Rows prices every (cause, mechanism) row of the run.
+	// Overhead is the translation's own instructions (bt: instructions the
+	// CPU executed beyond the guest's) × CPI; 0 for other strategies.
+	Overhead float64 `json:"overhead_instruction_cycles"`
+	// Events is Σ events × cost(mechanism, cause): the VMM's (or the
+	// hardware's) handling, device work apart.
+	Events float64 `json:"event_cycles"`
+	// Device is Σ events × device cost(cause), the same for every strategy.
+	Device      float64 `json:"device_cycles"`
+	Translation float64 `json:"translation_cycles"`
+	// Rows prices every term: instructions, overhead instructions, each
+	// (cause, mechanism) event row, its device work, each counter.
 	Rows []ModeledRow `json:"rows,omitempty"`
 	// Unpriced lists event rows and translation counters present in the
 	// run that the profile has no entry for (they cost 0 in Cycles).
 	Unpriced []string `json:"unpriced,omitempty"`
 }
 
-// ModeledRow is one priced row.
+// Terms of a ModeledRow.
+const (
+	TermInstructions = "instructions"
+	TermOverhead     = "overhead-instructions"
+	TermEvent        = "event"
+	TermDevice       = "device"
+	TermCounter      = "counter"
+)
+
+// ModeledRow is one priced term.
 type ModeledRow struct {
-	Cause     string  `json:"cause"`
-	Mechanism string  `json:"mechanism"`
+	Term      string  `json:"term"`
+	Cause     string  `json:"cause"` // the event's cause, the counter's name, or "" for instructions
+	Mechanism string  `json:"mechanism,omitempty"`
 	Count     uint64  `json:"count"`
 	Each      float64 `json:"cycles_each"`
 	Cycles    float64 `json:"cycles"`
+	// DerivedFrom: the Adams & Agesen rows the unit cost comes from.
+	DerivedFrom []string `json:"derived_from,omitempty"`
 }
+
+// Key identifies the row's term across runs.
+func (r ModeledRow) Key() string { return r.Term + "|" + r.Cause + "|" + r.Mechanism }
 
 // TranslationCounters are the counters the model looks for in a result.
 var TranslationCounters = []string{
@@ -350,45 +498,78 @@ var TranslationCounters = []string{
 	CounterLookupHits, CounterLookupMisses, CounterInvalidations, CounterTCFlushes,
 }
 
-// Model prices a run: cycles = instructions × CPI + Σ events × cost(mechanism,
-// cause) + Σ translation counters × cost(counter). It uses only counts
-// (from the counting pass), never a measured time.
+// ModelInput is what the model prices: counts only, never a time.
+type ModelInput struct {
+	// GuestInstructions are the guest program's instructions.
+	GuestInstructions uint64
+	// OverheadInstructions are instructions the CPU executed beyond the
+	// guest's because of the strategy (bt: the translation's own code).
+	OverheadInstructions uint64
+	Counts               vmm.Counts
+	Counters             map[string]uint64
+}
+
+// Model prices a run with no overhead instructions (see ModelCounts).
 func (p *Profile) Model(instructions uint64, counts vmm.Counts, counters map[string]uint64) Modeled {
+	return p.ModelCounts(ModelInput{GuestInstructions: instructions, Counts: counts, Counters: counters})
+}
+
+// ModelCounts prices counts:
+//
+//	cycles = (guest + overhead instructions) × CPI
+//	       + Σ events × (cost(mechanism, cause) + device(cause))
+//	       + Σ translation counters × cost(counter)
+//
+// It uses only counts (from the counting pass), never a measured time.
+func (p *Profile) ModelCounts(in ModelInput) Modeled {
 	m := Modeled{Profile: p.Name}
-	m.Instructions = float64(instructions) * p.CPI
-	for _, k := range counts.Sorted() {
-		n := counts[k]
-		each, ok := p.EventCycles(k.Mech, k.Cause)
-		if !ok {
+	add := func(r ModeledRow) {
+		r.Cycles = r.Each * float64(r.Count)
+		m.Rows = append(m.Rows, r)
+	}
+	add(ModeledRow{Term: TermInstructions, Count: in.GuestInstructions, Each: p.CPI, DerivedFrom: p.CPIDerivedFrom})
+	m.Instructions = float64(in.GuestInstructions) * p.CPI
+	if in.OverheadInstructions > 0 {
+		add(ModeledRow{Term: TermOverhead, Count: in.OverheadInstructions, Each: p.CPI, DerivedFrom: p.CPIDerivedFrom})
+		m.Overhead = float64(in.OverheadInstructions) * p.CPI
+	}
+	for _, k := range in.Counts.Sorted() {
+		n := in.Counts[k]
+		e := p.eventEntry(k.Mech, k.Cause)
+		row := ModeledRow{Term: TermEvent, Cause: k.Cause, Mechanism: k.Mech.String(), Count: n}
+		if e == nil {
 			m.Unpriced = append(m.Unpriced, fmt.Sprintf("event %s %s", k.Cause, k.Mech))
+		} else {
+			row.Each, row.DerivedFrom = e.Cycles, e.DerivedFrom
 		}
-		row := ModeledRow{k.Cause, k.Mech.String(), n, each, each * float64(n)}
-		m.Rows = append(m.Rows, row)
-		m.Events += row.Cycles
+		add(row)
+		m.Events += row.Each * float64(n)
+		if d := p.deviceEntry(k.Cause); d != nil && d.Cycles > 0 {
+			add(ModeledRow{Term: TermDevice, Cause: k.Cause, Mechanism: k.Mech.String(), Count: n, Each: d.Cycles, DerivedFrom: d.DerivedFrom})
+			m.Device += d.Cycles * float64(n)
+		}
 	}
 	var names []string
-	for name := range counters {
+	for name := range in.Counters {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	known := map[string]bool{}
-	for _, c := range TranslationCounters {
-		known[c] = true
-	}
 	for _, name := range names {
-		each, ok := p.CounterCycles(name)
+		c := p.counterEntry(name)
 		switch {
-		case ok:
-			m.Translation += each * float64(counters[name])
-		case known[name] && counters[name] > 0:
+		case c != nil:
+			add(ModeledRow{Term: TermCounter, Cause: name, Count: in.Counters[name], Each: c.Cycles, DerivedFrom: c.DerivedFrom})
+			m.Translation += c.Cycles * float64(in.Counters[name])
+		case slices.Contains(TranslationCounters, name) && in.Counters[name] > 0:
 			m.Unpriced = append(m.Unpriced, "counter "+name)
 		}
 	}
-	m.Cycles = m.Instructions + m.Events + m.Translation
+	m.Cycles = m.Instructions + m.Overhead + m.Events + m.Device + m.Translation
 	return m
 }
 
-// ModelResult prices a vmm.Result.
+// ModelResult prices a vmm.Result as it stands (its instruction count
+// taken as guest instructions).
 func (p *Profile) ModelResult(r *vmm.Result) Modeled {
 	return p.Model(r.Instructions, r.Counts, r.Counters)
 }

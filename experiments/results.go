@@ -17,9 +17,16 @@ import (
 // SchemaVersion is the version of the results.json and results.csv
 // layout. It changes when a field changes meaning or disappears; adding a
 // field does not change it. Readers reject files of another version.
-const SchemaVersion = 1
+//
+// History: 1, the first layout; 2, guest instructions apart from the
+// strategy's own (guest_instructions, guest_instructions_from replacing
+// modeled_instructions_from, tc_instructions, overhead_instructions),
+// modeled rows with a term and derived_from, device and overhead terms,
+// wall statistics with a bootstrap interval and a noise verdict, and every
+// pass of a suite (passes).
+const SchemaVersion = 2
 
-// Results is the content of results.json (schema_version 1).
+// Results is the content of results.json (schema_version 2).
 //
 // Layout, for readers in other languages:
 //
@@ -33,17 +40,21 @@ const SchemaVersion = 1
 //	  "runs": [ one per (guest, args, strategy) that ran:
 //	    {guest, args, strategy, flavour?, substrate ("unicorn"|"kvm"), image ("native"|"pv"),
 //	     stop ("exit"|"crash"|"budget"|"halted"), status, stop_reason?,
-//	     instructions, exits, events,
+//	     instructions, guest_instructions, guest_instructions_from?,
+//	     tc_instructions?, overhead_instructions?, exits, events,
 //	     counts: [{cause, mechanism, exit, count}],      // from the counting pass
 //	     counters?: {name: value},                        // translation work, KVM statistics
-//	     wall_ns: [each timing run], wall: {n, median_ns, min_ns, max_ns},
+//	     wall_ns: [each timing run], wall: {n, median_ns, min_ns, max_ns,
+//	           ci_low_ns?, ci_high_ns?, noise?},          // 95% bootstrap interval of the median (n >= 5)
 //	     measured_ratio?, measured_label?,                // wall median / native's wall median
-//	     modeled?: {profile, cycles, instruction_cycles, event_cycles,
-//	                translation_cycles, rows[], unpriced[]},
-//	     modeled_instructions_from?,                      // "native" when this strategy counts no instructions (kvm)
+//	     modeled?: {profile, cycles, instruction_cycles, overhead_instruction_cycles,
+//	                event_cycles, device_cycles, translation_cycles,
+//	                rows: [{term, cause, mechanism?, count, cycles_each, cycles, derived_from?}],
+//	                unpriced[]},
 //	     modeled_ratio?, modeled_label?,                  // modeled cycles / native's
 //	     notes?, error?} ],
 //	  "skipped": [{guest, args, strategy, reason}],
+//	  "passes": [{name, n, args: {guest: args}, runs: [as above], skipped}],  // a suite's other passes (counting only)
 //	  "traces": [{guest, strategy, instructions, exits, points: [{icount, exits}]}]
 //	}
 //
@@ -58,6 +69,19 @@ type Results struct {
 	Runs          []Run         `json:"runs"`
 	Skipped       []Skip        `json:"skipped,omitempty"`
 	Traces        []TraceSeries `json:"traces,omitempty"`
+	// Passes are the other passes of a suite (the literature report's
+	// lower iteration count), kept whole so every figure derived from
+	// them can be recomputed from this file.
+	Passes []Pass `json:"passes,omitempty"`
+}
+
+// Pass is one extra counting pass of a suite.
+type Pass struct {
+	Name    string            `json:"name"`
+	N       uint64            `json:"n,omitempty"`
+	Args    map[string]string `json:"args,omitempty"`
+	Runs    []Run             `json:"runs"`
+	Skipped []Skip            `json:"skipped,omitempty"`
 }
 
 // BenchConfig records the configuration of a matrix run.
@@ -75,6 +99,9 @@ type BenchConfig struct {
 	CostFile     string   `json:"cost_file,omitempty"`
 	TraceGuest   string   `json:"trace_guest,omitempty"`
 	Suite        string   `json:"suite,omitempty"`
+	// SuiteN is the iteration count of the main runs of a suite (its
+	// passes hold the others).
+	SuiteN uint64 `json:"suite_n,omitempty"`
 }
 
 // Run is one (guest, args, strategy) cell: its counting pass and its
@@ -89,7 +116,22 @@ type Run struct {
 	Stop         string            `json:"stop"`
 	Status       uint32            `json:"status"`
 	StopReason   string            `json:"stop_reason,omitempty"`
-	Instructions uint64            `json:"instructions"`
+	// Instructions is what the strategy's CPU executed for the guest
+	// (under bt: user code and the TC's code, translation included; 0
+	// under kvm, which cannot count).
+	Instructions uint64 `json:"instructions"`
+	// GuestInstructions is the guest program's own instruction count:
+	// Instructions, or native's count of the same image and arguments
+	// where GuestInstructionsFrom says "native" (bt, kvm).
+	GuestInstructions     uint64 `json:"guest_instructions"`
+	GuestInstructionsFrom string `json:"guest_instructions_from,omitempty"`
+	// TCInstructions (bt) is the TC's share of Instructions: translated
+	// guest kernel code plus the translation's own code.
+	TCInstructions uint64 `json:"tc_instructions,omitempty"`
+	// OverheadInstructions = Instructions − GuestInstructions: what the
+	// CPU executed beyond the guest program (bt: lookups, in-TC
+	// emulation). The model prices it at CPI, once.
+	OverheadInstructions uint64 `json:"overhead_instructions,omitempty"`
 	Exits        uint64            `json:"exits"`
 	Events       uint64            `json:"events"`
 	Counts       []CountRow        `json:"counts"`
@@ -103,13 +145,10 @@ type Run struct {
 	// build), "no native on substrate (flavour X)" (kvm).
 	MeasuredLabel string   `json:"measured_label,omitempty"`
 	Modeled       *Modeled `json:"modeled,omitempty"`
-	// ModeledInstructionsFrom names the strategy whose guest instruction
-	// count the model used, when this one counts none (kvm: "native").
-	ModeledInstructionsFrom string   `json:"modeled_instructions_from,omitempty"`
-	ModeledRatio            *float64 `json:"modeled_ratio,omitempty"`
-	ModeledLabel            string   `json:"modeled_label,omitempty"`
-	Notes                   []string `json:"notes,omitempty"`
-	Error                   string   `json:"error,omitempty"`
+	ModeledRatio  *float64 `json:"modeled_ratio,omitempty"`
+	ModeledLabel  string   `json:"modeled_label,omitempty"`
+	Notes         []string `json:"notes,omitempty"`
+	Error         string   `json:"error,omitempty"`
 }
 
 // CountRow is one (cause, mechanism) count.
@@ -178,8 +217,8 @@ func (res *Results) Ratios() {
 		if r.Image == "pv" {
 			r.MeasuredLabel, r.ModeledLabel = "own image", "own image"
 		}
-		if r.ModeledInstructionsFrom != "" {
-			r.ModeledLabel = "instructions counted under " + r.ModeledInstructionsFrom
+		if r.GuestInstructionsFrom != "" {
+			r.ModeledLabel = "guest instructions counted under " + r.GuestInstructionsFrom
 		}
 		if r.Error != "" {
 			continue
@@ -250,9 +289,9 @@ var CSVHeader = []string{
 	"schema_version", "date", "commit", "go_version", "unicorn_version", "host_cpu", "kernel", "kvm_flavour",
 	"profile", "reps", "mem_bytes", "insn_budget", "time_budget_ns",
 	"guest", "args", "strategy", "flavour", "substrate", "image",
-	"stop", "status", "instructions", "exits", "events",
+	"stop", "status", "instructions", "guest_instructions", "guest_instructions_from", "overhead_instructions", "exits", "events",
 	"rep", "wall_ns", "wall_median_ns", "wall_min_ns", "wall_max_ns", "measured_ratio", "measured_label",
-	"modeled_cycles", "modeled_instruction_cycles", "modeled_event_cycles", "modeled_translation_cycles",
+	"modeled_cycles", "modeled_instruction_cycles", "modeled_overhead_instruction_cycles", "modeled_event_cycles", "modeled_device_cycles", "modeled_translation_cycles",
 	"modeled_ratio", "modeled_label", "counts", "counters", "error",
 }
 
@@ -303,10 +342,12 @@ func (res *Results) WriteCSV(w io.Writer) error {
 				strconv.Itoa(res.SchemaVersion), pv.Date, pv.Commit, pv.GoVersion, pv.UnicornVersion, pv.HostCPU, pv.Kernel, pv.KVMFlavour,
 				cf.Profile, strconv.Itoa(cf.Reps), strconv.FormatUint(uint64(cf.MemBytes), 10), strconv.FormatUint(cf.InsnBudget, 10), strconv.FormatInt(cf.TimeBudgetNS, 10),
 				r.Guest, r.Args, r.Strategy, r.Flavour, r.Substrate, r.Image,
-				r.Stop, strconv.FormatUint(uint64(r.Status), 10), strconv.FormatUint(r.Instructions, 10), strconv.FormatUint(r.Exits, 10), strconv.FormatUint(r.Events, 10),
+				r.Stop, strconv.FormatUint(uint64(r.Status), 10), strconv.FormatUint(r.Instructions, 10),
+				strconv.FormatUint(r.GuestInstructions, 10), r.GuestInstructionsFrom, strconv.FormatUint(r.OverheadInstructions, 10),
+				strconv.FormatUint(r.Exits, 10), strconv.FormatUint(r.Events, 10),
 				strconv.Itoa(rep), strconv.FormatInt(wall, 10), strconv.FormatInt(r.Wall.Median, 10), strconv.FormatInt(r.Wall.Min, 10), strconv.FormatInt(r.Wall.Max, 10),
 				fmtRatio(r.MeasuredRatio), r.MeasuredLabel,
-				fmtFloat(m.Cycles), fmtFloat(m.Instructions), fmtFloat(m.Events), fmtFloat(m.Translation),
+				fmtFloat(m.Cycles), fmtFloat(m.Instructions), fmtFloat(m.Overhead), fmtFloat(m.Events), fmtFloat(m.Device), fmtFloat(m.Translation),
 				fmtRatio(r.ModeledRatio), r.ModeledLabel, strings.Join(counts, ";"), strings.Join(counters, ";"), r.Error,
 			}
 			if err := cw.Write(row); err != nil {
@@ -392,14 +433,17 @@ func ReadCSV(r io.Reader) (*Results, error) {
 		if !seen {
 			run := Run{
 				Guest: key[0], Args: key[1], Strategy: key[2], Flavour: get("flavour"), Substrate: get("substrate"), Image: get("image"),
-				Stop: get("stop"), Status: uint32(u("status")), Instructions: u("instructions"), Exits: u("exits"), Events: u("events"),
+				Stop: get("stop"), Status: uint32(u("status")), Instructions: u("instructions"),
+				GuestInstructions: u("guest_instructions"), GuestInstructionsFrom: get("guest_instructions_from"), OverheadInstructions: u("overhead_instructions"),
+				Exits: u("exits"), Events: u("events"),
 				Wall:          Stats{Median: i64("wall_median_ns"), Min: i64("wall_min_ns"), Max: i64("wall_max_ns")},
 				MeasuredRatio: ratio("measured_ratio"), MeasuredLabel: get("measured_label"),
 				ModeledRatio: ratio("modeled_ratio"), ModeledLabel: get("modeled_label"), Error: get("error"),
 			}
 			if get("modeled_cycles") != "0" || get("modeled_instruction_cycles") != "0" {
 				run.Modeled = &Modeled{Profile: get("profile"), Cycles: f("modeled_cycles"), Instructions: f("modeled_instruction_cycles"),
-					Events: f("modeled_event_cycles"), Translation: f("modeled_translation_cycles")}
+					Overhead: f("modeled_overhead_instruction_cycles"), Events: f("modeled_event_cycles"), Device: f("modeled_device_cycles"),
+					Translation: f("modeled_translation_cycles")}
 			}
 			if s := get("counts"); s != "" {
 				for _, item := range strings.Split(s, ";") {

@@ -3,7 +3,8 @@ package experiments
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,9 +347,11 @@ func Matrix(o Options) (*Results, error) {
 		}
 	}
 
-	// Strategies that cannot count guest instructions (kvm) are modeled
-	// with the count of the same image under native: the guest program
-	// is the same, only the machine underneath differs.
+	// The guest program's instructions: a strategy that counts none (kvm)
+	// or whose count includes its own code (bt: the TC's lookups and
+	// in-TC emulation) takes them from native's counting pass of the same
+	// image and arguments: the guest program is the same, only the machine
+	// underneath differs.
 	nativeInsns := map[[2]string]uint64{}
 	for _, i := range runCells {
 		if c := cells[i]; c.Strategy.Name == "native" && counted[i] != nil && errs[i] == nil {
@@ -357,10 +360,16 @@ func Matrix(o Options) (*Results, error) {
 	}
 	for _, i := range runCells {
 		c := cells[i]
-		r := NewRun(c, counted[i], walls[i], o.Profile)
-		if n := nativeInsns[[2]string{c.Workload.Name, c.Args}]; counted[i] != nil && counted[i].Instructions == 0 && n > 0 && c.Image == "native" {
-			m := o.Profile.Model(n, counted[i].Counts, counted[i].Counters)
-			r.Modeled, r.ModeledInstructionsFrom = &m, "native"
+		r := NewRun(c, counted[i], walls[i], nil)
+		if n, ok := nativeInsns[[2]string{c.Workload.Name, c.Args}]; ok && counted[i] != nil && c.Image == "native" && r.needsNativeInstructions() {
+			r.GuestInstructions, r.GuestInstructionsFrom = n, "native"
+			if r.Instructions > n {
+				r.OverheadInstructions = r.Instructions - n
+			}
+		}
+		if counted[i] != nil {
+			m := o.Profile.ModelCounts(r.ModelInput())
+			r.Modeled = &m
 		}
 		if errs[i] != nil {
 			r.Error = errs[i].Error()
@@ -388,6 +397,8 @@ func NewRun(c Cell, counted *vmm.Result, walls []time.Duration, p *Profile) Run 
 	r.Status = counted.Stop.Status
 	r.StopReason = counted.Stop.Reason
 	r.Instructions = counted.Instructions
+	r.GuestInstructions = counted.Instructions
+	r.TCInstructions = counted.Counters[CounterTCInsns]
 	r.Exits = counted.Counts.Exits()
 	r.Events = counted.Counts.Total()
 	for _, k := range counted.Counts.Sorted() {
@@ -405,19 +416,57 @@ func NewRun(c Cell, counted *vmm.Result, walls []time.Duration, p *Profile) Run 
 	}
 	r.Wall = Summarize(r.WallNS)
 	if p != nil {
-		m := p.Model(counted.Instructions, counted.Counts, counted.Counters)
+		m := p.ModelCounts(r.ModelInput())
 		r.Modeled = &m
 	}
 	return r
 }
 
-// Stats summarises repeated measurements.
+// needsNativeInstructions: the run counted no guest instructions (kvm) or
+// counted its translation's code with them (bt).
+func (r *Run) needsNativeInstructions() bool {
+	return r.Instructions == 0 || r.TCInstructions > 0
+}
+
+// ModelInput is what the model prices for this run: its guest and
+// overhead instructions, counts and counters.
+func (r *Run) ModelInput() ModelInput {
+	counts := vmm.Counts{}
+	for _, c := range r.Counts {
+		m, err := vmm.ParseMechanism(c.Mechanism)
+		if err != nil {
+			continue // results written by this package hold known mechanisms only
+		}
+		counts[vmm.Key{Cause: c.Cause, Mech: m}] += c.Count
+	}
+	return ModelInput{GuestInstructions: r.GuestInstructions, OverheadInstructions: r.OverheadInstructions, Counts: counts, Counters: r.Counters}
+}
+
+// Stats summarises repeated measurements: the median, the range, a 95%
+// bootstrap interval of the median when there are enough runs, and a
+// verdict when the figure is noise.
 type Stats struct {
 	N      int   `json:"n"`
 	Median int64 `json:"median_ns"`
 	Min    int64 `json:"min_ns"`
 	Max    int64 `json:"max_ns"`
+	// CILow and CIHigh bound the median (95%, percentile bootstrap of
+	// BootstrapResamples resamples with a fixed seed, so the same runs give
+	// the same interval); 0 when N < BootstrapMinN.
+	CILow  int64 `json:"ci_low_ns,omitempty"`
+	CIHigh int64 `json:"ci_high_ns,omitempty"`
+	// Noise says why the figure should not be trusted ("" when it can):
+	// the runs spread by more than NoiseSpread of the median, or too few.
+	Noise string `json:"noise,omitempty"`
 }
+
+// Thresholds of Stats.
+const (
+	BootstrapMinN      = 5
+	BootstrapResamples = 2000
+	NoiseSpread        = 0.25 // (max − min) / median
+	NoiseMinN          = 3
+)
 
 // Spread is (max-min)/median, the relative spread of the repetitions.
 func (s Stats) Spread() float64 {
@@ -427,19 +476,44 @@ func (s Stats) Spread() float64 {
 	return float64(s.Max-s.Min) / float64(s.Median)
 }
 
+func median(s []int64) int64 {
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return med
+}
+
 // Summarize computes median, min and max (the median of an even count is
-// the mean of the middle two).
+// the mean of the middle two), the bootstrap interval and the verdict.
 func Summarize(ns []int64) Stats {
 	if len(ns) == 0 {
 		return Stats{}
 	}
 	s := append([]int64(nil), ns...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	slices.Sort(s)
+	st := Stats{N: len(s), Median: median(s), Min: s[0], Max: s[len(s)-1]}
+	if len(s) >= BootstrapMinN {
+		rng := rand.New(rand.NewPCG(1, 2))
+		meds := make([]int64, BootstrapResamples)
+		res := make([]int64, len(s))
+		for i := range meds {
+			for j := range res {
+				res[j] = s[rng.IntN(len(s))]
+			}
+			slices.Sort(res)
+			meds[i] = median(res)
+		}
+		slices.Sort(meds)
+		st.CILow, st.CIHigh = meds[BootstrapResamples*25/1000], meds[BootstrapResamples*975/1000-1]
 	}
-	return Stats{N: len(s), Median: med, Min: s[0], Max: s[len(s)-1]}
+	switch {
+	case st.Spread() > NoiseSpread:
+		st.Noise = fmt.Sprintf("runs spread %.0f%% of the median (> %.0f%%)", 100*st.Spread(), 100*NoiseSpread)
+	case st.N < NoiseMinN:
+		st.Noise = fmt.Sprintf("only %d run(s): no spread to judge by", st.N)
+	}
+	return st
 }
 
 // CumulativeExits turns a trace into a step series of exits over guest

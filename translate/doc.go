@@ -159,7 +159,9 @@
 // bt/flushes, bt/shadow-blocks. The guest's events are recorded as under
 // every strategy: io/out:0x80 is a callout here, priv/cli an in-tc event.
 // Result.Instructions counts what the CPU executed for the guest: user
-// code from RAM and the kernel's translation in the TC.
+// code from RAM and the kernel's translation in the TC; bt/tc-insns is the
+// TC's share (translated guest instructions plus the translation's own
+// code: lookups, in-TC emulation), so the two can be told apart.
 //
 // # Seeing it
 //

@@ -496,7 +496,9 @@ func (b *BT) Result() *vmm.Result {
 	}
 	r.Counters = counters
 	if b.tcCounter != nil {
-		r.Instructions += b.tcCounter.Count()
+		tc := b.tcCounter.Count()
+		r.Instructions += tc
+		counters["bt/tc-insns"] = tc // the TC's share, so guest and TC instructions can be told apart
 	}
 	if b.inCode(r.Stop.PC) && !b.guestStop {
 		r.Stop.PC = b.guestPC(r.Stop.PC)

@@ -47,6 +47,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	o := m.options("bench", stderr)
 	o.Guests, o.Images, o.Args, o.Scale, o.Reps, o.Workers = guests, imgs, *gargs, *scale, *reps, *workers
 	var lo *experiments.Results
+	var lowArgs map[string]string
 	if *suite != "" {
 		ws, err := experiments.SuiteWorkloads(*suite)
 		if err != nil {
@@ -85,7 +86,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		// The literature report needs counts at two iteration counts: the
 		// cheap lower one first (counting only), then the full bench at the
 		// higher one.
-		lowArgs, _ := experiments.SuiteArgs(*suite, experiments.SuiteN[0])
+		lowArgs, _ = experiments.SuiteArgs(*suite, experiments.SuiteN[0])
 		highArgs, _ := experiments.SuiteArgs(*suite, experiments.SuiteN[1])
 		lo1 := o
 		lo1.GuestArgs, lo1.Reps, lo1.TraceGuest = lowArgs, 0, ""
@@ -107,6 +108,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	res.Provenance = experiments.CollectProvenance(commandLine("bench", args))
 	res.Config = m.config(o, p)
 	res.Config.Suite = *suite
+	if lo != nil {
+		res.Config.SuiteN = experiments.SuiteN[1]
+		res.Passes = append(res.Passes, experiments.Pass{Name: fmt.Sprintf("n=%d (counting only)", experiments.SuiteN[0]),
+			N: experiments.SuiteN[0], Args: lowArgs, Runs: lo.Runs, Skipped: lo.Skipped})
+	}
 	for _, r := range res.Runs {
 		if r.Flavour != "" && res.Provenance.KVMFlavour == "" {
 			res.Provenance.KVMFlavour = r.Flavour
@@ -119,8 +125,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, experiments.SummaryTable(res))
 	if lo != nil {
-		rows := experiments.LiteratureReport(lo, res, experiments.SuiteN[0], experiments.SuiteN[1])
-		rep := experiments.FormatLiterature(rows, p.Name, experiments.SuiteN[0], experiments.SuiteN[1])
+		rows, err := experiments.LiteratureReport(res, p)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+			return exitInternal
+		}
+		rep := experiments.FormatLiterature(rows, p, experiments.SuiteN[0], experiments.SuiteN[1])
 		fmt.Fprintf(stdout, "\n%s", rep)
 		path := filepath.Join(*out, "report.txt")
 		if err := os.WriteFile(path, []byte(rep), 0o644); err != nil {
