@@ -34,10 +34,17 @@ type Probe struct {
 	N1, N2   uint64
 }
 
+// InstructionProbe is the one probe designated to measure the cost of a
+// guest instruction (no events per iteration under any strategy). Every
+// other probe measures events: under a strategy where it causes none (cli
+// under native) it measures nothing and is reported as skipped, never
+// taken for an instruction probe.
+const InstructionProbe = "compute"
+
 // DefaultProbes are the workloads calibrate runs. compute gives the cost
 // of a guest instruction; the others one or two event kinds each.
 var DefaultProbes = []Probe{
-	{"compute", 100000, 600000},
+	{InstructionProbe, 100000, 600000},
 	{"io", 1000, 6000},
 	{"irq-toggle", 1000, 6000},
 	{"syscall", 1000, 6000},
@@ -196,12 +203,20 @@ func Calibrate(o CalibrateOptions) (*Calibration, error) {
 			for _, r := range m.Rows {
 				dev += r.Count
 			}
-			if dev == 0 {
+			switch {
+			case p.Workload == InstructionProbe:
+				if dev > 0 {
+					cal.Skipped = append(cal.Skipped, Skip{Guest: p.Workload, Strategy: s.Name, Reason: "the instruction probe caused events that grow with n: not used"})
+					continue
+				}
 				if m.DInsns > 0 {
 					m.NsPerInsn = dt / float64(m.DInsns)
 					nsPerInsn[s.Name] = m.NsPerInsn
 				}
-			} else {
+			case dev == 0:
+				cal.Skipped = append(cal.Skipped, Skip{Guest: p.Workload, Strategy: s.Name, Reason: "no events grow with n under this strategy: nothing to measure (not an instruction probe)"})
+				continue
+			default:
 				per := dt
 				if ns, ok := nsPerInsn[s.Name]; ok {
 					per -= ns * float64(m.DInsns)
@@ -276,7 +291,27 @@ func (cal *Calibration) profile(base *Profile, reps int) *Profile {
 		o.Events = append(o.Events, EventCost{Mechanism: m, Cause: "*", Cycles: round1(v[len(v)/2]),
 			Source: "calibrated: median of this host's measured " + m + " exits"})
 	}
-	p := base.Override(o)
+	measured := map[[2]string]bool{}
+	for _, e := range o.Events {
+		measured[[2]string{e.Mechanism, e.Cause}] = true
+	}
+	mark := func(src string) string { return "NOT MEASURED on this host, from " + base.Name + ": " + src }
+	p := base.Override(&Profile{})
+	for i := range p.Events {
+		if !measured[[2]string{p.Events[i].Mechanism, p.Events[i].Cause}] {
+			p.Events[i].Source = mark(p.Events[i].Source)
+		}
+	}
+	for i := range p.Devices {
+		p.Devices[i].Source = mark(p.Devices[i].Source)
+	}
+	for i := range p.Counters {
+		p.Counters[i].Source = mark(p.Counters[i].Source)
+	}
+	if o.CPI <= 0 {
+		p.CPISource = mark(p.CPISource)
+	}
+	p = p.Override(o)
 	p.Name, p.Base = "host", ""
 	return p
 }

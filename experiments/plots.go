@@ -534,13 +534,14 @@ func CumulativeChart(res *Results) (*Chart, error) {
 		return nil, fmt.Errorf("cumulative plot: the results hold no trace (run bench with --trace-guest)")
 	}
 	g := res.Traces[0].Guest
-	pn := newPanel("Cumulative exits over guest instructions: "+g, "guest instructions retired", "exits so far")
+	pn := newPanel("Cumulative exits over instructions executed: "+g, "instructions executed (bt: guest + translation cache)", "exits so far (count)")
 	p := pn.p
 	var all []string
 	for _, t := range res.Traces {
 		all = append(all, t.Strategy)
 	}
 	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}}
+	var xMax, yMax float64
 	for i, t := range res.Traces {
 		if t.Guest != g {
 			continue
@@ -553,6 +554,9 @@ func CumulativeChart(res *Results) (*Chart, error) {
 			prev = pt.Exits
 		}
 		xy = append(xy, plotter.XY{X: float64(t.Instructions), Y: float64(prev)})
+		for _, pt := range xy {
+			xMax, yMax = math.Max(xMax, pt.X), math.Max(yMax, pt.Y)
+		}
 		l, err := plotter.NewLine(xy)
 		if err != nil {
 			return nil, fmt.Errorf("cumulative plot: %w", err)
@@ -563,8 +567,9 @@ func CumulativeChart(res *Results) (*Chart, error) {
 		p.Add(l)
 		pn.add(fmt.Sprintf("%s (%d exits)", res.strategyLegend(t.Strategy), t.Exits), l)
 	}
-	p.Y.Min = 0
-	p.X.Min = 0
+	// Axes that contain every series, with a margin above the highest.
+	p.Y.Min, p.Y.Max = 0, math.Max(1, yMax*1.05)
+	p.X.Min, p.X.Max = 0, math.Max(1, xMax)
 	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
 

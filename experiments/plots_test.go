@@ -68,7 +68,7 @@ func TestPlotsLabelled(t *testing.T) {
 		"exits":      {"Exits per workload and strategy", "workload", "exits (log scale", "native: no VMM, 0 exits", "kvm (pvm)", "pv (own image)", "1k"},
 		"overhead":   {"Measured: wall time", "Modeled: cycles", "profile p4-2006", "kvm (pvm): no native on its substrate", "own image", "slowdown vs native"},
 		"breakdown":  {"Events under trap by cause and mechanism", "Events under bt", "priv/cli · in-tc", "io · callout", "share of the run"},
-		"cumulative": {"Cumulative exits over guest instructions: io", "guest instructions retired", "exits so far", "trap (1035 exits)", "native (0 exits)"},
+		"cumulative": {"Cumulative exits over instructions executed: io", "instructions executed (bt: guest + translation cache)", "exits so far", "trap (1035 exits)", "native (0 exits)"},
 	}
 	charts, err := Charts(res)
 	if err != nil {

@@ -135,7 +135,14 @@ func CompareTable(res *Results, guestName string) string {
 		if r.Wall.N == 0 {
 			return "—"
 		}
-		return fmt.Sprintf("%s–%s (n=%d)", FormatDuration(r.Wall.Min), FormatDuration(r.Wall.Max), r.Wall.N)
+		s := fmt.Sprintf("%s–%s (n=%d)", FormatDuration(r.Wall.Min), FormatDuration(r.Wall.Max), r.Wall.N)
+		if r.Wall.CIHigh > 0 {
+			s += fmt.Sprintf(", 95%% CI %s–%s", FormatDuration(r.Wall.CILow), FormatDuration(r.Wall.CIHigh))
+		}
+		if r.Wall.Noise != "" {
+			s += " NOISE"
+		}
+		return s
 	})
 	row("measured: / native", func(r *Run) string { return formatRatio(r.MeasuredRatio, r.MeasuredLabel) })
 	row("modeled: cycles", func(r *Run) string {
@@ -177,6 +184,9 @@ func CompareTable(res *Results, guestName string) string {
 		for _, n := range r.Notes {
 			tail = append(tail, fmt.Sprintf("note (%s): %s", r.Label(), n))
 		}
+		if r.Wall.Noise != "" {
+			tail = append(tail, fmt.Sprintf("noise (%s): %s; the measured figure is not to be trusted", r.Label(), r.Wall.Noise))
+		}
 	}
 	for _, s := range res.Skipped {
 		if s.Guest == guestName {
@@ -197,6 +207,7 @@ func CompareTable(res *Results, guestName string) string {
 func SummaryTable(res *Results) string {
 	var b strings.Builder
 	strats := res.strategies()
+	noisy := false
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "workload\targs\tinstructions")
 	for _, s := range strats {
@@ -228,8 +239,15 @@ func SummaryTable(res *Results) string {
 				m := "—"
 				if r.MeasuredRatio != nil {
 					m = fmt.Sprintf("%.2f×", *r.MeasuredRatio)
+					if lo, hi, ok := res.ratioRange(r); ok {
+						m += fmt.Sprintf(" [%.2f–%.2f]", lo, hi)
+					}
 				} else if r.Wall.N > 0 {
 					m = FormatDuration(r.Wall.Median)
+				}
+				if r.Wall.Noise != "" || res.nativeNoisy(r) {
+					m += " !"
+					noisy = true
 				}
 				l := "—"
 				if r.ModeledRatio != nil {
@@ -241,6 +259,15 @@ func SummaryTable(res *Results) string {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	fmt.Fprintf(&b, "measured: median wall time / native's median, [range over the runs: min/max vs native's max/min]; modeled: cycles / native's (profile %s)\n", res.profileName())
+	if noisy {
+		fmt.Fprintf(&b, "! noise: the runs of this cell or of its native spread more than %.0f%% of the median, or fewer than %d ran: do not read the measured ratio\n", 100*NoiseSpread, NoiseMinN)
+	}
+	for _, r := range res.Runs {
+		if r.ModeledRatio != nil && *r.ModeledRatio < 1 && r.Strategy != "native" {
+			fmt.Fprintf(&b, "modeled below 1×: %s under %s avoided work native does (%s)\n", r.Guest, r.Label(), res.avoided(&r))
+		}
+	}
 	labels := map[string]bool{}
 	for _, r := range res.Runs {
 		if r.MeasuredLabel != "" && !labels[r.Strategy+r.MeasuredLabel] {
@@ -261,4 +288,60 @@ func SummaryTable(res *Results) string {
 		fmt.Fprintf(&b, "skipped %s\n", r)
 	}
 	return b.String()
+}
+
+func (res *Results) profileName() string {
+	if res.Profile != nil {
+		return res.Profile.Name
+	}
+	return res.Config.Profile
+}
+
+// native returns the native run of r's workload and arguments.
+func (res *Results) native(r *Run) *Run {
+	for i := range res.Runs {
+		n := &res.Runs[i]
+		if n.Strategy == "native" && n.Guest == r.Guest && n.Args == r.Args && n.Error == "" {
+			return n
+		}
+	}
+	return nil
+}
+
+// ratioRange is the measured ratio's range over the runs: r's fastest
+// over native's slowest, r's slowest over native's fastest.
+func (res *Results) ratioRange(r *Run) (lo, hi float64, ok bool) {
+	n := res.native(r)
+	if n == nil || n.Wall.N == 0 || r.Wall.N == 0 || n.Wall.Min <= 0 || n.Wall.Max <= 0 {
+		return 0, 0, false
+	}
+	return float64(r.Wall.Min) / float64(n.Wall.Max), float64(r.Wall.Max) / float64(n.Wall.Min), true
+}
+
+func (res *Results) nativeNoisy(r *Run) bool {
+	n := res.native(r)
+	return r.MeasuredRatio != nil && n != nil && n.Wall.Noise != ""
+}
+
+// avoided names what a run below native's modeled cost did not do: the
+// modeled terms that are smaller than native's.
+func (res *Results) avoided(r *Run) string {
+	n := res.native(r)
+	if n == nil || n.Modeled == nil || r.Modeled == nil {
+		return "no native to compare"
+	}
+	var parts []string
+	if d := n.Modeled.Device - r.Modeled.Device; d > 0 {
+		parts = append(parts, fmt.Sprintf("%s cycles of device work", FormatCycles(d)))
+	}
+	if d := n.Modeled.Instructions - r.Modeled.Instructions; d > 0 {
+		parts = append(parts, fmt.Sprintf("%s cycles of guest instructions", FormatCycles(d)))
+	}
+	if d := n.Modeled.Events - r.Modeled.Events; d > 0 {
+		parts = append(parts, fmt.Sprintf("%s cycles of event handling", FormatCycles(d)))
+	}
+	if len(parts) == 0 {
+		return "no single term"
+	}
+	return strings.Join(parts, ", ")
 }

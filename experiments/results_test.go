@@ -21,15 +21,15 @@ func TestJSONRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(res, back) {
 		t.Error("results.json does not read back equal")
 	}
-	for _, key := range []string{`"schema_version": 1`, `"provenance"`, `"commit"`, `"unicorn_version"`, `"kvm_flavour": "pvm"`,
+	for _, key := range []string{`"schema_version": 2`, `"provenance"`, `"commit"`, `"unicorn_version"`, `"kvm_flavour": "pvm"`,
 		`"measured_label": "own image"`, `"measured_label": "no native on substrate (flavour pvm)"`, `"modeled_ratio"`, `"cost_profile"`, `"traces"`} {
 		if !strings.Contains(b.String(), key) {
 			t.Errorf("results.json lacks %s", key)
 		}
 	}
-	bad := strings.Replace(b.String(), `"schema_version": 1`, `"schema_version": 2`, 1)
-	if _, err := ReadJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 2") {
-		t.Errorf("schema 2 accepted: %v", err)
+	bad := strings.Replace(b.String(), `"schema_version": 2`, `"schema_version": 1`, 1)
+	if _, err := ReadJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 1") {
+		t.Errorf("schema 1 accepted: %v", err)
 	}
 }
 
@@ -78,7 +78,7 @@ func TestCSVRoundTrip(t *testing.T) {
 			t.Errorf("run %d differs after the CSV round trip:\n%+v\n%+v", i, a, b)
 		}
 	}
-	bad := strings.Replace(b.String(), "\n1,", "\n7,", 1)
+	bad := strings.Replace(b.String(), "\n2,", "\n7,", 1)
 	if _, err := ReadCSV(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 7") {
 		t.Errorf("schema 7 accepted: %v", err)
 	}
@@ -111,11 +111,22 @@ func TestRatiosAndLabels(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	if s := Summarize([]int64{5, 1, 3}); s != (Stats{3, 3, 1, 5}) {
+	if s := Summarize([]int64{5, 1, 3}); s.N != 3 || s.Median != 3 || s.Min != 1 || s.Max != 5 || s.CILow != 0 || !strings.Contains(s.Noise, "spread") {
 		t.Errorf("odd: %+v", s)
 	}
-	if s := Summarize([]int64{4, 1, 3, 10}); s != (Stats{4, 3, 1, 10}) || s.Spread() != 3 {
+	if s := Summarize([]int64{4, 1, 3, 10}); s.N != 4 || s.Median != 3 || s.Min != 1 || s.Max != 10 || s.Spread() != 3 {
 		t.Errorf("even: %+v spread %g", s, s.Spread())
+	}
+	// Enough quiet runs: a bootstrap interval around the median, no noise.
+	s := Summarize([]int64{100, 101, 102, 103, 104, 105, 106})
+	if s.Noise != "" || s.CILow < 100 || s.CIHigh > 106 || s.CILow > s.Median || s.CIHigh < s.Median {
+		t.Errorf("quiet: %+v", s)
+	}
+	if s2 := Summarize([]int64{106, 105, 104, 103, 102, 101, 100}); s2 != s {
+		t.Errorf("bootstrap not reproducible: %+v vs %+v", s2, s)
+	}
+	if s := Summarize([]int64{100, 101}); !strings.Contains(s.Noise, "only 2") {
+		t.Errorf("two runs: %+v", s)
 	}
 	if s := Summarize(nil); s != (Stats{}) || s.Spread() != 0 {
 		t.Errorf("empty: %+v", s)

@@ -7,65 +7,111 @@ import (
 	"virtsim/vmm"
 )
 
-// suiteResults fakes counting results with a given modeled cycle count per
-// (guest, strategy) at one n.
-func suiteResults(cycles map[[2]string]float64) *Results {
-	res := &Results{}
-	for k, c := range cycles {
-		res.Runs = append(res.Runs, Run{Guest: k[0], Strategy: k[1], Modeled: &Modeled{Cycles: c}})
-	}
-	return res
+// suiteRun fakes a counting result: guest instructions and counts at n.
+func suiteRun(guestName, strategy, flavour string, insns uint64, counts ...CountRow) Run {
+	return Run{Guest: guestName, Strategy: strategy, Flavour: flavour, Instructions: insns, GuestInstructions: insns, Counts: counts}
+}
+
+// suiteProfile: one cycle per instruction, a trap 1000, int delivery 100
+// taken from the syscall row (held out: 300 from divzero), exception
+// delivery 300 from divzero with no held-out figure, a user exit 5000,
+// device work 2000 per port access.
+func suiteProfile() *Profile {
+	return &Profile{Name: "test", CPI: 1, Events: []EventCost{
+		{Mechanism: "machine", Cause: "*"},
+		{Mechanism: "machine", Cause: "int/*", Cycles: 100, DerivedFrom: []string{"syscall"}, HeldOut: &HeldOut{Cycles: 300, Source: "exc", DerivedFrom: []string{"divzero"}}},
+		{Mechanism: "machine", Cause: "exc/*", Cycles: 300, DerivedFrom: []string{"divzero"}},
+		{Mechanism: "trap", Cause: "*", Cycles: 1000},
+		{Mechanism: "callout", Cause: "*", Cycles: 700},
+		{Mechanism: "vmexit", Cause: "*", Cycles: 5000},
+	}, Devices: []DeviceCost{{Cause: "io/*", Cycles: 2000}}}
 }
 
 func TestLiteratureReport(t *testing.T) {
-	lo := suiteResults(map[[2]string]float64{
-		{"syscall", "native"}: 1000, {"syscall", "trap"}: 5000, {"syscall", "kvm"}: 2000,
-		{"call-ret", "native"}: 100, {"call-ret", "trap"}: 100, {"call-ret", "kvm"}: 100,
-	})
-	hi := suiteResults(map[[2]string]float64{
-		// per iteration (n 1000 → 5000): native 250, trap 2000, kvm 500
-		{"syscall", "native"}: 1000 + 4000*250, {"syscall", "trap"}: 5000 + 4000*2000, {"syscall", "kvm"}: 2000 + 4000*500,
-		// per iteration 22 everywhere (2 call/ret pairs: 11 per op)
-		{"call-ret", "native"}: 100 + 4000*22, {"call-ret", "trap"}: 100 + 4000*22, {"call-ret", "kvm"}: 100 + 4000*20,
-	})
-	rows := LiteratureReport(lo, hi, 1000, 5000)
+	// Per iteration: syscall 10 instructions and one int/0x80; io 5 and
+	// one out; divzero 10 and one #DE.
+	at := func(n uint64) []Run {
+		c := func(cause, mech string) CountRow { return CountRow{Cause: cause, Mechanism: mech, Count: n} }
+		return []Run{
+			suiteRun("syscall", "native", "", 10*n, c("int/0x80", "machine")),
+			suiteRun("syscall", "bt", "", 10*n, c("int/0x80", "trap")),
+			suiteRun("syscall", "kvm", "pvm", 10*n, c("int/0x80", "emulation")),
+			suiteRun("io", "native", "", 5*n, c("io/out:0x80", "machine")),
+			suiteRun("io", "bt", "", 5*n, c("io/out:0x80", "callout")),
+			suiteRun("divzero", "native", "", 10*n, c("exc/#DE", "machine")),
+			suiteRun("divzero", "bt", "", 10*n, c("exc/#DE", "trap")),
+		}
+	}
+	res := &Results{Runs: at(5000), Config: BenchConfig{SuiteN: 5000}, Passes: []Pass{{N: 1000, Runs: at(1000)}}}
+	rows, err := LiteratureReport(res, suiteProfile())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(rows) != len(AdamsAgesen) {
 		t.Fatalf("%d rows", len(rows))
 	}
-	byName := map[string]LiteratureRow{}
-	for _, r := range rows {
-		byName[r.Paper.Name] = r
+	byName := map[string]*LiteratureRow{}
+	for i := range rows {
+		byName[rows[i].Paper.Name] = &rows[i]
 	}
-	sc := byName["syscall"]
-	if !sc.Native.OK || sc.Native.Cycles != 250 || sc.Software.Strategy != "trap" || sc.Software.Cycles != 2000 || sc.HW.Cycles != 500 {
-		t.Errorf("syscall row %+v", sc)
+	cell := func(row, col string) LitCell {
+		c := byName[row].Cell(col)
+		if c == nil {
+			t.Fatalf("%s: no %s column", row, col)
+		}
+		return *c
 	}
-	if sc.PaperWinner != "VT-x" || sc.OurWinner != "VT-x" || sc.Same != "yes" {
-		t.Errorf("syscall winners %s/%s %s", sc.PaperWinner, sc.OurWinner, sc.Same)
+	// The syscall row holds its own int figure out: 10 + 300.
+	if c := cell("syscall", ColNative); !c.OK || c.Cycles != 310 || c.Label != LabelPrediction {
+		t.Errorf("syscall native %+v", c)
 	}
-	cr := byName["call/ret"]
-	if cr.Native.Cycles != 11 || cr.HW.Cycles != 10 || cr.PaperWinner != "VT-x" || cr.Same != "yes" {
-		t.Errorf("call/ret %+v", cr)
+	if c := cell("syscall", ColBT); c.Cycles != 1010 || c.Label != LabelPrediction {
+		t.Errorf("syscall bt %+v", c)
 	}
-	if r := byName["in"]; r.Same != "n/a: no software VMM ran" {
-		t.Errorf("in (not run): %q", r.Same)
+	// Modeled VT-x: int does not exit; priced as native.
+	if c := cell("syscall", ColVTxModel); c.Cycles != 310 {
+		t.Errorf("syscall VT-x modeled %+v", c)
 	}
-	if r := byName["pgfault"]; !strings.HasPrefix(r.Same, "n/a: needs paging") {
-		t.Errorf("pgfault: %q", r.Same)
+	// PVM is not VT-x: its own column, and the VT-x column says why.
+	if c := cell("syscall", ColVTx); c.OK || !strings.Contains(c.Why, "pvm") {
+		t.Errorf("syscall VT-x %+v", c)
 	}
-	out := FormatLiterature(rows, "p4-2006", 1000, 5000)
-	for _, w := range []string{"syscall", "cr8wr", "irq-toggle", "2308", "15826", "paper VT-x", "same winner?", "MODELED", "p4-2006",
-		"no cr8 in 32-bit mode", "The software-VMM column is trap-and-emulate", "ptemod"} {
+	if c := cell("syscall", ColPVM); !c.OK {
+		t.Errorf("syscall PVM %+v", c)
+	}
+	if r := byName["syscall"]; r.OurWinner != "VT-x" || r.HWColumn != ColVTxModel || r.Verdict != LabelPrediction || r.SameWinner() != "yes" {
+		t.Errorf("syscall row %+v", r)
+	}
+	// io: device work alike everywhere; the modeled VT-x exits to user space.
+	if c := cell("in", ColNative); c.Cycles != 2005 {
+		t.Errorf("io native %+v", c)
+	}
+	if c := cell("in", ColBT); c.Cycles != 2705 {
+		t.Errorf("io bt %+v", c)
+	}
+	if c := cell("in", ColVTxModel); c.Cycles != 7005 {
+		t.Errorf("io VT-x modeled %+v", c)
+	}
+	// divzero's exception figure comes from its own row and has no
+	// held-out figure: its native cell is an echo and says of what.
+	if c := cell("divzero", ColNative); c.Label != LabelEcho || c.Cycles != 310 || len(c.EchoOf) != 1 {
+		t.Errorf("divzero native %+v", c)
+	}
+	if r := byName["divzero"]; r.Verdict != LabelEcho {
+		t.Errorf("divzero verdict %q", r.Verdict)
+	}
+	if r := byName["pgfault"]; !strings.Contains(r.Verdict, "paging workloads") {
+		t.Errorf("pgfault: %q", r.Verdict)
+	}
+	out := FormatLiterature(rows, suiteProfile(), 1000, 5000)
+	for _, w := range []string{"2308", "15826", "VT-x (modeled)", "PVM (kvm)", "310 P", "310 E", "held out", "Breakdown",
+		"1 int/0x80 trap × 1000", "cr8 exists only in 64-bit mode", "ptemod", "Summary:"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
 	}
-	// Without kvm, winners cannot be compared, and the report says why.
-	hiNoKVM := suiteResults(map[[2]string]float64{{"syscall", "native"}: 2, {"syscall", "trap"}: 3})
-	for _, r := range LiteratureReport(lo, hiNoKVM, 1000, 5000) {
-		if r.Paper.Name == "syscall" && r.Same != "n/a: kvm did not run here" {
-			t.Errorf("no kvm: %q", r.Same)
-		}
+	if _, err := LiteratureReport(&Results{}, suiteProfile()); err == nil {
+		t.Error("a report without the suite's lower pass")
 	}
 	if _, err := SuiteWorkloads("nosuch"); err == nil {
 		t.Error("unknown suite accepted")

@@ -205,6 +205,7 @@ func (b *BT) setup() error {
 			return fmt.Errorf("TC instruction counter: %w", err)
 		}
 		b.tcCounter = c
+		m.ExtraCounter = c // events in the TC are placed by guest + TC instructions
 	}
 	return nil
 }

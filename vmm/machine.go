@@ -58,6 +58,10 @@ type Machine struct {
 
 	res     Result
 	counter *unicorn.Counter
+	// ExtraCounter, if set, counts instructions the machine's own counter
+	// (guest RAM only) does not see, such as bt's translation cache; an
+	// event's Icount is the sum of both, so traces are placed right.
+	ExtraCounter *unicorn.Counter
 
 	// Run-loop state, set by hooks while the engine runs.
 	stop      Stop // Kind != StopNone once the guest has stopped for good
@@ -266,6 +270,9 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 	ev := Event{Cause: cause, Mech: mech, PC: pc}
 	if m.counter != nil {
 		ev.Icount = m.counter.Count()
+		if m.ExtraCounter != nil {
+			ev.Icount += m.ExtraCounter.Count()
+		}
 	}
 	m.res.Counts.Add(cause, mech)
 	if m.Cfg.Trace {
