@@ -338,8 +338,8 @@ func OverheadChart(res *Results) (*Chart, error) {
 	if res.Profile != nil {
 		profile = res.Profile.Name
 	}
-	mpn := newPanel("Measured: wall time / native's (median of runs)", "workload", "slowdown vs native (log scale)")
-	lpn := newPanel(fmt.Sprintf("Modeled: cycles / native's (profile %s)", profile), "workload", "slowdown vs native (log scale)")
+	mpn := newPanel("Measured: wall time / native's (median; whiskers: range over runs, red ! = noise)", "workload", "wall-time ratio to native (log scale)")
+	lpn := newPanel(fmt.Sprintf("Modeled: cycles / native's (profile %s; < 1× = work avoided)", profile), "workload", "cycle ratio to native (log scale)")
 	mp, lp := mpn.p, lpn.p
 	const w = 16 * vg.Inch
 	lo, hi := 0.0, 0.0
@@ -381,6 +381,25 @@ func OverheadChart(res *Results) (*Chart, error) {
 	if err := groupedBars(lpn, strats, guests, val(false), legend(false)); err != nil {
 		return nil, err
 	}
+	for k, st := range strats {
+		w := &whiskers{bar: mpn.bars[k], lo: make([]float64, len(guests)), hi: make([]float64, len(guests)), noisy: make([]bool, len(guests)),
+			style: draw.LineStyle{Color: color.Black, Width: vg.Points(1)}}
+		w.warnText = draw.TextStyle{Color: color.RGBA{200, 0, 0, 255}, Font: mp.X.Tick.Label.Font, XAlign: draw.XCenter, Handler: mp.X.Tick.Label.Handler}
+		w.warnText.Font.Size = vg.Points(11)
+		for j, g := range guests {
+			w.lo[j], w.hi[j] = math.NaN(), math.NaN()
+			r := res.Find(g, st)
+			if r == nil || r.MeasuredRatio == nil {
+				continue
+			}
+			if a, b, ok := res.ratioRange(r); ok && a > 0 {
+				w.lo[j], w.hi[j] = math.Log10(a), math.Log10(b)
+				lo, hi = math.Min(lo, w.lo[j]), math.Max(hi, w.hi[j])
+			}
+			w.noisy[j] = r.Wall.Noise != "" || res.nativeNoisy(r)
+		}
+		mp.Add(w)
+	}
 	for _, p := range []*plot.Plot{mp, lp} {
 		p.Y.Min, p.Y.Max = math.Floor(lo-0.05), math.Max(1, math.Ceil(hi+0.3))
 		p.Y.Tick.Marker = log10Ticks{suffix: "×"}
@@ -416,11 +435,17 @@ func hsv(h, s, v float64) color.Color {
 }
 
 // causeClass groups causes for the breakdown: "io/out:0x80" → "io",
-// "priv/cli" → "priv/cli" (privileged instructions stay separate: they are
-// what strategies differ on), "int/0x80" → "int".
+// "int/0x80" → "int"; the privileged instructions strategies differ on most
+// keep classes of their own: the interrupt flag (cli, sti), iret, and the
+// rest of priv/* together.
 func causeClass(cause string) string {
-	if strings.HasPrefix(cause, "priv/") {
-		return cause
+	switch {
+	case cause == "priv/cli" || cause == "priv/sti":
+		return "priv/cli,sti"
+	case cause == "priv/iret":
+		return "priv/iret"
+	case strings.HasPrefix(cause, "priv/"):
+		return "priv/other"
 	}
 	if i := strings.IndexAny(cause, "/:"); i > 0 {
 		return cause[:i]
@@ -428,43 +453,68 @@ func causeClass(cause string) string {
 	return cause
 }
 
+// tint mixes c with white: f = 0 keeps c, 1 is white.
+func tint(c color.Color, f float64) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(float64(v>>8)*(1-f) + 255*f) }
+	return color.RGBA{mix(r), mix(g), mix(b), 255}
+}
+
 // BreakdownChart: for each strategy a panel of stacked bars, one per
 // workload, splitting its events by cause class and mechanism (share of
-// the run's events, so workloads of any size compare).
+// the run's events, so workloads of any size compare). A cause class has
+// one colour in every panel; a second mechanism of the same class in one
+// panel is a lighter tint of it.
 func BreakdownChart(res *Results) (*Chart, error) {
 	guests, strats := res.guests(), res.strategies()
-	// One colour per category, stable across panels.
-	type cat struct{ class, mech string }
-	catSet := map[cat]bool{}
+	classSet := map[string]bool{}
 	for _, r := range res.Runs {
 		for _, c := range r.Counts {
-			catSet[cat{causeClass(c.Cause), c.Mechanism}] = true
+			classSet[causeClass(c.Cause)] = true
 		}
 	}
-	var cats []cat
-	for c := range catSet {
-		cats = append(cats, c)
+	var classes []string
+	for c := range classSet {
+		classes = append(classes, c)
 	}
-	sort.Slice(cats, func(i, j int) bool {
-		if cats[i].class != cats[j].class {
-			return cats[i].class < cats[j].class
-		}
-		return cats[i].mech < cats[j].mech
-	})
-	catColor := func(i int) color.Color {
+	sort.Strings(classes)
+	classColor := map[string]color.Color{}
+	for i, c := range classes {
 		if i < len(palette) {
-			return palette[i]
+			classColor[c] = palette[i]
+		} else {
+			classColor[c] = hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.55, 0.85)
 		}
-		return hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.45, 0.9)
 	}
+	type cat struct{ class, mech string }
 	var plots []*panel
 	const panelW = 8 * vg.Inch
 	for _, s := range strats {
 		pn := newPanel("Events under "+res.strategyLegend(s)+" by cause and mechanism", "workload", "share of the run's events (%)")
 		p := pn.p
 		pn.groups, pn.fill = len(guests), 0.6
+		// The categories present in this panel, by class then mechanism.
+		catSet := map[cat]bool{}
+		for _, g := range guests {
+			if r := res.Find(g, s); r != nil {
+				for _, row := range r.Counts {
+					catSet[cat{causeClass(row.Cause), row.Mechanism}] = true
+				}
+			}
+		}
+		var cats []cat
+		for c := range catSet {
+			cats = append(cats, c)
+		}
+		sort.Slice(cats, func(i, j int) bool {
+			if cats[i].class != cats[j].class {
+				return cats[i].class < cats[j].class
+			}
+			return cats[i].mech < cats[j].mech
+		})
 		var below *plotter.BarChart
-		for ci, c := range cats {
+		shade := map[string]int{}
+		for _, c := range cats {
 			vals := make(plotter.Values, len(guests))
 			any := false
 			for j, g := range guests {
@@ -490,7 +540,8 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			if err != nil {
 				return nil, fmt.Errorf("breakdown plot: %w", err)
 			}
-			bc.Color = catColor(ci)
+			bc.Color = tint(classColor[c.class], 0.45*float64(shade[c.class]))
+			shade[c.class]++
 			bc.LineStyle.Width = vg.Points(0.5)
 			if below != nil {
 				bc.StackOn(below)
@@ -525,6 +576,39 @@ func BreakdownChart(res *Results) (*Chart, error) {
 	return &Chart{Name: "breakdown", Title: "Exit breakdown by cause and mechanism", W: vg.Length(cols) * panelW, H: max(h, 5*vg.Inch), draw: func(dc draw.Canvas) {
 		drawTiles(dc, grid)
 	}}, nil
+}
+
+// whiskers draws a vertical range (with caps) over each bar of a grouped
+// bar chart, at the bar's own offset, which is known only when the panel
+// is drawn; a noisy range is drawn in red with a "!" above it.
+type whiskers struct {
+	bar      *plotter.BarChart
+	lo, hi   []float64 // in the plot's (log10) units; NaN: none
+	noisy    []bool
+	style    draw.LineStyle
+	warnText draw.TextStyle
+}
+
+func (w *whiskers) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	cap := vg.Points(3)
+	for i := range w.lo {
+		if math.IsNaN(w.lo[i]) || math.IsNaN(w.hi[i]) {
+			continue
+		}
+		x := trX(float64(i)) + w.bar.Offset
+		y0, y1 := trY(w.lo[i]), trY(w.hi[i])
+		st := w.style
+		if w.noisy[i] {
+			st.Color = color.RGBA{200, 0, 0, 255}
+		}
+		c.StrokeLine2(st, x, y0, x, y1)
+		c.StrokeLine2(st, x-cap, y0, x+cap, y0)
+		c.StrokeLine2(st, x-cap, y1, x+cap, y1)
+		if w.noisy[i] {
+			c.FillText(w.warnText, vg.Point{X: x, Y: y1 + vg.Points(2)}, "!")
+		}
+	}
 }
 
 // CumulativeChart: cumulative exits over guest instructions, one line per

@@ -66,8 +66,8 @@ func TestPlotsLabelled(t *testing.T) {
 	res := loadFixture(t)
 	checks := map[string][]string{
 		"exits":      {"Exits per workload and strategy", "workload", "exits (log scale", "native: no VMM, 0 exits", "kvm (pvm)", "pv (own image)", "1k"},
-		"overhead":   {"Measured: wall time", "Modeled: cycles", "profile p4-2006", "kvm (pvm): no native on its substrate", "own image", "slowdown vs native"},
-		"breakdown":  {"Events under trap by cause and mechanism", "Events under bt", "priv/cli · in-tc", "io · callout", "share of the run"},
+		"overhead":   {"Measured: wall time", "Modeled: cycles", "profile p4-2006", "kvm (pvm): no native on its substrate", "own image", "ratio to native (log scale)", "whiskers: range over runs", "work avoided"},
+		"breakdown":  {"Events under trap by cause and mechanism", "Events under bt", "priv/cli,sti · in-tc", "io · callout", "share of the run"},
 		"cumulative": {"Cumulative exits over instructions executed: io", "instructions executed (bt: guest + translation cache)", "exits so far", "trap (1035 exits)", "native (0 exits)"},
 	}
 	charts, err := Charts(res)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"virtsim/experiments"
+	"virtsim/guest"
 	"virtsim/vmm"
 )
 
@@ -100,13 +101,88 @@ func TestBenchSuite(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d: %s", status, errOut)
 	}
-	for _, w := range []string{"Adams & Agesen", "paper BT", "syscall", "2308", "cr8wr", "irq-toggle", "same winner?", "p4-2006", "kvm did not run here"} {
+	for _, w := range []string{"Adams & Agesen", "paper BT", "syscall", "2308", "cr8wr", "irq-toggle", "p4-2006", "VT-x (modeled)",
+		"n/a: bt did not run", "Breakdown per operation", "prediction", "no hardware-assisted KVM here"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "report.txt")); err != nil {
 		t.Error(err)
+	}
+	// Both passes are in results.json, so the report can be recomputed.
+	res, err := experiments.ReadJSONFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Passes) != 1 || res.Passes[0].N != experiments.SuiteN[0] || len(res.Passes[0].Runs) != len(res.Runs) || res.Config.SuiteN != experiments.SuiteN[1] {
+		t.Fatalf("passes %+v, suite_n %d", res.Passes, res.Config.SuiteN)
+	}
+	p, err := experiments.LookupProfile("p4-2006")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := experiments.LiteratureReport(res, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rows[0].Cell(experiments.ColNative); c == nil || !c.OK || c.Cycles <= 0 {
+		t.Errorf("syscall native from results.json: %+v", c)
+	}
+}
+
+// --json - writes the results to stdout and the table to stderr; --image
+// runs an image file, and bad files get their documented statuses.
+func TestJSONStdoutAndImage(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "mykernel.elf")
+	w, err := guest.Lookup("divzero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, w.Image, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status, out, errOut := run(t, "compare", "--image", img, "--args", "n=7", "--strategies", "native,trap", "--reps", "0", "--json", "-", "--quiet")
+	if status != 0 {
+		t.Fatalf("compare --image: status %d: %s", status, errOut)
+	}
+	res, err := experiments.ReadJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("stdout is not results.json: %v\n%s", err, out)
+	}
+	if r := res.Find("mykernel.elf", "trap"); r == nil || r.GuestInstructions == 0 {
+		t.Errorf("runs %+v", res.Runs)
+	}
+	if !strings.Contains(errOut, "mykernel.elf (n=7) under 2 strategies") {
+		t.Errorf("table not on stderr: %q", errOut)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error("a file named - was written")
+	}
+	golden := filepath.Join(dir, "img.golden")
+	if st, o, e := run(t, "check", "--update", "--image", img, "--golden", golden, "--strategies", "native,trap", "--args", "n=3", "--quiet"); st != 0 || !strings.Contains(o, "added mykernel.elf") {
+		t.Fatalf("check --update --image: %d %s %s", st, o, e)
+	}
+	if st, o, _ := run(t, "check", "--image", img, "--golden", golden, "--quiet"); st != 0 || !strings.Contains(o, "ok: 2 runs match") {
+		t.Errorf("check --image: %d %s", st, o)
+	}
+	if st, _, e := run(t, "check", "--golden", golden, "--quiet"); st != exitUsage || !strings.Contains(e, "--image") {
+		t.Errorf("check of an image's records without --image: %d %s", st, e)
+	}
+	for _, c := range []struct {
+		cmd  string
+		path string
+		want int
+	}{
+		{"compare", filepath.Join(dir, "missing.elf"), exitNoInput},
+		{"bench", golden, exitBadImage},
+		{"check", filepath.Join(dir, "missing.elf"), exitNoInput},
+		{"tui", golden, exitBadImage},
+	} {
+		if st, _, e := run(t, c.cmd, "--image", c.path); st != c.want {
+			t.Errorf("%s --image %s: status %d, want %d (%s)", c.cmd, c.path, st, c.want, e)
+		}
 	}
 }
 

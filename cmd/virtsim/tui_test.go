@@ -20,7 +20,7 @@ func TestTUINeedsATerminal(t *testing.T) {
 		t.Errorf("bad flag: status %d", st)
 	}
 	out.Reset()
-	if st := realMain([]string{"tui", "--help"}, &out, &errb); st != exitOK || !strings.Contains(out.String(), "virtsim tui [--guest NAME]") {
+	if st := realMain([]string{"tui", "--help"}, &out, &errb); st != exitOK || !strings.Contains(out.String(), "virtsim tui [--guest NAME | --image FILE]") {
 		t.Errorf("--help: status %d, %q", st, out.String())
 	}
 }
