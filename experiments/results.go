@@ -107,15 +107,15 @@ type BenchConfig struct {
 // Run is one (guest, args, strategy) cell: its counting pass and its
 // timing runs.
 type Run struct {
-	Guest        string            `json:"guest"`
-	Args         string            `json:"args"`
-	Strategy     string            `json:"strategy"`
-	Flavour      string            `json:"flavour,omitempty"`
-	Substrate    string            `json:"substrate"`
-	Image        string            `json:"image"`
-	Stop         string            `json:"stop"`
-	Status       uint32            `json:"status"`
-	StopReason   string            `json:"stop_reason,omitempty"`
+	Guest      string `json:"guest"`
+	Args       string `json:"args"`
+	Strategy   string `json:"strategy"`
+	Flavour    string `json:"flavour,omitempty"`
+	Substrate  string `json:"substrate"`
+	Image      string `json:"image"`
+	Stop       string `json:"stop"`
+	Status     uint32 `json:"status"`
+	StopReason string `json:"stop_reason,omitempty"`
 	// Instructions is what the strategy's CPU executed for the guest
 	// (under bt: user code and the TC's code, translation included; 0
 	// under kvm, which cannot count).
@@ -131,13 +131,13 @@ type Run struct {
 	// OverheadInstructions = Instructions − GuestInstructions: what the
 	// CPU executed beyond the guest program (bt: lookups, in-TC
 	// emulation). The model prices it at CPI, once.
-	OverheadInstructions uint64 `json:"overhead_instructions,omitempty"`
-	Exits        uint64            `json:"exits"`
-	Events       uint64            `json:"events"`
-	Counts       []CountRow        `json:"counts"`
-	Counters     map[string]uint64 `json:"counters,omitempty"`
-	WallNS       []int64           `json:"wall_ns"`
-	Wall         Stats             `json:"wall"`
+	OverheadInstructions uint64            `json:"overhead_instructions,omitempty"`
+	Exits                uint64            `json:"exits"`
+	Events               uint64            `json:"events"`
+	Counts               []CountRow        `json:"counts"`
+	Counters             map[string]uint64 `json:"counters,omitempty"`
+	WallNS               []int64           `json:"wall_ns"`
+	Wall                 Stats             `json:"wall"`
 	// MeasuredRatio is Wall.Median over native's on the same substrate and
 	// guest; absent where no such native exists (kvm) or nothing was timed.
 	MeasuredRatio *float64 `json:"measured_ratio,omitempty"`
