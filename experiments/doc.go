@@ -11,8 +11,8 @@
 // Every cell of a matrix (one workload, its arguments, one strategy) is run
 // in two kinds of pass, never mixed:
 //
-//   - a counting pass (vmm.Config.Count): the exact guest instruction count
-//     and every event by cause and mechanism, optionally the ordered trace.
+//   - a counting pass (vmm.Config.Count): the exact instruction count and
+//     every event by cause and mechanism, optionally the ordered trace.
 //     On the Unicorn strategies these are a pure function of image,
 //     arguments, strategy and configuration, so counting passes may run in
 //     parallel (Options.Workers, default 2);
@@ -21,17 +21,34 @@
 //     not the guest), Reps times in rounds that visit every cell once, so a
 //     slow drift of the host spreads over all cells instead of biasing one.
 //     Each timing run must end as the counting pass did, with identical
-//     counts, or the cell reports ErrNotDeterministic. The wall time
-//     reported is the median of the runs, with min and max as the spread.
+//     counts, or the cell reports ErrNotDeterministic.
 //
-// The measured ratio is a cell's median wall time over native's for the same
-// workload and arguments on the same substrate. It is labelled where it is
-// not like for like: pv runs the workload's paravirtual build ("own image"),
-// and kvm has no native on its substrate ("no native on substrate (flavour
+// Instructions mean one thing per field. Run.Instructions is what the
+// strategy's CPU executed for the guest; Run.GuestInstructions is the guest
+// program's own count. They differ under bt, whose count includes the
+// translation cache's code (translate reports that share as bt/tc-insns):
+// there the guest instructions are native's count of the same image and
+// arguments (guest_instructions_from "native", as for kvm, which counts
+// none), and the difference is OverheadInstructions, the translation's
+// own code (return lookups, in-TC emulation), which the model prices once.
+//
+// # Statistics
+//
+// A measured figure is the median of the timing runs with their range and,
+// from BootstrapMinN runs on, a 95% percentile-bootstrap interval of the
+// median (fixed seed: the same runs give the same interval). Stats.Noise
+// says why a figure is not to be trusted: the runs spread by more than
+// NoiseSpread (25%) of the median, or fewer than NoiseMinN ran. Tables
+// mark such cells with "!", the measured overhead plot draws the range as
+// whiskers and the noisy ones in red. The measured ratio is a cell's
+// median over native's for the same workload and arguments on the same
+// substrate; its range is the cell's fastest over native's slowest to the
+// cell's slowest over native's fastest. It is labelled where it is not like
+// for like: pv runs the workload's paravirtual build ("own image"), and
+// kvm has no native on its substrate ("no native on substrate (flavour
 // X)"), so its measured time stands alone. A strategy whose Available()
 // fails is skipped with its reason, and so is a PV strategy on a workload
-// without a PV image; strategies that register later (bt, pv, kvm) appear in
-// every command without changes here.
+// without a PV image (an --image file has none).
 //
 // Measured times are virtsim's own times: the guest runs on Unicorn's
 // TCG, so a "trap" exit costs what virtsim's machine model and the
@@ -39,52 +56,75 @@
 //
 // # What is modelled
 //
-// The cost model prices the counts of a counting pass with a cost profile:
+// The cost model prices the counts of a counting pass with a cost profile
+// of primitives:
 //
-//	cycles = guest instructions × CPI
+//	cycles = (guest instructions + overhead instructions) × CPI
 //	       + Σ over (cause, mechanism) rows  count × cost(mechanism, cause)
+//	       + Σ over events                   count × device(cause)
 //	       + Σ over translation counters      count × cost(counter)
 //
 // cost(mechanism, cause) is the profile's entry for that mechanism with the
 // exact cause, else the longest matching prefix pattern ("io/*"), else "*".
-// In-place mechanisms (in-tc, shared-info) are events, not exits, and are
-// priced like any other; "machine" events (the hardware model delivered
-// them, as under native) are priced as the hardware's own delivery cost.
-// Rows the profile does not price count 0 and are listed as unpriced.
+// device(cause) is the device work of the access (a port access's own
+// latency), charged the same under every strategy, so a modeled ratio
+// below 1× means the strategy really avoided work native does, and the
+// summary says which. In-TC events cost their TC instructions (counted as
+// overhead instructions) and nothing more; "machine" events (the hardware
+// model delivered them, as under native) are priced as the hardware's own
+// delivery cost. Rows the profile does not price count 0 and are listed.
+// Modeled.Rows holds every term (instructions, overhead, each event row,
+// its device work, each counter) with the table rows its unit cost came
+// from.
 //
 // The translation counters consumed, by Result.Counters name, are
 // bt/insns, bt/blocks, bt/chain-patches, bt/lookup-hits,
 // bt/lookup-misses, bt/invalidations and bt/flushes (see the Counter*
-// constants).
-// The binary translator reports them; a strategy that reports none has a
-// zero translation term. Every other counter (KVM's in-kernel statistics,
-// io-imprecise, audit/...) is reported beside the exits and never priced.
+// constants). Every other counter (KVM's in-kernel statistics,
+// io-imprecise, bt/tc-insns, audit/...) is reported and never priced.
 //
-// Two profiles are built in (profiles/*.json, every entry with its source):
+// Two profiles are built in (profiles/*.json). Every entry names its
+// source, and derived_from names the rows of Adams & Agesen's
+// nanobenchmark table (AdamsAgesen) it was taken from, if any; such an
+// entry may carry a held_out figure from other rows or sources:
 //
-//   - p4-2006: the Pentium 4 figures of Adams & Agesen, "A Comparison of
-//     Software and Hardware Techniques for x86 Virtualization" (ASPLOS 2006,
-//     raw-data appendix): VM entry 2409 cycles and page-fault VM exit 1931
-//     (kernel exits = their sum), rdtsc by trap-and-emulate 2030 (trap),
-//     by callout 1254 (callout), in the TC 216 (in-tc), native cli 60
-//     (reference), the translator ~2300 cycles per guest instruction, and
-//     the nanobenchmarks' native and software/hardware-VMM costs of system
-//     calls, I/O, exceptions and cr8 writes;
-//   - modern (the default): the paper's Core 2 column for VM transitions
-//     (entry 937, page-fault exit 1186), a current KVM_RUN round trip to
-//     user space (~2530 cycles, AMD, LKML 2020) for vmexit, and the P4
-//     software-VMM figures scaled by the Core 2 / P4 ratio of transition
-//     costs (0.49), marked as estimates.
+//   - p4-2006: the Pentium 4 as primitives — trap-and-emulate 2030,
+//     callout 1254 and translator 2300 cycles per instruction from the
+//     paper's text, VM exit + entry 4340 (1931 + 2409, text), an ISA port
+//     access ~1 µs (Linux's io_delay), a return lookup as one branch
+//     misprediction (Prescott's 31-stage pipeline), CPI 1 (assumption);
+//     only native int and exception delivery (syscall, divzero rows) and
+//     page faults (pgfault) come from the table, and say so;
+//   - modern (the default): the paper's Core 2 VM transitions (937 +
+//     1186), a current KVM_RUN round trip to user space (~2530 cycles,
+//     LKML 2020), nested paging, and the P4 software-VMM figures scaled by
+//     the Core 2 / P4 ratio of transition costs (0.49), marked estimates.
 //
 // A JSON file in the same format (--cost FILE) overrides any entry; one
 // with "base" starts from that built-in profile. `virtsim calibrate` writes
-// such a file from this host's own measured costs (see Calibrate).
+// such a file from this host's own measured costs (see Calibrate): only
+// the designated instruction probe (compute) gives the cost of an
+// instruction, a probe that causes no events under a strategy measures
+// nothing there, and every entry it did not measure says "NOT MEASURED on
+// this host" in its source.
 //
-// Note on I/O: both profiles price a native port access as real ISA
-// hardware (~1 µs), while a VMM exit for I/O emulates the device without
-// touching hardware. The model can therefore find a VMM cheaper than native
-// on I/O-bound workloads, as Adams & Agesen measured for `in` under binary
-// translation (216 vs 3209 cycles).
+// # The literature report
+//
+// bench --suite adams-agesen counts the paper's nanobenchmarks at two
+// iteration counts (SuiteN; both passes are kept in results.json) and
+// prices the difference per operation. Each cell is computed with
+// Profile.HoldOut(row): the figures derived from the cell's own row are
+// replaced by their held-out figures, and a cell that still uses one is
+// labelled an echo, a cell that does not a prediction; FormatLiterature
+// prints every cell's count × unit breakdown and where the model
+// disagrees with the paper by more than 2× or names another winner. The
+// columns are native, bt, VT-x (kvm, only on hardware assist: vmx or svm),
+// PVM (kvm on PVM, software virtualization, its own column), VT-x
+// (modeled: native's counts classified by hwassist/vtx's decision table
+// and priced with VM exit costs), trap and pv. The winner compares bt with
+// the measured VT-x column when there is one, else the modeled one. The
+// pgfault and ptemod rows say they need the paging workloads; setting
+// their Workload in AdamsAgesen is all they need once those exist.
 //
 // # Why measured and modelled are never mixed
 //
@@ -101,10 +141,14 @@
 //
 // # Results
 //
-// bench writes results.json (Results, schema_version 1, documented on the
-// type), results.csv (one row per timing run, every parameter a column;
+// bench writes results.json (Results, schema_version 2, documented on the
+// type; a suite's other passes in "passes"), results.csv (one row per timing run, every parameter a column;
 // CSVHeader), and the plots exits, overhead, breakdown and cumulative as
-// SVG and PNG. Each results set carries its Provenance: commit, Go and
+// SVG and PNG. `--json -` writes results (run, compare) to stdout, and
+// --image runs a user's multiboot kernel in compare, bench, check and
+// tui. Each results set carries its Provenance: commit (stamped by the
+// Makefile, else the build's VCS information, else git in the source
+// directory — never the current directory's repository), Go and
 // Unicorn versions, host CPU and kernel, KVM flavour (from the "kvm-flavour"
 // hook, see RegisterProvenance, or from kvm results), date, command line and
 // configuration.
