@@ -9,6 +9,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"virtsim/guest"
+	"virtsim/shadow"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
@@ -94,6 +95,11 @@ type VMM struct {
 	auditCls  map[uint32]string
 	auditPC   uint32 // the last instruction the audit counted
 	audited   bool
+	// Shadow paging (shadow.go): on under trap itself; the strategies
+	// built on trap (bt, pv) manage page tables their own way.
+	sh       *shadow.MMU
+	shadowOK bool // this VMM virtualizes the MMU with shadow page tables
+	shadowOn bool // the guest pages: the real CPU runs on the shadow
 }
 
 // New boots img under trap-and-emulate. The VMM's tables in the strategy
@@ -105,6 +111,11 @@ func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.initShadow(); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("trap: shadow page tables: %w", err)
+	}
+	t.shadowOK = true
 	if err := t.E.MemProtect(vmm.StrategyBase, vmm.StrategySize, unicorn.ProtRead); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("trap: protect the VMM's tables: %w", err)
@@ -134,6 +145,7 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 		return nil, fmt.Errorf("trap: %w", err)
 	}
 	m.VMMTrap = t.OnTrap
+	m.GuestMMU = t.guestMMU
 	m.OnProtWrite = t.onProtWrite
 	m.SegLoading = func(sel uint16) {
 		if !x86.SelTI(sel) && x86.SelIndex(sel) != 0 && uint32(x86.SelIndex(sel)) <= guestMaxIndex {
@@ -367,6 +379,8 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 		m.Complete(t.continueAt(tr.RetEIP))
 	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)):
 		t.EmulateTrap(tr)
+	case tr.Vector == x86.VecPF && !tr.Soft && t.shadowOn:
+		t.onShadowFault(tr)
 	default:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		t.Reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
@@ -590,6 +604,12 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 		if f := t.loadKernelStack(); f != nil {
 			return f
 		}
+		var b [4]byte
+		if err := t.ReadMem(realTSSAddr+x86.TSSESP1, b[:]); err == nil {
+			if f := t.prefault(binary.LittleEndian.Uint32(b[:])); f != nil {
+				return f
+			}
+		}
 	}
 	shadow := t.ShadowDescriptor(target)
 	realSel := t.ShadowSelector(gate.Selector&^3 | uint16(newVCPL))
@@ -663,13 +683,28 @@ func (t *VMM) IDTLoaded() {}
 func (t *VMM) TRLoaded()  { t.GDTLoaded() }
 func (t *VMM) LDTLoaded() { t.GDTLoaded() }
 
-// CRWritten: paging is a later step (shadow page tables); CR0.PG is refused.
+// CRWritten: under trap the real MMU follows the guest's paging through
+// shadow page tables (shadow.go). The strategies built on trap manage page
+// tables their own way and refuse guest paging here.
 func (t *VMM) CRWritten(n int, old uint32) {
-	if n == 0 && t.V.CR0&x86.CR0PG != 0 {
-		t.Crash(t.cpu.pc, "trap: the guest enabled paging; memory virtualization (shadow page tables) is not implemented yet")
+	if !t.shadowOK {
+		if n == 0 && t.V.CR0&x86.CR0PG != 0 {
+			t.Crash(t.cpu.pc, "%s: the guest enabled paging; memory virtualization is not implemented for this strategy yet (trap and native page)", t.Result().Strategy)
+		}
+		return
+	}
+	if n == 0 || n == 3 || n == 4 {
+		t.syncPaging()
 	}
 }
-func (t *VMM) InvalidatePage(addr uint32) {}
+
+// InvalidatePage: invlpg drops the shadow's entry for addr.
+func (t *VMM) InvalidatePage(addr uint32) {
+	if t.shadowOn {
+		t.sh.Invlpg(addr)
+		t.flushTLB()
+	}
+}
 
 // ---- the x86 hole, reported ----
 
@@ -728,6 +763,16 @@ func (t *VMM) unaudit(pc uint32) {
 // Result adds the x86-hole report to the machine's result.
 func (t *VMM) Result() *vmm.Result {
 	r := t.Machine.Result()
+	if t.sh != nil && t.sh.Stats.CacheMisses > 0 {
+		st := t.sh.Stats
+		r.Counters["shadow/cache-hits"] = st.CacheHits
+		r.Counters["shadow/cache-misses"] = st.CacheMisses
+		r.Counters["shadow/hidden"] = st.Hidden
+		r.Counters["shadow/true"] = st.True
+		r.Counters["shadow/pt-writes"] = st.PTWrites
+		r.Counters["shadow/invlpg"] = st.Invlpg
+		r.Counters["shadow/flushes"] = st.Flushes
+	}
 	for cause, n := range t.audit {
 		r.Counters["audit/"+cause] = n
 	}

@@ -1,0 +1,349 @@
+// Package shadow keeps shadow page tables: the page tables a
+// full-virtualization VMM (VMware's, or KVM before EPT) really loads into
+// CR3 while the guest believes its own are in force.
+//
+// The guest writes page tables that map its virtual addresses onto what it
+// thinks is physical memory. The VMM cannot load them as they are: it must
+// keep its own region mapped, see every change the guest makes, and keep
+// the accessed and dirty bits the guest reads honest. So it derives a
+// second set of tables, the shadow, and loads those:
+//
+//   - The shadow starts empty. The first access to a page faults into the
+//     VMM, which walks the guest's tables (x86.MMU.Walk). If they allow the
+//     access, the VMM fills the shadow entry and retries: a hidden fault,
+//     never seen by the guest. If they do not, it reflects a #PF with the
+//     CR2 and error code the hardware would have given: a true fault.
+//   - Accessed and dirty bits appear in the guest's own entries when the
+//     shadow entry is filled: a read fills a read-only shadow entry (unless
+//     the guest entry is dirty already), so the first write faults again
+//     and sets D, just as the CPU would set it at that first write.
+//   - Every guest page that holds a page table or directory is mapped
+//     read-only in every shadow (it is traced): a guest write to it faults,
+//     the VMM performs the write itself and drops the shadow entries derived
+//     from what changed.
+//   - CR3 loads switch between shadows, kept in a cache keyed by the guest's
+//     CR3 (one shadow per address space; hits and misses counted); invlpg
+//     drops one shadow entry.
+//   - The VMM's own region (the top PDEs) is the same in every shadow.
+//
+// This package holds the tables and the decisions; the strategy (trap) runs
+// the guest on them and performs what the decisions say.
+package shadow
+
+import (
+	"fmt"
+
+	"virtsim/vmm/x86"
+)
+
+// Mem is physical memory as the VMM sees it: guest RAM (where the guest's
+// tables live) and the VMM's pool (where the shadows live).
+type Mem interface {
+	x86.PhysMem
+	WritePage(pa uint32, b []byte) error
+}
+
+// Config places the shadows.
+type Config struct {
+	RAMSize   uint32 // guest RAM: frames at or above it do not exist
+	PoolBase  uint32 // physical (= VMM linear) base of the shadow pages
+	PoolPages int
+	// FirstVMMPDE..1023 are the VMM's own directory entries, the same in
+	// every shadow (VMMPDEs[i] for PDE FirstVMMPDE+i).
+	FirstVMMPDE int
+	VMMPDEs     []uint32
+}
+
+// Stats counts what the shadow MMU did.
+type Stats struct {
+	CacheHits, CacheMisses uint64 // CR3 loads that found / built a shadow
+	Hidden, True           uint64 // faults filled silently / reflected
+	PTWrites               uint64 // traced writes to guest page tables
+	Invlpg                 uint64
+	Flushes                uint64 // every shadow dropped (pool exhausted)
+}
+
+// space is the shadow of one guest address space (one guest CR3).
+type space struct {
+	gcr3 uint32         // the guest's page directory (physical)
+	pd   uint32         // the shadow directory (pool page)
+	pts  map[int]uint32 // PDE index -> shadow page table (pool page)
+	gpt  map[int]uint32 // PDE index -> the guest page table it shadows (0 for a 4 MiB page)
+}
+
+// MMU is the set of shadows of one guest.
+type MMU struct {
+	cfg    Config
+	mem    Mem
+	spaces map[uint32]*space
+	cur    *space
+	free   []uint32
+	traced map[uint32]int // guest frames holding a directory or table -> users
+	Stats  Stats
+}
+
+// New makes an empty set of shadows.
+func New(cfg Config, mem Mem) *MMU {
+	s := &MMU{cfg: cfg, mem: mem}
+	s.reset()
+	return s
+}
+
+func (s *MMU) reset() {
+	s.spaces = map[uint32]*space{}
+	s.cur = nil
+	s.traced = map[uint32]int{}
+	s.free = s.free[:0]
+	for i := s.cfg.PoolPages - 1; i >= 0; i-- {
+		s.free = append(s.free, s.cfg.PoolBase+uint32(i)*4096)
+	}
+}
+
+var zeroPage = make([]byte, 4096)
+
+func (s *MMU) alloc() (uint32, bool) {
+	if len(s.free) == 0 {
+		return 0, false
+	}
+	pa := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	if err := s.mem.WritePage(pa, zeroPage); err != nil {
+		return 0, false
+	}
+	return pa, true
+}
+
+// Activate makes the shadow of the guest's current address space the one
+// in force and returns the real CR3 to load.
+func (s *MMU) Activate(g x86.MMU) (uint32, error) {
+	gcr3 := g.CR3 & x86.PTEAddr
+	if sp, ok := s.spaces[gcr3]; ok {
+		s.Stats.CacheHits++
+		s.cur = sp
+		return sp.pd, nil
+	}
+	s.Stats.CacheMisses++
+	pd, ok := s.alloc()
+	if !ok {
+		s.flush()
+		if pd, ok = s.alloc(); !ok {
+			return 0, fmt.Errorf("shadow: no page for a shadow directory")
+		}
+	}
+	for i, v := range s.cfg.VMMPDEs {
+		s.mem.WritePhys32(pd+uint32(s.cfg.FirstVMMPDE+i)*4, v)
+	}
+	sp := &space{gcr3: gcr3, pd: pd, pts: map[int]uint32{}, gpt: map[int]uint32{}}
+	s.spaces[gcr3] = sp
+	s.cur = sp
+	s.trace(gcr3)
+	return pd, nil
+}
+
+// Current is the real CR3 of the shadow in force (0 if none).
+func (s *MMU) Current() uint32 {
+	if s.cur == nil {
+		return 0
+	}
+	return s.cur.pd
+}
+
+func (s *MMU) flush() {
+	s.Stats.Flushes++
+	s.reset()
+}
+
+// trace marks a guest frame as holding a page table: every shadow maps it
+// read-only from now on.
+func (s *MMU) trace(frame uint32) {
+	s.traced[frame]++
+	if s.traced[frame] > 1 {
+		return
+	}
+	// Entries filled before it became a table may map it writable.
+	for _, sp := range s.spaces {
+		for _, pt := range sp.pts {
+			for i := uint32(0); i < 1024; i++ {
+				v, _ := s.mem.ReadPhys32(pt + i*4)
+				if v&x86.PTEPresent != 0 && v&x86.PTEWrite != 0 && v&x86.PTEAddr == frame {
+					s.mem.WritePhys32(pt+i*4, v&^x86.PTEWrite)
+				}
+			}
+		}
+	}
+}
+
+// Traced reports whether a guest frame holds a page table the shadows derive from.
+func (s *MMU) Traced(frame uint32) bool { return s.traced[frame&x86.PTEAddr] > 0 }
+
+// Kind is what a fault means.
+type Kind int
+
+const (
+	// Hidden: the guest's tables allow the access; the shadow entry was
+	// filled. Retry the instruction; the guest sees nothing.
+	Hidden Kind = iota
+	// True: the guest's own tables refuse the access. Reflect #PF with
+	// Fault.Code and CR2 = Fault.Addr.
+	True
+	// PTWrite: a write to a traced page table. The VMM performs it
+	// (Fault.Phys is where it goes) and calls Wrote.
+	PTWrite
+	// Beyond: the guest maps the page onto memory it does not have.
+	Beyond
+	// VMMRegion: the guest touched its own mapping of the VMM's region.
+	VMMRegion
+)
+
+var kindNames = [...]string{Hidden: "hidden", True: "true", PTWrite: "pt-write", Beyond: "beyond-ram", VMMRegion: "vmm-region"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Fault is the decision for one page fault.
+type Fault struct {
+	Kind Kind
+	Addr uint32 // the faulting linear address (CR2)
+	Code uint32 // for True: the guest's error code
+	Phys uint32 // for PTWrite and Beyond: the physical address
+}
+
+// Fault decides what a #PF of the shadow at lin means, and fills the shadow
+// entry for a hidden one.
+func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
+	if s.cur == nil {
+		return Fault{}, fmt.Errorf("shadow: page fault at %#x with no shadow active", lin)
+	}
+	pdi := int(lin >> 22)
+	if pdi >= s.cfg.FirstVMMPDE {
+		return Fault{Kind: VMMRegion, Addr: lin}, nil
+	}
+	t, pf := g.Walk(s.mem, lin, acc, true)
+	if pf != nil {
+		s.Stats.True++
+		return Fault{Kind: True, Addr: lin, Code: pf.Code}, nil
+	}
+	frame := t.Phys & x86.PTEAddr
+	if uint64(frame)+4096 > uint64(s.cfg.RAMSize) {
+		return Fault{Kind: Beyond, Addr: lin, Phys: t.Phys}, nil
+	}
+	if acc.Write && s.Traced(frame) {
+		s.Stats.PTWrites++
+		return Fault{Kind: PTWrite, Addr: lin, Phys: t.Phys}, nil
+	}
+	pt, err := s.table(pdi, t)
+	if err != nil {
+		return Fault{}, err
+	}
+	if s.cur == nil { // the table's allocation flushed everything
+		return Fault{Kind: Hidden, Addr: lin}, nil
+	}
+	dirty := t.PTE&x86.PTEDirty != 0
+	if t.Large {
+		dirty = t.PDE&x86.PTEDirty != 0
+	}
+	v := frame | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
+	if t.User {
+		v |= x86.PTEUser
+	}
+	if t.Writable && (dirty || acc.Write) && !s.Traced(frame) {
+		v |= x86.PTEWrite
+	}
+	s.mem.WritePhys32(pt+(lin>>12&0x3FF)*4, v)
+	s.Stats.Hidden++
+	return Fault{Kind: Hidden, Addr: lin}, nil
+}
+
+// table returns the shadow page table for directory entry pdi of the
+// current space, making it (and tracing the guest table) if needed.
+func (s *MMU) table(pdi int, t x86.Translation) (uint32, error) {
+	sp := s.cur
+	gpt := uint32(0)
+	if !t.Large {
+		gpt = t.PDE & x86.PTEAddr
+	}
+	if pt, ok := sp.pts[pdi]; ok && sp.gpt[pdi] == gpt {
+		return pt, nil
+	}
+	s.dropTable(sp, pdi)
+	pt, ok := s.alloc()
+	if !ok {
+		gcr3 := sp.gcr3
+		s.flush()
+		if _, err := s.Activate(x86.MMU{CR3: gcr3}); err != nil {
+			return 0, err
+		}
+		sp = s.cur
+		if pt, ok = s.alloc(); !ok {
+			return 0, fmt.Errorf("shadow: no page for a shadow table")
+		}
+	}
+	sp.pts[pdi] = pt
+	sp.gpt[pdi] = gpt
+	if gpt != 0 {
+		s.trace(gpt)
+	}
+	// The directory entry allows everything: the shadow PTE carries the
+	// combined permissions.
+	s.mem.WritePhys32(sp.pd+uint32(pdi)*4, pt|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
+	return pt, nil
+}
+
+func (s *MMU) dropTable(sp *space, pdi int) {
+	pt, ok := sp.pts[pdi]
+	if !ok {
+		return
+	}
+	if g := sp.gpt[pdi]; g != 0 {
+		s.untrace(g)
+	}
+	delete(sp.pts, pdi)
+	delete(sp.gpt, pdi)
+	s.mem.WritePhys32(sp.pd+uint32(pdi)*4, 0)
+	s.free = append(s.free, pt)
+}
+
+func (s *MMU) untrace(frame uint32) {
+	if s.traced[frame]--; s.traced[frame] <= 0 {
+		delete(s.traced, frame)
+	}
+}
+
+// Invlpg drops the current shadow's entry for lin.
+func (s *MMU) Invlpg(lin uint32) {
+	s.Stats.Invlpg++
+	if s.cur == nil {
+		return
+	}
+	if pt, ok := s.cur.pts[int(lin>>22)]; ok {
+		s.mem.WritePhys32(pt+(lin>>12&0x3FF)*4, 0)
+	}
+}
+
+// Wrote tells the shadows that the guest's page at frame changed from old
+// to now (both 4 KiB): every shadow entry derived from a changed entry is
+// dropped, to be filled again from the guest's new tables.
+func (s *MMU) Wrote(frame uint32, old, now []byte) {
+	for i := 0; i < 1024; i++ {
+		o := le32(old[i*4:])
+		n := le32(now[i*4:])
+		if o == n {
+			continue
+		}
+		for _, sp := range s.spaces {
+			// As a directory: the whole table under entry i goes.
+			if sp.gcr3 == frame && i < s.cfg.FirstVMMPDE {
+				s.dropTable(sp, i)
+			}
+			// As a page table: the one entry under it.
+			for pdi, g := range sp.gpt {
+				if g == frame {
+					s.mem.WritePhys32(sp.pts[pdi]+uint32(i)*4, 0)
+				}
+			}
+		}
+	}
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}

@@ -1,0 +1,119 @@
+package shadow
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"virtsim/vmm/x86"
+)
+
+// mem is a flat physical memory: guest RAM below 1 MiB, the pool above.
+type mem map[uint32]uint32
+
+func (m mem) ReadPhys32(pa uint32) (uint32, bool) { return m[pa], true }
+func (m mem) WritePhys32(pa, v uint32) bool {
+	m[pa] = v
+	return true
+}
+func (m mem) WritePage(pa uint32, b []byte) error {
+	for i := 0; i < len(b); i += 4 {
+		m[pa+uint32(i)] = binary.LittleEndian.Uint32(b[i:])
+	}
+	return nil
+}
+
+// Guest: directory at 0x1000, table at 0x2000 for 0x00400000 (PDE 1):
+// PTE 0 -> 0x5000 rw (dirty clear), PTE 1 not present, PTE 2 -> 0x2000 (the
+// table itself, rw).
+func fixture() (mem, x86.MMU, *MMU) {
+	m := mem{
+		0x1000 + 1*4: 0x2000 | x86.PTEPresent | x86.PTEWrite | x86.PTEUser,
+		0x2000 + 0*4: 0x5000 | x86.PTEPresent | x86.PTEWrite | x86.PTEUser,
+		0x2000 + 2*4: 0x2000 | x86.PTEPresent | x86.PTEWrite,
+	}
+	g := x86.MMU{CR0: x86.CR0PE | x86.CR0PG | x86.CR0WP, CR3: 0x1000}
+	s := New(Config{RAMSize: 0x100000, PoolBase: 0x200000, PoolPages: 8, FirstVMMPDE: 1020, VMMPDEs: []uint32{0xABC001}}, m)
+	return m, g, s
+}
+
+func TestShadowDecisions(t *testing.T) {
+	m, g, s := fixture()
+	cr3, err := s.Activate(g)
+	if err != nil || m[cr3+1020*4] != 0xABC001 {
+		t.Fatalf("activate: cr3 %#x err %v, VMM PDE %#x", cr3, err, m[cr3+1020*4])
+	}
+	// A read fills a read-only entry (the guest PTE is not dirty) and sets A.
+	f, _ := s.Fault(g, 0x00400010, x86.Access{})
+	pt := m[cr3+1*4] & x86.PTEAddr
+	if f.Kind != Hidden || m[pt]&x86.PTEWrite != 0 || m[pt]&x86.PTEAddr != 0x5000 || m[0x2000]&x86.PTEAccessed == 0 {
+		t.Fatalf("read: %v, shadow %#x, guest %#x", f.Kind, m[pt], m[0x2000])
+	}
+	// The first write faults again: D set in the guest, the entry writable.
+	f, _ = s.Fault(g, 0x00400010, x86.Access{Write: true})
+	if f.Kind != Hidden || m[pt]&x86.PTEWrite == 0 || m[0x2000]&x86.PTEDirty == 0 {
+		t.Fatalf("write: %v, shadow %#x, guest %#x", f.Kind, m[pt], m[0x2000])
+	}
+	// Not present in the guest: a true fault with the guest's error code.
+	f, _ = s.Fault(g, 0x00401000, x86.Access{Write: true, User: true})
+	if f.Kind != True || f.Code != x86.PFWrite|x86.PFUser || f.Addr != 0x00401000 {
+		t.Fatalf("true fault: %+v", f)
+	}
+	// The guest table maps itself writable: a write through it is traced.
+	f, _ = s.Fault(g, 0x00402000, x86.Access{Write: true})
+	if f.Kind != PTWrite || f.Phys != 0x2000 {
+		t.Fatalf("pt write: %+v", f)
+	}
+	// ... and a read maps it read-only.
+	if f, _ = s.Fault(g, 0x00402000, x86.Access{}); f.Kind != Hidden || m[pt+2*4]&x86.PTEWrite != 0 {
+		t.Fatalf("pt read: %+v shadow %#x", f, m[pt+2*4])
+	}
+	// The guest changes PTE 0: the shadow entry derived from it goes.
+	old := make([]byte, 4096)
+	binary.LittleEndian.PutUint32(old, m[0x2000])
+	now := make([]byte, 4096)
+	binary.LittleEndian.PutUint32(now, 0x6000|x86.PTEPresent)
+	s.Wrote(0x2000, old, now)
+	if m[pt] != 0 {
+		t.Errorf("after the guest's write the shadow entry is %#x, want dropped", m[pt])
+	}
+	// invlpg drops one entry; the VMM region is the VMM's.
+	s.Fault(g, 0x00402000, x86.Access{})
+	s.Invlpg(0x00402000)
+	if m[pt+2*4] != 0 {
+		t.Errorf("invlpg left %#x", m[pt+2*4])
+	}
+	if f, _ = s.Fault(g, 0xFF000000, x86.Access{}); f.Kind != VMMRegion {
+		t.Errorf("VMM region: %v", f.Kind)
+	}
+	// A second CR3 load of the same space hits the cache.
+	if _, err := s.Activate(g); err != nil || s.Stats.CacheHits != 1 || s.Stats.CacheMisses != 1 {
+		t.Errorf("cache: %+v %v", s.Stats, err)
+	}
+}
+
+// A PTE naming a frame beyond guest RAM is reported, never mapped.
+func TestShadowBeyondRAM(t *testing.T) {
+	m, g, s := fixture()
+	m[0x2000+3*4] = 0x00F00000 | x86.PTEPresent
+	s.Activate(g)
+	if f, _ := s.Fault(g, 0x00403000, x86.Access{}); f.Kind != Beyond {
+		t.Errorf("got %v, want beyond-ram", f.Kind)
+	}
+}
+
+// An exhausted pool flushes every shadow and keeps going.
+func TestShadowPoolFlush(t *testing.T) {
+	m, g, s := fixture()
+	for i := uint32(0); i < 16; i++ {
+		m[0x1000+(2+i)*4] = 0x2000 | x86.PTEPresent | x86.PTEWrite
+	}
+	s.Activate(g)
+	for i := uint32(0); i < 16; i++ {
+		if f, err := s.Fault(g, (2+i)<<22, x86.Access{}); err != nil || f.Kind != Hidden {
+			t.Fatalf("fault %d: %+v %v", i, f, err)
+		}
+	}
+	if s.Stats.Flushes == 0 {
+		t.Errorf("8 pool pages for 16 tables and no flush: %+v", s.Stats)
+	}
+}

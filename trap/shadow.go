@@ -1,0 +1,253 @@
+package trap
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/shadow"
+	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// Memory virtualization under trap-and-emulate: shadow page tables
+// (package shadow). While the guest's virtual CR0.PG is clear the real CPU
+// runs without paging, as before; when the guest turns paging on, the real
+// CPU pages through the shadow of the guest's current address space, and
+// the VMM keeps it coherent from the faults and emulated instructions it
+// sees:
+//
+//   - #PF from the shadow: pf/hidden (filled, retried), a true fault
+//     reflected to the guest as exc/#PF with the guest's CR2 and error
+//     code, or pt/write (a traced store to a guest page table, performed by
+//     the VMM, which then drops what it invalidated);
+//   - mov to CR3 (priv/mov-cr3) switches shadows; invlpg (priv/invlpg)
+//     drops one entry.
+
+// Cause names of the shadow MMU's events.
+const (
+	CausePFHidden = "pf/hidden"
+	CausePTWrite  = "pt/write"
+)
+
+// Where the shadows live: the strategy region above trap's tables, 8 MiB
+// of pool; the VMM's own directory entries cover 0xFF000000-0xFFFFFFFF.
+const (
+	shadowVMMPTs   = vmm.StrategyBase + 0x100000 // 4 tables mapping the VMM region
+	shadowPoolBase = vmm.StrategyBase + 0x104000
+	shadowPoolSize = 2044
+	firstVMMPDE    = vmm.VMMBase >> 22
+)
+
+// shadowMem is physical memory for the shadow MMU.
+type shadowMem struct{ m *vmm.Machine }
+
+func (s shadowMem) ReadPhys32(pa uint32) (uint32, bool) {
+	if pa < vmm.VMMBase {
+		return s.m.PhysMem().ReadPhys32(pa)
+	}
+	var b [4]byte
+	if err := s.m.E.MemRead(uint64(pa), b[:]); err != nil {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[:]), true
+}
+
+func (s shadowMem) WritePhys32(pa, v uint32) bool {
+	if pa < vmm.VMMBase {
+		return s.m.PhysMem().WritePhys32(pa, v)
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return s.m.E.MemWrite(uint64(pa), b[:]) == nil
+}
+
+func (s shadowMem) WritePage(pa uint32, b []byte) error { return s.m.E.MemWrite(uint64(pa), b) }
+
+// guestMMU is the paging state the guest believes in.
+func (t *VMM) guestMMU() x86.MMU {
+	return x86.MMU{CR0: t.V.CR0, CR3: t.V.CR3, CR4: t.V.CR4}
+}
+
+// initShadow prepares the shadow MMU (trap only: the binary translator and
+// the paravirtual VMM manage their own page tables).
+func (t *VMM) initShadow() error {
+	m := t.Machine
+	pts := make([]byte, 4*4096)
+	for i := 0; i < 4*1024; i++ {
+		pa := uint32(vmm.VMMBase) + uint32(i)*4096
+		binary.LittleEndian.PutUint32(pts[i*4:], pa|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed|x86.PTEDirty)
+	}
+	if err := m.E.MemWrite(shadowVMMPTs, pts); err != nil {
+		return err
+	}
+	var pdes []uint32
+	for i := uint32(0); i < 4; i++ {
+		pdes = append(pdes, (shadowVMMPTs+i*4096)|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
+	}
+	t.sh = shadow.New(shadow.Config{
+		RAMSize: m.Cfg.MemSize, PoolBase: shadowPoolBase, PoolPages: shadowPoolSize,
+		FirstVMMPDE: firstVMMPDE, VMMPDEs: pdes,
+	}, shadowMem{m})
+	return nil
+}
+
+// syncPaging puts the real MMU in line with the guest's paging state: no
+// paging while the guest has none, else the shadow of its address space.
+func (t *VMM) syncPaging() {
+	m := t.Machine
+	g := t.guestMMU()
+	cr0 := m.Reg(unicorn.CR0)
+	if !g.Paging() {
+		if t.shadowOn {
+			t.shadowOn = false
+			m.SetReg(unicorn.CR0, cr0&^x86.CR0PG)
+			t.flushTLB()
+		}
+		return
+	}
+	for pdi := firstVMMPDE; pdi < 1024; pdi++ {
+		if v, ok := m.PhysMem().ReadPhys32(g.CR3&x86.PTEAddr + uint32(pdi)*4); ok && v&x86.PTEPresent != 0 {
+			t.Crash(t.cpu.pc, "trap: the guest maps %#x-0xffffffff (directory entry %d), where trap's VMM lives; relocating the VMM is not implemented", uint32(pdi)<<22, pdi)
+			return
+		}
+	}
+	cr3, err := t.sh.Activate(g)
+	if err != nil {
+		t.Fail(err)
+		return
+	}
+	m.SetReg(unicorn.CR3, cr3)
+	if !t.shadowOn {
+		t.shadowOn = true
+		m.SetReg(unicorn.CR0, cr0|x86.CR0PG|x86.CR0WP)
+	}
+	t.flushTLB()
+}
+
+func (t *VMM) flushTLB() {
+	if err := t.E.FlushTLB(); err != nil {
+		t.Fail(err)
+	}
+}
+
+// onShadowFault handles a #PF raised by the shadow tables.
+func (t *VMM) onShadowFault(tr vmm.Trap) {
+	m := t.Machine
+	lin := m.Reg(unicorn.CR2)
+	acc := x86.Access{Write: tr.Code&x86.PFWrite != 0, User: tr.Code&x86.PFUser != 0}
+	f, err := t.sh.Fault(t.guestMMU(), lin, acc)
+	if err != nil {
+		t.Fail(err)
+		return
+	}
+	switch f.Kind {
+	case shadow.Hidden:
+		m.Record(CausePFHidden, vmm.MechTrap, tr.PC)
+		if acc.Write {
+			t.flushTLB() // a read-only entry may have become writable
+		}
+		m.Complete(tr.PC)
+	case shadow.True:
+		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		t.V.CR2 = lin
+		t.Reflect(x86.VecPF, f.Code, true, false, tr.PC, tr.PC)
+	case shadow.PTWrite:
+		m.Record(CausePTWrite, vmm.MechTrap, tr.PC)
+		t.emulatePTWrite(tr.PC, f)
+	case shadow.Beyond:
+		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		t.Crash(tr.PC, "guest page tables map %#x onto physical %#x, beyond guest RAM (%d MiB)", lin, f.Phys, m.Cfg.MemSize>>20)
+	case shadow.VMMRegion:
+		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		t.Crash(tr.PC, "trap: the guest touched %#x, in the VMM's region (relocating the VMM is not implemented)", lin)
+	}
+}
+
+// emulatePTWrite performs a guest store into one of its (traced) page
+// tables and drops the shadow entries derived from what changed. The
+// stores a kernel writes page-table entries with — mov of a register or an
+// immediate, 32 bits — are emulated; any other is refused with its name.
+func (t *VMM) emulatePTWrite(pc uint32, f shadow.Fault) {
+	m := t.Machine
+	inst, err := m.Decode(pc)
+	if err != nil {
+		t.Crash(pc, "trap: cannot decode the write to a guest page table: %v", err)
+		return
+	}
+	var val uint32
+	ok := inst.Op == x86asm.MOV && inst.MemBytes == 4 && f.Phys&3 == 0
+	if ok {
+		if _, isMem := inst.Args[0].(x86asm.Mem); !isMem {
+			ok = false
+		}
+		switch a := inst.Args[1].(type) {
+		case x86asm.Reg:
+			r, known := gpr32[a]
+			ok = ok && known
+			if known {
+				val = m.Reg(r)
+			}
+		case x86asm.Imm:
+			val = uint32(a)
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		t.Crash(pc, "trap: a write to a guest page table by %q is not emulated (only 32-bit mov)", inst.String())
+		return
+	}
+	frame := f.Phys & x86.PTEAddr
+	old := make([]byte, 4096)
+	if err := m.E.MemRead(uint64(frame), old); err != nil {
+		t.Fail(err)
+		return
+	}
+	now := append([]byte(nil), old...)
+	binary.LittleEndian.PutUint32(now[f.Phys&0xFFF:], val)
+	if err := m.E.MemWrite(uint64(f.Phys), now[f.Phys&0xFFF:f.Phys&0xFFF+4]); err != nil {
+		t.Fail(err)
+		return
+	}
+	t.sh.Wrote(frame, old, now)
+	t.flushTLB()
+	if frame == t.V.CR3&x86.PTEAddr {
+		t.syncPaging() // a change to the directory in force: recheck the VMM's entries
+	}
+	t.Resume(pc + uint32(inst.Len))
+}
+
+var gpr32 = map[x86asm.Reg]unicorn.Reg{
+	x86asm.EAX: unicorn.EAX, x86asm.ECX: unicorn.ECX, x86asm.EDX: unicorn.EDX, x86asm.EBX: unicorn.EBX,
+	x86asm.ESP: unicorn.ESP, x86asm.EBP: unicorn.EBP, x86asm.ESI: unicorn.ESI, x86asm.EDI: unicorn.EDI,
+}
+
+// prefault fills the shadow for the pages a privilege-raising delivery will
+// push its frame onto (the guest kernel stack below esp), so the hardware's
+// push does not fault inside the VMM's trampoline. A refusal by the guest's
+// tables is the #PF the delivery raises.
+func (t *VMM) prefault(esp uint32) *vmm.DeliveryFault {
+	if !t.shadowOn {
+		return nil
+	}
+	for _, lin := range []uint32{esp - 4, esp - 24} {
+		f, err := t.sh.Fault(t.guestMMU(), lin, x86.Access{Write: true})
+		if err != nil {
+			t.Fail(err)
+			return nil
+		}
+		switch f.Kind {
+		case shadow.True:
+			t.V.CR2 = lin
+			return &vmm.DeliveryFault{Vec: x86.VecPF, Code: f.Code, CR2: lin, Why: "the guest kernel stack is not mapped writable"}
+		case shadow.Hidden:
+			t.Record(CausePFHidden, vmm.MechTrap, t.cpu.pc)
+		case shadow.PTWrite, shadow.Beyond, shadow.VMMRegion:
+			return &vmm.DeliveryFault{Vec: x86.VecSS, Why: "the guest kernel stack lies on a page table or outside guest RAM"}
+		}
+	}
+	t.flushTLB()
+	return nil
+}

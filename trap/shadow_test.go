@@ -1,0 +1,75 @@
+package trap_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"virtsim/trap"
+	"virtsim/vmm"
+	"virtsim/vmm/vmmtest"
+)
+
+// shadowLaws are trap's per-iteration laws for the paging workloads, by
+// cause: what one more iteration costs under shadow paging, and why.
+var shadowLaws = map[string]struct {
+	per map[string]int
+	why string
+}{
+	"pgfault": {map[string]int{"exc/#PF": 1, trap.CausePFHidden: 1, trap.CausePTWrite: 2, "priv/invlpg": 1, "priv/mov-from-cr2": 1, "priv/iret": 1},
+		"the touch of an unmapped page is a true fault (reflected), the handler's mov from CR2 and PTE write (traced) and its iret trap; the retried store fills the shadow (hidden, writable at once: it is a write); the unmap is a traced write and an invlpg"},
+	"ptemod": {map[string]int{trap.CausePTWrite: 1, "priv/invlpg": 1, trap.CausePFHidden: 1},
+		"each PTE write is a traced write and each invlpg traps; the use of the new mapping fills the shadow again (hidden)"},
+}
+
+// The paging workloads print under trap what they print under native (which
+// matches QEMU: vmm's oracle test), with their counts pinned.
+func TestTrapShadowPaging(t *testing.T) {
+	golden := filepath.Join("testdata", "trap.golden")
+	for _, name := range []string{"pgfault", "ptemod"} {
+		for _, n := range []int{3, 17} {
+			args := fmt.Sprintf("n=%d", n)
+			t.Run(name+"/"+args, func(t *testing.T) {
+				img := load(t, name)
+				native := run(t, "native", img, args, vmm.Config{})
+				got := run(t, "trap", img, args, vmm.Config{})
+				if got.Stop.Kind != vmm.StopExit || got.Stop.Status != 0 {
+					t.Fatalf("trap: %s\n%s", got.Stop, got.Serial)
+				}
+				if got.Serial != native.Serial {
+					t.Errorf("serial differs from native\ntrap:\n%s\nnative:\n%s", got.Serial, native.Serial)
+				}
+				if got.Counters["shadow/cache-misses"] != 1 {
+					t.Errorf("shadow cache misses %d, want 1 (one address space)", got.Counters["shadow/cache-misses"])
+				}
+				vmmtest.CheckGolden(t, golden, got)
+			})
+		}
+	}
+}
+
+func TestTrapShadowPerIteration(t *testing.T) {
+	for name, law := range shadowLaws {
+		t.Run(name, func(t *testing.T) {
+			img := load(t, name)
+			a := run(t, "trap", img, "n=10", vmm.Config{})
+			b := run(t, "trap", img, "n=20", vmm.Config{})
+			for cause, per := range law.per {
+				k := vmm.Key{Cause: cause, Mech: vmm.MechTrap}
+				if d := int(b.Counts[k]) - int(a.Counts[k]); d != 10*per {
+					t.Errorf("%s: %d more for 10 more iterations, want 10×%d (%s)", cause, d, per, law.why)
+				}
+			}
+		})
+	}
+}
+
+// A guest whose tables cover the VMM's region stops with a clear message,
+// never reading or writing the VMM.
+func TestTrapShadowRefusesVMMRegion(t *testing.T) {
+	got := run(t, "trap", load(t, "higherhalf"), "n=3", vmm.Config{})
+	if got.Stop.Kind != vmm.StopCrash || !strings.Contains(got.Stop.Reason, "where trap's VMM lives") {
+		t.Fatalf("stop %s, want a crash naming the VMM region", got.Stop)
+	}
+}
