@@ -61,6 +61,7 @@ const (
 // 48 on.
 const (
 	HcSetTrapTable = 0
+	HcMMUUpdate    = 1
 	HcSetGDT       = 2
 	HcStackSwitch  = 3
 	HcSetCallbacks = 4
@@ -73,6 +74,7 @@ const (
 	HcIOIn         = 49
 	HcSetCR0       = 50
 	HcEventCheck   = 51
+	HcSetCR4       = 52
 )
 
 // Sub-commands.

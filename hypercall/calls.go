@@ -148,6 +148,10 @@ func (p *VMM) call(nr uint32, a [6]uint32, nested bool) outcome {
 		return p.setCR0(a[0])
 	case HcEventCheck:
 		return ok(causeEventCheck)
+	case HcMMUUpdate:
+		return p.mmuUpdate(a[0], a[1])
+	case HcSetCR4:
+		return p.setCR4(a[0])
 	}
 	return refused(causeUnknown, ENOSYS)
 }
@@ -377,16 +381,29 @@ func (p *VMM) mmuextOp(cmd, arg uint32) outcome {
 		if !p.guestRange(arg, PageSize) {
 			return refused(cause, EFAULT)
 		}
+		prev := p.V.CR3
 		p.V.CR3 = arg
+		if p.pg.on {
+			if e := p.loadCR3(); e != 0 {
+				p.V.CR3 = prev
+				return refused(cause, e)
+			}
+		}
 		p.siPut32(SICR3, arg)
 		p.counters["tlb-flushes"]++
 		return ok(cause)
 	case MMUExtTLBFlushLocal:
 		p.counters["tlb-flushes"]++
+		if p.pg.on {
+			p.flushTLB()
+		}
 		return ok(causeTLBFlush)
 	case MMUExtInvlpgLocal:
 		p.counters["invlpg"]++
-		return ok("priv/invlpg")
+		if p.pg.on {
+			p.flushTLB()
+		}
+		return ok(causeInvlpg)
 	}
 	return refused(causeMMUExt, EINVAL)
 }
@@ -417,16 +434,26 @@ func (p *VMM) ioIn(port, size uint32) outcome {
 	return outcome{cause: vmm.CauseIn(uint16(port)), edx: v, setEDX: true}
 }
 
-// setCR0 validates and records CR0: protected mode stays on, paging stays
-// off until memory virtualization, no reserved bits, NW only with CD.
+// setCR0 validates and records CR0: protected mode stays on, no reserved
+// bits, NW only with CD; PG starts direct paging (paging.go) once the
+// guest's directory validates, and stays on.
 // (CR0.TS and friends are recorded, not applied: no workload uses the FPU.)
 func (p *VMM) setCR0(v uint32) outcome {
 	const cause = "priv/mov-cr0"
 	const allowed = x86.CR0PE | x86.CR0MP | x86.CR0EM | x86.CR0TS | x86.CR0ET | x86.CR0NE |
 		x86.CR0WP | x86.CR0AM | x86.CR0NW | x86.CR0CD | x86.CR0PG
 	switch {
-	case v&^allowed != 0, v&x86.CR0PE == 0, v&x86.CR0PG != 0, v&x86.CR0NW != 0 && v&x86.CR0CD == 0:
+	case v&^allowed != 0, v&x86.CR0PE == 0, v&x86.CR0NW != 0 && v&x86.CR0CD == 0:
 		return refused(cause, EINVAL)
+	case v&x86.CR0PG == 0 && p.pg.on:
+		return refused(cause, EINVAL) // a paging PV guest stays paging (as on Xen)
+	case v&x86.CR0PG != 0 && !p.pg.on:
+		prev := p.V.CR0
+		p.V.CR0 = v | x86.CR0ET
+		if e := p.startPaging(); e != 0 {
+			p.V.CR0 = prev
+			return refused(cause, e)
+		}
 	}
 	p.V.CR0 = v | x86.CR0ET
 	p.siPut32(SICR0, p.V.CR0)

@@ -43,8 +43,8 @@
 // TSS, and shadows the guest's GDT with DPL 0 turned into DPL 1); its
 // selectors run with RPL 1, and user code at CPL 3.
 //
-// Two pages at fixed guest-physical addresses (paging is off, so also
-// linear), in low memory below the multiboot info block where no image is
+// Two pages at fixed guest-physical addresses (identity-mapped by a guest
+// that pages), in low memory below the multiboot info block where no image is
 // loaded; the VMM fills both before the guest's first instruction and
 // refuses images that overlap them or lack the PV build's signature
 // (ABIMagic):
@@ -117,17 +117,26 @@
 //	23 iret            the stack holds the call's return address, the saved EAX and an
 //	                   iret frame: return from a handler and deliver the event that is
 //	                   pending (PV_IRET uses it only then); does not return
-//	26 mmuext_op       ebx = 5 new_baseptr (ecx = page-aligned CR3 in RAM, validated,
-//	                   recorded, published), 6 tlb_flush_local, 7 invlpg_local (ecx =
-//	                   address): for the paging step, recorded and counted for now
+//	26 mmuext_op       ebx = 5 new_baseptr (ecx = page-aligned CR3 in RAM; once the
+//	                   guest pages, the directory is validated whole ("pinned") and
+//	                   loaded into the real CR3), 6 tlb_flush_local, 7 invlpg_local
+//	                   (ecx = address)
 //	29 sched_op        ebx = 0 yield, 1 block (unmask events and wait for one: Xen's
 //	                   SCHEDOP_block, one step, as PV_SAFE_HALT needs), 2 shutdown
 //	                   (ecx = status: the VM stops with its low byte, like the
 //	                   debug-exit port), 64 halt (wait, mask unchanged: PV_HLT)
 //	48 io_out          ebx = port, ecx = size (1, 2, 4), edx = value: the virtual devices
 //	49 io_in           ebx = port, ecx = size: EAX = 0, the value in EDX
-//	50 set_cr0         ebx = value: PE stays set, PG clear (no paging yet), no reserved
-//	                   bits; recorded and published
+//	50 set_cr0         ebx = value: PE stays set, no reserved bits; PG starts direct
+//	                   paging on the registered directory (validated first) and stays
+//	                   on; recorded and published
+//	 1 mmu_update      ebx = address of a page-table or directory entry (physical while
+//	                   paging is off, linear after), ecx = new value: Xen's direct
+//	                   paging — validated (a frame of guest RAM; never a writable
+//	                   mapping of a page that holds a table; not the VMM's directory
+//	                   slots 1020-1023) and written; -EINVAL/-EPERM/-EFAULT otherwise
+//	52 set_cr4         ebx = value: only PSE (4 MiB pages) may be set (virtsim's own
+//	                   call: Xen fixes CR4 for its guests)
 //	51 event_check     nothing: the pending event is delivered on the way back
 //
 // # Events

@@ -48,6 +48,7 @@ type VMM struct {
 	fallbacks  uint64 // privileged instructions left to trap-and-emulate
 	counters   map[string]uint64
 	audit      bool // --audit was asked for (nothing to audit under pv)
+	pg         directPaging
 }
 
 // New boots a PV image under the paravirtual VMM.
@@ -67,7 +68,8 @@ func NewVMM(img *guest.Image, cfg vmm.Config) (*VMM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pv: %w", err)
 	}
-	p := &VMM{VMM: t, counters: map[string]uint64{}, audit: audit}
+	p := &VMM{VMM: t, counters: map[string]uint64{}, audit: audit,
+		pg: directPaging{tables: map[uint32]int{}, dirs: map[uint32]bool{}}}
 	if err := p.boot(); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("pv: %w", err)
@@ -224,6 +226,11 @@ func (p *VMM) onTrap(tr vmm.Trap) {
 		p.fallback(tr)
 	default:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
+		if tr.Vector == x86.VecPF && !tr.Soft {
+			// The guest's handler reads CR2 from the shared-info page.
+			p.V.CR2 = m.Reg(unicorn.CR2)
+			p.siPut32(SICR2, p.V.CR2)
+		}
 		if tr.Soft && tr.Vector == SyscallVector {
 			// The guest filled its system-call gate after registering its
 			// trap table: install it now, so the next calls need no exit.

@@ -74,6 +74,14 @@ func markerCause(inst x86asm.Inst) string {
 		if inst.Op == x86asm.MOV && memArg == 1 {
 			return "priv/mov-from-cr3"
 		}
+	case SICR2:
+		if inst.Op == x86asm.MOV && memArg == 1 {
+			return "priv/mov-from-cr2"
+		}
+	case SICR4:
+		if inst.Op == x86asm.MOV && memArg == 1 {
+			return "priv/mov-from-cr4"
+		}
 	case SIGDTR:
 		if inst.Op == x86asm.MOV && memArg == 1 {
 			return "sens/sgdt"

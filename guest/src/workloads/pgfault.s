@@ -141,6 +141,7 @@ ENDDATA expect
 
 	.bss
 	.balign 4096
+LABEL pt_area
 DATA pd
 	.skip 4096
 ENDDATA pd
@@ -150,6 +151,7 @@ ENDDATA pt0
 DATA pt_demand
 	.skip 4096
 ENDDATA pt_demand
+LABEL pt_area_end
 DATA pool
 	.skip 4 * 4096
 ENDDATA pool

@@ -80,6 +80,7 @@ ENDDATA sum
 
 	.bss
 	.balign 4096
+LABEL pt_area
 DATA pd
 	.skip 4096
 ENDDATA pd
@@ -89,6 +90,7 @@ ENDDATA pt0
 DATA pt_win
 	.skip 4096
 ENDDATA pt_win
+LABEL pt_area_end
 DATA frames
 	.skip 2 * 4096
 ENDDATA frames
