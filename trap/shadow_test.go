@@ -2,9 +2,15 @@ package trap_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"virtsim/difftest"
+	"virtsim/guest"
+	"virtsim/internal/qemu"
 
 	"virtsim/trap"
 	"virtsim/vmm"
@@ -71,5 +77,66 @@ func TestTrapShadowRefusesVMMRegion(t *testing.T) {
 	got := run(t, "trap", load(t, "higherhalf"), "n=3", vmm.Config{})
 	if got.Stop.Kind != vmm.StopCrash || !strings.Contains(got.Stop.Reason, "where trap's VMM lives") {
 		t.Fatalf("stop %s, want a crash naming the VMM region", got.Stop)
+	}
+}
+
+// hostileImage assembles testdata/paging/hostile.S for one case.
+func hostileImage(t *testing.T, c int) ([]byte, *guest.Image) {
+	t.Helper()
+	if err := difftest.ToolsAvailable(); err != nil {
+		t.Skip(err)
+	}
+	src, err := os.ReadFile(filepath.Join("testdata", "paging", "hostile.S"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	elf, err := difftest.Assemble(fmt.Sprintf(".set CASE, %d\n", c)+string(src), filepath.Join("..", "difftest", "corpus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := guest.LoadELF(elf, vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return elf, img
+}
+
+// Hostile page tables: a frame beyond RAM, a mapping of the physical top of
+// memory where the VMM lives, CR3 outside RAM stop with a clear report under
+// native and trap (never a VMM crash, never a write into the VMM); a table
+// that maps itself writable and is edited through itself runs as on QEMU.
+func TestHostilePageTables(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		name string
+		want map[string]string // strategy -> what the crash report says ("" = must match QEMU)
+	}{
+		{1, "frame beyond RAM", map[string]string{"native": "unmapped address 0x7ff00000", "trap": "beyond guest RAM"}},
+		{2, "frame in the VMM region", map[string]string{"native": "unmapped address 0xfffff000", "trap": "beyond guest RAM"}},
+		{3, "CR3 outside RAM", map[string]string{"native": "", "trap": ""}},
+		{4, "a table mapping itself", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			elf, img := hostileImage(t, c.n)
+			for _, s := range []string{"native", "trap"} {
+				got := run(t, s, img, "", vmm.Config{})
+				if c.want == nil {
+					if qemu.Available() != nil {
+						t.Skip(qemu.Available())
+					}
+					q, err := qemu.Run(elf, "", 30*time.Second)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.Serial != q.Serial || got.Stop.Kind != vmm.StopExit {
+						t.Errorf("%s: %s %q, QEMU %q", s, got.Stop, got.Serial, q.Serial)
+					}
+					continue
+				}
+				if got.Stop.Kind != vmm.StopCrash || !strings.Contains(got.Stop.Reason, c.want[s]) {
+					t.Errorf("%s: %s (%q), want a crash report containing %q", s, got.Stop.Kind, got.Stop.Reason, c.want[s])
+				}
+			}
+		})
 	}
 }
