@@ -1,6 +1,7 @@
 package unicorn
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -215,18 +216,20 @@ func benchPair(b *testing.B, n uint32, bodyA, bodyB []byte, runA, runB func(e *E
 func startPlain(e *Engine, _ []byte) error { return e.Start(codeAddr, 0, 0, 0) }
 
 // Cost: `count > 0` in uc_emu_start (SUBSTRATE pitfall 4: on 2.0.1 it adds
-// a per-instruction hook, ~20× on tight code). The same nop loop with
-// count = 0 and with a count it never reaches. Goal: know the price; the
-// timed paths never pass a count (Counter and a separate counting pass
-// count instructions instead).
+// a per-instruction hook, ~20× on tight code). The same ALU loop (16
+// `add %ebx,%eax` and the loop instruction per block) with count = 0 and
+// with a count it never reaches. Goal: know the price; the timed paths
+// never pass a count (Counter and a separate counting pass count
+// instructions instead).
 func BenchmarkStartCount(b *testing.B) {
-	const n = 2_000_000
-	none, counted := benchPair(b, n, insNop, insNop, startPlain, func(e *Engine, _ []byte) error {
+	const n = 500_000
+	body := bytes.Repeat([]byte{0x01, 0xd8}, 16) // add %ebx,%eax
+	none, counted := benchPair(b, n, body, body, startPlain, func(e *Engine, _ []byte) error {
 		return e.Start(codeAddr, 0, 0, 1<<40)
 	})
 	b.ReportMetric(counted/none, "count/none")
-	b.ReportMetric(none/2, "ns/insn-none")
-	b.ReportMetric(counted/2, "ns/insn-count")
+	b.ReportMetric(none/17, "ns/insn-none")
+	b.ReportMetric(counted/17, "ns/insn-count")
 }
 
 // Cost: a guest store (SUBSTRATE pitfall 8: ~100 ns each on 2.0.1, every
