@@ -3,8 +3,9 @@
 // native, trap, bt and pv strategies run guests on. It covers exactly what
 // virtsim needs: one x86 CPU in 32-bit mode, its memory, registers
 // (including the descriptor-table registers and MSRs), the hooks through
-// which Unicorn hands control to the VMM, and workarounds for the Unicorn
-// 2.0.1 behaviour that would otherwise make a VMM subtly wrong.
+// which Unicorn hands control to the VMM, the software MMU's controls (TLB
+// mode and flush), and workarounds for the libunicorn 2.1 behaviour that
+// would otherwise make a VMM subtly wrong.
 //
 // # How a Go program drives a C emulator
 //
@@ -62,17 +63,79 @@
 // Engine's methods (Reg, SetReg, MemWrite, Stop, Del, ClearFault, ...),
 // but not Start or Close.
 //
-// # Pitfalls this binding works around or makes visible
+// # The substrate: libunicorn 2.1, and what changed from 2.0.1
 //
-// The numbers refer to /work/shared/SUBSTRATE.md.
+// The binding is written for libunicorn 2.1.x (Debian 13's libunicorn-dev,
+// fetched into .deps/unicorn by scripts/unicorn.sh and linked statically).
+// New refuses any other version (CheckVersion): the workarounds below
+// depend on the library's internals. Every fact this package or virtsim
+// relies on is a test in substrate_test.go (its header lists where each is
+// pinned), so a different libunicorn fails there first, with the fact's
+// name. Pitfall numbers refer to /work/shared/SUBSTRATE.md, which recorded
+// them on 2.0.1. Each was re-checked on 2.1.1; the same tests were also run
+// once against 2.0.1 (a measurement-only build) to see which changed.
 //
-// Pitfall 1, the phantom double fault (upstream issue #1883). Unicorn gives
-// every exception to the interrupt hook instead of delivering it through
-// the guest IDT, and so never resets the CPU's "exception in flight" field
-// (QEMU's old_exception). The second #GP/#DE/#PF then arrives as #DF
-// (intno 8), the third is a triple fault that silently ends the run.
-// ClearFault fixes this by saving the CPU context, writing -1 into that
-// field inside the opaque context blob, and restoring it (~150 ns). The
+// Paging translates (pitfall 2: gone). 2.0.1 walked the guest's page
+// tables for permissions, #PF and A/D bits, then used physical = virtual,
+// so only identity-mapped guests ran. 2.1's software TLB has two modes
+// (SetTLBMode, UC_CTL_TLB_TYPE): TLBCPU, the CPU's own MMU, which is the
+// default and the one virtsim needs; and TLBVirtual, virtual = physical
+// (2.0.1's behaviour). Under TLBCPU a higher-half alias, two page
+// directories switched by CR3, 4 MiB PSE pages, invlpg, A/D bits and every
+// #PF error code behave as on hardware (TestSubstrateTranslation, ...PSE,
+// ...CR3Switch, ...Invlpg, ...AccessedDirty, ...PageFaults; on 2.0.1 the
+// alias loads stop with UC_ERR_READ_UNMAPPED). Host accesses (MemRead,
+// MemWrite, MemMap, MemProtect and the memory hooks' addresses) are
+// physical; CR2 and EIP are virtual.
+//
+// Host writes of control registers flush the TLB (pitfall 7: gone).
+// SetReg(CR3) between runs or inside a hook, and SetReg(CR0) turning paging
+// off, take effect at the next access, as a guest `mov to %cr3` does
+// (TestSubstrateCR3Switch, TestSubstrateHostCR0): uc_reg_write goes
+// through QEMU's cpu_x86_update_cr3/cr0. FlushTLB (UC_CTL_TLB_FLUSH) is
+// there for a VMM that edits page tables the guest already used (what
+// invlpg or a CR3 reload does for the guest); a PTE store alone leaves the
+// old translation in the TLB, as on hardware.
+//
+// The translation flush has its own name (pitfall 5, reworded). 2.0.1's
+// uc_ctl_flush_tlb was really the translation-block flush; 2.1 names that
+// UC_CTL_TB_FLUSH and uses UC_CTL_TLB_FLUSH for the TLB. The binding's
+// whole-code flush uses the former. MemWrite still does not invalidate
+// translated code, and a code hook added after its block was translated
+// is still not called for it: call RemoveCache over the range after either
+// (TestRemoveCache).
+//
+// The code buffer is sized (new in 2.1). UC_CTL_TCG_BUFFER_SIZE gives each
+// engine 64 MiB of translated code instead of 1 GiB; 2.0.1 could not be
+// told, and a whole-code flush walked the gigabyte (35-2,100 ms). This
+// package's tests take ~10 s on 2.1.1 and ~2 min on 2.0.1, mostly that.
+//
+// Stop and an EIP write in the same hook (pitfall 6: gone). On 2.1 both
+// are honoured: the run ends at the new EIP (TestBlockClockRedirect; on
+// 2.0.1 the EIP write cancelled the Stop).
+//
+// Stores are cheap (pitfall 8: gone). 2.0.1 sent every guest store down a
+// slow path, ~100-600 ns each; on 2.1 a store costs a few ns
+// (BenchmarkStore), so store-heavy guests (call-ret) run ~10× faster.
+//
+// A handled invalid instruction: with a HookInsnInvalid callback that
+// returns true, 2.1's uc_emu_start still reports UC_ERR_EXCEPTION; Start
+// turns that into nil, as on 2.0.1.
+//
+// Kept, because 2.1.1 still has the bug:
+//
+// Pitfall 1, the phantom double fault (upstream issue #1883, still open).
+// Unicorn gives every exception to the interrupt hook instead of
+// delivering it through the guest IDT, and so never resets the CPU's
+// "exception in flight" field (QEMU's old_exception). The next fault is
+// then judged by the double-fault table as if the first were still being
+// delivered: a contributory fault (#DE, #GP, ...) after a contributory one,
+// and any fault after a #PF, arrives as #DF (intno 8); a #PF after a
+// contributory fault stays #PF; the third is a triple fault that silently
+// ends the run (TestSubstratePhantomDoubleFault, TestConsecutiveFaults —
+// if those fail because the bug is gone, drop ClearFault and its
+// calibration). ClearFault fixes it by saving the CPU context, writing -1
+// into that field inside the opaque context blob, and restoring it. The
 // field's offset is not public, so New calibrates it once per process in a
 // scratch engine: it runs a #GP with a known error code, a #DE (which the
 // bug turns into #DF) and an `int $13`, snapshots the context blob at
@@ -81,39 +144,55 @@
 // read 0x1230/0, 0/0, 0/1. It then verifies the offset by running
 // #GP, #DE, #DE, #GP with ClearFault and checking that each arrives as
 // itself. Any mismatch makes New fail: better no VMM than a wrong one.
-// Calibration reports what it found. On 2.0.1 (x86-64 host) the blob is
-// 5544 bytes, old_exception is at 5480, error_code at 5368.
+// On 2.1.1 (x86-64 host) the blob is 5552 bytes, old_exception at 5484,
+// error_code at 5372 (2.0.1: 5544, 5480, 5368): the fields moved between
+// versions and the calibration found them by itself, which is why it
+// calibrates instead of hard-coding offsets.
 //
 // FaultInfo reads error_code and exception_is_int from the same blob: it
 // gives the #GP/#PF error code, which the API does not expose, and tells a
 // software `int $13` (isInt) from a real #GP — both arrive as intno 13.
 //
-// Pitfall 3, until is compiled into translated code: pass until = 0 to
-// Start on hot paths and end runs from a hook with Stop. (A side effect:
-// with until != 0 the block before until is retranslated on every Start,
-// which hides pitfall 5 and the need for RemoveCache in small tests.)
+// IN/OUT hook precision (unchanged). Inside the IN/OUT hooks EIP is the
+// start of the translated block, and a Stop there only takes effect after
+// the block, whose later instructions (later OUTs included) still run
+// (TestIOHookEIPIsStale, TestSubstrateIOHookStop). So virtsim emulates I/O
+// from a code hook on the instruction's own address and keeps the IN/OUT
+// hooks as a fallback. in/out never fault at any CPL (Unicorn removed the
+// I/O permission check): the VMM checks CPL/IOPL itself.
+//
+// What traps at CPL 3 (unchanged, TestSubstrateCPL3): cli, sti, hlt, mov
+// to/from CRn, lgdt, lidt, ltr, invlpg, wrmsr, rdmsr raise #GP(0) with EIP
+// at the instruction; popf silently keeps IF (the Popek–Goldberg hole);
+// pushf, sgdt, sidt, smsw, str, lar, mov from %cs, cpuid and rdtsc run and
+// show the real state.
+//
+// Pitfall 3, until is compiled into translated code (not re-measured;
+// the advice stands): pass until = 0 to Start on hot paths and end runs
+// from a hook with Stop. (With until != 0 the block before until is
+// retranslated on every Start, which hides pitfall 5 in small tests.)
 //
 // Pitfall 4, count > 0 adds a per-instruction hook: use Counter (or a
 // separate counting pass) instead; count is fine for tests.
-//
-// Pitfall 5, stale translations: MemWrite does not invalidate translated
-// code, and a code hook added after its block was translated is not called
-// for it. Call RemoveCache over the range after either.
-//
-// Pitfall 6: writing EIP in a hook cancels a Stop made in the same hook.
+// BenchmarkStartCount measures its price on both versions.
 //
 // Where EIP is right. Inside the interrupt hook EIP is precise: at the
 // faulting instruction for a fault, after the instruction for int n. Inside
 // the CPUID hook and the invalid-instruction hook it is the instruction
-// itself. Inside the IN/OUT hooks it is stale (the start of the block),
-// and a Stop or EIP write there only takes effect after the block. Inside
-// memory hooks (HookMemWriteProt, HookMemInvalid), and after a run stopped
-// by a memory error, 2.0.1 also leaves EIP at the start of the translated
-// block — although execution stopped precisely at the access (earlier
-// instructions of the block ran, later ones did not). EIP is precise there
-// only if a code hook covers the faulting instruction (any HookCode range
-// containing it, or a Counter). A VMM that must restart after such a stop
-// has to know the faulting instruction by other means.
+// itself. Inside the IN/OUT hooks it is stale (above). Inside memory hooks
+// (HookMemWriteProt, HookMemInvalid), and after a run stopped by a memory
+// error, 2.1 (like 2.0.1) leaves EIP at the start of the translated block —
+// although execution stopped precisely at the access (earlier instructions
+// of the block ran, later ones did not). EIP is precise there only if a
+// code hook covers the faulting instruction (any HookCode range containing
+// it, or a Counter). A VMM that must restart after such a stop has to know
+// the faulting instruction by other means.
+//
+// The write-protect hook (unchanged, TestHookMemWriteProt): a guest store
+// into memory mapped without write permission calls HookMemWriteProt's
+// callback; returning true discards the store and continues, returning
+// false stops the run at the store (nothing written). With paging on, a
+// store the page tables forbid is a #PF to the interrupt hook instead.
 //
 // CPUID. HookCPUID's callback runs before Unicorn's own CPUID model
 // (AuthenticAMD, unlike QEMU's qemu32). Returning true skips the model:
@@ -127,14 +206,29 @@
 // ErrInsnInvalid or nil.
 //
 // Things no binding can fix, listed so that nobody is surprised (details in
-// SUBSTRATE.md): Unicorn never uses the guest IDT (delivering exceptions
-// is the VMM's job); IN/OUT never check CPL/IOPL; segment limits are not
-// enforced; paging translates virtual = physical; a host-written TR with a
-// busy type (0xB) aborts the whole process on the first task switch — use
-// type 9 and keep untrusted runs in child processes.
+// SUBSTRATE.md, not re-checked on 2.1 unless a test above says so):
+// Unicorn never uses the guest IDT (delivering exceptions is the VMM's
+// job); IN/OUT never check CPL/IOPL; segment limits are not enforced; a
+// host-written TR with a busy type (0xB) aborts the whole process on the
+// first task switch — use type 9 and keep untrusted runs in child
+// processes.
+//
+// # Costs, 2.0.1 against 2.1.1
+//
+// Measured side by side on one machine in one session (bench_test.go,
+// vmm's BenchmarkNativeVsBare and BenchmarkExitRoundTrip, trap's
+// BenchmarkTrapRoundTrip); BENCH.md in this directory has the table with
+// spreads, and the commit that added it repeats it. On a heavily shared
+// machine only two differences stood out of the noise: a guest store
+// costs ~580 ns on 2.0.1 and ~6 ns on 2.1.1, so call-ret (stack stores)
+// runs ~10× faster on 2.1.1; and pure ALU code may be slower on 2.1.1
+// (to be re-measured on a quiet machine). count > 0 costs ~4.5× on an ALU
+// block on both.
 //
 // # Linking
 //
-// libunicorn is linked statically (-l:libunicorn.a -lm), so virtsim
-// binaries do not need libunicorn2 at run time.
+// libunicorn is linked statically from .deps/unicorn (-lm -lpthread), so
+// virtsim binaries do not need libunicorn at run time, and a machine's own
+// libunicorn (any version) is never used. shim.h stops the build with a
+// clear #error when .deps/unicorn is missing.
 package unicorn
