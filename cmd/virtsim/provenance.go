@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"virtsim/experiments"
 	"virtsim/hwassist"
+	"virtsim/vmm"
 )
 
 // Every results set records what KVM is on this host (hardware assist or
@@ -17,4 +21,34 @@ func init() {
 		}
 		return f.Name, nil
 	})
+}
+
+// withProvenance renders one run's result as indented JSON with this
+// process's provenance (commit, Go, libunicorn version, KVM flavour, host)
+// as its first field, "provenance", as a results set carries it.
+// vmm.Result has its own MarshalJSON, so the field is spliced in front of
+// its object rather than added by embedding.
+func withProvenance(res *vmm.Result, command string) ([]byte, error) {
+	body, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	p, err := json.Marshal(experiments.CollectProvenance(command))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 2 || body[0] != '{' {
+		return nil, fmt.Errorf("result JSON is not an object: %.20q", body)
+	}
+	out := append([]byte(`{"provenance":`), p...)
+	if string(body) != "{}" {
+		out = append(out, ',')
+	}
+	out = append(out, body[1:]...)
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "  "); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }

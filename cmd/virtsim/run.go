@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -205,9 +204,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if *jsonPath != "" {
 		err := writeOutput(*jsonPath, stdout, func(w io.Writer) error {
-			b, err := json.MarshalIndent(res, "", "  ")
+			b, err := withProvenance(res, commandLine("run", args))
 			if err == nil {
-				_, err = w.Write(append(b, '\n'))
+				_, err = w.Write(b)
 			}
 			return err
 		})

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,5 +41,29 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if p := experiments.CollectProvenance("test"); p.UnicornVersion != unicorn.Version() {
 		t.Errorf("provenance names libunicorn %q, linked is %q", p.UnicornVersion, unicorn.Version())
+	}
+}
+
+// A single run's JSON carries the same provenance as a results set.
+func TestRunJSONProvenance(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.json")
+	if status, _, errOut := run(t, "run", "--guest", "hello", "--json", p, "--quiet", "--no-timing"); status != 0 {
+		t.Fatalf("status %d: %s", status, errOut)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Provenance experiments.Provenance
+		Guest      string
+		Events     []json.RawMessage
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if r.Provenance.UnicornVersion != unicorn.Version() || r.Provenance.GoVersion == "" || r.Guest != "hello" || len(r.Events) == 0 ||
+		!strings.Contains(r.Provenance.Command, "virtsim run --guest hello") {
+		t.Errorf("run JSON: provenance %+v, guest %q, %d events", r.Provenance, r.Guest, len(r.Events))
 	}
 }
