@@ -79,7 +79,8 @@
 // tables for permissions, #PF and A/D bits, then used physical = virtual,
 // so only identity-mapped guests ran. 2.1's software TLB has two modes
 // (SetTLBMode, UC_CTL_TLB_TYPE): TLBCPU, the CPU's own MMU, which is the
-// default and the one virtsim needs; and TLBVirtual, virtual = physical
+// default, set again by New because virtsim needs it; and TLBVirtual,
+// virtual = physical
 // (2.0.1's behaviour). Under TLBCPU a higher-half alias, two page
 // directories switched by CR3, 4 MiB PSE pages, invlpg, A/D bits and every
 // #PF error code behave as on hardware (TestSubstrateTranslation, ...PSE,

@@ -103,7 +103,8 @@ type Engine struct {
 // New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
 // UC_MODE_32). The first call in a process checks the linked library's
 // version (CheckVersion) and calibrates the pitfall-1 workaround (see
-// ClearFault) in a scratch engine; if either fails, New fails.
+// ClearFault) in a scratch engine; if either fails, New fails. Every
+// engine translates through the guest's page tables (TLBCPU).
 func New() (*Engine, error) {
 	cal, err := calibration()
 	if err != nil {
@@ -116,6 +117,12 @@ func New() (*Engine, error) {
 	if e.ctxSize != cal.ctxSize {
 		e.Close()
 		return nil, fmt.Errorf("unicorn: context size %d differs from the calibrated %d", e.ctxSize, cal.ctxSize)
+	}
+	// The CPU's MMU must translate guest addresses (UC_TLB_CPU): it is
+	// 2.1's default, but virtsim's paging depends on it, so say so.
+	if err := e.SetTLBMode(TLBCPU); err != nil {
+		e.Close()
+		return nil, err
 	}
 	return e, nil
 }

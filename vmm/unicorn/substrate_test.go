@@ -131,6 +131,12 @@ func newPagedVM(t testing.TB, code []byte) *Engine {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return pagedVM(t, e, code)
+}
+
+// pagedVM sets up e (from New or open) as newPagedVM describes.
+func pagedVM(t testing.TB, e *Engine, code []byte) *Engine {
+	t.Helper()
 	t.Cleanup(func() {
 		if err := e.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -172,8 +178,7 @@ func newPagedVM(t testing.TB, code []byte) *Engine {
 // ---- translation and the TLB mode ----
 
 // Unicorn 2.1 translates through the guest's page tables when UC_TLB_CPU is
-// in force, and that is the default (uc_open gives it; virtsim sets it
-// explicitly anyway). Under UC_TLB_VIRTUAL, virtual = physical: 2.0.1's
+// in force. It is uc_open's default, and New sets it explicitly. Under UC_TLB_VIRTUAL, virtual = physical: 2.0.1's
 // behaviour (SUBSTRATE pitfall 2), where the higher-half alias read
 // unmapped memory. Host accesses (MemRead, MemWrite) take physical
 // addresses in every mode.
@@ -181,22 +186,28 @@ func TestSubstrateTranslation(t *testing.T) {
 	code := cat(movLoadEAX(highVA+0x10), movStore(highVA+0x20, 0x11223344))
 	cases := []struct {
 		name    string
+		open    func() (*Engine, error)
 		mode    *TLBMode
 		wantErr error // nil: the alias works
 	}{
-		{"default", nil, nil},
-		{"UC_TLB_CPU", ptr(TLBCPU), nil},
-		{"UC_TLB_VIRTUAL", ptr(TLBVirtual), ErrReadUnmapped},
+		{"uc_open's default", open, nil, nil},
+		{"as New leaves it", New, nil, nil},
+		{"UC_TLB_CPU", New, ptr(TLBCPU), nil},
+		{"UC_TLB_VIRTUAL", New, ptr(TLBVirtual), ErrReadUnmapped},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newPagedVM(t, code)
+			e, err := c.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e = pagedVM(t, e, code)
 			if c.mode != nil {
 				if err := e.SetTLBMode(*c.mode); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := e.Start(codeAddr, codeAddr+uint64(len(code)), 0, 0)
+			err = e.Start(codeAddr, codeAddr+uint64(len(code)), 0, 0)
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("Start = %v, want %v (virtual = physical)", err, c.wantErr)
