@@ -168,6 +168,25 @@ func BenchmarkStartReentry(b *testing.B) {
 	}
 }
 
+// Cost: Start re-entry with until != 0 (SUBSTRATE pitfall 3: until is
+// compiled into the translated block, and on 2.0.1 the block before until
+// was retranslated on every Start, 2.8 µs instead of 0.1). Each Start runs
+// two nops and stops at until. Compare with BenchmarkStartReentry (until =
+// 0, stopped by a hook). Goal: know whether until may be used on a hot
+// path; virtsim's run loops pass until = 0.
+func BenchmarkStartUntil(b *testing.B) {
+	code := cat(insNop, insNop, insInt80)
+	e := newVM(b, code)
+	for b.Loop() {
+		if err := e.Start(codeAddr, codeAddr+2, 0, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if eip := reg(b, e, EIP); eip != codeAddr+2 {
+		b.Fatalf("stopped at %#x, want until %#x", eip, codeAddr+2)
+	}
+}
+
 // benchPair runs two variants of a loop side by side, n iterations each,
 // alternating which goes first, after a warm-up run that translates both:
 // body+loop in engine a (setupA may change it) and in engine b. It returns
