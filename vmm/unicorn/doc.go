@@ -80,19 +80,19 @@
 // so only identity-mapped guests ran. 2.1's software TLB has two modes
 // (SetTLBMode, UC_CTL_TLB_TYPE): TLBCPU, the CPU's own MMU, which is the
 // default, set again by New because virtsim needs it; and TLBVirtual,
-// virtual = physical (2.0.1's behaviour). Under TLBCPU a higher-half alias, two page
-// directories switched by CR3, 4 MiB PSE pages, invlpg, A/D bits and every
-// #PF error code behave as on hardware (TestSubstrateTranslation, ...PSE,
-// ...CR3Switch, ...Invlpg, ...AccessedDirty, ...PageFaults; on 2.0.1 the
-// alias loads stop with UC_ERR_READ_UNMAPPED). Host accesses (MemRead,
-// MemWrite, MemMap, MemProtect and the memory hooks' addresses) are
-// physical; CR2 and EIP are virtual.
+// virtual = physical (2.0.1's behaviour). Under TLBCPU a higher-half
+// alias, two page directories switched by CR3, 4 MiB PSE pages, invlpg,
+// A/D bits and every #PF error code behave as on hardware
+// (TestSubstrateTranslation, ...PSE, ...CR3Switch, ...Invlpg,
+// ...AccessedDirty, ...PageFaults; on 2.0.1 the alias loads stop with
+// UC_ERR_READ_UNMAPPED). MemMap lays out physical memory, and MemRead and
+// MemWrite take physical addresses (a virtual one is unmapped to them);
+// CR2 and EIP are virtual.
 //
 // Host writes of control registers flush the TLB (pitfall 7: gone).
 // SetReg(CR3) between runs or inside a hook, and SetReg(CR0) turning paging
 // off, take effect at the next access, as a guest `mov to %cr3` does
-// (TestSubstrateCR3Switch, TestSubstrateHostCR0): uc_reg_write goes
-// through QEMU's cpu_x86_update_cr3/cr0. FlushTLB (UC_CTL_TLB_FLUSH) is
+// (TestSubstrateCR3Switch, TestSubstrateHostCR0). FlushTLB (UC_CTL_TLB_FLUSH) is
 // there for a VMM that edits page tables the guest already used (what
 // invlpg or a CR3 reload does for the guest); a PTE store alone leaves the
 // old translation in the TLB, as on hardware.
@@ -106,7 +106,7 @@
 // (TestRemoveCache).
 //
 // The code buffer is sized (new in 2.1). UC_CTL_TCG_BUFFER_SIZE gives each
-// engine 64 MiB of translated code instead of 1 GiB; 2.0.1 could not be
+// engine CodeBufferSize of translated code instead of 1 GiB; 2.0.1 could not be
 // told, and a whole-code flush walked the gigabyte (35-2,100 ms). This
 // package's tests take ~10 s on 2.1.1 and ~2 min on 2.0.1, mostly that.
 //
