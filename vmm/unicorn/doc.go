@@ -196,6 +196,8 @@
 // callback; returning true discards the store and continues, returning
 // false stops the run at the store (nothing written). With paging on, a
 // store the page tables forbid is a #PF to the interrupt hook instead.
+// Under paging the hook's address is the physical one, not the guest's
+// linear address, and CR2 is not set (TestSubstrateWriteProtUnderPaging).
 //
 // CPUID. HookCPUID's callback runs before Unicorn's own CPUID model
 // (AuthenticAMD, unlike QEMU's qemu32). Returning true skips the model:

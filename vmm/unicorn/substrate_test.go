@@ -20,7 +20,8 @@ package unicorn
 //     TestSubstratePhantomDoubleFault, TestConsecutiveFaults, TestCalibration
 //   - IN/OUT hook precision: TestSubstrateIOHookStop, TestIOHookEIPIsStale
 //   - the write-protect hook (true = discard and continue, false = stop
-//     at the store with a stale EIP): TestHookMemWriteProt
+//     at the store with a stale EIP): TestHookMemWriteProt; under paging
+//     it reports physical addresses: TestSubstrateWriteProtUnderPaging
 //   - invalid instructions and Stop+EIP write in one hook: TestHookInsnInvalid,
 //     TestBlockClockRedirect
 //   - costs: bench_test.go (BenchmarkStartCount, BenchmarkStore,
@@ -724,5 +725,41 @@ func TestSubstrateIOHookStop(t *testing.T) {
 	}
 	if eip, eax := reg(t, e, EIP), reg(t, e, EAX); eip != jmp || eax != 2 {
 		t.Errorf("stopped at EIP %#x with EAX %d, want %#x and 2 (after the block)", eip, eax, jmp)
+	}
+}
+
+// ---- memory permissions under paging ----
+
+// MemProtect works on physical memory, and so does the write-protect hook:
+// a store through the higher-half alias into a read-only physical page
+// calls HookMemWriteProt with the PHYSICAL address (not the virtual one the
+// guest used; CR2 is not set either), and returning true discards the
+// store and continues. This is what a VMM that write-protects guest page
+// tables for shadow paging sees: the frame is known, the guest's linear
+// address is not.
+func TestSubstrateWriteProtUnderPaging(t *testing.T) {
+	code := cat(movStore(highVA+0x20, 0x11223344), insIncEAX)
+	e := newPagedVM(t, code)
+	if err := e.MemProtect(highPA, 0x1000, ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	var addrs []uint64
+	cr2 := uint32(0xffffffff)
+	if _, err := e.HookMemWriteProt(func(acc MemAccess, addr uint64, size int, value int64) bool {
+		addrs = append(addrs, addr)
+		cr2 = reg(t, e, CR2)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runAll(t, e, code)
+	if want := []uint64{highPA + 0x20}; !equal(addrs, want) {
+		t.Errorf("write-protect hook saw %#x, want the physical address %#x (the guest stored to %#x)", addrs, want, highVA+0x20)
+	}
+	if cr2 != 0 {
+		t.Errorf("CR2 in the hook = %#x, want 0 (not set)", cr2)
+	}
+	if v, eax := get32(t, e, highPA+0x20), reg(t, e, EAX); v != 0 || eax != 1 {
+		t.Errorf("PA holds %#x, EAX %d: want the store discarded (0) and the run continued (1)", v, eax)
 	}
 }
