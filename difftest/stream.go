@@ -153,7 +153,7 @@ func (g *gen) readsFlags(mask uint32) {
 }
 
 func (g *gen) pick(xs []string) string { return xs[g.r.Intn(len(xs))] }
-func (g *gen) reg32() string          { return g.pick(regs32) }
+func (g *gen) reg32() string           { return g.pick(regs32) }
 
 // operand of width w (8, 16, 32): a register, or with mem a scratch location.
 func (g *gen) operand(w int, mem bool) string {

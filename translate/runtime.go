@@ -112,8 +112,8 @@ func (b *BT) refreshDescriptors() {
 	for i := uint32(1); i < n; i++ {
 		g := x86.Decode(guestGDT[i*8:])
 		r := binary.LittleEndian.Uint64(real[i*8:])
-		if g.S && g.Present {
-			if g.DPL == 0 {
+		if g.S {
+			if g.DPL == 0 || g.DPL == 1 { // shadowed one ring outward (trap's ShadowDescriptor)
 				for s := i * 8; s < i*8+8; s++ {
 					binary.LittleEndian.PutUint32(corr[s*4:], uint32(0xFFFFE000)) // -0x2000: DPL 1 -> 0
 				}

@@ -333,11 +333,22 @@ func (t *VMM) ShadowSelector(sel uint16) uint16 {
 	return sel
 }
 
-// ShadowDescriptor compresses a DPL-0 code or data segment to DPL 1.
+// ShadowDescriptor compresses the guest's code and data segments into the
+// rings it really runs in: DPL 0 becomes DPL 1 (the guest kernel's ring),
+// and DPL 1 and 2 become DPL 2, so that the deprivileged kernel cannot use
+// its ring-1 descriptors as if they were its own (a far jump to DPL-1 code
+// or an SS load of a DPL-1 stack faults at real CPL 1 and the emulator
+// raises the #GP the guest's CPU would; a data load stays allowed, as
+// DPL >= CPL and RPL). Present or not: lar and friends see a not-present
+// descriptor too, and a load faults with #NP either way.
 func (t *VMM) ShadowDescriptor(d x86.Descriptor) x86.Descriptor {
-	if d.S && d.DPL == 0 && d.Present {
+	switch {
+	case d.S && d.DPL == 0:
 		d.Raw |= 1 << 45
 		d.DPL = 1
+	case d.S && d.DPL == 1:
+		d.Raw = d.Raw&^(3<<45) | 2<<45
+		d.DPL = 2
 	}
 	if !d.S && d.Type == x86.TypeTSS32Busy {
 		// Guest TSSs are never loaded into the real TR; keep them available.
