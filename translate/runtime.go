@@ -443,6 +443,14 @@ func (b *BT) selfModified(tr vmm.Trap, cr2 uint32) {
 			}
 		}
 	}
+	// The engine calls above (protection changes, dropped translations)
+	// bring Unicorn's previous-exception state back: cleared again, else
+	// the next #GP arrives as #DF (SUBSTRATE.md pitfall 1; difftest's
+	// corpus guest ring3 at ring 3).
+	if err := b.E.ClearFault(); err != nil {
+		b.Fail(err)
+		return
+	}
 	b.Complete(tr.PC)
 }
 
