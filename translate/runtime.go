@@ -134,9 +134,10 @@ func (b *BT) refreshDescriptors() {
 func (b *BT) virtualIF() bool {
 	vif := b.VMM.V.IF
 	if b.depth == 0 {
-		// Guest user code runs with interrupts on (trap's model: its real
-		// IF is 1 and the VMM takes every interrupt).
-		vif = b.readByte(vrwIF) != 0 || b.Reg(unicorn.CS)&3 == 3
+		// Guest user code runs with the IF its kernel's iret gave it
+		// (recorded by the translated iret; its real IF is 1 and the VMM
+		// takes every interrupt).
+		vif = b.readByte(vrwIF) != 0 || b.Reg(unicorn.CS)&3 == 3 && b.readByte(vrwUserIF) != 0
 	}
 	if !vif {
 		b.setArmed(true) // the next in-TC sti or popf calls out

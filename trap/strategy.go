@@ -89,7 +89,10 @@ type VMM struct {
 	// should continue instead: a binary translator returns the address of
 	// the translated code. Guest user code and the return addresses in
 	// frames are never redirected.
-	Redirect  func(guestEIP uint32) uint32
+	Redirect func(guestEIP uint32) uint32
+	// UserIF, if set, tells the virtual IF of guest user code (a binary
+	// translator records the IF its translated iret to user mode pops).
+	UserIF    func() bool
 	sensitive map[string]int
 	audit     map[string]uint64
 	auditCls  map[uint32]string
@@ -375,7 +378,11 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 	// The virtual CPL follows where the guest really was.
 	if m.Reg(unicorn.CS)&3 == 3 {
 		t.V.CPL = 3
-		t.V.IF = true // user code runs with interrupts enabled
+		// User code's virtual IF: what the guest kernel's iret to user mode
+		// popped, when the VMM can know it (UserIF); under trap that iret
+		// runs natively at CPL 1, unseen, and user code is taken to run
+		// with interrupts enabled.
+		t.V.IF = t.UserIF == nil || t.UserIF()
 	} else {
 		t.V.CPL = 0
 	}
