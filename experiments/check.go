@@ -48,8 +48,8 @@ type CheckReport struct {
 	// Stops are the runs that did not end with the guest's own exit
 	// (crash, budget, halted) and differ from their record there: each with
 	// its reason, PC and instruction, printed whatever the verbosity.
-	Stops []string
-	Golden  *vmm.Golden      // the file's content after an Update
+	Stops   []string
+	Golden  *vmm.Golden // the file's content after an Update
 	Results map[vmm.GoldenKey]*vmm.Result
 }
 
