@@ -7,7 +7,7 @@ LDFLAGS := -X virtsim/experiments.BuildCommit=$(COMMIT)
 # Packages with goroutines or no cgo hot paths also run under the race detector.
 RACE_PKGS := ./vmm/x86 ./shadow ./guest ./trap ./tui ./experiments ./hwassist
 
-.PHONY: all deps build run test vet images bench clean
+.PHONY: all deps build run test vet images bench clean fuzz
 
 all: build
 
@@ -27,6 +27,16 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(MAKE) --no-print-directory fuzz
+
+# Every fuzz target for a short while, from its committed seed corpus
+# (testdata/fuzz) and the seeds in the code. FUZZTIME=1m for a real run.
+FUZZTIME ?= 3s
+FUZZ := ./guest:FuzzLoad ./trap:FuzzEmulate ./hypercall:FuzzHypercall ./vmm:FuzzParseGolden ./difftest:FuzzTranslate
+fuzz:
+	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; done
 
 # Rebuild the committed guest images from guest/src (needs GNU as/ld).
 images:

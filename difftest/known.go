@@ -19,14 +19,15 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"msr", "native"}: {"native's rdmsr is Unicorn's own CPU model, not qemu32's (APIC base 0, MTRRCAP 0x508, " +
 		"BIOS_SIGN_ID 0x1000065, MISC_ENABLE 0, MCG_CAP 0x100010a): the machine does not hook rdmsr; " +
 		"trap and bt answer from trap.MSRs, which is qemu32's table"},
+	{"lar", "trap"}: {"lar runs at CPL 1 without trapping and reports the shadow descriptor's DPL " +
+		"(DPL 0 shows as 1, DPL 1 as 2): a Popek–Goldberg hole (bt corrects it in the TC)"},
 	{"ring3", "trap"}: {userIF},
-	{"ring3", "bt"}:   {userIF + "; and (open bug) bt reports the first #GP at ring 3 after an iret to user mode as #DF"},
 }
 
 const userIF = "an event from user mode shows IF=1 in its frame after an iret to ring 3 with IF=0: " +
-	"the guest kernel's iret to user mode runs without the VMM (natively at CPL 1 under trap, as a real iret " +
-	"from the TC under bt), so the VMM never sees the IF it popped and assumes user code runs with interrupts on " +
-	"(a Popek–Goldberg hole: at CPL 1 with IOPL 0 that iret cannot change the real IF either)"
+	"the guest kernel's iret to user mode runs natively at CPL 1, unseen by the VMM, so it never learns the IF " +
+	"it popped and assumes user code runs with interrupts on (a Popek–Goldberg hole: at CPL 1 with IOPL 0 that " +
+	"iret cannot change the real IF either); bt records it in its translated iret"
 
 const farAccessed = "the emulator sets the Accessed bit of a code segment entered by far jmp/ret, " +
 	"as the SDM says every segment load does (vol. 3, 3.4.5.1); QEMU's TCG (and so native) leaves it clear"

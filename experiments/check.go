@@ -45,7 +45,11 @@ type CheckReport struct {
 	Skipped []Skip           // records not run here, with the reason
 	Errors  []string         // runs that failed outright
 	Added   []vmm.GoldenKey  // records new to the file (Update)
-	Golden  *vmm.Golden      // the file's content after an Update
+	// Stops are the runs that did not end with the guest's own exit
+	// (crash, budget, halted) and differ from their record there: each with
+	// its reason, PC and instruction, printed whatever the verbosity.
+	Stops   []string
+	Golden  *vmm.Golden // the file's content after an Update
 	Results map[vmm.GoldenKey]*vmm.Result
 }
 
@@ -201,6 +205,9 @@ func Check(o CheckOptions) (*CheckReport, error) {
 		}
 		rep.Checked++
 		rep.Results[got.Key] = results[i]
+		if st := results[i].Stop; st.Kind != vmm.StopExit && (!filed || want.Stop != got.Stop) {
+			rep.Stops = append(rep.Stops, fmt.Sprintf("%s: %s", got.Key, st))
+		}
 		if o.Update {
 			if _, ok := g.Records[got.Key]; !ok {
 				rep.Added = append(rep.Added, got.Key)

@@ -12,7 +12,7 @@ import (
 )
 
 // A booted, not yet running PV guest whose RAM the tests arrange by hand.
-func bootedVMM(t *testing.T) *VMM {
+func bootedVMM(t testing.TB) *VMM {
 	t.Helper()
 	_, img := loadBoth(t, "hello")
 	p, err := NewVMM(img, vmm.Config{})

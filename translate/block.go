@@ -541,6 +541,14 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		e.at(pR(ecx, pc))
 		e.b.setTable(tab, 1, c.pc())
 		c.load(vrwSaveECX, rECX)
+		// The IF the frame gives user mode is the guest's virtual IF while
+		// user code runs (the real one stays 1): the VMM reads it back for
+		// frames and interrupts. The flags are the frame's after the iret.
+		e.at(pB(pc))
+		c.emit(0xF6, 0x44, 0x24, 0x09, 0x02) // testb $2, 9(%esp): EFLAGS.IF in the frame
+		e.at(pB(pc))
+		c.emit(0x0F, 0x95, 0x05) // setne vrwUserIF
+		c.u32(vrwUserIF)
 		e.at(pB(pc))
 		c.emit(raw...)
 	case InTC:

@@ -190,6 +190,10 @@ func (b *BT) setup() error {
 	}
 	m.VMMTrap = b.onTrap
 	m.VirtualIF = b.virtualIF
+	b.VMM.UserIF = func() bool { return b.readByte(vrwUserIF) != 0 }
+	if err := b.WriteMem(vrwUserIF, []byte{1}); err != nil {
+		return fmt.Errorf("bt: %w", err)
+	}
 	m.TCBase, m.TCEnd = tcBase, b.tcEnd
 	b.VMM.Redirect = b.redirect
 	b.syncOut()

@@ -64,6 +64,7 @@ const (
 	vrwSaveECX = vrwAddr + 0x08
 	vrwSaveEDX = vrwAddr + 0x0C
 	vrwSaveEBX = vrwAddr + 0x10
+	vrwUserIF  = vrwAddr + 0x14 // the IF the guest kernel's last iret to user mode popped: 1 or 0
 )
 
 // Constant tables.

@@ -112,8 +112,8 @@ func (b *BT) refreshDescriptors() {
 	for i := uint32(1); i < n; i++ {
 		g := x86.Decode(guestGDT[i*8:])
 		r := binary.LittleEndian.Uint64(real[i*8:])
-		if g.S && g.Present {
-			if g.DPL == 0 {
+		if g.S {
+			if g.DPL == 0 || g.DPL == 1 { // shadowed one ring outward (trap's ShadowDescriptor)
 				for s := i * 8; s < i*8+8; s++ {
 					binary.LittleEndian.PutUint32(corr[s*4:], uint32(0xFFFFE000)) // -0x2000: DPL 1 -> 0
 				}
@@ -134,9 +134,10 @@ func (b *BT) refreshDescriptors() {
 func (b *BT) virtualIF() bool {
 	vif := b.VMM.V.IF
 	if b.depth == 0 {
-		// Guest user code runs with interrupts on (trap's model: its real
-		// IF is 1 and the VMM takes every interrupt).
-		vif = b.readByte(vrwIF) != 0 || b.Reg(unicorn.CS)&3 == 3
+		// Guest user code runs with the IF its kernel's iret gave it
+		// (recorded by the translated iret; its real IF is 1 and the VMM
+		// takes every interrupt).
+		vif = b.readByte(vrwIF) != 0 || b.Reg(unicorn.CS)&3 == 3 && b.readByte(vrwUserIF) != 0
 	}
 	if !vif {
 		b.setArmed(true) // the next in-TC sti or popf calls out
@@ -442,6 +443,14 @@ func (b *BT) selfModified(tr vmm.Trap, cr2 uint32) {
 				return
 			}
 		}
+	}
+	// The engine calls above (protection changes, dropped translations)
+	// bring Unicorn's previous-exception state back: cleared again, else
+	// the next #GP arrives as #DF (SUBSTRATE.md pitfall 1; difftest's
+	// corpus guest ring3 at ring 3).
+	if err := b.E.ClearFault(); err != nil {
+		b.Fail(err)
+		return
 	}
 	b.Complete(tr.PC)
 }

@@ -89,7 +89,10 @@ type VMM struct {
 	// should continue instead: a binary translator returns the address of
 	// the translated code. Guest user code and the return addresses in
 	// frames are never redirected.
-	Redirect  func(guestEIP uint32) uint32
+	Redirect func(guestEIP uint32) uint32
+	// UserIF, if set, tells the virtual IF of guest user code (a binary
+	// translator records the IF its translated iret to user mode pops).
+	UserIF    func() bool
 	sensitive map[string]int
 	audit     map[string]uint64
 	auditCls  map[uint32]string
@@ -333,11 +336,22 @@ func (t *VMM) ShadowSelector(sel uint16) uint16 {
 	return sel
 }
 
-// ShadowDescriptor compresses a DPL-0 code or data segment to DPL 1.
+// ShadowDescriptor compresses the guest's code and data segments into the
+// rings it really runs in: DPL 0 becomes DPL 1 (the guest kernel's ring),
+// and DPL 1 and 2 become DPL 2, so that the deprivileged kernel cannot use
+// its ring-1 descriptors as if they were its own (a far jump to DPL-1 code
+// or an SS load of a DPL-1 stack faults at real CPL 1 and the emulator
+// raises the #GP the guest's CPU would; a data load stays allowed, as
+// DPL >= CPL and RPL). Present or not: lar and friends see a not-present
+// descriptor too, and a load faults with #NP either way.
 func (t *VMM) ShadowDescriptor(d x86.Descriptor) x86.Descriptor {
-	if d.S && d.DPL == 0 && d.Present {
+	switch {
+	case d.S && d.DPL == 0:
 		d.Raw |= 1 << 45
 		d.DPL = 1
+	case d.S && d.DPL == 1:
+		d.Raw = d.Raw&^(3<<45) | 2<<45
+		d.DPL = 2
 	}
 	if !d.S && d.Type == x86.TypeTSS32Busy {
 		// Guest TSSs are never loaded into the real TR; keep them available.
@@ -364,7 +378,11 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 	// The virtual CPL follows where the guest really was.
 	if m.Reg(unicorn.CS)&3 == 3 {
 		t.V.CPL = 3
-		t.V.IF = true // user code runs with interrupts enabled
+		// User code's virtual IF: what the guest kernel's iret to user mode
+		// popped, when the VMM can know it (UserIF); under trap that iret
+		// runs natively at CPL 1, unseen, and user code is taken to run
+		// with interrupts enabled.
+		t.V.IF = t.UserIF == nil || t.UserIF()
 	} else {
 		t.V.CPL = 0
 	}

@@ -73,9 +73,12 @@ func (m *Machine) onInterrupt(intno uint32) {
 		m.fail(fmt.Errorf("vmm: fault info: %w", err))
 		return
 	}
-	if !isInt {
+	{
 		// Pitfall 1: reset Unicorn's "previous exception" so the next
-		// fault is not promoted to #DF.
+		// fault is not promoted to #DF — after int n too: without it, under
+		// bt the first #GP at ring 3 after a system call arrived as #DF
+		// (difftest's corpus guest ring3). The machine follows the
+		// double-fault rule itself (escalate).
 		if err := m.E.ClearFault(); err != nil {
 			m.fail(fmt.Errorf("vmm: clear fault: %w", err))
 			return

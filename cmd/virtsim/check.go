@@ -53,6 +53,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(stdout, "error %s\n", e)
 	}
+	for _, st := range rep.Stops {
+		fmt.Fprintf(stdout, "stopped %s\n", st)
+	}
 	if *update {
 		for _, k := range rep.Added {
 			fmt.Fprintf(stdout, "added %s\n", k)

@@ -5,6 +5,9 @@
 #   - int $0x80 after an iret to ring 3 with IF=0 (the frame's EFLAGS keep IF=0)
 #   - int $0x0d and int $0x00 through DPL-0 gates: #GP(vector*8+2), not #DF
 #   - cli, hlt, a load of a DPL-0 data segment, in: #GP
+#   - a store into the page of the (translated) kernel code, then segment
+#     loads (bt write-protects that page: its fault must not make the next
+#     #GP a double fault)
 	.include "corpus.inc"
 _start:
 	lgdt gdtr
@@ -64,8 +67,11 @@ u_ds0:		mov $0x10, %ax
 u_in:		in $0x80, %al
 u_ss1:		mov $0x33, %ax
 		mov %ax, %ss
+u_smc:		movl $0x12345678, patchme	# a store into the kernel's code page
+		mov $0x2b, %bx
+		mov %bx, %fs
 	.data
-steps:	.long u_int80, u_int0d, u_int00, u_cli, u_hlt, u_ds0, u_in, u_ss1, 0
+steps:	.long u_int80, u_int0d, u_int00, u_cli, u_hlt, u_ds0, u_in, u_ss1, u_smc, 0
 	.text
 
 # handler: [vector][error code][eip][cs][eflags][esp][ss]
@@ -86,6 +92,7 @@ common:
 	HEX 16(%ebp)
 	PUTC '\n'
 	jmp next
+patchme: .long 0
 
 	.macro STUB v
 stub\v:

@@ -1,0 +1,38 @@
+package difftest
+
+import "regexp"
+
+// Rules are the documented differences of random streams (README.md lists
+// them). Each names the runners it is between, the instructions that make
+// it and why.
+var Rules = []Rule{
+	{
+		Name: "native-msr",
+		Ref:  []Runner{QEMU, "native"}, Got: []Runner{"native", "trap", "bt"},
+		Insn: regexp.MustCompile(`^rdmsr`),
+		Why: "native's rdmsr is Unicorn's own CPU model (APIC base 0, ...), not qemu32's; trap and bt answer " +
+			"from trap.MSRs, which is qemu32's table (the machine does not hook rdmsr)",
+	},
+	{
+		Name: "smsw-r32",
+		Ref:  []Runner{QEMU}, Got: []Runner{"native"},
+		Insn: regexp.MustCompile(`^smsw %e`),
+		Why: "smsw into a 32-bit register: the SDM leaves the high 16 bits undefined; QEMU 7.2 zero-extends, " +
+			"Unicorn 2.1 (native) keeps the register's high bits",
+	},
+	{
+		Name: "popek-goldberg",
+		Ref:  []Runner{"native"}, Got: []Runner{"trap"},
+		Insn: regexp.MustCompile(`^(pushf|popf|sgdt|sidt|smsw|str|sldt|lar|lsl|verr|verw|mov %(cs|ss|ds|es|fs|gs),)`),
+		Why: "trap runs the guest kernel at CPL 1 and these sensitive instructions do not trap there: " +
+			"they show the VMM's state (real IF, RPL 1, the VMM's tables, DPL 1) — Popek and Goldberg's objection to x86",
+	},
+	{
+		Name: "user-view",
+		Ref:  []Runner{"native"}, Got: []Runner{"trap", "bt"},
+		User: true,
+		Insn: regexp.MustCompile(`^pushf`),
+		Why: "guest user code runs directly under trap and bt with the real IF set (the VMM takes every interrupt): " +
+			"pushf at ring 3 shows IF=1 where the guest's iret cleared it",
+	},
+}

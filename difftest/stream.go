@@ -1,0 +1,510 @@
+package difftest
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+)
+
+// A Stream is one random instruction stream: a family, the seed it was
+// generated from, the registers it starts with, and its instructions
+// (GNU as, AT&T syntax). Streams are plain data so the shrinker can drop
+// instructions and rebuild.
+type Stream struct {
+	Family Family
+	Seed   int64
+	Regs   [7]uint32 // eax, ebx, ecx, edx, esi, edi, ebp at the start
+	Flags  uint32    // the status flags and DF at the start
+	Mem    [ScratchWords]uint32
+	Insns  []string
+	// FlagMask: the flags the dump keeps — defined at the end of the
+	// stream (an instruction that leaves a flag undefined clears its bit
+	// until a later instruction defines it again).
+	FlagMask uint32
+	// User: the instructions run at ring 3.
+	User bool
+}
+
+// ScratchWords is the size of the memory a stream may touch (besides its
+// stack), in 32-bit words; its checksum is part of the dump.
+const ScratchWords = 64
+
+// Family names a kind of stream.
+type Family string
+
+// The families. Each generates what it names; all start from random
+// registers, flags and scratch memory and end with a dump.
+const (
+	FamALU    Family = "alu"    // arithmetic, logic, shifts, bit operations, flags
+	FamMem    Family = "mem"    // the same on memory operands, every addressing form
+	FamString Family = "string" // movs/stos/lods/cmps/scas, with rep, both directions
+	FamStack  Family = "stack"  // push/pop, pushf/popf, call/ret, enter/leave
+	FamSys    Family = "sys"    // sensitive and privileged instructions at CPL 0
+	FamUser   Family = "user"   // ring-3 code with system calls (int $0x80)
+	FamSMC    Family = "smc"    // stores into code that runs next
+	FamFault  Family = "fault"  // instructions that fault, and the handler's report
+)
+
+// Families lists every family, in a fixed order.
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault}
+
+// ParseFamily checks a family name.
+func ParseFamily(s string) (Family, error) {
+	for _, f := range Families {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("difftest: unknown family %q (have %v)", s, Families)
+}
+
+// Status flags: CF PF AF ZF SF OF, and DF.
+const (
+	fCF      = 1 << 0
+	fPF      = 1 << 2
+	fAF      = 1 << 4
+	fZF      = 1 << 6
+	fSF      = 1 << 7
+	fDF      = 1 << 10
+	fOF      = 1 << 11
+	fArith   = fCF | fPF | fAF | fZF | fSF | fOF
+	fCompare = fArith | fDF
+)
+
+// gen builds one stream.
+type gen struct {
+	r     *rand.Rand
+	s     *Stream
+	undef uint32 // flags currently undefined
+	label int
+}
+
+var (
+	regs32 = []string{"%eax", "%ebx", "%ecx", "%edx", "%esi", "%edi", "%ebp"}
+	regs16 = []string{"%ax", "%bx", "%cx", "%dx", "%si", "%di", "%bp"}
+	regs8  = []string{"%al", "%bl", "%cl", "%dl", "%ah", "%bh", "%ch", "%dh"}
+	conds  = []string{"o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"}
+)
+
+// Generate makes stream number seed of family f with about n instructions.
+func Generate(f Family, seed int64, n int) Stream {
+	g := &gen{r: rand.New(rand.NewSource(seed ^ int64(len(f))<<56 ^ int64(f[0])<<48)), s: &Stream{Family: f, Seed: seed}}
+	for i := range g.s.Regs {
+		g.s.Regs[i] = g.val32()
+	}
+	g.s.Flags = g.r.Uint32() & fArith
+	for i := range g.s.Mem {
+		g.s.Mem[i] = g.val32()
+	}
+	g.s.User = f == FamUser
+	for len(g.s.Insns) < n {
+		switch f {
+		case FamALU:
+			g.alu(false)
+		case FamMem:
+			g.alu(true)
+		case FamString:
+			g.str()
+		case FamStack:
+			g.stack()
+		case FamSys:
+			g.sys()
+		case FamUser:
+			g.user()
+		case FamSMC:
+			g.smc()
+		case FamFault:
+			g.fault()
+		}
+	}
+	g.s.FlagMask = fCompare &^ g.undef
+	return *g.s
+}
+
+// val32 favours the values that find bugs: 0, ±1, sign bits, small numbers.
+func (g *gen) val32() uint32 {
+	switch g.r.Intn(8) {
+	case 0:
+		return 0
+	case 1:
+		return 0xFFFFFFFF
+	case 2:
+		return 0x80000000 | uint32(g.r.Intn(4))
+	case 3:
+		return 0x7FFFFFFF - uint32(g.r.Intn(4))
+	case 4:
+		return uint32(g.r.Intn(64))
+	}
+	return g.r.Uint32()
+}
+
+func (g *gen) emit(format string, a ...any) { g.s.Insns = append(g.s.Insns, fmt.Sprintf(format, a...)) }
+
+// sets records an instruction's effect on the flags: def are defined by it,
+// undef left undefined.
+func (g *gen) sets(def, undef uint32) { g.undef = g.undef&^def | undef }
+
+// readsFlags makes the flags an instruction reads defined first.
+func (g *gen) readsFlags(mask uint32) {
+	if g.undef&mask != 0 {
+		g.emit("cmp %s, %s", g.reg32(), g.reg32())
+		g.sets(fArith, 0)
+	}
+}
+
+func (g *gen) pick(xs []string) string { return xs[g.r.Intn(len(xs))] }
+func (g *gen) reg32() string           { return g.pick(regs32) }
+
+// operand of width w (8, 16, 32): a register, or with mem a scratch location.
+func (g *gen) operand(w int, mem bool) string {
+	if mem && g.r.Intn(2) == 0 {
+		return g.memOp(w)
+	}
+	switch w {
+	case 8:
+		return g.pick(regs8)
+	case 16:
+		return g.pick(regs16)
+	}
+	return g.reg32()
+}
+
+// memOp is a scratch location of width w in one of the addressing forms;
+// an index register is masked into range first.
+func (g *gen) memOp(w int) string {
+	off := g.r.Intn(ScratchWords*4 - 8)
+	switch g.r.Intn(4) {
+	case 0:
+		return fmt.Sprintf("scratch+%d", off)
+	case 1:
+		idx := g.pick([]string{"%esi", "%edi", "%ecx"})
+		g.emit("and $0x3f, %s", idx)
+		g.sets(fArith, fAF)
+		return fmt.Sprintf("scratch(,%s,2)", idx)
+	case 2:
+		idx := g.pick([]string{"%esi", "%edi"})
+		g.emit("and $0x1f, %s", idx)
+		g.sets(fArith, fAF)
+		return fmt.Sprintf("scratch+%d(,%s,4)", g.r.Intn(64), idx)
+	}
+	g.emit("lea scratch+%d, %%ebp", g.r.Intn(64))
+	idx := g.pick([]string{"%esi", "%edi"})
+	g.emit("and $0x3f, %s", idx)
+	g.sets(fArith, fAF)
+	return fmt.Sprintf("%d(%%ebp,%s,1)", g.r.Intn(64), idx)
+}
+
+func suffix(w int) string {
+	switch w {
+	case 8:
+		return "b"
+	case 16:
+		return "w"
+	}
+	return "l"
+}
+
+func (g *gen) imm(w int) uint32 {
+	v := g.val32()
+	if w < 32 {
+		v &= 1<<w - 1
+	}
+	return v
+}
+
+func (g *gen) width() int { return []int{8, 16, 32, 32}[g.r.Intn(4)] }
+
+// alu emits one arithmetic/logic instruction (with mem: on memory too).
+func (g *gen) alu(mem bool) {
+	w := g.width()
+	sx := suffix(w)
+	dst := g.operand(w, mem)
+	src := g.operand(w, false)
+	if strings.HasPrefix(dst, "scratch") || strings.Contains(dst, "(") {
+		// one memory operand at most; the source is a register or immediate
+	} else if mem && g.r.Intn(3) == 0 {
+		src = g.memOp(w)
+	}
+	switch g.r.Intn(16) {
+	case 0, 1:
+		op := g.pick([]string{"add", "sub", "and", "or", "xor", "cmp"})
+		if g.r.Intn(2) == 0 {
+			g.emit("%s%s $%#x, %s", op, sx, g.imm(w), dst)
+		} else {
+			g.emit("%s%s %s, %s", op, sx, src, dst)
+		}
+		undef := uint32(0)
+		if op == "and" || op == "or" || op == "xor" {
+			undef = fAF
+		}
+		g.sets(fArith, undef)
+	case 2:
+		g.readsFlags(fCF)
+		g.emit("%s%s %s, %s", g.pick([]string{"adc", "sbb"}), sx, src, dst)
+		g.sets(fArith, 0)
+	case 3:
+		g.emit("%s%s %s", g.pick([]string{"inc", "dec"}), sx, dst)
+		g.sets(fArith&^fCF, 0)
+	case 4:
+		g.emit("%s%s %s", g.pick([]string{"neg", "not"}), sx, dst)
+		if strings.HasPrefix(g.s.Insns[len(g.s.Insns)-1], "neg") {
+			g.sets(fArith, 0)
+		}
+	case 5:
+		op := g.pick([]string{"shl", "shr", "sar", "rol", "ror"})
+		if g.r.Intn(2) == 0 {
+			n := 1 + g.r.Intn(w-1)
+			g.emit("%s%s $%d, %s", op, sx, n, dst)
+			undef := uint32(fAF)
+			if n != 1 {
+				undef |= fOF
+			}
+			if op == "rol" || op == "ror" {
+				g.sets(fCF, undef&fOF)
+			} else {
+				g.sets(fArith, undef)
+			}
+		} else {
+			// A count in CL: 0 leaves the flags alone, others define some.
+			g.emit("%s%s %%cl, %s", op, sx, dst)
+			g.sets(0, fArith)
+		}
+	case 6:
+		g.readsFlags(fCF)
+		g.emit("%s%s $1, %s", g.pick([]string{"rcl", "rcr"}), sx, dst)
+		g.sets(fCF|fOF, 0)
+	case 7:
+		rs := regs32
+		if w == 16 {
+			rs = regs16
+		} else {
+			w = 32
+		}
+		g.emit("imul%s %s, %s", suffix(w), g.operand(w, mem), g.pick(rs))
+		g.sets(fCF|fOF, fSF|fZF|fAF|fPF)
+	case 8:
+		g.emit("%s%s %s", g.pick([]string{"mul", "imul"}), sx, g.operand(w, mem))
+		g.sets(fCF|fOF, fSF|fZF|fAF|fPF)
+	case 9:
+		g.readsFlags(fArith)
+		c := g.pick(conds)
+		switch g.r.Intn(3) {
+		case 0:
+			g.emit("set%s %s", c, g.operand(8, mem))
+		case 1:
+			g.emit("cmov%s %s, %s", c, g.operand(32, mem), g.reg32())
+		default:
+			g.label++
+			g.emit("j%s 1f", c)
+			g.emit("%s $%#x, %s", "xorl", g.imm(32), g.reg32())
+			g.emit("1:")
+			g.sets(fArith, fAF)
+		}
+	case 10:
+		if w == 8 {
+			w = 32
+		}
+		sx = suffix(w)
+		op := g.pick([]string{"bt", "bts", "btr", "btc"})
+		g.emit("%s%s $%d, %s", op, sx, g.r.Intn(w), g.operand(w, mem))
+		g.sets(fCF, fOF|fSF|fZF|fAF|fPF)
+	case 11:
+		g.emit("%s%s %s, %s", g.pick([]string{"test", "mov", "xchg"}), sx, src, dst)
+		if strings.HasPrefix(g.s.Insns[len(g.s.Insns)-1], "test") {
+			g.sets(fArith, fAF)
+		}
+	case 12:
+		g.emit("%s %s, %s", g.pick([]string{"movzbl", "movsbl"}), g.operand(8, mem), g.reg32())
+	case 13:
+		g.emit("%s %s, %s", g.pick([]string{"movzwl", "movswl"}), g.operand(16, mem), g.reg32())
+	case 14:
+		switch g.r.Intn(5) {
+		case 0:
+			g.emit("bswap %s", g.reg32())
+		case 1:
+			g.emit("lea %d(%s,%s,%d), %s", int32(g.r.Uint32()), g.reg32(), g.reg32(), 1<<g.r.Intn(4), g.reg32())
+		case 2:
+			g.emit("%s", g.pick([]string{"clc", "stc", "cmc"}))
+			g.readsFlags(fCF)
+			g.sets(fCF, 0)
+		case 3:
+			g.emit("%s", g.pick([]string{"cwtl", "cltd", "cbtw", "cwtd"}))
+		default:
+			g.emit("%s", g.pick([]string{"lahf", "sahf"}))
+			g.readsFlags(fArith)
+			if strings.HasPrefix(g.s.Insns[len(g.s.Insns)-1], "sahf") {
+				g.sets(fArith&^fOF, 0)
+			}
+		}
+	default:
+		// Division by a divisor made nonzero and small enough not to overflow.
+		d := []string{"%ebx", "%ecx", "%esi", "%edi"}[g.r.Intn(4)]
+		g.emit("or $0x10000, %s", d)
+		g.emit("xor %%edx, %%edx")
+		g.emit("divl %s", d)
+		g.sets(0, fArith)
+	}
+}
+
+// str emits one string instruction with its registers set up in range.
+func (g *gen) str() {
+	n := 1 + g.r.Intn(8)
+	g.emit("%s", g.pick([]string{"cld", "std"}))
+	down := strings.HasSuffix(g.s.Insns[len(g.s.Insns)-1], "std")
+	mid := ScratchWords * 2
+	g.emit("mov $scratch+%d, %%esi", mid+g.r.Intn(16))
+	g.emit("mov $scratch+%d, %%edi", mid-8+g.r.Intn(16))
+	g.emit("mov $%d, %%ecx", n)
+	sz := g.pick([]string{"b", "w", "l"})
+	op := g.pick([]string{"movs", "stos", "lods", "cmps", "scas"})
+	rep := ""
+	switch op {
+	case "movs", "stos", "lods":
+		if g.r.Intn(2) == 0 {
+			rep = "rep "
+		}
+	default:
+		rep = g.pick([]string{"", "repe ", "repne "})
+		g.sets(fArith, 0)
+	}
+	g.emit("%s%s%s", rep, op, sz)
+	_ = down
+	g.alu(false)
+}
+
+// stack emits stack and control-flow instructions, balanced.
+func (g *gen) stack() {
+	switch g.r.Intn(6) {
+	case 0:
+		g.emit("push %s", g.reg32())
+		g.alu(false)
+		g.emit("pop %s", g.reg32())
+	case 1:
+		g.emit("pushl $%#x", g.val32())
+		g.emit("popw %s", g.pick(regs16))
+		g.emit("popw %s", g.pick(regs16))
+	case 2:
+		g.readsFlags(fArith)
+		g.emit("pushf")
+		g.emit("xorl $%#x, (%%esp)", g.r.Uint32()&fArith)
+		g.emit("popf")
+		g.sets(fArith, 0)
+	case 3:
+		g.emit("call 1f")
+		g.emit("jmp 2f")
+		g.emit("1: add %s, %s", g.reg32(), g.reg32())
+		g.sets(fArith, 0)
+		g.emit("ret")
+		g.emit("2:")
+	case 4:
+		g.emit("enter $%d, $0", 4*g.r.Intn(8))
+		g.emit("movl %s, -4(%%ebp)", g.reg32())
+		g.emit("leave")
+	default:
+		g.emit("pushal")
+		g.alu(false)
+		g.emit("popal")
+	}
+}
+
+// sys: sensitive and privileged instructions at CPL 0 (the x86 hole and
+// the emulator), each kept harmless to the harness.
+func (g *gen) sys() {
+	switch g.r.Intn(14) {
+	case 0:
+		g.emit("%s", g.pick([]string{"cli", "sti", "cli"}))
+		g.emit("cli")
+	case 1:
+		g.emit("pushf")
+		g.emit("pop %s", g.reg32())
+	case 2:
+		g.emit("%s scratch+%d", g.pick([]string{"sgdt", "sidt"}), 4*g.r.Intn(ScratchWords-2))
+	case 3:
+		g.emit("smsw %s", g.reg32())
+	case 4:
+		g.emit("%s %s", g.pick([]string{"str", "sldt"}), g.reg32())
+	case 5:
+		sel := []int{0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x3b, 0x0b, 0x13, 0x800}[g.r.Intn(12)]
+		op := g.pick([]string{"lar", "lsl", "verr", "verw"})
+		g.emit("mov $%#x, %%ax", sel)
+		if op == "verr" || op == "verw" {
+			g.emit("%s %%ax", op)
+		} else {
+			g.emit("%s %%ax, %s", op, g.pick([]string{"%ebx", "%ecx", "%edx"}))
+		}
+		g.sets(fZF, 0)
+	case 6:
+		g.emit("mov %s, %s", g.pick([]string{"%cs", "%ds", "%ss", "%es"}), g.pick(regs16))
+	case 7:
+		g.emit("mov $0x10, %%ax")
+		g.emit("mov %%ax, %s", g.pick([]string{"%ds", "%es", "%fs", "%gs", "%ss"}))
+	case 8:
+		g.emit("mov %%cr0, %%eax")
+		g.emit("mov %%eax, %%cr0")
+	case 9:
+		g.emit("mov $%#x, %%ecx", []uint32{0x1b, 0x174, 0x175, 0x176, 0x277}[g.r.Intn(5)])
+		g.emit("rdmsr")
+	case 10:
+		n := g.pick([]string{"0", "1", "2", "3", "6", "7"})
+		if g.r.Intn(2) == 0 {
+			g.emit("mov %s, %%db%s", g.reg32(), n)
+		} else {
+			g.emit("mov %%db%s, %s", n, g.reg32())
+		}
+	case 11:
+		g.emit("mov $%d, %%eax", g.r.Intn(3))
+		g.emit("xor %%ecx, %%ecx")
+		g.emit("cpuid")
+	case 12:
+		g.emit("%s $0x80, %s", "in", g.pick([]string{"%al", "%ax", "%eax"}))
+	default:
+		g.alu(false)
+	}
+}
+
+// user: ring-3 code with system calls; the harness enters ring 3 first.
+func (g *gen) user() {
+	switch g.r.Intn(6) {
+	case 0:
+		g.emit("int $0x80")
+	case 1:
+		g.emit("pushf")
+		g.emit("pop %s", g.reg32())
+	case 2:
+		g.emit("mov %s, %s", g.pick([]string{"%cs", "%ds", "%ss"}), g.pick(regs16))
+	default:
+		g.alu(g.r.Intn(2) == 0)
+	}
+}
+
+// smc: a store into an instruction that runs later in the stream.
+func (g *gen) smc() {
+	g.label++
+	r := g.reg32()
+	g.emit("movl $%#x, 9f+1", g.val32())
+	g.alu(false)
+	g.emit("9: mov $0x11111111, %s", r)
+	g.alu(false)
+}
+
+// fault: an instruction that may fault; the handler reports it and the
+// stream ends there.
+func (g *gen) fault() {
+	switch g.r.Intn(8) {
+	case 0:
+		g.emit("divl %s", g.pick([]string{"%ebx", "%ecx", "%esi"}))
+		g.sets(0, fArith)
+	case 1:
+		g.emit("%s", g.pick([]string{"ud2", "int3", "int $0x40"}))
+	case 2:
+		g.emit("mov $%#x, %%ax", []int{0x18, 0x28, 0x3b, 0x800, 0x0b}[g.r.Intn(5)])
+		g.emit("mov %%ax, %s", g.pick([]string{"%ds", "%ss", "%fs"}))
+	case 3:
+		g.readsFlags(fOF)
+		g.emit("into")
+	case 4:
+		g.emit("bound %s, scratch", g.reg32())
+	default:
+		g.alu(false)
+	}
+}
