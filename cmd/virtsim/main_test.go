@@ -102,6 +102,12 @@ func TestRunBadInput(t *testing.T) {
 		{"runaway: instruction budget", []string{"run", "--image", writeFile(t, "loop.bin", []byte{0xEB, 0xFE}), "--load", "0x100000", "--max-insns", "100000"}, exitBudget, "instruction budget"},
 		{"runaway: time budget", []string{"run", "--image", writeFile(t, "loop2.bin", []byte{0xEB, 0xFE}), "--load", "0x100000", "--timeout", "100ms"}, exitBudget, "time budget"},
 		{"hlt forever", []string{"run", "--image", writeFile(t, "hlt.bin", []byte{0xFA, 0xF4}), "--load", "0x100000"}, exitHalted, "hlt"},
+		{"too little RAM", []string{"run", "--guest", "hello", "--mem", "1M"}, exitUsage, "outside 2M..4080M"},
+		{"RAM not a size", []string{"run", "--guest", "hello", "--mem", "lots"}, exitUsage, "between 2M and 4080M"},
+		{"RAM not whole pages", []string{"run", "--guest", "hello", "--mem", "3001K"}, exitUsage, "multiple of 4K"},
+		{"TC too small", []string{"run", "--guest", "hello", "--strategy", "bt", "--tc-size", "16"}, exitUsage, "--tc-size"},
+		{"native image under pv", []string{"run", "--image", writeFile(t, "hello.elf", hello.Image), "--strategy", "pv"}, exitBadImage, "not a paravirtual build"},
+		{"command line too long", []string{"run", "--guest", "hello", "--args", strings.Repeat("x", guest.MaxCmdlineLen+1)}, exitUsage, "at most"},
 		{"guest status passes through", []string{"run", "--image", writeFile(t, "st.bin", []byte{0xB0, 0x07, 0xE6, 0xF4}), "--load", "0x100000"}, 7, "status 7"},
 	}
 	for _, tt := range tests {
@@ -146,5 +152,41 @@ func TestList(t *testing.T) {
 	}
 	if !strings.Contains(out, "native") {
 		t.Error("list lacks the native strategy")
+	}
+}
+
+// Sizes take K, M and G; the longest command line that fits runs whole.
+func TestSizesAndLongestCommandLine(t *testing.T) {
+	for _, mem := range []string{"1G", "2M", "16MiB", "4096K"} {
+		if status, _, errOut := run(t, "run", "--guest", "hello", "--mem", mem, "--quiet", "--no-timing"); status != 0 {
+			t.Errorf("--mem %s: status %d: %s", mem, status, errOut)
+		}
+	}
+	args := "n=1 " + strings.Repeat("x", guest.MaxCmdlineLen-4)
+	if status, out, errOut := run(t, "run", "--guest", "hello", "--args", args, "--quiet", "--no-timing"); status != 0 || !strings.Contains(out, "hello: n=1") {
+		t.Errorf("a command line of exactly %d bytes: status %d: %s", len(args), status, errOut)
+	}
+}
+
+// Help texts: every flag line starts "  --name", descriptions in one column.
+func TestHelpAligned(t *testing.T) {
+	_, out, _ := run(t, "run", "--help")
+	col := -1
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "  --") {
+			continue
+		}
+		i := strings.Index(line[4:], "  ") + 4 // the gap after "--name TYPE"
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if col == -1 {
+			col = i
+		} else if i != col {
+			t.Errorf("flag line %q: description at column %d, others at %d", line, i, col)
+		}
+	}
+	if col == -1 {
+		t.Fatalf("no flag lines in:\n%s", out)
 	}
 }

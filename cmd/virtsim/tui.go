@@ -18,9 +18,9 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 	guestName := fs.String("guest", "", "workload to open (see 'virtsim list'); without it, a guest picker")
 	imagePath := fs.String("image", "", "guest image file (multiboot ELF32) to open and step instead of a catalogue workload")
 	strategy := fs.String("strategy", "", "VMM strategy to start with (default: trap, else the first available)")
-	gargs := fs.String("args", "", "guest command line, e.g. \"n=10\" (default: the workload's own)")
-	mem := memFlag(vmm.DefaultMemSize)
-	fs.Var(&mem, "mem", "guest RAM size")
+	gargs := argsVar(fs, "guest command line, e.g. \"n=10\" (default: the workload's own)")
+	mem := memSizeFlag()
+	fs.Var(mem, "mem", "guest RAM size, 2M to 4080M in whole 4K pages")
 	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
 	if done, st := parseFlags(fs, args); done {
 		return st
@@ -31,7 +31,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "virtsim tui: give --guest or --image, not both")
 			return exitUsage
 		}
-		imgs, st, err := imageWorkloads([]string{*imagePath}, uint32(mem))
+		imgs, st, err := imageWorkloads([]string{*imagePath}, mem.n)
 		if err != nil {
 			fmt.Fprintf(stderr, "virtsim tui: %v\n", err)
 			return st
@@ -46,7 +46,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "virtsim tui: needs a terminal (stdin and stdout must be a TTY); for scripts use 'virtsim run'")
 		return exitUsage
 	}
-	opts := tui.Options{Guest: *guestName, Image: img, Strategy: *strategy, Args: *gargs, MemSize: uint32(mem), InsnBudget: *maxInsns}
+	opts := tui.Options{Guest: *guestName, Image: img, Strategy: *strategy, Args: *gargs, MemSize: mem.n, InsnBudget: *maxInsns}
 	if err := tui.Run(opts, in, out); err != nil {
 		fmt.Fprintf(stderr, "virtsim tui: %v\n", err)
 		if errors.Is(err, tui.ErrUnavailable) {
