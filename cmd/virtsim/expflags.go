@@ -14,6 +14,7 @@ import (
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
 // Placeholder names the value in help texts.
 func (l *listFlag) Placeholder() string { return "LIST" }
 

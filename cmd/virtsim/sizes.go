@@ -71,6 +71,7 @@ func (f *sizeFlag) Set(s string) error {
 type argsFlag string
 
 func (a *argsFlag) String() string { return string(*a) }
+
 // Placeholder names the value in help texts.
 func (a *argsFlag) Placeholder() string { return "ARGS" }
 
