@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"virtsim/guest"
+	"virtsim/labs"
 )
 
 func run(t *testing.T, args ...string) (status int, stdout, stderr string) {
@@ -188,5 +189,49 @@ func TestHelpAligned(t *testing.T) {
 	}
 	if col == -1 {
 		t.Fatalf("no flag lines in:\n%s", out)
+	}
+}
+
+func TestLab(t *testing.T) {
+	status, out, _ := run(t, "lab")
+	if status != 0 || !strings.Contains(out, "1  popek-goldberg") {
+		t.Fatalf("lab: status %d:\n%s", status, out)
+	}
+	status, out, _ = run(t, "lab", "1")
+	if status != 0 || !strings.Contains(out, "Lab 1: The Popek") || !strings.Contains(out, "[step 1]  $ virtsim run --guest pgprobe --strategy native") {
+		t.Errorf("lab 1: status %d:\n%s", status, out)
+	}
+	if status, _, errOut := run(t, "lab", "9"); status != exitUsage || !strings.Contains(errOut, "no lab") {
+		t.Errorf("lab 9: status %d: %s", status, errOut)
+	}
+	// every step of every lab is a command virtsim accepts (flags and all)
+	all, err := labs.All("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		for _, s := range l.Steps {
+			if status, _, errOut := run(t, append(append([]string(nil), s.Args...), "--help")...); status != 0 {
+				t.Errorf("lab %s step %d (%s): status %d: %s", l.Name, s.N, s.Command(), status, errOut)
+			}
+		}
+	}
+	// answers checked against runs: right ones pass, a wrong one fails
+	good := writeFile(t, "a.txt", []byte("native-cli-if: 0\ntrap-cli-if: 1\ncli-exits: 2\ncs-rpl: 1\nmost: sens/pushf\nbt-cli-if: 0\n"))
+	if status, out, errOut := run(t, "lab", "popek-goldberg", "--answers", good); status != 0 || !strings.Contains(out, "6 right, 0 to look at again") {
+		t.Errorf("right answers: status %d:\n%s%s", status, out, errOut)
+	}
+	bad := writeFile(t, "b.txt", []byte("trap-cli-if: 0\n"))
+	if status, out, _ := run(t, "lab", "1", "--answers", bad); status != exitRegression || !strings.Contains(out, `you said "0"`) {
+		t.Errorf("a wrong answer: status %d:\n%s", status, out)
+	}
+	// a teacher's own lab from a directory, no Go change
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "io.md"), []byte("# Port I/O\n$ virtsim run --guest io --strategy trap --args n=10\n? outs: How many io/out:0x80 traps?\n= count trap io n=10 io/out:0x80 trap\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ans := writeFile(t, "c.txt", []byte("outs: 10\n"))
+	if status, out, errOut := run(t, "lab", "io", "--dir", dir, "--answers", ans); status != 0 || !strings.Contains(out, "1 right") {
+		t.Errorf("a lab from --dir: status %d:\n%s%s", status, out, errOut)
 	}
 }
