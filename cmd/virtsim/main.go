@@ -58,6 +58,7 @@ func init() {
 		{"translate", "run a guest under binary translation and show each guest block beside its translation", cmdTranslate},
 		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
 		{"version", "print virtsim's commit, Go, the linked libunicorn, KVM's flavour and the host (also --version)", cmdVersion},
+		{"new-guest", "write a folder whose make builds a C guest, NAME.elf and NAME.pv.elf (the guest SDK)", cmdNewGuest},
 		{"lab", "guided labs: 'lab' lists them, 'lab N' shows one, 'lab N --check' checks your answers", cmdLab},
 	}
 }
