@@ -109,6 +109,8 @@ func TestRunBadInput(t *testing.T) {
 		{"TC too small", []string{"run", "--guest", "hello", "--strategy", "bt", "--tc-size", "16"}, exitUsage, "--tc-size"},
 		{"native image under pv", []string{"run", "--image", writeFile(t, "hello.elf", hello.Image), "--strategy", "pv"}, exitBadImage, "not a paravirtual build"},
 		{"command line too long", []string{"run", "--guest", "hello", "--args", strings.Repeat("x", guest.MaxCmdlineLen+1)}, exitUsage, "at most"},
+		{"tui: missing image", []string{"tui", "--image", "/nonexistent/k.elf"}, exitNoInput, "no such file"},
+		{"tui: not an image", []string{"tui", "--image", writeFile(t, "junk2.elf", []byte("not a kernel"))}, exitBadImage, "ELF"},
 		{"guest status passes through", []string{"run", "--image", writeFile(t, "st.bin", []byte{0xB0, 0x07, 0xE6, 0xF4}), "--load", "0x100000"}, 7, "status 7"},
 	}
 	for _, tt := range tests {

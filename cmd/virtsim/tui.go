@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/mattn/go-isatty"
 
@@ -16,7 +17,7 @@ import (
 func cmdTUI(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("tui", "[--guest NAME | --image FILE] [--strategy S] [--args ARGS]", stdout, stderr)
 	guestName := fs.String("guest", "", "workload to open (see 'virtsim list'); without it, a guest picker")
-	imagePath := fs.String("image", "", "guest image file (multiboot ELF32) to open and step instead of a catalogue workload")
+	imagePath := fs.String("image", "", "guest image file (multiboot ELF32) to open and step instead of a catalogue workload; NAME.pv.elf beside NAME.elf is what pv runs")
 	strategy := fs.String("strategy", "", "VMM strategy to start with (default: trap, else the first available)")
 	gargs := argsVar(fs, "guest command line, e.g. \"n=10\" (default: the workload's own)")
 	mem := memSizeFlag()
@@ -37,6 +38,12 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 			return st
 		}
 		img = &imgs[0]
+		// the SDK's paravirtual build beside it is what pv runs
+		if pvPath, ok := strings.CutSuffix(*imagePath, ".elf"); ok {
+			if pv, err := os.ReadFile(pvPath + ".pv.elf"); err == nil {
+				img.PVImage = pv
+			}
+		}
 	}
 	in, out := os.Stdin, os.Stdout
 	if f, ok := stdout.(*os.File); ok {
