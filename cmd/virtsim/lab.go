@@ -79,13 +79,22 @@ func cmdLab(args []string, stdout, stderr io.Writer) int {
 
 // showLab prints a lab: its text, numbered steps and questions.
 func showLab(l *labs.Lab, n int, w io.Writer) {
-	fmt.Fprintf(w, "Lab %d: %s\n\n", n, l.Title)
-	for _, p := range l.Parts {
+	fmt.Fprintf(w, "Lab %d: %s\n", n, l.Title)
+	for i, p := range l.Parts {
 		switch {
 		case p.Step != nil:
 			fmt.Fprintf(w, "  [step %d]  $ %s\n", p.Step.N, p.Step.Command())
 		case p.Question != nil:
-			fmt.Fprintf(w, "  [%s] %s\n", p.Question.ID, p.Question.Text)
+			// a question wraps under itself, within 80 columns
+			head := fmt.Sprintf("  [%s] ", p.Question.ID)
+			for j, l := range wrapWords(p.Question.Text, 78-len(head)) {
+				if j > 0 {
+					head = strings.Repeat(" ", len(head))
+				}
+				fmt.Fprintln(w, head+l)
+			}
+		case i == 0 && p.Text == "":
+			fmt.Fprintln(w) // the file's own blank line after the title
 		default:
 			fmt.Fprintln(w, p.Text)
 		}
