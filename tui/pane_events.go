@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"virtsim/vmm"
 )
@@ -167,7 +168,8 @@ func (p *eventLog) row(e loggedEvent, showN bool, causeW, mechW, w int, newest b
 	}
 	pc := fmt.Sprintf("%08x", e.PC)
 	if e.NoPC {
-		pc = fmt.Sprintf("%8s", fmt.Sprintf("×%d", e.Count))
+		n := fmt.Sprintf("×%d", e.Count)
+		pc = strings.Repeat(" ", max(0, 8-utf8.RuneCountInString(n))) + n
 	}
 	line := fmt.Sprintf("%s%s %-*s ", prefix, pc, causeW, e.Cause) + mech + " " + Short(e.Event)
 	if newest {
@@ -247,7 +249,14 @@ func (p *serialPane) view(w, h int) []string {
 		if i := strings.LastIndexByte(l, '\r'); i >= 0 {
 			l = l[i+1:]
 		}
-		lines = append(lines, printable(l))
+		// a long line wraps (at the pane's width, characters not words:
+		// it is a console) so the end of the output is always in view
+		r := []rune(printable(l))
+		for len(r) > w && w > 0 {
+			lines = append(lines, string(r[:w]))
+			r = r[w:]
+		}
+		lines = append(lines, string(r))
 	}
 	if len(lines) > h {
 		lines = lines[len(lines)-h:]
