@@ -10,6 +10,9 @@ import (
 	"virtsim/labs"
 )
 
+// labInput is where --check reads the student's answers (tests replace it).
+var labInput io.Reader = os.Stdin
+
 // cmdLab lists the guided labs, shows one, runs one of its steps, or
 // checks a student's answers against real runs.
 func cmdLab(args []string, stdout, stderr io.Writer) int {
@@ -67,7 +70,7 @@ func cmdLab(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	case *check || *answers != "":
-		given, st := readAnswers(l, *answers, os.Stdin, stdout, stderr)
+		given, st := readAnswers(l, *answers, labInput, stdout, stderr)
 		if st != exitOK {
 			return st
 		}

@@ -227,6 +227,12 @@ func TestLab(t *testing.T) {
 	if status, out, _ := run(t, "lab", "1", "--answers", bad); status != exitRegression || !strings.Contains(out, `you said "0"`) {
 		t.Errorf("a wrong answer: status %d:\n%s", status, out)
 	}
+	// --check asks on stdin, one answer a line
+	labInput = strings.NewReader("0\n1\n2\n1\npushf\n0\n")
+	defer func() { labInput = os.Stdin }()
+	if status, out, _ := run(t, "lab", "1", "--check"); status != 0 || !strings.Contains(out, "[trap-cli-if] Under trap") || !strings.Contains(out, "6 right") {
+		t.Errorf("--check: status %d:\n%s", status, out)
+	}
 	// a teacher's own lab from a directory, no Go change
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "io.md"), []byte("# Port I/O\n$ virtsim run --guest io --strategy trap --args n=10\n? outs: How many io/out:0x80 traps?\n= count trap io n=10 io/out:0x80 trap\n"), 0o644); err != nil {
