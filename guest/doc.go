@@ -98,4 +98,15 @@
 // that updates the shared virtual IF. The PV runtime (pv_event_callback,
 // pv_hypercall_failed) appears once. The ABI is documented in package
 // virtsim/hypercall.
+//
+// # The guest SDK
+//
+// NewGuest (virtsim new-guest NAME) writes what a student needs to write a
+// guest in C without reading virtsim's sources: a Makefile that builds
+// NAME.elf and NAME.pv.elf with gcc -m32 -ffreestanding, an example kernel,
+// sdk/virtsim.h — console, command line, exit, the interrupt flag, port
+// I/O, descriptor tables and C interrupt handlers — and its implementation
+// over the same pv_ops macros, runtime and linker script the catalogue is
+// built from (embedded from src/, so the SDK cannot drift from them). The
+// C face of the macro layer is what lets one C source become both images.
 package guest

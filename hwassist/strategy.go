@@ -23,7 +23,9 @@ func init() {
 func description() string {
 	f := HostFlavour()
 	d := "hardware-assisted virtualization through /dev/kvm: the guest runs in the CPU's guest mode; exits reach the VMM"
-	if f.Name != "" {
+	// A flavour is named only where KVM can run: a loaded module
+	// without a usable /dev/kvm is not "here".
+	if f.Name != "" && Available() == nil {
 		d += "; here: " + f.Describe()
 	}
 	return d

@@ -118,6 +118,12 @@ func openErr(err error, f FlavourInfo) error {
 		if f.CPUFlag == "" && f.Module == "" {
 			fix = "this CPU shows no vmx or svm flag: run on a host with hardware virtualization (or nested virtualization) enabled, or load a KVM module such as kvm_pvm"
 		}
+		if f.Module != "" {
+			// The module is there but the device is not: a container
+			// or sandbox that does not pass /dev/kvm through.
+			return unavailable(DevKVM+" does not exist although "+f.Module+" is loaded (a container that does not pass the device through?)",
+				"give this environment /dev/kvm (e.g. docker run --device /dev/kvm) or run on the host")
+		}
 		return unavailable(DevKVM+" does not exist (no KVM module loaded)", fix)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		return unavailable("permission denied opening "+DevKVM, "add your user to the group that owns it (usually kvm: sudo usermod -aG kvm $USER, then log in again) or run as root")

@@ -208,3 +208,15 @@ func TestCPUIDSitesOfTheCPUIDWorkload(t *testing.T) {
 		}
 	}
 }
+
+// `virtsim list` names a KVM flavour only where KVM can run: a loaded
+// module without a usable /dev/kvm is not "here".
+func TestDescriptionNamesFlavourOnlyWhereAvailable(t *testing.T) {
+	d := description()
+	if err := Available(); err != nil && strings.Contains(d, "here:") {
+		t.Errorf("KVM is unavailable (%v), yet the description says %q", err, d)
+	}
+	if Available() == nil && HostFlavour().Name != "" && !strings.Contains(d, "here: "+HostFlavour().Describe()) {
+		t.Errorf("KVM runs here as %s, yet the description says %q", HostFlavour().Name, d)
+	}
+}

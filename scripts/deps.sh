@@ -3,7 +3,8 @@
 # and libunicorn 2.1 into the project-local prefix .deps/unicorn.
 #   binutils         GNU as/ld, to rebuild and check the guest images
 #   qemu-system-x86  qemu-system-i386, the external oracle in the tests
-#   gcc              cgo
+#   gcc              cgo, and the guest SDK (virtsim new-guest: gcc -m32 -ffreestanding
+#                    needs no gcc-multilib: the guests link no libc or libgcc)
 #   tmux             the terminal UI's end-to-end test
 set -euo pipefail
 pkgs=(binutils qemu-system-x86 gcc tmux)

@@ -33,7 +33,9 @@ func (b *BT) KeepHistory() {
 
 // Translation implements the terminal UI's translation view: the block
 // containing pc — a TC address, or a guest address some live block covers
-// — as guest code and as translated code, one instruction per line.
+// — as guest code and as translated code, one instruction per line, the
+// two aligned line by line (each guest instruction beside the first
+// instruction made of it; empty guest lines beside the rest).
 func (b *BT) Translation(pc uint32) (guestBlock, tcCode string, ok bool) {
 	blk := b.blockAt(pc)
 	if blk == nil {
@@ -42,8 +44,13 @@ func (b *BT) Translation(pc uint32) (guestBlock, tcCode string, ok bool) {
 	rows := b.rows(blk)
 	var g, c strings.Builder
 	for _, r := range rows {
-		if r.guest != "" {
+		// line i of guestBlock stands beside line i of tcCode: a guest
+		// instruction translated into several is followed by empty lines
+		if r.guest != "" || len(r.tc) > 0 {
 			g.WriteString(r.guest + "\n")
+			for i := 1; i < len(r.tc); i++ {
+				g.WriteString("\n")
+			}
 		}
 		for _, t := range r.tc {
 			c.WriteString(t + "\n")

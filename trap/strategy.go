@@ -800,9 +800,13 @@ func (t *VMM) Result() *vmm.Result {
 			parts = append(parts, fmt.Sprintf("%s×%d", c, n))
 		}
 		sort.Strings(parts)
+		how := "run with --audit to count executions"
+		if t.Cfg.Audit {
+			how = "the audit/ counters give the executions"
+		}
 		r.Notes = append(r.Notes, fmt.Sprintf(
-			"Popek-Goldberg: the image contains sensitive instructions that do not trap at CPL 1 (%s); what they show is the VMM's real state, so output depending on them can differ from bare metal (run with --audit to count executions)",
-			strings.Join(parts, ", ")))
+			"Popek-Goldberg: the image contains sensitive instructions that do not trap at CPL 1 (%s); what they show is the VMM's real state, so output depending on them can differ from bare metal (%s)",
+			strings.Join(parts, ", "), how))
 	}
 	return r
 }

@@ -164,13 +164,7 @@ func (c *compareModel) view(w, h int) []string {
 	}
 	sort.Strings(names)
 	foot := []string{"exits", "events", "instructions", "stopped"}
-	room := h - 1 - len(foot) - 1 - (len(c.rows) - len(cols)) - 3
-	if len(names) > room && room > 0 {
-		out = append(out, c.causeRows(names[:room-1], cols, causeW, cell)...)
-		out = append(out, stDim.Render(fmt.Sprintf("… %d more causes", len(names)-(room-1))))
-	} else {
-		out = append(out, c.causeRows(names, cols, causeW, cell)...)
-	}
+	out = append(out, c.causeRows(names, cols, causeW, cell)...)
 	out = append(out, stRule.Render(strings.Repeat("─", min(w, causeW+cw*len(cols)))))
 	for _, f := range foot {
 		line := fit(stBold.Render(f), causeW)
@@ -181,30 +175,34 @@ func (c *compareModel) view(w, h int) []string {
 	}
 	for _, r := range cols {
 		if r.State == cmpFailed {
-			out = append(out, stErr.Render(r.Strategy+" failed: ")+r.Reason)
+			for _, l := range wrap(r.Strategy+" failed: "+r.Reason, w) {
+				out = append(out, stErr.Render(l))
+			}
 		}
 	}
 	for _, r := range unavailable {
-		out = append(out, stDim.Render(fmt.Sprintf("%s: not run here: %s", r.Strategy, r.Reason)))
+		for _, l := range wrap(fmt.Sprintf("%s: not run here: %s", r.Strategy, r.Reason), w) {
+			out = append(out, stDim.Render(l))
+		}
 	}
-	out = append(out, "", stDim.Render("trap, callout, hypercall, vmexit… are exits: the guest stopped and the VMM ran."),
-		stDim.Render("machine, in-tc and shared-info events happened without one."))
+	out = append(out, "")
+	for _, l := range wrap("trap, callout, hypercall, vmexit… are exits: the guest stopped and the VMM ran. "+
+		"machine, in-tc and shared-info events happened without one.", w) {
+		out = append(out, stDim.Render(l))
+	}
 	// what the strategies want the student to know about this run
 	for _, r := range cols {
 		if r.Res == nil {
 			continue
 		}
 		for _, n := range r.Res.Notes {
-			if len(out) >= h {
-				break
-			}
 			out = append(out, "")
 			for _, l := range wrap(r.Strategy+": "+n, w) {
 				out = append(out, stHole.Render(l))
 			}
 		}
 	}
-	return box(out, w, h)
+	return out
 }
 
 func (c *compareModel) causeRows(names []string, cols []compareRow, causeW int, cell func(string) string) []string {

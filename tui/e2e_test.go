@@ -66,6 +66,33 @@ func (d *tmuxDriver) waitText(text string, timeout time.Duration) string {
 	return d.waitFor(fmt.Sprintf("%q", text), timeout, func(s string) bool { return strings.Contains(s, text) })
 }
 
+// startTUI builds the real binary and starts `virtsim tui ARGS` in a w×h
+// tmux pane; the file it returns receives the command's exit status.
+func startTUI(t *testing.T, w, h int, args ...string) (*tmuxDriver, string) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux): the end-to-end test drives the real binary in a tmux pane")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH: the end-to-end test builds cmd/virtsim")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "virtsim")
+	build := exec.Command(goTool, "build", "-o", bin, "virtsim/cmd/virtsim")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build virtsim/cmd/virtsim: %v\n%s", err, out)
+	}
+	statusFile := filepath.Join(dir, "status")
+	d := &tmuxDriver{t: t, sock: fmt.Sprintf("virtsim-e2e-%d-%s", os.Getpid(), t.Name()), session: "tui"}
+	script := fmt.Sprintf("%s tui %s; echo $? > %s", bin, strings.Join(args, " "), statusFile)
+	if out, err := d.tmux("new-session", "-d", "-s", d.session, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { d.tmux("kill-server") })
+	return d, statusFile
+}
+
 var statusRE = regexp.MustCompile(`irq-toggle n=\d+ │ (\S+) │ (paused at 0x[0-9a-f]+|[^│]*) │ (?:(\d+) insns · )?(\d+) exits`)
 
 // status parses the status bar: strategy, state, instructions, exits.
@@ -84,26 +111,7 @@ func status(screen string) (strategy, state, insns, exits string) {
 // code without cli/sti exits, look at its translation, open the compare
 // view, quit.
 func TestEndToEndTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux): the end-to-end test drives the real binary in a tmux pane")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go tool is not on PATH: the end-to-end test builds cmd/virtsim")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "virtsim")
-	build := exec.Command(goTool, "build", "-o", bin, "virtsim/cmd/virtsim")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build virtsim/cmd/virtsim: %v\n%s", err, out)
-	}
-	statusFile := filepath.Join(dir, "status")
-	d := &tmuxDriver{t: t, sock: fmt.Sprintf("virtsim-e2e-%d", os.Getpid()), session: "tui"}
-	script := fmt.Sprintf("%s tui --guest irq-toggle --strategy trap; echo $? > %s", bin, statusFile)
-	if out, err := d.tmux("new-session", "-d", "-s", d.session, "-x", "100", "-y", "30", "sh", "-c", script); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	t.Cleanup(func() { d.tmux("kill-server") })
+	d, statusFile := startTUI(t, 100, 30, "--guest", "irq-toggle", "--strategy", "trap")
 
 	// open: the guest boots paused at its entry
 	s := d.waitFor("the guest to boot, paused", 20*time.Second, func(s string) bool {
@@ -194,6 +202,94 @@ func TestEndToEndTmux(t *testing.T) {
 
 	// q: quit, status 0
 	d.keys("q")
+	waitQuit(t, d, statusFile)
+}
+
+// TestEndToEndBTInTC80x24 walks a bt session at 80×24, the smallest
+// terminal a student is promised: run to the exits before irq-toggle's
+// loop, step into the loop until its cli has run as translated code, and
+// find that cli in the event log — no exit, its explanation whole — with
+// the virtual IF cleared while the real one stays set; then the
+// translation view with cli as a store to vcpu.IF and the name explained,
+// and the help view scrolled to its end.
+func TestEndToEndBTInTC80x24(t *testing.T) {
+	d, statusFile := startTUI(t, 80, 24, "--guest", "irq-toggle", "--strategy", "bt", "--args", "n=3")
+	d.waitFor("the guest to boot under bt, paused", 20*time.Second, func(s string) bool {
+		strat, state, _, _ := status(s)
+		return strat == "bt" && strings.HasPrefix(state, "paused at")
+	})
+	// n until the runtime's last exit before the loop (it masks the
+	// slave PIC: io/out:0xa1)
+	var s string
+	for i := 0; i < 20 && !strings.Contains(s, "io/out:0xa1"); i++ {
+		_, _, _, before := status(d.last)
+		d.keys("n")
+		s = d.waitFor("the next exit under bt", 30*time.Second, func(s string) bool {
+			_, state, _, exits := status(s)
+			return exits != before && strings.HasPrefix(state, "paused at")
+		})
+	}
+	if !strings.Contains(s, "io/out:0xa1") {
+		t.Fatalf("no io/out:0xa1 exit after 20 runs to the next exit:\n%s", s)
+	}
+	// s until the loop's cli has run: an in-TC event at a known PC
+	cliRow := regexp.MustCompile(`(?m)^[0-9a-f]{8} priv/cli\s+in-tc\s+the translator rewrote cli`)
+	for i := 0; i < 400 && !cliRow.MatchString(s); i++ {
+		_, _, insns, _ := status(d.last)
+		d.keys("s")
+		s = d.waitFor("one step", 20*time.Second, func(s string) bool {
+			_, state, n, _ := status(s)
+			return n != insns && strings.HasPrefix(state, "paused at")
+		})
+	}
+	if !cliRow.MatchString(s) {
+		t.Fatalf("no in-TC cli in the event log after 400 steps:\n%s", s)
+	}
+	why := strings.Join(strings.Fields(s[strings.Index(s, "why: "):]), " ")
+	if !strings.Contains(why, "why: the translator rewrote cli to clear the virtual IF in place: no exit") {
+		t.Errorf("the in-TC cli's explanation is not shown whole:\n%s", s)
+	}
+	if regexp.MustCompile(`priv/cli\s+callout`).MatchString(s) {
+		t.Errorf("under bt a cli was an exit:\n%s", s)
+	}
+	if !regexp.MustCompile(`IF\s+1\s+0\s+≠`).MatchString(s) {
+		t.Errorf("after the in-TC cli: real IF 1 beside virtual IF 0 not shown:\n%s", s)
+	}
+	for i, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if w := len([]rune(l)); w > 80 {
+			t.Errorf("line %d is %d columns wide at 80×24: %q", i, w, l)
+		}
+	}
+
+	// t: cli beside the store that replaced it, and the name explained
+	d.keys("t")
+	s = d.waitFor("the translation of the loop", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "guest block") && strings.Contains(s, "vcpu.IF")
+	})
+	if !regexp.MustCompile(`cli .*│\S+\s+movb \$0x0,vcpu\.IF`).MatchString(s) || !strings.Contains(s, "vcpu.IF: the virtual interrupt flag") {
+		t.Errorf("the translation view does not show cli beside its store to vcpu.IF, or does not explain vcpu.IF:\n%s", s)
+	}
+	d.keys("Escape")
+	d.waitText("events", 10*time.Second)
+
+	// ?: help scrolls to its last section
+	d.keys("?")
+	d.waitText("more lines", 10*time.Second)
+	for i := 0; i < 20 && !strings.Contains(d.last, "kvm "); i++ {
+		d.keys("Space")
+		time.Sleep(100 * time.Millisecond)
+		d.screen()
+	}
+	if !strings.Contains(d.last, "strategies") || !strings.Contains(d.last, "kvm ") {
+		t.Errorf("the help view did not scroll to the strategies:\n%s", d.last)
+	}
+	d.keys("q")
+	waitQuit(t, d, statusFile)
+}
+
+// waitQuit waits for the tui to exit and checks its status.
+func waitQuit(t *testing.T, d *tmuxDriver, statusFile string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, err := os.ReadFile(statusFile)
@@ -201,7 +297,7 @@ func TestEndToEndTmux(t *testing.T) {
 			if st := strings.TrimSpace(string(b)); st != "0" {
 				t.Errorf("virtsim tui exited with status %s", st)
 			}
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("virtsim tui did not quit on q; the screen:\n%s", d.last)

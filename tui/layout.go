@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -136,4 +137,60 @@ func wrap(s string, w int) []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// scrolled shows h lines of text from *off (clamped), the last line saying
+// how much more there is and how to scroll when it does not all fit.
+func scrolled(text []string, off *int, h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	*off = max(0, min(*off, len(text)-h+1))
+	if len(text) <= h {
+		*off = 0
+		return text
+	}
+	out := text[*off:]
+	if len(out) > h {
+		out = append(append([]string(nil), out[:h-1]...), stDim.Render(fmt.Sprintf("↓ %d more lines: j/↓ or space scrolls, k/↑ back", len(out)-h+1)))
+	}
+	return out
+}
+
+// hanging lays out a definition: head (kept as it is, padded to indent
+// columns) then text wrapped under itself at column indent. A head wider
+// than indent puts the text on the next lines.
+func hanging(head, text string, w, indent int) []string {
+	if w-indent < 20 {
+		return wrap(strings.TrimSpace(head)+" "+text, w)
+	}
+	lines := wrap(text, w-indent)
+	pad := strings.Repeat(" ", indent)
+	var out []string
+	first := head + strings.Repeat(" ", max(0, indent-lipgloss.Width(head)))
+	if lipgloss.Width(head) > indent-1 {
+		out, first = append(out, head), pad
+	}
+	for i, l := range lines {
+		if i == 0 {
+			out = append(out, first+l)
+		} else {
+			out = append(out, pad+l)
+		}
+	}
+	return out
+}
+
+// indented wraps plain text to w columns, continuation lines indented.
+func indented(s string, w, indent int) []string {
+	lines := wrap(s, w)
+	if len(lines) <= 1 || w-indent < 20 {
+		return lines
+	}
+	rest := strings.Join(strings.Fields(strings.TrimPrefix(strings.Join(strings.Fields(s), " "), lines[0])), " ")
+	out := []string{lines[0]}
+	for _, l := range wrap(rest, w-indent) {
+		out = append(out, strings.Repeat(" ", indent)+l)
+	}
+	return out
 }

@@ -331,6 +331,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // apply takes in an update from the guest goroutine.
 func (m *Model) apply(u updateMsg) {
+	// events counted in place come before the run's reported ones (a run
+	// to the next exit ends at the exit)
+	if m.hasSnap {
+		m.events.addCounted(fromCounts(m.snap.Counts, u.Snap.Counts, u.Events, u.Done == ctlStep, m.snap.PC))
+	}
 	m.events.add(u.Events, u.Dropped)
 	m.snap, m.hasSnap = u.Snap, true
 	m.code.set(m.img, u.Snap)
@@ -378,14 +383,26 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, m.keys.Back):
 		return m, m.leave()
 	}
-	switch m.view {
-	case viewHelp:
+	if m.view == viewHelp || m.view == viewCompare || m.view == viewTrans {
+		// the overlay views scroll (scrolled clamps the offset)
+		page := max(1, m.h-4)
 		switch k.String() {
 		case "up", "k":
 			m.scroll = max(0, m.scroll-1)
-		case "down", "j", " ":
+			return m, nil
+		case "down", "j":
 			m.scroll++
+			return m, nil
+		case " ", "pgdown":
+			m.scroll += page
+			return m, nil
+		case "pgup":
+			m.scroll = max(0, m.scroll-page)
+			return m, nil
 		}
+	}
+	switch m.view {
+	case viewHelp:
 		return m, nil
 	case viewTrans:
 		if key.Matches(k, m.keys.Translate) {
@@ -409,10 +426,10 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.setPickerTitle()
 		return m, nil
 	case key.Matches(k, m.keys.Compare):
-		m.view = viewCompare
+		m.view, m.scroll = viewCompare, 0
 		return m, m.startCompare()
 	case key.Matches(k, m.keys.Translate):
-		m.view = viewTrans
+		m.view, m.scroll = viewTrans, 0
 		m.send(ctlTransOn)
 		return m, nil
 	case key.Matches(k, m.keys.Strategy):

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"virtsim/vmm"
 )
@@ -11,10 +12,74 @@ import (
 // maxLog is how many events the log keeps (the counts keep every one).
 const maxLog = 500
 
-// loggedEvent is an event with its sequence number in the run.
+// loggedEvent is an event with its sequence number in the run. Events a
+// strategy counts in place without reporting each one (bt's in-TC
+// instructions: a counter in C on the translated instruction) are logged
+// from the counts: Count of them since the last update, at a known PC only
+// when a single step made exactly one (PCKnown).
 type loggedEvent struct {
 	N uint64
 	vmm.Event
+	Count   uint64 // > 1: this row stands for Count events of one kind
+	Counted bool   // taken from the counts, not reported as it happened
+	NoPC    bool   // the guest PC is not known (a run made them)
+}
+
+// countedOnly are the mechanisms whose events a strategy may count without
+// reporting each one; the log shows them from the change in the counts.
+func countedOnly(m vmm.Mechanism) bool { return m == vmm.MechInTC }
+
+// fromCounts makes log rows for the events counted since the previous
+// snapshot but not reported: for each cause, one row. pc is where a
+// single step started (the one instruction it ran), or 0 for a run.
+func fromCounts(before, after vmm.Counts, reported []vmm.Event, step bool, pc uint32) []loggedEvent {
+	seen := map[vmm.Key]uint64{}
+	for _, e := range reported {
+		seen[vmm.Key{Cause: e.Cause, Mech: e.Mech}]++
+	}
+	var out []loggedEvent
+	for _, k := range after.Sorted() {
+		if !countedOnly(k.Mech) {
+			continue
+		}
+		n := after[k] - before[k] - min(seen[k], after[k]-before[k])
+		if after[k] < before[k] || n == 0 {
+			continue
+		}
+		e := loggedEvent{Event: vmm.Event{Cause: k.Cause, Mech: k.Mech}, Count: n, Counted: true}
+		if step && n == 1 {
+			e.PC = pc
+		} else {
+			e.NoPC = true
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// addCounted appends rows made by fromCounts.
+func (p *eventLog) addCounted(evs []loggedEvent) {
+	for _, e := range evs {
+		p.total += max(e.Count, 1)
+		e.N = p.total
+		p.events = append(p.events, e)
+	}
+	if n := len(p.events); n > maxLog {
+		p.events = append(p.events[:0], p.events[n-maxLog:]...)
+	}
+}
+
+// why explains a logged event: Why, and for one taken from the counts, how
+// it was seen.
+func (e loggedEvent) why() string {
+	w := Why(e.Event)
+	if !e.Counted {
+		return w
+	}
+	if e.NoPC {
+		return fmt.Sprintf("%s — %d of them since the last stop: translated code counts them in place, without stopping, so they are shown from the counts", w, e.Count)
+	}
+	return w + " — seen in the counts: translated code counts it in place, without stopping"
 }
 
 // eventLog is the event pane: newest last, each with why it happened.
@@ -31,7 +96,7 @@ func (p *eventLog) add(evs []vmm.Event, dropped int) {
 	p.total += uint64(dropped)
 	for _, e := range evs {
 		p.total++
-		p.events = append(p.events, loggedEvent{p.total, e})
+		p.events = append(p.events, loggedEvent{N: p.total, Event: e})
 	}
 	if n := len(p.events); n > maxLog {
 		p.events = append(p.events[:0], p.events[n-maxLog:]...)
@@ -59,10 +124,9 @@ func (p *eventLog) view(w, h int, about string) []string {
 		return box(out, w, h)
 	}
 	var why []string
-	whyRows := min(len(wrap("why: "+Why(last.Event), w)), 2)
-	if h < 4 {
-		whyRows = 1
-	}
+	// the newest event's explanation is shown whole where it fits,
+	// leaving at least two rows of the log
+	whyRows := max(1, min(len(wrap("why: "+last.why(), w)), h-2))
 	rows := h - whyRows
 	start := max(0, len(p.events)-rows)
 	shown := p.events[start:]
@@ -80,7 +144,7 @@ func (p *eventLog) view(w, h int, about string) []string {
 	for len(out) < rows {
 		out = append(out, "")
 	}
-	full := wrap("why: "+Why(last.Event), w)
+	full := wrap("why: "+last.why(), w)
 	why = full[:whyRows]
 	if len(full) > whyRows {
 		why[whyRows-1] = fit(why[whyRows-1]+" …", w)
@@ -102,7 +166,12 @@ func (p *eventLog) row(e loggedEvent, showN bool, causeW, mechW, w int, newest b
 	} else {
 		mech = stQuiet.Render(mech)
 	}
-	line := fmt.Sprintf("%s%08x %-*s ", prefix, e.PC, causeW, e.Cause) + mech + " " + Short(e.Event)
+	pc := fmt.Sprintf("%08x", e.PC)
+	if e.NoPC {
+		n := fmt.Sprintf("×%d", e.Count)
+		pc = strings.Repeat(" ", max(0, 8-utf8.RuneCountInString(n))) + n
+	}
+	line := fmt.Sprintf("%s%s %-*s ", prefix, pc, causeW, e.Cause) + mech + " " + Short(e.Event)
 	if newest {
 		return stNewest.Render(fit(line, w))
 	}
@@ -180,7 +249,14 @@ func (p *serialPane) view(w, h int) []string {
 		if i := strings.LastIndexByte(l, '\r'); i >= 0 {
 			l = l[i+1:]
 		}
-		lines = append(lines, printable(l))
+		// a long line wraps (at the pane's width, characters not words:
+		// it is a console) so the end of the output is always in view
+		r := []rune(printable(l))
+		for len(r) > w && w > 0 {
+			lines = append(lines, string(r[:w]))
+			r = r[w:]
+		}
+		lines = append(lines, string(r))
 	}
 	if len(lines) > h {
 		lines = lines[len(lines)-h:]

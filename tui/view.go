@@ -137,6 +137,12 @@ func (m *Model) mainView() []string {
 		if m.strat != nil {
 			about = m.strat.Name + ": " + m.strat.Description
 		}
+		if m.hasSnap && m.snap.HasVirtual && m.snap.Real.CPL != m.snap.Virtual.CPL {
+			// the cpu pane shows it first: say what it is
+			about += fmt.Sprintf("\nring compression (cpu pane: CPL %d real, %d virtual): the VMM runs the guest kernel at CPL %d, not %d, "+
+				"so its privileged instructions fault into the VMM; the virtual CPU keeps the CPL the kernel believes it has.",
+				m.snap.Real.CPL, m.snap.Virtual.CPL, m.snap.Real.CPL, m.snap.Virtual.CPL)
+		}
 		out = append(out, m.events.view(l.W, l.EventsH, about)...)
 	}
 	out = append(out, beside([]string{title("counts", m.counts.detail(), l.CountsW)}, []string{title("serial", "COM1", l.SerialW)})...)
@@ -167,13 +173,7 @@ func (m *Model) transView(w, h int) []string {
 		}
 		out = append(out, wrap(msg, w)...)
 	default:
-		half := (w - 1) / 2
-		g := strings.Split(strings.TrimRight(t.Guest, "\n"), "\n")
-		c := strings.Split(strings.TrimRight(t.Code, "\n"), "\n")
-		rows := max(len(g), len(c))
-		gl := box(append([]string{stTitle.Render("guest block")}, g...), half, min(rows+1, h-1))
-		cl := box(append([]string{stTitle.Render("translation cache")}, c...), w-half-1, min(rows+1, h-1))
-		out = append(out, beside(gl, cl)...)
+		out = append(out, scrolled(translationRows(t, w), &m.scroll, h-1)...)
 	}
 	return out
 }
@@ -202,17 +202,33 @@ func (m *Model) compareView(w, h int) []string {
 		detail += " · running…"
 	}
 	out := []string{title("compare", detail, w)}
-	return append(out, m.compare.view(w, h-1)...)
+	return append(out, scrolled(m.compare.view(w, h-1), &m.scroll, h-1)...)
+}
+
+// vocabulary defines the words the screens use, for the help view.
+var vocabulary = [][2]string{
+	{"exit", "a transfer of control from the guest to the VMM: the guest stops, the VMM runs, the guest resumes"},
+	{"ring compression", "the VMM runs the guest kernel at real CPL 1 instead of 0, so its privileged instructions fault into the VMM; the virtual CPU keeps the CPL 0 the kernel believes it has (the cpu pane shows real 1, virtual 0)"},
+	{"virtual CPU", "the privileged state the VMM keeps for the guest (IF, CPL, CR0, GDTR, ...): what the guest would see on bare metal"},
+	{"virtual IF", "the guest's interrupt flag as the VMM keeps it: cli/sti change it, the real IF stays 1 so the VMM still gets interrupts"},
+	{"x86 hole", "sensitive instructions (pushf, popf, sgdt, smsw, mov from cs, ...) that do not fault at CPL 1 and so show the VMM's real state: Popek and Goldberg's condition fails on x86"},
+	{"TC", "translation cache: where bt keeps the translations of guest blocks; guest kernel code only ever runs from there"},
+	{"in-tc", "an event translated code handled in place, with no exit; counted by a counter on the translated instruction, so the log shows them from the counts (×N when a run made several)"},
+	{"callout", "translated code jumping into the VMM: an exit"},
+	{"chaining", "a jump between translated blocks, patched to lead straight to its target once that is translated"},
+	{"shared-info", "the page pv's kernel and the VMM share: cli/sti are stores to the event mask there, no exit"},
+	{"hypercall", "pv's kernel calling the VMM on purpose (call 0x7000+32*nr), like a system call one level down"},
 }
 
 func (m *Model) helpView(w, h int) []string {
 	var text []string
 	add := func(s ...string) { text = append(text, s...) }
 	add(stTitle.Render("virtsim tui")+" — watch a guest kernel run under a VMM strategy, one exit at a time.", "")
-	for _, l := range wrap("An exit is a transfer of control from the guest to the VMM. Every event has a cause (what the guest did: "+
+	add(wrap("An exit is a transfer of control from the guest to the VMM. Every event has a cause (what the guest did: "+
 		"priv/cli, io/out:0x3f8, int/0x80, exc/#DE, …) and a mechanism (how the VMM got control). "+
-		"The same guest runs under every strategy, so the counts compare.", w) {
-		add(l)
+		"The same guest runs under every strategy, so the counts compare.", w)...)
+	term := func(name, text string, col int) {
+		add(hanging("  "+name, text, w, col)...)
 	}
 	add("", stTitle.Render("panes"))
 	for _, p := range [][2]string{
@@ -222,32 +238,95 @@ func (m *Model) helpView(w, h int) []string {
 		{"counts", "events by cause and mechanism"},
 		{"serial", "the guest's console"},
 	} {
-		add(fit(fmt.Sprintf("  %-8s %s", p[0], p[1]), w))
+		term(p[0], p[1], 11)
 	}
 	add("", stTitle.Render("keys"))
 	for _, l := range strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n") {
 		add("  " + l)
 	}
+	add("  j/k, ↓/↑, space scroll this view, the compare view and the translation view")
+	add("", stTitle.Render("words"))
+	for _, v := range vocabulary {
+		term(v[0], v[1], 19)
+	}
 	add("", stTitle.Render("mechanisms"))
 	for _, mi := range vmm.Mechanisms {
-		kind := "      "
+		kind := ""
 		if mi.Exit {
-			kind = "exit  "
+			kind = "(exit) "
 		}
-		add(fit(fmt.Sprintf("  %-11s %s%s", mi.Name, kind, mi.Explain), w))
+		term(mi.Name, kind+mi.Explain, 14)
 	}
 	add("", stTitle.Render("strategies"))
 	for _, s := range m.strategies {
-		line := fmt.Sprintf("  %-7s %s", s.Name, s.Description)
+		desc := s.Description
 		if err := m.usable(s); err != nil {
-			line = fmt.Sprintf("  %-7s unavailable: %v", s.Name, err)
+			desc = fmt.Sprintf("unavailable: %v", err)
 		}
-		add(fit(line, w))
+		term(s.Name, desc, 10)
 	}
-	m.scroll = min(m.scroll, max(0, len(text)-h))
-	out := text[m.scroll:]
-	if len(out) > h && h > 0 {
-		out = append(out[:h-1], stDim.Render(fmt.Sprintf("↓ %d more lines: j/↓ scrolls, k/↑ back", len(out)-h+1)))
+	return scrolled(text, &m.scroll, h)
+}
+
+// vmmNames explains the names translated code shows for the VMM's own
+// code and data (translate's listings name them): what to look for, the
+// name as the student reads it, and what it is. They are looked for in
+// order, and a name is explained only when the translation uses it.
+var vmmNames = [][3]string{
+	{"vcpu.IF", "vcpu.IF", "the virtual interrupt flag, in a guest-writable VMM page: cli becomes a store of 0 there, sti a store of 2 (EFLAGS.IF is bit 9: bit 1 of the flags' second byte)"},
+	{"vcpu.IOPL", "vcpu.IOPL", "the virtual I/O privilege level: pushf and popf merge it into the flags image"},
+	{"vcpu.save_", "vcpu.save_REG", "a save slot: an in-TC sequence parks a register there and restores it"},
+	{"vcpu.", "vcpu.REG", "the virtual CPU's registers (GDTR, IDTR, CR0, TR, LDTR), read-only to the guest: sgdt, sidt, smsw, str read them there"},
+	{"slot", "slotN", "an indirect-jump slot after an in-TC sti or popf; it leads on to the next instruction, or to a callout while an interrupt waits for the virtual IF"},
+	{"callout.chain", "callout.chain.ADDR", "a jump to the translator: once the target block is translated it is patched into a direct jump to it (chaining)"},
+	{"callout.ret-miss", "callout.ret-miss", "the return lookup missed: the translator translates the return target and fills its table entry"},
+	{"callout.emulate", "callout.emulate.ADDR", "a callout stub: the VMM runs the guest instruction at ADDR (privileged, I/O, int n) against the virtual CPU — an exit"},
+	{"callout.", "callout.KIND.ADDR", "a callout stub: a jump into the VMM, which acts for the guest instruction at ADDR — an exit"},
+	{"tc.", "tc.ADDR", "the translation of the guest block at ADDR (a chained jump)"},
+	{"(,%ecx,4)", "jmp *TABLE(,%ecx,4)", "the return (or indirect-jump) lookup: a table with an entry per low 16 bits of the guest target, leading to that block's prologue, which checks the whole address"},
+	{"popf_flags", "popf_flags", "a table that merges the virtual IF and IOPL into the flags popf loads"},
+	{"pushf_flags", "pushf_flags", "a table that puts the virtual IF and IOPL into the flags image pushf stores"},
+	{"selector_view", "selector_view", "a table that shows the real RPL-1 selector as the guest's RPL 0 (mov from a segment register)"},
+	{"lar_correction", "lar_correction", "a table that puts the guest's DPL 0 back into what lar answers"},
+}
+
+// translationRows lays a translation out: each guest instruction beside
+// the first translated instruction made of it (Translation aligns the two
+// texts line by line), then what the marks and the VMM's names mean.
+func translationRows(t *Translation, w int) []string {
+	g := strings.Split(strings.TrimRight(t.Guest, "\n"), "\n")
+	c := strings.Split(strings.TrimRight(t.Code, "\n"), "\n")
+	gw, cw := len("guest block"), len("translation cache")
+	for _, l := range g {
+		gw = max(gw, len(strings.TrimRight(l, " ")))
+	}
+	for _, l := range c {
+		cw = max(cw, len(l))
+	}
+	// the translation keeps what it needs (up to half); the guest side,
+	// whose end is only the kind of rewrite, is cut first
+	cw = min(cw, (w-1)/2)
+	gw = min(gw, w-1-cw)
+	rows := max(len(g), len(c))
+	gl := box(append([]string{stTitle.Render("guest block")}, g...), gw, rows+1)
+	cl := box(append([]string{stTitle.Render("translation cache")}, c...), w-gw-1, rows+1)
+	out := beside(gl, cl)
+	out = append(out, "")
+	var key []string
+	if strings.Contains(t.Guest, "* ") {
+		key = append(key, "* marks a guest instruction not copied unchanged; the word after it says what it became (in-tc: rewritten to run in place, no exit; callout: a call into the VMM, an exit; jcc, call, ret: control flow rewritten).")
+	}
+	code := t.Code
+	for _, n := range vmmNames {
+		if strings.Contains(code, n[0]) {
+			key = append(key, n[1]+": "+n[2])
+			code = strings.ReplaceAll(code, n[0], "")
+		}
+	}
+	for _, k := range key {
+		for _, l := range indented(k, w, 2) {
+			out = append(out, stDim.Render(l))
+		}
 	}
 	return out
 }

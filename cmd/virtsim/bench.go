@@ -17,7 +17,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&guests, "guests", "comma-separated workloads (default: the whole catalogue)")
 	reps := fs.Int("reps", 3, "timing runs per cell (made one at a time; median and spread reported); 0 = counting only")
 	out := fs.String("out", "bench-out", "output directory for results.json, results.csv and the plots")
-	gargs := fs.String("args", "", "command line for every workload (default: each workload's own)")
+	gargs := argsVar(fs, "command line for every workload (default: each workload's own)")
 	scale := fs.Float64("scale", 1, "multiply each workload's default n= by this factor")
 	workers := fs.Int("workers", 2, "counting passes run at once (timing runs are always one at a time)")
 	traceGuest := fs.String("trace-guest", "", "workload whose event trace gives the cumulative-exits plot (default: timer if selected, else the first)")
@@ -29,7 +29,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
-	imgs, st, err := imageWorkloads(images, uint32(m.mem))
+	imgs, st, err := imageWorkloads(images, m.mem.n)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
 		return st

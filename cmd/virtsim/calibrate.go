@@ -32,7 +32,7 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) int {
 	}
 	cal, err := experiments.Calibrate(experiments.CalibrateOptions{
 		Strategies: m.strategies, Probes: ps, Reps: *reps, Base: *base,
-		MemSize: uint32(m.mem), TimeBudget: m.timeout, Progress: newProgress("calibrate", stderr, m.quiet),
+		MemSize: m.mem.n, TimeBudget: m.timeout, Progress: newProgress("calibrate", stderr, m.quiet),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim calibrate: %v\n", err)

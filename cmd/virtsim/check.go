@@ -17,7 +17,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	update := fs.Bool("update", false, "rewrite the file: re-run its records and add every workload × available strategy (review the diff)")
 	var guests listFlag
 	fs.Var(&guests, "guests", "comma-separated workloads: check only their records (with --update: the matrix's workloads)")
-	gargs := fs.String("args", "", "with --update: the command line of added records (default: each workload's own)")
+	gargs := argsVar(fs, "with --update: the command line of added records (default: each workload's own)")
 	workers := fs.Int("workers", 2, "runs at once (counting passes only: exact, so parallel is safe)")
 	var images listFlag
 	fs.Var(&images, "image", "guest image file(s), multiboot ELF32, comma-separated: check (with --update: pin) their records, named by file name")
@@ -25,7 +25,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
-	imgs, st, err := imageWorkloads(images, uint32(m.mem))
+	imgs, st, err := imageWorkloads(images, m.mem.n)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim check: %v\n", err)
 		return st
@@ -37,7 +37,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := experiments.Check(experiments.CheckOptions{
 		Golden: *golden, Update: *update, Guests: guests, Images: imgs, Strategies: m.strategies, Args: *gargs,
-		MemSize: uint32(m.mem), InsnBudget: m.maxInsns, TimeBudget: m.timeout, Workers: *workers,
+		MemSize: m.mem.n, InsnBudget: m.maxInsns, TimeBudget: m.timeout, Workers: *workers,
 		Progress: newProgress("check", stderr, m.quiet),
 	})
 	if err != nil {

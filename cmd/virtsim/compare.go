@@ -12,7 +12,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("compare", "--guest NAME | --image FILE [flags]", stdout, stderr)
 	guestName := fs.String("guest", "", "workload from the catalogue (see 'virtsim list')")
 	imagePath := fs.String("image", "", "guest image file (multiboot ELF32) instead of a catalogue workload")
-	gargs := fs.String("args", "", "guest command line, e.g. \"n=5000\" (default: the workload's own)")
+	gargs := argsVar(fs, "guest command line, e.g. \"n=5000\" (default: the workload's own)")
 	reps := fs.Int("reps", 3, "timing runs per strategy (made one at a time; the median is reported); 0 = counting only")
 	jsonPath := fs.String("json", "", "also write the results (results.json schema) to this file; - for stdout (the table then goes to stderr)")
 	m := addMatrixFlags(fs, true)
@@ -27,7 +27,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) int {
 	case *imagePath != "":
 		var st int
 		var err error
-		if imgs, st, err = imageWorkloads([]string{*imagePath}, uint32(m.mem)); err != nil {
+		if imgs, st, err = imageWorkloads([]string{*imagePath}, m.mem.n); err != nil {
 			fmt.Fprintf(stderr, "virtsim compare: %v\n", err)
 			return st
 		}

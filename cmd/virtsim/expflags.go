@@ -14,6 +14,10 @@ import (
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Placeholder names the value in help texts.
+func (l *listFlag) Placeholder() string { return "LIST" }
+
 func (l *listFlag) Set(s string) error {
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -26,7 +30,7 @@ func (l *listFlag) Set(s string) error {
 // matrixFlags are the flags every experiments command shares.
 type matrixFlags struct {
 	strategies listFlag
-	mem        memFlag
+	mem        *sizeFlag
 	maxInsns   uint64
 	timeout    time.Duration
 	profile    string
@@ -35,9 +39,9 @@ type matrixFlags struct {
 }
 
 func addMatrixFlags(fs *flag.FlagSet, withCost bool) *matrixFlags {
-	m := &matrixFlags{mem: memFlag(vmm.DefaultMemSize)}
+	m := &matrixFlags{mem: memSizeFlag()}
 	fs.Var(&m.strategies, "strategies", "comma-separated strategies (default: every registered one; unavailable ones are skipped with their reason)")
-	fs.Var(&m.mem, "mem", "guest RAM size")
+	fs.Var(m.mem, "mem", "guest RAM size, 2M to 4080M in whole 4K pages")
 	fs.Uint64Var(&m.maxInsns, "max-insns", vmm.DefaultInsnBudget, "instruction budget per run")
 	fs.DurationVar(&m.timeout, "timeout", vmm.DefaultTimeBudget, "time budget per run")
 	fs.BoolVar(&m.quiet, "quiet", false, "no progress output")
@@ -59,7 +63,7 @@ func (m *matrixFlags) loadProfile() (*experiments.Profile, error) {
 
 func (m *matrixFlags) options(cmd string, stderr interface{ Write([]byte) (int, error) }) experiments.Options {
 	return experiments.Options{
-		Strategies: m.strategies, MemSize: uint32(m.mem), InsnBudget: m.maxInsns, TimeBudget: m.timeout,
+		Strategies: m.strategies, MemSize: m.mem.n, InsnBudget: m.maxInsns, TimeBudget: m.timeout,
 		Workers: 2, Progress: newProgress(cmd, stderr, m.quiet),
 	}
 }
@@ -67,7 +71,7 @@ func (m *matrixFlags) options(cmd string, stderr interface{ Write([]byte) (int, 
 func (m *matrixFlags) config(o experiments.Options, p *experiments.Profile) experiments.BenchConfig {
 	c := experiments.BenchConfig{
 		Guests: o.Guests, Strategies: o.Strategies, Args: o.Args, Scale: o.Scale, Reps: o.Reps, Workers: o.Workers,
-		MemBytes: uint32(m.mem), InsnBudget: m.maxInsns, TimeBudgetNS: m.timeout.Nanoseconds(),
+		MemBytes: m.mem.n, InsnBudget: m.maxInsns, TimeBudgetNS: m.timeout.Nanoseconds(),
 		CostFile: m.costFile, TraceGuest: o.TraceGuest,
 	}
 	if p != nil {

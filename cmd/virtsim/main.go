@@ -32,14 +32,12 @@ const (
 )
 
 const statusHelp = `Exit status:
-  the guest's own status   the value it wrote to port 0xF4 (0 = success; guests use 0-63)
-  64  usage error          65  malformed guest image     66  image file not found
-  69  strategy unavailable 70  internal error
-  80  guest crashed (triple fault, invalid instruction with no handler, access outside RAM)
-  81  guest halted forever (hlt with nothing to wake it)
-  82  budget exhausted (instruction or time budget: a runaway guest)
-  83  counts not deterministic
-  virtsim check exits 1 when a count differs from the golden file`
+  0-63  the guest's own status: the value it wrote to port 0xF4 (0 = success)
+  64    usage error                 65  malformed guest image
+  66    image file not found        69  strategy unavailable here
+  70    internal error              80  guest crashed (triple fault, access outside RAM, ...)
+  81    guest halted forever        82  budget exhausted (a runaway guest)
+  83    counts not deterministic     1  virtsim check: a count differs from the golden file`
 
 type command struct {
 	name, summary string
@@ -61,6 +59,8 @@ func init() {
 		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
 		{"version", "print virtsim's commit, Go, the linked libunicorn, KVM's flavour and the host (also --version)", cmdVersion},
 		{"difftest", "random instruction streams under every strategy (and QEMU): divergences shrunk to reproducers", cmdDifftest},
+		{"new-guest", "write a folder whose make builds a C guest, NAME.elf and NAME.pv.elf (the guest SDK)", cmdNewGuest},
+		{"lab", "guided labs: 'lab' lists them, 'lab N' shows one, 'lab N --check' checks your answers", cmdLab},
 	}
 }
 
@@ -76,8 +76,12 @@ Usage: virtsim COMMAND [flags]
 
 Commands:
 `)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'virtsim COMMAND --help' for a command's flags.\n\n%s\n", statusHelp)
 }
@@ -128,9 +132,7 @@ func newFlags(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {}
 	helps[fs] = flagHelp{stderr, func() {
 		fmt.Fprintf(stdout, "Usage: virtsim %s %s\n\nFlags:\n", name, synopsis)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		printFlags(stdout, fs)
 		fmt.Fprintf(stdout, "\n%s\n", statusHelp)
 	}}
 	return fs
@@ -150,7 +152,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (done bool, status int) {
 			helps[fs].print()
 			return true, exitOK
 		}
-		fmt.Fprintf(helps[fs].stderr, "virtsim %s: %v (see 'virtsim %s --help')\n", fs.Name(), err, fs.Name())
+		fmt.Fprintf(helps[fs].stderr, "virtsim %s: %s (see 'virtsim %s --help')\n", fs.Name(), flagError(err), fs.Name())
 		return true, exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -158,4 +160,66 @@ func parseFlags(fs *flag.FlagSet, args []string) (done bool, status int) {
 		return true, exitUsage
 	}
 	return false, 0
+}
+
+// flagError words a flag package error as "--name: why", without echoing
+// the rejected value (a 5000-byte --args need not be printed back).
+func flagError(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "invalid value ") {
+		if i := strings.LastIndex(msg, " for flag -"); i >= 0 {
+			return "--" + msg[i+len(" for flag -"):]
+		}
+	}
+	return msg
+}
+
+// printFlags lists a command's flags in two aligned columns, "--name TYPE"
+// and the description with its default, wrapped under itself.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	type row struct{ left, help string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, help := flag.UnquoteUsage(f)
+		if v, ok := f.Value.(interface{ Placeholder() string }); ok {
+			typ = v.Placeholder()
+		}
+		left := "--" + f.Name
+		if typ != "" {
+			left += " " + strings.ToUpper(typ)
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			help += " (default " + d + ")"
+		}
+		rows = append(rows, row{left, help})
+		width = max(width, len(left))
+	})
+	for _, r := range rows {
+		lines := wrapWords(r.help, max(30, 78-width-4))
+		for i, l := range lines {
+			left := r.left
+			if i > 0 {
+				left = ""
+			}
+			fmt.Fprintf(w, "  %-*s  %s\n", width, left, l)
+		}
+	}
+}
+
+// wrapWords breaks s into lines of at most n bytes at spaces.
+func wrapWords(s string, n int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > n {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
 }

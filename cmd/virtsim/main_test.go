@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"virtsim/guest"
+	"virtsim/labs"
 )
 
 func run(t *testing.T, args ...string) (status int, stdout, stderr string) {
@@ -102,6 +103,14 @@ func TestRunBadInput(t *testing.T) {
 		{"runaway: instruction budget", []string{"run", "--image", writeFile(t, "loop.bin", []byte{0xEB, 0xFE}), "--load", "0x100000", "--max-insns", "100000"}, exitBudget, "instruction budget"},
 		{"runaway: time budget", []string{"run", "--image", writeFile(t, "loop2.bin", []byte{0xEB, 0xFE}), "--load", "0x100000", "--timeout", "100ms"}, exitBudget, "time budget"},
 		{"hlt forever", []string{"run", "--image", writeFile(t, "hlt.bin", []byte{0xFA, 0xF4}), "--load", "0x100000"}, exitHalted, "hlt"},
+		{"too little RAM", []string{"run", "--guest", "hello", "--mem", "1M"}, exitUsage, "outside 2M..4080M"},
+		{"RAM not a size", []string{"run", "--guest", "hello", "--mem", "lots"}, exitUsage, "between 2M and 4080M"},
+		{"RAM not whole pages", []string{"run", "--guest", "hello", "--mem", "3001K"}, exitUsage, "multiple of 4K"},
+		{"TC too small", []string{"run", "--guest", "hello", "--strategy", "bt", "--tc-size", "16"}, exitUsage, "--tc-size"},
+		{"native image under pv", []string{"run", "--image", writeFile(t, "hello.elf", hello.Image), "--strategy", "pv"}, exitBadImage, "not a paravirtual build"},
+		{"command line too long", []string{"run", "--guest", "hello", "--args", strings.Repeat("x", guest.MaxCmdlineLen+1)}, exitUsage, "at most"},
+		{"tui: missing image", []string{"tui", "--image", "/nonexistent/k.elf"}, exitNoInput, "no such file"},
+		{"tui: not an image", []string{"tui", "--image", writeFile(t, "junk2.elf", []byte("not a kernel"))}, exitBadImage, "ELF"},
 		{"guest status passes through", []string{"run", "--image", writeFile(t, "st.bin", []byte{0xB0, 0x07, 0xE6, 0xF4}), "--load", "0x100000"}, 7, "status 7"},
 	}
 	for _, tt := range tests {
@@ -146,5 +155,91 @@ func TestList(t *testing.T) {
 	}
 	if !strings.Contains(out, "native") {
 		t.Error("list lacks the native strategy")
+	}
+}
+
+// Sizes take K, M and G; the longest command line that fits runs whole.
+func TestSizesAndLongestCommandLine(t *testing.T) {
+	for _, mem := range []string{"1G", "2M", "16MiB", "4096K"} {
+		if status, _, errOut := run(t, "run", "--guest", "hello", "--mem", mem, "--quiet", "--no-timing"); status != 0 {
+			t.Errorf("--mem %s: status %d: %s", mem, status, errOut)
+		}
+	}
+	args := "n=1 " + strings.Repeat("x", guest.MaxCmdlineLen-4)
+	if status, out, errOut := run(t, "run", "--guest", "hello", "--args", args, "--quiet", "--no-timing"); status != 0 || !strings.Contains(out, "hello: n=1") {
+		t.Errorf("a command line of exactly %d bytes: status %d: %s", len(args), status, errOut)
+	}
+}
+
+// Help texts: every flag line starts "  --name", descriptions in one column.
+func TestHelpAligned(t *testing.T) {
+	_, out, _ := run(t, "run", "--help")
+	col := -1
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "  --") {
+			continue
+		}
+		i := strings.Index(line[4:], "  ") + 4 // the gap after "--name TYPE"
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if col == -1 {
+			col = i
+		} else if i != col {
+			t.Errorf("flag line %q: description at column %d, others at %d", line, i, col)
+		}
+	}
+	if col == -1 {
+		t.Fatalf("no flag lines in:\n%s", out)
+	}
+}
+
+func TestLab(t *testing.T) {
+	status, out, _ := run(t, "lab")
+	if status != 0 || !strings.Contains(out, "1  popek-goldberg") {
+		t.Fatalf("lab: status %d:\n%s", status, out)
+	}
+	status, out, _ = run(t, "lab", "1")
+	if status != 0 || !strings.Contains(out, "Lab 1: The Popek") || !strings.Contains(out, "[step 1]  $ virtsim run --guest pgprobe --strategy native") {
+		t.Errorf("lab 1: status %d:\n%s", status, out)
+	}
+	if status, _, errOut := run(t, "lab", "9"); status != exitUsage || !strings.Contains(errOut, "no lab") {
+		t.Errorf("lab 9: status %d: %s", status, errOut)
+	}
+	// every step of every lab is a command virtsim accepts (flags and all)
+	all, err := labs.All("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		for _, s := range l.Steps {
+			if status, _, errOut := run(t, append(append([]string(nil), s.Args...), "--help")...); status != 0 {
+				t.Errorf("lab %s step %d (%s): status %d: %s", l.Name, s.N, s.Command(), status, errOut)
+			}
+		}
+	}
+	// answers checked against runs: right ones pass, a wrong one fails
+	good := writeFile(t, "a.txt", []byte("native-cli-if: 0\ntrap-cli-if: 1\ncli-exits: 2\ncs-rpl: 1\nmost: sens/pushf\nbt-cli-if: 0\n"))
+	if status, out, errOut := run(t, "lab", "popek-goldberg", "--answers", good); status != 0 || !strings.Contains(out, "6 right, 0 to look at again") {
+		t.Errorf("right answers: status %d:\n%s%s", status, out, errOut)
+	}
+	bad := writeFile(t, "b.txt", []byte("trap-cli-if: 0\n"))
+	if status, out, _ := run(t, "lab", "1", "--answers", bad); status != exitRegression || !strings.Contains(out, `you said "0"`) {
+		t.Errorf("a wrong answer: status %d:\n%s", status, out)
+	}
+	// --check asks on stdin, one answer a line
+	labInput = strings.NewReader("0\n1\n2\n1\npushf\n0\n")
+	defer func() { labInput = os.Stdin }()
+	if status, out, _ := run(t, "lab", "1", "--check"); status != 0 || !strings.Contains(out, "[trap-cli-if] Under trap") || !strings.Contains(out, "6 right") {
+		t.Errorf("--check: status %d:\n%s", status, out)
+	}
+	// a teacher's own lab from a directory, no Go change
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "io.md"), []byte("# Port I/O\n$ virtsim run --guest io --strategy trap --args n=10\n? outs: How many io/out:0x80 traps?\n= count trap io n=10 io/out:0x80 trap\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ans := writeFile(t, "c.txt", []byte("outs: 10\n"))
+	if status, out, errOut := run(t, "lab", "io", "--dir", dir, "--answers", ans); status != 0 || !strings.Contains(out, "1 right") {
+		t.Errorf("a lab from --dir: status %d:\n%s%s", status, out, errOut)
 	}
 }

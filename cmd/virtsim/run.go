@@ -10,7 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"virtsim/experiments"
 	"virtsim/guest"
+	"virtsim/hypercall"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 )
@@ -54,27 +56,6 @@ type target struct {
 	args string
 }
 
-// memFlag is a size flag (--mem, --tc-size): 16M, 64MiB, 1048576.
-type memFlag uint32
-
-func (m *memFlag) String() string {
-	switch {
-	case *m == 0:
-		return ""
-	case *m%(1<<20) == 0:
-		return fmt.Sprintf("%dM", uint32(*m)>>20)
-	}
-	return fmt.Sprintf("%dK", uint32(*m)>>10)
-}
-func (m *memFlag) Set(s string) error {
-	n, err := vmm.ParseSize(s)
-	if err != nil {
-		return err
-	}
-	*m = memFlag(n)
-	return nil
-}
-
 // loadTarget resolves --guest/--image into an image: for a catalogue
 // workload, its PV build when pv is set (a strategy with Strategy.PV).
 // status is a virtsim exit status when err is set.
@@ -91,10 +72,15 @@ func loadTarget(guestName, imagePath, load, args string, mem uint32, pv bool) (t
 		}
 		img, err := w.LoadFor(pv, mem)
 		if err != nil {
-			return t, exitInternal, fmt.Errorf("embedded workload %s: %w", w.Name, err)
+			// The catalogue's images are valid: what fails is this
+			// configuration (too little --mem), a usage error.
+			return t, exitUsage, fmt.Errorf("workload %s does not fit this machine: %w", w.Name, err)
 		}
 		if args == "" {
 			args = w.DefaultArgs
+		}
+		if err := guest.CheckCmdline(args); err != nil {
+			return t, exitUsage, fmt.Errorf("--args: %w", err)
 		}
 		return target{w.Name, img, args}, 0, nil
 	}
@@ -123,6 +109,16 @@ func loadTarget(guestName, imagePath, load, args string, mem uint32, pv bool) (t
 		name = name[i+1:]
 	}
 	img.Name = name
+	if err := guest.CheckCmdline(args); err != nil {
+		return t, exitUsage, fmt.Errorf("--args: %w", err)
+	}
+	if pv {
+		// The pv strategy runs only paravirtual builds; a native image
+		// is the user's mistake, found before anything runs.
+		if err := hypercall.CheckImage(img); err != nil {
+			return t, exitBadImage, err
+		}
+	}
 	return target{name, img, args}, 0, nil
 }
 
@@ -145,16 +141,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	imagePath := fs.String("image", "", "guest image file: a multiboot ELF32 kernel, or a flat binary with --load")
 	load := fs.String("load", "", "load a flat binary at this address (e.g. 0x100000); entry is the load address")
 	strategy := fs.String("strategy", "native", "VMM strategy (see 'virtsim list')")
-	gargs := fs.String("args", "", "guest command line, e.g. \"n=5000\" (default: the workload's own)")
-	mem := memFlag(vmm.DefaultMemSize)
-	fs.Var(&mem, "mem", "guest RAM size")
+	gargs := argsVar(fs, "guest command line, e.g. \"n=5000\" (default: the workload's own)")
+	mem := memSizeFlag()
+	fs.Var(mem, "mem", "guest RAM size, 2M to 4080M in whole 4K pages")
 	jsonPath := fs.String("json", "", "write the result as JSON to this file; - for stdout (the guest's serial output then goes to stderr)")
 	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
 	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget per pass")
 	noTiming := fs.Bool("no-timing", false, "skip the uninstrumented timing pass (wall time then includes counting overhead)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
-	var tcSize memFlag
-	fs.Var(&tcSize, "tc-size", "bt: translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
+	tcSize := tcSizeFlag()
+	fs.Var(tcSize, "tc-size", "bt: translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
 	audit := fs.Bool("audit", false, "count every executed sensitive-but-unprivileged instruction by mnemonic (slower; strategies that cannot trap them)")
 	if done, st := parseFlags(fs, args); done {
 		return st
@@ -168,7 +164,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: strategy %s is not available here: %v\n", s.Name, err)
 		return exitUnavailable
 	}
-	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, uint32(mem), s.PV)
+	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, mem.n, s.PV)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		return st
@@ -178,8 +174,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		serial = stderr
 	}
 	cfg := vmm.Config{
-		Name: t.name, MemSize: uint32(mem), Args: t.args,
-		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: uint32(tcSize),
+		Name: t.name, MemSize: mem.n, Args: t.args,
+		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: tcSize.n,
 		Serial: func(b byte) { serial.Write([]byte{b}) },
 	}
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)
@@ -221,6 +217,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 func cmdTable(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("table", "[flags]", stdout, stderr)
 	timeout := fs.Duration("timeout", 30*time.Second, "time budget per run")
+	quiet := fs.Bool("quiet", false, "no progress bar (drawn only on a terminal)")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
@@ -232,6 +229,13 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 		}
 		strategies = append(strategies, s)
 	}
+	// Progress on a terminal only (a bar redrawn in place, gone before
+	// the table): logs get the table alone.
+	var progress func(experiments.Progress)
+	if isTerminal(stderr) && !*quiet {
+		progress = newProgress("table", stderr, false)
+	}
+	total, done := len(guest.Catalog())*len(strategies), 0
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "workload\targs\t")
 	for _, s := range strategies {
@@ -249,7 +253,11 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "virtsim table: %s: %v\n", w.Name, err)
 				return exitInternal
 			}
+			if progress != nil {
+				progress(experiments.Progress{Done: done, Total: total, Phase: "count", Label: w.Name + " under " + s.Name})
+			}
 			res, err := vmm.RunGuest(s, img, vmm.Config{Name: w.Name, Args: w.DefaultArgs, TimeBudget: *timeout}, false)
+			done++
 			if err != nil {
 				fmt.Fprintf(stderr, "virtsim table: %s under %s: %v\n", w.Name, s.Name, err)
 				fmt.Fprint(tw, "error\terror\t")
@@ -268,6 +276,9 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		fmt.Fprintf(tw, "%d\t%s\t\n", insns, status)
+	}
+	if progress != nil {
+		progress(experiments.Progress{Done: total, Total: total, Phase: "count", Label: "done"})
 	}
 	tw.Flush()
 	return worst

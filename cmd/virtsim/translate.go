@@ -17,22 +17,22 @@ func cmdTranslate(args []string, stdout, stderr io.Writer) int {
 	guestName := fs.String("guest", "", "workload from the catalogue (see 'virtsim list')")
 	imagePath := fs.String("image", "", "guest image file: a multiboot ELF32 kernel, or a flat binary with --load")
 	load := fs.String("load", "", "load a flat binary at this address (e.g. 0x100000); entry is the load address")
-	gargs := fs.String("args", "", "guest command line, e.g. \"n=5\" (default: the workload's own)")
-	mem := memFlag(vmm.DefaultMemSize)
-	fs.Var(&mem, "mem", "guest RAM size")
-	var tcSize memFlag
-	fs.Var(&tcSize, "tc-size", "translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
+	gargs := argsVar(fs, "guest command line, e.g. \"n=5\" (default: the workload's own)")
+	mem := memSizeFlag()
+	fs.Var(mem, "mem", "guest RAM size, 2M to 4080M in whole 4K pages")
+	tcSize := tcSizeFlag()
+	fs.Var(tcSize, "tc-size", "translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
 	timeout := fs.Duration("timeout", vmm.DefaultTimeBudget, "time budget")
 	serial := fs.Bool("serial", false, "also print the guest's serial output")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
-	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, uint32(mem), false)
+	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, mem.n, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim translate: %v\n", err)
 		return st
 	}
-	cfg := vmm.Config{Name: t.name, MemSize: uint32(mem), Args: t.args, TimeBudget: *timeout, TCSize: uint32(tcSize)}
+	cfg := vmm.Config{Name: t.name, MemSize: mem.n, Args: t.args, TimeBudget: *timeout, TCSize: tcSize.n}
 	if *serial {
 		cfg.Serial = func(b byte) { stdout.Write([]byte{b}) }
 	}
