@@ -37,6 +37,7 @@ type VM struct {
 	Post   *vmm.PostSink
 	PIT    *vmm.PIT
 	PIC    *vmm.PIC
+	Disks  *vmm.Disks
 
 	emu *trap.Emulator
 
@@ -140,6 +141,11 @@ func (v *VM) setupDevices() error {
 			return fmt.Errorf("hwassist: %w", err)
 		}
 	}
+	disks, err := vmm.AttachDisks(&v.Bus, v.Cfg, v.Img, v.PIC)
+	if err != nil {
+		return fmt.Errorf("hwassist: %w", err)
+	}
+	v.Disks = disks
 	return nil
 }
 
