@@ -141,7 +141,7 @@ func (v *VM) setupDevices() error {
 			return fmt.Errorf("hwassist: %w", err)
 		}
 	}
-	disks, err := vmm.AttachDisks(&v.Bus, v.Cfg, v.Img, v.PIC)
+	disks, err := vmm.AttachDisks(&v.Bus, v.Cfg, v.Img, v.PIC, vmMem{v})
 	if err != nil {
 		return fmt.Errorf("hwassist: %w", err)
 	}
@@ -460,3 +460,24 @@ func (t *vcpuThread) stop() {
 	close(t.req)
 	<-t.done
 }
+
+// vmMem is guest-physical memory (the mmap'd RAM) for the ring backend.
+type vmMem struct{ v *VM }
+
+func (m vmMem) ReadPhys(addr uint32, b []byte) error {
+	if uint64(addr)+uint64(len(b)) > uint64(len(m.v.mem)) {
+		return fmt.Errorf("hwassist: read %d bytes at physical %#x: %w", len(b), addr, errOutsideRAM)
+	}
+	copy(b, m.v.mem[addr:])
+	return nil
+}
+
+func (m vmMem) WritePhys(addr uint32, b []byte) error {
+	if uint64(addr)+uint64(len(b)) > uint64(len(m.v.mem)) {
+		return fmt.Errorf("hwassist: write %d bytes at physical %#x: %w", len(b), addr, errOutsideRAM)
+	}
+	copy(m.v.mem[addr:], b)
+	return nil
+}
+
+func (m vmMem) RAMSize() uint32 { return m.v.Cfg.MemSize }

@@ -183,7 +183,7 @@ func (m *Machine) setup() error {
 	if err := m.setupInterrupts(); err != nil {
 		return err
 	}
-	d, err := AttachDisks(&m.Bus, m.Cfg, m.Img, m.PIC)
+	d, err := AttachDisks(&m.Bus, m.Cfg, m.Img, m.PIC, machineMem{m})
 	if err != nil {
 		return err
 	}

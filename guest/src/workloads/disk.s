@@ -1,6 +1,6 @@
 # disk — reads n sectors, writes n sectors, flushes, reads them back.
 #
-#   args:    n=N     sectors per phase (default 16, at most 64 and half the disk)
+#   args:    n=N     sectors per phase (default 16); at most 64 and half the disk
 #            ring=R  0: the emulated ATA disk (PIO on ports 0x1F0-0x1F7);
 #                    1: the paravirtual block ring. Default: 0 natively,
 #                    1 in the PV build (which has no ATA driver)
