@@ -4,7 +4,7 @@
 #            ring=R  0: the emulated ATA disk (PIO on ports 0x1F0-0x1F7);
 #                    1: the paravirtual block ring. Default: 0 natively,
 #                    1 in the PV build (which has no ATA driver)
-#   output:  disk: sectors=S dev=ide|ring
+#   output:  disk: sectors=S  (the same from either disk: the builds print the same)
 #            disk: n=N read=0xRRRRRRRR written=0xWWWWWWWW verify=ok
 #   read:    the checksum of sectors 0..n-1 as found on the disk
 #   written: the checksum of sectors S-n..S-1 as read back after writing a
@@ -52,12 +52,7 @@ FUNC main
 	movl %eax, disk_sectors
 	PRINT "disk: sectors="
 	PRINT_DEC disk_sectors
-	cmpl $0, use_ring
-	jne 1f
-	PRINT " dev=ide"
-	jmp 2f
-1:	PRINT " dev=ring"
-2:	PRINT_NL
+	PRINT_NL
 	cmpl $0, disk_sectors
 	je no_disk
 	movl n_sectors, %eax            # 1 <= n <= min(MAX_N, sectors/2)
