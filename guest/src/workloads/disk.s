@@ -10,6 +10,10 @@
 #   written: the checksum of sectors S-n..S-1 as read back after writing a
 #            pattern (a function of each dword's sector and index), flushing
 #            and reading them again; verify=ok when they equal the pattern
+#            hang=1  then write a second pattern to sectors n..2n-1 without
+#                    flushing, print "disk: unflushed n=N" and spin forever
+#                    (the test of a VMM killed mid-run: what was flushed must
+#                    survive, what was not need not)
 #   self-check: a disk error or a mismatch prints "disk: error ..." and
 #            exits with EXIT_CHECK_FAILED
 #   events:  ide: per sector read 6 io/out + 1 io/in:0x1f7 + 256 io/in:0x1f0
@@ -48,6 +52,8 @@ FUNC main
 	movl %eax, n_sectors
 	ARG ring, $BLK_DEFAULT_RING
 	movl %eax, use_ring
+	ARG hang, $0
+	movl %eax, hang
 	call blk_info
 	movl %eax, disk_sectors
 	PRINT "disk: sectors="
@@ -119,8 +125,26 @@ FUNC main
 	PRINT_HEX sum_written
 	PRINT " verify=ok"
 	PRINT_NL
+	cmpl $0, hang
+	jne unflushed
 	xorl %eax, %eax
 	ret
+
+	# hang=1: writes the guest never flushes, then spin
+unflushed:
+	movl n_sectors, %eax
+	movl %eax, first_w
+	call fill_pattern
+	movl first_w, %eax
+	movl n_sectors, %ecx
+	movl $buf_b, %edi
+	movl $1, %edx
+	call blk_rw
+	PRINT "disk: unflushed n="
+	PRINT_DEC n_sectors
+	PRINT_NL
+LABEL disk_spin
+1:	jmp 1b
 
 no_disk:
 	PRINT "disk: error no disk"
@@ -209,6 +233,7 @@ ENDFUNC blk_flush
 	.balign 4
 n_sectors:   .skip 4
 use_ring:    .skip 4
+hang:        .skip 4
 disk_sectors: .skip 4
 first_w:     .skip 4
 sum_read:    .skip 4
