@@ -522,3 +522,20 @@ func TestInterruptPauses(t *testing.T) {
 		t.Errorf("the pause counted against the budget: the second run lasted only %s", d)
 	}
 }
+
+// The disk workload's rep insw/outsw under KVM: how KVM hands string I/O
+// to user space is reported as it happens (kvm-string-io-exits and
+// -elements), and the output is native's.
+func TestDiskStringIO(t *testing.T) {
+	requireKVM(t)
+	img := load(t, "disk")
+	r := runKVM(t, img, "n=4", vmm.Config{})
+	if !strings.Contains(r.Serial, "verify=ok") {
+		t.Fatalf("serial: %s", r.Serial)
+	}
+	ex, el := r.Counters["kvm-string-io-exits"], r.Counters["kvm-string-io-elements"]
+	t.Logf("string I/O: %d exits carried %d elements (%d words moved by rep insw/outsw in all)", ex, el, (1+3*4)*256)
+	if el > 0 && el > ex*2048 {
+		t.Errorf("%d elements in %d exits: more than a page per exit", el, ex)
+	}
+}

@@ -64,6 +64,9 @@ type VM struct {
 	kicks     uint64 // clock kicks (see clock.go)
 	steps     uint64 // single steps taken to find interrupt windows
 	userSteps uint64 // single steps through guest user code (PVM)
+	// String I/O as KVM hands it to user space: exits carrying more than
+	// one element (a rep ins/outs batch) and the elements they carried.
+	strIOExits, strIOElems uint64
 	// preEmulated counts the instructions the VMM finished before KVM saw
 	// them (PVM, CPL 3): with kvm/insn_emulation, the guest instruction count.
 	preEmulated uint64
