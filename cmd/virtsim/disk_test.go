@@ -14,6 +14,7 @@ import (
 
 	"virtsim/disk"
 	"virtsim/guest"
+	"virtsim/vmm"
 )
 
 // The test binary runs virtsim itself when this variable is set, so a test
@@ -154,5 +155,93 @@ func TestDiskFlagErrors(t *testing.T) {
 		if status != tc.want {
 			t.Errorf("%v: status %d, want %d\n%s", tc.args, status, tc.want, errOut)
 		}
+	}
+}
+
+// snapAtFlush is a disk that takes a snapshot the first time the guest
+// flushes: mid-run, between two of the guest's requests.
+type snapAtFlush struct {
+	*disk.Image
+	dst   string
+	taken bool
+	err   error
+}
+
+func (s *snapAtFlush) Flush() error {
+	if err := s.Image.Flush(); err != nil {
+		return err
+	}
+	if !s.taken {
+		s.taken = true
+		s.err = s.Image.Snapshot(s.dst)
+	}
+	return nil
+}
+
+// TestDiskSnapshotWhileRunning: a VM under trap writes and flushes; the
+// snapshot taken at the flush holds those sectors; the VM then keeps
+// writing (hang=1: more sectors, straight to the image), and the snapshot
+// does not change while the live image does. Then a second VM boots on the
+// snapshot as a shared disk and reads what the first had written.
+func TestDiskSnapshotWhileRunning(t *testing.T) {
+	needDisk(t)
+	img := defaultDisk(t)
+	im, err := disk.OpenPrivate(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	snap := &snapAtFlush{Image: im, dst: filepath.Join(t.TempDir(), "snap.qcow2")}
+	s, err := vmm.LookupStrategy("trap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := guest.Lookup("disk")
+	gi, err := w.Load(vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	inst, err := s.New(gi, vmm.Config{Args: "n=4 hang=1", Disk: snap, InsnBudget: 2_000_000, Count: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := inst.Run()
+	out := inst.Result().Serial
+	inst.Close()
+	if err != nil || st.Kind != vmm.StopBudget || !strings.Contains(out, "disk: unflushed") {
+		t.Fatalf("first VM: %v %v\n%s", st, err, out)
+	}
+	if !snap.taken || snap.err != nil {
+		t.Fatalf("snapshot taken %v: %v", snap.taken, snap.err)
+	}
+	ro, err := disk.OpenReadOnly(snap.dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := guest.DiskContents(128)
+	buf := make([]byte, disk.SectorSize)
+	for s := uint32(128 - n); s < 128; s++ {
+		ro.ReadAt(buf, int64(s)*512)
+		if !bytes.Equal(buf, pattern(s)) {
+			t.Errorf("snapshot sector %d lacks the write flushed before it", s)
+		}
+	}
+	for s := uint32(n); s < 2*n; s++ {
+		ro.ReadAt(buf, int64(s)*512)
+		if !bytes.Equal(buf, orig[s*512:(s+1)*512]) {
+			t.Errorf("snapshot sector %d has a write made after it", s)
+		}
+		im.ReadAt(buf, int64(s)*512)
+		if !bytes.Equal(buf, pattern(s)) {
+			t.Errorf("live sector %d lacks the write made after the snapshot", s)
+		}
+	}
+	ro.Close()
+	// A second VM boots on the snapshot as a shared disk (its own writes go
+	// to its overlay) and runs the workload through.
+	status, vmOut, errOut := run(t, "run", "--guest", "disk", "--strategy", "bt", "--shared-disk", snap.dst, "--args", "n=16", "--quiet")
+	if status != 0 || !strings.Contains(vmOut, "verify=ok") {
+		t.Fatalf("second VM on the snapshot: %d\n%s\n%s", status, vmOut, errOut)
 	}
 }
