@@ -138,3 +138,6 @@ func (v *VM) ReadMem(addr uint32, b []byte) error {
 
 // Image is the guest image.
 func (v *VM) Image() *guest.Image { return v.Img }
+
+// DiskState reports the VM's disks.
+func (v *VM) DiskState() vmm.DiskState { return v.Disks.State() }

@@ -74,3 +74,36 @@ func (mm machineMem) WritePhys(addr uint32, b []byte) error {
 }
 
 func (mm machineMem) RAMSize() uint32 { return mm.m.Cfg.MemSize }
+
+// DiskState is what the UI shows of the disks: the ATA drive's status and
+// work, and the ring's indices (the guest's request producer, the
+// backend's consumer and response producer) with its notifications.
+type DiskState struct {
+	ATAStatus                                uint8
+	ATACommands, SectorsRead, SectorsWritten uint64
+	RingConnected                            bool
+	Ring                                     uint32
+	ReqProd, Cons, RspProd                   uint32
+	Notifications, RingRequests, RingErrors  uint64
+}
+
+// Used reports whether the guest has touched a disk.
+func (s DiskState) Used() bool { return s.ATACommands > 0 || s.RingConnected }
+
+// State reports the disks' state now.
+func (d *Disks) State() DiskState {
+	s := DiskState{ATAStatus: d.ATA.Status(), ATACommands: d.ATA.Commands,
+		SectorsRead: d.ATA.SectorsRead, SectorsWritten: d.ATA.SectorsWritten}
+	s.Ring, s.RingConnected = d.Ring.Connected()
+	s.ReqProd, s.Cons, s.RspProd = d.Ring.Indices()
+	s.Notifications, s.RingRequests, s.RingErrors = d.Ring.Notifications, d.Ring.Requests, d.Ring.Errors+d.Ring.RingErrors
+	return s
+}
+
+// DiskInspector is an instance whose disks the UI can show.
+type DiskInspector interface {
+	DiskState() DiskState
+}
+
+// DiskState reports the machine's disks.
+func (m *Machine) DiskState() DiskState { return m.Disks.State() }
