@@ -37,6 +37,13 @@ func TestDiskLaws(t *testing.T) {
 	if err := WriteDiskLaws(&b, laws, 4); err != nil || !strings.Contains(b.String(), "263.33") {
 		t.Errorf("table:\n%s (%v)", b.String(), err)
 	}
+	c, err := DiskLawsChart(laws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svg, err := c.SVG(); err != nil || !bytes.Contains(svg, []byte("trap (ring: 4 notifications per run)")) {
+		t.Errorf("chart: %v", err)
+	}
 	if _, _, err := DiskLaws([]string{"trap"}, 4, 4); err == nil {
 		t.Error("n1 == n2 accepted")
 	}

@@ -15,6 +15,7 @@ func cmdDiskLaws(args []string, stdout, stderr io.Writer) int {
 	var strategies listFlag
 	fs.Var(&strategies, "strategies", "comma-separated strategies (default: every registered one; unavailable ones are skipped with their reason)")
 	n1 := fs.Int("n1", 10, "sectors per phase of the first run")
+	plotDir := fs.String("plot", "", "also write the chart as DIR/disk-laws.svg and .png")
 	n2 := fs.Int("n2", 20, "sectors per phase of the second run (at most 64; the same number of digits as n1, or the console line adds exits)")
 	if done, st := parseFlags(fs, args); done {
 		return st
@@ -35,6 +36,20 @@ func cmdDiskLaws(args []string, stdout, stderr io.Writer) int {
 	if err := experiments.WriteDiskLaws(stdout, laws, *n2); err != nil {
 		fmt.Fprintf(stderr, "virtsim disk-laws: %v\n", err)
 		return exitInternal
+	}
+	if *plotDir != "" {
+		c, err := experiments.DiskLawsChart(laws)
+		if err == nil {
+			var paths []string
+			paths, err = experiments.WriteCharts([]*experiments.Chart{c}, *plotDir)
+			for _, p := range paths {
+				fmt.Fprintf(stderr, "wrote %s\n", p)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim disk-laws: %v\n", err)
+			return exitInternal
+		}
 	}
 	return exitOK
 }
