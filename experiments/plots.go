@@ -708,6 +708,12 @@ func WritePlots(res *Results, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return WriteCharts(figs, dir)
+}
+
+// WriteCharts renders figures into dir as NAME.svg and NAME.png and returns
+// the paths written.
+func WriteCharts(figs []*Chart, dir string) ([]string, error) {
 	var paths []string
 	for _, f := range figs {
 		svg, err := f.SVG()

@@ -40,6 +40,9 @@ type Workload struct {
 	// virtualizes the MMU, paging workloads are listed apart (PagingCatalog)
 	// and not part of Catalog, which every strategy's test suite runs.
 	Paging bool
+	// DiskSectors, if nonzero, is the size of the default disk the
+	// workload runs with (DiskContents): Load attaches it to the image.
+	DiskSectors int
 }
 
 // Load loads the workload's native image for guest RAM of memSize bytes.
@@ -52,7 +55,15 @@ func (w Workload) Load(memSize uint32) (*Image, error) {
 		return nil, fmt.Errorf("guest: workload %s: %w", w.Name, err)
 	}
 	im.Name = w.Name
+	w.attachDisk(im)
 	return im, nil
+}
+
+// attachDisk gives the image the workload's default disk.
+func (w Workload) attachDisk(im *Image) {
+	if w.DiskSectors > 0 {
+		im.Disk = DiskContents(w.DiskSectors)
+	}
 }
 
 // LoadPV loads the workload's paravirtual image for guest RAM of memSize
@@ -66,6 +77,7 @@ func (w Workload) LoadPV(memSize uint32) (*Image, error) {
 		return nil, fmt.Errorf("guest: workload %s (PV build): %w", w.Name, err)
 	}
 	im.Name = w.Name
+	w.attachDisk(im)
 	return im, nil
 }
 
@@ -81,6 +93,14 @@ func (w Workload) LoadFor(pv bool, memSize uint32) (*Image, error) {
 // catalog is the metadata of every workload; the images come from images/.
 // Keep each entry in sync with the header comment of its source file.
 var catalog = []Workload{
+	{
+		Name:        "disk",
+		Description: "reads n sectors, writes n sectors, flushes and reads them back (ATA PIO natively, the paravirtual ring with ring=1 and in the PV build)",
+		DefaultArgs: "n=16",
+		ExitsPerIter: "per sector read 263 (6 io/out + 1 io/in:0x1f7 + 256 io/in:0x1f0 elements), per sector written 264; " +
+			"1 notification per ring batch of up to 256 sectors",
+		DiskSectors: 128,
+	},
 	{
 		Name:         "hello",
 		Description:  "prints a greeting line n times",

@@ -36,9 +36,17 @@ func bootQEMU(t *testing.T, qemu, name string, image []byte, args string) (strin
 	if err := os.WriteFile(path, image, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	qargs := QEMUArgs(path, args)
+	if w, err := Lookup(name); err == nil && w.DiskSectors > 0 {
+		disk := filepath.Join(t.TempDir(), name+".img")
+		if err := os.WriteFile(disk, DiskContents(w.DiskSectors), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		qargs = append(qargs, QEMUDiskArgs(disk)...)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), qemuTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu, QEMUArgs(path, args)...)
+	cmd := exec.CommandContext(ctx, qemu, qargs...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -128,6 +136,19 @@ type qemuCase struct {
 }
 
 var qemuCases = map[string]qemuCase{
+	"disk": {ns: []uint32{1, 40},
+		check: func(t *testing.T, n uint32, _ string, f map[string]string) {
+			read, written := diskChecksums(DiskContents(128), int(n))
+			if got := fieldUint(t, f, "read"); got != uint64(read) {
+				t.Errorf("read=%#x, want %#x", got, read)
+			}
+			if got := fieldUint(t, f, "written"); got != uint64(written) {
+				t.Errorf("written=%#x, want %#x", got, written)
+			}
+			if f["verify"] != "ok" {
+				t.Errorf("verify=%q", f["verify"])
+			}
+		}},
 	"hello": {ns: []uint32{1, 3}, countKeys: []string{"greetings"},
 		check: func(t *testing.T, n uint32, out string, _ map[string]string) {
 			if got := strings.Count(out, "Hello from a virtsim guest!\n"); got != int(n) {
@@ -374,4 +395,24 @@ func TestQEMUTimer(t *testing.T) {
 	if status != ExitBadArgs<<1|1 || !strings.Contains(out, "timer: bad value for argument k") {
 		t.Errorf("k=5x: status %d, output %q; want status %d and the error message", status, out, ExitBadArgs<<1|1)
 	}
+}
+
+// diskChecksums is the disk workload's arithmetic, written again: the FNV-1a
+// checksum (over little-endian dwords) of sectors 0..n-1 of img, and of the
+// pattern it writes to the last n sectors (dword j of sector s is
+// (s<<16|j) * 2654435761).
+func diskChecksums(img []byte, n int) (read, written uint32) {
+	fnv := func(words func(i int) uint32) uint32 {
+		h := uint32(0x811C9DC5)
+		for i := 0; i < n*128; i++ {
+			h = (h ^ words(i)) * 16777619
+		}
+		return h
+	}
+	read = fnv(func(i int) uint32 {
+		return uint32(img[4*i]) | uint32(img[4*i+1])<<8 | uint32(img[4*i+2])<<16 | uint32(img[4*i+3])<<24
+	})
+	first := uint32(len(img)/512 - n)
+	written = fnv(func(i int) uint32 { return ((first+uint32(i/128))<<16 | uint32(i%128)) * 2654435761 })
+	return read, written
 }

@@ -55,8 +55,12 @@
 // IDTR 0/0, IF=0, EAX=0x2BADB002, EBX=the info block. The CPU model is
 // virtsim's (vmm.CPUID, QEMU's qemu32), given to KVM with KVM_SET_CPUID2.
 // The devices are the Unicorn machine's, on the same vmm.PortBus: COM1, the
-// debug-exit port 0xF4, the POST port 0x80, the 8254 PIT and the 8259 PIC
-// pair. The vCPU belongs to one OS thread, locked to its goroutine for the
+// debug-exit port 0xF4, the POST port 0x80, the 8254 PIT, the 8259 PIC
+// pair, the ATA disk and the block ring's ports (a native guest's ring
+// notification is a port write here: one exit per batch, as virtio's
+// doorbell). A rep ins/outs reaches user space in batches, as KVM's
+// emulator makes them: the kvm-string-io-exits and -elements counters
+// report them. The vCPU belongs to one OS thread, locked to its goroutine for the
 // life of the VM: every vCPU ioctl runs there.
 //
 // # The exit loop

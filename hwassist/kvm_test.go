@@ -137,8 +137,10 @@ var kvmLaw = map[string]struct {
 	pvm, hw int
 	why     string
 }{
-	"hello":      {56, 56, "each line: 28 LSR reads + 28 THR writes, port I/O exits to user space"},
-	"compute":    {0, 0, "pure ALU"},
+	"hello":   {56, 56, "each line: 28 LSR reads + 28 THR writes, port I/O exits to user space"},
+	"compute": {0, 0, "pure ALU"},
+	"disk": {25, 25, "per sector read 8 (6 outs, 1 status in, and the rep insw as one exit: KVM batches string I/O to user space " +
+		"up to a page), written 9, read back 8 (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
 	"io":         {1, 1, "one out to port 0x80"},
 	"syscall":    {2, 0, "int $0x80 and the handler's iret: KVM's emulator refuses both under PVM; VT-x/AMD-V run both in guest mode"},
 	"irq-toggle": {0, 0, "cli and sti never leave KVM (its emulator under PVM, the CPU otherwise)"},
@@ -518,5 +520,22 @@ func TestInterruptPauses(t *testing.T) {
 	}
 	if d := time.Since(t0); d < time.Second {
 		t.Errorf("the pause counted against the budget: the second run lasted only %s", d)
+	}
+}
+
+// The disk workload's rep insw/outsw under KVM: how KVM hands string I/O
+// to user space is reported as it happens (kvm-string-io-exits and
+// -elements), and the output is native's.
+func TestDiskStringIO(t *testing.T) {
+	requireKVM(t)
+	img := load(t, "disk")
+	r := runKVM(t, img, "n=4", vmm.Config{})
+	if !strings.Contains(r.Serial, "verify=ok") {
+		t.Fatalf("serial: %s", r.Serial)
+	}
+	ex, el := r.Counters["kvm-string-io-exits"], r.Counters["kvm-string-io-elements"]
+	t.Logf("string I/O: %d exits carried %d elements (%d words moved by rep insw/outsw in all)", ex, el, (1+3*4)*256)
+	if el > 0 && el > ex*2048 {
+		t.Errorf("%d elements in %d exits: more than a page per exit", el, ex)
 	}
 }

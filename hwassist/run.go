@@ -294,6 +294,12 @@ func isOut(op x86asm.Op) bool {
 // accesses of Size bytes (a rep ins/outs batch), values in kvm_run.
 func (v *VM) performIO(e kvmExit, pc uint32) {
 	size := int(e.IOSize)
+	if e.IOCount > 1 {
+		// KVM batched a rep ins/outs: one exit for IOCount elements
+		// (reported as it happens: kvm-string-io-exits/-elements).
+		v.strIOExits++
+		v.strIOElems += uint64(e.IOCount)
+	}
 	for i := range int(e.IOCount) {
 		b := e.IOData[i*size : (i+1)*size]
 		if e.IOOut {

@@ -70,7 +70,8 @@ func (v *VM) Result() *vmm.Result {
 			r.Notes = append(r.Notes, "in-kernel statistics unreadable: "+err.Error())
 		}
 	}
-	for name, n := range map[string]uint64{"kvm-eintr": v.eintr, "kvm-clock-kicks": v.kicks, "kvm-window-steps": v.steps, "kvm-user-steps": v.userSteps} {
+	for name, n := range map[string]uint64{"kvm-eintr": v.eintr, "kvm-clock-kicks": v.kicks, "kvm-window-steps": v.steps, "kvm-user-steps": v.userSteps,
+		"kvm-string-io-exits": v.strIOExits, "kvm-string-io-elements": v.strIOElems} {
 		if n > 0 {
 			r.Counters[name] = n
 		}
@@ -139,3 +140,6 @@ func (v *VM) ReadMem(addr uint32, b []byte) error {
 
 // Image is the guest image.
 func (v *VM) Image() *guest.Image { return v.Img }
+
+// DiskState reports the VM's disks.
+func (v *VM) DiskState() vmm.DiskState { return v.Disks.State() }

@@ -37,6 +37,7 @@ type VM struct {
 	Post   *vmm.PostSink
 	PIT    *vmm.PIT
 	PIC    *vmm.PIC
+	Disks  *vmm.Disks
 
 	emu *trap.Emulator
 
@@ -63,6 +64,9 @@ type VM struct {
 	kicks     uint64 // clock kicks (see clock.go)
 	steps     uint64 // single steps taken to find interrupt windows
 	userSteps uint64 // single steps through guest user code (PVM)
+	// String I/O as KVM hands it to user space: exits carrying more than
+	// one element (a rep ins/outs batch) and the elements they carried.
+	strIOExits, strIOElems uint64
 	// preEmulated counts the instructions the VMM finished before KVM saw
 	// them (PVM, CPL 3): with kvm/insn_emulation, the guest instruction count.
 	preEmulated uint64
@@ -140,6 +144,11 @@ func (v *VM) setupDevices() error {
 			return fmt.Errorf("hwassist: %w", err)
 		}
 	}
+	disks, err := vmm.AttachDisks(&v.Bus, v.Cfg, v.Img, v.PIC, vmMem{v})
+	if err != nil {
+		return fmt.Errorf("hwassist: %w", err)
+	}
+	v.Disks = disks
 	return nil
 }
 
@@ -454,3 +463,24 @@ func (t *vcpuThread) stop() {
 	close(t.req)
 	<-t.done
 }
+
+// vmMem is guest-physical memory (the mmap'd RAM) for the ring backend.
+type vmMem struct{ v *VM }
+
+func (m vmMem) ReadPhys(addr uint32, b []byte) error {
+	if uint64(addr)+uint64(len(b)) > uint64(len(m.v.mem)) {
+		return fmt.Errorf("hwassist: read %d bytes at physical %#x: %w", len(b), addr, errOutsideRAM)
+	}
+	copy(b, m.v.mem[addr:])
+	return nil
+}
+
+func (m vmMem) WritePhys(addr uint32, b []byte) error {
+	if uint64(addr)+uint64(len(b)) > uint64(len(m.v.mem)) {
+		return fmt.Errorf("hwassist: write %d bytes at physical %#x: %w", len(b), addr, errOutsideRAM)
+	}
+	copy(m.v.mem[addr:], b)
+	return nil
+}
+
+func (m vmMem) RAMSize() uint32 { return m.v.Cfg.MemSize }

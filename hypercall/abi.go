@@ -50,6 +50,7 @@ const (
 	SICR4     = 0x1C
 	SIGDTR    = 0x20 // limit16, base32: the GDT set_gdt registered
 	SIIDTR    = 0x28 // limit16, base32: the trap table set_trap_table registered
+	SIEvtchn  = 0x30 // u32: bit p = event channel p has a pending event (the guest clears it)
 	GuestArea = 0x800
 	SITR      = GuestArea + 0x00 // word: the selector PV_LTR recorded (guest-owned)
 	SIFailing = GuestArea + 0x04 // long: the guest's hypercall-failure path is running (guest-owned)
@@ -75,6 +76,8 @@ const (
 	HcSetCR0       = 50
 	HcEventCheck   = 51
 	HcSetCR4       = 52
+	HcEvtchnOp     = 32 // Xen's event_channel_op
+	HcBlkifConnect = 53
 )
 
 // Sub-commands.
@@ -89,6 +92,8 @@ const (
 	MMUExtNewBaseptr    = 5
 	MMUExtTLBFlushLocal = 6
 	MMUExtInvlpgLocal   = 7
+
+	EvtchnOpSend = 4 // Xen's EVTCHNOP_send
 
 	// MulticallEntrySize is the size of one multicall entry: op, result,
 	// args[6], 32-bit words each (Xen's multicall_entry on 32-bit x86).
@@ -155,6 +160,8 @@ var Calls = []Call{
 		"validate and record a new page-directory base (CR3); flush the TLB or one page"},
 	{HcSchedOp, "sched_op", "ebx = cmd (0 yield, 1 block, 2 shutdown, 64 halt), ecx = status",
 		"yield; unmask events and block until one is handled; stop the VM with a status; halt"},
+	{HcEvtchnOp, "event_channel_op", "ebx = cmd (4 send), ecx = port",
+		"notify the other end of an event channel: the disk's backend serves its ring (one exit per batch)"},
 	{HcIOOut, "io_out", "ebx = port, ecx = size (1, 2, 4), edx = value",
 		"write a port of a virtual device (the PIT, the PIC, ...)"},
 	{HcIOIn, "io_in", "ebx = port, ecx = size (1, 2, 4); value -> edx",
@@ -163,6 +170,8 @@ var Calls = []Call{
 		"validate and record CR0 (PE stays set, PG clear until memory virtualization)"},
 	{HcEventCheck, "event_check", "",
 		"nothing: the pending event is delivered on the way back (the unmask path's exit)"},
+	{HcBlkifConnect, "blkif_connect", "ebx = guest-physical address of the ring page",
+		"grant the block ring page to the disk backend; returns its event-channel port (package blkring)"},
 }
 
 // CallName names hypercall nr ("" if there is none).

@@ -152,6 +152,10 @@ func (p *VMM) call(nr uint32, a [6]uint32, nested bool) outcome {
 		return p.mmuUpdate(a[0], a[1])
 	case HcSetCR4:
 		return p.setCR4(a[0])
+	case HcEvtchnOp:
+		return p.evtchnOp(a[0], a[1])
+	case HcBlkifConnect:
+		return p.blkifConnect(a[0])
 	}
 	return refused(causeUnknown, ENOSYS)
 }

@@ -125,6 +125,9 @@
 //	                   SCHEDOP_block, one step, as PV_SAFE_HALT needs), 2 shutdown
 //	                   (ecx = status: the VM stops with its low byte, like the
 //	                   debug-exit port), 64 halt (wait, mask unchanged: PV_HLT)
+//	32 event_channel_op ebx = 4 send, ecx = port: the block ring's notification (the
+//	                   backend, package blkring, serves the ring at once, sets the
+//	                   port's bit at shared info 0x30); -EINVAL for a broken ring
 //	48 io_out          ebx = port, ecx = size (1, 2, 4), edx = value: the virtual devices
 //	49 io_in           ebx = port, ecx = size: EAX = 0, the value in EDX
 //	50 set_cr0         ebx = value: PE stays set, no reserved bits; PG starts direct
@@ -138,6 +141,8 @@
 //	52 set_cr4         ebx = value: only PSE (4 MiB pages) may be set (virtsim's own
 //	                   call: Xen fixes CR4 for its guests)
 //	51 event_check     nothing: the pending event is delivered on the way back
+//	53 blkif_connect   ebx = page-aligned ring page in guest RAM, not the VMM's pages:
+//	                   granted to the disk backend; returns the event-channel port (1)
 //
 // # Events
 //

@@ -120,6 +120,7 @@ func (p *VMM) boot() error {
 	}
 	m.VMMTrap = p.onTrap
 	m.VirtualIF = p.virtualIF
+	p.setupBlk()
 	return p.installSites()
 }
 

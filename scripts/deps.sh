@@ -6,8 +6,9 @@
 #   gcc              cgo, and the guest SDK (virtsim new-guest: gcc -m32 -ffreestanding
 #                    needs no gcc-multilib: the guests link no libc or libgcc)
 #   tmux             the terminal UI's end-to-end test
+#   qemu-utils       qemu-nbd and qemu-img: the block layer behind --disk and --shared-disk (raw, qcow2)
 set -euo pipefail
-pkgs=(binutils qemu-system-x86 gcc tmux)
+pkgs=(binutils qemu-system-x86 gcc tmux qemu-utils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,7 +83,11 @@
 //   - cli, sti (the virtual IF; #GP when the virtual CPL > IOPL), hlt;
 //   - in, out, ins, outs in every width, immediate and DX ports, with and
 //     without rep, checked against the virtual IOPL and else the I/O
-//     permission bitmap of the guest's own TSS;
+//     permission bitmap of the guest's own TSS. Emulator.RepPerExit bounds
+//     the elements one emulation moves: the trap strategy sets 1, so a
+//     `rep insw` of a 512-byte sector is 256 traps, as when every access of
+//     a deprivileged guest faults (the emulated disk's 263 exits per
+//     sector); the binary translator's callout moves the whole rep at once;
 //   - mov to and from CR0, CR2, CR3, CR4, lmsw, clts, invlpg, wbinvd, invd,
 //     lgdt, lidt, lldt, ltr (marking the guest's TSS busy), rdmsr and wrmsr
 //     (a small qemu32-like MSR table, msr.go), cpuid (the platform's model);

@@ -24,6 +24,12 @@ type Emulator struct {
 	// them for the virtual IF) and IOPL=0 (every I/O instruction of the
 	// deprivileged guest traps).
 	PassFlags bool
+	// RepPerExit bounds the elements one Emulate of a rep string I/O
+	// instruction moves (0: MaxRepIterations); the instruction then
+	// resumes where it stopped and, I/O being denied, faults again. The
+	// trap strategy sets 1: one exit per element, as a deprivileged guest's
+	// rep insw costs when every access is caught.
+	RepPerExit int
 }
 
 // Outcome is the result of emulating one instruction.

@@ -176,6 +176,10 @@ func (m *emu) stringIO() error {
 		step = -step
 	}
 	rep := m.hasRep()
+	limit := MaxRepIterations
+	if m.e.RepPerExit > 0 {
+		limit = m.e.RepPerExit
+	}
 	commit := func() {
 		m.cpu.SetReg(idxReg, idx)
 		if rep {
@@ -186,7 +190,7 @@ func (m *emu) stringIO() error {
 		if rep && cnt&amask == 0 {
 			break
 		}
-		if n == MaxRepIterations {
+		if n == limit {
 			m.next = m.pc // resume the rep where it stopped
 			break
 		}

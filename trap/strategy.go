@@ -119,6 +119,7 @@ func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
 		return nil, fmt.Errorf("trap: shadow page tables: %w", err)
 	}
 	t.shadowOK = true
+	t.emu.RepPerExit = 1 // every element of a rep string I/O is a trap
 	if err := t.E.MemProtect(vmm.StrategyBase, vmm.StrategySize, unicorn.ProtRead); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("trap: protect the VMM's tables: %w", err)

@@ -119,11 +119,32 @@ func (p *cpuPane) view(w, h int) []string {
 		right = append(right, fmt.Sprintf("%s %08x", n, g.GPR[i]))
 	}
 	right = append(right, fmt.Sprintf("efl %08x", g.EFLAGS))
+	right = append(right, diskLines(s)...)
 	lb := box(left, tableW, h)
 	rb := box(right, w-tableW-1, h)
 	out := make([]string, h)
 	for i := range out {
 		out[i] = lb[i] + " " + rb[i]
+	}
+	return out
+}
+
+// diskLines show the disks once the guest uses one: the ATA drive's status
+// register and sectors moved, the ring's indices (req: the guest's request
+// producer, cons: the backend's consumer, rsp: its response producer) and
+// notifications (the exits the ring costs).
+func diskLines(s Snapshot) []string {
+	if !s.HasDisk {
+		return nil
+	}
+	d := s.Disk
+	var out []string
+	if d.ATACommands > 0 {
+		out = append(out, fmt.Sprintf("ata st=%02x r%d w%d", d.ATAStatus, d.SectorsRead, d.SectorsWritten))
+	}
+	if d.RingConnected {
+		out = append(out, fmt.Sprintf("ring req=%d cons=%d rsp=%d", d.ReqProd, d.Cons, d.RspProd),
+			fmt.Sprintf("ring notify=%d err=%d", d.Notifications, d.RingErrors))
 	}
 	return out
 }

@@ -57,6 +57,11 @@ type Snapshot struct {
 	// Trans is the translation of the block at PC, when the UI asked for
 	// it (the translation view is open); nil otherwise.
 	Trans *Translation
+
+	// Disk is the disks' state (ATA drive, ring indices) once the guest
+	// has used one (HasDisk).
+	Disk    vmm.DiskState
+	HasDisk bool
 }
 
 // updateMsg is what the guest goroutine sends after every step, run to an
@@ -318,6 +323,10 @@ func takeSnapshot(inst vmm.Instance, trans bool) Snapshot {
 	}
 	if trans {
 		snap.Trans = translationAt(inst, snap.PC)
+	}
+	if di, ok := inst.(vmm.DiskInspector); ok {
+		snap.Disk = di.DiskState()
+		snap.HasDisk = snap.Disk.Used()
 	}
 	return snap
 }

@@ -6,7 +6,8 @@
 // A VMM is only interesting next to the machine it virtualizes, so this
 // package builds that machine on Unicorn (QEMU's CPU emulator as a
 // library): guest RAM, devices on a port bus (COM1, the debug-exit port,
-// the POST port), one CPU model for CPUID, and — because Unicorn is a CPU,
+// the POST port, the ATA disk controller and the paravirtual block ring's
+// ports: disks.go, packages ata and blkring), one CPU model for CPUID, and — because Unicorn is a CPU,
 // not a PC — the parts of the hardware it lacks:
 //
 //   - Exception and interrupt delivery (deliver.go). Unicorn hands every

@@ -84,6 +84,7 @@ type Machine struct {
 	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
 	PIT     *PIT
 	PIC     *PIC
+	Disks   *Disks
 	clock   *unicorn.BlockClock
 	gate    *pendingGate // a privilege-raising delivery in flight through the call gate
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
@@ -182,6 +183,11 @@ func (m *Machine) setup() error {
 	if err := m.setupInterrupts(); err != nil {
 		return err
 	}
+	d, err := AttachDisks(&m.Bus, m.Cfg, m.Img, m.PIC, machineMem{m})
+	if err != nil {
+		return err
+	}
+	m.Disks = d
 	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
 		return err
 	}

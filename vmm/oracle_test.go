@@ -18,11 +18,10 @@ var oracleNs = []int{3, 17}
 
 func load(t *testing.T, w guest.Workload) *guest.Image {
 	t.Helper()
-	img, err := guest.LoadELF(w.Image, vmm.DefaultMemSize)
+	img, err := w.Load(vmm.DefaultMemSize)
 	if err != nil {
 		t.Fatalf("%s: %v", w.Name, err)
 	}
-	img.Name = w.Name
 	return img
 }
 
@@ -43,7 +42,11 @@ func TestNativeMatchesQEMU(t *testing.T) {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(w.Name+"/"+args, func(t *testing.T) {
 				t.Parallel()
-				q, err := qemu.Run(w.Image, args, 60*time.Second)
+				var disk []byte
+				if w.DiskSectors > 0 {
+					disk = guest.DiskContents(w.DiskSectors)
+				}
+				q, err := qemu.RunWithDisk(w.Image, args, disk, 60*time.Second)
 				if err != nil {
 					t.Fatal(err)
 				}

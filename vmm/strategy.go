@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"virtsim/disk"
 	"virtsim/guest"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	// OnEvent, if set, receives every event as it is recorded (on the
 	// goroutine running the guest).
 	OnEvent func(Event)
+	// Disk, if set, is the disk attached as the IDE master (and served by
+	// the paravirtual ring); nil means the workload's default disk, if it
+	// has one (guest.Image.Disk). The caller opens and closes it.
+	Disk disk.Backend
 }
 
 // Defaults for Config's zero values.

@@ -55,6 +55,7 @@ func init() {
 		{"compare", "one workload under every strategy: exits by cause and mechanism, measured and modeled overhead", cmdCompare},
 		{"bench", "workloads × strategies × repetitions: results.json, results.csv, plots, a summary", cmdBench},
 		{"check", "compare exit counts with a golden file (CI regression); --update rewrites it", cmdCheck},
+		{"disk-laws", "exits per disk sector by strategy: the emulated IDE disk beside the paravirtual ring", cmdDiskLaws},
 		{"translate", "run a guest under binary translation and show each guest block beside its translation", cmdTranslate},
 		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
 		{"version", "print virtsim's commit, Go, the linked libunicorn, KVM's flavour and the host (also --version)", cmdVersion},

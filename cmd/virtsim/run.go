@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"virtsim/experiments"
+	"virtsim/disk"
 	"virtsim/guest"
 	"virtsim/hypercall"
 	"virtsim/vmm"
@@ -152,8 +153,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	tcSize := tcSizeFlag()
 	fs.Var(tcSize, "tc-size", "bt: translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
 	audit := fs.Bool("audit", false, "count every executed sensitive-but-unprivileged instruction by mnemonic (slower; strategies that cannot trap them)")
+	diskPath := fs.String("disk", "", "private disk image (raw, qcow2, ...) as the IDE master and the PV ring's disk: the guest's writes persist, durable once it flushes")
+	sharedPath := fs.String("shared-disk", "", "shared base image: never written; this VM writes into its own overlay, discarded when it stops")
 	if done, st := parseFlags(fs, args); done {
 		return st
+	}
+	if *diskPath != "" && *sharedPath != "" {
+		fmt.Fprintln(stderr, "virtsim run: --disk and --shared-disk exclude each other (one disk per VM)")
+		return exitUsage
 	}
 	s, err := vmm.LookupStrategy(*strategy)
 	if err != nil {
@@ -177,6 +184,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Name: t.name, MemSize: mem.n, Args: t.args,
 		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: tcSize.n,
 		Serial: func(b byte) { serial.Write([]byte{b}) },
+	}
+	if *diskPath != "" || *sharedPath != "" {
+		d, st, err := openDisk(*diskPath, *sharedPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim run: %v\n", err)
+			return st
+		}
+		defer d.Close()
+		// The drive's volatile write cache: writes are durable after the
+		// guest's flush command, not before.
+		cfg.Disk = disk.NewWriteCache(d)
+		*noTiming = true // a second pass would find the first one's writes
 	}
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)
 	if err != nil {
@@ -212,6 +231,30 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return stopStatus(res.Stop)
+}
+
+// openDisk opens the run's disk image: private (path) or shared (base).
+func openDisk(path, base string) (*disk.Image, int, error) {
+	var (
+		d   *disk.Image
+		err error
+	)
+	if path != "" {
+		d, err = disk.OpenPrivate(path)
+	} else {
+		d, err = disk.OpenShared(base)
+	}
+	switch {
+	case err == nil:
+		return d, exitOK, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, exitNoInput, err
+	case errors.Is(err, disk.ErrUnavailable):
+		return nil, exitUnavailable, err
+	case errors.Is(err, disk.ErrBadImage):
+		return nil, exitBadImage, err
+	}
+	return nil, exitInternal, err
 }
 
 func cmdTable(args []string, stdout, stderr io.Writer) int {

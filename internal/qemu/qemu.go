@@ -50,6 +50,12 @@ func (r Result) GuestStatus() (v int, ok bool) {
 
 // Run boots image (an ELF multiboot kernel's bytes) with cmdline.
 func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
+	return RunWithDisk(image, cmdline, nil, timeout)
+}
+
+// RunWithDisk boots image with cmdline and, if disk is not nil, a copy of
+// disk as a raw image on the IDE master (-drive file=IMG,format=raw,if=ide).
+func RunWithDisk(image []byte, cmdline string, disk []byte, timeout time.Duration) (Result, error) {
 	if err := Available(); err != nil {
 		return Result{}, err
 	}
@@ -62,9 +68,17 @@ func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
 	if err := os.WriteFile(kernel, image, 0o644); err != nil {
 		return Result{}, fmt.Errorf("qemu: %w", err)
 	}
+	args := guest.QEMUArgs(kernel, cmdline)
+	if disk != nil {
+		img := filepath.Join(dir, "disk.img")
+		if err := os.WriteFile(img, disk, 0o644); err != nil {
+			return Result{}, fmt.Errorf("qemu: %w", err)
+		}
+		args = append(args, guest.QEMUDiskArgs(img)...)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Binary, guest.QEMUArgs(kernel, cmdline)...)
+	cmd := exec.CommandContext(ctx, Binary, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
