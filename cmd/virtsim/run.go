@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"virtsim/experiments"
 	"virtsim/disk"
+	"virtsim/experiments"
 	"virtsim/guest"
 	"virtsim/hypercall"
 	"virtsim/vmm"
