@@ -136,6 +136,18 @@ func (m *Machine) schedule() {
 func (m *Machine) onClock(now, addr uint64) {
 	m.syncTime()
 	m.schedule()
+	if after, opened := m.clock.IFOpened(); opened {
+		// IF just opened (WatchIF). After sti the next instruction — the
+		// first of this block — still runs before any interrupt: step it.
+		if b, err := m.read(uint32(after)-1, 1); err == nil && b[0] == 0xFB {
+			if _, pending := m.PIC.Pending(); pending {
+				m.inShadow = true
+				m.irqWindow = true
+				m.E.Stop()
+				return
+			}
+		}
+	}
 	m.checkInterrupts(uint32(addr))
 }
 
@@ -161,8 +173,14 @@ func (m *Machine) checkInterrupts(pc uint32) {
 	}
 	if !m.interruptsOpen() {
 		if m.VirtualIF == nil {
-			// Single-step until IF opens; a VMM instead injects when
-			// its virtual IF opens.
+			// Wait for IF to open: the block clock watches for it at
+			// block starts (cheap, exact: see BlockClock.WatchIF) while
+			// it runs; otherwise single-step until it does. A VMM
+			// instead injects when its virtual IF opens.
+			if m.clock != nil && !m.inShadow && m.stepThen == nil {
+				m.clock.WatchIF(true)
+				return
+			}
 			m.irqWindow = true
 			m.E.Stop()
 		}

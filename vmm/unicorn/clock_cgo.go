@@ -233,3 +233,31 @@ func virtsimUcClock(handle C.uintptr_t, now, addr C.uint64_t) {
 	}()
 	ent.clock(uint64(now), uint64(addr))
 }
+
+// WatchIF asks the clock to call its function at the start of the first
+// block that begins with EFLAGS.IF set (then the watch ends by itself):
+// how a machine with an interrupt pending and IF clear finds the first
+// boundary where it may deliver it, without stepping every instruction.
+// QEMU ends a translated block after each instruction that can set IF
+// (sti, popf, iret), so no such boundary is missed.
+func (clk *BlockClock) WatchIF(on bool) {
+	if clk.c == nil {
+		return
+	}
+	if on {
+		clk.c.watch_if = 1
+	} else {
+		clk.c.watch_if = 0
+	}
+}
+
+// IFOpened reports (and clears) that the watch found IF set, with the end
+// address of the block that ran just before (where the instruction that
+// set IF ends).
+func (clk *BlockClock) IFOpened() (after uint64, ok bool) {
+	if clk.c == nil || clk.c.if_opened == 0 {
+		return 0, false
+	}
+	clk.c.if_opened = 0
+	return uint64(clk.c.opened_after), true
+}

@@ -124,8 +124,22 @@ uc_err vs_counter_add(uc_engine *uc, vs_counter *c, uint64_t begin, uint64_t end
 static void clock_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	vs_clock *c = (vs_clock *)ud;
 	uint64_t now = ++c->now;
-	(void)uc;
-	(void)size;
+	uint64_t prev_end = c->prev_end;
+	c->prev_end = addr + size;
+	if (__builtin_expect(c->watch_if, 0)) {
+		// An interrupt waits for IF: QEMU ends a translated block after
+		// every instruction that can set IF (sti, popf, iret), so the
+		// first block that starts with IF set is the first boundary
+		// where the interrupt may be taken (the VMM checks sti's shadow).
+		uint64_t fl = 0;
+		if (uc_reg_read(uc, UC_X86_REG_EFLAGS, &fl) == UC_ERR_OK && (fl & 0x200)) {
+			c->watch_if = 0;
+			c->if_opened = 1;
+			c->opened_after = prev_end;
+			virtsimUcClock(c->handle, now, addr);
+			return;
+		}
+	}
 	if (__builtin_expect(now >= c->deadline, 0) && c->deadline != UINT64_MAX) {
 		// c must not be touched after the call: the callback may Del the
 		// clock (its memory then stays valid until Start returns, but the

@@ -35,6 +35,10 @@ typedef struct vs_clock {
 	uint64_t deadline;  // call Go when now >= deadline; UINT64_MAX = never
 	uintptr_t handle;   // Go registry handle of the callback
 	uc_hook hh;         // Unicorn's handle of the hook
+	int32_t watch_if;   // call Go at the first block that starts with EFLAGS.IF set
+	int32_t if_opened;  // set (with opened_after) when that happened
+	uint64_t prev_end;  // the end of the block counted last
+	uint64_t opened_after; // prev_end when IF was found open
 } vs_clock;
 
 // Hook registration. The integer handle is a registry index on the Go side;
