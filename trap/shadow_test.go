@@ -140,3 +140,46 @@ func TestHostilePageTables(t *testing.T) {
 		})
 	}
 }
+
+// The paging view: under native the guest's entries are the real ones;
+// under trap the shadow lags behind the guest's tables (entries not yet
+// filled, page tables read-only), and every difference says why.
+func TestPagingView(t *testing.T) {
+	img := load(t, "pgfault")
+	for _, s := range []string{"native", "trap"} {
+		st, err := vmm.LookupStrategy(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := st.New(img, vmm.Config{Args: "n=3"}.WithDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stop, err := inst.Run(); err != nil || stop.Kind != vmm.StopExit {
+			t.Fatalf("%s: %v %v", s, stop, err)
+		}
+		pv, ok := inst.(interface {
+			Paging([]uint32, int) vmm.PagingView
+		})
+		if !ok {
+			t.Fatalf("%s has no paging view", s)
+		}
+		v := pv.Paging([]uint32{0x100000}, 64)
+		differ := 0
+		for _, r := range v.Rows {
+			if r.Differs {
+				differ++
+				if r.Why == "" {
+					t.Errorf("%s: %#x differs without a reason", s, r.Lin)
+				}
+			}
+		}
+		if !v.GuestPaging || len(v.Rows) < 10 {
+			t.Errorf("%s: guest paging %v, %d rows", s, v.GuestPaging, len(v.Rows))
+		}
+		if (s == "native") != (differ == 0) {
+			t.Errorf("%s: %d rows differ", s, differ)
+		}
+		inst.Close()
+	}
+}

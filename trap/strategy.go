@@ -150,6 +150,7 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 	}
 	m.VMMTrap = t.OnTrap
 	m.GuestMMU = t.guestMMU
+	m.PageTraced = func(frame uint32) bool { return t.sh != nil && t.shadowOn && t.sh.Traced(frame) }
 	m.OnProtWrite = t.onProtWrite
 	m.SegLoading = func(sel uint16) {
 		if !x86.SelTI(sel) && x86.SelIndex(sel) != 0 && uint32(x86.SelIndex(sel)) <= guestMaxIndex {

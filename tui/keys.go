@@ -7,7 +7,7 @@ import "github.com/charmbracelet/bubbles/key"
 // help the key list of the help screen.
 type keyMap struct {
 	Help, Step, Next, Continue, Restart, Strategy, PrevStrategy,
-	Translate, Compare, Guests, Quit, Back, Pick key.Binding
+	Translate, Compare, Pages, Guests, Quit, Back, Pick key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -21,6 +21,7 @@ func newKeyMap() keyMap {
 		PrevStrategy: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous strategy")),
 		Translate:    key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "translation")),
 		Compare:      key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "compare")),
+		Pages:        key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "page tables")),
 		Guests:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guests")),
 		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
@@ -38,7 +39,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Step, k.Next, k.Continue, k.Restart},
-		{k.Strategy, k.PrevStrategy, k.Translate, k.Compare},
+		{k.Strategy, k.PrevStrategy, k.Translate, k.Compare, k.Pages},
 		{k.Guests, k.Help, k.Back, k.Quit},
 	}
 }

@@ -45,6 +45,7 @@ const (
 	viewPicker                   // the guest picker
 	viewTrans                    // the translation of the block at the PC
 	viewCompare                  // every strategy's counts side by side
+	viewPages                    // the guest's page tables beside the real (shadow) ones
 	viewHelp                     // keys, panes and the vocabulary
 )
 
@@ -383,7 +384,7 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, m.keys.Back):
 		return m, m.leave()
 	}
-	if m.view == viewHelp || m.view == viewCompare || m.view == viewTrans {
+	if m.view == viewHelp || m.view == viewCompare || m.view == viewTrans || m.view == viewPages {
 		// the overlay views scroll (scrolled clamps the offset)
 		page := max(1, m.h-4)
 		switch k.String() {
@@ -408,6 +409,10 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if key.Matches(k, m.keys.Translate) {
 			return m, m.leave()
 		}
+	case viewPages:
+		if key.Matches(k, m.keys.Pages) {
+			return m, m.leave()
+		}
 	case viewCompare:
 		if key.Matches(k, m.keys.Compare) {
 			return m, m.leave()
@@ -428,6 +433,9 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, m.keys.Compare):
 		m.view, m.scroll = viewCompare, 0
 		return m, m.startCompare()
+	case key.Matches(k, m.keys.Pages):
+		m.view, m.scroll = viewPages, 0
+		return m, nil
 	case key.Matches(k, m.keys.Translate):
 		m.view, m.scroll = viewTrans, 0
 		m.send(ctlTransOn)
@@ -518,7 +526,7 @@ func (m *Model) leave() tea.Cmd {
 		m.view = viewMain
 	case viewHelp:
 		m.view = m.back
-	case viewCompare:
+	case viewCompare, viewPages:
 		m.view = viewMain
 	}
 	if m.target == nil {

@@ -58,6 +58,12 @@ type Snapshot struct {
 	// it (the translation view is open); nil otherwise.
 	Trans *Translation
 
+	// Paging is the guest's page tables beside the real ones, for the
+	// pages at EIP, ESP and CR2 and the first others the guest maps
+	// (HasPaging: the strategy can show it).
+	Paging    vmm.PagingView
+	HasPaging bool
+
 	// Disk is the disks' state (ATA drive, ring indices) once the guest
 	// has used one (HasDisk).
 	Disk    vmm.DiskState
@@ -297,6 +303,9 @@ func newInstance(s *vmm.Strategy, img *guest.Image, cfg vmm.Config) (inst vmm.In
 	return s.New(img, cfg)
 }
 
+// pagingRows is how many other mapped pages the paging view lists.
+const pagingRows = 48
+
 // takeSnapshot copies what the UI shows out of the instance.
 func takeSnapshot(inst vmm.Instance, trans bool) Snapshot {
 	res := inst.Result()
@@ -323,6 +332,16 @@ func takeSnapshot(inst vmm.Instance, trans bool) Snapshot {
 	}
 	if trans {
 		snap.Trans = translationAt(inst, snap.PC)
+	}
+	if pv, ok := inst.(interface {
+		Paging(lins []uint32, max int) vmm.PagingView
+	}); ok {
+		st := snap.Real
+		if snap.HasVirtual {
+			st = snap.Virtual
+		}
+		snap.Paging = pv.Paging([]uint32{snap.PC, st.GPR[4], st.CR2}, pagingRows)
+		snap.HasPaging = true
 	}
 	if di, ok := inst.(vmm.DiskInspector); ok {
 		snap.Disk = di.DiskState()

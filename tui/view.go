@@ -30,6 +30,9 @@ func (m *Model) View() string {
 	case viewCompare:
 		body = m.compareView(m.w, m.h-2)
 		keys = overlayKeys{m.keys, false}
+	case viewPages:
+		body = m.pagesView(m.w, m.h-2)
+		keys = overlayKeys{m.keys, true}
 	case viewHelp:
 		body = m.helpView(m.w, m.h-2)
 		keys = overlayKeys{m.keys, false}
@@ -329,4 +332,90 @@ func translationRows(t *Translation, w int) []string {
 		}
 	}
 	return out
+}
+
+// pagesView shows memory virtualization: each page's entry in the guest's
+// own tables beside the entry the real CPU uses, and why they differ.
+func (m *Model) pagesView(w, h int) []string {
+	where := ""
+	if m.strat != nil {
+		where = "under " + m.strat.Name
+	}
+	out := []string{title("page tables", where, w)}
+	p := m.snap.Paging
+	switch {
+	case !m.hasSnap || !m.snap.HasPaging:
+		out = append(out, stDim.Render("this strategy does not show its page tables."))
+		return out
+	case !p.GuestPaging:
+		out = append(out, wrap("the guest has not turned paging on (CR0.PG = 0): linear addresses are physical. "+
+			"Try pgfault, ptemod or higherhalf (g picks a guest), step until they set CR0.PG, and come back.", w)...)
+		return out
+	}
+	var rows []string
+	rows = append(rows, wrap(pagingIntro(m.strat.Name), w)...)
+	rows = append(rows, "", stBold.Render(fmt.Sprintf("%-10s  %-12s  %-12s  %s", "linear", "guest entry", "real entry", "")))
+	for i, r := range p.Rows {
+		g, rl := "—", "—"
+		if r.GuestPresent {
+			g = fmt.Sprintf("%08x %s", r.Guest&^0xFFF, pteFlags(r.Guest))
+		}
+		if r.RealPresent {
+			rl = fmt.Sprintf("%08x %s", r.Real&^0xFFF, pteFlags(r.Real))
+		}
+		mark := " "
+		if r.Differs {
+			mark = stFlash.Render("≠")
+		}
+		label := ""
+		switch i {
+		case 0:
+			label = "EIP"
+		case 1:
+			label = "ESP"
+		case 2:
+			label = "CR2"
+		}
+		rows = append(rows, fit(fmt.Sprintf("%08x %-3s %-14s %-14s %s", r.Lin, label, g, rl, mark), w))
+		if r.Differs && r.Why != "" {
+			for _, l := range wrap("   "+r.Why, w) {
+				rows = append(rows, stDim.Render(l))
+			}
+		}
+	}
+	return append(out, scrolled(rows, &m.scroll, h-1)...)
+}
+
+// pteFlags spells an entry's permission and state bits.
+func pteFlags(v uint32) string {
+	f := []byte("-----")
+	if v&0x1 != 0 {
+		f[0] = 'P'
+	}
+	if v&0x2 != 0 {
+		f[1] = 'W'
+	}
+	if v&0x4 != 0 {
+		f[2] = 'U'
+	}
+	if v&0x20 != 0 {
+		f[3] = 'A'
+	}
+	if v&0x40 != 0 {
+		f[4] = 'D'
+	}
+	return string(f)
+}
+
+// pagingIntro says what the two columns are under each strategy.
+func pagingIntro(strategy string) string {
+	switch strategy {
+	case "native":
+		return "native: the CPU walks the guest's own tables, so both columns are the same entries (P present, W writable, U user, A accessed, D dirty — the hardware sets A and D)."
+	case "trap":
+		return "trap: shadow paging. The guest's tables (left) are what the guest wrote; the CPU really uses the shadow (right), which the VMM fills in on faults: an entry missing on the right is a hidden fault waiting to happen; a page-table page is read-only on the right so every guest write to it traps (pt/write)."
+	case "pv":
+		return "pv: Xen's direct paging. The guest's tables are the real ones (both columns agree); they are read-only to the guest, which changes them by mmu_update hypercalls the VMM validates."
+	}
+	return strategy + ": the guest's entry beside the one the real CPU uses."
 }

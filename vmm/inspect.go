@@ -70,3 +70,128 @@ func (m *Machine) Virtual() (CPUState, bool) { return CPUState{}, false }
 
 // Image is the guest image.
 func (m *Machine) Image() *guest.Image { return m.Img }
+
+// PageRow is one page of the guest's address space: how the guest's own
+// tables map it and how the page tables the real CPU uses map it (the
+// shadow under a VMM that keeps one; the same tables under native and
+// direct paging).
+type PageRow struct {
+	Lin          uint32
+	Guest, Real  uint32 // the mapping entry (PTE, or PDE of a 4 MiB page); 0: none
+	GuestLarge   bool
+	Differs      bool
+	Why          string // why they differ, for a student
+	GuestPresent bool
+	RealPresent  bool
+}
+
+// PagingView is what a strategy shows of its memory virtualization.
+type PagingView struct {
+	GuestPaging, RealPaging bool
+	Rows                    []PageRow
+}
+
+// rawPhys reads any mapped physical memory (the VMM's too), for looks.
+type rawPhys struct{ m *Machine }
+
+func (p rawPhys) ReadPhys32(pa uint32) (uint32, bool) {
+	var b [4]byte
+	if err := p.m.E.MemRead(uint64(pa), b[:]); err != nil {
+		return 0, false
+	}
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24, true
+}
+
+func (p rawPhys) WritePhys32(uint32, uint32) bool { return false }
+
+// Paging shows the pages at the given linear addresses (and, after them,
+// up to max other pages the guest maps, in address order): the guest's
+// entry beside the real one, marking the entries that differ and why.
+func (m *Machine) Paging(lins []uint32, max int) PagingView {
+	g := m.MMU()
+	var rv [3]uint32
+	_ = m.E.Regs([]unicorn.Reg{unicorn.CR0, unicorn.CR3, unicorn.CR4}, rv[:])
+	real := x86.MMU{CR0: rv[0], CR3: rv[1], CR4: rv[2]}
+	v := PagingView{GuestPaging: g.Paging(), RealPaging: real.Paging()}
+	if !v.GuestPaging {
+		return v
+	}
+	seen := map[uint32]bool{}
+	add := func(lin uint32) {
+		lin &^= 0xFFF
+		if seen[lin] {
+			return
+		}
+		seen[lin] = true
+		v.Rows = append(v.Rows, m.pageRow(g, real, lin))
+	}
+	for _, l := range lins {
+		add(l)
+	}
+	// Then the guest's present pages, in order.
+	for pdi := uint32(0); pdi < 1024 && len(v.Rows) < len(lins)+max; pdi++ {
+		pde, ok := physMem{m}.ReadPhys32(g.CR3&x86.PTEAddr + pdi*4)
+		if !ok || pde&x86.PTEPresent == 0 {
+			continue
+		}
+		if pde&x86.PTELarge != 0 && g.CR4&x86.CR4PSE != 0 {
+			add(pdi << 22)
+			continue
+		}
+		for i := uint32(0); i < 1024 && len(v.Rows) < len(lins)+max; i++ {
+			if pte, ok := (physMem{m}).ReadPhys32(pde&x86.PTEAddr + i*4); ok && pte&x86.PTEPresent != 0 {
+				add(pdi<<22 | i<<12)
+			}
+		}
+	}
+	return v
+}
+
+func (m *Machine) pageRow(g, real x86.MMU, lin uint32) PageRow {
+	r := PageRow{Lin: lin}
+	gt, gpf := g.Walk(physMem{m}, lin, x86.Access{}, false)
+	if gpf == nil {
+		r.GuestPresent = true
+		r.Guest, r.GuestLarge = gt.PTE, gt.Large
+		if gt.Large {
+			r.Guest = gt.PDE
+		}
+	}
+	if !real.Paging() {
+		r.Real = lin | x86.PTEPresent | x86.PTEWrite | x86.PTEUser
+		r.RealPresent = true
+	} else if rt, rpf := real.Walk(rawPhys{m}, lin, x86.Access{}, false); rpf == nil {
+		r.RealPresent = true
+		r.Real = rt.PTE
+		if rt.Large {
+			r.Real = rt.PDE
+		}
+		if !rt.Large && rt.PDE&x86.PTEWrite == 0 {
+			r.Real &^= x86.PTEWrite
+		}
+	}
+	gFrame := r.Guest & x86.PTEAddr
+	if r.GuestLarge {
+		gFrame = r.Guest&x86.PDELargeAddr | lin&^x86.PDELargeAddr
+	}
+	switch {
+	case m.vmmOwned(lin):
+		r.Differs, r.Why = r.GuestPresent, "the VMM's own region: the real tables map the VMM here, whatever the guest maps"
+	case r.GuestPresent && !r.RealPresent:
+		r.Differs, r.Why = true, "not in the real tables yet: the first access is a hidden fault the VMM fills in"
+	case !r.GuestPresent && r.RealPresent:
+		r.Differs, r.Why = true, "the guest unmapped it but the real entry remains (a stale TLB-like entry until invlpg)"
+	case r.GuestPresent && r.RealPresent && r.Real&x86.PTEAddr != gFrame:
+		r.Differs, r.Why = true, "the real entry maps another frame"
+	case r.GuestPresent && r.RealPresent && r.Guest&x86.PTEWrite != 0 && r.Real&x86.PTEWrite == 0:
+		r.Differs = true
+		if m.PageTraced != nil && m.PageTraced(gFrame) {
+			r.Why = "a page of the guest's page tables: read-only so the VMM sees (traces) every write to it"
+		} else if r.Guest&x86.PTEDirty == 0 {
+			r.Why = "read-only until the guest's first write: that write faults so the VMM can set the dirty bit"
+		} else {
+			r.Why = "filled on a read, so read-only for now: the next write is a hidden fault that makes it writable"
+		}
+	}
+	return r
+}

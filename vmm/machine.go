@@ -115,6 +115,9 @@ type Machine struct {
 	// accesses by guest linear address walk the guest's tables with it.
 	// Nil: no guest paging (identity), or under native the real registers.
 	GuestMMU func() x86.MMU
+	// PageTraced, if set, says whether a guest frame holds a page table the
+	// VMM traces (shadow paging), for the paging view.
+	PageTraced func(frame uint32) bool
 
 	nativeMMU    bool // the real CR0/CR3/CR4 are the guest's (native)
 	trampPTReady bool // trampPTAddr holds the machine's page table
