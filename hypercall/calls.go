@@ -393,6 +393,7 @@ func (p *VMM) mmuextOp(cmd, arg uint32) outcome {
 				return refused(cause, e)
 			}
 		}
+		p.pg.cr3Set = true
 		p.siPut32(SICR3, arg)
 		p.counters["tlb-flushes"]++
 		return ok(cause)

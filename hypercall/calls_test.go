@@ -77,7 +77,7 @@ func TestHypercallErrors(t *testing.T) {
 		a    [6]uint32
 		want Errno
 	}{
-		{"unknown number", 1, [6]uint32{}, ENOSYS},
+		{"unknown number", 7, [6]uint32{}, ENOSYS},
 		{"number past the page", 128, [6]uint32{}, ENOSYS},
 		{"huge number", 0xFFFFFFFF, [6]uint32{}, ENOSYS},
 		{"set_gdt: pointer beyond RAM", HcSetGDT, [6]uint32{mem}, EFAULT},
@@ -118,7 +118,12 @@ func TestHypercallErrors(t *testing.T) {
 		{"io_out: access past the last port", HcIOOut, [6]uint32{0xFFFF, 2, 0}, EINVAL},
 		{"io_in: size 8", HcIOIn, [6]uint32{0x20, 8}, EINVAL},
 		{"set_cr0: PE clear", HcSetCR0, [6]uint32{x86.CR0ET}, EINVAL},
-		{"set_cr0: paging", HcSetCR0, [6]uint32{x86.CR0PE | x86.CR0PG}, EINVAL},
+		{"set_cr0: paging with no directory registered", HcSetCR0, [6]uint32{x86.CR0PE | x86.CR0PG}, EINVAL},
+		{"mmu_update: entry beyond RAM", HcMMUUpdate, [6]uint32{mem, 0}, EFAULT},
+		{"mmu_update: entry in the VMM", HcMMUUpdate, [6]uint32{vmm.VMMBase, 0}, EFAULT},
+		{"mmu_update: frame beyond RAM", HcMMUUpdate, [6]uint32{scratch, mem | 1}, EINVAL},
+		{"mmu_update: frame in the VMM", HcMMUUpdate, [6]uint32{scratch, vmm.VMMBase | 3}, EINVAL},
+		{"set_cr4: not PSE", HcSetCR4, [6]uint32{x86.CR4PAE}, EINVAL},
 		{"set_cr0: reserved bit", HcSetCR0, [6]uint32{x86.CR0PE | 1<<8}, EINVAL},
 		{"set_cr0: NW without CD", HcSetCR0, [6]uint32{x86.CR0PE | x86.CR0NW}, EINVAL},
 	}

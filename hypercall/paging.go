@@ -45,6 +45,7 @@ const (
 // directPaging is the VMM's view of the guest's page tables.
 type directPaging struct {
 	on     bool
+	cr3Set bool            // the guest registered a directory (new_baseptr)
 	tables map[uint32]int  // frames holding a page table, by how many directory entries name them
 	dirs   map[uint32]bool // validated (pinned) page directories
 	ready  bool            // the VMM's page tables for its region are written
@@ -280,6 +281,9 @@ func (p *VMM) loadCR3() Errno {
 // startPaging turns the real MMU on with the guest's directory: set_cr0
 // with PG.
 func (p *VMM) startPaging() Errno {
+	if !p.pg.cr3Set {
+		return EINVAL // no directory to page with
+	}
 	if e := p.loadCR3(); e != 0 {
 		return e
 	}
