@@ -73,6 +73,11 @@ type Backend struct {
 	// OnEvent, if set, raises the completion event (the VMM marks it
 	// pending for the guest).
 	OnEvent func()
+	// DenyDMA, if set, refuses buffers the device may not write even
+	// though they are guest RAM: under pv's direct paging the page tables
+	// the VMM validated (a disk read into one would rewrite mappings
+	// behind the VMM's back, as a grant of a page-table page would in Xen).
+	DenyDMA func(addr, n uint32) bool
 	Stats
 
 	forbidden []Range
@@ -239,8 +244,12 @@ func (b *Backend) Check(r Request) string {
 	if n := b.Disk.Sectors(); r.Sector >= n || r.Sector+uint64(r.NrSectors) > n {
 		return fmt.Sprintf("sectors %d+%d beyond the disk's %d", r.Sector, r.NrSectors, n)
 	}
-	if !b.guestRange(r.Buf, uint32(r.NrSectors)*disk.SectorSize) {
+	n := uint32(r.NrSectors) * disk.SectorSize
+	if !b.guestRange(r.Buf, n) {
 		return fmt.Sprintf("buffer %#x outside guest RAM or on a VMM page", r.Buf)
+	}
+	if r.Op == OpRead && b.DenyDMA != nil && b.DenyDMA(r.Buf, n) {
+		return fmt.Sprintf("buffer %#x is memory the device may not write", r.Buf)
 	}
 	return ""
 }

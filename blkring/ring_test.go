@@ -166,6 +166,25 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
+// TestDenyDMA: a read into memory the VMM protects (a validated page
+// table under pv) is refused; a write from it is allowed.
+func TestDenyDMA(t *testing.T) {
+	b, mem, _ := setup(t)
+	b.DenyDMA = func(addr, n uint32) bool { return addr < bufAt+PageSize && addr+n > bufAt }
+	put(mem, 0, OpRead, 1, 0, bufAt+0x200)
+	put(mem, 1, OpWrite, 1, 0, bufAt+0x200)
+	put(mem, 2, OpRead, 1, 0, bufAt+PageSize)
+	binary.LittleEndian.PutUint32(mem[ringAt+OffReqProd:], 3)
+	if _, err := b.Notify(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int32{RspError, RspOkay, RspOkay} {
+		if st := int32(le32(mem, ringAt+OffSlot0+uint32(i)*SlotSize+SlotStatus)); st != want {
+			t.Errorf("request %d: status %d, want %d", i, st, want)
+		}
+	}
+}
+
 func TestBrokenIndices(t *testing.T) {
 	for _, prod := range []uint32{Slots + 1, 1000, 0xFFFFFFFF} {
 		b, mem, _ := setup(t)

@@ -160,26 +160,31 @@ func serveIn(dir, path, format string, readOnly bool) (*Image, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	// The socket file appears before qemu-nbd listens on it: dial until
+	// it answers, qemu-nbd exits, or 10 s pass.
 	deadline := time.Now().Add(10 * time.Second)
+	var n *NBD
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		var err error
+		n, err = DialNBD(sock, "")
+		if err == nil {
 			break
 		}
+		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
+			cmd.Process.Kill()
+			<-done
+			return nil, fmt.Errorf("disk: %s: %w", path, err)
+		}
 		select {
-		case err := <-done:
-			return nil, fmt.Errorf("%w: %s: qemu-nbd exited (%v): %s", ErrBadImage, path, err, bytes.TrimSpace(stderr.Bytes()))
+		case werr := <-done:
+			return nil, fmt.Errorf("%w: %s: qemu-nbd exited (%v): %s", ErrBadImage, path, werr, bytes.TrimSpace(stderr.Bytes()))
 		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			return nil, fmt.Errorf("disk: qemu-nbd did not open its socket within 10 s")
+			<-done
+			return nil, fmt.Errorf("disk: qemu-nbd did not answer on its socket within 10 s")
 		}
-	}
-	n, err := DialNBD(sock, "")
-	if err != nil {
-		cmd.Process.Kill()
-		<-done
-		return nil, fmt.Errorf("disk: %s: %w", path, err)
 	}
 	return &Image{NBD: n, Path: path, Format: format, dir: dir, srv: cmd, done: done}, nil
 }

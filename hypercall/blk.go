@@ -24,6 +24,14 @@ func (p *VMM) setupBlk() {
 	r := p.Machine.Disks.Ring
 	r.Forbid(HypercallPage, HypercallPage+PageSize)
 	r.Forbid(SharedInfo, SharedInfo+PageSize)
+	r.DenyDMA = func(addr, n uint32) bool {
+		for f := addr &^ (PageSize - 1); uint64(f) < uint64(addr)+uint64(n); f += PageSize {
+			if p.isTable(f) {
+				return true
+			}
+		}
+		return false
+	}
 	r.OnEvent = func() {
 		var b [4]byte
 		if p.ReadMem(SharedInfo+SIEvtchn, b[:]) != nil {
