@@ -100,8 +100,8 @@ func TestLiteratureReport(t *testing.T) {
 	if r := byName["divzero"]; r.Verdict != LabelEcho {
 		t.Errorf("divzero verdict %q", r.Verdict)
 	}
-	if r := byName["pgfault"]; !strings.Contains(r.Verdict, "paging workloads") {
-		t.Errorf("pgfault: %q", r.Verdict)
+	if r := byName["pgfault"]; r.Verdict != "n/a: bt: bt did not run" || r.Cell(ColNative).OK {
+		t.Errorf("pgfault (not run): %q", r.Verdict)
 	}
 	out := FormatLiterature(rows, suiteProfile(), 1000, 5000)
 	for _, w := range []string{"2308", "15826", "VT-x (modeled)", "PVM (kvm)", "310 P", "310 E", "held out", "Breakdown",
@@ -152,6 +152,16 @@ func TestCalibrationProfile(t *testing.T) {
 		if e.Cause == "int/0x80" && strings.Contains(e.Source, "noisy") {
 			noisy = true
 		}
+		// What the host did not measure says so; what it measured does not.
+		measured := strings.HasPrefix(e.Source, "calibrated:")
+		if unmarked := !strings.HasPrefix(e.Source, "NOT MEASURED on this host"); measured == !unmarked {
+			t.Errorf("%s %s: source %q", e.Mechanism, e.Cause, e.Source)
+		}
+	}
+	for _, c := range p.Counters {
+		if !strings.HasPrefix(c.Source, "NOT MEASURED on this host") {
+			t.Errorf("counter %s: source %q", c.Name, c.Source)
+		}
 	}
 	if !noisy {
 		t.Error("a noisy measurement is not marked in its source")
@@ -165,3 +175,30 @@ func TestCalibrationProfile(t *testing.T) {
 }
 
 func parseMech(s string) (vmm.Mechanism, error) { return vmm.ParseMechanism(s) }
+
+// Only the designated probe measures instructions: irq-toggle under native
+// causes no events, so it measures nothing (it once gave a CPI of 57).
+func TestCalibrateDesignatedProbes(t *testing.T) {
+	cal, err := Calibrate(CalibrateOptions{Strategies: []string{"native"}, Reps: 1,
+		Probes: []Probe{{InstructionProbe, 200, 400}, {"irq-toggle", 20, 40}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped bool
+	for _, s := range cal.Skipped {
+		if s.Guest == "irq-toggle" && strings.Contains(s.Reason, "not an instruction probe") {
+			skipped = true
+		}
+	}
+	if !skipped {
+		t.Errorf("irq-toggle under native not skipped: %+v", cal.Skipped)
+	}
+	for _, m := range cal.Measurements {
+		if m.Probe.Workload != InstructionProbe && m.NsPerInsn != 0 {
+			t.Errorf("%s measured ns per instruction", m.Probe.Workload)
+		}
+	}
+	if strings.HasPrefix(cal.Profile.CPISource, "NOT MEASURED") {
+		t.Errorf("the instruction probe ran, yet CPI is marked unmeasured: %q", cal.Profile.CPISource)
+	}
+}

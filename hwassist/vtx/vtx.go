@@ -57,6 +57,8 @@ var Table = []Rule{
 	rule("irq/*", vmm.MechVMExit, "a pending interrupt from the user-space PIC needs an interrupt-window exit to be injected"),
 	rule("int/*", vmm.MechMachine, "int n is delivered through the guest's IDT in guest mode"),
 	rule("exc/*", vmm.MechMachine, "the exception bitmap leaves the guest's own exceptions to the guest"),
+	{"exc/#PF", Decision{vmm.MechMachine, "with nested paging the guest's page faults are its own"},
+		Decision{vmm.MechKernel, "without nested paging every guest page fault exits so the hypervisor can keep its shadow page tables"}},
 	{"pf/*", Decision{vmm.MechMachine, "with nested paging the guest's page faults are its own"},
 		Decision{vmm.MechKernel, "without nested paging every guest page fault exits so the hypervisor can keep its shadow page tables"}},
 	{"priv/mov-cr3", Decision{vmm.MechMachine, "with nested paging CR3 writes need no exit"},

@@ -21,6 +21,8 @@ func TestClassify(t *testing.T) {
 		{"int/0x80", false, vmm.MechMachine, true},
 		{"exc/#DE", false, vmm.MechMachine, true},
 		{"pf/true", true, vmm.MechMachine, true},
+		{"exc/#PF", false, vmm.MechKernel, true},
+		{"exc/#PF", true, vmm.MechMachine, true},
 		{"pf/true", false, vmm.MechKernel, true},
 		{"priv/mov-cr3", false, vmm.MechKernel, true},
 		{"priv/mov-cr3", true, vmm.MechMachine, true},
