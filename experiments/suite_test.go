@@ -158,6 +158,9 @@ func TestCalibrationProfile(t *testing.T) {
 			t.Errorf("%s %s: source %q", e.Mechanism, e.Cause, e.Source)
 		}
 	}
+	if len(p.Devices) != 1 || p.Devices[0].Cycles != 0 {
+		t.Errorf("measured port costs include the device; devices %+v", p.Devices)
+	}
 	for _, c := range p.Counters {
 		if !strings.HasPrefix(c.Source, "NOT MEASURED on this host") {
 			t.Errorf("counter %s: source %q", c.Name, c.Source)
