@@ -205,3 +205,19 @@ func TestCalibrateDesignatedProbes(t *testing.T) {
 		t.Errorf("the instruction probe ran, yet CPI is marked unmeasured: %q", cal.Profile.CPISource)
 	}
 }
+
+// Native's unrecorded cli/sti are counted from bt's in-TC events.
+func TestWithCensus(t *testing.T) {
+	native := ModelInput{GuestInstructions: 10, Counts: vmm.Counts{{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 1}}
+	bt := &Run{Counts: []CountRow{{Cause: "priv/cli", Mechanism: "in-tc", Count: 4}, {Cause: "io/out:0x80", Mechanism: "callout", Count: 1}}}
+	got := WithCensus(native, bt)
+	if got.Counts[vmm.Key{Cause: "priv/cli", Mech: vmm.MechMachine}] != 4 || got.Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 || len(got.Counts) != 2 {
+		t.Errorf("census %v", got.Counts)
+	}
+	if len(native.Counts) != 1 {
+		t.Error("WithCensus changed its input")
+	}
+	if WithCensus(native, nil).Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 {
+		t.Error("without bt, native's own counts")
+	}
+}
