@@ -466,7 +466,8 @@ type Stats struct {
 	CILow  int64 `json:"ci_low_ns,omitempty"`
 	CIHigh int64 `json:"ci_high_ns,omitempty"`
 	// Noise says why the figure should not be trusted ("" when it can):
-	// the runs spread by more than NoiseSpread of the median, or too few.
+	// the runs spread by more than NoiseSpread of the median, too few ran, or
+// they are shorter than NoiseMinWall.
 	Noise string `json:"noise,omitempty"`
 }
 
@@ -476,6 +477,9 @@ const (
 	BootstrapResamples = 2000
 	NoiseSpread        = 0.25 // (max − min) / median
 	NoiseMinN          = 3
+	// NoiseMinWall: a run shorter than this is dominated by the clock's
+	// granularity, start-up and scheduler jitter, whatever its spread.
+	NoiseMinWall = int64(time.Millisecond)
 )
 
 // Spread is (max-min)/median, the relative spread of the repetitions.
@@ -522,6 +526,8 @@ func Summarize(ns []int64) Stats {
 		st.Noise = fmt.Sprintf("runs spread %.0f%% of the median (> %.0f%%)", 100*st.Spread(), 100*NoiseSpread)
 	case st.N < NoiseMinN:
 		st.Noise = fmt.Sprintf("only %d run(s): no spread to judge by", st.N)
+	case st.Median < NoiseMinWall:
+		st.Noise = fmt.Sprintf("runs of %s are too short to time (under %s)", FormatDuration(st.Median), FormatDuration(NoiseMinWall))
 	}
 	return st
 }

@@ -196,13 +196,17 @@ func TestCalibrateDesignatedProbes(t *testing.T) {
 	if !skipped {
 		t.Errorf("irq-toggle under native not skipped: %+v", cal.Skipped)
 	}
+	measuredCPI := false
 	for _, m := range cal.Measurements {
 		if m.Probe.Workload != InstructionProbe && m.NsPerInsn != 0 {
 			t.Errorf("%s measured ns per instruction", m.Probe.Workload)
 		}
+		measuredCPI = measuredCPI || (m.Probe.Workload == InstructionProbe && m.NsPerInsn > 0)
 	}
-	if strings.HasPrefix(cal.Profile.CPISource, "NOT MEASURED") {
-		t.Errorf("the instruction probe ran, yet CPI is marked unmeasured: %q", cal.Profile.CPISource)
+	// On a loaded machine the probe's time may not grow with n: then the
+	// CPI is not measured, and says so (timings are not asserted).
+	if marked := strings.HasPrefix(cal.Profile.CPISource, "NOT MEASURED"); marked == measuredCPI {
+		t.Errorf("CPI measured %v, source %q", measuredCPI, cal.Profile.CPISource)
 	}
 }
 
