@@ -467,7 +467,7 @@ type Stats struct {
 	CIHigh int64 `json:"ci_high_ns,omitempty"`
 	// Noise says why the figure should not be trusted ("" when it can):
 	// the runs spread by more than NoiseSpread of the median, too few ran, or
-// they are shorter than NoiseMinWall.
+	// they are shorter than NoiseMinWall.
 	Noise string `json:"noise,omitempty"`
 }
 
