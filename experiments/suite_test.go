@@ -214,14 +214,21 @@ func TestCalibrateDesignatedProbes(t *testing.T) {
 func TestWithCensus(t *testing.T) {
 	native := ModelInput{GuestInstructions: 10, Counts: vmm.Counts{{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 1}}
 	bt := &Run{Counts: []CountRow{{Cause: "priv/cli", Mechanism: "in-tc", Count: 4}, {Cause: "io/out:0x80", Mechanism: "callout", Count: 1}}}
-	got := WithCensus(native, bt)
+	got := WithCensus(native, bt, nil, false)
 	if got.Counts[vmm.Key{Cause: "priv/cli", Mech: vmm.MechMachine}] != 4 || got.Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 || len(got.Counts) != 2 {
 		t.Errorf("census %v", got.Counts)
 	}
 	if len(native.Counts) != 1 {
 		t.Error("WithCensus changed its input")
 	}
-	if WithCensus(native, nil).Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 {
+	trap := &Run{Counts: []CountRow{{Cause: "pt/write", Mechanism: "trap", Count: 2}, {Cause: "pf/hidden", Mechanism: "trap", Count: 3}, {Cause: "priv/cli", Mechanism: "trap", Count: 4}}}
+	if c := WithCensus(native, nil, trap, false).Counts; c[vmm.Key{Cause: "pt/write", Mech: vmm.MechMachine}] != 2 || len(c) != 2 {
+		t.Errorf("paging census %v", c)
+	}
+	if c := WithCensus(native, nil, trap, true).Counts; c[vmm.Key{Cause: "pf/hidden", Mech: vmm.MechMachine}] != 3 || len(c) != 3 {
+		t.Errorf("paging census with shadow faults %v", c)
+	}
+	if WithCensus(native, nil, nil, false).Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 {
 		t.Error("without bt, native's own counts")
 	}
 }

@@ -61,6 +61,8 @@ var Table = []Rule{
 		Decision{vmm.MechKernel, "without nested paging every guest page fault exits so the hypervisor can keep its shadow page tables"}},
 	{"pf/*", Decision{vmm.MechMachine, "with nested paging the guest's page faults are its own"},
 		Decision{vmm.MechKernel, "without nested paging every guest page fault exits so the hypervisor can keep its shadow page tables"}},
+	{"pt/*", Decision{vmm.MechMachine, "with nested paging the guest writes its page tables freely"},
+		Decision{vmm.MechKernel, "without nested paging the guest's page-table pages are write-protected (the shadow must follow them): each write exits"}},
 	{"priv/mov-cr3", Decision{vmm.MechMachine, "with nested paging CR3 writes need no exit"},
 		Decision{vmm.MechKernel, "without nested paging a CR3 write exits (the shadow page table must switch)"}},
 	{"priv/invlpg", Decision{vmm.MechMachine, "with nested paging invlpg needs no exit"},

@@ -23,6 +23,8 @@ func TestClassify(t *testing.T) {
 		{"pf/true", true, vmm.MechMachine, true},
 		{"exc/#PF", false, vmm.MechKernel, true},
 		{"exc/#PF", true, vmm.MechMachine, true},
+		{"pt/write", false, vmm.MechKernel, true},
+		{"pt/write", true, vmm.MechMachine, true},
 		{"pf/true", false, vmm.MechKernel, true},
 		{"priv/mov-cr3", false, vmm.MechKernel, true},
 		{"priv/mov-cr3", true, vmm.MechMachine, true},
