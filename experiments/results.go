@@ -476,7 +476,8 @@ func ReadCSV(r io.Reader) (*Results, error) {
 		}
 		if u("rep") > 0 {
 			res.Runs[ri].WallNS = append(res.Runs[ri].WallNS, i64("wall_ns"))
-			res.Runs[ri].Wall.N = len(res.Runs[ri].WallNS)
+			// The statistics are recomputed from the runs themselves.
+			res.Runs[ri].Wall = Summarize(res.Runs[ri].WallNS)
 		}
 		if perr != nil {
 			return nil, fmt.Errorf("results csv: line %d: %w", ln+2, perr)

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJSONRoundTrip(t *testing.T) {
@@ -118,15 +119,19 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("even: %+v spread %g", s, s.Spread())
 	}
 	// Enough quiet runs: a bootstrap interval around the median, no noise.
-	s := Summarize([]int64{100, 101, 102, 103, 104, 105, 106})
-	if s.Noise != "" || s.CILow < 100 || s.CIHigh > 106 || s.CILow > s.Median || s.CIHigh < s.Median {
+	ms := int64(time.Millisecond)
+	s := Summarize([]int64{100 * ms, 101 * ms, 102 * ms, 103 * ms, 104 * ms, 105 * ms, 106 * ms})
+	if s.Noise != "" || s.CILow < 100*ms || s.CIHigh > 106*ms || s.CILow > s.Median || s.CIHigh < s.Median {
 		t.Errorf("quiet: %+v", s)
 	}
-	if s2 := Summarize([]int64{106, 105, 104, 103, 102, 101, 100}); s2 != s {
+	if s2 := Summarize([]int64{106 * ms, 105 * ms, 104 * ms, 103 * ms, 102 * ms, 101 * ms, 100 * ms}); s2 != s {
 		t.Errorf("bootstrap not reproducible: %+v vs %+v", s2, s)
 	}
-	if s := Summarize([]int64{100, 101}); !strings.Contains(s.Noise, "only 2") {
+	if s := Summarize([]int64{100 * ms, 101 * ms}); !strings.Contains(s.Noise, "only 2") {
 		t.Errorf("two runs: %+v", s)
+	}
+	if s := Summarize([]int64{100, 101, 102}); !strings.Contains(s.Noise, "too short") {
+		t.Errorf("short runs: %+v", s)
 	}
 	if s := Summarize(nil); s != (Stats{}) || s.Spread() != 0 {
 		t.Errorf("empty: %+v", s)

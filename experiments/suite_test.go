@@ -100,8 +100,8 @@ func TestLiteratureReport(t *testing.T) {
 	if r := byName["divzero"]; r.Verdict != LabelEcho {
 		t.Errorf("divzero verdict %q", r.Verdict)
 	}
-	if r := byName["pgfault"]; !strings.Contains(r.Verdict, "paging workloads") {
-		t.Errorf("pgfault: %q", r.Verdict)
+	if r := byName["pgfault"]; r.Verdict != "n/a: bt: bt did not run" || r.Cell(ColNative).OK {
+		t.Errorf("pgfault (not run): %q", r.Verdict)
 	}
 	out := FormatLiterature(rows, suiteProfile(), 1000, 5000)
 	for _, w := range []string{"2308", "15826", "VT-x (modeled)", "PVM (kvm)", "310 P", "310 E", "held out", "Breakdown",
@@ -152,6 +152,19 @@ func TestCalibrationProfile(t *testing.T) {
 		if e.Cause == "int/0x80" && strings.Contains(e.Source, "noisy") {
 			noisy = true
 		}
+		// What the host did not measure says so; what it measured does not.
+		measured := strings.HasPrefix(e.Source, "calibrated:")
+		if unmarked := !strings.HasPrefix(e.Source, "NOT MEASURED on this host"); measured == !unmarked {
+			t.Errorf("%s %s: source %q", e.Mechanism, e.Cause, e.Source)
+		}
+	}
+	if len(p.Devices) != 1 || p.Devices[0].Cycles != 0 {
+		t.Errorf("measured port costs include the device; devices %+v", p.Devices)
+	}
+	for _, c := range p.Counters {
+		if !strings.HasPrefix(c.Source, "NOT MEASURED on this host") {
+			t.Errorf("counter %s: source %q", c.Name, c.Source)
+		}
 	}
 	if !noisy {
 		t.Error("a noisy measurement is not marked in its source")
@@ -165,3 +178,57 @@ func TestCalibrationProfile(t *testing.T) {
 }
 
 func parseMech(s string) (vmm.Mechanism, error) { return vmm.ParseMechanism(s) }
+
+// Only the designated probe measures instructions: irq-toggle under native
+// causes no events, so it measures nothing (it once gave a CPI of 57).
+func TestCalibrateDesignatedProbes(t *testing.T) {
+	cal, err := Calibrate(CalibrateOptions{Strategies: []string{"native"}, Reps: 1,
+		Probes: []Probe{{InstructionProbe, 200, 400}, {"irq-toggle", 20, 40}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped bool
+	for _, s := range cal.Skipped {
+		if s.Guest == "irq-toggle" && strings.Contains(s.Reason, "not an instruction probe") {
+			skipped = true
+		}
+	}
+	if !skipped {
+		t.Errorf("irq-toggle under native not skipped: %+v", cal.Skipped)
+	}
+	measuredCPI := false
+	for _, m := range cal.Measurements {
+		if m.Probe.Workload != InstructionProbe && m.NsPerInsn != 0 {
+			t.Errorf("%s measured ns per instruction", m.Probe.Workload)
+		}
+		measuredCPI = measuredCPI || (m.Probe.Workload == InstructionProbe && m.NsPerInsn > 0)
+	}
+	// On a loaded machine the probe's time may not grow with n: then the
+	// CPI is not measured, and says so (timings are not asserted).
+	if marked := strings.HasPrefix(cal.Profile.CPISource, "NOT MEASURED"); marked == measuredCPI {
+		t.Errorf("CPI measured %v, source %q", measuredCPI, cal.Profile.CPISource)
+	}
+}
+
+// Native's unrecorded cli/sti are counted from bt's in-TC events.
+func TestWithCensus(t *testing.T) {
+	native := ModelInput{GuestInstructions: 10, Counts: vmm.Counts{{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 1}}
+	bt := &Run{Counts: []CountRow{{Cause: "priv/cli", Mechanism: "in-tc", Count: 4}, {Cause: "io/out:0x80", Mechanism: "callout", Count: 1}}}
+	got := WithCensus(native, bt, nil, false)
+	if got.Counts[vmm.Key{Cause: "priv/cli", Mech: vmm.MechMachine}] != 4 || got.Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 || len(got.Counts) != 2 {
+		t.Errorf("census %v", got.Counts)
+	}
+	if len(native.Counts) != 1 {
+		t.Error("WithCensus changed its input")
+	}
+	trap := &Run{Counts: []CountRow{{Cause: "pt/write", Mechanism: "trap", Count: 2}, {Cause: "pf/hidden", Mechanism: "trap", Count: 3}, {Cause: "priv/cli", Mechanism: "trap", Count: 4}}}
+	if c := WithCensus(native, nil, trap, false).Counts; c[vmm.Key{Cause: "pt/write", Mech: vmm.MechMachine}] != 2 || len(c) != 2 {
+		t.Errorf("paging census %v", c)
+	}
+	if c := WithCensus(native, nil, trap, true).Counts; c[vmm.Key{Cause: "pf/hidden", Mech: vmm.MechMachine}] != 3 || len(c) != 3 {
+		t.Errorf("paging census with shadow faults %v", c)
+	}
+	if WithCensus(native, nil, nil, false).Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 {
+		t.Error("without bt, native's own counts")
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +103,7 @@ func TestBenchSuite(t *testing.T) {
 		t.Fatalf("status %d: %s", status, errOut)
 	}
 	for _, w := range []string{"Adams & Agesen", "paper BT", "syscall", "2308", "cr8wr", "irq-toggle", "p4-2006", "VT-x (modeled)",
-		"n/a: bt did not run", "Breakdown per operation", "prediction", "no hardware-assisted KVM here"} {
+		"n/a: bt: bt did not run", "Breakdown per operation", "prediction", "no hardware-assisted KVM here"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
@@ -266,5 +267,27 @@ func TestExperimentsHelp(t *testing.T) {
 		if !strings.Contains(out, c) {
 			t.Errorf("usage lacks %s", c)
 		}
+	}
+}
+
+// run --json - writes the result to stdout and the guest's serial output
+// to stderr, and no file named "-".
+func TestRunJSONStdout(t *testing.T) {
+	status, out, errOut := run(t, "run", "--guest", "hello", "--json", "-", "--quiet")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, errOut)
+	}
+	var r struct {
+		Guest        string `json:"guest"`
+		Instructions uint64 `json:"instructions"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Guest != "hello" || r.Instructions == 0 {
+		t.Errorf("stdout is not the result: %v %+v\n%s", err, r, out)
+	}
+	if !strings.Contains(errOut, "hello") {
+		t.Errorf("serial output not on stderr: %q", errOut)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error("a file named - was written")
 	}
 }
