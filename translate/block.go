@@ -146,20 +146,24 @@ type errUnsupported string
 
 func (e errUnsupported) Error() string { return string(e) }
 
-// fetch reads up to 15 bytes of guest code at pc, stopping at the end of RAM.
+// fetch reads up to 15 bytes of guest code at pc, stopping at the end of
+// RAM (or, when the guest pages, of what its tables map).
 func (b *BT) fetch(pc uint32) []byte {
 	n := uint32(15)
-	if pc >= b.memSize {
+	limit := b.codeLimit()
+	if pc >= limit {
 		return nil
 	}
-	if b.memSize-pc < n {
-		n = b.memSize - pc
+	if limit-pc < n {
+		n = limit - pc
 	}
-	buf := make([]byte, n)
-	if err := b.ReadMem(pc, buf); err != nil {
-		return nil
+	for ; n > 0; n-- {
+		buf := make([]byte, n)
+		if err := b.ReadMem(pc, buf); err == nil {
+			return buf
+		}
 	}
-	return buf
+	return nil
 }
 
 // jccCode is the condition nibble of each conditional jump.
@@ -306,8 +310,11 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 
 // translate1 translates one block at b.tcNext.
 func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
-	if g >= b.memSize {
+	if g >= b.codeLimit() {
 		return nil, &outsideRAM{addr: g, what: "fetch"}
+	}
+	if _, ok := b.frameOf(g, false); !ok && b.ShadowOn() {
+		return nil, fmt.Errorf("bt: guest kernel code at %#x is not mapped by the guest's page tables (reflecting the fetch's #PF is not implemented)", g)
 	}
 	if err := b.reserve(0, maxStubsPerBlock, maxSlotsPerBlock); err != nil {
 		return nil, err
@@ -378,7 +385,7 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 			e.exit(pc, -1)
 			break
 		}
-		if (n+1 >= maxInsns && inst.Op != x86asm.STI) || pc >= b.memSize {
+		if (n+1 >= maxInsns && inst.Op != x86asm.STI) || pc >= b.codeLimit() {
 			e.at(pB(pc))
 			blk.exitJmp = e.c.pc()
 			e.exit(pc, -1)
