@@ -52,7 +52,7 @@ type BT struct {
 	pages     map[uint32][]*block // guest code frame (physical) -> blocks translated from it
 	code      map[uint32]uint32   // translated guest linear page -> the frame it was read from
 	protected map[uint32]bool     // frames kept read-only for coherence
-	retTab    map[uint16]uint32 // lookup entries set (index -> prologue)
+	retTab    map[uint16]uint32   // lookup entries set (index -> prologue)
 
 	hint     hint // where a callout's instruction continues in the TC
 	toShadow bool // the next Redirect runs its target as a shadow block
