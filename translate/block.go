@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/trap"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
 )
@@ -36,11 +37,12 @@ const (
 	stubSti                       // an in-TC sti found an interrupt waiting
 	stubPopf                      // an in-TC popf may have opened on a waiting interrupt
 	stubUD                        // undecodable bytes: #UD
+	stubPTStore                   // a store that writes guest page tables (adaptive: see ptstore.go)
 	numStubKinds
 	numFixedStubs = 2 // stubRetMiss and stubRetResume live at fixed addresses
 )
 
-var stubKindNames = [numStubKinds]string{"ret-miss", "ret-resume", "chain", "emulate", "resume", "resync", "sti-irq", "popf-irq", "ud"}
+var stubKindNames = [numStubKinds]string{"ret-miss", "ret-resume", "chain", "emulate", "resume", "resync", "sti-irq", "popf-irq", "ud", "pt-store"}
 
 func (k stubKind) String() string { return stubKindNames[k] }
 
@@ -349,7 +351,12 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		mark := len(e.c.b)
 		nsites, nstubs, npoints := len(e.sites), len(b.stubs), len(e.points)
 		e.at(pB(pc))
-		if err := e.unit(&u, inst, raw, pc, next); err != nil {
+		if b.ptSites[pc] && isPTStore(inst) {
+			// A store that wrote a traced page table before: the VMM does
+			// it in a callout, without the page fault.
+			u.class = Class{Kind: Callout, Cause: trap.CausePTWrite}
+			e.calloutKind(&u, pc, next, stubPTStore)
+		} else if err := e.unit(&u, inst, raw, pc, next); err != nil {
 			var un errUnsupported
 			if !errors.As(err, &un) {
 				return nil, err
@@ -568,8 +575,10 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 
 // callout emits the jump to an emulate stub; the block goes on after it
 // unless the instruction transfers control.
-func (e *emitter) callout(u *unit, pc, next uint32) {
-	s := e.b.newStub(stub{kind: stubEmulate, guest: pc, next: next, cause: u.class.Cause, from: e.blk})
+func (e *emitter) callout(u *unit, pc, next uint32) { e.calloutKind(u, pc, next, stubEmulate) }
+
+func (e *emitter) calloutKind(u *unit, pc, next uint32, kind stubKind) {
+	s := e.b.newStub(stub{kind: kind, guest: pc, next: next, cause: u.class.Cause, from: e.blk})
 	e.c.jmp(s)
 	if !u.class.EndsBlock {
 		e.b.stubs[s-stubBase].cont = e.c.pc()

@@ -52,6 +52,7 @@ type BT struct {
 	pages     map[uint32][]*block // guest code frame (physical) -> blocks translated from it
 	code      map[uint32]uint32   // translated guest linear page -> the frame it was read from
 	protected map[uint32]bool     // frames kept read-only for coherence
+	ptSites   map[uint32]bool     // guest PCs of stores that wrote page tables (ptstore.go)
 	retTab    map[uint16]uint32   // lookup entries set (index -> prologue)
 
 	hint     hint // where a callout's instruction continues in the TC
@@ -96,6 +97,7 @@ type stats struct {
 	blocks, insns, tcBytes, chainPatches, chainDirect, misses  uint64
 	invalidations, flushes, shadowBlocks, smcFaults, prologues uint64
 	fallthroughs, spaceChecks, remapInvalidations              uint64
+	ptSites, ptSitesDropped                                    uint64
 	callouts                                                   [numStubKinds]uint64
 }
 
@@ -143,6 +145,7 @@ func (b *BT) setup() error {
 	b.tcEnd = tcBase + b.tcSize
 	b.tcNext = tcBase
 	b.protected = map[uint32]bool{}
+	b.ptSites = map[uint32]bool{}
 	b.folded = map[string]uint64{}
 	b.resetMaps()
 	// Constant tables.

@@ -253,6 +253,10 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 		b.hint = hint{guest: s.next, tc: s.cont, gen: b.gen, ok: !s.from.dead}
 		b.VMM.Resume(s.next)
 		b.hint.ok = false
+	case stubPTStore:
+		b.hint = hint{guest: s.next, tc: s.cont, gen: b.gen, ok: s.cont != 0 && !s.from.dead}
+		b.ptStore(s)
+		b.hint.ok = false
 	case stubUD:
 		b.Record(vmm.CauseExc(x86.VecUD), vmm.MechCallout, s.guest)
 		b.VMM.Reflect(x86.VecUD, 0, false, false, s.guest, s.guest)
@@ -287,6 +291,7 @@ func (b *BT) onTrap(tr vmm.Trap) {
 		}
 		pf = f
 	}
+	tcPC, tcFault := tr.PC, b.inCode(tr.PC)
 	if b.inCode(tr.PC) || b.inCode(tr.RetEIP) {
 		if !b.mapTrap(&tr) {
 			return
@@ -295,8 +300,12 @@ func (b *BT) onTrap(tr vmm.Trap) {
 	if pf != nil {
 		// The shadow's decision, now in the guest's terms: trap reflects a
 		// true fault or performs a traced page-table write.
+		adapt := pf.Kind == shadow.PTWrite && tcFault && b.adaptable(tcPC, pf.Addr)
 		b.VMM.SyncCPL()
 		b.VMM.ShadowFault(tr, *pf)
+		if adapt {
+			b.adapt(tcPC)
+		}
 	} else {
 		b.VMM.OnTrap(tr)
 	}
@@ -574,6 +583,8 @@ func (b *BT) Counters(hits uint64) map[string]uint64 {
 	if s.spaceChecks > 0 {
 		c["bt/space-checks"] = s.spaceChecks
 		c["bt/remap-invalidations"] = s.remapInvalidations
+		c["bt/pt-sites"] = s.ptSites
+		c["bt/pt-sites-dropped"] = s.ptSitesDropped
 	}
 	for k, n := range s.callouts {
 		if n > 0 {

@@ -21,16 +21,18 @@ var btShadowLaws = map[string]struct {
 	"pgfault": {map[vmm.Key]int{
 		{Cause: "exc/#PF", Mech: vmm.MechTrap}:              1,
 		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:     1,
-		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:      2,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}:   2,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:      0,
 		{Cause: "priv/invlpg", Mech: vmm.MechCallout}:       1,
 		{Cause: "priv/mov-from-cr2", Mech: vmm.MechCallout}: 1,
 		{Cause: "priv/iret", Mech: vmm.MechCallout}:         1,
-	}, "the touch of an unmapped page is a true fault (reflected to the handler's translation); the handler's mov from CR2 and iret call out, its PTE write is traced; the retried store fills the shadow (hidden); the unmap is a traced write and an invlpg callout"},
+	}, "the touch of an unmapped page is a true fault (reflected to the handler's translation); the handler's mov from CR2, iret and PTE write call out (the store, a PT site since it first faulted on the traced table, is performed by the VMM without a fault); the retried store fills the shadow (hidden); the unmap is a PT-site callout and an invlpg callout"},
 	"ptemod": {map[vmm.Key]int{
-		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:  1,
-		{Cause: "priv/invlpg", Mech: vmm.MechCallout}:   1,
-		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}: 1,
-	}, "each PTE write is a traced write (a #PF from the TC), each invlpg a callout; the use of the new mapping fills the shadow again (hidden)"},
+		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}: 1,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:    0,
+		{Cause: "priv/invlpg", Mech: vmm.MechCallout}:     1,
+		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:   1,
+	}, "each PTE write is a callout (the store faulted on the traced table once and was retranslated: Adams & Agesen's in-TC PTE write, no page fault), each invlpg a callout; the use of the new mapping fills the shadow again (hidden)"},
 }
 
 // The paging workloads print under bt what they print under native (which
@@ -61,6 +63,13 @@ func TestBTShadowPaging(t *testing.T) {
 				}
 				if c["bt/space-checks"] == 0 {
 					t.Errorf("no check of translated pages after the paging changes")
+				}
+				// Every traced PTE write after the first at each store is a
+				// callout: the faults are the sites' first writes.
+				ptTraps := got.Counts[vmm.Key{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}]
+				if c["bt/pt-sites"] == 0 || ptTraps != c["bt/pt-sites"] || c["bt/pt-sites-dropped"] != 0 {
+					t.Errorf("pt/write traps %d, pt sites %d (dropped %d): each site should fault once, then call out",
+						ptTraps, c["bt/pt-sites"], c["bt/pt-sites-dropped"])
 				}
 				vmmtest.CheckGolden(t, golden, got)
 			})

@@ -249,17 +249,28 @@ func (t *VMM) emulatePTWrite(pc uint32, f shadow.Fault) {
 		t.Crash(pc, "trap: a write to a guest page table by %q is not emulated (only 32-bit mov)", inst.String())
 		return
 	}
-	frame := f.Phys & x86.PTEAddr
-	old := make([]byte, 4096)
-	if err := m.E.MemRead(uint64(frame), old); err != nil {
+	if err := t.WritePT(f.Phys, val); err != nil {
 		t.Fail(err)
 		return
 	}
+	t.Resume(pc + uint32(inst.Len))
+}
+
+// WritePT performs a 32-bit guest store of val at physical address phys,
+// in a traced page table, and drops the shadow entries derived from what
+// changed (a binary translator's callout for a store it knows writes page
+// tables uses it too).
+func (t *VMM) WritePT(phys, val uint32) error {
+	m := t.Machine
+	frame := phys & x86.PTEAddr
+	old := make([]byte, 4096)
+	if err := m.E.MemRead(uint64(frame), old); err != nil {
+		return err
+	}
 	now := append([]byte(nil), old...)
-	binary.LittleEndian.PutUint32(now[f.Phys&0xFFF:], val)
-	if err := m.E.MemWrite(uint64(f.Phys), now[f.Phys&0xFFF:f.Phys&0xFFF+4]); err != nil {
-		t.Fail(err)
-		return
+	binary.LittleEndian.PutUint32(now[phys&0xFFF:], val)
+	if err := m.E.MemWrite(uint64(phys), now[phys&0xFFF:phys&0xFFF+4]); err != nil {
+		return err
 	}
 	t.sh.Wrote(frame, old, now)
 	t.flushTLB()
@@ -269,7 +280,7 @@ func (t *VMM) emulatePTWrite(pc uint32, f shadow.Fault) {
 	if t.MappingsChanged != nil {
 		t.MappingsChanged()
 	}
-	t.Resume(pc + uint32(inst.Len))
+	return nil
 }
 
 var gpr32 = map[x86asm.Reg]unicorn.Reg{

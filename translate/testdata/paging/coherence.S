@@ -7,6 +7,8 @@
 #   3  patch codeB through a writable alias (W+0x1000 -> codeB), call 33333333
 #   4  switch to a second address space whose window maps codeA     11111111
 #   5  and back                                                      33333333
+#   6  a store that wrote a page table (a translator's PT site) now
+#      writing ordinary memory                                       44444444
 	.include "corpus.inc"
 	.set WIN, 0x00800000
 _start:
@@ -54,8 +56,20 @@ _start:
 	mov %eax, %cr3
 	call WIN
 	HEX %eax
+	PUTC ' '
+	mov $pt1 + 8, %edi              # 6: PTE 2 of the window's (traced) table
+	mov $codeA + 7, %eax
+	call store
+	call store
+	mov $scratch, %edi
+	mov $0x44444444, %eax
+	call store
+	HEX scratch
 	PUTC '\n'
 	EXIT 0
+
+store:	mov %eax, (%edi)
+	ret
 
 	.include "lib.inc"
 
@@ -66,6 +80,8 @@ pd2:	.skip 4096
 pt0:	.skip 4096
 pt1:	.skip 4096
 pt2:	.skip 4096
+scratch: .long 0
+	.balign 4096
 codeA:	mov $0x11111111, %eax
 	ret
 	.balign 4096
