@@ -26,6 +26,10 @@ import (
 // (bt/pt-sites-dropped), its block retired again, and the store runs as an
 // ordinary translated instruction, faulting as it must.
 
+// adaptPTStores turns PT sites on (benchmarks turn it off to measure the
+// fault path beside the callout path).
+var adaptPTStores = true
+
 // isPTStore reports the stores a kernel writes page-table entries with,
 // the ones the VMM performs: 32-bit mov of a register or an immediate to
 // memory.
@@ -81,6 +85,9 @@ func (b *BT) storeOf(inst x86asm.Inst) (lin, val uint32, ok bool) {
 // adaptable reports whether the translated store at TC address tc, which
 // wrote a traced page table at lin, can become a callout.
 func (b *BT) adaptable(tc, lin uint32) bool {
+	if !adaptPTStores {
+		return false
+	}
 	if p, ok := b.points[tc]; !ok || p.kind != ptBoundary || b.ptSites[p.guest] {
 		return false
 	}
