@@ -25,6 +25,11 @@
 //     CR3 (one shadow per address space; hits and misses counted); invlpg
 //     drops one shadow entry.
 //   - The VMM's own region (the top PDEs) is the same in every shadow.
+//   - A VMM may ask for more frames to stay read-only in every shadow
+//     (Protect): a binary translator protects the frames it has translated
+//     code from, so a guest store into one faults (Protected) and the
+//     translations are retired before it lands (coherence, as for page
+//     tables, but for code).
 //
 // This package holds the tables and the decisions; the strategy (trap) runs
 // the guest on them and performs what the decisions say.
@@ -61,6 +66,7 @@ type Stats struct {
 	PTWrites               uint64 // traced writes to guest page tables
 	Invlpg                 uint64
 	Flushes                uint64 // every shadow dropped (pool exhausted)
+	ProtectedWrites        uint64 // writes to frames the VMM protects
 }
 
 // space is the shadow of one guest address space (one guest CR3).
@@ -79,12 +85,15 @@ type MMU struct {
 	cur    *space
 	free   []uint32
 	traced map[uint32]int // guest frames holding a directory or table -> users
-	Stats  Stats
+	// protected: guest frames the VMM keeps read-only (Protect); unlike
+	// traced, they outlive a flush of the shadows.
+	protected map[uint32]bool
+	Stats     Stats
 }
 
 // New makes an empty set of shadows.
 func New(cfg Config, mem Mem) *MMU {
-	s := &MMU{cfg: cfg, mem: mem}
+	s := &MMU{cfg: cfg, mem: mem, protected: map[uint32]bool{}}
 	s.reset()
 	return s
 }
@@ -161,6 +170,11 @@ func (s *MMU) trace(frame uint32) {
 		return
 	}
 	// Entries filled before it became a table may map it writable.
+	s.readOnly(frame)
+}
+
+// readOnly clears the write permission of every shadow entry mapping frame.
+func (s *MMU) readOnly(frame uint32) {
 	for _, sp := range s.spaces {
 		for _, pt := range sp.pts {
 			for i := uint32(0); i < 1024; i++ {
@@ -175,6 +189,25 @@ func (s *MMU) trace(frame uint32) {
 
 // Traced reports whether a guest frame holds a page table the shadows derive from.
 func (s *MMU) Traced(frame uint32) bool { return s.traced[frame&x86.PTEAddr] > 0 }
+
+// Protect keeps a guest frame read-only in every shadow, now and from now
+// on, until Unprotect: a write to it is a Protected fault. The caller
+// flushes the TLB.
+func (s *MMU) Protect(frame uint32) {
+	frame &= x86.PTEAddr
+	if s.protected[frame] {
+		return
+	}
+	s.protected[frame] = true
+	s.readOnly(frame)
+}
+
+// Unprotect lets a protected frame be written again: the next write to it
+// is a hidden fault that makes the entry writable.
+func (s *MMU) Unprotect(frame uint32) { delete(s.protected, frame&x86.PTEAddr) }
+
+// Protected reports whether a frame is protected.
+func (s *MMU) Protected(frame uint32) bool { return s.protected[frame&x86.PTEAddr] }
 
 // Kind is what a fault means.
 type Kind int
@@ -193,9 +226,13 @@ const (
 	Beyond
 	// VMMRegion: the guest touched its own mapping of the VMM's region.
 	VMMRegion
+	// Protected: a write the guest's tables allow to a frame the VMM
+	// protects (Protect). The VMM does what it must (a translator retires
+	// its translations), calls Unprotect and retries the write.
+	Protected
 )
 
-var kindNames = [...]string{Hidden: "hidden", True: "true", PTWrite: "pt-write", Beyond: "beyond-ram", VMMRegion: "vmm-region"}
+var kindNames = [...]string{Hidden: "hidden", True: "true", PTWrite: "pt-write", Beyond: "beyond-ram", VMMRegion: "vmm-region", Protected: "protected"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -204,7 +241,7 @@ type Fault struct {
 	Kind Kind
 	Addr uint32 // the faulting linear address (CR2)
 	Code uint32 // for True: the guest's error code
-	Phys uint32 // for PTWrite and Beyond: the physical address
+	Phys uint32 // for PTWrite, Beyond and Protected: the physical address
 }
 
 // Fault decides what a #PF of the shadow at lin means, and fills the shadow
@@ -230,6 +267,10 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 		s.Stats.PTWrites++
 		return Fault{Kind: PTWrite, Addr: lin, Phys: t.Phys}, nil
 	}
+	if acc.Write && s.protected[frame] {
+		s.Stats.ProtectedWrites++
+		return Fault{Kind: Protected, Addr: lin, Phys: t.Phys}, nil
+	}
 	pt, err := s.table(pdi, t)
 	if err != nil {
 		return Fault{}, err
@@ -245,7 +286,7 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 	if t.User {
 		v |= x86.PTEUser
 	}
-	if t.Writable && (dirty || acc.Write) && !s.Traced(frame) {
+	if t.Writable && (dirty || acc.Write) && !s.Traced(frame) && !s.protected[frame] {
 		v |= x86.PTEWrite
 	}
 	s.mem.WritePhys32(pt+(lin>>12&0x3FF)*4, v)

@@ -117,3 +117,39 @@ func TestShadowPoolFlush(t *testing.T) {
 		t.Errorf("8 pool pages for 16 tables and no flush: %+v", s.Stats)
 	}
 }
+
+// A protected frame (a translator's code) stays read-only in every shadow:
+// entries already filled lose W, a write is a Protected fault until
+// Unprotect, after which the write fills a writable entry (hidden). The
+// protection outlives a flush of the shadows.
+func TestShadowProtect(t *testing.T) {
+	m, g, s := fixture()
+	cr3, _ := s.Activate(g)
+	if f, _ := s.Fault(g, 0x00400010, x86.Access{Write: true}); f.Kind != Hidden {
+		t.Fatalf("write before protect: %v", f.Kind)
+	}
+	pt := m[cr3+1*4] & x86.PTEAddr
+	if m[pt]&x86.PTEWrite == 0 {
+		t.Fatalf("entry not writable after a write: %#x", m[pt])
+	}
+	s.Protect(0x5000)
+	if m[pt]&x86.PTEWrite != 0 || !s.Protected(0x5123) {
+		t.Fatalf("protect left the entry writable: %#x", m[pt])
+	}
+	f, _ := s.Fault(g, 0x00400010, x86.Access{Write: true})
+	if f.Kind != Protected || f.Phys != 0x5010 || s.Stats.ProtectedWrites != 1 {
+		t.Fatalf("write to a protected frame: %+v", f)
+	}
+	if f, _ := s.Fault(g, 0x00400010, x86.Access{}); f.Kind != Hidden || m[pt]&x86.PTEWrite != 0 {
+		t.Fatalf("read of a protected frame: %v, entry %#x", f.Kind, m[pt])
+	}
+	s.flush()
+	cr3, _ = s.Activate(g)
+	if f, _ := s.Fault(g, 0x00400010, x86.Access{Write: true}); f.Kind != Protected {
+		t.Fatalf("after a flush: %v, want protected", f.Kind)
+	}
+	s.Unprotect(0x5000)
+	if f, _ := s.Fault(g, 0x00400010, x86.Access{Write: true}); f.Kind != Hidden || m[m[cr3+1*4]&x86.PTEAddr]&x86.PTEWrite == 0 {
+		t.Fatalf("after unprotect: %v", f.Kind)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/trap"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
 )
@@ -36,11 +37,12 @@ const (
 	stubSti                       // an in-TC sti found an interrupt waiting
 	stubPopf                      // an in-TC popf may have opened on a waiting interrupt
 	stubUD                        // undecodable bytes: #UD
+	stubPTStore                   // a store that writes guest page tables (adaptive: see ptstore.go)
 	numStubKinds
 	numFixedStubs = 2 // stubRetMiss and stubRetResume live at fixed addresses
 )
 
-var stubKindNames = [numStubKinds]string{"ret-miss", "ret-resume", "chain", "emulate", "resume", "resync", "sti-irq", "popf-irq", "ud"}
+var stubKindNames = [numStubKinds]string{"ret-miss", "ret-resume", "chain", "emulate", "resume", "resync", "sti-irq", "popf-irq", "ud", "pt-store"}
 
 func (k stubKind) String() string { return stubKindNames[k] }
 
@@ -146,20 +148,24 @@ type errUnsupported string
 
 func (e errUnsupported) Error() string { return string(e) }
 
-// fetch reads up to 15 bytes of guest code at pc, stopping at the end of RAM.
+// fetch reads up to 15 bytes of guest code at pc, stopping at the end of
+// RAM (or, when the guest pages, of what its tables map).
 func (b *BT) fetch(pc uint32) []byte {
 	n := uint32(15)
-	if pc >= b.memSize {
+	limit := b.codeLimit()
+	if pc >= limit {
 		return nil
 	}
-	if b.memSize-pc < n {
-		n = b.memSize - pc
+	if limit-pc < n {
+		n = limit - pc
 	}
-	buf := make([]byte, n)
-	if err := b.ReadMem(pc, buf); err != nil {
-		return nil
+	for ; n > 0; n-- {
+		buf := make([]byte, n)
+		if err := b.ReadMem(pc, buf); err == nil {
+			return buf
+		}
 	}
-	return buf
+	return nil
 }
 
 // jccCode is the condition nibble of each conditional jump.
@@ -306,8 +312,11 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 
 // translate1 translates one block at b.tcNext.
 func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
-	if g >= b.memSize {
+	if g >= b.codeLimit() {
 		return nil, &outsideRAM{addr: g, what: "fetch"}
+	}
+	if _, ok := b.frameOf(g, false); !ok && b.ShadowOn() {
+		return nil, fmt.Errorf("bt: guest kernel code at %#x is not mapped by the guest's page tables (reflecting the fetch's #PF is not implemented)", g)
 	}
 	if err := b.reserve(0, maxStubsPerBlock, maxSlotsPerBlock); err != nil {
 		return nil, err
@@ -342,7 +351,12 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		mark := len(e.c.b)
 		nsites, nstubs, npoints := len(e.sites), len(b.stubs), len(e.points)
 		e.at(pB(pc))
-		if err := e.unit(&u, inst, raw, pc, next); err != nil {
+		if b.ptSites[pc] && isPTStore(inst) {
+			// A store that wrote a traced page table before: the VMM does
+			// it in a callout, without the page fault.
+			u.class = Class{Kind: Callout, Cause: trap.CausePTWrite}
+			e.calloutKind(&u, pc, next, stubPTStore)
+		} else if err := e.unit(&u, inst, raw, pc, next); err != nil {
 			var un errUnsupported
 			if !errors.As(err, &un) {
 				return nil, err
@@ -378,7 +392,7 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 			e.exit(pc, -1)
 			break
 		}
-		if (n+1 >= maxInsns && inst.Op != x86asm.STI) || pc >= b.memSize {
+		if (n+1 >= maxInsns && inst.Op != x86asm.STI) || pc >= b.codeLimit() {
 			e.at(pB(pc))
 			blk.exitJmp = e.c.pc()
 			e.exit(pc, -1)
@@ -561,8 +575,10 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 
 // callout emits the jump to an emulate stub; the block goes on after it
 // unless the instruction transfers control.
-func (e *emitter) callout(u *unit, pc, next uint32) {
-	s := e.b.newStub(stub{kind: stubEmulate, guest: pc, next: next, cause: u.class.Cause, from: e.blk})
+func (e *emitter) callout(u *unit, pc, next uint32) { e.calloutKind(u, pc, next, stubEmulate) }
+
+func (e *emitter) calloutKind(u *unit, pc, next uint32, kind stubKind) {
+	s := e.b.newStub(stub{kind: kind, guest: pc, next: next, cause: u.class.Cause, from: e.blk})
 	e.c.jmp(s)
 	if !u.class.EndsBlock {
 		e.b.stubs[s-stubBase].cont = e.c.pc()

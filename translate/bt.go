@@ -49,9 +49,11 @@ type BT struct {
 	siteStub  map[uint32]uint32 // chain site -> its stub
 	slots     []slot
 	armed     bool
-	pages     map[uint32][]*block // guest code page -> blocks translated from it
-	protected map[uint32]bool
-	retTab    map[uint16]uint32 // lookup entries set (index -> prologue)
+	pages     map[uint32][]*block // guest code frame (physical) -> blocks translated from it
+	code      map[uint32]uint32   // translated guest linear page -> the frame it was read from
+	protected map[uint32]bool     // frames kept read-only for coherence
+	ptSites   map[uint32]bool     // guest PCs of stores that wrote page tables (ptstore.go)
+	retTab    map[uint16]uint32   // lookup entries set (index -> prologue)
 
 	hint     hint // where a callout's instruction continues in the TC
 	toShadow bool // the next Redirect runs its target as a shadow block
@@ -94,7 +96,8 @@ type hint struct {
 type stats struct {
 	blocks, insns, tcBytes, chainPatches, chainDirect, misses  uint64
 	invalidations, flushes, shadowBlocks, smcFaults, prologues uint64
-	fallthroughs                                               uint64
+	fallthroughs, spaceChecks, remapInvalidations              uint64
+	ptSites, ptSitesDropped                                    uint64
 	callouts                                                   [numStubKinds]uint64
 }
 
@@ -130,6 +133,7 @@ func (b *BT) resetMaps() {
 	b.siteStub = map[uint32]uint32{}
 	b.slots = nil
 	b.pages = map[uint32][]*block{}
+	b.code = map[uint32]uint32{}
 	b.retTab = map[uint16]uint32{}
 	b.stubs = b.stubs[:0]
 	b.stubs = append(b.stubs, stub{kind: stubRetMiss}, stub{kind: stubRetResume})
@@ -141,6 +145,7 @@ func (b *BT) setup() error {
 	b.tcEnd = tcBase + b.tcSize
 	b.tcNext = tcBase
 	b.protected = map[uint32]bool{}
+	b.ptSites = map[uint32]bool{}
 	b.folded = map[string]uint64{}
 	b.resetMaps()
 	// Constant tables.
@@ -185,6 +190,7 @@ func (b *BT) setup() error {
 	if err := b.pt.setup(); err != nil {
 		return err
 	}
+	b.initShadow()
 	if _, err := b.E.HookCode(stubBase, stubBase+stubAreaSize-1, b.onStub); err != nil {
 		return fmt.Errorf("callout hook: %w", err)
 	}
@@ -385,16 +391,21 @@ func (b *BT) foldCounters(blk *block) {
 	blk.counters = nil
 }
 
-// registerPages write-protects the guest pages a block was translated from.
+// registerPages write-protects the guest frames a block was translated
+// from, and remembers which frame each of its linear pages maps.
 func (b *BT) registerPages(blk *block) error {
 	flush := false
 	for p := blk.guest &^ 0xFFF; p < blk.guestEnd; p += 0x1000 {
-		b.pages[p] = append(b.pages[p], blk)
-		if !b.protected[p] && p < b.memSize {
-			if err := b.pt.setWritable(p, false); err != nil {
+		frame, ok := b.frameOf(p, true)
+		if !ok {
+			continue
+		}
+		b.code[p] = frame
+		b.pages[frame] = append(b.pages[frame], blk)
+		if !b.protected[frame] {
+			if err := b.protect(frame); err != nil {
 				return err
 			}
-			b.protected[p] = true
 			flush = true
 		}
 	}
@@ -513,11 +524,10 @@ func (b *BT) flush() error {
 		blk.dead = true
 	}
 	for p := range b.protected {
-		if err := b.pt.setWritable(p, true); err != nil {
+		if err := b.unprotect(p); err != nil {
 			return err
 		}
 	}
-	b.protected = map[uint32]bool{}
 	if err := b.pt.flushTLB(); err != nil {
 		return err
 	}

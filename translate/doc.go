@@ -150,6 +150,29 @@
 // tables, or jumps into them, stops with the machine's report for an
 // access beyond guest RAM, and the VMM is intact (TestHostileGuest).
 //
+// # Paging guests: shadow page tables
+//
+// When the guest sets CR0.PG the CPU leaves the translator's identity
+// tables for a shadow of the guest's current address space, kept by trap's
+// shadow MMU (package shadow) with the translator's pool and its own VMM
+// directory entries in every shadow, so the TC and its tables stay where
+// and as protected as they were (shadow.go). A hidden fault is filled and
+// retried where the CPU stands in the TC (pf/hidden); a true fault is
+// mapped back to the guest instruction and reflected (exc/#PF); mov to CR3
+// and invlpg call out. Coherence becomes per frame: the frames translated
+// code was read from are protected in every shadow, so a store through any
+// alias retires their translations. Translations are keyed by linear PC,
+// so after every CR0/CR3/CR4 write, traced page-table write and invlpg the
+// translator walks the guest's tables for its translated pages and retires
+// those that now map another frame (bt/remap-invalidations); an
+// address-space switch that keeps the kernel's code in place costs nothing.
+// A translated store that faults on a traced page table is retranslated as
+// a callout that performs the write and updates the shadow without a page
+// fault (ptstore.go: Adams & Agesen's reason BT wins ptemod; pt/write by
+// callout, bt/pt-sites). A guest that maps the VMM's region (higherhalf's
+// recursive entry at 0xFFC00000) is refused with a clear message:
+// relocating the VMM is not implemented.
+//
 // # Counters
 //
 // The translator's work is not a guest exit: Result.Counters holds

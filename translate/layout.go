@@ -18,7 +18,8 @@ import (
 //	larCorrAddr         64 Ki lar corrections (-0x2000 for DPL-0 descriptors shown as DPL 1)
 //	retTabAddr          64 Ki return/indirect lookup entries, by the target's low 16 bits
 //	tcBase              the translation cache (TCSize bytes)
-//	stubBase            callout stubs (one byte each), above the TC
+//	poolBase            shadow page tables of a paging guest (pool pages, never mapped)
+//	stubBase            callout stubs (one byte each), above the pool
 //
 // Only vrwAddr is writable by the guest (its own virtual state); everything
 // else is read-only or not mapped in the VMM's page tables, and written by
@@ -39,7 +40,9 @@ const (
 	tcBase       = regionBase + 0x200000
 	stubBase     = vmm.StrategyBase + vmm.StrategySize - stubAreaSize
 	stubAreaSize = 0x20000 // 128 Ki stubs
-	tcMaxSize    = stubBase - tcBase
+	poolBase     = stubBase - poolSize
+	poolSize     = 0x100000 // 256 shadow pages
+	tcMaxSize    = poolBase - tcBase
 	flushPage    = vmm.VMMBase - 0x1000 // a page of its own whose protection changes flush Unicorn's TLB
 
 	// trap's part of the strategy region (read-only for the CPU).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"virtsim/shadow"
 	"virtsim/trap"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
@@ -159,7 +160,11 @@ func (b *BT) redirect(g uint32) uint32 {
 		return tc
 	}
 	if h := b.hint; h.ok && h.guest == g && h.gen == b.gen {
-		return h.tc
+		// Unless the callout's own work retired the block (a CR3 load
+		// that remapped its code).
+		if blk, _ := b.locate(h.tc); blk == nil || !blk.dead {
+			return h.tc
+		}
 	}
 	tc, err := b.entry(g)
 	if err != nil {
@@ -248,6 +253,10 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 		b.hint = hint{guest: s.next, tc: s.cont, gen: b.gen, ok: !s.from.dead}
 		b.VMM.Resume(s.next)
 		b.hint.ok = false
+	case stubPTStore:
+		b.hint = hint{guest: s.next, tc: s.cont, gen: b.gen, ok: s.cont != 0 && !s.from.dead}
+		b.ptStore(s)
+		b.hint.ok = false
 	case stubUD:
 		b.Record(vmm.CauseExc(x86.VecUD), vmm.MechCallout, s.guest)
 		b.VMM.Reflect(x86.VecUD, 0, false, false, s.guest, s.guest)
@@ -274,15 +283,32 @@ func (b *BT) onTrap(tr vmm.Trap) {
 	if !tr.External {
 		b.shadow = false
 	}
-	if !tr.External && !tr.Soft && tr.Vector == x86.VecPF && b.pageFault(tr) {
-		return
+	var pf *shadow.Fault
+	if !tr.External && !tr.Soft && tr.Vector == x86.VecPF {
+		done, f := b.pageFault(tr)
+		if done {
+			return
+		}
+		pf = f
 	}
+	tcPC, tcFault := tr.PC, b.inCode(tr.PC)
 	if b.inCode(tr.PC) || b.inCode(tr.RetEIP) {
 		if !b.mapTrap(&tr) {
 			return
 		}
 	}
-	b.VMM.OnTrap(tr)
+	if pf != nil {
+		// The shadow's decision, now in the guest's terms: trap reflects a
+		// true fault or performs a traced page-table write.
+		adapt := pf.Kind == shadow.PTWrite && tcFault && b.adaptable(tcPC, pf.Addr)
+		b.VMM.SyncCPL()
+		b.VMM.ShadowFault(tr, *pf)
+		if adapt {
+			b.adapt(tcPC)
+		}
+	} else {
+		b.VMM.OnTrap(tr)
+	}
 	b.hint.ok = false
 }
 
@@ -359,17 +385,27 @@ func (b *BT) applyRecipe(p point) uint32 {
 	return g
 }
 
-// pageFault handles the #PFs the VMM's own page tables cause. It returns
-// false for a fault that belongs to the guest.
-func (b *BT) pageFault(tr vmm.Trap) bool {
+// pageFault handles the #PFs the VMM's own page tables (or the shadow in
+// force) cause. It returns done=false for a fault that belongs to the
+// guest, with the shadow's decision when the guest pages.
+func (b *BT) pageFault(tr vmm.Trap) (done bool, pf *shadow.Fault) {
 	cr2 := b.Reg(unicorn.CR2)
+	if b.ShadowOn() && cr2 < vmm.VMMBase {
+		done, f := b.shadowFault(tr, cr2)
+		return done, &f
+	}
+	return b.ownFault(tr, cr2), nil
+}
+
+// ownFault handles a #PF of the translator's own tables.
+func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 	user, write, fetch := tr.Code&4 != 0, tr.Code&2 != 0, tr.Code&16 != 0
 	switch {
 	case cr2 < b.memSize && fetch && !user:
 		b.guestStop = true
 		b.Crash(b.guestPC(tr.PC), "bt: internal error: guest kernel code at %#x ran untranslated (SMEP fault at %#x)", cr2, tr.PC)
 		return true
-	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF]:
+	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF] && !b.ShadowOn():
 		b.selfModified(tr, cr2)
 		return true
 	case write && cr2 >= vmm.StrategyBase+8 && cr2 < vmm.StrategyBase+8189*8 && cr2%8 == 4:
@@ -403,21 +439,21 @@ func (b *BT) pageFault(tr vmm.Trap) bool {
 	return false
 }
 
-// selfModified: the guest stored into a page it has translated code on.
-// Its translations are retired, the page made writable again (until code
-// on it is translated anew), and the store retried. If the store was made
-// by a block that is itself retired, that block must not run on with its
-// stale translation: its next instruction is rewritten into a callout
-// that continues at a fresh translation.
-func (b *BT) selfModified(tr vmm.Trap, cr2 uint32) {
-	page := cr2 &^ 0xFFF
+// selfModified: the guest stored into a frame it has translated code on
+// (phys: the store's physical address). Its translations are retired, the
+// frame made writable again (until code on it is translated anew), and the
+// store retried. If the store was made by a block that is itself retired,
+// that block must not run on with its stale translation: its next
+// instruction is rewritten into a callout that continues at a fresh
+// translation.
+func (b *BT) selfModified(tr vmm.Trap, phys uint32) {
+	page := phys &^ 0xFFF
 	b.stats.smcFaults++
 	for _, blk := range b.pages[page] {
 		b.invalidate(blk)
 	}
 	delete(b.pages, page)
-	delete(b.protected, page)
-	if err := b.pt.setWritable(page, true); err != nil {
+	if err := b.unprotect(page); err != nil {
 		b.Fail(err)
 		return
 	}
@@ -503,6 +539,9 @@ func (b *BT) Result() *vmm.Result {
 	for k, v := range b.Counters(hits) {
 		counters[k] = v
 	}
+	for k, v := range b.ShadowCounters() {
+		counters[k] = v
+	}
 	r.Counters = counters
 	if b.tcCounter != nil {
 		tc := b.tcCounter.Count()
@@ -540,6 +579,12 @@ func (b *BT) Counters(hits uint64) map[string]uint64 {
 		"bt/smc-faults":     s.smcFaults,
 		"bt/shadow-blocks":  s.shadowBlocks,
 		"bt/lookup-entries": s.prologues,
+	}
+	if s.spaceChecks > 0 {
+		c["bt/space-checks"] = s.spaceChecks
+		c["bt/remap-invalidations"] = s.remapInvalidations
+		c["bt/pt-sites"] = s.ptSites
+		c["bt/pt-sites-dropped"] = s.ptSitesDropped
 	}
 	for k, n := range s.callouts {
 		if n > 0 {

@@ -2,6 +2,7 @@ package trap
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -70,8 +71,40 @@ func (t *VMM) guestMMU() x86.MMU {
 	return x86.MMU{CR0: t.V.CR0, CR3: t.V.CR3, CR4: t.V.CR4}
 }
 
-// initShadow prepares the shadow MMU (trap only: the binary translator and
-// the paravirtual VMM manage their own page tables).
+// ShadowLayout places a strategy's shadow page tables in its part of the
+// VMM region.
+type ShadowLayout struct {
+	PoolBase  uint32 // physical (= VMM linear) base of the pool of shadow pages
+	PoolPages int
+	// VMMPDEs are the VMM's directory entries for 0xFF000000-0xFFFFFFFF,
+	// copied into every shadow.
+	VMMPDEs []uint32
+	// OffCR3 is the real CR3 while the guest does not page; 0 turns the
+	// real CPU's paging off then (trap).
+	OffCR3 uint32
+}
+
+// EnableShadow makes this VMM virtualize the guest's MMU with shadow page
+// tables placed by l (a strategy built on trap: the binary translator).
+func (t *VMM) EnableShadow(l ShadowLayout) {
+	t.sh = shadow.New(shadow.Config{
+		RAMSize: t.Cfg.MemSize, PoolBase: l.PoolBase, PoolPages: l.PoolPages,
+		FirstVMMPDE: firstVMMPDE, VMMPDEs: l.VMMPDEs,
+	}, shadowMem{t.Machine})
+	t.offCR3 = l.OffCR3
+	t.shadowOK = true
+}
+
+// Shadow is the shadow MMU (nil unless the VMM virtualizes the MMU).
+func (t *VMM) Shadow() *shadow.MMU { return t.sh }
+
+// ShadowOn reports whether the real CPU runs on a shadow (the guest pages).
+func (t *VMM) ShadowOn() bool { return t.shadowOn }
+
+// GuestMMU is the paging state the guest believes in.
+func (t *VMM) GuestMMU() x86.MMU { return t.guestMMU() }
+
+// initShadow prepares trap's shadow MMU.
 func (t *VMM) initShadow() error {
 	m := t.Machine
 	pts := make([]byte, 4*4096)
@@ -86,10 +119,7 @@ func (t *VMM) initShadow() error {
 	for i := uint32(0); i < 4; i++ {
 		pdes = append(pdes, (shadowVMMPTs+i*4096)|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
 	}
-	t.sh = shadow.New(shadow.Config{
-		RAMSize: m.Cfg.MemSize, PoolBase: shadowPoolBase, PoolPages: shadowPoolSize,
-		FirstVMMPDE: firstVMMPDE, VMMPDEs: pdes,
-	}, shadowMem{m})
+	t.EnableShadow(ShadowLayout{PoolBase: shadowPoolBase, PoolPages: shadowPoolSize, VMMPDEs: pdes})
 	return nil
 }
 
@@ -102,14 +132,18 @@ func (t *VMM) syncPaging() {
 	if !g.Paging() {
 		if t.shadowOn {
 			t.shadowOn = false
-			m.SetReg(unicorn.CR0, cr0&^x86.CR0PG)
+			if t.offCR3 != 0 {
+				m.SetReg(unicorn.CR3, t.offCR3)
+			} else {
+				m.SetReg(unicorn.CR0, cr0&^x86.CR0PG)
+			}
 			t.flushTLB()
 		}
 		return
 	}
 	for pdi := firstVMMPDE; pdi < 1024; pdi++ {
 		if v, ok := m.PhysMem().ReadPhys32(g.CR3&x86.PTEAddr + uint32(pdi)*4); ok && v&x86.PTEPresent != 0 {
-			t.Crash(t.cpu.pc, "trap: the guest maps %#x-0xffffffff (directory entry %d), where trap's VMM lives; relocating the VMM is not implemented", uint32(pdi)<<22, pdi)
+			t.Crash(t.cpu.pc, "%s: the guest maps %#x-0xffffffff (directory entry %d), where %s's VMM lives; relocating the VMM is not implemented", t.name, uint32(pdi)<<22, pdi, t.name)
 			return
 		}
 	}
@@ -134,14 +168,28 @@ func (t *VMM) flushTLB() {
 
 // onShadowFault handles a #PF raised by the shadow tables.
 func (t *VMM) onShadowFault(tr vmm.Trap) {
-	m := t.Machine
-	lin := m.Reg(unicorn.CR2)
-	acc := x86.Access{Write: tr.Code&x86.PFWrite != 0, User: tr.Code&x86.PFUser != 0}
-	f, err := t.sh.Fault(t.guestMMU(), lin, acc)
+	lin := t.Reg(unicorn.CR2)
+	f, err := t.sh.Fault(t.guestMMU(), lin, PFAccess(tr.Code))
 	if err != nil {
 		t.Fail(err)
 		return
 	}
+	t.ShadowFault(tr, f)
+}
+
+// PFAccess is the access a #PF's error code describes.
+func PFAccess(code uint32) x86.Access {
+	return x86.Access{Write: code&x86.PFWrite != 0, User: code&x86.PFUser != 0}
+}
+
+// ShadowFault does what the shadow MMU decided for a #PF at tr.PC (a guest
+// address: a translator maps its TC addresses back first): retry a hidden
+// fault, reflect a true one, perform a traced page-table write, stop on a
+// mapping beyond RAM or of the VMM's region. (Protected faults belong to
+// the strategy that protects.)
+func (t *VMM) ShadowFault(tr vmm.Trap, f shadow.Fault) {
+	m := t.Machine
+	lin, acc := f.Addr, PFAccess(tr.Code)
 	switch f.Kind {
 	case shadow.Hidden:
 		m.Record(CausePFHidden, vmm.MechTrap, tr.PC)
@@ -161,7 +209,9 @@ func (t *VMM) onShadowFault(tr vmm.Trap) {
 		t.Crash(tr.PC, "guest page tables map %#x onto physical %#x, beyond guest RAM (%d MiB)", lin, f.Phys, m.Cfg.MemSize>>20)
 	case shadow.VMMRegion:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
-		t.Crash(tr.PC, "trap: the guest touched %#x, in the VMM's region (relocating the VMM is not implemented)", lin)
+		t.Crash(tr.PC, "%s: the guest touched %#x, in the VMM's region (relocating the VMM is not implemented)", t.name, lin)
+	case shadow.Protected:
+		t.Fail(fmt.Errorf("%s: internal error: a write to protected frame %#x reached trap", t.name, f.Phys))
 	}
 }
 
@@ -199,24 +249,38 @@ func (t *VMM) emulatePTWrite(pc uint32, f shadow.Fault) {
 		t.Crash(pc, "trap: a write to a guest page table by %q is not emulated (only 32-bit mov)", inst.String())
 		return
 	}
-	frame := f.Phys & x86.PTEAddr
-	old := make([]byte, 4096)
-	if err := m.E.MemRead(uint64(frame), old); err != nil {
+	if err := t.WritePT(f.Phys, val); err != nil {
 		t.Fail(err)
 		return
 	}
+	t.Resume(pc + uint32(inst.Len))
+}
+
+// WritePT performs a 32-bit guest store of val at physical address phys,
+// in a traced page table, and drops the shadow entries derived from what
+// changed (a binary translator's callout for a store it knows writes page
+// tables uses it too).
+func (t *VMM) WritePT(phys, val uint32) error {
+	m := t.Machine
+	frame := phys & x86.PTEAddr
+	old := make([]byte, 4096)
+	if err := m.E.MemRead(uint64(frame), old); err != nil {
+		return err
+	}
 	now := append([]byte(nil), old...)
-	binary.LittleEndian.PutUint32(now[f.Phys&0xFFF:], val)
-	if err := m.E.MemWrite(uint64(f.Phys), now[f.Phys&0xFFF:f.Phys&0xFFF+4]); err != nil {
-		t.Fail(err)
-		return
+	binary.LittleEndian.PutUint32(now[phys&0xFFF:], val)
+	if err := m.E.MemWrite(uint64(phys), now[phys&0xFFF:phys&0xFFF+4]); err != nil {
+		return err
 	}
 	t.sh.Wrote(frame, old, now)
 	t.flushTLB()
 	if frame == t.V.CR3&x86.PTEAddr {
 		t.syncPaging() // a change to the directory in force: recheck the VMM's entries
 	}
-	t.Resume(pc + uint32(inst.Len))
+	if t.MappingsChanged != nil {
+		t.MappingsChanged()
+	}
+	return nil
 }
 
 var gpr32 = map[x86asm.Reg]unicorn.Reg{

@@ -101,8 +101,17 @@ type VMM struct {
 	// Shadow paging (shadow.go): on under trap itself; the strategies
 	// built on trap (bt, pv) manage page tables their own way.
 	sh       *shadow.MMU
-	shadowOK bool // this VMM virtualizes the MMU with shadow page tables
-	shadowOn bool // the guest pages: the real CPU runs on the shadow
+	shadowOK bool   // this VMM virtualizes the MMU with shadow page tables
+	shadowOn bool   // the guest pages: the real CPU runs on the shadow
+	offCR3   uint32 // the real CR3 while the guest does not page (0: real paging off)
+	name     string // the strategy's name, for reports
+	// PagingChanged, if set, runs after the real MMU followed a change of
+	// the guest's paging state (a write of CR0, CR3 or CR4): a binary
+	// translator checks that its translations still read what they did.
+	PagingChanged func()
+	// MappingsChanged, if set, runs after the VMM performed a guest store
+	// into a traced page table or an invlpg.
+	MappingsChanged func()
 }
 
 // New boots img under trap-and-emulate. The VMM's tables in the strategy
@@ -137,7 +146,7 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &VMM{Machine: m}
+	t := &VMM{Machine: m, name: name}
 	t.cpu = &unicornCPU{m: m}
 	t.emu = &Emulator{P: t}
 	if err := t.deprivilege(); err != nil {
@@ -374,11 +383,10 @@ func GuestView(sel uint16) uint16 {
 
 // ---- exits ----
 
-// OnTrap is the VMM's entry: the real IDT sent an event here.
-func (t *VMM) OnTrap(tr vmm.Trap) {
-	m := t.Machine
-	// The virtual CPL follows where the guest really was.
-	if m.Reg(unicorn.CS)&3 == 3 {
+// SyncCPL makes the virtual CPL follow where the guest really was when it
+// entered the VMM.
+func (t *VMM) SyncCPL() {
+	if t.Reg(unicorn.CS)&3 == 3 {
 		t.V.CPL = 3
 		// User code's virtual IF: what the guest kernel's iret to user mode
 		// popped, when the VMM can know it (UserIF); under trap that iret
@@ -388,6 +396,12 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 	} else {
 		t.V.CPL = 0
 	}
+}
+
+// OnTrap is the VMM's entry: the real IDT sent an event here.
+func (t *VMM) OnTrap(tr vmm.Trap) {
+	m := t.Machine
+	t.SyncCPL()
 	switch {
 	case tr.External:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
@@ -709,12 +723,15 @@ func (t *VMM) LDTLoaded() { t.GDTLoaded() }
 func (t *VMM) CRWritten(n int, old uint32) {
 	if !t.shadowOK {
 		if n == 0 && t.V.CR0&x86.CR0PG != 0 {
-			t.Crash(t.cpu.pc, "%s: the guest enabled paging; memory virtualization is not implemented for this strategy yet (trap and native page)", t.Result().Strategy)
+			t.Crash(t.cpu.pc, "%s: the guest enabled paging; memory virtualization is not implemented for this strategy yet (native, trap and bt page)", t.name)
 		}
 		return
 	}
 	if n == 0 || n == 3 || n == 4 {
 		t.syncPaging()
+		if t.PagingChanged != nil {
+			t.PagingChanged()
+		}
 	}
 }
 
@@ -723,6 +740,9 @@ func (t *VMM) InvalidatePage(addr uint32) {
 	if t.shadowOn {
 		t.sh.Invlpg(addr)
 		t.flushTLB()
+		if t.MappingsChanged != nil {
+			t.MappingsChanged()
+		}
 	}
 }
 
@@ -780,18 +800,33 @@ func (t *VMM) unaudit(pc uint32) {
 	t.audited = false
 }
 
+// ShadowCounters are the shadow MMU's counts once the guest has paged
+// (none before).
+func (t *VMM) ShadowCounters() map[string]uint64 {
+	if t.sh == nil || t.sh.Stats.CacheMisses == 0 {
+		return nil
+	}
+	st := t.sh.Stats
+	c := map[string]uint64{
+		"shadow/cache-hits":   st.CacheHits,
+		"shadow/cache-misses": st.CacheMisses,
+		"shadow/hidden":       st.Hidden,
+		"shadow/true":         st.True,
+		"shadow/pt-writes":    st.PTWrites,
+		"shadow/invlpg":       st.Invlpg,
+		"shadow/flushes":      st.Flushes,
+	}
+	if st.ProtectedWrites > 0 {
+		c["shadow/protected-writes"] = st.ProtectedWrites
+	}
+	return c
+}
+
 // Result adds the x86-hole report to the machine's result.
 func (t *VMM) Result() *vmm.Result {
 	r := t.Machine.Result()
-	if t.sh != nil && t.sh.Stats.CacheMisses > 0 {
-		st := t.sh.Stats
-		r.Counters["shadow/cache-hits"] = st.CacheHits
-		r.Counters["shadow/cache-misses"] = st.CacheMisses
-		r.Counters["shadow/hidden"] = st.Hidden
-		r.Counters["shadow/true"] = st.True
-		r.Counters["shadow/pt-writes"] = st.PTWrites
-		r.Counters["shadow/invlpg"] = st.Invlpg
-		r.Counters["shadow/flushes"] = st.Flushes
+	for k, v := range t.ShadowCounters() {
+		r.Counters[k] = v
 	}
 	for cause, n := range t.audit {
 		r.Counters["audit/"+cause] = n
