@@ -563,7 +563,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	case m.stop.Kind != StopNone:
 	case m.counter != nil && m.counter.Exhausted():
 		m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
-	case m.wall >= m.Cfg.TimeBudget:
+	case m.wall >= m.Cfg.TimeBudget || m.E.TimedOut():
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 	}
 	return handled, nil

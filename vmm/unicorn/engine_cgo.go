@@ -32,6 +32,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -90,6 +91,7 @@ type Engine struct {
 	pendingFree   []*C.vs_counter
 	pendingClocks []*C.vs_clock
 	running       bool
+	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
 	// invalidHandled: a HookInsnInvalid callback accepted an invalid
 	// instruction during this Start (Unicorn 2.1 still reports
@@ -98,6 +100,67 @@ type Engine struct {
 	// started: Start has been called at least once, so translated code may
 	// exist (flushIfIdle skips the flush before that).
 	started bool
+	wd      watchdog
+}
+
+// watchdog is Start's time budget: a Go timer that calls uc_emu_stop. It
+// replaces uc_emu_start's own timeout, which runs a thread that polls
+// with usleep while the guest runs (SUBSTRATE.md: ~19% of a process's
+// CPU); the timer costs nothing until it fires. One timer per engine,
+// re-armed by each Start, so a Start allocates nothing.
+type watchdog struct {
+	mu       sync.Mutex
+	timer    *time.Timer
+	armed    bool      // a Start with a timeout is in progress
+	deadline time.Time // when that Start's time is up
+	fired    bool      // the last Start with a timeout was stopped by it
+}
+
+// watchdogRetry is how soon a fired watchdog tries again while Start has
+// not returned: a uc_emu_stop that lands before uc_emu_start has reset
+// its stop request is lost, so the watchdog keeps stopping until Start
+// is over.
+const watchdogRetry = time.Millisecond
+
+// arm starts the watchdog for one Start.
+func (e *Engine) armWatchdog(timeout time.Duration) {
+	w := &e.wd
+	w.mu.Lock()
+	w.armed, w.fired = true, false
+	w.deadline = time.Now().Add(timeout)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(timeout, e.watchdogFire)
+	} else {
+		w.timer.Reset(timeout)
+	}
+	w.mu.Unlock()
+}
+
+// disarm ends the watchdog's interest in the Start that just returned; it
+// reports whether the watchdog stopped it.
+func (e *Engine) disarmWatchdog() bool {
+	w := &e.wd
+	w.mu.Lock()
+	w.armed = false
+	fired := w.fired
+	w.mu.Unlock()
+	w.timer.Stop()
+	return fired
+}
+
+// watchdogFire runs on the timer's goroutine. A call left over from an
+// earlier Start (its time not yet up for the current one) does nothing.
+func (e *Engine) watchdogFire() {
+	w := &e.wd
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.armed || time.Now().Before(w.deadline) {
+		return
+	}
+	w.fired = true
+	// Safe from another thread: Unicorn's own timeout thread does the same.
+	C.uc_emu_stop(e.uc)
+	w.timer.Reset(watchdogRetry)
 }
 
 // New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
@@ -187,6 +250,9 @@ func (e *Engine) Close() error {
 	}
 	e.clocks = nil
 	e.freePending()
+	if e.wd.timer != nil {
+		e.wd.timer.Stop()
+	}
 	if e.ctx != nil {
 		C.uc_context_free(e.ctx)
 		e.ctx = nil
@@ -427,7 +493,7 @@ func (e *Engine) SetMSR(id uint32, v uint64) error {
 }
 
 // Start runs the guest from begin until EIP reaches until, timeout elapses
-// (0 = none; rounded up to whole microseconds), count instructions have run
+// (0 = none; a Go watchdog calls uc_emu_stop then, see TimedOut), count instructions have run
 // (0 = no limit), Stop is called, or an error occurs. A timeout or Stop is
 // not an error. Start may be called again to continue, usually with
 // begin = the current EIP.
@@ -443,15 +509,19 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	if e.running {
 		return fmt.Errorf("unicorn: start: emulation already running: %w", ErrArg)
 	}
-	var us uint64
-	if timeout > 0 {
-		us = uint64((timeout + time.Microsecond - 1) / time.Microsecond)
-	}
 	e.running = true
 	e.started = true
 	e.panicErr = nil
 	e.invalidHandled = false
-	err := ucErr(C.uc_emu_start(e.uc, C.uint64_t(begin), C.uint64_t(until), C.uint64_t(us), C.size_t(count)))
+	e.timedOut = false
+	if timeout > 0 {
+		e.armWatchdog(timeout)
+	}
+	// Unicorn's own timeout stays 0: the watchdog replaces its thread.
+	err := ucErr(C.uc_emu_start(e.uc, C.uint64_t(begin), C.uint64_t(until), 0, C.size_t(count)))
+	if timeout > 0 {
+		e.timedOut = e.disarmWatchdog()
+	}
 	e.running = false
 	if err == ErrException && e.invalidHandled {
 		err = nil
@@ -470,6 +540,10 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	}
 	return nil
 }
+
+// TimedOut reports whether the last Start was ended by its timeout (the
+// watchdog stopped it).
+func (e *Engine) TimedOut() bool { return e.timedOut }
 
 // Stop asks a running emulation to stop. From a code hook it stops before
 // the hooked instruction; from other hooks the current translated block may
