@@ -40,7 +40,6 @@ const (
 	stubBase     = vmm.StrategyBase + vmm.StrategySize - stubAreaSize
 	stubAreaSize = 0x20000 // 128 Ki stubs
 	tcMaxSize    = stubBase - tcBase
-	flushPage    = vmm.VMMBase - 0x1000 // a page of its own whose protection changes flush Unicorn's TLB
 
 	// trap's part of the strategy region (read-only for the CPU).
 	trapAreaSize = 0x12000

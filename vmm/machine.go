@@ -28,7 +28,6 @@ const (
 	gateGDTAddr  = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
 	stubAddr     = machineBase + 0x18000 // lcall $gate, $0
 	landingAddr  = machineBase + 0x19000 // the call gate's target: the landing hook fires here
-	tlbFlushPage = machineBase + 0x1A000 // its protection is flipped to flush Unicorn's TLB (DropTranslations)
 	// The trampoline's two pages: the stub runs at the interrupted code's
 	// privilege level (CPL 3 too), the landing pad at the handler's. A VMM
 	// with its own page tables maps the first user-accessible and the
@@ -79,7 +78,6 @@ type Machine struct {
 	crashInsn bool    // a crash report waits for its instruction (finishCrash)
 	wall      time.Duration
 	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
-	tlbFlip   bool        // tlbFlushPage's protection, toggled to flush the TLB
 
 	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
 	PIT     *PIT
@@ -314,8 +312,8 @@ func (m *Machine) Complete(next uint32) {
 // tables (a supervisor-only TC seen from ring 3, guest RAM under SMEP seen
 // from ring 1) the lookup would miss and silently drop nothing. In those
 // cases paging is off around the call — the VMM's mappings are the
-// identity — and the TLB is flushed after (host CR0 writes flush nothing: pitfall 7;
-// a protection change does).
+// identity — and the TLB is flushed after (host CR0 writes flush nothing:
+// pitfall 7).
 func (m *Machine) DropTranslations(begin, end uint64) error {
 	cr0 := m.reg(unicorn.CR0)
 	// The lookup misses for guest RAM when the VMM's tables map it user
@@ -338,13 +336,8 @@ func (m *Machine) DropTranslations(begin, end uint64) error {
 	if rerr != nil {
 		return fmt.Errorf("vmm: drop translations of %#x-%#x: %w", begin, end, rerr)
 	}
-	prot := unicorn.ProtRead // never writable: the region is not the guest's
-	if m.tlbFlip {
-		prot = unicorn.ProtRead | unicorn.ProtExec
-	}
-	m.tlbFlip = !m.tlbFlip
-	if err := m.E.MemProtect(tlbFlushPage, 4096, prot); err != nil {
-		return fmt.Errorf("vmm: flush TLB: %w", err)
+	if err := m.E.FlushTLB(); err != nil {
+		return fmt.Errorf("vmm: %w", err)
 	}
 	return nil
 }
@@ -779,8 +772,16 @@ func Boot(e *unicorn.Engine, img *guest.Image, memSize uint32, args string) erro
 	if err := e.MemMap(0, uint64(memSize), unicorn.ProtAll); err != nil {
 		return fmt.Errorf("vmm: map guest RAM: %w", err)
 	}
-	if err := e.MemMap(VMMBase, VMMSize, unicorn.ProtAll); err != nil {
-		return fmt.Errorf("vmm: map VMM region: %w", err)
+	// The VMM region is host-backed memory (the VMM writes it directly, also
+	// where it is read-only to the guest: no memory-map rebuild per write)
+	// and two regions from the start, the strategy's and the machine's, so
+	// that GuardVMMRegion and a strategy's protection change whole regions
+	// instead of splitting one (a split copies it).
+	if err := e.MemMapHost(StrategyBase, StrategySize, unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map the strategy region: %w", err)
+	}
+	if err := e.MemMapHost(machineBase, machineSize, unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map the machine region: %w", err)
 	}
 	for _, s := range img.Segments {
 		if uint64(s.Addr)+uint64(s.MemSize) > uint64(memSize) {

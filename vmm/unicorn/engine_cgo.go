@@ -90,6 +90,7 @@ type Engine struct {
 	// for Start.
 	pendingFree   []*C.vs_counter
 	pendingClocks []*C.vs_clock
+	host          []hostRegion // MemMapHost regions, written directly
 	running       bool
 	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
@@ -259,6 +260,7 @@ func (e *Engine) Close() error {
 	}
 	err := ucErr(C.uc_close(e.uc))
 	e.uc = nil
+	e.freeHost()
 	if err != nil {
 		return fmt.Errorf("unicorn: close: %w", err)
 	}
@@ -296,6 +298,7 @@ func (e *Engine) MemUnmap(addr, size uint64) error {
 	if err := ucErr(C.uc_mem_unmap(e.uc, C.uint64_t(addr), C.size_t(size))); err != nil {
 		return fmt.Errorf("unicorn: mem unmap %#x+%#x: %w", addr, size, err)
 	}
+	e.unmapHost(addr, size)
 	return nil
 }
 
@@ -319,6 +322,10 @@ func (e *Engine) MemRead(addr uint64, buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
+	if h, ok := e.hostSpan(addr, len(buf)); ok {
+		copy(buf, h)
+		return nil
+	}
 	// Safe: buf is Go memory without pointers, alive for the call; C writes
 	// at most len(buf) bytes and keeps no reference (noescape/nocallback).
 	err := ucErr(C.uc_mem_read(e.uc, C.uint64_t(addr), unsafe.Pointer(&buf[0]), C.size_t(len(buf))))
@@ -336,6 +343,10 @@ func (e *Engine) MemWrite(addr uint64, data []byte) error {
 		return errClosed("mem write")
 	}
 	if len(data) == 0 {
+		return nil
+	}
+	if h, ok := e.hostSpan(addr, len(data)); ok {
+		copy(h, data)
 		return nil
 	}
 	// Safe: data is pointer-free Go memory, only read by C during the call.

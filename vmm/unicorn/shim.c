@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "shim.h"
 #include "_cgo_export.h"
@@ -192,6 +193,17 @@ uc_err vs_flush_tlb(uc_engine *uc) {
 // guest's page tables, through the CPU's MMU) or UC_TLB_VIRTUAL (identity).
 uc_err vs_tlb_mode(uc_engine *uc, int mode) {
 	return uc_ctl_tlb_mode(uc, mode);
+}
+
+// ---- host-backed memory ----
+
+void *vs_host_alloc(size_t size) {
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void vs_host_free(void *p, size_t size) {
+	munmap(p, size);
 }
 
 // ---- registers ----

@@ -63,11 +63,17 @@ vs_clock *vs_clock_new(void);
 void vs_clock_free(vs_clock *c);
 uc_err vs_clock_add(uc_engine *uc, vs_clock *c, uint64_t begin, uint64_t end);
 
-// uc_ctl_flush_tlb is really UC_CTL_TB_FLUSH: drops every translated block.
+// Drops every translated block (UC_CTL_TB_FLUSH). In 2.0.1
+// uc_ctl_flush_tlb was this; in 2.1 it is a real TLB flush (vs_flush_tlb).
 uc_err vs_flush_tb(uc_engine *uc);
 uc_err vs_flush_tlb(uc_engine *uc);
 uc_err vs_set_tcg_buffer_size(uc_engine *uc, uint32_t size);
 uc_err vs_tlb_mode(uc_engine *uc, int mode);
+
+// Host memory for uc_mem_map_ptr: anonymous, zeroed, page-aligned, touched
+// lazily (NULL on failure).
+void *vs_host_alloc(size_t size);
+void vs_host_free(void *p, size_t size);
 
 // uc_ctl is variadic as well.
 uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
