@@ -178,3 +178,15 @@ func probeFields(serial string) map[string]string {
 	}
 	return f
 }
+
+// An exit allocates nothing: cli/sti (irq-toggle) and port I/O (io) trap
+// into the VMM thousands of times, and the heap allocations of a run do
+// not grow with them.
+func TestExitAllocatesNothing(t *testing.T) {
+	for _, w := range []string{"irq-toggle", "io"} {
+		per, exits := vmmtest.AllocsPerExit(t, "trap", load(t, w), 1000, 3000)
+		if per > 0 {
+			t.Errorf("%s under trap: %.3f allocations per exit (over %d extra exits)", w, per, exits)
+		}
+	}
+}

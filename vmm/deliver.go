@@ -68,21 +68,15 @@ func (f *DeliveryFault) Error() string {
 // onInterrupt is Unicorn's interrupt hook: an exception or int n.
 func (m *Machine) onInterrupt(intno uint32) {
 	pc := m.pc()
-	code, isInt, err := m.E.FaultInfo()
+	// Pitfall 1: TakeFault also resets Unicorn's "previous exception" so
+	// the next fault is not promoted to #DF — after int n too: without it,
+	// under bt the first #GP at ring 3 after a system call arrived as #DF
+	// (difftest's corpus guest ring3). The machine follows the double-fault
+	// rule itself (escalate).
+	code, isInt, err := m.E.TakeFault()
 	if err != nil {
-		m.fail(fmt.Errorf("vmm: fault info: %w", err))
+		m.fail(fmt.Errorf("vmm: %w", err))
 		return
-	}
-	{
-		// Pitfall 1: reset Unicorn's "previous exception" so the next
-		// fault is not promoted to #DF — after int n too: without it, under
-		// bt the first #GP at ring 3 after a system call arrived as #DF
-		// (difftest's corpus guest ring3). The machine follows the
-		// double-fault rule itself (escalate).
-		if err := m.E.ClearFault(); err != nil {
-			m.fail(fmt.Errorf("vmm: clear fault: %w", err))
-			return
-		}
 	}
 	vec := uint8(intno)
 	if g := m.gate; g != nil {
@@ -100,7 +94,8 @@ func (m *Machine) onInterrupt(intno uint32) {
 	if isInt {
 		// int n, int3, into: EIP is already past the instruction.
 		start := pc - 1
-		if b, err := m.read(pc-2, 2); err == nil && b[0] == 0xCD && b[1] == vec {
+		var b [2]byte
+		if err := m.ReadMem(pc-2, b[:]); err == nil && b[0] == 0xCD && b[1] == vec {
 			start = pc - 2
 		}
 		m.deliver(CauseInt(vec), vec, 0, false, true, pc, start)
@@ -185,11 +180,11 @@ func (m *Machine) Descriptor(sel uint16) (x86.Descriptor, error) {
 	if off+7 > t.Limit {
 		return x86.Descriptor{}, fmt.Errorf("selector %#x beyond %v limit %#x", sel, table, t.Limit)
 	}
-	b, err := m.read(t.Base+off, 8)
-	if err != nil {
+	var b [8]byte // on the stack: no allocation per exit
+	if err := m.ReadMem(t.Base+off, b[:]); err != nil {
 		return x86.Descriptor{}, err
 	}
-	return x86.Decode(b), nil
+	return x86.Decode(b[:]), nil
 }
 
 // segBase is the base of the segment a selector names (0 for the null
@@ -295,11 +290,11 @@ func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *Deli
 	if uint32(vec)*8+7 > limit {
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
 	}
-	raw, err := m.read(base+uint32(vec)*8, 8)
-	if err != nil {
+	var raw [8]byte // on the stack: no allocation per exit
+	if err := m.ReadMem(base+uint32(vec)*8, raw[:]); err != nil {
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("IDT entry unreadable: %v", err)}
 	}
-	gate := x86.Decode(raw)
+	gate := x86.Decode(raw[:])
 	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
 		why := fmt.Sprintf("IDT entry %#x is not a 32-bit interrupt or trap gate (%v)", vec, gate)
 		if gate.Type == x86.TypeTaskGate && gate.IsGate() {

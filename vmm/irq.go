@@ -51,7 +51,19 @@ const TicksPerBlock = 1
 const never = ^uint64(0)
 
 // CauseIRQ is the event cause of external interrupt line irq.
-func CauseIRQ(irq int) string { return fmt.Sprintf("irq/%d", irq) }
+func CauseIRQ(irq int) string {
+	if irq >= 0 && irq < len(irqCauses) {
+		return irqCauses[irq]
+	}
+	return fmt.Sprintf("irq/%d", irq)
+}
+
+var irqCauses = func() (c [16]string) {
+	for i := range c {
+		c[i] = fmt.Sprintf("irq/%d", i)
+	}
+	return c
+}()
 
 func (m *Machine) setupInterrupts() error {
 	m.PIT = NewPIT()
@@ -239,10 +251,7 @@ func (m *Machine) stepForInterruptWindow() error {
 		}
 		if m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 && !m.inShadow {
 			m.deliverIRQ(m.pc())
-			if m.resumeAt != nil {
-				m.setReg(unicorn.EIP, *m.resumeAt)
-				m.resumeAt = nil
-			}
+			m.applyResume()
 			return nil
 		}
 		// sti (and mov/pop to SS) shadow the next instruction.

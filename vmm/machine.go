@@ -67,24 +67,28 @@ type Machine struct {
 	pause     bool // stop the engine at the next instruction boundary (RunToExit)
 	pauseOn   func(Event) bool
 	paused    bool
-	resumeAt  *uint32 // EIP to set once Start returns (an EIP write would cancel Stop: pitfall 6)
-	pendingUD bool    // the invalid-instruction hook saw an undefined opcode
-	irqWindow bool    // an interrupt is pending while IF=0: single-step until IF opens
-	inShadow  bool    // the last instruction was sti (or a load of SS): interrupts wait one more instruction
-	freeRan   bool    // the last engine run had no instruction count: its translations lack the step hook
-	wantClock bool    // the guest loaded a PIT count: start the clock between runs
-	stepThen  func()  // run exactly one guest instruction, then call this
-	hookErr   error   // an internal error inside a hook, surfaced by Run
-	crashInsn bool    // a crash report waits for its instruction (finishCrash)
+	resumeAt  uint32 // EIP to set once Start returns, if resume (an EIP write would cancel Stop: pitfall 6)
+	resume    bool
+	pendingUD bool   // the invalid-instruction hook saw an undefined opcode
+	irqWindow bool   // an interrupt is pending while IF=0: single-step until IF opens
+	inShadow  bool   // the last instruction was sti (or a load of SS): interrupts wait one more instruction
+	freeRan   bool   // the last engine run had no instruction count: its translations lack the step hook
+	wantClock bool   // the guest loaded a PIT count: start the clock between runs
+	stepThen  func() // run exactly one guest instruction, then call this
+	hookErr   error  // an internal error inside a hook, surfaced by Run
+	crashInsn bool   // a crash report waits for its instruction (finishCrash)
 	wall      time.Duration
 	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
 
-	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
-	PIT     *PIT
-	PIC     *PIC
-	Disks   *Disks
-	clock   *unicorn.BlockClock
-	gate    *pendingGate // a privilege-raising delivery in flight through the call gate
+	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
+	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
+	decoded  DecodeCache
+	code     [maxInsnLen]byte
+	PIT      *PIT
+	PIC      *PIC
+	Disks    *Disks
+	clock    *unicorn.BlockClock
+	gate     *pendingGate // a privilege-raising delivery in flight through the call gate
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
 	// through Unicorn's IN/OUT hook, imprecisely) before their site was found.
 	SafetyNetIO uint64
@@ -298,7 +302,7 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 // pending.
 func (m *Machine) Complete(next uint32) {
 	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock || m.stepThen != nil {
-		m.resumeAt = &next
+		m.resumeAt, m.resume = next, true
 		m.E.Stop()
 		return
 	}
@@ -527,7 +531,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	}
 	m.freeRan = count == 0
 	pc := m.pc()
-	m.resumeAt = nil
+	m.resume = false
 	t0 := time.Now()
 	startErr := m.E.Start(uint64(pc), 0, remaining, count)
 	m.wall += time.Since(t0)
@@ -540,7 +544,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 			return false, err
 		}
 	}
-	handled = m.resumeAt != nil
+	handled = m.resume
 	m.applyResume()
 	if startErr != nil && m.stop.Kind == StopNone {
 		m.engineError(startErr)
@@ -563,9 +567,9 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 }
 
 func (m *Machine) applyResume() {
-	if m.resumeAt != nil {
-		m.setReg(unicorn.EIP, *m.resumeAt)
-		m.resumeAt = nil
+	if m.resume {
+		m.setReg(unicorn.EIP, m.resumeAt)
+		m.resume = false
 	}
 }
 
@@ -731,23 +735,23 @@ func (m *Machine) write(addr uint32, b []byte) error {
 }
 
 // fetch reads up to maxInsnLen bytes of code at pc (fewer at the end of
-// mapped memory).
-func (m *Machine) fetch(pc uint32) []byte {
+// mapped memory) into buf.
+func (m *Machine) fetch(pc uint32, buf *[maxInsnLen]byte) []byte {
 	for n := maxInsnLen; n > 0; n-- {
-		if b, err := m.read(pc, n); err == nil {
-			return b
+		if err := m.linearIO(pc, buf[:n], false); err == nil {
+			return buf[:n]
 		}
 	}
 	return nil
 }
 
-// Decode decodes the instruction at pc.
+// Decode decodes the instruction at pc, each site once (DecodeCache).
 func (m *Machine) Decode(pc uint32) (x86asm.Inst, error) {
-	code := m.fetch(pc)
+	code := m.fetch(pc, &m.code)
 	if code == nil {
 		return x86asm.Inst{}, fmt.Errorf("vmm: no memory at %#x", pc)
 	}
-	return x86asm.Decode(code, 32)
+	return m.decoded.Decode(pc, code)
 }
 
 // Disasm renders the instruction at pc in AT&T syntax, or "" if it cannot
@@ -755,7 +759,8 @@ func (m *Machine) Decode(pc uint32) (x86asm.Inst, error) {
 func (m *Machine) Disasm(pc uint32) string {
 	inst, err := m.Decode(pc)
 	if err != nil {
-		if code := m.fetch(pc); len(code) > 0 {
+		var buf [maxInsnLen]byte
+		if code := m.fetch(pc, &buf); len(code) > 0 {
 			return fmt.Sprintf("undecodable: % x", code[:min(len(code), 4)])
 		}
 		return ""

@@ -333,3 +333,17 @@ uc_err vs_ctx_fault_info(uc_engine *uc, uc_context *ctx, size_t off, uint32_t *c
 	memcpy(is_int, (const char *)ctx + off + 4, sizeof *is_int);
 	return UC_ERR_OK;
 }
+
+// FaultInfo and ClearFault with one context save: the interrupt hook's
+// per-exit work for pitfall 1.
+uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t old_off, uint32_t *code, int32_t *is_int) {
+	uc_err err = uc_context_save(uc, ctx);
+	if (err != UC_ERR_OK) {
+		return err;
+	}
+	memcpy(code, (const char *)ctx + code_off, sizeof *code);
+	memcpy(is_int, (const char *)ctx + code_off + 4, sizeof *is_int);
+	int32_t none = -1;
+	memcpy((char *)ctx + old_off, &none, sizeof none);
+	return uc_context_restore(uc, ctx);
+}

@@ -93,6 +93,7 @@ uc_err vs_msr_write(uc_engine *uc, uint32_t id, uint64_t v);
 // Context blob access for the pitfall-1 workaround (see fault_cgo.go).
 uc_err vs_ctx_snapshot(uc_engine *uc, uc_context *ctx, void *out, size_t n);
 uc_err vs_ctx_clear_fault(uc_engine *uc, uc_context *ctx, size_t off);
+uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t old_off, uint32_t *code, int32_t *is_int);
 uc_err vs_ctx_fault_info(uc_engine *uc, uc_context *ctx, size_t off, uint32_t *code, int32_t *is_int);
 
 #endif
