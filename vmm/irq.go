@@ -97,11 +97,21 @@ func (m *Machine) startClock() error {
 	if m.TCEnd != 0 {
 		end = uint64(m.TCEnd) - 1
 	}
-	c, err := m.E.NewBlockClock(0, end, m.onClock)
+	// Only guest code needs retranslating with the clock: dropping its
+	// translations by range costs far less than flushing all of them.
+	c, err := m.E.NewBlockClockKeep(0, end, m.onClock)
 	if err != nil {
 		return fmt.Errorf("vmm: block clock: %w", err)
 	}
 	m.clock = c
+	if err := m.DropTranslations(0, uint64(m.Cfg.MemSize)); err != nil {
+		return err
+	}
+	if m.TCEnd != 0 {
+		if err := m.DropTranslations(uint64(m.TCBase), uint64(m.TCEnd)); err != nil {
+			return err
+		}
+	}
 	m.schedule()
 	return nil
 }
