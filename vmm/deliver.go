@@ -412,10 +412,16 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		}
 	}
 	sel := uint16(idx<<3 | 3)
-	stub := []byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
-	if err := m.E.MemWrite(stubAddr, stub); err != nil {
-		m.fail(err)
-		return nil
+	stub := [7]byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
+	// The stub is the same for every delivery through the same gate slot:
+	// rewritten (and its translation dropped) only when it changes.
+	newStub := stub != m.stub
+	if newStub {
+		if err := m.E.MemWrite(stubAddr, stub[:]); err != nil {
+			m.fail(err)
+			return nil
+		}
+		m.stub = stub
 	}
 	// With the guest paging, the trampoline runs on the machine's own page
 	// directory, which maps the machine's pages (paging.go).
@@ -425,9 +431,11 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		return nil
 	}
 	// Host writes do not invalidate translated code (pitfall 5).
-	if err := m.DropTranslations(stubAddr, stubAddr+uint64(len(stub))); err != nil {
-		m.fail(err)
-		return nil
+	if newStub {
+		if err := m.DropTranslations(stubAddr, stubAddr+uint64(len(stub))); err != nil {
+			m.fail(err)
+			return nil
+		}
 	}
 	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))

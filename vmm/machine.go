@@ -82,6 +82,7 @@ type Machine struct {
 
 	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
 	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
+	stub     [7]byte         // the trampoline's lcall as last written (deliver.go)
 	decoded  DecodeCache
 	code     [maxInsnLen]byte
 	PIT      *PIT

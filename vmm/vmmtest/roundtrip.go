@@ -1,0 +1,78 @@
+package vmmtest
+
+import (
+	"testing"
+	"time"
+
+	"virtsim/vmm/unicorn"
+)
+
+// Hook is the kind of bare C->Go hook round trip HookRoundTrip measures.
+type Hook int
+
+const (
+	// HookOut: `out %al,$0x80` through Unicorn's OUT hook, a Go callback
+	// that does nothing (the substrate's floor for an I/O exit).
+	HookOut Hook = iota
+	// HookInt: `int $0x80` through Unicorn's interrupt hook, a Go callback
+	// that does nothing (the floor for a software-interrupt exit).
+	HookInt
+)
+
+// HookRoundTrip measures the bare C->Go hook round trip on the same
+// substrate, in the same process, as the exit it is compared with: n
+// iterations of a two-instruction loop (the hooked instruction and
+// `loop`) on a bare engine, minus the same loop with a nop, per iteration.
+// The exit-path goals are ratios to it ("a trap exit <= 2x a bare hook
+// round trip").
+func HookRoundTrip(tb testing.TB, h Hook, n int) time.Duration {
+	tb.Helper()
+	insn := []byte{0xe6, 0x80} // out %al,$0x80
+	if h == HookInt {
+		insn = []byte{0xcd, 0x80} // int $0x80
+	}
+	hooked := loopRun(tb, insn, h, n)
+	bare := loopRun(tb, []byte{0x66, 0x90}, h, n) // 2-byte nop
+	return (hooked - bare) / time.Duration(n)
+}
+
+// loopRun runs `insn; loop .-2-len(insn)` n times with the hook installed,
+// then `hlt` (Unicorn stops there at CPL 0 with IF=0).
+func loopRun(tb testing.TB, insn []byte, h Hook, n int) time.Duration {
+	tb.Helper()
+	const code = 0x1000
+	e, err := unicorn.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer e.Close()
+	prog := append(append([]byte{}, insn...), 0xe2, byte(0xfe-len(insn)), 0xf4)
+	if err := e.MemMap(0, 0x10000, unicorn.ProtAll); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.MemWrite(code, prog); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.SetRegs([]unicorn.Reg{unicorn.ECX, unicorn.ESP}, []uint32{uint32(n), 0x8000}); err != nil {
+		tb.Fatal(err)
+	}
+	calls := 0
+	switch h {
+	case HookOut:
+		_, err = e.HookOut(func(port uint32, size int, v uint32) { calls++ })
+	default:
+		_, err = e.HookIntr(func(intno uint32) { calls++ })
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := e.Start(code, code+uint64(len(prog)-1), time.Minute, 0); err != nil {
+		tb.Fatal(err)
+	}
+	d := time.Since(t0)
+	if ecx, _ := e.Reg(unicorn.ECX); ecx != 0 {
+		tb.Fatalf("hook loop ended early: ECX = %d", ecx)
+	}
+	return d
+}
