@@ -334,13 +334,16 @@ func (m *Machine) TransferTo(t Transfer) *DeliveryFault {
 }
 
 func (m *Machine) transferSamePL(t Transfer) *DeliveryFault {
-	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags}
+	var fw [6]uint32 // on the stack: no allocation per delivery
+	frame := fw[:0]
 	if t.HasCode {
-		frame = append([]uint32{t.Code}, frame...)
+		frame = append(frame, t.Code)
 	}
+	frame = append(frame, t.RetEIP, t.FrameCS&0xFFFF, t.FrameFlags)
 	ss := m.reg(unicorn.SS)
 	esp := m.reg(unicorn.ESP) - uint32(4*len(frame))
-	if err := m.write(m.segBase(uint16(ss))+esp, words(frame)); err != nil {
+	var fb [24]byte
+	if err := m.write(m.segBase(uint16(ss))+esp, words(fb[:0], frame)); err != nil {
 		return pfFault(err, &DeliveryFault{Vec: x86.VecSS, Code: 0, Why: fmt.Sprintf("cannot push the interrupt frame: %v", err)})
 	}
 	if uint32(t.TargetSel) != m.reg(unicorn.CS) {
@@ -367,8 +370,9 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	}
 	// The switch loads the handler's CS and the inner SS named by the TSS.
 	m.segLoading(t.TargetSel)
-	if ss, err := m.read(tr.Base+4+8*uint32(newCPLOf(t)), 2); err == nil {
-		m.segLoading(binary.LittleEndian.Uint16(ss))
+	var ss [2]byte
+	if err := m.ReadMem(tr.Base+4+8*uint32(newCPLOf(t)), ss[:]); err == nil {
+		m.segLoading(binary.LittleEndian.Uint16(ss[:]))
 	}
 	gdtr, err := m.E.MMR(unicorn.GDTR)
 	if err != nil {
@@ -392,7 +396,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 			m.Crash(t.EventPC, "cannot deliver %s to an inner ring: the guest GDT is full, leaving no slot for the machine's call gate", x86.VectorName(t.Vector))
 			return nil
 		}
-		gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
+		gdt, err := m.readScratch(gdtr.Base, int(gdtr.Limit)+1)
 		if err != nil {
 			return pfFault(err, &DeliveryFault{Vec: x86.VecGP, Code: 0, Why: fmt.Sprintf("GDT unreadable: %v", err)})
 		}
@@ -437,7 +441,8 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 			return nil
 		}
 	}
-	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
+	m.gateBuf = pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
+	m.gate = &m.gateBuf // the machine's own: no allocation per delivery
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
 	m.setReg(unicorn.EIP, stubAddr-csBase)
 	return nil
@@ -455,20 +460,24 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	m.undoGate(g)
 	t := g.t
 	esp := m.reg(unicorn.ESP)
-	call, err := m.read(m.segBase(uint16(m.reg(unicorn.SS)))+esp, 16)
+	var call [16]byte
+	err := m.ReadMem(m.segBase(uint16(m.reg(unicorn.SS)))+esp, call[:])
 	if err != nil {
 		m.Crash(t.EventPC, "privilege switch: inner stack unreadable: %v", err)
 		return
 	}
 	oldESP := binary.LittleEndian.Uint32(call[8:])
 	oldSS := binary.LittleEndian.Uint32(call[12:])
-	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags, oldESP, oldSS & 0xFFFF}
+	var fw [6]uint32 // on the stack: no allocation per delivery
+	frame := fw[:0]
 	if t.HasCode {
-		frame = append([]uint32{t.Code}, frame...)
+		frame = append(frame, t.Code)
 	}
+	frame = append(frame, t.RetEIP, t.FrameCS&0xFFFF, t.FrameFlags, oldESP, oldSS&0xFFFF)
 	newESP := esp + 16 - uint32(4*len(frame))
 	ssBase := m.segBase(uint16(m.reg(unicorn.SS)))
-	if err := m.write(ssBase+newESP, words(frame)); err != nil {
+	var fb [24]byte
+	if err := m.write(ssBase+newESP, words(fb[:0], frame)); err != nil {
 		m.Crash(t.EventPC, "privilege switch: cannot push the interrupt frame: %v", err)
 		return
 	}
@@ -494,8 +503,10 @@ func (m *Machine) segLoading(sel uint16) {
 		return
 	}
 	addr := gdtr.Base + uint32(x86.SelIndex(sel))*8 + 5
-	if b, err := m.read(addr, 1); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
-		_ = m.write(addr, []byte{b[0] | 1}) // guest RAM: a write the CPU would make
+	var b [1]byte
+	if err := m.ReadMem(addr, b[:]); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
+		b[0] |= 1
+		_ = m.write(addr, b[:]) // guest RAM: a write the CPU would make
 	}
 }
 
@@ -505,10 +516,11 @@ func (m *Machine) restoreGDTR(g unicorn.MMR) {
 	}
 }
 
-func words(ws []uint32) []byte {
-	b := make([]byte, 4*len(ws))
-	for i, w := range ws {
-		binary.LittleEndian.PutUint32(b[4*i:], w)
+// words appends ws to b little-endian (b's array on the caller's stack:
+// no allocation per delivery).
+func words(b []byte, ws []uint32) []byte {
+	for _, w := range ws {
+		b = binary.LittleEndian.AppendUint32(b, w)
 	}
 	return b
 }

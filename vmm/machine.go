@@ -83,6 +83,8 @@ type Machine struct {
 	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
 	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
 	stub     [7]byte         // the trampoline's lcall as last written (deliver.go)
+	gateBuf  pendingGate     // what gate points at while a delivery is in flight
+	scratch  []byte          // readScratch's buffer (the guest GDT copied per delivery)
 	decoded  DecodeCache
 	code     [maxInsnLen]byte
 	PIT      *PIT
@@ -714,6 +716,19 @@ func (m *Machine) Fail(err error) { m.fail(err) }
 
 func (m *Machine) read(addr uint32, n int) ([]byte, error) {
 	b := make([]byte, n)
+	if err := m.linearIO(addr, b, false); err != nil {
+		return nil, fmt.Errorf("vmm: read %d bytes at %#x: %w", n, addr, err)
+	}
+	return b, nil
+}
+
+// readScratch reads n bytes into a buffer the machine reuses: valid until
+// the next call.
+func (m *Machine) readScratch(addr uint32, n int) ([]byte, error) {
+	if cap(m.scratch) < n {
+		m.scratch = make([]byte, n)
+	}
+	b := m.scratch[:n]
 	if err := m.linearIO(addr, b, false); err != nil {
 		return nil, fmt.Errorf("vmm: read %d bytes at %#x: %w", n, addr, err)
 	}

@@ -91,6 +91,7 @@ type Engine struct {
 	pendingFree   []*C.vs_counter
 	pendingClocks []*C.vs_clock
 	host          []hostRegion // MemMapHost regions, written directly
+	wbatch        *C.vs_wbatch // SetRegs' staging area (C memory)
 	running       bool
 	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
@@ -214,6 +215,12 @@ func open() (*Engine, error) {
 		return nil, fmt.Errorf("unicorn: context alloc: %w", err)
 	}
 	e.ctxSize = uintptr(C.uc_context_size(uc))
+	e.wbatch = (*C.vs_wbatch)(C.calloc(1, C.size_t(unsafe.Sizeof(C.vs_wbatch{}))))
+	if e.wbatch == nil {
+		C.uc_context_free(e.ctx)
+		C.uc_close(uc)
+		return nil, fmt.Errorf("unicorn: open: %w", ErrNoMem)
+	}
 	return e, nil
 }
 
@@ -264,6 +271,8 @@ func (e *Engine) Close() error {
 	err := ucErr(C.uc_close(e.uc))
 	e.uc = nil
 	e.freeHost()
+	C.free(unsafe.Pointer(e.wbatch))
+	e.wbatch = nil
 	if err != nil {
 		return fmt.Errorf("unicorn: close: %w", err)
 	}
@@ -430,19 +439,19 @@ func (e *Engine) SetRegs(rs []Reg, vals []uint32) error {
 	if len(vals) < len(rs) {
 		return fmt.Errorf("unicorn: reg write batch: %d registers, %d values: %w", len(rs), len(vals), ErrArg)
 	}
+	wb := e.wbatch
 	for done := 0; done < len(rs); done += batchChunk {
 		chunk := rs[done:min(done+batchChunk, len(rs))]
-		var ids [batchChunk]C.int
 		for i, r := range chunk {
 			if !r.isScalar() {
 				return fmt.Errorf("unicorn: reg write batch: %v: not a 32-bit register: %w", r, ErrArg)
 			}
-			ids[i] = C.int(r)
+			// Staged in C memory (shim.h: vs_wbatch), so no Go pointer
+			// crosses and nothing is allocated per call.
+			wb.regs[i] = C.int(r)
+			wb.vals[i] = C.uint32_t(vals[done+i])
 		}
-		// Safe: vals is pointer-free Go memory holding len(chunk) values
-		// from done on (checked above), only read by C during the call.
-		p := (*C.uint32_t)(unsafe.Pointer(&vals[done]))
-		if err := ucErr(C.vs_reg_write_batch32(e.uc, &ids[0], p, C.int(len(chunk)))); err != nil {
+		if err := ucErr(C.vs_reg_write_batch32(e.uc, &wb.regs[0], &wb.vals[0], C.int(len(chunk)))); err != nil {
 			return fmt.Errorf("unicorn: reg write batch %s: %w", joinRegs(chunk), err)
 		}
 	}

@@ -84,6 +84,17 @@ uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
 uc_err vs_reg_read32(uc_engine *uc, int reg, uint32_t *out);
 uc_err vs_reg_write32(uc_engine *uc, int reg, uint32_t v);
 uc_err vs_reg_read_batch32(uc_engine *uc, const int *regs, uint32_t *vals, int n);
+// C-side staging for vs_reg_write_batch32: a register write can fire a
+// hook (a segment load's memory access), so the call cannot be #cgo
+// noescape, and Go arrays passed to it would move to the heap on every
+// call. The engine stages ids and values here instead. vs_reg_write_batch32
+// copies both before it writes anything, so a nested use from a hook is
+// harmless.
+typedef struct vs_wbatch {
+	int regs[32];
+	uint32_t vals[32];
+} vs_wbatch;
+
 uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals, int n);
 uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags);
 uc_err vs_mmr_write(uc_engine *uc, int reg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t flags);
