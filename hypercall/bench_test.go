@@ -1,7 +1,6 @@
 package hypercall
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -118,16 +117,5 @@ func BenchmarkMemoryVirtualization(b *testing.B) {
 // the same run. Goal (issue 16): hypercall/hook <= 2.
 func BenchmarkHypercallRoundTrip(b *testing.B) {
 	_, img := loadBoth(b, "io")
-	const n1, n2 = 20000, 40000
-	var pvD, hookD time.Duration
-	for i := 0; i < b.N; i++ {
-		pvD += timedRun(b, "pv", img, fmt.Sprintf("n=%d", n2)).Wall - timedRun(b, "pv", img, fmt.Sprintf("n=%d", n1)).Wall
-		hookD += vmmtest.HookRoundTrip(b, vmmtest.HookInt, n2-n1)
-	}
-	calls := float64(n2-n1) * float64(b.N)
-	perCall := float64(pvD.Nanoseconds()) / calls
-	perHook := float64(hookD.Nanoseconds()) / float64(b.N)
-	b.ReportMetric(perCall, "pv-ns/hypercall")
-	b.ReportMetric(perHook, "hook-ns/roundtrip")
-	b.ReportMetric(perCall/perHook, "hypercall/hook(goal<=2)")
+	vmmtest.ExitVsHook(b, "pv", img, 20000, 40000, 1, vmmtest.HookInt, "pv-hypercall")
 }

@@ -138,31 +138,8 @@ func TestPgprobeDivergence(t *testing.T) {
 // that does nothing) measured in the same run. Goal (issue 16):
 // trap-exit/hook <= 2.
 func BenchmarkTrapRoundTrip(b *testing.B) {
-	img := load(b, "irq-toggle")
-	const n1, n2 = 20000, 40000
-	wall := func(n int) time.Duration {
-		s, _ := vmm.LookupStrategy("trap")
-		inst, err := s.New(img, vmm.Config{Args: fmt.Sprintf("n=%d", n)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer inst.Close()
-		if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit {
-			b.Fatal(st, err)
-		}
-		return inst.Result().Wall
-	}
-	var trapD, hookD time.Duration
-	for i := 0; i < b.N; i++ {
-		trapD += wall(n2) - wall(n1)
-		hookD += vmmtest.HookRoundTrip(b, vmmtest.HookOut, 2*(n2-n1))
-	}
-	exits := float64(2*(n2-n1)) * float64(b.N)
-	perExit := float64(trapD.Nanoseconds()) / exits
-	perHook := float64(hookD.Nanoseconds()) / float64(b.N)
-	b.ReportMetric(perExit, "trap-ns/exit")
-	b.ReportMetric(perHook, "hook-ns/roundtrip")
-	b.ReportMetric(perExit/perHook, "trap-exit/hook(goal<=2)")
+	// Two exits per iteration: cli and sti.
+	vmmtest.ExitVsHook(b, "trap", load(b, "irq-toggle"), 20000, 40000, 2, vmmtest.HookOut, "trap-exit")
 }
 
 var _ = trap.New

@@ -143,25 +143,6 @@ func BenchmarkExitRoundTrip(b *testing.B) {
 // Goal (issue 16): syscall/int-hook <= 2 (a delivery never writes into
 // read-only mappings through a path that rebuilds Unicorn's memory map).
 func BenchmarkSyscallRoundTrip(b *testing.B) {
-	w, err := guest.Lookup("syscall")
-	if err != nil {
-		b.Fatal(err)
-	}
-	img, err := guest.LoadELF(w.Image, vmm.DefaultMemSize)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, _ := vmm.LookupStrategy("native")
-	const n1, n2 = 4000, 12000
-	var native, hook time.Duration
-	for i := 0; i < b.N; i++ {
-		native += nativeRun(b, s, img, fmt.Sprintf("n=%d", n2)) - nativeRun(b, s, img, fmt.Sprintf("n=%d", n1))
-		hook += vmmtest.HookRoundTrip(b, vmmtest.HookInt, n2-n1)
-	}
-	calls := float64(n2-n1) * float64(b.N)
-	perCall := float64(native.Nanoseconds()) / calls
-	perHook := float64(hook.Nanoseconds()) / float64(b.N)
-	b.ReportMetric(perCall, "native-ns/syscall")
-	b.ReportMetric(perHook, "int-hook-ns/roundtrip")
-	b.ReportMetric(perCall/perHook, "syscall/int-hook(goal<=2)")
+	img := vmmtest.Load(b, "syscall", false)
+	vmmtest.ExitVsHook(b, "native", img, 4000, 12000, 1, vmmtest.HookInt, "native-syscall")
 }

@@ -1,9 +1,12 @@
 package vmmtest
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
+	"virtsim/guest"
+	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 )
 
@@ -75,4 +78,40 @@ func loopRun(tb testing.TB, insn []byte, h Hook, n int) time.Duration {
 		tb.Fatalf("hook loop ended early: ECX = %d", ecx)
 	}
 	return d
+}
+
+// ExitVsHook is the exit-path benchmark: b.N times, side by side, timing
+// passes of img under strategy at n1 and n2 iterations (boot and
+// translation cancel in the difference) and the bare hook round trip h.
+// perIter is how many exits (or deliveries) one iteration makes. It
+// reports name-ns/exit, hook-ns/roundtrip and their ratio
+// name/hook(goal<=2), issue 16's bound.
+func ExitVsHook(b *testing.B, strategy string, img *guest.Image, n1, n2, perIter int, h Hook, name string) {
+	b.Helper()
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wall := func(n int) time.Duration {
+		inst, err := s.New(img, vmm.Config{Args: "n=" + strconv.Itoa(n), TimeBudget: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer inst.Close()
+		if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit {
+			b.Fatalf("%s under %s: %v %v", img.Name, strategy, st, err)
+		}
+		return inst.Result().Wall
+	}
+	exits := (n2 - n1) * perIter
+	var exitD, hookD time.Duration
+	for i := 0; i < b.N; i++ {
+		exitD += wall(n2) - wall(n1)
+		hookD += HookRoundTrip(b, h, exits)
+	}
+	perExit := float64(exitD.Nanoseconds()) / float64(exits) / float64(b.N)
+	perHook := float64(hookD.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perExit, name+"-ns/exit")
+	b.ReportMetric(perHook, "hook-ns/roundtrip")
+	b.ReportMetric(perExit/perHook, name+"/hook(goal<=2)")
 }
