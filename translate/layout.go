@@ -43,7 +43,6 @@ const (
 	poolBase     = stubBase - poolSize
 	poolSize     = 0x100000 // 256 shadow pages
 	tcMaxSize    = poolBase - tcBase
-	flushPage    = vmm.VMMBase - 0x1000 // a page of its own whose protection changes flush Unicorn's TLB
 
 	// trap's part of the strategy region (read-only for the CPU).
 	trapAreaSize = 0x12000

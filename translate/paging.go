@@ -44,10 +44,9 @@ const (
 
 // pageTables lays out the page directory and tables.
 type pageTables struct {
-	e        *unicorn.Engine
-	memSize  uint32
-	ramPTs   uint32 // page tables for guest RAM
-	flipProt bool   // flushPage's protection, toggled to flush the TLB
+	e       *unicorn.Engine
+	memSize uint32
+	ramPTs  uint32 // page tables for guest RAM
 }
 
 // ptEntryAddr is where the PTE of linear address addr lives.
@@ -105,9 +104,6 @@ func (p *pageTables) setup() error {
 	if err := p.e.MemWrite(uint64(ptAddr+p.ramPTs*4096), vt); err != nil {
 		return fmt.Errorf("write page tables: %w", err)
 	}
-	if err := p.e.MemMap(flushPage, 4096, unicorn.ProtRead|unicorn.ProtWrite); err != nil {
-		return fmt.Errorf("map the TLB-flush page: %w", err)
-	}
 	if err := p.e.SetReg(unicorn.CR3, pdAddr); err != nil {
 		return fmt.Errorf("set CR3: %w", err)
 	}
@@ -147,18 +143,9 @@ func (p *pageTables) setWritable(page uint32, w bool) error {
 }
 
 // flushTLB drops Unicorn's TLB. Host writes of CR3 do not (SUBSTRATE.md
-// pitfall 7); a change of any region's protection does, so the VMM keeps
-// a page of its own for that.
+// pitfall 7).
 func (p *pageTables) flushTLB() error {
-	prot := unicorn.ProtRead | unicorn.ProtWrite
-	if p.flipProt {
-		prot = unicorn.ProtRead
-	}
-	p.flipProt = !p.flipProt
-	if err := p.e.MemProtect(flushPage, 4096, prot); err != nil {
-		return fmt.Errorf("flush TLB: %w", err)
-	}
-	return nil
+	return p.e.FlushTLB()
 }
 
 // removeCache drops Unicorn's translations of TC code in [lo, hi): the

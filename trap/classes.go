@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm"
 )
 
 // Class is how an instruction behaves when the guest kernel runs
@@ -241,6 +243,6 @@ func Classify(inst x86asm.Inst) InsnClass {
 // Cause spellings shared with package vmm (vmm.CauseOut, vmm.CauseIn,
 // vmm.CauseInt, vmm.CauseCPUID, vmm.CauseHLT): the same words under every
 // strategy.
-func causeOut(port uint16) string { return fmt.Sprintf("io/out:%#x", port) }
-func causeIn(port uint16) string  { return fmt.Sprintf("io/in:%#x", port) }
-func causeInt(vec uint8) string   { return fmt.Sprintf("int/%#x", vec) }
+func causeOut(port uint16) string { return vmm.CauseOut(port) }
+func causeIn(port uint16) string  { return vmm.CauseIn(port) }
+func causeInt(vec uint8) string   { return vmm.CauseInt(vec) }

@@ -8,12 +8,15 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/vmm"
 	"virtsim/vmm/x86"
 )
 
 // Emulator emulates one privileged or sensitive guest instruction at a
-// time against the virtual CPU (VCPU) and the real CPU (CPU). It holds no
-// state of its own: one Emulator serves any number of vCPUs.
+// time against the virtual CPU (VCPU) and the real CPU (CPU). Its only
+// state is per-exit scratch and a cache of decoded instruction sites (so
+// an exit allocates nothing and decodes a site once): one Emulator per
+// vCPU, not for concurrent use.
 type Emulator struct {
 	P Platform
 	// PassFlags makes the real EFLAGS.IF and IOPL follow the virtual ones.
@@ -30,7 +33,16 @@ type Emulator struct {
 	// trap strategy sets 1: one exit per element, as a deprivileged guest's
 	// rep insw costs when every access is caught.
 	RepPerExit int
+
+	// Per-exit scratch, reused so that an exit allocates nothing.
+	decoded vmm.DecodeCache // each instruction site decoded once
+	code    [maxInsn]byte   // the bytes fetched for the current instruction
+	m       emu
+	out     Outcome
 }
+
+// maxInsn is the longest x86 instruction.
+const maxInsn = 15
 
 // Outcome is the result of emulating one instruction.
 type Outcome struct {
@@ -160,18 +172,27 @@ type emu struct {
 func (e *Emulator) Emulate(cpu CPU, v *VCPU, pc uint32) (out Outcome, err error) {
 	var (
 		code []byte
-		text string
+		inst x86asm.Inst
 	)
+	// text renders the instruction for error reports only (never on the
+	// exit path).
+	text := func() string {
+		if inst.Len == 0 {
+			return ""
+		}
+		return x86asm.GNUSyntax(inst, uint64(pc), nil)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			out = Outcome{}
-			err = &EmulationError{PC: pc, Bytes: code, Text: text, Err: fmt.Errorf("%w: panic: %v\n%s", ErrInternal, r, debug.Stack())}
+			err = &EmulationError{PC: pc, Bytes: code, Text: text(), Err: fmt.Errorf("%w: panic: %v\n%s", ErrInternal, r, debug.Stack())}
 		}
 	}()
 	if e.P == nil || cpu == nil || v == nil {
 		return Outcome{}, &EmulationError{PC: pc, Err: fmt.Errorf("%w: nil platform, CPU or VCPU", ErrInternal)}
 	}
-	code, ferr := fetch(cpu, cpu.Seg(CS).Desc.Base+pc)
+	lin := cpu.Seg(CS).Desc.Base + pc
+	code, ferr := fetch(cpu, lin, e.code[:])
 	if ferr != nil {
 		var mf *MemFault
 		if errors.As(ferr, &mf) {
@@ -179,40 +200,41 @@ func (e *Emulator) Emulate(cpu CPU, v *VCPU, pc uint32) (out Outcome, err error)
 		}
 		return Outcome{}, &EmulationError{PC: pc, Err: fmt.Errorf("%w: fetching the instruction: %v", ErrInternal, ferr)}
 	}
-	inst, derr := x86asm.Decode(code, 32)
+	inst, derr := e.decoded.Decode(lin, code)
 	if derr != nil || inst.Op == 0 || inst.Len == 0 {
 		if derr == nil {
 			derr = errors.New("truncated or invalid")
 		}
-		return Outcome{}, &EmulationError{PC: pc, Bytes: code, Err: fmt.Errorf("%w: %v", ErrUndecodable, derr)}
+		return Outcome{}, &EmulationError{PC: pc, Bytes: append([]byte(nil), code...), Err: fmt.Errorf("%w: %v", ErrUndecodable, derr)}
 	}
 	code = code[:inst.Len]
-	text = x86asm.GNUSyntax(inst, uint64(pc), nil)
-	m := &emu{e: e, cpu: cpu, v: v, pc: pc, inst: inst, next: pc + uint32(inst.Len)}
-	out = Outcome{Inst: inst, Cause: Classify(inst).Cause}
-	m.out = &out
+	m := &e.m
+	*m = emu{e: e, cpu: cpu, v: v, pc: pc, inst: inst, next: pc + uint32(inst.Len)}
+	o := &e.out
+	*o = Outcome{Inst: inst, Cause: Classify(inst).Cause}
+	m.out = o
 	if xerr := m.dispatch(); xerr != nil {
 		var f *Fault
 		var mf *MemFault
 		switch {
 		case errors.As(xerr, &f):
-			out.Fault = f
+			o.Fault = f
 			if f.Soft {
-				out.Next = m.next
+				o.Next = m.next
 			} else {
-				out.Next = pc
+				o.Next = pc
 			}
-			return out, nil
+			return *o, nil
 		case errors.As(xerr, &mf):
-			o := e.memFaultOutcome(v, pc, mf)
-			o.Inst, o.Cause = out.Inst, out.Cause
-			return o, nil
+			mo := e.memFaultOutcome(v, pc, mf)
+			mo.Inst, mo.Cause = o.Inst, o.Cause
+			return mo, nil
 		}
-		return Outcome{}, &EmulationError{PC: pc, Bytes: code, Text: text, Err: xerr}
+		return Outcome{}, &EmulationError{PC: pc, Bytes: append([]byte(nil), code...), Text: text(), Err: xerr}
 	}
-	out.Next = m.next
+	o.Next = m.next
 	cpu.SetReg(EIP, m.next)
-	return out, nil
+	return *o, nil
 }
 
 func (e *Emulator) memFaultOutcome(v *VCPU, pc uint32, mf *MemFault) Outcome {
@@ -223,10 +245,10 @@ func (e *Emulator) memFaultOutcome(v *VCPU, pc uint32, mf *MemFault) Outcome {
 	return Outcome{Next: pc, Fault: &Fault{Vector: mf.Vector, Code: mf.Code, HasCode: exc.ErrorCode, Why: mf.Error()}}
 }
 
-// fetch reads up to 15 instruction bytes at linear address addr, fewer
-// when the rest is unreadable (the decoder then says "truncated").
-func fetch(cpu CPU, addr uint32) ([]byte, error) {
-	b := make([]byte, 15)
+// fetch reads up to 15 instruction bytes at linear address addr into buf,
+// fewer when the rest is unreadable (the decoder then says "truncated").
+func fetch(cpu CPU, addr uint32, buf []byte) ([]byte, error) {
+	b := buf[:maxInsn]
 	if err := cpu.ReadLinear(addr, b); err == nil {
 		return b, nil
 	}

@@ -68,21 +68,15 @@ func (f *DeliveryFault) Error() string {
 // onInterrupt is Unicorn's interrupt hook: an exception or int n.
 func (m *Machine) onInterrupt(intno uint32) {
 	pc := m.pc()
-	code, isInt, err := m.E.FaultInfo()
+	// Pitfall 1: TakeFault also resets Unicorn's "previous exception" so
+	// the next fault is not promoted to #DF — after int n too: without it,
+	// under bt the first #GP at ring 3 after a system call arrived as #DF
+	// (difftest's corpus guest ring3). The machine follows the double-fault
+	// rule itself (escalate).
+	code, isInt, err := m.E.TakeFault()
 	if err != nil {
-		m.fail(fmt.Errorf("vmm: fault info: %w", err))
+		m.fail(fmt.Errorf("vmm: %w", err))
 		return
-	}
-	{
-		// Pitfall 1: reset Unicorn's "previous exception" so the next
-		// fault is not promoted to #DF — after int n too: without it, under
-		// bt the first #GP at ring 3 after a system call arrived as #DF
-		// (difftest's corpus guest ring3). The machine follows the
-		// double-fault rule itself (escalate).
-		if err := m.E.ClearFault(); err != nil {
-			m.fail(fmt.Errorf("vmm: clear fault: %w", err))
-			return
-		}
 	}
 	vec := uint8(intno)
 	if g := m.gate; g != nil {
@@ -100,7 +94,8 @@ func (m *Machine) onInterrupt(intno uint32) {
 	if isInt {
 		// int n, int3, into: EIP is already past the instruction.
 		start := pc - 1
-		if b, err := m.read(pc-2, 2); err == nil && b[0] == 0xCD && b[1] == vec {
+		var b [2]byte
+		if err := m.ReadMem(pc-2, b[:]); err == nil && b[0] == 0xCD && b[1] == vec {
 			start = pc - 2
 		}
 		m.deliver(CauseInt(vec), vec, 0, false, true, pc, start)
@@ -185,11 +180,11 @@ func (m *Machine) Descriptor(sel uint16) (x86.Descriptor, error) {
 	if off+7 > t.Limit {
 		return x86.Descriptor{}, fmt.Errorf("selector %#x beyond %v limit %#x", sel, table, t.Limit)
 	}
-	b, err := m.read(t.Base+off, 8)
-	if err != nil {
+	var b [8]byte // on the stack: no allocation per exit
+	if err := m.ReadMem(t.Base+off, b[:]); err != nil {
 		return x86.Descriptor{}, err
 	}
-	return x86.Decode(b), nil
+	return x86.Decode(b[:]), nil
 }
 
 // segBase is the base of the segment a selector names (0 for the null
@@ -295,11 +290,11 @@ func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *Deli
 	if uint32(vec)*8+7 > limit {
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
 	}
-	raw, err := m.read(base+uint32(vec)*8, 8)
-	if err != nil {
+	var raw [8]byte // on the stack: no allocation per exit
+	if err := m.ReadMem(base+uint32(vec)*8, raw[:]); err != nil {
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("IDT entry unreadable: %v", err)}
 	}
-	gate := x86.Decode(raw)
+	gate := x86.Decode(raw[:])
 	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
 		why := fmt.Sprintf("IDT entry %#x is not a 32-bit interrupt or trap gate (%v)", vec, gate)
 		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
@@ -339,13 +334,16 @@ func (m *Machine) TransferTo(t Transfer) *DeliveryFault {
 }
 
 func (m *Machine) transferSamePL(t Transfer) *DeliveryFault {
-	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags}
+	var fw [6]uint32 // on the stack: no allocation per delivery
+	frame := fw[:0]
 	if t.HasCode {
-		frame = append([]uint32{t.Code}, frame...)
+		frame = append(frame, t.Code)
 	}
+	frame = append(frame, t.RetEIP, t.FrameCS&0xFFFF, t.FrameFlags)
 	ss := m.reg(unicorn.SS)
 	esp := m.reg(unicorn.ESP) - uint32(4*len(frame))
-	if err := m.write(m.segBase(uint16(ss))+esp, words(frame)); err != nil {
+	var fb [24]byte
+	if err := m.write(m.segBase(uint16(ss))+esp, words(fb[:0], frame)); err != nil {
 		return pfFault(err, &DeliveryFault{Vec: x86.VecSS, Code: 0, Why: fmt.Sprintf("cannot push the interrupt frame: %v", err)})
 	}
 	if uint32(t.TargetSel) != m.reg(unicorn.CS) {
@@ -372,8 +370,9 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	}
 	// The switch loads the handler's CS and the inner SS named by the TSS.
 	m.segLoading(t.TargetSel)
-	if ss, err := m.read(tr.Base+4+8*uint32(newCPLOf(t)), 2); err == nil {
-		m.segLoading(binary.LittleEndian.Uint16(ss))
+	var ss [2]byte
+	if err := m.ReadMem(tr.Base+4+8*uint32(newCPLOf(t)), ss[:]); err == nil {
+		m.segLoading(binary.LittleEndian.Uint16(ss[:]))
 	}
 	gdtr, err := m.E.MMR(unicorn.GDTR)
 	if err != nil {
@@ -397,7 +396,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 			m.Crash(t.EventPC, "cannot deliver %s to an inner ring: the guest GDT is full, leaving no slot for the machine's call gate", x86.VectorName(t.Vector))
 			return nil
 		}
-		gdt, err := m.read(gdtr.Base, int(gdtr.Limit)+1)
+		gdt, err := m.readScratch(gdtr.Base, int(gdtr.Limit)+1)
 		if err != nil {
 			return pfFault(err, &DeliveryFault{Vec: x86.VecGP, Code: 0, Why: fmt.Sprintf("GDT unreadable: %v", err)})
 		}
@@ -417,10 +416,16 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		}
 	}
 	sel := uint16(idx<<3 | 3)
-	stub := []byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
-	if err := m.E.MemWrite(stubAddr, stub); err != nil {
-		m.fail(err)
-		return nil
+	stub := [7]byte{0x9A, 0, 0, 0, 0, byte(sel), byte(sel >> 8)} // lcall $sel, $0
+	// The stub is the same for every delivery through the same gate slot:
+	// rewritten (and its translation dropped) only when it changes.
+	newStub := stub != m.stub
+	if newStub {
+		if err := m.E.MemWrite(stubAddr, stub[:]); err != nil {
+			m.fail(err)
+			return nil
+		}
+		m.stub = stub
 	}
 	// With the guest paging, the trampoline runs on the machine's own page
 	// directory, which maps the machine's pages (paging.go).
@@ -430,11 +435,14 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 		return nil
 	}
 	// Host writes do not invalidate translated code (pitfall 5).
-	if err := m.DropTranslations(stubAddr, stubAddr+uint64(len(stub))); err != nil {
-		m.fail(err)
-		return nil
+	if newStub {
+		if err := m.DropTranslations(stubAddr, stubAddr+uint64(len(stub))); err != nil {
+			m.fail(err)
+			return nil
+		}
 	}
-	m.gate = &pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
+	m.gateBuf = pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
+	m.gate = &m.gateBuf // the machine's own: no allocation per delivery
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
 	m.setReg(unicorn.EIP, stubAddr-csBase)
 	return nil
@@ -452,20 +460,24 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	m.undoGate(g)
 	t := g.t
 	esp := m.reg(unicorn.ESP)
-	call, err := m.read(m.segBase(uint16(m.reg(unicorn.SS)))+esp, 16)
+	var call [16]byte
+	err := m.ReadMem(m.segBase(uint16(m.reg(unicorn.SS)))+esp, call[:])
 	if err != nil {
 		m.Crash(t.EventPC, "privilege switch: inner stack unreadable: %v", err)
 		return
 	}
 	oldESP := binary.LittleEndian.Uint32(call[8:])
 	oldSS := binary.LittleEndian.Uint32(call[12:])
-	frame := []uint32{t.RetEIP, t.FrameCS & 0xFFFF, t.FrameFlags, oldESP, oldSS & 0xFFFF}
+	var fw [6]uint32 // on the stack: no allocation per delivery
+	frame := fw[:0]
 	if t.HasCode {
-		frame = append([]uint32{t.Code}, frame...)
+		frame = append(frame, t.Code)
 	}
+	frame = append(frame, t.RetEIP, t.FrameCS&0xFFFF, t.FrameFlags, oldESP, oldSS&0xFFFF)
 	newESP := esp + 16 - uint32(4*len(frame))
 	ssBase := m.segBase(uint16(m.reg(unicorn.SS)))
-	if err := m.write(ssBase+newESP, words(frame)); err != nil {
+	var fb [24]byte
+	if err := m.write(ssBase+newESP, words(fb[:0], frame)); err != nil {
 		m.Crash(t.EventPC, "privilege switch: cannot push the interrupt frame: %v", err)
 		return
 	}
@@ -491,8 +503,10 @@ func (m *Machine) segLoading(sel uint16) {
 		return
 	}
 	addr := gdtr.Base + uint32(x86.SelIndex(sel))*8 + 5
-	if b, err := m.read(addr, 1); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
-		_ = m.write(addr, []byte{b[0] | 1}) // guest RAM: a write the CPU would make
+	var b [1]byte
+	if err := m.ReadMem(addr, b[:]); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
+		b[0] |= 1
+		_ = m.write(addr, b[:]) // guest RAM: a write the CPU would make
 	}
 }
 
@@ -502,10 +516,11 @@ func (m *Machine) restoreGDTR(g unicorn.MMR) {
 	}
 }
 
-func words(ws []uint32) []byte {
-	b := make([]byte, 4*len(ws))
-	for i, w := range ws {
-		binary.LittleEndian.PutUint32(b[4*i:], w)
+// words appends ws to b little-endian (b's array on the caller's stack:
+// no allocation per delivery).
+func words(b []byte, ws []uint32) []byte {
+	for _, w := range ws {
+		b = binary.LittleEndian.AppendUint32(b, w)
 	}
 	return b
 }

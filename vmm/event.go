@@ -2,9 +2,10 @@ package vmm
 
 import (
 	"fmt"
-
 	"sort"
 	"strings"
+	"sync"
+
 	"virtsim/vmm/x86"
 )
 
@@ -80,12 +81,45 @@ func (e Event) String() string {
 	return fmt.Sprintf("%-16s %-11s pc=%#08x", e.Cause, e.Mech, e.PC)
 }
 
-// Cause spellings. They are the same words under every strategy.
-func CauseOut(port uint16) string  { return fmt.Sprintf("io/out:%#x", port) }
-func CauseIn(port uint16) string   { return fmt.Sprintf("io/in:%#x", port) }
-func CauseInt(vec uint8) string    { return fmt.Sprintf("int/%#x", vec) }
+// Cause spellings. They are the same words under every strategy. The exit
+// path records one per exit, so the spellings are interned: built once
+// (at start-up for vectors, on first use for ports), never formatted per
+// exit.
+func CauseOut(port uint16) string  { return ioCause(1, port) }
+func CauseIn(port uint16) string   { return ioCause(0, port) }
+func CauseInt(vec uint8) string    { return intCauses[vec] }
 func CausePriv(insn string) string { return "priv/" + insn }
-func CauseExc(vec uint8) string    { return "exc/" + x86.VectorName(vec) }
+func CauseExc(vec uint8) string    { return excCauses[vec] }
+
+var intCauses, excCauses [256]string
+
+func init() {
+	for v := range 256 {
+		intCauses[v] = fmt.Sprintf("int/%#x", v)
+		excCauses[v] = "exc/" + x86.VectorName(uint8(v))
+	}
+}
+
+var (
+	ioCauseMu sync.Mutex
+	ioCauses  = map[uint32]string{} // dir<<16 | port -> "io/out:0x80"
+)
+
+func ioCause(out uint32, port uint16) string {
+	k := out<<16 | uint32(port)
+	ioCauseMu.Lock()
+	defer ioCauseMu.Unlock()
+	c, ok := ioCauses[k]
+	if !ok {
+		dir := "in"
+		if out != 0 {
+			dir = "out"
+		}
+		c = fmt.Sprintf("io/%s:%#x", dir, port)
+		ioCauses[k] = c
+	}
+	return c
+}
 
 const (
 	CauseCPUID = "cpuid"

@@ -151,7 +151,8 @@ func (m *Machine) decodeIO(pc uint32) (a IOAccess, ok bool) {
 // onIOSite runs before an I/O or hlt instruction found by the sweep.
 func (m *Machine) onIOSite(addr uint64, size uint32) {
 	pc := uint32(addr)
-	if b, err := m.read(pc, 1); err == nil && b[0] == 0xF4 {
+	var op [1]byte
+	if err := m.ReadMem(pc, op[:]); err == nil && op[0] == 0xF4 {
 		if m.reg(unicorn.CS)&3 != 0 {
 			m.deliverException(x86.VecGP, 0, pc) // hlt is privileged
 			return
@@ -159,11 +160,14 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 		m.onHlt(pc)
 		return
 	}
-	a, ok := m.decodeIO(pc)
-	if !ok {
+	// The access lives in the machine (a hook's &a would escape to the
+	// heap: one allocation per exit).
+	a := &m.ioAccess
+	var ok bool
+	if *a, ok = m.decodeIO(pc); !ok {
 		return // the code changed; let the instruction run
 	}
-	if m.OnGuestIO != nil && m.OnGuestIO(&a) {
+	if m.OnGuestIO != nil && m.OnGuestIO(a) {
 		return
 	}
 	// The I/O permission check Unicorn leaves out: CPL <= IOPL, or the
@@ -172,7 +176,7 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 		m.deliverException(x86.VecGP, 0, pc)
 		return
 	}
-	m.PerformIO(&a, MechMachine)
+	m.PerformIO(a, MechMachine)
 	m.CompleteIO(a.Next)
 }
 
@@ -289,18 +293,18 @@ func (m *Machine) ioAllowed(port uint16, size int) bool {
 	if err != nil || tr.Limit < 0x67 {
 		return false
 	}
-	base, err := m.read(tr.Base+102, 2)
-	if err != nil {
+	var base [2]byte
+	if err := m.ReadMem(tr.Base+102, base[:]); err != nil {
 		return false
 	}
-	bitmap := uint32(binary.LittleEndian.Uint16(base))
+	bitmap := uint32(binary.LittleEndian.Uint16(base[:]))
 	for p := uint32(port); p < uint32(port)+uint32(size); p++ {
 		byteOff := bitmap + p/8
 		if byteOff > tr.Limit {
 			return false
 		}
-		b, err := m.read(tr.Base+byteOff, 1)
-		if err != nil || b[0]&(1<<(p%8)) != 0 {
+		var b [1]byte
+		if err := m.ReadMem(tr.Base+byteOff, b[:]); err != nil || b[0]&(1<<(p%8)) != 0 {
 			return false
 		}
 	}

@@ -51,7 +51,19 @@ const TicksPerBlock = 1
 const never = ^uint64(0)
 
 // CauseIRQ is the event cause of external interrupt line irq.
-func CauseIRQ(irq int) string { return fmt.Sprintf("irq/%d", irq) }
+func CauseIRQ(irq int) string {
+	if irq >= 0 && irq < len(irqCauses) {
+		return irqCauses[irq]
+	}
+	return fmt.Sprintf("irq/%d", irq)
+}
+
+var irqCauses = func() (c [16]string) {
+	for i := range c {
+		c[i] = fmt.Sprintf("irq/%d", i)
+	}
+	return c
+}()
 
 func (m *Machine) setupInterrupts() error {
 	m.PIT = NewPIT()
@@ -85,11 +97,21 @@ func (m *Machine) startClock() error {
 	if m.TCEnd != 0 {
 		end = uint64(m.TCEnd) - 1
 	}
-	c, err := m.E.NewBlockClock(0, end, m.onClock)
+	// Only guest code needs retranslating with the clock: dropping its
+	// translations by range costs far less than flushing all of them.
+	c, err := m.E.NewBlockClockKeep(0, end, m.onClock)
 	if err != nil {
 		return fmt.Errorf("vmm: block clock: %w", err)
 	}
 	m.clock = c
+	if err := m.DropTranslations(0, uint64(m.Cfg.MemSize)); err != nil {
+		return err
+	}
+	if m.TCEnd != 0 {
+		if err := m.DropTranslations(uint64(m.TCBase), uint64(m.TCEnd)); err != nil {
+			return err
+		}
+	}
 	m.schedule()
 	return nil
 }
@@ -239,10 +261,7 @@ func (m *Machine) stepForInterruptWindow() error {
 		}
 		if m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 && !m.inShadow {
 			m.deliverIRQ(m.pc())
-			if m.resumeAt != nil {
-				m.setReg(unicorn.EIP, *m.resumeAt)
-				m.resumeAt = nil
-			}
+			m.applyResume()
 			return nil
 		}
 		// sti (and mov/pop to SS) shadow the next instruction.

@@ -28,7 +28,6 @@ const (
 	gateGDTAddr  = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
 	stubAddr     = machineBase + 0x18000 // lcall $gate, $0
 	landingAddr  = machineBase + 0x19000 // the call gate's target: the landing hook fires here
-	tlbFlushPage = machineBase + 0x1A000 // its protection is flipped to flush Unicorn's TLB (DropTranslations)
 	// The trampoline's two pages: the stub runs at the interrupted code's
 	// privilege level (CPL 3 too), the landing pad at the handler's. A VMM
 	// with its own page tables maps the first user-accessible and the
@@ -68,25 +67,31 @@ type Machine struct {
 	pause     bool // stop the engine at the next instruction boundary (RunToExit)
 	pauseOn   func(Event) bool
 	paused    bool
-	resumeAt  *uint32 // EIP to set once Start returns (an EIP write would cancel Stop: pitfall 6)
-	pendingUD bool    // the invalid-instruction hook saw an undefined opcode
-	irqWindow bool    // an interrupt is pending while IF=0: single-step until IF opens
-	inShadow  bool    // the last instruction was sti (or a load of SS): interrupts wait one more instruction
-	freeRan   bool    // the last engine run had no instruction count: its translations lack the step hook
-	wantClock bool    // the guest loaded a PIT count: start the clock between runs
-	stepThen  func()  // run exactly one guest instruction, then call this
-	hookErr   error   // an internal error inside a hook, surfaced by Run
-	crashInsn bool    // a crash report waits for its instruction (finishCrash)
+	resumeAt  uint32 // EIP to set once Start returns, if resume (an EIP write would cancel Stop: pitfall 6)
+	resume    bool
+	pendingUD bool   // the invalid-instruction hook saw an undefined opcode
+	irqWindow bool   // an interrupt is pending while IF=0: single-step until IF opens
+	inShadow  bool   // the last instruction was sti (or a load of SS): interrupts wait one more instruction
+	freeRan   bool   // the last engine run had no instruction count: its translations lack the step hook
+	wantClock bool   // the guest loaded a PIT count: start the clock between runs
+	stepThen  func() // run exactly one guest instruction, then call this
+	hookErr   error  // an internal error inside a hook, surfaced by Run
+	crashInsn bool   // a crash report waits for its instruction (finishCrash)
 	wall      time.Duration
 	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
-	tlbFlip   bool        // tlbFlushPage's protection, toggled to flush the TLB
 
-	ioSites map[uint32]bool // I/O and hlt instructions with a code hook
-	PIT     *PIT
-	PIC     *PIC
-	Disks   *Disks
-	clock   *unicorn.BlockClock
-	gate    *pendingGate // a privilege-raising delivery in flight through the call gate
+	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
+	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
+	stub     [7]byte         // the trampoline's lcall as last written (deliver.go)
+	gateBuf  pendingGate     // what gate points at while a delivery is in flight
+	scratch  []byte          // readScratch's buffer (the guest GDT copied per delivery)
+	decoded  DecodeCache
+	code     [maxInsnLen]byte
+	PIT      *PIT
+	PIC      *PIC
+	Disks    *Disks
+	clock    *unicorn.BlockClock
+	gate     *pendingGate // a privilege-raising delivery in flight through the call gate
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
 	// through Unicorn's IN/OUT hook, imprecisely) before their site was found.
 	SafetyNetIO uint64
@@ -300,7 +305,7 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 // pending.
 func (m *Machine) Complete(next uint32) {
 	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock || m.stepThen != nil {
-		m.resumeAt = &next
+		m.resumeAt, m.resume = next, true
 		m.E.Stop()
 		return
 	}
@@ -314,8 +319,8 @@ func (m *Machine) Complete(next uint32) {
 // tables (a supervisor-only TC seen from ring 3, guest RAM under SMEP seen
 // from ring 1) the lookup would miss and silently drop nothing. In those
 // cases paging is off around the call — the VMM's mappings are the
-// identity — and the TLB is flushed after (host CR0 writes flush nothing: pitfall 7;
-// a protection change does).
+// identity — and the TLB is flushed after (host CR0 writes flush nothing:
+// pitfall 7).
 func (m *Machine) DropTranslations(begin, end uint64) error {
 	cr0 := m.reg(unicorn.CR0)
 	// The lookup misses for guest RAM when the VMM's tables map it user
@@ -338,13 +343,8 @@ func (m *Machine) DropTranslations(begin, end uint64) error {
 	if rerr != nil {
 		return fmt.Errorf("vmm: drop translations of %#x-%#x: %w", begin, end, rerr)
 	}
-	prot := unicorn.ProtRead // never writable: the region is not the guest's
-	if m.tlbFlip {
-		prot = unicorn.ProtRead | unicorn.ProtExec
-	}
-	m.tlbFlip = !m.tlbFlip
-	if err := m.E.MemProtect(tlbFlushPage, 4096, prot); err != nil {
-		return fmt.Errorf("vmm: flush TLB: %w", err)
+	if err := m.E.FlushTLB(); err != nil {
+		return fmt.Errorf("vmm: %w", err)
 	}
 	return nil
 }
@@ -534,7 +534,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	}
 	m.freeRan = count == 0
 	pc := m.pc()
-	m.resumeAt = nil
+	m.resume = false
 	t0 := time.Now()
 	startErr := m.E.Start(uint64(pc), 0, remaining, count)
 	m.wall += time.Since(t0)
@@ -547,7 +547,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 			return false, err
 		}
 	}
-	handled = m.resumeAt != nil
+	handled = m.resume
 	m.applyResume()
 	if startErr != nil && m.stop.Kind == StopNone {
 		m.engineError(startErr)
@@ -563,16 +563,16 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	case m.stop.Kind != StopNone:
 	case m.counter != nil && m.counter.Exhausted():
 		m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
-	case m.wall >= m.Cfg.TimeBudget:
+	case m.wall >= m.Cfg.TimeBudget || m.E.TimedOut():
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 	}
 	return handled, nil
 }
 
 func (m *Machine) applyResume() {
-	if m.resumeAt != nil {
-		m.setReg(unicorn.EIP, *m.resumeAt)
-		m.resumeAt = nil
+	if m.resume {
+		m.setReg(unicorn.EIP, m.resumeAt)
+		m.resume = false
 	}
 }
 
@@ -722,6 +722,19 @@ func (m *Machine) read(addr uint32, n int) ([]byte, error) {
 	return b, nil
 }
 
+// readScratch reads n bytes into a buffer the machine reuses: valid until
+// the next call.
+func (m *Machine) readScratch(addr uint32, n int) ([]byte, error) {
+	if cap(m.scratch) < n {
+		m.scratch = make([]byte, n)
+	}
+	b := m.scratch[:n]
+	if err := m.linearIO(addr, b, false); err != nil {
+		return nil, fmt.Errorf("vmm: read %d bytes at %#x: %w", n, addr, err)
+	}
+	return b, nil
+}
+
 func (m *Machine) read32(addr uint32) (uint32, error) {
 	b, err := m.read(addr, 4)
 	if err != nil {
@@ -738,23 +751,23 @@ func (m *Machine) write(addr uint32, b []byte) error {
 }
 
 // fetch reads up to maxInsnLen bytes of code at pc (fewer at the end of
-// mapped memory).
-func (m *Machine) fetch(pc uint32) []byte {
+// mapped memory) into buf.
+func (m *Machine) fetch(pc uint32, buf *[maxInsnLen]byte) []byte {
 	for n := maxInsnLen; n > 0; n-- {
-		if b, err := m.read(pc, n); err == nil {
-			return b
+		if err := m.linearIO(pc, buf[:n], false); err == nil {
+			return buf[:n]
 		}
 	}
 	return nil
 }
 
-// Decode decodes the instruction at pc.
+// Decode decodes the instruction at pc, each site once (DecodeCache).
 func (m *Machine) Decode(pc uint32) (x86asm.Inst, error) {
-	code := m.fetch(pc)
+	code := m.fetch(pc, &m.code)
 	if code == nil {
 		return x86asm.Inst{}, fmt.Errorf("vmm: no memory at %#x", pc)
 	}
-	return x86asm.Decode(code, 32)
+	return m.decoded.Decode(pc, code)
 }
 
 // Disasm renders the instruction at pc in AT&T syntax, or "" if it cannot
@@ -762,7 +775,8 @@ func (m *Machine) Decode(pc uint32) (x86asm.Inst, error) {
 func (m *Machine) Disasm(pc uint32) string {
 	inst, err := m.Decode(pc)
 	if err != nil {
-		if code := m.fetch(pc); len(code) > 0 {
+		var buf [maxInsnLen]byte
+		if code := m.fetch(pc, &buf); len(code) > 0 {
 			return fmt.Sprintf("undecodable: % x", code[:min(len(code), 4)])
 		}
 		return ""
@@ -779,8 +793,16 @@ func Boot(e *unicorn.Engine, img *guest.Image, memSize uint32, args string) erro
 	if err := e.MemMap(0, uint64(memSize), unicorn.ProtAll); err != nil {
 		return fmt.Errorf("vmm: map guest RAM: %w", err)
 	}
-	if err := e.MemMap(VMMBase, VMMSize, unicorn.ProtAll); err != nil {
-		return fmt.Errorf("vmm: map VMM region: %w", err)
+	// The VMM region is host-backed memory (the VMM writes it directly, also
+	// where it is read-only to the guest: no memory-map rebuild per write)
+	// and two regions from the start, the strategy's and the machine's, so
+	// that GuardVMMRegion and a strategy's protection change whole regions
+	// instead of splitting one (a split copies it).
+	if err := e.MemMapHost(StrategyBase, StrategySize, unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map the strategy region: %w", err)
+	}
+	if err := e.MemMapHost(machineBase, machineSize, unicorn.ProtAll); err != nil {
+		return fmt.Errorf("vmm: map the machine region: %w", err)
 	}
 	for _, s := range img.Segments {
 		if uint64(s.Addr)+uint64(s.MemSize) > uint64(memSize) {

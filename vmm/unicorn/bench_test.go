@@ -354,3 +354,21 @@ func BenchmarkBlockClockTightLoop(b *testing.B) {
 		}
 	})
 }
+
+// TakeFault: FaultInfo and ClearFault in one context save.
+func BenchmarkTakeFault(b *testing.B) {
+	benchLoop(b, []byte{0xf7, 0xf3}, func(e *Engine) { // div %ebx (EBX = 0)
+		if _, err := e.HookIntr(func(intno uint32) {
+			if intno != 0 {
+				return
+			}
+			if _, isInt, err := e.TakeFault(); err != nil || isInt {
+				b.Errorf("TakeFault: %v %v", isInt, err)
+			}
+			eip, _ := e.Reg(EIP)
+			e.SetReg(EIP, eip+2)
+		}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

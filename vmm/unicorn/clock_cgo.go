@@ -102,6 +102,18 @@ type BlockClock struct {
 // from inside a callback it cannot do that safely: blocks translated before
 // then are not counted until RemoveCache.
 func (e *Engine) NewBlockClock(begin, end uint64, fn func(now, addr uint64)) (*BlockClock, error) {
+	return e.newBlockClock(begin, end, fn, true)
+}
+
+// NewBlockClockKeep is NewBlockClock without the flush of all translated
+// code: the caller drops the translations of [begin, end] itself
+// (RemoveCache, which costs far less than a whole-buffer flush) before the
+// next Start, or blocks translated earlier run without the clock.
+func (e *Engine) NewBlockClockKeep(begin, end uint64, fn func(now, addr uint64)) (*BlockClock, error) {
+	return e.newBlockClock(begin, end, fn, false)
+}
+
+func (e *Engine) newBlockClock(begin, end uint64, fn func(now, addr uint64), flush bool) (*BlockClock, error) {
 	if e.uc == nil {
 		return nil, errClosed("new block clock")
 	}
@@ -121,6 +133,9 @@ func (e *Engine) NewBlockClock(begin, end uint64, fn func(now, addr uint64)) (*B
 	}
 	clk := &BlockClock{e: e, c: c, handle: handle}
 	e.clocks[clk] = struct{}{}
+	if !flush {
+		return clk, nil
+	}
 	if err := e.flushIfIdle(); err != nil {
 		_ = clk.Del() // the flush error is the one to report
 		return nil, fmt.Errorf("unicorn: new block clock: %w", err)

@@ -44,6 +44,18 @@ func (e *Engine) NewInsnCounter(budget uint64) (*Counter, error) {
 // from inside a callback it cannot do that safely: blocks translated before
 // then do not count until RemoveCache (pitfall 5).
 func (e *Engine) NewInsnCounterRange(begin, end, budget uint64) (*Counter, error) {
+	return e.newInsnCounter(begin, end, budget, true)
+}
+
+// NewInsnCounterRangeKeep is NewInsnCounterRange without the flush of all
+// translated code: the caller drops the translations of [begin, end]
+// itself (RemoveCache) before the next Start, or blocks translated
+// earlier run uncounted.
+func (e *Engine) NewInsnCounterRangeKeep(begin, end, budget uint64) (*Counter, error) {
+	return e.newInsnCounter(begin, end, budget, false)
+}
+
+func (e *Engine) newInsnCounter(begin, end, budget uint64, flush bool) (*Counter, error) {
 	if e.uc == nil {
 		return nil, errClosed("new insn counter")
 	}
@@ -58,6 +70,9 @@ func (e *Engine) NewInsnCounterRange(begin, end, budget uint64) (*Counter, error
 	}
 	ctr := &Counter{e: e, c: c}
 	e.counters[ctr] = struct{}{}
+	if !flush {
+		return ctr, nil
+	}
 	if err := e.flushIfIdle(); err != nil {
 		_ = ctr.Del() // the flush error is the one to report
 		return nil, fmt.Errorf("unicorn: new insn counter: %w", err)

@@ -13,7 +13,16 @@
 // MemMap/MemRead/MemWrite, Reg/SetReg, Regs/SetRegs (one call for a whole
 // batch, through uc_reg_read_batch), MMR/SetMMR for GDTR, IDTR, LDTR and
 // TR, MSR/SetMSR. Start runs the guest until a stop condition; hooks run
-// while Start is inside C.
+// while Start is inside C. Start's time budget is a Go timer that calls
+// uc_emu_stop (TimedOut reports it), not uc_emu_start's own timeout, whose
+// helper thread polls with usleep for as long as the guest runs.
+//
+// MemMapHost maps memory the binding allocates itself (uc_mem_map_ptr):
+// MemRead and MemWrite reach it with a plain copy. A VMM's own region
+// (tables, trampolines, translation cache) is read-only to the guest but
+// written by the host on every exit, and uc_mem_write into a read-only
+// region lifts and restores the protection, which rebuilds Unicorn's
+// whole memory map each time (tens of microseconds).
 //
 // Hooks go the other way: C calls Go. Three rules shape that path:
 //

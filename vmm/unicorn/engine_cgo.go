@@ -32,6 +32,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -89,7 +90,10 @@ type Engine struct {
 	// for Start.
 	pendingFree   []*C.vs_counter
 	pendingClocks []*C.vs_clock
+	host          []hostRegion // MemMapHost regions, written directly
+	wbatch        *C.vs_wbatch // SetRegs' staging area (C memory)
 	running       bool
+	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
 	// invalidHandled: a HookInsnInvalid callback accepted an invalid
 	// instruction during this Start (Unicorn 2.1 still reports
@@ -98,6 +102,67 @@ type Engine struct {
 	// started: Start has been called at least once, so translated code may
 	// exist (flushIfIdle skips the flush before that).
 	started bool
+	wd      watchdog
+}
+
+// watchdog is Start's time budget: a Go timer that calls uc_emu_stop. It
+// replaces uc_emu_start's own timeout, which runs a thread that polls
+// with usleep while the guest runs (SUBSTRATE.md: ~19% of a process's
+// CPU); the timer costs nothing until it fires. One timer per engine,
+// re-armed by each Start, so a Start allocates nothing.
+type watchdog struct {
+	mu       sync.Mutex
+	timer    *time.Timer
+	armed    bool      // a Start with a timeout is in progress
+	deadline time.Time // when that Start's time is up
+	fired    bool      // the last Start with a timeout was stopped by it
+}
+
+// watchdogRetry is how soon a fired watchdog tries again while Start has
+// not returned: a uc_emu_stop that lands before uc_emu_start has reset
+// its stop request is lost, so the watchdog keeps stopping until Start
+// is over.
+const watchdogRetry = time.Millisecond
+
+// arm starts the watchdog for one Start.
+func (e *Engine) armWatchdog(timeout time.Duration) {
+	w := &e.wd
+	w.mu.Lock()
+	w.armed, w.fired = true, false
+	w.deadline = time.Now().Add(timeout)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(timeout, e.watchdogFire)
+	} else {
+		w.timer.Reset(timeout)
+	}
+	w.mu.Unlock()
+}
+
+// disarm ends the watchdog's interest in the Start that just returned; it
+// reports whether the watchdog stopped it.
+func (e *Engine) disarmWatchdog() bool {
+	w := &e.wd
+	w.mu.Lock()
+	w.armed = false
+	fired := w.fired
+	w.mu.Unlock()
+	w.timer.Stop()
+	return fired
+}
+
+// watchdogFire runs on the timer's goroutine. A call left over from an
+// earlier Start (its time not yet up for the current one) does nothing.
+func (e *Engine) watchdogFire() {
+	w := &e.wd
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.armed || time.Now().Before(w.deadline) {
+		return
+	}
+	w.fired = true
+	// Safe from another thread: Unicorn's own timeout thread does the same.
+	C.uc_emu_stop(e.uc)
+	w.timer.Reset(watchdogRetry)
 }
 
 // New opens a Unicorn engine for x86 in 32-bit mode (UC_ARCH_X86,
@@ -150,13 +215,22 @@ func open() (*Engine, error) {
 		return nil, fmt.Errorf("unicorn: context alloc: %w", err)
 	}
 	e.ctxSize = uintptr(C.uc_context_size(uc))
+	e.wbatch = (*C.vs_wbatch)(C.calloc(1, C.size_t(unsafe.Sizeof(C.vs_wbatch{}))))
+	if e.wbatch == nil {
+		C.uc_context_free(e.ctx)
+		C.uc_close(uc)
+		return nil, fmt.Errorf("unicorn: open: %w", ErrNoMem)
+	}
 	return e, nil
 }
 
 // CodeBufferSize is the size of each engine's translated-code buffer
 // (UC_CTL_TCG_BUFFER_SIZE). When it fills, Unicorn flushes all translated
-// code and starts again, as QEMU does.
-const CodeBufferSize = 64 << 20
+// code and starts again, as QEMU does. A flush touches the whole buffer
+// (it becomes resident), so its size is part of every VM's peak RSS (goal
+// <= 64 MiB per VM, issue 16): 32 MiB holds the translations of every
+// catalogue workload with room to spare.
+const CodeBufferSize = 32 << 20
 
 // errClosed is returned by methods called on a closed Engine.
 func errClosed(op string) error {
@@ -187,12 +261,18 @@ func (e *Engine) Close() error {
 	}
 	e.clocks = nil
 	e.freePending()
+	if e.wd.timer != nil {
+		e.wd.timer.Stop()
+	}
 	if e.ctx != nil {
 		C.uc_context_free(e.ctx)
 		e.ctx = nil
 	}
 	err := ucErr(C.uc_close(e.uc))
 	e.uc = nil
+	e.freeHost()
+	C.free(unsafe.Pointer(e.wbatch))
+	e.wbatch = nil
 	if err != nil {
 		return fmt.Errorf("unicorn: close: %w", err)
 	}
@@ -230,6 +310,7 @@ func (e *Engine) MemUnmap(addr, size uint64) error {
 	if err := ucErr(C.uc_mem_unmap(e.uc, C.uint64_t(addr), C.size_t(size))); err != nil {
 		return fmt.Errorf("unicorn: mem unmap %#x+%#x: %w", addr, size, err)
 	}
+	e.unmapHost(addr, size)
 	return nil
 }
 
@@ -253,6 +334,10 @@ func (e *Engine) MemRead(addr uint64, buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
+	if h, ok := e.hostSpan(addr, len(buf)); ok {
+		copy(buf, h)
+		return nil
+	}
 	// Safe: buf is Go memory without pointers, alive for the call; C writes
 	// at most len(buf) bytes and keeps no reference (noescape/nocallback).
 	err := ucErr(C.uc_mem_read(e.uc, C.uint64_t(addr), unsafe.Pointer(&buf[0]), C.size_t(len(buf))))
@@ -270,6 +355,10 @@ func (e *Engine) MemWrite(addr uint64, data []byte) error {
 		return errClosed("mem write")
 	}
 	if len(data) == 0 {
+		return nil
+	}
+	if h, ok := e.hostSpan(addr, len(data)); ok {
+		copy(h, data)
 		return nil
 	}
 	// Safe: data is pointer-free Go memory, only read by C during the call.
@@ -350,19 +439,19 @@ func (e *Engine) SetRegs(rs []Reg, vals []uint32) error {
 	if len(vals) < len(rs) {
 		return fmt.Errorf("unicorn: reg write batch: %d registers, %d values: %w", len(rs), len(vals), ErrArg)
 	}
+	wb := e.wbatch
 	for done := 0; done < len(rs); done += batchChunk {
 		chunk := rs[done:min(done+batchChunk, len(rs))]
-		var ids [batchChunk]C.int
 		for i, r := range chunk {
 			if !r.isScalar() {
 				return fmt.Errorf("unicorn: reg write batch: %v: not a 32-bit register: %w", r, ErrArg)
 			}
-			ids[i] = C.int(r)
+			// Staged in C memory (shim.h: vs_wbatch), so no Go pointer
+			// crosses and nothing is allocated per call.
+			wb.regs[i] = C.int(r)
+			wb.vals[i] = C.uint32_t(vals[done+i])
 		}
-		// Safe: vals is pointer-free Go memory holding len(chunk) values
-		// from done on (checked above), only read by C during the call.
-		p := (*C.uint32_t)(unsafe.Pointer(&vals[done]))
-		if err := ucErr(C.vs_reg_write_batch32(e.uc, &ids[0], p, C.int(len(chunk)))); err != nil {
+		if err := ucErr(C.vs_reg_write_batch32(e.uc, &wb.regs[0], &wb.vals[0], C.int(len(chunk)))); err != nil {
 			return fmt.Errorf("unicorn: reg write batch %s: %w", joinRegs(chunk), err)
 		}
 	}
@@ -427,7 +516,7 @@ func (e *Engine) SetMSR(id uint32, v uint64) error {
 }
 
 // Start runs the guest from begin until EIP reaches until, timeout elapses
-// (0 = none; rounded up to whole microseconds), count instructions have run
+// (0 = none; a Go watchdog calls uc_emu_stop then, see TimedOut), count instructions have run
 // (0 = no limit), Stop is called, or an error occurs. A timeout or Stop is
 // not an error. Start may be called again to continue, usually with
 // begin = the current EIP.
@@ -443,15 +532,19 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	if e.running {
 		return fmt.Errorf("unicorn: start: emulation already running: %w", ErrArg)
 	}
-	var us uint64
-	if timeout > 0 {
-		us = uint64((timeout + time.Microsecond - 1) / time.Microsecond)
-	}
 	e.running = true
 	e.started = true
 	e.panicErr = nil
 	e.invalidHandled = false
-	err := ucErr(C.uc_emu_start(e.uc, C.uint64_t(begin), C.uint64_t(until), C.uint64_t(us), C.size_t(count)))
+	e.timedOut = false
+	if timeout > 0 {
+		e.armWatchdog(timeout)
+	}
+	// Unicorn's own timeout stays 0: the watchdog replaces its thread.
+	err := ucErr(C.uc_emu_start(e.uc, C.uint64_t(begin), C.uint64_t(until), 0, C.size_t(count)))
+	if timeout > 0 {
+		e.timedOut = e.disarmWatchdog()
+	}
 	e.running = false
 	if err == ErrException && e.invalidHandled {
 		err = nil
@@ -470,6 +563,10 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	}
 	return nil
 }
+
+// TimedOut reports whether the last Start was ended by its timeout (the
+// watchdog stopped it).
+func (e *Engine) TimedOut() bool { return e.timedOut }
 
 // Stop asks a running emulation to stop. From a code hook it stops before
 // the hooked instruction; from other hooks the current translated block may

@@ -429,3 +429,29 @@ func TestClosedEngine(t *testing.T) {
 		}
 	}
 }
+
+// The time budget is a Go watchdog (no Unicorn timeout thread): a run it
+// ends reports TimedOut, a run ended by Stop or by its code does not, and
+// a stale firing never stops a later run early.
+func TestWatchdogTimedOut(t *testing.T) {
+	e := newVM(t, insJmpSelf)
+	for i := 0; i < 3; i++ {
+		if err := e.Start(codeAddr, 0, 5*time.Millisecond, 0); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		if !e.TimedOut() {
+			t.Fatalf("run %d: TimedOut = false after the timeout", i)
+		}
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		e.Stop()
+	}()
+	t0 := time.Now()
+	if err := e.Start(codeAddr, 0, 10*time.Second, 0); err != nil {
+		t.Fatal(err)
+	}
+	if e.TimedOut() || time.Since(t0) > 5*time.Second {
+		t.Errorf("Stop after %v: TimedOut = %v, want false", time.Since(t0), e.TimedOut())
+	}
+}

@@ -6,6 +6,8 @@ package unicorn
 #cgo noescape vs_ctx_fault_info
 #cgo nocallback vs_ctx_fault_info
 #cgo nocallback vs_ctx_clear_fault
+#cgo noescape vs_ctx_take_fault
+#cgo nocallback vs_ctx_take_fault
 #include "shim.h"
 */
 import "C"
@@ -110,6 +112,24 @@ func (e *Engine) faultInfoAt(off uintptr) (uint32, bool, error) {
 		return 0, false, fmt.Errorf("unicorn: fault info: %w", err)
 	}
 	return uint32(code), isInt != 0, nil
+}
+
+// TakeFault is FaultInfo followed by ClearFault, with one context save
+// and one cgo call: what an interrupt hook does on every exit.
+func (e *Engine) TakeFault() (errCode uint32, isInt bool, err error) {
+	if e.uc == nil {
+		return 0, false, errClosed("take fault")
+	}
+	c := calRes
+	if c.errCode == 0 || c.oldExc == 0 || c.errCode+8 > e.ctxSize || c.oldExc+4 > e.ctxSize {
+		return 0, false, fmt.Errorf("unicorn: take fault: no calibrated offset: %w", ErrArg)
+	}
+	var code C.uint32_t
+	var isI C.int32_t
+	if err := ucErr(C.vs_ctx_take_fault(e.uc, e.ctx, C.size_t(c.errCode), C.size_t(c.oldExc), &code, &isI)); err != nil {
+		return 0, false, fmt.Errorf("unicorn: take fault: %w", err)
+	}
+	return uint32(code), isI != 0, nil
 }
 
 // snapshot saves the CPU context and returns a copy of the whole block.

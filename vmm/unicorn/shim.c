@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "shim.h"
 #include "_cgo_export.h"
@@ -194,6 +195,17 @@ uc_err vs_tlb_mode(uc_engine *uc, int mode) {
 	return uc_ctl_tlb_mode(uc, mode);
 }
 
+// ---- host-backed memory ----
+
+void *vs_host_alloc(size_t size) {
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void vs_host_free(void *p, size_t size) {
+	munmap(p, size);
+}
+
 // ---- registers ----
 
 uc_err vs_reg_read32(uc_engine *uc, int reg, uint32_t *out) {
@@ -320,4 +332,18 @@ uc_err vs_ctx_fault_info(uc_engine *uc, uc_context *ctx, size_t off, uint32_t *c
 	memcpy(code, (const char *)ctx + off, sizeof *code);
 	memcpy(is_int, (const char *)ctx + off + 4, sizeof *is_int);
 	return UC_ERR_OK;
+}
+
+// FaultInfo and ClearFault with one context save: the interrupt hook's
+// per-exit work for pitfall 1.
+uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t old_off, uint32_t *code, int32_t *is_int) {
+	uc_err err = uc_context_save(uc, ctx);
+	if (err != UC_ERR_OK) {
+		return err;
+	}
+	memcpy(code, (const char *)ctx + code_off, sizeof *code);
+	memcpy(is_int, (const char *)ctx + code_off + 4, sizeof *is_int);
+	int32_t none = -1;
+	memcpy((char *)ctx + old_off, &none, sizeof none);
+	return uc_context_restore(uc, ctx);
 }

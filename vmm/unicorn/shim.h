@@ -63,11 +63,17 @@ vs_clock *vs_clock_new(void);
 void vs_clock_free(vs_clock *c);
 uc_err vs_clock_add(uc_engine *uc, vs_clock *c, uint64_t begin, uint64_t end);
 
-// uc_ctl_flush_tlb is really UC_CTL_TB_FLUSH: drops every translated block.
+// Drops every translated block (UC_CTL_TB_FLUSH). In 2.0.1
+// uc_ctl_flush_tlb was this; in 2.1 it is a real TLB flush (vs_flush_tlb).
 uc_err vs_flush_tb(uc_engine *uc);
 uc_err vs_flush_tlb(uc_engine *uc);
 uc_err vs_set_tcg_buffer_size(uc_engine *uc, uint32_t size);
 uc_err vs_tlb_mode(uc_engine *uc, int mode);
+
+// Host memory for uc_mem_map_ptr: anonymous, zeroed, page-aligned, touched
+// lazily (NULL on failure).
+void *vs_host_alloc(size_t size);
+void vs_host_free(void *p, size_t size);
 
 // uc_ctl is variadic as well.
 uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
@@ -78,6 +84,17 @@ uc_err vs_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end);
 uc_err vs_reg_read32(uc_engine *uc, int reg, uint32_t *out);
 uc_err vs_reg_write32(uc_engine *uc, int reg, uint32_t v);
 uc_err vs_reg_read_batch32(uc_engine *uc, const int *regs, uint32_t *vals, int n);
+// C-side staging for vs_reg_write_batch32: a register write can fire a
+// hook (a segment load's memory access), so the call cannot be #cgo
+// noescape, and Go arrays passed to it would move to the heap on every
+// call. The engine stages ids and values here instead. vs_reg_write_batch32
+// copies both before it writes anything, so a nested use from a hook is
+// harmless.
+typedef struct vs_wbatch {
+	int regs[32];
+	uint32_t vals[32];
+} vs_wbatch;
+
 uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals, int n);
 uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags);
 uc_err vs_mmr_write(uc_engine *uc, int reg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t flags);
@@ -87,6 +104,7 @@ uc_err vs_msr_write(uc_engine *uc, uint32_t id, uint64_t v);
 // Context blob access for the pitfall-1 workaround (see fault_cgo.go).
 uc_err vs_ctx_snapshot(uc_engine *uc, uc_context *ctx, void *out, size_t n);
 uc_err vs_ctx_clear_fault(uc_engine *uc, uc_context *ctx, size_t off);
+uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t old_off, uint32_t *code, int32_t *is_int);
 uc_err vs_ctx_fault_info(uc_engine *uc, uc_context *ctx, size_t off, uint32_t *code, int32_t *is_int);
 
 #endif

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -87,4 +88,43 @@ func Run(t testing.TB, strategy string, img *guest.Image, args string, cfg vmm.C
 		t.Fatalf("%s %q under %s: %v", img.Name, args, strategy, err)
 	}
 	return res
+}
+
+// RunAllocs boots img under strategy with "n=N" and runs it to its exit
+// (a timing pass: no counting) inside testing.AllocsPerRun: the heap
+// allocations of one whole run, and the run's result.
+func RunAllocs(t testing.TB, strategy string, img *guest.Image, n int) (allocs float64, res *vmm.Result) {
+	t.Helper()
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := vmm.Config{Args: "n=" + strconv.Itoa(n), TimeBudget: time.Minute}
+	allocs = testing.AllocsPerRun(3, func() {
+		inst, err := s.New(img, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inst.Close()
+		if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit {
+			t.Fatalf("%s under %s: %v %v", img.Name, strategy, st, err)
+		}
+		res = inst.Result()
+	})
+	return allocs, res
+}
+
+// AllocsPerExit measures heap allocations per exit of a workload under a
+// strategy: runs at n1 and n2 iterations (RunAllocs); the difference divided
+// by the difference in exits is what one exit allocates (boot and set-up
+// cancel).
+func AllocsPerExit(t testing.TB, strategy string, img *guest.Image, n1, n2 int) (perExit float64, extraExits uint64) {
+	t.Helper()
+	a1, r1 := RunAllocs(t, strategy, img, n1)
+	a2, r2 := RunAllocs(t, strategy, img, n2)
+	extra := r2.Exits - r1.Exits
+	if extra == 0 {
+		t.Fatalf("%s under %s: n=%d and n=%d make the same number of exits", img.Name, strategy, n1, n2)
+	}
+	return (a2 - a1) / float64(extra), extra
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/internal/qemu"
+)
+
+// BenchmarkStartup measures whole-process start-up side by side: `virtsim
+// run --guest hello --no-timing` under each Unicorn strategy and QEMU TCG
+// booting the same image (guest.QEMUArgs), each a fresh process, one at a
+// time, alternating within every iteration. Reported per strategy: the
+// median wall time of a process, its ratio to QEMU's (goal <= 0.25) and
+// the peak RSS of the process (goal <= 64 MiB).
+//
+//	go test ./cmd/virtsim -run '^$' -bench Startup -benchtime 5x
+func BenchmarkStartup(b *testing.B) {
+	if err := qemu.Available(); err != nil {
+		b.Skip(err)
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "virtsim")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	w, err := guest.Lookup("hello")
+	if err != nil {
+		b.Fatal(err)
+	}
+	kernel := filepath.Join(dir, "hello.elf")
+	if err := os.WriteFile(kernel, w.Image, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	type proc struct {
+		name string
+		argv []string
+	}
+	procs := []proc{{"qemu", append([]string{qemu.Binary}, guest.QEMUArgs(kernel, w.DefaultArgs)...)}}
+	strategies := []string{"native", "trap", "bt", "pv"}
+	for _, s := range strategies {
+		procs = append(procs, proc{s, []string{bin, "run", "--guest", "hello", "--strategy", s, "--no-timing"}})
+	}
+	walls := map[string][]time.Duration{}
+	rss := map[string]int64{}
+	for i := 0; i < b.N; i++ {
+		for _, p := range procs {
+			cmd := exec.Command(p.argv[0], p.argv[1:]...)
+			t0 := time.Now()
+			err := cmd.Run()
+			d := time.Since(t0)
+			if _, exit := err.(*exec.ExitError); err != nil && !(exit && p.name == "qemu") {
+				b.Fatalf("%s: %v", p.name, err) // QEMU exits non-zero by design (debug exit)
+			}
+			walls[p.name] = append(walls[p.name], d)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > rss[p.name] {
+				rss[p.name] = ru.Maxrss // KiB on Linux
+			}
+		}
+	}
+	med := func(ds []time.Duration) time.Duration {
+		s := append([]time.Duration(nil), ds...)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return s[len(s)/2]
+	}
+	q := med(walls["qemu"])
+	b.ReportMetric(float64(q.Microseconds())/1000, "qemu-start-ms")
+	for _, s := range strategies {
+		d := med(walls[s])
+		b.ReportMetric(float64(d.Microseconds())/1000, s+"-start-ms")
+		b.ReportMetric(float64(d)/float64(q), s+"/qemu-start(goal<=0.25)")
+		b.ReportMetric(float64(rss[s])/1024, s+"-peak-RSS-MiB(goal<=64)")
+	}
+}

@@ -1,0 +1,117 @@
+package vmmtest
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
+)
+
+// Hook is the kind of bare C->Go hook round trip HookRoundTrip measures.
+type Hook int
+
+const (
+	// HookOut: `out %al,$0x80` through Unicorn's OUT hook, a Go callback
+	// that does nothing (the substrate's floor for an I/O exit).
+	HookOut Hook = iota
+	// HookInt: `int $0x80` through Unicorn's interrupt hook, a Go callback
+	// that does nothing (the floor for a software-interrupt exit).
+	HookInt
+)
+
+// HookRoundTrip measures the bare C->Go hook round trip on the same
+// substrate, in the same process, as the exit it is compared with: n
+// iterations of a two-instruction loop (the hooked instruction and
+// `loop`) on a bare engine, minus the same loop with a nop, per iteration.
+// The exit-path goals are ratios to it ("a trap exit <= 2x a bare hook
+// round trip").
+func HookRoundTrip(tb testing.TB, h Hook, n int) time.Duration {
+	tb.Helper()
+	insn := []byte{0xe6, 0x80} // out %al,$0x80
+	if h == HookInt {
+		insn = []byte{0xcd, 0x80} // int $0x80
+	}
+	hooked := loopRun(tb, insn, h, n)
+	bare := loopRun(tb, []byte{0x66, 0x90}, h, n) // 2-byte nop
+	return (hooked - bare) / time.Duration(n)
+}
+
+// loopRun runs `insn; loop .-2-len(insn)` n times with the hook installed,
+// then `hlt` (Unicorn stops there at CPL 0 with IF=0).
+func loopRun(tb testing.TB, insn []byte, h Hook, n int) time.Duration {
+	tb.Helper()
+	const code = 0x1000
+	e, err := unicorn.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer e.Close()
+	prog := append(append([]byte{}, insn...), 0xe2, byte(0xfe-len(insn)), 0xf4)
+	if err := e.MemMap(0, 0x10000, unicorn.ProtAll); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.MemWrite(code, prog); err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.SetRegs([]unicorn.Reg{unicorn.ECX, unicorn.ESP}, []uint32{uint32(n), 0x8000}); err != nil {
+		tb.Fatal(err)
+	}
+	calls := 0
+	switch h {
+	case HookOut:
+		_, err = e.HookOut(func(port uint32, size int, v uint32) { calls++ })
+	default:
+		_, err = e.HookIntr(func(intno uint32) { calls++ })
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := e.Start(code, code+uint64(len(prog)-1), time.Minute, 0); err != nil {
+		tb.Fatal(err)
+	}
+	d := time.Since(t0)
+	if ecx, _ := e.Reg(unicorn.ECX); ecx != 0 {
+		tb.Fatalf("hook loop ended early: ECX = %d", ecx)
+	}
+	return d
+}
+
+// ExitVsHook is the exit-path benchmark: b.N times, side by side, timing
+// passes of img under strategy at n1 and n2 iterations (boot and
+// translation cancel in the difference) and the bare hook round trip h.
+// perIter is how many exits (or deliveries) one iteration makes. It
+// reports name-ns/exit, hook-ns/roundtrip and their ratio
+// name/hook(goal<=2), issue 16's bound.
+func ExitVsHook(b *testing.B, strategy string, img *guest.Image, n1, n2, perIter int, h Hook, name string) {
+	b.Helper()
+	s, err := vmm.LookupStrategy(strategy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wall := func(n int) time.Duration {
+		inst, err := s.New(img, vmm.Config{Args: "n=" + strconv.Itoa(n), TimeBudget: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer inst.Close()
+		if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit {
+			b.Fatalf("%s under %s: %v %v", img.Name, strategy, st, err)
+		}
+		return inst.Result().Wall
+	}
+	exits := (n2 - n1) * perIter
+	var exitD, hookD time.Duration
+	for i := 0; i < b.N; i++ {
+		exitD += wall(n2) - wall(n1)
+		hookD += HookRoundTrip(b, h, exits)
+	}
+	perExit := float64(exitD.Nanoseconds()) / float64(exits) / float64(b.N)
+	perHook := float64(hookD.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perExit, name+"-ns/exit")
+	b.ReportMetric(perHook, "hook-ns/roundtrip")
+	b.ReportMetric(perExit/perHook, name+"/hook(goal<=2)")
+}
