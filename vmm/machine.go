@@ -85,8 +85,16 @@ type Machine struct {
 	PIT     *PIT
 	PIC     *PIC
 	Disks   *Disks
-	clock   *unicorn.BlockClock
-	gate    *pendingGate // a privilege-raising delivery in flight through the call gate
+	// The APIC platform (platform.go): local APIC, I/O APIC, CMOS RTC.
+	LAPIC  *LAPIC
+	IOAPIC *IOAPIC
+	RTC    *RTC
+	mmio   *mmioAccess // a device-page access caught by the memory hook (mmio.go)
+	// MMIOMech is the mechanism of device-register accesses (mmio.go):
+	// machine unless a strategy takes them as exits.
+	MMIOMech Mechanism
+	clock    *unicorn.BlockClock
+	gate     *pendingGate // a privilege-raising delivery in flight through the call gate
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
 	// through Unicorn's IN/OUT hook, imprecisely) before their site was found.
 	SafetyNetIO uint64
@@ -143,8 +151,8 @@ type Machine struct {
 // machine's hooks.
 func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.MemSize%4096 != 0 || cfg.MemSize < 2<<20 || uint64(cfg.MemSize) > VMMBase {
-		return nil, fmt.Errorf("vmm: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", cfg.MemSize, VMMBase>>20)
+	if cfg.MemSize%4096 != 0 || cfg.MemSize < 2<<20 || uint64(cfg.MemSize) > MaxMemSize {
+		return nil, fmt.Errorf("vmm: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", cfg.MemSize, MaxMemSize>>20)
 	}
 	e, err := unicorn.New()
 	if err != nil {
@@ -152,7 +160,7 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 	}
 	m := &Machine{
 		E: e, Img: img, Cfg: cfg,
-		Serial:  &Serial{Base: guest.PortCOM1, Echo: cfg.Serial},
+		Serial:  NewSerial(guest.PortCOM1, cfg.Serial),
 		Exit:    &DebugExit{},
 		Post:    &PostSink{},
 		ioSites: map[uint32]bool{},
@@ -192,6 +200,9 @@ func (m *Machine) setup() error {
 	}
 	m.Disks = d
 	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
+		return err
+	}
+	if err := m.writeFirmware(); err != nil {
 		return err
 	}
 	if err := e.MemWrite(landingAddr, []byte{0xF4}); err != nil {
@@ -542,12 +553,16 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	if m.hookErr != nil {
 		return false, m.hookErr
 	}
+	mmio := m.mmio != nil
+	if mmio {
+		startErr = m.finishMMIO(startErr)
+	}
 	if m.wantClock {
 		if err := m.startClock(); err != nil {
 			return false, err
 		}
 	}
-	handled = m.resumeAt != nil
+	handled = m.resumeAt != nil || mmio
 	m.applyResume()
 	if startErr != nil && m.stop.Kind == StopNone {
 		m.engineError(startErr)
@@ -614,6 +629,9 @@ func (m *Machine) engineError(err error) {
 }
 
 func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, value int64) bool {
+	if m.catchMMIO(acc, addr, size, value) {
+		return false // Unicorn stops at the instruction; finishMMIO emulates it
+	}
 	if acc == unicorn.MemWriteProt && m.OnProtWrite != nil && addr < 1<<32 && m.OnProtWrite(uint32(addr), size, uint64(value)) {
 		return true
 	}
