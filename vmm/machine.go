@@ -151,8 +151,8 @@ type Machine struct {
 // machine's hooks.
 func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.MemSize%4096 != 0 || cfg.MemSize < 2<<20 || uint64(cfg.MemSize) > MaxMemSize {
-		return nil, fmt.Errorf("vmm: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", cfg.MemSize, MaxMemSize>>20)
+	if err := CheckMemSize(cfg.MemSize); err != nil {
+		return nil, err
 	}
 	e, err := unicorn.New()
 	if err != nil {

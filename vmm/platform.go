@@ -27,6 +27,14 @@ import (
 // below the I/O APIC, the local APIC and the VMM region.
 const MaxMemSize = 0xE0000000
 
+// CheckMemSize says what is wrong with a guest RAM size, if anything.
+func CheckMemSize(n uint32) error {
+	if n%4096 != 0 || n < 2<<20 || uint64(n) > MaxMemSize {
+		return fmt.Errorf("vmm: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", n, MaxMemSize>>20)
+	}
+	return nil
+}
+
 // setupPlatform creates the APICs, the RTC and the UART's interrupt, and
 // wires the interrupt lines.
 func (m *Machine) setupPlatform() error {

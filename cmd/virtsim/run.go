@@ -170,6 +170,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		return exitUsage
 	}
+	if err := vmm.CheckMemSize(uint32(mem)); err != nil {
+		fmt.Fprintf(stderr, "virtsim run: --mem: %v\n", err)
+		return exitUsage
+	}
 	var input []byte
 	var live io.Reader
 	switch {
