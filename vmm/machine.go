@@ -86,10 +86,11 @@ type Machine struct {
 	PIC     *PIC
 	Disks   *Disks
 	// The APIC platform (platform.go): local APIC, I/O APIC, CMOS RTC.
-	LAPIC  *LAPIC
-	IOAPIC *IOAPIC
-	RTC    *RTC
-	mmio   *mmioAccess // a device-page access caught by the memory hook (mmio.go)
+	LAPIC     *LAPIC
+	IOAPIC    *IOAPIC
+	RTC       *RTC
+	mmio      *mmioAccess     // a device-page access caught by the memory hook (mmio.go)
+	mmioSites map[uint32]bool // instructions found touching device pages: hooked, so EIP is exact there
 	// MMIOMech is the mechanism of device-register accesses (mmio.go):
 	// machine unless a strategy takes them as exits.
 	MMIOMech Mechanism

@@ -15,14 +15,21 @@ import (
 // instructions, anywhere in the guest's code, so the machine cannot find
 // them in advance as it finds port I/O. It leaves the device pages
 // unmapped instead. A guest access there misses Unicorn's memory map;
-// Unicorn 2.1 then brings EIP up to date (cpu_restore_state: the PC is
-// precise, unlike in its MMIO callbacks or its I/O hook), calls the
-// invalid-memory hook with the physical address, the size and, for a
-// store, the value, and stops with the instruction not executed. The
-// machine then decodes that instruction, performs the access against the
-// device, writes the destination register (a load) and moves EIP past it:
-// trap and emulate, precise to the instruction, at no cost to any other
-// memory access. It is what a VMM does with a page it left unmapped on
+// Unicorn 2.1.1 calls the invalid-memory hook with the physical address,
+// the size and, for a store, the value, and stops with that instruction not
+// executed and every earlier one done — but EIP is only as fresh as the
+// start of the translated block (2.1.1 does not restore it; later versions
+// do). So the machine finds the instruction: it decodes the block from EIP
+// and takes the first instruction whose memory operand, computed from the
+// registers as they are now, has the faulting address's page offset, the
+// access's size and direction (and, for a store, the value stored). Then it
+// puts a code hook on that instruction, which keeps EIP exact there from
+// now on (Unicorn syncs EIP before a hooked instruction), exactly as the
+// I/O sites are hooked; the counting pass's per-instruction counter does
+// the same for every instruction. Having found it, the machine performs
+// the access against the device, writes the destination register (a load)
+// and moves EIP past the instruction: trap and emulate, precise to the
+// instruction, at no cost to any other memory access. It is what a VMM does with a page it left unmapped on
 // purpose, and what KVM does with an MMIO exit; on bare metal the chipset
 // does it. So the access is an event with a cause of its own,
 // "mmio/lapic:EOI", "mmio/ioapic:IOWIN", whose mechanism the strategy
@@ -105,12 +112,24 @@ func MMIOCause(dev, reg string) string { return "mmio/" + dev + ":" + reg }
 func (m *Machine) finishMMIO(startErr error) error {
 	a := m.mmio
 	m.mmio = nil
-	pc := m.pc()
-	inst, err := m.Decode(pc)
-	if err != nil {
-		m.Crash(pc, "MMIO access to %#x by an undecodable instruction: %v", a.addr, err)
+	pc, inst, ok := m.findMMIOSite(a)
+	if !ok {
+		m.Crash(pc, "MMIO access to %s at %#x: no instruction of the block at %#x makes it (%d bytes, store %v)", a.win.name, a.addr, pc, a.size, a.write)
 		return nil
 	}
+	if !m.mmioSites[pc] {
+		if m.mmioSites == nil {
+			m.mmioSites = map[uint32]bool{}
+		}
+		m.mmioSites[pc] = true
+		if _, err := m.E.HookCode(uint64(pc), uint64(pc), func(uint64, uint32) {}); err != nil {
+			return fmt.Errorf("vmm: hook MMIO site %#x: %w", pc, err)
+		}
+		if err := m.DropTranslations(uint64(pc), uint64(pc)+1); err != nil {
+			return err
+		}
+	}
+	m.setReg(unicorn.EIP, pc)
 	off := a.addr - a.win.base
 	m.Record(MMIOCause(a.win.name, a.win.reg(off)), m.MMIOMech, pc)
 	m.syncTime()
@@ -132,6 +151,97 @@ func (m *Machine) finishMMIO(startErr error) error {
 	m.setReg(unicorn.EIP, next)
 	m.CompleteIO(next)
 	return nil
+}
+
+// findMMIOSite finds the instruction that made access a: at EIP if EIP is
+// exact there (a hooked site), else the first matching instruction of the
+// block that starts at EIP.
+func (m *Machine) findMMIOSite(a *mmioAccess) (uint32, x86asm.Inst, bool) {
+	pc := m.pc()
+	for i := 0; i < 64; i++ {
+		inst, err := m.Decode(pc)
+		if err != nil {
+			break
+		}
+		if m.makesAccess(inst, a) {
+			return pc, inst, true
+		}
+		if x86.EndsBlock(inst.Op) || m.mmioSites[pc] {
+			break // a hooked site is exact: the access was not before it
+		}
+		pc += uint32(inst.Len)
+	}
+	return m.pc(), x86asm.Inst{}, false
+}
+
+// makesAccess reports whether inst, with the registers as they are, makes
+// access a: its memory operand has a's page offset and size, it loads or
+// stores as a does, and a store's source holds a's value.
+func (m *Machine) makesAccess(inst x86asm.Inst, a *mmioAccess) bool {
+	if inst.Op == x86asm.LEA || inst.Op == x86asm.NOP {
+		return false
+	}
+	memAt := -1
+	for i, arg := range inst.Args {
+		if arg == nil {
+			break
+		}
+		if _, ok := arg.(x86asm.Mem); ok {
+			memAt = i
+		}
+	}
+	if memAt < 0 || inst.MemBytes != a.size {
+		return false
+	}
+	if m.effectiveAddr(inst.Args[memAt].(x86asm.Mem))&0xFFF != a.addr&0xFFF {
+		return false
+	}
+	store := mmioStore(inst)
+	if store != a.write {
+		return false
+	}
+	if store {
+		switch src := inst.Args[1].(type) {
+		case x86asm.Imm:
+			return uint32(src)&sizeMask(a.size) == a.value
+		case x86asm.Reg:
+			v, _, ok := m.regVal(src)
+			return ok && v == a.value
+		}
+	}
+	return true
+}
+
+// effectiveAddr is the linear address of memory operand mem now.
+func (m *Machine) effectiveAddr(mem x86asm.Mem) uint32 {
+	ea := uint32(mem.Disp)
+	seg := unicorn.DS
+	if mem.Base != 0 {
+		v, _, _ := m.regVal(mem.Base)
+		ea += v
+		if mem.Base == x86asm.ESP || mem.Base == x86asm.EBP {
+			seg = unicorn.SS
+		}
+	}
+	if mem.Index != 0 {
+		v, _, _ := m.regVal(mem.Index)
+		ea += v * uint32(mem.Scale)
+	}
+	switch mem.Segment {
+	case x86asm.ES:
+		seg = unicorn.ES
+	case x86asm.CS:
+		seg = unicorn.CS
+	case x86asm.SS:
+		seg = unicorn.SS
+	case x86asm.DS:
+		seg = unicorn.DS
+	case x86asm.FS:
+		seg = unicorn.FS
+	case x86asm.GS:
+		seg = unicorn.GS
+	}
+	return ea + m.segBase(uint16(m.reg(seg)))
 }
 
 // mmioStore reports whether inst stores to memory and does nothing else.

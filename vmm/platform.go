@@ -168,6 +168,12 @@ func (m *Machine) nextTimerEvent() (uint64, bool) {
 	return at, ok
 }
 
+// InputFeeder is an instance whose guest UART takes input while it runs
+// (every Unicorn strategy: the Machine's FeedInput); the terminal UI types
+// into the guest through it. Configure the run with LiveInput so that a
+// guest waiting for input waits in real time.
+type InputFeeder interface{ FeedInput(b []byte) }
+
 // FeedInput queues bytes for the guest's UART; safe from any goroutine
 // (the terminal UI types into the guest with it).
 func (m *Machine) FeedInput(b []byte) { m.Serial.Feed(b) }

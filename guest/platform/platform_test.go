@@ -124,3 +124,34 @@ func TestAPICEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedInput: every Unicorn strategy's instance takes UART input through
+// the API the terminal UI uses (vmm.InputFeeder), and the guest receives it.
+func TestFeedInput(t *testing.T) {
+	img := load(t, "apic", vmm.DefaultMemSize)
+	for _, s := range strategies {
+		st, err := vmm.LookupStrategy(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := st.New(img, vmm.Config{Args: "n=1 uart=1", LiveInput: true, TimeBudget: 30 * time.Second}.WithDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ok := inst.(vmm.InputFeeder)
+		if !ok {
+			inst.Close()
+			t.Fatalf("%s: instance %T takes no input", s, inst)
+		}
+		f.FeedInput([]byte("typed\n"))
+		stop, err := inst.Run()
+		res := inst.Result()
+		inst.Close()
+		if err != nil || stop.Kind != vmm.StopExit || stop.Status != 0 {
+			t.Fatalf("%s: %v %s\n%s", s, err, stop, res.Serial)
+		}
+		if !strings.Contains(res.Serial, "uart: line \"typed\" bytes=6\n") {
+			t.Errorf("%s: the fed line did not arrive:\n%s", s, res.Serial)
+		}
+	}
+}
