@@ -118,9 +118,14 @@ func TestAPICEvents(t *testing.T) {
 		} else if !first.Equal(mmio) {
 			t.Errorf("%s: device events differ from native's:\n%s\nnative:\n%s", s, mmio.Format(), first.Format())
 		}
-		again := vmmtest.Run(t, s, img, "n=5 uart=1", vmm.Config{Input: []byte(input), TimeBudget: 30 * time.Second})
-		if !again.Counts.Equal(res.Counts) || again.Instructions != res.Instructions {
-			t.Errorf("%s: two runs differ", s)
+		// A timing pass (no per-instruction counter: device accesses are
+		// found from the block start) must make the same events.
+		st, err := vmm.LookupStrategy(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vmm.RunGuest(st, img, vmm.Config{Args: "n=5 uart=1", Input: []byte(input), TimeBudget: 30 * time.Second}, true); err != nil {
+			t.Errorf("%s: %v", s, err)
 		}
 	}
 }
