@@ -19,8 +19,9 @@ import (
 // the size and, for a store, the value, and stops with that instruction not
 // executed and every earlier one done — but EIP is only as fresh as the
 // start of the translated block (2.1.1 does not restore it; later versions
-// do). So the machine finds the instruction: it decodes the block from EIP
-// and takes the first instruction whose memory operand, computed from the
+// do; and a block entered by a chained jump does not even update it). So
+// the machine finds the instruction: it decodes the paths from EIP and
+// takes the nearest instruction whose memory operand, computed from the
 // registers as they are now, has the faulting address's page offset, the
 // access's size and direction (and, for a store, the value stored). Then it
 // puts a code hook on that instruction, which keeps EIP exact there from
@@ -154,25 +155,53 @@ func (m *Machine) finishMMIO(startErr error) error {
 }
 
 // findMMIOSite finds the instruction that made access a: at EIP if EIP is
-// exact there (a hooked site), else the first matching instruction of the
-// block that starts at EIP.
+// exact there (a hooked site), else the first matching instruction on the
+// paths from EIP. EIP is the start of the block Unicorn entered last
+// through its dispatcher; blocks it chained to since do not update it, so
+// the search follows direct jumps, calls and both ways of a conditional
+// branch (breadth first, nearest first) up to mmioSearchLimit
+// instructions.
 func (m *Machine) findMMIOSite(a *mmioAccess) (uint32, x86asm.Inst, bool) {
-	pc := m.pc()
-	for i := 0; i < 64; i++ {
+	start := m.pc()
+	seen := map[uint32]bool{}
+	queue := []uint32{start}
+	for n := 0; len(queue) > 0 && n < mmioSearchLimit; n++ {
+		pc := queue[0]
+		queue = queue[1:]
+		if seen[pc] {
+			continue
+		}
+		seen[pc] = true
 		inst, err := m.Decode(pc)
 		if err != nil {
-			break
+			continue
 		}
 		if m.makesAccess(inst, a) {
 			return pc, inst, true
 		}
-		if x86.EndsBlock(inst.Op) || m.mmioSites[pc] {
-			break // a hooked site is exact: the access was not before it
+		next := pc + uint32(inst.Len)
+		if m.mmioSites[pc] && pc != start {
+			continue // a hooked site is exact: the access did not come from beyond it
 		}
-		pc += uint32(inst.Len)
+		if !x86.EndsBlock(inst.Op) {
+			queue = append(queue, next)
+			continue
+		}
+		rel, direct := inst.Args[0].(x86asm.Rel)
+		switch {
+		case !direct:
+			// ret, indirect and far transfers, int, hlt: the path is unknown
+		case inst.Op == x86asm.JMP || inst.Op == x86asm.CALL:
+			queue = append(queue, next+uint32(rel))
+		default: // conditional branches and loops: both ways
+			queue = append(queue, next, next+uint32(rel))
+		}
 	}
-	return m.pc(), x86asm.Inst{}, false
+	return start, x86asm.Inst{}, false
 }
+
+// mmioSearchLimit bounds findMMIOSite's search, in instructions.
+const mmioSearchLimit = 256
 
 // makesAccess reports whether inst, with the registers as they are, makes
 // access a: its memory operand has a's page offset and size, it loads or

@@ -3,6 +3,8 @@ package vmm
 import (
 	"testing"
 	"time"
+
+	"virtsim/guest"
 )
 
 // TestLAPICPriority: a vector is delivered only above the processor
@@ -210,5 +212,42 @@ func TestUARTReceive(t *testing.T) {
 	}
 	if edges != 2 || line || s.In(0x3FD, 1)&lsrDR != 0 {
 		t.Errorf("edges %d, line %v after draining", edges, line)
+	}
+}
+
+// TestMMIOSiteFromChainedBlock: without the counting pass's
+// per-instruction counter, Unicorn leaves EIP at the start of a block it
+// left long ago (it chained on through a direct jump); the machine still
+// finds the instruction that read the local APIC, gives it the value and
+// records the event at its address, every iteration.
+func TestMMIOSiteFromChainedBlock(t *testing.T) {
+	code := []byte{
+		0xBE, 0x00, 0x00, 0xE0, 0xFE, // 0x00 mov $LAPICBase,%esi
+		0xB9, 0x03, 0x00, 0x00, 0x00, // 0x05 mov $3,%ecx
+		0x31, 0xC0, // 0x0a loop: xor %eax,%eax
+		0xEB, 0x00, // 0x0c jmp 0x0e (a new, chained block)
+		0x83, 0xC2, 0x01, // 0x0e add $1,%edx
+		0x8B, 0x46, 0x30, // 0x11 mov 0x30(%esi),%eax (VER)
+		0x49,       // 0x14 dec %ecx
+		0x75, 0xF3, // 0x15 jnz loop
+		0xE6, 0xF4, // 0x17 out %al,$0xf4: exit with the version's low byte
+	}
+	for _, count := range []bool{false, true} {
+		res := flat(t, code, Config{Count: count, Trace: true})
+		if res.Stop.Kind != StopExit || res.Stop.Status != lapicVersionValue&0xFF {
+			t.Fatalf("count=%v: %s, want exit %#x", count, res.Stop, lapicVersionValue&0xFF)
+		}
+		n := 0
+		for _, ev := range res.Trace {
+			if ev.Cause == MMIOCause("lapic", "VER") {
+				n++
+				if ev.PC != guest.DefaultLoadAddr+0x11 {
+					t.Errorf("count=%v: event at %#x, want %#x", count, ev.PC, guest.DefaultLoadAddr+0x11)
+				}
+			}
+		}
+		if n != 3 {
+			t.Errorf("count=%v: %d VER reads, want 3", count, n)
+		}
 	}
 }
