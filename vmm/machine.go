@@ -548,7 +548,13 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	pc := m.pc()
 	m.resumeAt = nil
 	t0 := time.Now()
-	startErr := m.E.Start(uint64(pc), 0, remaining, count)
+	// The time budget is a Go timer that stops the engine, not
+	// uc_emu_start's timeout, which starts a thread per run that polls
+	// with usleep (SUBSTRATE.md): ~300 µs per restart, and the machine
+	// restarts the engine for every memory-mapped device access.
+	watchdog := time.AfterFunc(remaining, func() { m.E.Stop() })
+	startErr := m.E.Start(uint64(pc), 0, 0, count)
+	watchdog.Stop()
 	m.wall += time.Since(t0)
 	m.finishCrash()
 	if m.hookErr != nil {
