@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/ata"
 	"virtsim/guest"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
@@ -200,6 +201,7 @@ func (m *Machine) setup() error {
 		return err
 	}
 	m.Disks = d
+	d.ATA.SetIRQ = func(level bool) { m.SetISAIRQ(ata.IRQ, level) } // the 8259 and the I/O APIC
 	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
 		return err
 	}

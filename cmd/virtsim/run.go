@@ -170,7 +170,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		return exitUsage
 	}
-	if err := vmm.CheckMemSize(uint32(mem)); err != nil {
+	if err := vmm.CheckMemSize(mem.n); err != nil {
 		fmt.Fprintf(stderr, "virtsim run: --mem: %v\n", err)
 		return exitUsage
 	}
