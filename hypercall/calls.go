@@ -505,7 +505,7 @@ func (p *VMM) wait(next uint32) {
 		stop("sched_op block with no event callback registered (set_callbacks): no event can ever be delivered")
 		return
 	}
-	if _, pending := p.PIC.Pending(); pending {
+	if p.PendingIRQ() {
 		p.leave(next)
 		return
 	}

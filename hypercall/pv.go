@@ -169,7 +169,7 @@ func (p *VMM) setMask(on bool) {
 // PIC: the unmask paths of the PV build make a hypercall only then.
 func (p *VMM) publishPending() {
 	var b byte
-	if _, ok := p.PIC.Pending(); ok {
+	if p.PendingIRQ() {
 		b = 1
 	}
 	p.siWrite(SIPending, []byte{b})

@@ -23,6 +23,10 @@ import (
 //     not present where nothing is mapped;
 //   - the machine's trampoline stub page: user-accessible and read-only
 //     (the stub runs at the interrupted code's privilege level);
+//   - the local and I/O APIC pages (vmm.MMIOWindows): supervisor, writable,
+//     so that the guest kernel's accesses from the TC reach the machine's
+//     device emulation (Unicorn has no memory there) instead of faulting
+//     in these tables;
 //   - CR4.SMEP: a supervisor-mode fetch from a user page faults. Guest RAM is
 //     user memory, so guest kernel code can only ever run as its
 //     translation: a CPL-1 fetch from guest RAM is a #PF that the VMM
@@ -57,6 +61,8 @@ func (p *pageTables) ptEntryAddr(addr uint32) (uint32, bool) {
 		return ptAddr + pde*4096 + (addr>>12&0x3FF)*4, true
 	case pde >= vmm.VMMBase>>22:
 		return ptAddr + (p.ramPTs+pde-vmm.VMMBase>>22)*4096 + (addr>>12&0x3FF)*4, true
+	case pde == devicePDE:
+		return ptAddr + (p.ramPTs+vmm.VMMSize>>22)*4096 + (addr>>12&0x3FF)*4, true
 	}
 	return 0, false
 }
@@ -65,8 +71,8 @@ func (p *pageTables) ptEntryAddr(addr uint32) (uint32, bool) {
 func (p *pageTables) setup() error {
 	p.ramPTs = (p.memSize + 1<<22 - 1) >> 22
 	vmmPTs := uint32(vmm.VMMSize >> 22)
-	if (p.ramPTs+vmmPTs)*4096 > ptAreaSize {
-		return fmt.Errorf("guest RAM of %d MiB needs more page tables than the translator reserves (%d MiB at most)", p.memSize>>20, (ptAreaSize/4096-vmmPTs)*4)
+	if (p.ramPTs+vmmPTs+1)*4096 > ptAreaSize || p.ramPTs > devicePDE {
+		return fmt.Errorf("guest RAM of %d MiB needs more page tables than the translator reserves (%d MiB at most)", p.memSize>>20, (ptAreaSize/4096-vmmPTs-1)*4)
 	}
 	pd := make([]byte, 4096)
 	for i := uint32(0); i < p.ramPTs; i++ {
@@ -104,6 +110,9 @@ func (p *pageTables) setup() error {
 	if err := p.e.MemWrite(uint64(ptAddr+p.ramPTs*4096), vt); err != nil {
 		return fmt.Errorf("write page tables: %w", err)
 	}
+	if err := p.mapDevices(pd); err != nil {
+		return err
+	}
 	if err := p.e.SetReg(unicorn.CR3, pdAddr); err != nil {
 		return fmt.Errorf("set CR3: %w", err)
 	}
@@ -122,6 +131,34 @@ func (p *pageTables) setup() error {
 		return fmt.Errorf("set CR0.PG|WP: %w", err)
 	}
 	return p.flushTLB()
+}
+
+// devicePDE is the page-directory index of the APICs' pages (0xFEC00000
+// and 0xFEE00000 share it).
+const devicePDE = vmm.IOAPICBase >> 22
+
+// mapDevices maps the device pages identity, supervisor and writable, in a
+// page table of their own after the VMM region's; pd is the directory
+// being built (written again here).
+func (p *pageTables) mapDevices(pd []byte) error {
+	pt := make([]byte, 4096)
+	for _, w := range vmm.MMIOWindows() {
+		if w[0]>>22 != devicePDE {
+			return fmt.Errorf("device page %#x outside the device page table", w[0])
+		}
+		for a := w[0]; a < w[0]+w[1]; a += 4096 {
+			binary.LittleEndian.PutUint32(pt[(a>>12&0x3FF)*4:], a|pteVMMRW)
+		}
+	}
+	at := ptAddr + (p.ramPTs+vmm.VMMSize>>22)*4096
+	if err := p.e.MemWrite(uint64(at), pt); err != nil {
+		return fmt.Errorf("write the device page table: %w", err)
+	}
+	binary.LittleEndian.PutUint32(pd[devicePDE*4:], at|pteP|pteW|pteA)
+	if err := p.e.MemWrite(pdAddr, pd); err != nil {
+		return fmt.Errorf("write page directory: %w", err)
+	}
+	return nil
 }
 
 // setWritable changes the write permission of the guest RAM page at addr.

@@ -85,8 +85,7 @@ func (b *BT) syncOut() {
 		b.refreshDescriptors()
 	}
 	// An interrupt waits for the virtual IF: in-TC sti and popf call out.
-	_, waiting := b.PIC.Pending()
-	b.setArmed(waiting && !v.IF)
+	b.setArmed(b.PendingIRQ() && !v.IF)
 }
 
 // refreshDescriptors follows a change of the guest's descriptor tables:
@@ -238,7 +237,7 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 		// sti opened the virtual IF on a waiting interrupt: one more
 		// instruction runs first (the sti shadow), as a shadow block whose
 		// exits call out to deliver it.
-		if _, waiting := b.PIC.Pending(); waiting && b.VMM.V.IF {
+		if b.PendingIRQ() && b.VMM.V.IF {
 			tc, err := b.shadowBlock(s.next)
 			if err != nil {
 				b.fatal(s.next, err)

@@ -169,6 +169,9 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 		}
 	}
 	m.GateSlot = gateSlotIndex
+	// Device pages are not mapped for the guest: its accesses fault into
+	// the VMM, which emulates them (vmm/mmio.go).
+	m.MMIOMech = vmm.MechTrap
 	// Interrupts wait in the PIC until the guest's virtual IF allows them
 	// (and not inside the shadow of an emulated sti).
 	m.VirtualIF = func() bool { return t.V.IF && !t.shadow }
@@ -507,7 +510,7 @@ func (t *VMM) Resume(next uint32) {
 		t.Reflect(vec, 0, false, false, next, next)
 		return
 	}
-	if _, ok := t.PIC.Pending(); ok && t.V.IF && !t.shadow {
+	if t.PendingIRQ() && t.V.IF && !t.shadow {
 		// The guest's IF just opened on a waiting interrupt: the machine
 		// delivers it through the real IDT, back into OnTrap, which reflects it.
 		t.DeliverPendingIRQ(next)
@@ -518,8 +521,7 @@ func (t *VMM) Resume(next uint32) {
 
 // irqPending reports an interrupt waiting for the virtual IF.
 func (t *VMM) irqPending() bool {
-	_, ok := t.PIC.Pending()
-	return ok || len(t.pending) > 0
+	return t.PendingIRQ() || len(t.pending) > 0
 }
 
 // continueAt is where the real CPU continues for guest address eip: the

@@ -1,7 +1,6 @@
 package vmm
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 )
@@ -71,36 +70,6 @@ func sizeMask(size int) uint32 {
 		return 0xFFFF
 	}
 	return 0xFFFFFFFF
-}
-
-// Serial is a minimal 16550 UART at COM1: a write to THR (base+0) is one
-// output byte; LSR (base+5) always says the transmitter is empty. Other
-// registers read as zero and ignore writes.
-type Serial struct {
-	Base   uint16
-	Output bytes.Buffer
-	// Echo, if set, receives every byte as it is written.
-	Echo func(b byte)
-}
-
-func (s *Serial) Name() string { return "com1" }
-
-func (s *Serial) In(port uint16, size int) uint32 {
-	switch port - s.Base {
-	case 5: // LSR: THR empty (bit 5) and transmitter empty (bit 6)
-		return 0x60
-	}
-	return 0
-}
-
-func (s *Serial) Out(port uint16, size int, v uint32) {
-	if port == s.Base {
-		c := byte(v)
-		s.Output.WriteByte(c)
-		if s.Echo != nil {
-			s.Echo(c)
-		}
-	}
 }
 
 // DebugExit is QEMU's isa-debug-exit: a write of v stops the VM with

@@ -25,6 +25,13 @@
 //     8259 PICs (pit.go, pic.go); guest time counted in executed guest
 //     blocks, so runs are reproducible; interrupts delivered at the exact
 //     instruction boundary IF and the sti shadow allow.
+//   - The rest of the PC a 32-bit SMP kernel expects (platform.go): the
+//     local APIC and its timer (lapic.go), the I/O APIC (ioapic.go), the
+//     CMOS clock (rtc.go), the UART's receive path (uart.go), the BIOS data
+//     area and the MP tables (firmware.go). The APICs are memory-mapped:
+//     their pages are left unmapped and each access is trapped and
+//     emulated at its instruction (mmio.go), an event with a cause of its
+//     own ("mmio/lapic:EOI").
 //
 // # Where the VMM plugs in
 //

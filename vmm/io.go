@@ -185,7 +185,7 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 // instruction if IF allows.
 func (m *Machine) CompleteIO(next uint32) {
 	m.schedule()
-	if _, ok := m.PIC.Pending(); ok && m.stop.Kind == StopNone {
+	if m.PendingIRQ() && m.stop.Kind == StopNone {
 		if m.interruptsOpen() {
 			m.deliverIRQ(next)
 			return

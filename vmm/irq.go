@@ -68,7 +68,6 @@ var irqCauses = func() (c [16]string) {
 func (m *Machine) setupInterrupts() error {
 	m.PIT = NewPIT()
 	m.PIC = NewPIC()
-	m.PIT.OnOut0(func(level bool) { m.PIC.SetIRQ(0, level) })
 	for _, d := range []struct {
 		lo, hi uint16
 		dev    Device
@@ -82,7 +81,7 @@ func (m *Machine) setupInterrupts() error {
 			return fmt.Errorf("vmm: %w", err)
 		}
 	}
-	return nil
+	return m.setupPlatform()
 }
 
 // startClock installs the block clock, between engine runs.
@@ -136,6 +135,8 @@ func (m *Machine) armClock(port uint16) {
 // touching any device so that counter reads are exact.
 func (m *Machine) syncTime() {
 	m.PIT.Advance(m.Now())
+	m.LAPIC.Advance(m.lapicNow())
+	m.Serial.Poll()
 }
 
 // schedule sets the clock's deadline to the PIT's next event.
@@ -143,7 +144,7 @@ func (m *Machine) schedule() {
 	if m.clock == nil {
 		return
 	}
-	at, ok := m.PIT.NextEvent(m.Now())
+	at, ok := m.nextTimerEvent()
 	if !ok {
 		m.clock.SetDeadline(never)
 		return
@@ -190,7 +191,7 @@ func (m *Machine) checkInterrupts(pc uint32) {
 	if m.gate != nil || m.stop.Kind != StopNone {
 		return
 	}
-	if _, ok := m.PIC.Pending(); !ok {
+	if !m.PendingIRQ() {
 		return
 	}
 	if !m.interruptsOpen() {
@@ -214,11 +215,11 @@ func (m *Machine) checkInterrupts(pc uint32) {
 // deliverIRQ acknowledges the PIC and delivers its vector with the return
 // address pc.
 func (m *Machine) deliverIRQ(pc uint32) {
-	vec, ok := m.PIC.Acknowledge()
+	vec, cause, ok := m.acknowledgeIRQ()
 	if !ok {
 		return
 	}
-	m.deliver(CauseIRQ(m.PIC.IRQOf(vec)), vec, 0, false, false, pc, pc)
+	m.deliver(cause, vec, 0, false, false, pc, pc)
 }
 
 // WaitForInterrupt is what hlt means to the hardware: if no interrupt is
@@ -226,21 +227,24 @@ func (m *Machine) deliverIRQ(pc uint32) {
 // "" when an interrupt is now pending, else why none ever will be.
 func (m *Machine) WaitForInterrupt() string {
 	m.syncTime()
-	if _, ok := m.PIC.Pending(); ok {
+	if m.PendingIRQ() {
 		return ""
 	}
-	at, ok := m.PIT.NextEvent(m.Now())
-	if !ok {
-		return "hlt with interrupts enabled but no timer programmed and nothing pending: the CPU would sleep forever"
-	}
-	if m.clock == nil {
+	at, ok := m.nextTimerEvent()
+	if !ok || m.clock == nil {
+		if m.waitForInput() && m.PendingIRQ() {
+			return ""
+		}
+		if !ok {
+			return "hlt with interrupts enabled but no timer programmed and nothing pending: the CPU would sleep forever"
+		}
 		return "hlt with interrupts enabled but no timer running: the CPU would sleep forever"
 	}
 	m.clock.Set((at + TicksPerBlock - 1) / TicksPerBlock)
 	m.syncTime()
 	m.schedule()
-	if _, ok := m.PIC.Pending(); !ok {
-		return "hlt: the timer fired but its interrupt is masked at the PIC: the CPU would sleep forever"
+	if !m.PendingIRQ() {
+		return "hlt: the timer fired but its interrupt is masked (at the PIC or the APICs): the CPU would sleep forever"
 	}
 	return ""
 }
@@ -256,7 +260,7 @@ func (m *Machine) DeliverPendingIRQ(ret uint32) { m.deliverIRQ(ret) }
 func (m *Machine) stepForInterruptWindow() error {
 	m.irqWindow = false
 	for m.stop.Kind == StopNone {
-		if _, ok := m.PIC.Pending(); !ok {
+		if !m.PendingIRQ() {
 			return nil
 		}
 		if m.reg(unicorn.EFLAGS)&x86.FlagIF != 0 && !m.inShadow {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/ata"
 	"virtsim/guest"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
@@ -90,6 +91,15 @@ type Machine struct {
 	PIT      *PIT
 	PIC      *PIC
 	Disks    *Disks
+	// The APIC platform (platform.go): local APIC, I/O APIC, CMOS RTC.
+	LAPIC     *LAPIC
+	IOAPIC    *IOAPIC
+	RTC       *RTC
+	mmio      *mmioAccess     // a device-page access caught by the memory hook (mmio.go)
+	mmioSites map[uint32]bool // instructions found touching device pages: hooked, so EIP is exact there
+	// MMIOMech is the mechanism of device-register accesses (mmio.go):
+	// machine unless a strategy takes them as exits.
+	MMIOMech Mechanism
 	clock    *unicorn.BlockClock
 	gate     *pendingGate // a privilege-raising delivery in flight through the call gate
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
@@ -148,8 +158,8 @@ type Machine struct {
 // machine's hooks.
 func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.MemSize%4096 != 0 || cfg.MemSize < 2<<20 || uint64(cfg.MemSize) > VMMBase {
-		return nil, fmt.Errorf("vmm: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", cfg.MemSize, VMMBase>>20)
+	if err := CheckMemSize(cfg.MemSize); err != nil {
+		return nil, err
 	}
 	e, err := unicorn.New()
 	if err != nil {
@@ -157,7 +167,7 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 	}
 	m := &Machine{
 		E: e, Img: img, Cfg: cfg,
-		Serial:  &Serial{Base: guest.PortCOM1, Echo: cfg.Serial},
+		Serial:  NewSerial(guest.PortCOM1, cfg.Serial),
 		Exit:    &DebugExit{},
 		Post:    &PostSink{},
 		ioSites: map[uint32]bool{},
@@ -196,7 +206,11 @@ func (m *Machine) setup() error {
 		return err
 	}
 	m.Disks = d
+	d.ATA.SetIRQ = func(level bool) { m.SetISAIRQ(ata.IRQ, level) } // the 8259 and the I/O APIC
 	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
+		return err
+	}
+	if err := m.writeFirmware(); err != nil {
 		return err
 	}
 	if err := e.MemWrite(landingAddr, []byte{0xF4}); err != nil {
@@ -536,18 +550,25 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	pc := m.pc()
 	m.resume = false
 	t0 := time.Now()
+	// The time budget: Engine.Start runs a Go watchdog that stops the
+	// engine (no Unicorn timeout thread, which polled with usleep and cost
+	// ~300 µs per restart — the machine restarts for every device access).
 	startErr := m.E.Start(uint64(pc), 0, remaining, count)
 	m.wall += time.Since(t0)
 	m.finishCrash()
 	if m.hookErr != nil {
 		return false, m.hookErr
 	}
+	mmio := m.mmio != nil
+	if mmio {
+		startErr = m.finishMMIO(startErr)
+	}
 	if m.wantClock {
 		if err := m.startClock(); err != nil {
 			return false, err
 		}
 	}
-	handled = m.resume
+	handled = m.resume || mmio
 	m.applyResume()
 	if startErr != nil && m.stop.Kind == StopNone {
 		m.engineError(startErr)
@@ -614,6 +635,9 @@ func (m *Machine) engineError(err error) {
 }
 
 func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, value int64) bool {
+	if m.catchMMIO(acc, addr, size, value) {
+		return false // Unicorn stops at the instruction; finishMMIO emulates it
+	}
 	if acc == unicorn.MemWriteProt && m.OnProtWrite != nil && addr < 1<<32 && m.OnProtWrite(uint32(addr), size, uint64(value)) {
 		return true
 	}

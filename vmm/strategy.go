@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,16 @@ type Config struct {
 	// the paravirtual ring); nil means the workload's default disk, if it
 	// has one (guest.Image.Disk). The caller opens and closes it.
 	Disk disk.Backend
+	// Input is queued for the guest's UART (COM1) at power-on
+	// (`virtsim run --input FILE`).
+	Input []byte
+	// LiveInput says more input may arrive while the guest runs (a terminal,
+	// the UI: Machine.FeedInput); a guest waiting for it then waits in real
+	// time.
+	LiveInput bool
+	// InputReader, if set, is a live input source (a terminal) read on a
+	// goroutine of its own until it ends; it implies LiveInput.
+	InputReader io.Reader
 }
 
 // Defaults for Config's zero values.

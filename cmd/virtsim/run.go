@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"virtsim/disk"
 	"virtsim/experiments"
 	"virtsim/guest"
@@ -155,6 +157,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	audit := fs.Bool("audit", false, "count every executed sensitive-but-unprivileged instruction by mnemonic (slower; strategies that cannot trap them)")
 	diskPath := fs.String("disk", "", "private disk image (raw, qcow2, ...) as the IDE master and the PV ring's disk: the guest's writes persist, durable once it flushes")
 	sharedPath := fs.String("shared-disk", "", "shared base image: never written; this VM writes into its own overlay, discarded when it stops")
+	inputPath := fs.String("input", "", "guest serial input (COM1 receive): a file, queued at power-on; - reads stdin live (the default when stdin is a terminal)")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
@@ -166,6 +169,25 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		return exitUsage
+	}
+	if err := vmm.CheckMemSize(mem.n); err != nil {
+		fmt.Fprintf(stderr, "virtsim run: --mem: %v\n", err)
+		return exitUsage
+	}
+	var input []byte
+	var live io.Reader
+	switch {
+	case *inputPath == "-" || (*inputPath == "" && stdinIsTerminal()):
+		live = os.Stdin
+	case *inputPath != "":
+		input, err = os.ReadFile(*inputPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim run: --input: %v\n", err)
+			if errors.Is(err, os.ErrNotExist) {
+				return exitNoInput
+			}
+			return exitUsage
+		}
 	}
 	if err := s.Available(); err != nil {
 		fmt.Fprintf(stderr, "virtsim run: strategy %s is not available here: %v\n", s.Name, err)
@@ -184,6 +206,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Name: t.name, MemSize: mem.n, Args: t.args,
 		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: tcSize.n,
 		Serial: func(b byte) { serial.Write([]byte{b}) },
+		Input:  input, InputReader: live,
 	}
 	if *diskPath != "" || *sharedPath != "" {
 		d, st, err := openDisk(*diskPath, *sharedPath)
@@ -197,7 +220,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		cfg.Disk = disk.NewWriteCache(d)
 		*noTiming = true // a second pass would find the first one's writes
 	}
-	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming)
+	// Live input cannot be replayed: one (counting) pass only.
+	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming && live == nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
 		if res == nil {
@@ -325,4 +349,11 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	return worst
+}
+
+// stdinIsTerminal reports whether stdin is a terminal (not /dev/null, a
+// pipe or a file): it answers the terminal's own ioctl.
+func stdinIsTerminal() bool {
+	_, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+	return err == nil
 }

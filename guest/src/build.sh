@@ -54,3 +54,21 @@ build() {
 
 build native .elf ""
 build pv .pv.elf "--defsym PV=1"
+
+# The platform guests (platform/*.s): native builds only, into
+# OUTDIR/platform/NAME.elf. They drive the APICs, the RTC and the UART's
+# receive path directly (no pv_ops layer) and are not catalogue workloads:
+# the tests in guest/platform run them against QEMU.
+mkdir -p "$out/platform"
+libobjs=""
+for src in $(LC_ALL=C ls lib/*.s); do
+	libobjs="$libobjs $tmp/native_lib_$(basename "$src" .s).o"
+done
+for src in $(LC_ALL=C ls platform/*.s); do
+	name=$(basename "$src" .s)
+	obj="$tmp/platform_$name.o"
+	$AS $ASFLAGS -o "$obj" "$src"
+	$LD $LDFLAGS -o "$out/platform/$name.elf" "$tmp/native_lib_entry.o" \
+		$(echo $libobjs | tr ' ' '\n' | grep -v "/native_lib_entry.o\$") "$obj"
+	echo "built $out/platform/$name.elf"
+done

@@ -50,12 +50,33 @@ func (r Result) GuestStatus() (v int, ok bool) {
 
 // Run boots image (an ELF multiboot kernel's bytes) with cmdline.
 func Run(image []byte, cmdline string, timeout time.Duration) (Result, error) {
-	return RunWithDisk(image, cmdline, nil, timeout)
+	return RunWith(image, Options{Cmdline: cmdline, Timeout: timeout})
 }
 
 // RunWithDisk boots image with cmdline and, if disk is not nil, a copy of
 // disk as a raw image on the IDE master (-drive file=IMG,format=raw,if=ide).
 func RunWithDisk(image []byte, cmdline string, disk []byte, timeout time.Duration) (Result, error) {
+	return RunWith(image, Options{Cmdline: cmdline, Disk: disk, Timeout: timeout})
+}
+
+// Options are the knobs of RunWith beyond the oracle's fixed machine.
+type Options struct {
+	Cmdline string
+	Timeout time.Duration
+	// Disk, if not nil, is copied to a raw image on the IDE master.
+	Disk []byte
+	// Mem replaces -m 16M (e.g. "1G").
+	Mem string
+	// Input is the guest's serial input: QEMU's stdio backend reads it
+	// from stdin (QEMU 7.2's file backend has no input path).
+	Input []byte
+	// Extra arguments, e.g. "-rtc", "base=2006-10-21T12:00:00".
+	Extra []string
+}
+
+// RunWith boots image as Run does, with o's options.
+func RunWith(image []byte, o Options) (Result, error) {
+	cmdline, timeout, disk := o.Cmdline, o.Timeout, o.Disk
 	if err := Available(); err != nil {
 		return Result{}, err
 	}
@@ -78,7 +99,16 @@ func RunWithDisk(image []byte, cmdline string, disk []byte, timeout time.Duratio
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if o.Mem != "" {
+		for i := range args[:len(args)-1] {
+			if args[i] == "-m" {
+				args[i+1] = o.Mem
+			}
+		}
+	}
+	args = append(args, o.Extra...)
 	cmd := exec.CommandContext(ctx, Binary, args...)
+	cmd.Stdin = bytes.NewReader(o.Input)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
