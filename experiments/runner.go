@@ -154,11 +154,10 @@ func selectStrategies(names []string) ([]*vmm.Strategy, error) {
 
 // PagingStrategies are the strategies that run workloads which turn paging
 // on (guest.Workload.Paging): native (the machine pages as the CPU does),
-// trap (shadow page tables), pv (direct paging) and kvm (the hardware or
-// PVM's shadow MMU). A
-// strategy joins when it virtualizes the MMU (issue 13); until then its
-// paging cells are skipped with that reason.
-var PagingStrategies = map[string]bool{"native": true, "trap": true, "pv": true, "kvm": true}
+// trap and bt (shadow page tables), pv (direct paging) and kvm (the
+// hardware or PVM's shadow MMU). A strategy not listed has its paging cells
+// skipped with that reason.
+var PagingStrategies = map[string]bool{"native": true, "trap": true, "bt": true, "pv": true, "kvm": true}
 
 // Plan enumerates the cells of a matrix, marking those that cannot run
 // here (strategy unavailable, no paravirtual image) with their reason.
