@@ -190,6 +190,9 @@ func Plan(o Options) ([]Cell, error) {
 			if c.Skip == "" && w.Paging && !PagingStrategies[s.Name] {
 				c.Skip = s.Name + " does not virtualize paging yet: " + w.Name + " turns paging on"
 			}
+			if why, refused := w.Refused[s.Name]; c.Skip == "" && refused {
+				c.Skip = s.Name + " refuses " + w.Name + ": " + why
+			}
 			if s.PV {
 				c.Image = "pv"
 				if c.Skip == "" && len(w.PVImage) == 0 {

@@ -43,6 +43,9 @@ type Workload struct {
 	// DiskSectors, if nonzero, is the size of the default disk the
 	// workload runs with (DiskContents): Load attaches it to the image.
 	DiskSectors int
+	// Refused names the strategies that refuse this workload by design,
+	// with the reason (shown instead of a run by `virtsim table`).
+	Refused map[string]string
 }
 
 // Load loads the workload's native image for guest RAM of memSize bytes.
@@ -177,6 +180,11 @@ var catalog = []Workload{
 		DefaultArgs:  "n=100",
 		ExitsPerIter: "2 priv/mov-cr3 + 2 PTE writes + 2 priv/invlpg + 1 int/0x80",
 		Paging:       true,
+		Refused: map[string]string{
+			"trap": "its recursive entry maps 0xFFC00000-4 GiB, where trap's VMM lives (relocating the VMM is not implemented)",
+			"bt":   "its recursive entry maps 0xFFC00000-4 GiB, where bt's VMM lives (relocating the VMM is not implemented)",
+			"pv":   "its recursive entry is in directory slot 1023, which direct paging reserves for the VMM (as Xen does)",
+		},
 	},
 	{
 		Name:         "pgfault",

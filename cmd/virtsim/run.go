@@ -302,7 +302,7 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 	if isTerminal(stderr) && !*quiet {
 		progress = newProgress("table", stderr, false)
 	}
-	total, done := len(guest.Catalog())*len(strategies), 0
+	total, done := len(guest.All())*len(strategies), 0
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "workload\targs\t")
 	for _, s := range strategies {
@@ -314,7 +314,15 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t", w.Name, w.DefaultArgs)
 		var insns uint64
 		status := "ok"
+		var refusedBy []string
 		for _, s := range strategies {
+			if _, refused := w.Refused[s.Name]; refused {
+				// Refused by design (the run says why): not a failure.
+				fmt.Fprint(tw, "n/a\tn/a\t")
+				refusedBy = append(refusedBy, s.Name)
+				done++
+				continue
+			}
 			img, err := w.LoadFor(s.PV, vmm.DefaultMemSize)
 			if err != nil {
 				fmt.Fprintf(stderr, "virtsim table: %s: %v\n", w.Name, err)
@@ -341,6 +349,9 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 					worst = stopStatus(res.Stop)
 				}
 			}
+		}
+		if len(refusedBy) > 0 && status == "ok" {
+			status = "ok; " + strings.Join(refusedBy, ", ") + ": n/a by design (virtsim run says why)"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t\n", insns, status)
 	}
