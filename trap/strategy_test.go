@@ -167,7 +167,9 @@ func probeFields(serial string) map[string]string {
 func TestExitAllocatesNothing(t *testing.T) {
 	for _, w := range []string{"irq-toggle", "io"} {
 		per, exits := vmmtest.AllocsPerExit(t, "trap", load(t, w), 1000, 3000)
-		if per > 0 {
+		// A stray allocation of the runtime (the race detector, a timer)
+		// shows as a small fraction; one allocation per exit shows as >= 1.
+		if per >= 0.05 {
 			t.Errorf("%s under trap: %.3f allocations per exit (over %d extra exits)", w, per, exits)
 		}
 	}

@@ -191,7 +191,7 @@ func (m *Machine) CompleteIO(next uint32) {
 			return
 		}
 		if m.VirtualIF == nil {
-			m.irqWindow = true
+			m.waitForIF()
 		}
 	}
 	m.Complete(next)

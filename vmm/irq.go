@@ -90,9 +90,10 @@ func (m *Machine) startClock() error {
 	if m.clock != nil {
 		return nil
 	}
-	// Guest code: RAM and, under a binary translator, its translation
-	// cache (which lies above RAM, so one range covers both).
-	end := uint64(m.Cfg.MemSize) - 1
+	// Guest code: every linear address below the VMM region (a paging
+	// guest runs above its RAM) and, under a binary translator, its
+	// translation cache (in the VMM region, so one range covers both).
+	end := uint64(VMMBase) - 1
 	if m.TCEnd != 0 {
 		end = uint64(m.TCEnd) - 1
 	}
@@ -163,7 +164,7 @@ func (m *Machine) onClock(now, addr uint64) {
 		// IF just opened (WatchIF). After sti the next instruction — the
 		// first of this block — still runs before any interrupt: step it.
 		if b, err := m.read(uint32(after)-1, 1); err == nil && b[0] == 0xFB {
-			if _, pending := m.PIC.Pending(); pending {
+			if m.PendingIRQ() {
 				m.inShadow = true
 				m.irqWindow = true
 				m.E.Stop()
@@ -200,12 +201,9 @@ func (m *Machine) checkInterrupts(pc uint32) {
 			// block starts (cheap, exact: see BlockClock.WatchIF) while
 			// it runs; otherwise single-step until it does. A VMM
 			// instead injects when its virtual IF opens.
-			if m.clock != nil && !m.inShadow && m.stepThen == nil {
-				m.clock.WatchIF(true)
-				return
+			if m.waitForIF() {
+				m.E.Stop()
 			}
-			m.irqWindow = true
-			m.E.Stop()
 		}
 		return
 	}
@@ -313,4 +311,18 @@ func (m *Machine) onHlt(pc uint32) {
 		return
 	}
 	m.deliverIRQ(pc + 1)
+}
+
+// waitForIF arranges for a pending interrupt to be taken at the first
+// boundary where IF allows it: the block clock watches IF at block starts
+// (exact: QEMU ends a block after sti, popf and iret), or, without a clock
+// or inside sti's shadow, single-stepping (irqWindow). It reports whether
+// the engine must stop for the stepping.
+func (m *Machine) waitForIF() bool {
+	if m.clock != nil && !m.inShadow && m.stepThen == nil {
+		m.clock.WatchIF(true)
+		return false
+	}
+	m.irqWindow = true
+	return true
 }

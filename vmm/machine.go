@@ -229,7 +229,10 @@ func (m *Machine) installHooks() error {
 	// ends that instruction's hook calls. Counting first counts emulated
 	// instructions too, each once.
 	if m.Cfg.Count {
-		c, err := e.NewInsnCounterRange(0, uint64(m.Cfg.MemSize)-1, m.Cfg.InsnBudget)
+		// Guest code is anywhere below the VMM region: a paging guest runs
+		// at linear addresses above its RAM (a higher-half kernel), and
+		// its instructions count (and its budget holds) there too.
+		c, err := e.NewInsnCounterRange(0, VMMBase-1, m.Cfg.InsnBudget)
 		if err != nil {
 			return fmt.Errorf("vmm: instruction counter: %w", err)
 		}
