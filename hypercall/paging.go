@@ -1,7 +1,7 @@
 package hypercall
 
 import (
-	"encoding/binary"
+	"fmt"
 
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
@@ -31,10 +31,6 @@ import (
 // VMM region entries in every validated directory: the top four slots.
 const firstVMMSlot = vmm.VMMBase >> 22
 
-// Where the VMM's own page tables for its region live (its strategy
-// region, beside trap's tables).
-const pvVMMPTs = vmm.StrategyBase + 0x100000
-
 // Cause names of the paging hypercalls.
 const (
 	causeMMUUpdate = "hypercall/mmu_update"
@@ -48,7 +44,6 @@ type directPaging struct {
 	cr3Set bool            // the guest registered a directory (new_baseptr)
 	tables map[uint32]int  // frames holding a page table, by how many directory entries name them
 	dirs   map[uint32]bool // validated (pinned) page directories
-	ready  bool            // the VMM's page tables for its region are written
 }
 
 // phys is guest-physical memory for direct paging: guest RAM only.
@@ -242,30 +237,17 @@ func (p *VMM) pin(dir uint32) Errno {
 
 // vmmSlots writes the VMM's region into the top slots of a directory.
 func (p *VMM) vmmSlots(dir uint32) error {
-	if !p.pg.ready {
-		pts := make([]byte, 4*4096)
-		for i := 0; i < 4*1024; i++ {
-			pa := uint32(vmm.VMMBase) + uint32(i)*4096
-			binary.LittleEndian.PutUint32(pts[i*4:], pa|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed|x86.PTEDirty)
-		}
-		if err := p.E.MemWrite(pvVMMPTs, pts); err != nil {
-			return err
-		}
-		p.pg.ready = true
+	pdes, err := p.VMMDirEntries()
+	if err != nil {
+		return err
 	}
-	for i := uint32(0); i < 4; i++ {
-		if !p.PhysMem().WritePhys32(dir+(firstVMMSlot+i)*4, (pvVMMPTs+i*4096)|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed) {
-			return errWriteSlots
+	for i, v := range pdes {
+		if !p.PhysMem().WritePhys32(dir+(firstVMMSlot+uint32(i))*4, v) {
+			return fmt.Errorf("pv: cannot write the VMM's directory slots of %#x", dir)
 		}
 	}
 	return nil
 }
-
-type pvError string
-
-func (e pvError) Error() string { return string(e) }
-
-const errWriteSlots = pvError("pv: cannot write the VMM's directory slots")
 
 // loadCR3 makes the guest's (pinned) directory the real one.
 func (p *VMM) loadCR3() Errno {

@@ -41,27 +41,11 @@ const (
 	firstVMMPDE    = vmm.VMMBase >> 22
 )
 
-// shadowMem is physical memory for the shadow MMU.
-type shadowMem struct{ m *vmm.Machine }
-
-func (s shadowMem) ReadPhys32(pa uint32) (uint32, bool) {
-	if pa < vmm.VMMBase {
-		return s.m.PhysMem().ReadPhys32(pa)
-	}
-	var b [4]byte
-	if err := s.m.E.MemRead(uint64(pa), b[:]); err != nil {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint32(b[:]), true
-}
-
-func (s shadowMem) WritePhys32(pa, v uint32) bool {
-	if pa < vmm.VMMBase {
-		return s.m.PhysMem().WritePhys32(pa, v)
-	}
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], v)
-	return s.m.E.MemWrite(uint64(pa), b[:]) == nil
+// shadowMem is physical memory for the shadow MMU: guest RAM and the
+// VMM's pages (vmm.Machine.HostPhys), plus whole-page writes for the pool.
+type shadowMem struct {
+	x86.PhysMem
+	m *vmm.Machine
 }
 
 func (s shadowMem) WritePage(pa uint32, b []byte) error { return s.m.E.MemWrite(uint64(pa), b) }
@@ -90,7 +74,7 @@ func (t *VMM) EnableShadow(l ShadowLayout) {
 	t.sh = shadow.New(shadow.Config{
 		RAMSize: t.Cfg.MemSize, PoolBase: l.PoolBase, PoolPages: l.PoolPages,
 		FirstVMMPDE: firstVMMPDE, VMMPDEs: l.VMMPDEs,
-	}, shadowMem{t.Machine})
+	}, shadowMem{t.HostPhys(), t.Machine})
 	t.offCR3 = l.OffCR3
 	t.shadowOK = true
 }
@@ -104,20 +88,34 @@ func (t *VMM) ShadowOn() bool { return t.shadowOn }
 // GuestMMU is the paging state the guest believes in.
 func (t *VMM) GuestMMU() x86.MMU { return t.guestMMU() }
 
-// initShadow prepares trap's shadow MMU.
-func (t *VMM) initShadow() error {
-	m := t.Machine
+// VMMDirEntries writes (once) page tables that map the VMM region
+// 0xFF000000-4 GiB onto itself and returns the four directory entries that
+// name them: what every real page directory a VMM loads for a paging guest
+// carries in its top slots (trap's shadows, pv's pinned directories).
+// Accessed and dirty are preset, so the CPU never writes them.
+func (t *VMM) VMMDirEntries() ([]uint32, error) {
+	if t.vmmPDEs != nil {
+		return t.vmmPDEs, nil
+	}
 	pts := make([]byte, 4*4096)
 	for i := 0; i < 4*1024; i++ {
 		pa := uint32(vmm.VMMBase) + uint32(i)*4096
 		binary.LittleEndian.PutUint32(pts[i*4:], pa|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed|x86.PTEDirty)
 	}
-	if err := m.E.MemWrite(shadowVMMPTs, pts); err != nil {
-		return err
+	if err := t.E.MemWrite(shadowVMMPTs, pts); err != nil {
+		return nil, fmt.Errorf("trap: write the VMM region's page tables: %w", err)
 	}
-	var pdes []uint32
 	for i := uint32(0); i < 4; i++ {
-		pdes = append(pdes, (shadowVMMPTs+i*4096)|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
+		t.vmmPDEs = append(t.vmmPDEs, (shadowVMMPTs+i*4096)|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
+	}
+	return t.vmmPDEs, nil
+}
+
+// initShadow prepares trap's shadow MMU.
+func (t *VMM) initShadow() error {
+	pdes, err := t.VMMDirEntries()
+	if err != nil {
+		return err
 	}
 	t.EnableShadow(ShadowLayout{PoolBase: shadowPoolBase, PoolPages: shadowPoolSize, VMMPDEs: pdes})
 	return nil

@@ -101,10 +101,11 @@ type VMM struct {
 	// Shadow paging (shadow.go): on under trap itself; the strategies
 	// built on trap (bt, pv) manage page tables their own way.
 	sh       *shadow.MMU
-	shadowOK bool   // this VMM virtualizes the MMU with shadow page tables
-	shadowOn bool   // the guest pages: the real CPU runs on the shadow
-	offCR3   uint32 // the real CR3 while the guest does not page (0: real paging off)
-	name     string // the strategy's name, for reports
+	shadowOK bool     // this VMM virtualizes the MMU with shadow page tables
+	shadowOn bool     // the guest pages: the real CPU runs on the shadow
+	vmmPDEs  []uint32 // directory entries mapping the VMM region (VMMDirEntries)
+	offCR3   uint32   // the real CR3 while the guest does not page (0: real paging off)
+	name     string   // the strategy's name, for reports
 	// PagingChanged, if set, runs after the real MMU followed a change of
 	// the guest's paging state (a write of CR0, CR3 or CR4): a binary
 	// translator checks that its translations still read what they did.

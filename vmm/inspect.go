@@ -91,19 +91,6 @@ type PagingView struct {
 	Rows                    []PageRow
 }
 
-// rawPhys reads any mapped physical memory (the VMM's too), for looks.
-type rawPhys struct{ m *Machine }
-
-func (p rawPhys) ReadPhys32(pa uint32) (uint32, bool) {
-	var b [4]byte
-	if err := p.m.E.MemRead(uint64(pa), b[:]); err != nil {
-		return 0, false
-	}
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24, true
-}
-
-func (p rawPhys) WritePhys32(uint32, uint32) bool { return false }
-
 // Paging shows the pages at the given linear addresses (and, after them,
 // up to max other pages the guest maps, in address order): the guest's
 // entry beside the real one, marking the entries that differ and why.
@@ -160,7 +147,7 @@ func (m *Machine) pageRow(g, real x86.MMU, lin uint32) PageRow {
 	if !real.Paging() {
 		r.Real = lin | x86.PTEPresent | x86.PTEWrite | x86.PTEUser
 		r.RealPresent = true
-	} else if rt, rpf := real.Walk(rawPhys{m}, lin, x86.Access{}, false); rpf == nil {
+	} else if rt, rpf := real.Walk(hostPhys{m}, lin, x86.Access{}, false); rpf == nil {
 		r.RealPresent = true
 		r.Real = rt.PTE
 		if rt.Large {

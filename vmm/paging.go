@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"virtsim/vmm/unicorn"
@@ -93,6 +94,35 @@ func (p physMem) WritePhys32(pa, v uint32) bool {
 // PhysMem is guest RAM for page walks (reads and A/D updates).
 func (m *Machine) PhysMem() x86.PhysMem { return physMem{m} }
 
+// hostPhys is physical memory as the VMM sees it: guest RAM (bounded as
+// PhysMem bounds it) and, from VMMBase up, the VMM's own pages — where the
+// page tables a VMM really loads (shadows, its region's tables) live.
+type hostPhys struct{ m *Machine }
+
+func (p hostPhys) ReadPhys32(pa uint32) (uint32, bool) {
+	if pa < VMMBase {
+		return physMem(p).ReadPhys32(pa)
+	}
+	var b [4]byte
+	if err := p.m.E.MemRead(uint64(pa), b[:]); err != nil {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[:]), true
+}
+
+func (p hostPhys) WritePhys32(pa, v uint32) bool {
+	if pa < VMMBase {
+		return physMem(p).WritePhys32(pa, v)
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return p.m.E.MemWrite(uint64(pa), b[:]) == nil
+}
+
+// HostPhys is guest RAM and the VMM's own pages, for walks of the page
+// tables the real CPU uses.
+func (m *Machine) HostPhys() x86.PhysMem { return hostPhys{m} }
+
 // vmmOwned reports whether lin is the VMM's own address under a strategy
 // that keeps its region at the top of the linear space (every strategy but
 // native): such addresses are not translated.
@@ -118,11 +148,11 @@ func (m *Machine) Translate(lin uint32, acc x86.Access, setAD bool) (uint32, err
 
 // linearIO reads or writes guest memory by linear address, page by page.
 func (m *Machine) linearIO(lin uint32, b []byte, write bool) error {
-	mmu := x86.MMU{}
+	var mmu x86.MMU // the VMM's own addresses: no paging, the identity
 	if !m.vmmOwned(lin) {
 		mmu = m.MMU()
 	}
-	if !mmu.Paging() || m.vmmOwned(lin) {
+	if !mmu.Paging() {
 		if write {
 			return m.E.MemWrite(uint64(lin), b)
 		}
@@ -156,13 +186,9 @@ func (m *Machine) linearIO(lin uint32, b []byte, write bool) error {
 // pfFault turns a machine access error into the fault delivery raises: a
 // #PF for a page fault, else fallback.
 func pfFault(err error, fallback *DeliveryFault) *DeliveryFault {
-	if pf, ok := err.(*PFError); ok {
+	var pf *PFError
+	if errors.As(err, &pf) {
 		return &DeliveryFault{Vec: x86.VecPF, Code: pf.Code, CR2: pf.Addr, Why: fallback.Why}
-	}
-	if w, ok := err.(interface{ Unwrap() error }); ok {
-		if pf, ok := w.Unwrap().(*PFError); ok {
-			return &DeliveryFault{Vec: x86.VecPF, Code: pf.Code, CR2: pf.Addr, Why: fallback.Why}
-		}
 	}
 	return fallback
 }
