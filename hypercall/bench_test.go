@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"virtsim/guest"
-	"virtsim/vmm"
 	"virtsim/vmm/vmmtest"
 )
 
@@ -27,13 +26,13 @@ func BenchmarkPVvsTrap(b *testing.B) {
 					strategy string
 					img      *guest.Image
 				}{{"native", nimg}, {"trap", nimg}, {"pv", pimg}} {
-					res := timedRun(b, c.strategy, c.img, w.DefaultArgs)
+					res := vmmtest.TimedRun(b, c.strategy, c.img, w.DefaultArgs)
 					walls[j] = append(walls[j], res.Wall)
 					exits[j] = res.Exits
 				}
 			}
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			native, trap, pv := median(walls[0]), median(walls[1]), median(walls[2])
+			native, trap, pv := vmmtest.Median(walls[0]), vmmtest.Median(walls[1]), vmmtest.Median(walls[2])
 			b.ReportMetric(float64(exits[1]), "trap-exits")
 			b.ReportMetric(float64(exits[2]), "pv-exits")
 			b.ReportMetric(ms(native), "native-ms")
@@ -42,34 +41,6 @@ func BenchmarkPVvsTrap(b *testing.B) {
 			b.ReportMetric(float64(pv)/float64(trap), "pv-time/trap-time")
 		})
 	}
-}
-
-// timedRun runs a guest once without instrumentation (no counting pass).
-func timedRun(b *testing.B, strategy string, img *guest.Image, args string) *vmm.Result {
-	b.Helper()
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		b.Fatal(err)
-	}
-	inst, err := s.New(img, vmm.Config{Args: args, TimeBudget: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer inst.Close()
-	if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit || st.Status != 0 {
-		b.Fatalf("%s under %s: %v %v", img.Name, strategy, st, err)
-	}
-	return inst.Result()
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s[len(s)/2]
 }
 
 // BenchmarkMemoryVirtualization: the cost of one iteration of the paging
@@ -86,26 +57,11 @@ func BenchmarkMemoryVirtualization(b *testing.B) {
 	for _, name := range []string{"pgfault", "ptemod"} {
 		b.Run(name, func(b *testing.B) {
 			nimg, pimg := loadBoth(b, name)
-			strategies := []struct {
-				name string
-				img  *guest.Image
-			}{{"native", nimg}, {"trap", nimg}, {"pv", pimg}}
-			per := make([][]time.Duration, len(strategies))
-			for i := 0; i < b.N; i++ {
-				for j, s := range strategies {
-					lo := timedRun(b, s.name, s.img, "n=200").Wall
-					hi := timedRun(b, s.name, s.img, "n=1200").Wall
-					per[j] = append(per[j], (hi-lo)/1000)
-				}
-			}
-			native := median(per[0])
-			for j, s := range strategies {
-				m := median(per[j])
-				b.ReportMetric(float64(m.Nanoseconds()), s.name+"-ns/iter")
-				if j > 0 && native > 0 {
-					b.ReportMetric(float64(m)/float64(native), s.name+"/native")
-				}
-			}
+			vmmtest.PerIterationVsNative(b, []vmmtest.IterRun{
+				{Label: "native", Strategy: "native", Img: nimg},
+				{Label: "trap", Strategy: "trap", Img: nimg},
+				{Label: "pv", Strategy: "pv", Img: pimg},
+			}, 200, 1200)
 		})
 	}
 }

@@ -1,12 +1,10 @@
 package translate
 
 import (
-	"sort"
 	"testing"
 	"time"
 
-	"virtsim/guest"
-	"virtsim/vmm"
+	"virtsim/vmm/vmmtest"
 )
 
 // BenchmarkThroughput runs compute and call-ret under native and bt in
@@ -25,10 +23,10 @@ func BenchmarkThroughput(b *testing.B) {
 			img := load(b, w.name)
 			var nat, bt []time.Duration
 			for i := 0; i < b.N; i++ {
-				nat = append(nat, timed(b, "native", img, w.args))
-				bt = append(bt, timed(b, "bt", img, w.args))
+				nat = append(nat, vmmtest.TimedRun(b, "native", img, w.args).Wall)
+				bt = append(bt, vmmtest.TimedRun(b, "bt", img, w.args).Wall)
 			}
-			n, t := median(nat), median(bt)
+			n, t := vmmtest.Median(nat), vmmtest.Median(bt)
 			b.ReportMetric(float64(n.Nanoseconds()), "native-ns/run")
 			b.ReportMetric(float64(t.Nanoseconds()), "bt-ns/run")
 			// Throughput ratio (the inverse of the time ratio); goals
@@ -37,31 +35,6 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(float64(n)/float64(t), "bt/native-throughput(goal>="+goal+")")
 		})
 	}
-}
-
-// timed runs one timing pass and returns the engine's wall time.
-func timed(b *testing.B, strategy string, img *guest.Image, args string) time.Duration {
-	b.Helper()
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		b.Fatal(err)
-	}
-	inst, err := s.New(img, vmm.Config{Args: args, TimeBudget: 60 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer inst.Close()
-	st, err := inst.Run()
-	if err != nil || st.Kind != vmm.StopExit {
-		b.Fatalf("%s: %v %v", strategy, st, err)
-	}
-	return inst.Result().Wall
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 // BenchmarkPagingPaths: the cost of one iteration of Adams & Agesen's
@@ -80,27 +53,13 @@ func BenchmarkPagingPaths(b *testing.B) {
 	for _, name := range []string{"pgfault", "ptemod"} {
 		b.Run(name, func(b *testing.B) {
 			img := load(b, name)
-			runs := []struct {
-				label, strategy string
-				sites           bool
-			}{{"native", "native", true}, {"trap", "trap", true}, {"bt-fault", "bt", false}, {"bt", "bt", true}}
-			per := make([][]time.Duration, len(runs))
-			for i := 0; i < b.N; i++ {
-				for j, r := range runs {
-					adaptPTStores = r.sites
-					lo := timed(b, r.strategy, img, "n=200")
-					hi := timed(b, r.strategy, img, "n=1200")
-					per[j] = append(per[j], (hi-lo)/1000)
-				}
-			}
-			native := median(per[0])
-			for j, r := range runs {
-				m := median(per[j])
-				b.ReportMetric(float64(m.Nanoseconds()), r.label+"-ns/iter")
-				if j > 0 && native > 0 {
-					b.ReportMetric(float64(m)/float64(native), r.label+"/native")
-				}
-			}
+			sites := func(on bool) func() { return func() { adaptPTStores = on } }
+			vmmtest.PerIterationVsNative(b, []vmmtest.IterRun{
+				{Label: "native", Strategy: "native", Img: img, Before: sites(true)},
+				{Label: "trap", Strategy: "trap", Img: img, Before: sites(true)},
+				{Label: "bt-fault", Strategy: "bt", Img: img, Before: sites(false)},
+				{Label: "bt", Strategy: "bt", Img: img, Before: sites(true)},
+			}, 200, 1200)
 		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"virtsim/guest"
-	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 )
 
@@ -88,21 +87,7 @@ func loopRun(tb testing.TB, insn []byte, h Hook, n int) time.Duration {
 // name/hook(goal<=2), issue 16's bound.
 func ExitVsHook(b *testing.B, strategy string, img *guest.Image, n1, n2, perIter int, h Hook, name string) {
 	b.Helper()
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		b.Fatal(err)
-	}
-	wall := func(n int) time.Duration {
-		inst, err := s.New(img, vmm.Config{Args: "n=" + strconv.Itoa(n), TimeBudget: time.Minute})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer inst.Close()
-		if st, err := inst.Run(); err != nil || st.Kind != vmm.StopExit {
-			b.Fatalf("%s under %s: %v %v", img.Name, strategy, st, err)
-		}
-		return inst.Result().Wall
-	}
+	wall := func(n int) time.Duration { return TimedRun(b, strategy, img, "n="+strconv.Itoa(n)).Wall }
 	exits := (n2 - n1) * perIter
 	var exitD, hookD time.Duration
 	for i := 0; i < b.N; i++ {
