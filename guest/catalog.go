@@ -181,8 +181,6 @@ var catalog = []Workload{
 		ExitsPerIter: "2 priv/mov-cr3 + 2 PTE writes + 2 priv/invlpg + 1 int/0x80",
 		Paging:       true,
 		Refused: map[string]string{
-			"trap": "its recursive entry maps 0xFFC00000-4 GiB, where trap's VMM lives (relocating the VMM is not implemented)",
-			"bt":   "its recursive entry maps 0xFFC00000-4 GiB, where bt's VMM lives (relocating the VMM is not implemented)",
 			"pv":   "its recursive entry is in directory slot 1023, which direct paging reserves for the VMM (as Xen does)",
 		},
 	},

@@ -24,7 +24,19 @@
 //   - CR3 loads switch between shadows, kept in a cache keyed by the guest's
 //     CR3 (one shadow per address space; hits and misses counted); invlpg
 //     drops one shadow entry.
-//   - The VMM's own region (the top PDEs) is the same in every shadow.
+//   - The VMM's own region (the top PDEs) is the same in every shadow. A
+//     guest may map its own pages there too (a recursive directory entry in
+//     slot 1023, a kernel's device window up to 4 GiB): the shadow keeps the
+//     VMM's entries, and a guest access that reaches one of the VMM's
+//     absent pages faults with the guest's own translation in hand
+//     (VMMRegion, Fault.Alias), which the VMM puts in place for that one
+//     instruction. The guest gets its own memory; only the few pages the
+//     CPU itself must reach (descriptor tables, the privilege-switch
+//     trampoline, a translator's code) stay the VMM's.
+//   - Memory-mapped devices (Config.Device: the local and I/O APIC pages)
+//     are mapped through as the guest maps them, onto physical addresses
+//     that hold no memory: the access misses the substrate's memory map and
+//     the machine emulates the device.
 //   - A VMM may ask for more frames to stay read-only in every shadow
 //     (Protect): a binary translator protects the frames it has translated
 //     code from, so a guest store into one faults (Protected) and the
@@ -57,6 +69,9 @@ type Config struct {
 	// every shadow (VMMPDEs[i] for PDE FirstVMMPDE+i).
 	FirstVMMPDE int
 	VMMPDEs     []uint32
+	// Device reports whether a physical frame beyond RAM is a device page
+	// the shadow may map as the guest does (nil: none is).
+	Device func(frame uint32) bool
 }
 
 // Stats counts what the shadow MMU did.
@@ -67,6 +82,8 @@ type Stats struct {
 	Invlpg                 uint64
 	Flushes                uint64 // every shadow dropped (pool exhausted)
 	ProtectedWrites        uint64 // writes to frames the VMM protects
+	VMMAliases             uint64 // guest accesses to its own pages where the VMM lives
+	DevicePages            uint64 // shadow entries filled for device pages
 }
 
 // space is the shadow of one guest address space (one guest CR3).
@@ -241,7 +258,14 @@ type Fault struct {
 	Kind Kind
 	Addr uint32 // the faulting linear address (CR2)
 	Code uint32 // for True: the guest's error code
-	Phys uint32 // for PTWrite, Beyond and Protected: the physical address
+	Phys uint32 // for PTWrite, Beyond, Protected and VMMRegion: the physical address
+	// For VMMRegion and PTWrite, what lets the VMM run the faulting
+	// instruction itself for one step when it cannot (or need not) emulate
+	// it: Alias is a page-table entry mapping the guest's page at Addr as
+	// its tables allow (writable for PTWrite), Entry the physical address
+	// of the real entry to put it in (the VMM's own table in its region,
+	// else the current shadow's), Restore what goes back afterwards.
+	Alias, Entry, Restore uint32
 }
 
 // Fault decides what a #PF of the shadow at lin means, and fills the shadow
@@ -251,9 +275,6 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 		return Fault{}, fmt.Errorf("shadow: page fault at %#x with no shadow active", lin)
 	}
 	pdi := int(lin >> 22)
-	if pdi >= s.cfg.FirstVMMPDE {
-		return Fault{Kind: VMMRegion, Addr: lin}, nil
-	}
 	t, pf := g.Walk(s.mem, lin, acc, true)
 	if pf != nil {
 		s.Stats.True++
@@ -261,16 +282,71 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 	}
 	frame := t.Phys & x86.PTEAddr
 	if uint64(frame)+4096 > uint64(s.cfg.RAMSize) {
+		if pdi < s.cfg.FirstVMMPDE && s.cfg.Device != nil && s.cfg.Device(frame) {
+			return s.fill(pdi, lin, t, frame|x86.PTEPresent|x86.PTEAccessed|x86.PTEDirty|permBits(t, true))
+		}
 		return Fault{Kind: Beyond, Addr: lin, Phys: t.Phys}, nil
 	}
 	if acc.Write && s.Traced(frame) {
 		s.Stats.PTWrites++
-		return Fault{Kind: PTWrite, Addr: lin, Phys: t.Phys}, nil
+		f := Fault{Kind: PTWrite, Addr: lin, Phys: t.Phys, Alias: frame | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty | permBits(t, true)}
+		return s.placeStep(f, pdi, t)
 	}
 	if acc.Write && s.protected[frame] {
 		s.Stats.ProtectedWrites++
 		return Fault{Kind: Protected, Addr: lin, Phys: t.Phys}, nil
 	}
+	dirty := t.PTE&x86.PTEDirty != 0
+	if t.Large {
+		dirty = t.PDE&x86.PTEDirty != 0
+	}
+	v := frame | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty |
+		permBits(t, (dirty || acc.Write) && !s.Traced(frame) && !s.protected[frame])
+	if pdi >= s.cfg.FirstVMMPDE {
+		s.Stats.VMMAliases++
+		return s.placeStep(Fault{Kind: VMMRegion, Addr: lin, Phys: t.Phys, Alias: v}, pdi, t)
+	}
+	return s.fill(pdi, lin, t, v)
+}
+
+// placeStep says where f.Alias goes for a stepped instruction: the VMM's
+// own entry in its region (restored to what it is now), else the current
+// shadow's (restored absent: the next access fills it anew).
+func (s *MMU) placeStep(f Fault, pdi int, t x86.Translation) (Fault, error) {
+	if pdi >= s.cfg.FirstVMMPDE {
+		at, ok := s.VMMEntry(f.Addr)
+		if ok {
+			f.Entry = at
+			f.Restore, _ = s.mem.ReadPhys32(at)
+		}
+		return f, nil
+	}
+	pt, err := s.table(pdi, t)
+	if err != nil {
+		return Fault{}, err
+	}
+	if s.cur != nil {
+		f.Entry = pt + (f.Addr>>12&0x3FF)*4
+	}
+	return f, nil
+}
+
+// permBits are the user and writable bits of a shadow entry for t
+// (writable only if mayWrite).
+func permBits(t x86.Translation, mayWrite bool) uint32 {
+	var v uint32
+	if t.User {
+		v |= x86.PTEUser
+	}
+	if t.Writable && mayWrite {
+		v |= x86.PTEWrite
+	}
+	return v
+}
+
+// fill writes shadow entry v for lin (directory entry pdi, guest
+// translation t): a hidden fault.
+func (s *MMU) fill(pdi int, lin uint32, t x86.Translation, v uint32) (Fault, error) {
 	pt, err := s.table(pdi, t)
 	if err != nil {
 		return Fault{}, err
@@ -278,20 +354,27 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 	if s.cur == nil { // the table's allocation flushed everything
 		return Fault{Kind: Hidden, Addr: lin}, nil
 	}
-	dirty := t.PTE&x86.PTEDirty != 0
-	if t.Large {
-		dirty = t.PDE&x86.PTEDirty != 0
-	}
-	v := frame | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
-	if t.User {
-		v |= x86.PTEUser
-	}
-	if t.Writable && (dirty || acc.Write) && !s.Traced(frame) && !s.protected[frame] {
-		v |= x86.PTEWrite
-	}
 	s.mem.WritePhys32(pt+(lin>>12&0x3FF)*4, v)
 	s.Stats.Hidden++
+	if v&x86.PTEAddr >= s.cfg.RAMSize {
+		s.Stats.DevicePages++
+	}
 	return Fault{Kind: Hidden, Addr: lin}, nil
+}
+
+// VMMEntry is the physical address of the VMM's own page-table entry for
+// lin, in its region (false if lin is below it or its directory entry maps
+// no table).
+func (s *MMU) VMMEntry(lin uint32) (uint32, bool) {
+	i := int(lin>>22) - s.cfg.FirstVMMPDE
+	if i < 0 || i >= len(s.cfg.VMMPDEs) {
+		return 0, false
+	}
+	pde := s.cfg.VMMPDEs[i]
+	if pde&x86.PTEPresent == 0 || pde&x86.PTELarge != 0 {
+		return 0, false
+	}
+	return pde&x86.PTEAddr + (lin>>12&0x3FF)*4, true
 }
 
 // table returns the shadow page table for directory entry pdi of the

@@ -82,8 +82,21 @@ func TestShadowDecisions(t *testing.T) {
 	if m[pt+2*4] != 0 {
 		t.Errorf("invlpg left %#x", m[pt+2*4])
 	}
-	if f, _ = s.Fault(g, 0xFF000000, x86.Access{}); f.Kind != VMMRegion {
-		t.Errorf("VMM region: %v", f.Kind)
+	// Where the VMM's region lies, an address the guest does not map is
+	// the guest's own #PF; one it maps is aliased: its own entry, to be put
+	// in the VMM's table (VMMPDEs[0] names the table at 0xABC000) for one
+	// instruction, and the VMM's entry to restore after.
+	if f, _ = s.Fault(g, 0xFF000000, x86.Access{}); f.Kind != True {
+		t.Errorf("VMM region, unmapped by the guest: %v", f.Kind)
+	}
+	m[0x1000+1020*4] = 0x3000 | x86.PTEPresent | x86.PTEWrite
+	m[0x3000+5*4] = 0x7000 | x86.PTEPresent | x86.PTEWrite
+	m[0xABC000+5*4] = 0xFF005000 | x86.PTEPresent
+	f, _ = s.Fault(g, 0xFF005010, x86.Access{Write: true})
+	want := Fault{Kind: VMMRegion, Addr: 0xFF005010, Phys: 0x7010, Entry: 0xABC000 + 5*4, Restore: 0xFF005000 | x86.PTEPresent,
+		Alias: 0x7000 | x86.PTEPresent | x86.PTEWrite | x86.PTEAccessed | x86.PTEDirty}
+	if f != want || m[0x3000+5*4]&x86.PTEDirty == 0 {
+		t.Errorf("VMM region, mapped by the guest:\n got %+v\nwant %+v (guest PTE %#x: dirty expected)", f, want, m[0x3000+5*4])
 	}
 	// A second CR3 load of the same space hits the cache.
 	if _, err := s.Activate(g); err != nil || s.Stats.CacheHits != 1 || s.Stats.CacheMisses != 1 {
@@ -98,6 +111,26 @@ func TestShadowBeyondRAM(t *testing.T) {
 	s.Activate(g)
 	if f, _ := s.Fault(g, 0x00403000, x86.Access{}); f.Kind != Beyond {
 		t.Errorf("got %v, want beyond-ram", f.Kind)
+	}
+}
+
+// A device page (Config.Device) is mapped through as the guest maps it;
+// any other frame beyond RAM is refused.
+func TestShadowDevicePage(t *testing.T) {
+	m, g, s := fixture()
+	s.cfg.Device = func(f uint32) bool { return f == 0xFEE00000 }
+	m[0x2000+3*4] = 0xFEE00000 | x86.PTEPresent | x86.PTEWrite
+	m[0x2000+4*4] = 0xFED00000 | x86.PTEPresent | x86.PTEWrite
+	cr3, _ := s.Activate(g)
+	if f, _ := s.Fault(g, 0x00403030, x86.Access{}); f.Kind != Hidden {
+		t.Fatalf("device page: %v", f.Kind)
+	}
+	pt := m[cr3+1*4] & x86.PTEAddr
+	if m[pt+3*4]&x86.PTEAddr != 0xFEE00000 || m[pt+3*4]&x86.PTEWrite == 0 || s.Stats.DevicePages != 1 {
+		t.Errorf("device entry %#x, %d device pages", m[pt+3*4], s.Stats.DevicePages)
+	}
+	if f, _ := s.Fault(g, 0x00404000, x86.Access{}); f.Kind != Beyond {
+		t.Errorf("not a device: %v, want beyond-ram", f.Kind)
 	}
 }
 

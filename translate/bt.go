@@ -186,7 +186,7 @@ func (b *BT) setup() error {
 	if err := b.E.MemWrite(stubBase, hlt); err != nil {
 		return fmt.Errorf("write callout stubs: %w", err)
 	}
-	b.pt = pageTables{e: b.E, memSize: b.memSize}
+	b.pt = pageTables{e: b.E, memSize: b.memSize, tcEnd: b.tcEnd}
 	if err := b.pt.setup(); err != nil {
 		return err
 	}

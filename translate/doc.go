@@ -169,9 +169,17 @@
 // A translated store that faults on a traced page table is retranslated as
 // a callout that performs the write and updates the shadow without a page
 // fault (ptstore.go: Adams & Agesen's reason BT wins ptemod; pt/write by
-// callout, bt/pt-sites). A guest that maps the VMM's region (higherhalf's
-// recursive entry at 0xFFC00000) is refused with a clear message:
-// relocating the VMM is not implemented.
+// callout, bt/pt-sites). A guest that maps its own pages where the VMM's
+// region lies (higherhalf's recursive entry at 0xFFC00000, xv6's device
+// window up to 4 GiB) gets them wherever the translator's page tables
+// leave the region absent: the access faults with the guest's translation
+// in hand, which is put in place for that one instruction (pf/vmm-alias,
+// trap.VMM.AliasStep). The translator's own pages — trap's tables, the
+// virtual-CPU pages, the lookup tables, the TC as configured, the stubs,
+// the trampoline, about 5 MiB of the 16 — stay the VMM's: a guest store
+// there stops the run with a message saying so, and a guest load there
+// reads the VMM's bytes, a documented limit (VMware fenced its region with
+// segment limits, which Unicorn does not enforce).
 //
 // # Counters
 //

@@ -20,7 +20,8 @@ import (
 //   - the VMM region: supervisor-only, so guest user code cannot touch it;
 //     read-only with CR0.WP, so the guest kernel (CPL 1, running in the TC)
 //     cannot write it either — except the guest-owned page of virtual state;
-//     not present where nothing is mapped;
+//     not present where nothing is mapped (a paging guest's own mappings
+//     there are aliased for the instruction that touches them: shadow.go);
 //   - the machine's trampoline stub page: user-accessible and read-only
 //     (the stub runs at the interrupted code's privilege level);
 //   - the local and I/O APIC pages (vmm.MMIOWindows): supervisor, writable,
@@ -51,6 +52,7 @@ type pageTables struct {
 	e       *unicorn.Engine
 	memSize uint32
 	ramPTs  uint32 // page tables for guest RAM
+	tcEnd   uint32 // the end of the translation cache in use
 }
 
 // ptEntryAddr is where the PTE of linear address addr lives.
@@ -102,7 +104,11 @@ func (p *pageTables) setup() error {
 	set(vrwAddr, vrwAddr+4096, pteVMMRW)
 	set(tablesAddr, slotsAddr+slotsSize, pteVMMRO)
 	set(selViewAddr, retTabAddr+0x40000, pteVMMRO)
-	set(tcBase, stubBase+stubAreaSize, pteVMMRO)
+	// The TC as configured and the stubs; not the pool of shadow pages
+	// (the CPU walks it by physical address) nor the TC's unused room, so
+	// that a paging guest's own mappings there are aliased (shadow.go).
+	set(tcBase, p.tcEnd, pteVMMRO)
+	set(stubBase, stubBase+stubAreaSize, pteVMMRO)
 	machine := uint32(vmm.StrategyBase + vmm.StrategySize)
 	set(machine, machine+0x11000, pteVMMRO) // the gate GDT copy (64 KiB + 8)
 	set(vmm.TrampolineStubPage&^0xFFF, vmm.TrampolineStubPage&^0xFFF+4096, pteUserRO)

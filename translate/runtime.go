@@ -301,7 +301,7 @@ func (b *BT) onTrap(tr vmm.Trap) {
 		// true fault or performs a traced page-table write.
 		adapt := pf.Kind == shadow.PTWrite && tcFault && b.adaptable(tcPC, pf.Addr)
 		b.VMM.SyncCPL()
-		b.VMM.ShadowFault(tr, *pf)
+		b.VMM.ShadowFaultAt(tr, *pf, tcPC)
 		if adapt {
 			b.adapt(tcPC)
 		}
@@ -389,11 +389,24 @@ func (b *BT) applyRecipe(p point) uint32 {
 // guest, with the shadow's decision when the guest pages.
 func (b *BT) pageFault(tr vmm.Trap) (done bool, pf *shadow.Fault) {
 	cr2 := b.Reg(unicorn.CR2)
-	if b.ShadowOn() && cr2 < vmm.VMMBase {
+	if b.ShadowOn() && (cr2 < vmm.VMMBase || !b.ownPage(cr2, tr.Code)) {
 		done, f := b.shadowFault(tr, cr2)
 		return done, &f
 	}
 	return b.ownFault(tr, cr2), nil
+}
+
+// ownPage reports whether the #PF at cr2, in the VMM's region, is one of
+// the translator's own pages refusing an access (the VMM's business)
+// rather than the guest reaching for its own mapping where the VMM's
+// absent pages are.
+func (b *BT) ownPage(cr2, code uint32) bool {
+	at, ok := b.pt.ptEntryAddr(cr2)
+	if !ok {
+		return false
+	}
+	pte := b.read32(at)
+	return pte&pteP != 0 && (code&x86.PFUser == 0 || pte&pteU != 0)
 }
 
 // ownFault handles a #PF of the translator's own tables.
@@ -416,6 +429,10 @@ func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 			return true
 		}
 		b.Complete(tr.PC)
+		return true
+	case b.ShadowOn() && cr2 >= vmm.VMMBase:
+		b.guestStop = true
+		b.Crash(b.guestPC(tr.PC), "bt: the guest's access to %#x (its own mapping, error code %#x) lands on the translator's own pages (its code cache and tables), which stay the VMM's: not aliased (a documented limit)", cr2, tr.Code)
 		return true
 	case cr2 >= b.memSize:
 		acc, size := unicorn.MemReadUnmapped, 1

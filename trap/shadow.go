@@ -24,12 +24,32 @@ import (
 //     code, or pt/write (a traced store to a guest page table, performed by
 //     the VMM, which then drops what it invalidated);
 //   - mov to CR3 (priv/mov-cr3) switches shadows; invlpg (priv/invlpg)
-//     drops one entry.
+//     drops one entry;
+//   - a store into a traced table by other than a 32-bit mov (a push onto
+//     a stack sharing the frame, rep stos clearing a freed table, an xchg
+//     or an or to memory) runs on the CPU for one step with the table
+//     writable, and the shadows drop what changed (pt/write, stepWith);
+//   - the guest's own pages where the VMM's region lies (a recursive entry
+//     in slot 1023, a kernel's device window up to 4 GiB): the VMM keeps
+//     only the pages the CPU itself must reach there (vmmPages: about 40 of
+//     4096); an access to any other faults with the guest's translation in
+//     hand, which the VMM puts in its own table for that one instruction
+//     (pf/vmm-alias, AliasStep). Within those 40 pages a guest load reads
+//     the VMM's bytes and a store stops the run: a documented limit
+//     (VMware fenced its region with segment limits; Unicorn enforces
+//     none);
+//   - device pages the guest maps (the local and I/O APIC) are mapped
+//     through onto their physical addresses, where the machine emulates
+//     them (mmio/lapic:..., vmm/mmio.go).
 
 // Cause names of the shadow MMU's events.
 const (
 	CausePFHidden = "pf/hidden"
 	CausePTWrite  = "pt/write"
+	// CauseVMMAlias: the guest touched its own page where the VMM's region
+	// lies in the real address space; the VMM mapped it there for that one
+	// instruction.
+	CauseVMMAlias = "pf/vmm-alias"
 )
 
 // Where the shadows live: the strategy region above trap's tables, 8 MiB
@@ -73,7 +93,7 @@ type ShadowLayout struct {
 func (t *VMM) EnableShadow(l ShadowLayout) {
 	t.sh = shadow.New(shadow.Config{
 		RAMSize: t.Cfg.MemSize, PoolBase: l.PoolBase, PoolPages: l.PoolPages,
-		FirstVMMPDE: firstVMMPDE, VMMPDEs: l.VMMPDEs,
+		FirstVMMPDE: firstVMMPDE, VMMPDEs: l.VMMPDEs, Device: vmm.IsDeviceFrame,
 	}, shadowMem{t.HostPhys(), t.Machine})
 	t.offCR3 = l.OffCR3
 	t.shadowOK = true
@@ -92,15 +112,24 @@ func (t *VMM) GuestMMU() x86.MMU { return t.guestMMU() }
 // 0xFF000000-4 GiB onto itself and returns the four directory entries that
 // name them: what every real page directory a VMM loads for a paging guest
 // carries in its top slots (trap's shadows, pv's pinned directories).
-// Accessed and dirty are preset, so the CPU never writes them.
+//
+// Only the pages the CPU itself must reach are present (vmmPages): trap's
+// real GDT, IDT and TSS and its entry page, and the machine's trampoline
+// (the gate GDT copy, the stub page — user-accessible, it runs at the
+// interrupted code's privilege level — and the landing pad). Everything
+// else, the shadows' own pool included (the CPU walks it by physical
+// address), is absent: a guest that maps its own pages over the region
+// faults there and gets them (shadow.VMMRegion, onVMMAlias). Accessed and
+// dirty are preset, so the CPU never writes the tables.
 func (t *VMM) VMMDirEntries() ([]uint32, error) {
 	if t.vmmPDEs != nil {
 		return t.vmmPDEs, nil
 	}
 	pts := make([]byte, 4*4096)
-	for i := 0; i < 4*1024; i++ {
-		pa := uint32(vmm.VMMBase) + uint32(i)*4096
-		binary.LittleEndian.PutUint32(pts[i*4:], pa|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed|x86.PTEDirty)
+	for _, r := range vmmPages {
+		for a := r.lo; a < r.hi; a += 4096 {
+			binary.LittleEndian.PutUint32(pts[(a-vmm.VMMBase)>>12*4:], a|r.flags|x86.PTEPresent|x86.PTEAccessed|x86.PTEDirty)
+		}
 	}
 	if err := t.E.MemWrite(shadowVMMPTs, pts); err != nil {
 		return nil, fmt.Errorf("trap: write the VMM region's page tables: %w", err)
@@ -109,6 +138,19 @@ func (t *VMM) VMMDirEntries() ([]uint32, error) {
 		t.vmmPDEs = append(t.vmmPDEs, (shadowVMMPTs+i*4096)|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
 	}
 	return t.vmmPDEs, nil
+}
+
+// vmmPages are the VMM region's pages the CPU reaches while a paging guest
+// runs under trap (or pv), with their user and writable bits. Writable
+// here only lets the CPU's own stores through to Unicorn's protection,
+// which keeps trap's part read-only.
+var vmmPages = []struct {
+	lo, hi, flags uint32
+}{
+	{realGDTAddr, (dropStack + 0xFFF) &^ 0xFFF, x86.PTEWrite},
+	{vmm.TrampolineGDT, vmm.TrampolineGDT + vmm.TrampolineGDTSize, x86.PTEWrite},
+	{vmm.TrampolineStubPage &^ 0xFFF, vmm.TrampolineStubPage&^0xFFF + 0x1000, x86.PTEWrite | x86.PTEUser},
+	{vmm.TrampolineLandingPage &^ 0xFFF, vmm.TrampolineLandingPage&^0xFFF + 0x1000, x86.PTEWrite},
 }
 
 // initShadow prepares trap's shadow MMU.
@@ -138,12 +180,6 @@ func (t *VMM) syncPaging() {
 			t.flushTLB()
 		}
 		return
-	}
-	for pdi := firstVMMPDE; pdi < 1024; pdi++ {
-		if v, ok := m.PhysMem().ReadPhys32(g.CR3&x86.PTEAddr + uint32(pdi)*4); ok && v&x86.PTEPresent != 0 {
-			t.Crash(t.cpu.pc, "%s: the guest maps %#x-0xffffffff (directory entry %d), where %s's VMM lives; relocating the VMM is not implemented", t.name, uint32(pdi)<<22, pdi, t.name)
-			return
-		}
 	}
 	cr3, err := t.sh.Activate(g)
 	if err != nil {
@@ -185,7 +221,11 @@ func PFAccess(code uint32) x86.Access {
 // fault, reflect a true one, perform a traced page-table write, stop on a
 // mapping beyond RAM or of the VMM's region. (Protected faults belong to
 // the strategy that protects.)
-func (t *VMM) ShadowFault(tr vmm.Trap, f shadow.Fault) {
+func (t *VMM) ShadowFault(tr vmm.Trap, f shadow.Fault) { t.ShadowFaultAt(tr, f, tr.PC) }
+
+// ShadowFaultAt is ShadowFault for a fault the CPU took at realPC (a
+// translator's TC address; tr is in the guest's terms).
+func (t *VMM) ShadowFaultAt(tr vmm.Trap, f shadow.Fault, realPC uint32) {
 	m := t.Machine
 	lin, acc := f.Addr, PFAccess(tr.Code)
 	switch f.Kind {
@@ -201,23 +241,113 @@ func (t *VMM) ShadowFault(tr vmm.Trap, f shadow.Fault) {
 		t.Reflect(x86.VecPF, f.Code, true, false, tr.PC, tr.PC)
 	case shadow.PTWrite:
 		m.Record(CausePTWrite, vmm.MechTrap, tr.PC)
-		t.emulatePTWrite(tr.PC, f)
+		t.emulatePTWrite(tr.PC, realPC, f)
 	case shadow.Beyond:
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		t.Crash(tr.PC, "guest page tables map %#x onto physical %#x, beyond guest RAM (%d MiB)", lin, f.Phys, m.Cfg.MemSize>>20)
 	case shadow.VMMRegion:
-		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
-		t.Crash(tr.PC, "%s: the guest touched %#x, in the VMM's region (relocating the VMM is not implemented)", t.name, lin)
+		t.AliasStep(realPC, tr.PC, tr.Cause, f)
 	case shadow.Protected:
 		t.Fail(fmt.Errorf("%s: internal error: a write to protected frame %#x reached trap", t.name, f.Phys))
+	}
+}
+
+// AliasStep runs one instruction that touched the guest's own page at an
+// address where the VMM's region lies in the real address space (a
+// recursive directory entry in slot 1023, a device window up to 4 GiB):
+// the VMM puts the guest's translation (f.Alias) into its own page table
+// for that address, steps the instruction and puts its own entry back.
+// Only the pages the CPU itself must reach (vmmPages) stay the VMM's; a
+// guest access there does not fault (a documented limit: Unicorn enforces
+// no segment limits, the means VMware used to fence its region).
+//
+// realPC is where the CPU stands (a translator's TC address), guestPC the
+// guest instruction it belongs to, cause the fault's event cause.
+func (t *VMM) AliasStep(realPC, guestPC uint32, cause string, f shadow.Fault) {
+	m := t.Machine
+	if f.Entry == 0 || f.Phys >= m.Cfg.MemSize {
+		m.Record(cause, vmm.MechTrap, guestPC)
+		t.Crash(guestPC, "%s: the guest's mapping of %#x (onto physical %#x) lies where the VMM's region is and cannot be aliased", t.name, f.Addr, f.Phys)
+		return
+	}
+	m.Record(CauseVMMAlias, vmm.MechTrap, guestPC)
+	t.stepWith(realPC, f, false)
+}
+
+// steppedEntry is a real page-table entry changed for one stepped
+// instruction: put back afterwards, and, for a traced page table the
+// instruction may write, the table's content before.
+type steppedEntry struct {
+	at, restore uint32
+	frame       uint32
+	old         []byte // nil unless a traced table
+}
+
+// stepWith runs the instruction at realPC for one step with f.Alias in
+// f.Entry. An instruction touching two such pages faults again on the
+// second, which joins the first until the step is done (endStep). A traced
+// table (ptWrite) is compared before and after, and the shadows drop what
+// changed, as after an emulated write.
+func (t *VMM) stepWith(realPC uint32, f shadow.Fault, ptWrite bool) {
+	if f.Entry == 0 { // the shadows were flushed meanwhile: retry
+		t.Complete(realPC)
+		return
+	}
+	e := steppedEntry{at: f.Entry, restore: f.Restore}
+	if ptWrite {
+		e.frame = f.Phys & x86.PTEAddr
+		e.old = make([]byte, 4096)
+		if err := t.E.MemRead(uint64(e.frame), e.old); err != nil {
+			t.Fail(err)
+			return
+		}
+	}
+	t.stepped = append(t.stepped, e)
+	t.HostPhys().WritePhys32(f.Entry, f.Alias)
+	t.flushTLB()
+	t.StepThen(realPC, t.endStep)
+}
+
+// endStep puts the VMM's entries back once the stepped instruction is done.
+func (t *VMM) endStep() {
+	if t.Stepping() {
+		return // it faulted on another page: it runs again with both
+	}
+	stepped := t.stepped
+	t.stepped = t.stepped[:0]
+	wrote := false
+	for _, e := range stepped {
+		t.HostPhys().WritePhys32(e.at, e.restore)
+	}
+	for _, e := range stepped {
+		if e.old == nil {
+			continue
+		}
+		now := make([]byte, 4096)
+		if err := t.E.MemRead(uint64(e.frame), now); err != nil {
+			t.Fail(err)
+			return
+		}
+		t.sh.Wrote(e.frame, e.old, now)
+		wrote = true
+	}
+	t.flushTLB()
+	if wrote {
+		t.syncPaging() // the directory in force may have changed
+		if t.MappingsChanged != nil {
+			t.MappingsChanged()
+		}
 	}
 }
 
 // emulatePTWrite performs a guest store into one of its (traced) page
 // tables and drops the shadow entries derived from what changed. The
 // stores a kernel writes page-table entries with — mov of a register or an
-// immediate, 32 bits — are emulated; any other is refused with its name.
-func (t *VMM) emulatePTWrite(pc uint32, f shadow.Fault) {
+// immediate, 32 bits — are emulated; any other (a push onto a stack that
+// shares the page, a string store clearing a freed table) runs on the CPU
+// for one step with the table writable, and the shadows compare the table
+// before and after (stepWith).
+func (t *VMM) emulatePTWrite(pc, realPC uint32, f shadow.Fault) {
 	m := t.Machine
 	inst, err := m.Decode(pc)
 	if err != nil {
@@ -244,7 +374,9 @@ func (t *VMM) emulatePTWrite(pc uint32, f shadow.Fault) {
 		}
 	}
 	if !ok {
-		t.Crash(pc, "trap: a write to a guest page table by %q is not emulated (only 32-bit mov)", inst.String())
+		// Any other store (a push, a string store, a read-modify-write):
+		// the CPU performs it, with the table writable for one step.
+		t.stepWith(realPC, f, true)
 		return
 	}
 	if err := t.WritePT(f.Phys, val); err != nil {

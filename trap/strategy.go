@@ -104,6 +104,9 @@ type VMM struct {
 	shadowOK bool     // this VMM virtualizes the MMU with shadow page tables
 	shadowOn bool     // the guest pages: the real CPU runs on the shadow
 	vmmPDEs  []uint32 // directory entries mapping the VMM region (VMMDirEntries)
+	// stepped: real page-table entries changed for the instruction being
+	// stepped (AliasStep, a traced table written by other than mov).
+	stepped []steppedEntry
 	offCR3   uint32   // the real CR3 while the guest does not page (0: real paging off)
 	name     string   // the strategy's name, for reports
 	// PagingChanged, if set, runs after the real MMU followed a change of
@@ -819,8 +822,14 @@ func (t *VMM) ShadowCounters() map[string]uint64 {
 		"shadow/invlpg":       st.Invlpg,
 		"shadow/flushes":      st.Flushes,
 	}
-	if st.ProtectedWrites > 0 {
-		c["shadow/protected-writes"] = st.ProtectedWrites
+	for name, n := range map[string]uint64{
+		"shadow/protected-writes": st.ProtectedWrites,
+		"shadow/vmm-aliases":      st.VMMAliases,
+		"shadow/device-pages":     st.DevicePages,
+	} {
+		if n > 0 {
+			c[name] = n
+		}
 	}
 	return c
 }

@@ -36,6 +36,11 @@ const (
 	// page faults).
 	TrampolineStubPage    = stubAddr
 	TrampolineLandingPage = landingAddr
+	// The gate GDT copy the CPU reads during a privilege-raising delivery
+	// (64 KiB and the gate: 17 pages): a VMM with its own page tables maps
+	// it supervisor-only.
+	TrampolineGDT     = gateGDTAddr
+	TrampolineGDTSize = 0x11000
 	maxInsnLen            = 15
 	bootCodeSel           = 0x08
 	bootDataSel           = 0x10
@@ -382,6 +387,10 @@ func (m *Machine) StepThen(next uint32, fn func()) {
 	m.stepThen = fn
 	m.Complete(next)
 }
+
+// Stepping reports whether a StepThen is pending: a fault during the
+// stepped instruction asked for another try.
+func (m *Machine) Stepping() bool { return m.stepThen != nil }
 
 // Halt stops the guest for good.
 func (m *Machine) Halt(s Stop) {

@@ -420,3 +420,8 @@ func MMIOWindows() [][2]uint32 {
 }
 
 func (w mmioWindow) String() string { return fmt.Sprintf("%s at %#x", w.name, w.base) }
+
+// IsDeviceFrame reports whether a physical frame is a device page: a shadow
+// MMU maps such a frame as the guest does (the access then misses Unicorn's
+// memory map and the machine emulates the device).
+func IsDeviceFrame(frame uint32) bool { return findMMIO(uint64(frame)) != nil }

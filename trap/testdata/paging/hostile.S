@@ -6,6 +6,16 @@
 #   CASE 3  CR3 outside guest RAM, then paging on
 #   CASE 4  a page table that maps itself writable, edited through itself
 #           (the guest's own business: must run as on QEMU)
+#   CASE 5  the guest's own pages mapped where virtsim's VMM region lies
+#           (0xFFE00000-0xFFE01FFF, 0xFFF00000, 0xFFFFF000: pages every
+#           strategy leaves absent there), written
+#           and read through there by mov, a string store and a read-modify-
+#           write: the guest must get its own memory, as on QEMU
+#   CASE 6  page-table entries written by other than mov: or to memory,
+#           xchg, a rep stos clearing two entries, a push onto a stack that
+#           lives in a page table's frame
+#   CASE 7  the local APIC's page mapped at 0x00800000 (PDE 2) and its
+#           version register read through it
 	.include "corpus.inc"
 	.set WIN, 0x00400000
 _start:
@@ -20,6 +30,20 @@ _start:
 	loop 1b
 	movl $pt0 + 7, pd
 	movl $pt1 + 7, pd + 4
+.if CASE == 5
+	movl $pt3 + 7, pd + 1023 * 4     # 0xFFC00000: pt3
+	movl $page + 7, pt3 + 512 * 4    # 0xFFE00000 -> page
+	movl $page2 + 7, pt3 + 513 * 4   # 0xFFE01000 -> page2
+	movl $page + 7, pt3 + 1023 * 4   # 0xFFFFF000 -> page
+	movl $page2 + 7, pt3 + 768 * 4   # 0xFFF00000 -> page2
+.elseif CASE == 6
+	movl $pt1 + 7, pt1 + 4          # WIN+0x1000 is pt1 itself, writable
+	movl $page + 7, pt1
+	movl $page2 + 7, pt1 + 8
+.elseif CASE == 7
+	movl $pt2 + 7, pd + 2 * 4
+	movl $0xFEE00000 + 0x13, pt2    # present, writable, cache-disabled
+.endif
 .if CASE == 1
 	movl $0x7FF00000 + 7, pt1
 .elseif CASE == 2
@@ -44,6 +68,53 @@ _start:
 .elseif CASE == 2
 	movl $0x12345678, WIN
 	SAY "wrote"
+.elseif CASE == 5
+	movl $0x11112222, 0xFFE00000    # mov through an alias
+	HEX page
+	HEX 0xFFFFF000                  # the same page through a second alias
+	mov $0xFFFFF010, %edi
+	mov $0x33334444, %eax
+	mov $3, %ecx
+	rep stosl                       # a string store through an alias
+	HEX page + 0x10
+	HEX page + 0x18
+	addl $5, 0xFFE00000             # read-modify-write through an alias
+	HEX page
+	movl $0x5555, page2
+	HEX 0xFFF00000
+	movl $0x77, 0xFFF00000          # page2's first word
+	mov 0xFFE00ffe, %eax            # a load across two aliased pages: page, then page2
+	HEX %eax
+.elseif CASE == 6
+	movl $0xabcd, page
+	movl $0x1234, page2
+	HEX WIN
+	xchg %eax, %eax
+	mov $page2 + 7, %eax
+	xchg %eax, WIN + 0x1000          # PTE 0 -> page2, by xchg
+	invlpg WIN
+	HEX WIN
+	HEX %eax
+	andl $~2, WIN + 0x1000 + 8       # PTE 2 read-only, by and to memory
+	invlpg WIN + 0x2000
+	HEX WIN + 0x2000
+	HEX WIN + 0x1000 + 8
+	mov $WIN + 0x1000 + 12, %edi     # clear PTEs 3 and 4 with rep stos
+	xor %eax, %eax
+	mov $2, %ecx
+	rep stosl
+	HEX WIN + 0x1000 + 12
+	mov %esp, %ebp
+	mov $WIN + 0x1000 + 0x800, %esp  # a stack inside the table's frame
+	push $0x5678
+	push $page + 7
+	mov %ebp, %esp
+	HEX pt1 + 0x7fc
+	HEX pt1 + 0x7f8
+.elseif CASE == 7
+	mov 0x00800030, %eax            # the APIC's version register
+	and $0xff, %eax
+	HEX %eax
 .elseif CASE == 4
 	movl $0xabcd, page
 	mov WIN, %eax                   # page through the window
@@ -69,5 +140,7 @@ pt0:	.skip 4096
 pt1:	.skip 4096
 page:	.skip 4096
 page2:	.skip 4096
+pt2:	.skip 4096
+pt3:	.skip 4096
 	.skip 4096
 stack_top:
