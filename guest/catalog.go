@@ -181,7 +181,7 @@ var catalog = []Workload{
 		ExitsPerIter: "2 priv/mov-cr3 + 2 PTE writes + 2 priv/invlpg + 1 int/0x80",
 		Paging:       true,
 		Refused: map[string]string{
-			"pv":   "its recursive entry is in directory slot 1023, which direct paging reserves for the VMM (as Xen does)",
+			"pv": "its recursive entry is in directory slot 1023, which direct paging reserves for the VMM (as Xen does)",
 		},
 	},
 	{

@@ -107,8 +107,8 @@ type VMM struct {
 	// stepped: real page-table entries changed for the instruction being
 	// stepped (AliasStep, a traced table written by other than mov).
 	stepped []steppedEntry
-	offCR3   uint32   // the real CR3 while the guest does not page (0: real paging off)
-	name     string   // the strategy's name, for reports
+	offCR3  uint32 // the real CR3 while the guest does not page (0: real paging off)
+	name    string // the strategy's name, for reports
 	// PagingChanged, if set, runs after the real MMU followed a change of
 	// the guest's paging state (a write of CR0, CR3 or CR4): a binary
 	// translator checks that its translations still read what they did.

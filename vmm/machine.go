@@ -41,11 +41,11 @@ const (
 	// it supervisor-only.
 	TrampolineGDT     = gateGDTAddr
 	TrampolineGDTSize = 0x11000
-	maxInsnLen            = 15
-	bootCodeSel           = 0x08
-	bootDataSel           = 0x10
-	defaultEFLAGS         = 0x2
-	maxSafetyNetIO        = 1 << 20
+	maxInsnLen        = 15
+	bootCodeSel       = 0x08
+	bootDataSel       = 0x10
+	defaultEFLAGS     = 0x2
+	maxSafetyNetIO    = 1 << 20
 )
 
 // Machine is one guest on the Unicorn substrate: RAM, the devices, the
