@@ -192,6 +192,15 @@ var catalog = []Workload{
 		Paging:       true,
 	},
 	{
+		Name: "forkwait",
+		Description: "two ring-3 processes with their own page directories: n rounds of fork (copy-on-write), " +
+			"the child's write, exit and wait (Adams & Agesen's forkwait)",
+		DefaultArgs: "n=100",
+		ExitsPerIter: "3 int/0x80 (fork, exit, wait) + 2 priv/mov-cr3 + 2 exc/#PF (a COW copy in the child, " +
+			"a COW reuse in the parent; error code 7) + 7 PTE writes + 2 priv/invlpg",
+		Paging: true,
+	},
+	{
 		Name:         "ptemod",
 		Description:  "n PTE updates, each followed by invlpg and a use (Adams & Agesen's ptemod)",
 		DefaultArgs:  "n=1000",

@@ -44,7 +44,9 @@ func BenchmarkPVvsTrap(b *testing.B) {
 }
 
 // BenchmarkMemoryVirtualization: the cost of one iteration of the paging
-// microbenchmarks (Adams & Agesen's pgfault and ptemod) under native (the
+// microbenchmarks (Adams & Agesen's pgfault and ptemod) and of one forkwait
+// round (fork with copy-on-write, exit, wait: their macrobenchmark's shape)
+// under native (the
 // CPU's MMU: a #PF delivered by the machine), trap (shadow page tables: a
 // true fault reflected, a hidden fault filled, traced PTE writes performed by
 // the VMM) and pv (direct paging: mmu_update and invlpg hypercalls), measured
@@ -54,7 +56,7 @@ func BenchmarkPVvsTrap(b *testing.B) {
 // are the measured counterpart of the paper's rows (pgfault: native 1093,
 // BT 3927, VT-x 11242 cycles; ptemod: 1, 391, 12733).
 func BenchmarkMemoryVirtualization(b *testing.B) {
-	for _, name := range []string{"pgfault", "ptemod"} {
+	for _, name := range []string{"pgfault", "ptemod", "forkwait"} {
 		b.Run(name, func(b *testing.B) {
 			nimg, pimg := loadBoth(b, name)
 			vmmtest.PerIterationVsNative(b, []vmmtest.IterRun{

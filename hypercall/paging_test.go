@@ -22,6 +22,16 @@ var pvPagingLaws = map[string]map[vmm.Key]int{
 		{Cause: causeMMUUpdate, Mech: vmm.MechHypercall}: 1,
 		{Cause: causeInvlpg, Mech: vmm.MechHypercall}:    1,
 	},
+	"forkwait": {
+		{Cause: "int/0x80", Mech: vmm.MechMachine}:              3, // fork, exit, wait: the trap table's gate, no exit
+		{Cause: "priv/mov-cr3", Mech: vmm.MechHypercall}:        2, // new_baseptr into the child (pinned once) and back
+		{Cause: "exc/#PF", Mech: vmm.MechTrap}:                  2, // the COW copy and the COW reuse, bounced
+		{Cause: "priv/mov-from-cr2", Mech: vmm.MechSharedInfo}:  2,
+		{Cause: causeMMUUpdate, Mech: vmm.MechHypercall}:        7, // fork 3, exit 2, one per #PF handler
+		{Cause: causeInvlpg, Mech: vmm.MechHypercall}:           2,
+		{Cause: "priv/iret", Mech: vmm.MechSharedInfo}:          5, // back to ring 3 after each call and fault
+		{Cause: "hypercall/mmuext_op", Mech: vmm.MechHypercall}: 0,
+	},
 }
 
 // The paging workloads' PV builds print under pv what their native builds
@@ -59,10 +69,17 @@ func TestPVDirectPagingPerIteration(t *testing.T) {
 			_, pimg := loadBoth(t, name)
 			a := run(t, "pv", pimg, "n=10", vmm.Config{})
 			b := run(t, "pv", pimg, "n=20", vmm.Config{})
+			exits := 0
 			for k, per := range law {
 				if d := int(b.Counts[k]) - int(a.Counts[k]); d != 10*per {
 					t.Errorf("%s %s: %d more for 10 more iterations, want 10×%d", k.Cause, k.Mech, d, per)
 				}
+				if k.Mech.IsExit() {
+					exits += per
+				}
+			}
+			if d := int(b.Counts.Exits()) - int(a.Counts.Exits()); d != 10*exits {
+				t.Errorf("exits: %d more for 10 more iterations, want 10×%d: only the law's exits may grow", d, exits)
 			}
 		})
 	}
@@ -124,5 +141,55 @@ func TestMMUUpdateValidation(t *testing.T) {
 	}
 	if p.Stopped().Kind != vmm.StopExit {
 		t.Errorf("the VMM stopped: %s", p.Stopped())
+	}
+}
+
+// forkwait's two address spaces under direct paging: both directories are
+// pinned, the kernel table they share is counted once per directory, every
+// page-table page is read-only in the guest's own identity map, and the
+// child's tables are as protected as the parent's: mapping one writable is
+// refused from either space.
+func TestPVForkwaitSpaces(t *testing.T) {
+	_, pimg := loadBoth(t, "forkwait")
+	p, err := NewVMM(pimg, vmm.Config{Args: "n=3"}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Run(); err != nil || p.Stopped().Kind != vmm.StopExit || p.Stopped().Status != 0 {
+		t.Fatalf("forkwait under pv: %v %s", err, p.Stopped())
+	}
+	sym := func(name string) uint32 {
+		for _, s := range pimg.Symbols {
+			if s.Name == name {
+				return s.Addr
+			}
+		}
+		t.Fatalf("no symbol %s", name)
+		return 0
+	}
+	pd, pdC, pt0, ptP, ptC := sym("pd"), sym("pd_c"), sym("pt0"), sym("pt_p"), sym("pt_c")
+	if !p.pg.dirs[pd] || !p.pg.dirs[pdC] || len(p.pg.dirs) != 2 {
+		t.Errorf("pinned directories %v, want pd %#x and pd_c %#x", p.pg.dirs, pd, pdC)
+	}
+	if p.pg.tables[pt0] != 2 || p.pg.tables[ptP] != 1 || p.pg.tables[ptC] != 1 {
+		t.Errorf("tables %v: want pt0 %#x named twice, pt_p %#x and pt_c %#x once", p.pg.tables, pt0, ptP, ptC)
+	}
+	for _, f := range []uint32{pd, pdC, pt0, ptP, ptC} {
+		if v, _ := p.phys32(pt0 + (f>>12)*4); v&x86.PTEPresent == 0 || v&x86.PTEWrite != 0 {
+			t.Errorf("the identity map's entry for table page %#x is %#x, want present and read-only", f, v)
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		addr, val uint32
+	}{
+		{"the child's table, from the parent's", ptP + 8, ptC | x86.PTEPresent | x86.PTEWrite | x86.PTEUser},
+		{"the child's directory, from the parent's", ptP + 8, pdC | x86.PTEPresent | x86.PTEWrite | x86.PTEUser},
+		{"the parent's table, from the child's", ptC + 8, ptP | x86.PTEPresent | x86.PTEWrite | x86.PTEUser},
+	} {
+		if out := p.mmuUpdate(c.addr, c.val); out.ret != EINVAL.Ret() {
+			t.Errorf("%s: mmu_update(%#x, %#x) = %#x, want -EINVAL", c.name, c.addr, c.val, out.ret)
+		}
 	}
 }

@@ -443,6 +443,21 @@ func (s *MMU) Invlpg(lin uint32) {
 	}
 }
 
+// Mapped reports whether the shadow in force already maps lin (writable,
+// if write is set): an access there would not fault, so there is nothing to
+// fill.
+func (s *MMU) Mapped(lin uint32, write bool) bool {
+	if s.cur == nil {
+		return false
+	}
+	pt, ok := s.cur.pts[int(lin>>22)]
+	if !ok {
+		return false
+	}
+	v, _ := s.mem.ReadPhys32(pt + (lin>>12&0x3FF)*4)
+	return v&x86.PTEPresent != 0 && (!write || v&x86.PTEWrite != 0)
+}
+
 // Wrote tells the shadows that the guest's page at frame changed from old
 // to now (both 4 KiB): every shadow entry derived from a changed entry is
 // dropped, to be filled again from the guest's new tables.

@@ -186,3 +186,29 @@ func TestShadowProtect(t *testing.T) {
 		t.Fatalf("after unprotect: %v", f.Kind)
 	}
 }
+
+// Mapped says whether an access would pass the shadow in force without a
+// fault: nothing before the fill, read-only after a read of a clean page,
+// writable after the write.
+func TestShadowMapped(t *testing.T) {
+	_, g, s := fixture()
+	if s.Mapped(0x00400010, false) {
+		t.Fatal("mapped with no shadow active")
+	}
+	s.Activate(g)
+	if s.Mapped(0x00400010, false) {
+		t.Fatal("mapped before any fill")
+	}
+	s.Fault(g, 0x00400010, x86.Access{})
+	if !s.Mapped(0x00400010, false) || s.Mapped(0x00400010, true) {
+		t.Fatalf("after a read: read %v write %v, want true false", s.Mapped(0x00400010, false), s.Mapped(0x00400010, true))
+	}
+	s.Fault(g, 0x00400010, x86.Access{Write: true})
+	if !s.Mapped(0x00400010, true) || s.Mapped(0x00401000, false) {
+		t.Fatal("after a write: not mapped writable, or its neighbour mapped")
+	}
+	s.Invlpg(0x00400010)
+	if s.Mapped(0x00400010, false) {
+		t.Fatal("mapped after invlpg")
+	}
+}

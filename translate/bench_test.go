@@ -38,7 +38,8 @@ func BenchmarkThroughput(b *testing.B) {
 }
 
 // BenchmarkPagingPaths: the cost of one iteration of Adams & Agesen's
-// paging microbenchmarks (pgfault, ptemod) under native (the CPU's MMU),
+// paging microbenchmarks (pgfault, ptemod) and of one forkwait round (their
+// macrobenchmark's shape) under native (the CPU's MMU),
 // trap (shadow paging: every PTE write a page fault on the traced table),
 // bt-fault (bt with PT sites off: the same faults, from the TC) and bt
 // (PT sites: each PTE store a callout, no fault), side by side in one
@@ -50,7 +51,7 @@ func BenchmarkThroughput(b *testing.B) {
 //	go test ./translate -run XXX -bench PagingPaths -benchtime 3x
 func BenchmarkPagingPaths(b *testing.B) {
 	defer func() { adaptPTStores = true }()
-	for _, name := range []string{"pgfault", "ptemod"} {
+	for _, name := range []string{"pgfault", "ptemod", "forkwait"} {
 		b.Run(name, func(b *testing.B) {
 			img := load(b, name)
 			sites := func(on bool) func() { return func() { adaptPTStores = on } }

@@ -421,12 +421,18 @@ var gpr32 = map[x86asm.Reg]unicorn.Reg{
 // prefault fills the shadow for the pages a privilege-raising delivery will
 // push its frame onto (the guest kernel stack below esp), so the hardware's
 // push does not fault inside the VMM's trampoline. A refusal by the guest's
-// tables is the #PF the delivery raises.
+// tables is the #PF the delivery raises. A page the shadow already maps
+// writable needs nothing (and counts nothing: no fault would happen).
 func (t *VMM) prefault(esp uint32) *vmm.DeliveryFault {
 	if !t.shadowOn {
 		return nil
 	}
+	filled := false
 	for _, lin := range []uint32{esp - 4, esp - 24} {
+		if t.sh.Mapped(lin, true) {
+			continue
+		}
+		filled = true
 		f, err := t.sh.Fault(t.guestMMU(), lin, x86.Access{Write: true})
 		if err != nil {
 			t.Fail(err)
@@ -442,6 +448,8 @@ func (t *VMM) prefault(esp uint32) *vmm.DeliveryFault {
 			return &vmm.DeliveryFault{Vec: x86.VecSS, Why: "the guest kernel stack lies on a page table or outside guest RAM"}
 		}
 	}
-	t.flushTLB()
+	if filled {
+		t.flushTLB()
+	}
 	return nil
 }

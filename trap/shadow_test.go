@@ -22,24 +22,31 @@ import (
 var shadowLaws = map[string]struct {
 	per map[string]int
 	why string
+	// counters: the shadow MMU's own counters per iteration (the rest
+	// may grow freely)
+	counters map[string]int
 }{
 	"pgfault": {map[string]int{"exc/#PF": 1, trap.CausePFHidden: 1, trap.CausePTWrite: 2, "priv/invlpg": 1, "priv/mov-from-cr2": 1, "priv/iret": 1},
-		"the touch of an unmapped page is a true fault (reflected), the handler's mov from CR2 and PTE write (traced) and its iret trap; the retried store fills the shadow (hidden, writable at once: it is a write); the unmap is a traced write and an invlpg"},
+		"the touch of an unmapped page is a true fault (reflected), the handler's mov from CR2 and PTE write (traced) and its iret trap; the retried store fills the shadow (hidden, writable at once: it is a write); the unmap is a traced write and an invlpg", nil},
 	"ptemod": {map[string]int{trap.CausePTWrite: 1, "priv/invlpg": 1, trap.CausePFHidden: 1},
-		"each PTE write is a traced write and each invlpg traps; the use of the new mapping fills the shadow again (hidden)"},
-	"higherhalf": {map[string]int{"priv/mov-cr3": 2, trap.CausePTWrite: 2, "priv/invlpg": 2, "int/0x80": 1, trap.CausePFHidden: 4, trap.CauseVMMAlias: 0},
-		"two address-space switches (the shadow cache hits), two traced PTE writes each followed by an invlpg and a use (hidden) of the flipped alias, one system call from ring 3; its reads of its own tables through the recursive entry (aliased where the VMM's region lies) happen once, at boot"},
+		"each PTE write is a traced write and each invlpg traps; the use of the new mapping fills the shadow again (hidden)", nil},
+	"forkwait": {map[string]int{"int/0x80": 3, "priv/mov-cr3": 2, "exc/#PF": 2, "priv/mov-from-cr2": 2,
+		trap.CausePTWrite: 7, "priv/invlpg": 2, trap.CausePFHidden: 5},
+		"fork, exit and wait trap from ring 3; fork and exit each load CR3 (a cached shadow); the child's write to the shared page and the parent's later write are true faults (COW copy, COW reuse), each handler reading CR2, writing the PTE (traced) and invlpg; fork's 3 and exit's 2 PTE writes are traced; the shadow is filled again where a traced write dropped it: the parent's read and write of its data page, the child's read and write of it and its read of the read-only page (the kernel stack the deliveries push onto stays mapped)",
+		map[string]int{"shadow/cache-hits": 2, "shadow/cache-misses": 0, "shadow/true": 2, "shadow/hidden": 5, "shadow/pt-writes": 7}},
+	"higherhalf": {map[string]int{"priv/mov-cr3": 2, trap.CausePTWrite: 2, "priv/invlpg": 2, "int/0x80": 1, trap.CausePFHidden: 2, trap.CauseVMMAlias: 0},
+		"two address-space switches (the shadow cache hits), two traced PTE writes each followed by an invlpg and a use (hidden) of the flipped alias, one system call from ring 3; its reads of its own tables through the recursive entry (aliased where the VMM's region lies) happen once, at boot", nil},
 }
+
+// shadowSpaces is how many address spaces (guest CR3 values) each paging
+// workload uses: the shadow cache misses once per space.
+var shadowSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "forkwait": 2, "higherhalf": 2}
 
 // The paging workloads print under trap what they print under native (which
 // matches QEMU: vmm's oracle test), with their counts pinned.
 func TestTrapShadowPaging(t *testing.T) {
 	golden := filepath.Join("testdata", "trap.golden")
-	for _, name := range []string{"pgfault", "ptemod", "higherhalf"} {
-		spaces := uint64(1)
-		if name == "higherhalf" {
-			spaces = 2
-		}
+	for _, name := range []string{"pgfault", "ptemod", "forkwait", "higherhalf"} {
 		for _, n := range []int{3, 17} {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(name+"/"+args, func(t *testing.T) {
@@ -52,8 +59,8 @@ func TestTrapShadowPaging(t *testing.T) {
 				if got.Serial != native.Serial {
 					t.Errorf("serial differs from native\ntrap:\n%s\nnative:\n%s", got.Serial, native.Serial)
 				}
-				if got.Counters["shadow/cache-misses"] != spaces {
-					t.Errorf("shadow cache misses %d, want %d (one per address space)", got.Counters["shadow/cache-misses"], spaces)
+				if got.Counters["shadow/cache-misses"] != shadowSpaces[name] {
+					t.Errorf("shadow cache misses %d, want %d (one per address space)", got.Counters["shadow/cache-misses"], shadowSpaces[name])
 				}
 				vmmtest.CheckGolden(t, golden, got)
 			})
@@ -72,6 +79,18 @@ func TestTrapShadowPerIteration(t *testing.T) {
 				if d := int(b.Counts[k]) - int(a.Counts[k]); d != 10*per {
 					t.Errorf("%s: %d more for 10 more iterations, want 10×%d (%s)", cause, d, per, law.why)
 				}
+			}
+			for c, per := range law.counters {
+				if d := int(b.Counters[c]) - int(a.Counters[c]); d != 10*per {
+					t.Errorf("counter %s: %d more for 10 more iterations, want 10×%d", c, d, per)
+				}
+			}
+			sum := 0
+			for _, per := range law.per {
+				sum += per
+			}
+			if d := int(b.Counts.Exits()) - int(a.Counts.Exits()); d != 10*sum {
+				t.Errorf("exits: %d more for 10 more iterations, want 10×%d: only the law's events may grow", d, sum)
 			}
 		})
 	}

@@ -349,7 +349,7 @@ func (m *Model) pagesView(w, h int) []string {
 		return out
 	case !p.GuestPaging:
 		out = append(out, wrap("the guest has not turned paging on (CR0.PG = 0): linear addresses are physical. "+
-			"Try pgfault, ptemod or higherhalf (g picks a guest), step until they set CR0.PG, and come back.", w)...)
+			"Try pgfault, ptemod, forkwait or higherhalf (g picks a guest), step until they set CR0.PG, and come back.", w)...)
 		return out
 	}
 	var rows []string
