@@ -134,7 +134,7 @@ func (b *BT) ptStore(s stub) {
 	}
 	var phys uint32
 	if ok {
-		phys, err = b.Translate(lin, x86.Access{Write: true}, false)
+		phys, err = b.GuestTranslate(lin, x86.Access{Write: true}, false)
 		ok = err == nil && lin&3 == 0 && b.Shadow().Traced(phys) && !b.protected[phys&^0xFFF]
 	}
 	if !ok {
@@ -147,7 +147,7 @@ func (b *BT) ptStore(s stub) {
 	}
 	// The CPU's store would set the accessed and dirty bits of the entries
 	// mapping the table.
-	if _, err := b.Translate(lin, x86.Access{Write: true}, true); err != nil {
+	if _, err := b.GuestTranslate(lin, x86.Access{Write: true}, true); err != nil {
 		b.Fail(err)
 		return
 	}

@@ -42,18 +42,27 @@ var btShadowLaws = map[string]struct {
 		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}:   7,
 		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:      0,
 	}, "ring 3 runs directly: fork, exit and wait trap, and so do the two COW faults (true: the child's copy, the parent's reuse); the kernel's mov to CR3 (fork, exit), mov from CR2 and invlpg (both handlers) call out; its 7 PTE stores (fork 3, exit 2, one per handler) are PT-site callouts after each site's first fault; the shadow is filled again where they dropped it (the parent's read and write of its data page, the child's read and write of it and its read of the read-only page)"},
+	"higherhalf": {map[vmm.Key]int{
+		{Cause: "int/0x80", Mech: vmm.MechTrap}:           1,
+		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:   2,
+		{Cause: "priv/mov-cr3", Mech: vmm.MechCallout}:    2,
+		{Cause: "priv/invlpg", Mech: vmm.MechCallout}:     2,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}: 2,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:    0,
+		{Cause: trap.CauseVMMAlias, Mech: vmm.MechTrap}:   0,
+	}, "two address-space switches and two invlpg call out; the two PTE stores through the recursive entry (0xFFF01000, where the VMM's region lies) are PT-site callouts that walk the guest's own tables; the uses of the flipped alias fill the shadow (hidden); one system call from ring 3; the aliased reads of its own tables happen once, at boot"},
 }
 
 // btSpaces is how many address spaces (guest CR3 values) each paging
 // workload uses: the shadow cache misses once per space.
-var btSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "forkwait": 2}
+var btSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "forkwait": 2, "higherhalf": 2}
 
 // The paging workloads print under bt what they print under native (which
 // matches QEMU: vmm's oracle test), on shadow page tables, with their
 // counts pinned.
 func TestBTShadowPaging(t *testing.T) {
 	golden := filepath.Join("testdata", "bt-paging.golden")
-	for _, name := range []string{"pgfault", "ptemod", "forkwait"} {
+	for _, name := range []string{"pgfault", "ptemod", "forkwait", "higherhalf"} {
 		for _, n := range []int{3, 17} {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(name+"/"+args, func(t *testing.T) {

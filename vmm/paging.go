@@ -135,6 +135,13 @@ func (m *Machine) Translate(lin uint32, acc x86.Access, setAD bool) (uint32, err
 	if m.vmmOwned(lin) {
 		return lin, nil
 	}
+	return m.GuestTranslate(lin, acc, setAD)
+}
+
+// GuestTranslate is Translate by the guest's own tables alone, even where
+// the VMM's region lies: what a guest address means to the guest (a
+// paging guest may map its own pages there: trap's AliasStep).
+func (m *Machine) GuestTranslate(lin uint32, acc x86.Access, setAD bool) (uint32, error) {
 	mmu := m.MMU()
 	if !mmu.Paging() {
 		return lin, nil
