@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"virtsim/guest"
 	"virtsim/vmm"
 	"virtsim/vmm/vmmtest"
 	"virtsim/vmm/x86"
@@ -98,15 +99,7 @@ func TestMMUUpdateValidation(t *testing.T) {
 	if _, err := p.Run(); err != nil || p.Stopped().Kind != vmm.StopExit || !p.pg.on {
 		t.Fatalf("ptemod under pv: %v %s, paging on %v", err, p.Stopped(), p.pg.on)
 	}
-	sym := func(name string) uint32 {
-		for _, s := range pimg.Symbols {
-			if s.Name == name {
-				return s.Addr
-			}
-		}
-		t.Fatalf("no symbol %s", name)
-		return 0
-	}
+	sym := func(name string) uint32 { return symbol(t, pimg, name) }
 	pd, pt0, ptWin := sym("pd"), sym("pt0"), sym("pt_win")
 	ram := p.Cfg.MemSize
 	cases := []struct {
@@ -159,15 +152,7 @@ func TestPVForkwaitSpaces(t *testing.T) {
 	if _, err := p.Run(); err != nil || p.Stopped().Kind != vmm.StopExit || p.Stopped().Status != 0 {
 		t.Fatalf("forkwait under pv: %v %s", err, p.Stopped())
 	}
-	sym := func(name string) uint32 {
-		for _, s := range pimg.Symbols {
-			if s.Name == name {
-				return s.Addr
-			}
-		}
-		t.Fatalf("no symbol %s", name)
-		return 0
-	}
+	sym := func(name string) uint32 { return symbol(t, pimg, name) }
 	pd, pdC, pt0, ptP, ptC := sym("pd"), sym("pd_c"), sym("pt0"), sym("pt_p"), sym("pt_c")
 	if !p.pg.dirs[pd] || !p.pg.dirs[pdC] || len(p.pg.dirs) != 2 {
 		t.Errorf("pinned directories %v, want pd %#x and pd_c %#x", p.pg.dirs, pd, pdC)
@@ -192,4 +177,16 @@ func TestPVForkwaitSpaces(t *testing.T) {
 			t.Errorf("%s: mmu_update(%#x, %#x) = %#x, want -EINVAL", c.name, c.addr, c.val, out.ret)
 		}
 	}
+}
+
+// symbol is the address of a symbol of img (the test fails without it).
+func symbol(t *testing.T, img *guest.Image, name string) uint32 {
+	t.Helper()
+	for _, s := range img.Symbols {
+		if s.Name == name {
+			return s.Addr
+		}
+	}
+	t.Fatalf("no symbol %s", name)
+	return 0
 }
