@@ -10,6 +10,12 @@
 #            uart=1  also wait for one line of serial input (receive
 #                  interrupts through the I/O APIC); give it input
 #                  (virtsim run --input FILE; QEMU -chardev input-path=)
+#            paging=1  first turn paging on as xv6 does: 4 MiB pages (CR4.PSE)
+#                  mapping the first GiB identity and the device window
+#                  0xFE000000-4 GiB (cache-disabled) over the top of the
+#                  address space, so every APIC access goes through the
+#                  guest's page tables (and, under trap and bt, through the
+#                  shadow and past the VMM's region)
 #   output:  one line per check; a failed check prints
 #            `apic: self-check failed: ...` and exits with EXIT_CHECK_FAILED.
 #
@@ -75,6 +81,40 @@ FUNC ioapic_read
 	movl IOAPIC+0x10, %eax
 	ret
 ENDFUNC ioapic_read
+
+# paging_on: the page directory apic_pd with 4 MiB pages: PDEs 0-255
+# identity (the first GiB), PDEs 1016-1023 identity and cache-disabled
+# (the device window 0xFE000000-4 GiB, as xv6 maps it); then CR4.PSE, CR3,
+# CR0.PG|WP.
+FUNC paging_on
+	pushal
+	movl $apic_pd, %edi
+	xorl %ecx, %ecx
+1:	movl %ecx, %eax
+	shll $22, %eax
+	orl $0x83, %eax                  # P | W | PS
+	movl %eax, (%edi,%ecx,4)
+	incl %ecx
+	cmpl $256, %ecx
+	jb 1b
+	movl $1016, %ecx
+2:	movl %ecx, %eax
+	shll $22, %eax
+	orl $0x93, %eax                  # P | W | PCD | PS
+	movl %eax, (%edi,%ecx,4)
+	incl %ecx
+	cmpl $1024, %ecx
+	jb 2b
+	PV_READ_CR4 %eax
+	orl $0x10, %eax                  # PSE
+	PV_WRITE_CR4 %eax
+	PV_WRITE_CR3 %edi
+	PV_READ_CR0 %eax
+	orl $0x80010000, %eax            # PG | WP
+	PV_WRITE_CR0 %eax
+	popal
+	ret
+ENDFUNC paging_on
 
 # fail: print the message at %esi and exit
 FUNC fail
@@ -170,6 +210,13 @@ FUNC main
 	call rt_pic_mask
 	ARG "n", $DEFAULT_N
 	movl %eax, ticks_wanted
+	ARG "paging", $0
+	testl %eax, %eax
+	jz 1f
+	call paging_on
+	PRINT "paging: on, 4 MiB pages, device window 0xFE000000-4 GiB"
+	PRINT_NL
+1:
 
 	# ---- the MP tables ----
 	movl $0xF0000, %esi
@@ -569,3 +616,5 @@ ticks_wanted_saved:  .long 0
 line_len:            .long 0
 oem:                 .space 16
 line_buf:            .space 64
+	.balign 4096
+apic_pd:             .space 4096
