@@ -131,6 +131,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 			return exitInternal
 		}
 		rep := experiments.FormatLiterature(rows, p, experiments.SuiteN[0], experiments.SuiteN[1])
+		macros, err := experiments.MacroReport(res, p)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
+			return exitInternal
+		}
+		rep += "\n" + experiments.FormatMacro(macros, experiments.AdamsAgesenMacro)
 		fmt.Fprintf(stdout, "\n%s", rep)
 		path := filepath.Join(*out, "report.txt")
 		if err := os.WriteFile(path, []byte(rep), 0o644); err != nil {
