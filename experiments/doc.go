@@ -93,8 +93,10 @@
 //     paper's text, VM exit + entry 4340 (1931 + 2409, text), an ISA port
 //     access ~1 µs (Linux's io_delay), a return lookup as one branch
 //     misprediction (Prescott's 31-stage pipeline), CPI 1 (assumption);
-//     only native int and exception delivery (syscall, divzero rows) and
-//     page faults (pgfault) come from the table, and say so;
+//     native int, exception, interrupt and #PF delivery and a hypercall's
+//     ring crossing 1120 cycles (the P4's int $0x80/iret round trip over
+//     sysenter/sysexit's: getppid 1761 against 641 cycles, Torvalds,
+//     linux-kernel, 16 Dec 2002); nothing comes from the table;
 //   - modern (the default): the paper's Core 2 VM transitions (937 +
 //     1186), a current KVM_RUN round trip to user space (~2530 cycles,
 //     LKML 2020), nested paging, and the P4 software-VMM figures scaled by
@@ -114,17 +116,28 @@
 // iteration counts (SuiteN; both passes are kept in results.json) and
 // prices the difference per operation. Each cell is computed with
 // Profile.HoldOut(row): the figures derived from the cell's own row are
-// replaced by their held-out figures, and a cell that still uses one is
-// labelled an echo, a cell that does not a prediction; FormatLiterature
-// prints every cell's count × unit breakdown and where the model
-// disagrees with the paper by more than 2× or names another winner. The
-// columns are native, bt, VT-x (kvm, only on hardware assist: vmx or svm),
-// PVM (kvm on PVM, software virtualization, its own column), VT-x
-// (modeled: native's counts classified by hwassist/vtx's decision table
-// and priced with VM exit costs), trap and pv. The winner compares bt with
-// the measured VT-x column when there is one, else the modeled one. The
-// pgfault and ptemod rows say they need the paging workloads; setting
-// their Workload in AdamsAgesen is all they need once those exist.
+// replaced by their held-out figures. A cell priced only by figures from
+// outside the paper's table is a prediction; one that uses a figure of
+// another row (a held-out figure, say) is borrowed; one that still uses a
+// figure of its own row is an echo. p4-2006 takes no figure from the table
+// (its int, exception and #PF delivery is the P4's int/iret round trip
+// Torvalds measured on linux-kernel in 2002; trap, callout, translator and
+// VM exit costs are the paper's text figures), so with it every cell is a
+// prediction. FormatLiterature prints every cell's count × unit breakdown,
+// where the model disagrees with the paper by more than 2× or names
+// another winner, and for each such row why (PaperRow.Mismatch: where
+// virtsim's operation differs from what the paper measured, such as
+// int $0x80 against the paper's fast system call). The columns are native,
+// bt, VT-x (kvm, only on hardware assist: vmx or svm), PVM (kvm on PVM,
+// software virtualization, its own column), VT-x (modeled: native's counts
+// classified by hwassist/vtx's decision table and priced with VM exit
+// costs), trap and pv. The winner compares bt with the measured VT-x
+// column when there is one, else the modeled one.
+//
+// The suite also runs the paper's macro-benchmark forkwait
+// (AdamsAgesenMacro, at n = SuiteN/10): MacroReport prices a fork/wait
+// round the same way and FormatMacro compares slowdowns (a column over its
+// native), since a toy kernel's round is far cheaper than Linux's.
 //
 // # Why measured and modelled are never mixed
 //
