@@ -41,8 +41,7 @@ var AdamsAgesen = []PaperRow{
 			"(getppid through int $0x80/iret 1761 cycles, through sysenter/sysexit 641: Torvalds, linux-kernel 2002): it was a fast system call. " +
 			"virtsim's syscall makes int $0x80 + iret (no strategy virtualizes sysenter/sysexit yet), so its native and VT-x cells price a costlier " +
 			"operation than the paper's; the BT cell is priced by the VMM's trap, which both operations take"},
-	{Name: "in", Workload: "io", OpsPerIter: 1, Native: 3209, BT: 216, HW: 15826,
-		Substitute: "an out to the POST port 0x80 stands in for the paper's in from a port: both are port accesses every VMM must intercept, they exit by the same path under every strategy, and the model prices a read and a write of a port alike. virtsim's io workload writes; a read of port 0x80 (which returns 0xff without side effects, in virtsim as in QEMU) would count the same events, but no catalogue workload reads it yet",
+	{Name: "in", Workload: "io-in", OpsPerIter: 1, Native: 3209, BT: 216, HW: 15826,
 		Mismatch: "virtsim's bt sends every port access to trap's emulator by a callout (1254 cycles, A&A text), where the paper's software VMM emulated the in " +
 			"inside the translation cache without touching a device (its BT cell, 216, is below native's 3209); and the model charges the port's device work " +
 			"(an ISA access, ~1 us) under every strategy, which the paper's VMMs avoided by emulating the port"},

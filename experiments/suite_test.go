@@ -36,8 +36,8 @@ func TestLiteratureReport(t *testing.T) {
 			suiteRun("syscall", "native", "", 10*n, c("int/0x80", "machine")),
 			suiteRun("syscall", "bt", "", 10*n, c("int/0x80", "trap")),
 			suiteRun("syscall", "kvm", "pvm", 10*n, c("int/0x80", "emulation")),
-			suiteRun("io", "native", "", 5*n, c("io/out:0x80", "machine")),
-			suiteRun("io", "bt", "", 5*n, c("io/out:0x80", "callout")),
+			suiteRun("io-in", "native", "", 5*n, c("io/in:0x80", "machine")),
+			suiteRun("io-in", "bt", "", 5*n, c("io/in:0x80", "callout")),
 			suiteRun("divzero", "native", "", 10*n, c("exc/#DE", "machine")),
 			suiteRun("divzero", "bt", "", 10*n, c("exc/#DE", "trap")),
 		}

@@ -123,6 +123,12 @@ var catalog = []Workload{
 		ExitsPerIter: "1 io/out:0x80",
 	},
 	{
+		Name:         "io-in",
+		Description:  "n reads of the POST port 0x80 (Adams & Agesen's in; each read returns 0xff)",
+		DefaultArgs:  "n=4000",
+		ExitsPerIter: "1 io/in:0x80",
+	},
+	{
 		Name:         "syscall",
 		Description:  "ring-3 code makes n int $0x80 system calls to a ring-0 handler",
 		DefaultArgs:  "n=4000",

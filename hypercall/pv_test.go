@@ -25,6 +25,7 @@ var exitsPerIteration = map[string]struct {
 	"compute":    {0, "pure ALU: no exits"},
 	"disk":       {0, "the ring: one event_channel_op per batch of up to 256 sectors, so read, write, flush and read back cost 4 exits at any n <= 64"},
 	"io":         {1, "one io_out hypercall to port 0x80"},
+	"io-in":      {1, "one io_in hypercall from port 0x80"},
 	"syscall":    {0, "int $0x80 goes through the real IDT's direct gate to the guest handler (machine delivery), and its iret to ring 3 is a real iret"},
 	"irq-toggle": {0, "cli and sti are stores to the shared-info page"},
 	"cpuid":      {0, "cpuid does not trap at CPL 1: the machine's CPU model answers"},

@@ -132,6 +132,7 @@ func TestLoopsTranslateOnce(t *testing.T) {
 		{"call-ret", "n=4000", "n=8000"},
 		{"irq-toggle", "n=4000", "n=8000"},
 		{"io", "n=4000", "n=8000"},
+		{"io-in", "n=4000", "n=8000"},
 		{"divzero", "n=4000", "n=8000"},
 		{"syscall", "n=4000", "n=8000"},
 	} {

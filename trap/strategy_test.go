@@ -24,6 +24,7 @@ var exitsPerIteration = map[string]struct {
 	"disk": {790, "per sector: read 263 (6 task-file outs, 1 status in, 256 insw elements, each a trap), " +
 		"written 264 (the same with outsw, and 1 completion status in), read back 263"},
 	"io":         {1, "one out to port 0x80"},
+	"io-in":      {1, "one in from port 0x80"},
 	"syscall":    {1, "one int $0x80 from ring 3 reaches the VMM, which reflects it; the handler's iret to ring 3 runs natively"},
 	"irq-toggle": {2, "cli and sti each trap"},
 	"cpuid":      {0, "cpuid does not trap at CPL 1: the machine's CPU model answers"},

@@ -99,6 +99,7 @@ func TestNativePerIteration(t *testing.T) {
 	}
 	perIter := map[string]map[vmm.Key]uint64{
 		"io":         one("io/out:0x80"),
+		"io-in":      one("io/in:0x80"),
 		"syscall":    one("int/0x80"),
 		"divzero":    one("exc/#DE"),
 		"cpuid":      one("cpuid"),
