@@ -63,7 +63,7 @@ var AdamsAgesen = []PaperRow{
 	{Name: "ptemod", Workload: "ptemod", OpsPerIter: 1, Native: 1, BT: 391, HW: 12733,
 		Note: "native records no event for a PTE write or invlpg: the native and modeled VT-x columns count them (and, without nested paging, the shadow's hidden faults) from trap's run (WithCensus)",
 		Mismatch: "the paper's native ptemod is 1 cycle: a PTE store alone, with no invlpg and no use of the mapping (an invlpg alone costs far more on a P4); " +
-			"virtsim's ptemod iteration stores the PTE, runs invlpg and reads through the new mapping (11 instructions), so bt adds an invlpg callout and " +
+			"virtsim's ptemod iteration stores the PTE, runs invlpg and reads through the new mapping, so bt adds an invlpg callout and " +
 			"a hidden fault to the PTE write, which its bt emulates by a callout (1254 cycles) where the paper's adapted translation took 391. " +
 			"The modeled VT-x cell lands near the paper's only because it counts three exits (PTE write, invlpg, hidden fault) at 4340 cycles each " +
 			"with no handler work, where the paper's hardware VMM took one exit for the write and spent the rest emulating it: not evidence of a right model"},
