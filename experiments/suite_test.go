@@ -284,3 +284,30 @@ func TestMacroReport(t *testing.T) {
 		t.Errorf("suite args %v", a)
 	}
 }
+
+// p4-2006, the literature report's profile, takes no figure from a cell
+// of the paper's table: every cell it prices can be a prediction.
+func TestP4ProfileIndependentOfTable(t *testing.T) {
+	p := mustProfile(t, "p4-2006")
+	if len(p.CPIDerivedFrom) > 0 {
+		t.Errorf("CPI derived from %v", p.CPIDerivedFrom)
+	}
+	for _, e := range p.Events {
+		if len(e.DerivedFrom) > 0 || e.HeldOut != nil {
+			t.Errorf("event %s %s derived from %v", e.Mechanism, e.Cause, e.DerivedFrom)
+		}
+		if e.Source == "" {
+			t.Errorf("event %s %s has no source", e.Mechanism, e.Cause)
+		}
+	}
+	for _, d := range p.Devices {
+		if len(d.DerivedFrom) > 0 {
+			t.Errorf("device %s derived from %v", d.Cause, d.DerivedFrom)
+		}
+	}
+	for _, c := range p.Counters {
+		if len(c.DerivedFrom) > 0 {
+			t.Errorf("counter %s derived from %v", c.Name, c.DerivedFrom)
+		}
+	}
+}
