@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -488,11 +489,7 @@ func FormatLiterature(rows []LiteratureRow, p *Profile, n1, n2 uint64) string {
 	b.WriteString("with VM exit costs: a model, not a measurement.\n\n")
 	cols := usedColumns(rows)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "benchmark\tworkload\tpaper native\tpaper BT\tpaper VT-x\t")
-	for _, c := range cols {
-		fmt.Fprintf(tw, "%s\t", c)
-	}
-	fmt.Fprintln(tw, "winner paper/ours\trow")
+	writeHeader(tw, "benchmark\tworkload\t", cols)
 	for _, r := range rows {
 		wl := r.Paper.Workload
 		if wl == "" {
@@ -690,6 +687,16 @@ func MacroReport(res *Results, p *Profile) ([]LiteratureRow, error) {
 	return rows, nil
 }
 
+// writeHeader writes a literature table's header: lead, the paper's
+// columns, virtsim's columns, the verdict.
+func writeHeader(tw io.Writer, lead string, cols []string) {
+	fmt.Fprint(tw, lead+"paper native\tpaper BT\tpaper VT-x\t")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "%s\t", c)
+	}
+	fmt.Fprintln(tw, "winner paper/ours\trow")
+}
+
 // FormatMacro prints the macro-benchmarks: the paper's seconds and
 // slowdowns beside virtsim's modeled cycles per round and slowdowns.
 func FormatMacro(rows []LiteratureRow, macros []MacroRow) string {
@@ -699,11 +706,7 @@ func FormatMacro(rows []LiteratureRow, macros []MacroRow) string {
 	b.WriteString("Linux's, so compare the slowdowns (a column over its native), not the cycles.\n\n")
 	cols := usedColumns(rows)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "benchmark\tpaper native\tpaper BT\tpaper VT-x\t")
-	for _, c := range cols {
-		fmt.Fprintf(tw, "%s\t", c)
-	}
-	fmt.Fprintln(tw, "winner paper/ours\trow")
+	writeHeader(tw, "benchmark\t", cols)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t", r.Paper.Name, r.Paper.Native, r.Paper.BT, r.Paper.HW)
 		writeCells(tw, r, cols)
