@@ -29,8 +29,8 @@
 //     slot 1023, a kernel's device window up to 4 GiB): the shadow keeps the
 //     VMM's entries, and a guest access that reaches one of the VMM's
 //     absent pages faults with the guest's own translation in hand
-//     (VMMRegion, Fault.Alias), which the VMM puts in place for that one
-//     instruction. The guest gets its own memory; only the few pages the
+//     (VMMRegion, Fault.Alias), which the VMM puts in place like any
+//     shadow entry, until the guest's paging state or tables change. The guest gets its own memory; only the few pages the
 //     CPU itself must reach (descriptor tables, the privilege-switch
 //     trampoline, a translator's code) stay the VMM's.
 //   - Memory-mapped devices (Config.Device: the local and I/O APIC pages)

@@ -402,7 +402,7 @@ func (b *BT) pageFault(tr vmm.Trap) (done bool, pf *shadow.Fault) {
 // absent pages are.
 func (b *BT) ownPage(cr2, code uint32) bool {
 	at, ok := b.pt.ptEntryAddr(cr2)
-	if !ok {
+	if !ok || b.VMM.Aliased(at) {
 		return false
 	}
 	pte := b.read32(at)

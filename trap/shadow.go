@@ -33,7 +33,8 @@ import (
 //     in slot 1023, a kernel's device window up to 4 GiB): the VMM keeps
 //     only the pages the CPU itself must reach there (vmmPages: about 40 of
 //     4096); an access to any other faults with the guest's translation in
-//     hand, which the VMM puts in its own table for that one instruction
+//     hand, which the VMM puts in its own table like a shadow entry, until
+//     the guest's paging state or tables change
 //     (pf/vmm-alias, AliasStep). Within those 40 pages a guest load reads
 //     the VMM's bytes and a store stops the run: a documented limit
 //     (VMware fenced its region with segment limits; Unicorn enforces
@@ -47,8 +48,8 @@ const (
 	CausePFHidden = "pf/hidden"
 	CausePTWrite  = "pt/write"
 	// CauseVMMAlias: the guest touched its own page where the VMM's region
-	// lies in the real address space; the VMM mapped it there for that one
-	// instruction.
+	// lies in the real address space; the VMM mapped it there (until the
+	// guest's paging changes).
 	CauseVMMAlias = "pf/vmm-alias"
 )
 
@@ -167,6 +168,7 @@ func (t *VMM) initShadow() error {
 // paging while the guest has none, else the shadow of its address space.
 func (t *VMM) syncPaging() {
 	m := t.Machine
+	t.dropAliases()
 	g := t.guestMMU()
 	cr0 := m.Reg(unicorn.CR0)
 	if !g.Paging() {
@@ -252,14 +254,18 @@ func (t *VMM) ShadowFaultAt(tr vmm.Trap, f shadow.Fault, realPC uint32) {
 	}
 }
 
-// AliasStep runs one instruction that touched the guest's own page at an
-// address where the VMM's region lies in the real address space (a
-// recursive directory entry in slot 1023, a device window up to 4 GiB):
-// the VMM puts the guest's translation (f.Alias) into its own page table
-// for that address, steps the instruction and puts its own entry back.
-// Only the pages the CPU itself must reach (vmmPages) stay the VMM's; a
-// guest access there does not fault (a documented limit: Unicorn enforces
-// no segment limits, the means VMware used to fence its region).
+// AliasStep maps the guest's own page at an address where the VMM's
+// region lies in the real address space (a recursive directory entry in
+// slot 1023, a device window up to 4 GiB) and retries the instruction: the
+// VMM puts the guest's translation (f.Alias) into its own page table for
+// that address, where it stays, like any shadow entry, until the guest's
+// paging state or tables change (dropAliases: a CR0/CR3/CR4 write, a
+// traced page-table write, an invlpg), when the VMM's own (absent) entry
+// returns. The VMM never uses those addresses itself, so nothing of its
+// own is hidden meanwhile. Only the pages the CPU itself must reach
+// (vmmPages) stay the VMM's; a guest access there does not fault (a
+// documented limit: Unicorn enforces no segment limits, the means VMware
+// used to fence its region).
 //
 // realPC is where the CPU stands (a translator's TC address), guestPC the
 // guest instruction it belongs to, cause the fault's event cause.
@@ -271,36 +277,60 @@ func (t *VMM) AliasStep(realPC, guestPC uint32, cause string, f shadow.Fault) {
 		return
 	}
 	m.Record(CauseVMMAlias, vmm.MechTrap, guestPC)
-	t.stepWith(realPC, f, false)
+	if t.aliases == nil {
+		t.aliases = map[uint32]uint32{}
+	}
+	if _, ok := t.aliases[f.Entry]; !ok {
+		t.aliases[f.Entry] = f.Restore
+	}
+	m.HostPhys().WritePhys32(f.Entry, f.Alias)
+	t.flushTLB()
+	m.Complete(realPC)
+}
+
+// Aliased reports whether the real page-table entry at entry (physical)
+// holds a guest page aliased into the VMM's region (AliasStep).
+func (t *VMM) Aliased(entry uint32) bool {
+	_, ok := t.aliases[entry]
+	return ok
+}
+
+// dropAliases puts the VMM's own entries back where guest pages were
+// aliased into its region (AliasStep).
+func (t *VMM) dropAliases() {
+	if len(t.aliases) == 0 {
+		return
+	}
+	for at, own := range t.aliases {
+		t.HostPhys().WritePhys32(at, own)
+		delete(t.aliases, at)
+	}
+	t.flushTLB()
 }
 
 // steppedEntry is a real page-table entry changed for one stepped
-// instruction: put back afterwards, and, for a traced page table the
-// instruction may write, the table's content before.
+// instruction (a write to a traced table): put back afterwards, with the
+// table's content before.
 type steppedEntry struct {
 	at, restore uint32
 	frame       uint32
-	old         []byte // nil unless a traced table
+	old         []byte
 }
 
-// stepWith runs the instruction at realPC for one step with f.Alias in
-// f.Entry. An instruction touching two such pages faults again on the
-// second, which joins the first until the step is done (endStep). A traced
-// table (ptWrite) is compared before and after, and the shadows drop what
-// changed, as after an emulated write.
-func (t *VMM) stepWith(realPC uint32, f shadow.Fault, ptWrite bool) {
+// stepWith runs the instruction at realPC for one step with f.Alias (the
+// traced table, writable) in f.Entry. An instruction touching two such
+// pages faults again on the second, which joins the first until the step
+// is done (endStep). The table is compared before and after, and the
+// shadows drop what changed, as after an emulated write.
+func (t *VMM) stepWith(realPC uint32, f shadow.Fault) {
 	if f.Entry == 0 { // the shadows were flushed meanwhile: retry
 		t.Complete(realPC)
 		return
 	}
-	e := steppedEntry{at: f.Entry, restore: f.Restore}
-	if ptWrite {
-		e.frame = f.Phys & x86.PTEAddr
-		e.old = make([]byte, 4096)
-		if err := t.E.MemRead(uint64(e.frame), e.old); err != nil {
-			t.Fail(err)
-			return
-		}
+	e := steppedEntry{at: f.Entry, restore: f.Restore, frame: f.Phys & x86.PTEAddr, old: make([]byte, 4096)}
+	if err := t.E.MemRead(uint64(e.frame), e.old); err != nil {
+		t.Fail(err)
+		return
 	}
 	t.stepped = append(t.stepped, e)
 	t.HostPhys().WritePhys32(f.Entry, f.Alias)
@@ -315,28 +345,24 @@ func (t *VMM) endStep() {
 	}
 	stepped := t.stepped
 	t.stepped = t.stepped[:0]
-	wrote := false
+	if len(stepped) == 0 {
+		return
+	}
 	for _, e := range stepped {
 		t.HostPhys().WritePhys32(e.at, e.restore)
 	}
 	for _, e := range stepped {
-		if e.old == nil {
-			continue
-		}
 		now := make([]byte, 4096)
 		if err := t.E.MemRead(uint64(e.frame), now); err != nil {
 			t.Fail(err)
 			return
 		}
 		t.sh.Wrote(e.frame, e.old, now)
-		wrote = true
 	}
 	t.flushTLB()
-	if wrote {
-		t.syncPaging() // the directory in force may have changed
-		if t.MappingsChanged != nil {
-			t.MappingsChanged()
-		}
+	t.syncPaging() // the directory in force may have changed; aliases go
+	if t.MappingsChanged != nil {
+		t.MappingsChanged()
 	}
 }
 
@@ -376,7 +402,7 @@ func (t *VMM) emulatePTWrite(pc, realPC uint32, f shadow.Fault) {
 	if !ok {
 		// Any other store (a push, a string store, a read-modify-write):
 		// the CPU performs it, with the table writable for one step.
-		t.stepWith(realPC, f, true)
+		t.stepWith(realPC, f)
 		return
 	}
 	if err := t.WritePT(f.Phys, val); err != nil {
@@ -403,9 +429,10 @@ func (t *VMM) WritePT(phys, val uint32) error {
 		return err
 	}
 	t.sh.Wrote(frame, old, now)
+	t.dropAliases()
 	t.flushTLB()
 	if frame == t.V.CR3&x86.PTEAddr {
-		t.syncPaging() // a change to the directory in force: recheck the VMM's entries
+		t.syncPaging() // a change to the directory in force
 	}
 	if t.MappingsChanged != nil {
 		t.MappingsChanged()

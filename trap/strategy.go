@@ -105,8 +105,11 @@ type VMM struct {
 	shadowOn bool     // the guest pages: the real CPU runs on the shadow
 	vmmPDEs  []uint32 // directory entries mapping the VMM region (VMMDirEntries)
 	// stepped: real page-table entries changed for the instruction being
-	// stepped (AliasStep, a traced table written by other than mov).
+	// stepped (a traced table written by other than mov).
 	stepped []steppedEntry
+	// aliases: the VMM's own (absent) entries in its region replaced by
+	// the guest's (AliasStep), by entry address, with what to put back.
+	aliases map[uint32]uint32
 	offCR3  uint32 // the real CR3 while the guest does not page (0: real paging off)
 	name    string // the strategy's name, for reports
 	// PagingChanged, if set, runs after the real MMU followed a change of
@@ -745,6 +748,7 @@ func (t *VMM) CRWritten(n int, old uint32) {
 func (t *VMM) InvalidatePage(addr uint32) {
 	if t.shadowOn {
 		t.sh.Invlpg(addr)
+		t.dropAliases()
 		t.flushTLB()
 		if t.MappingsChanged != nil {
 			t.MappingsChanged()

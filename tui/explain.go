@@ -45,7 +45,7 @@ var explainTable = []explainRule{
 	{"io/out:*", "trap", "out to {dev} at CPL 1 (IOPL 0) raises #GP: the VMM performs it on its device model"},
 	{"io/in:*", "trap", "in from {dev} at CPL 1 (IOPL 0) raises #GP: the VMM answers from its device model"},
 	{"pf/hidden", "trap", "a hidden fault: the shadow page table lacked what the guest's own tables allow, so the VMM filled the entry from them and retried; the guest saw nothing"},
-	{"pf/vmm-alias", "trap", "the guest touched its own page where the VMM's region lies: the VMM put the guest's mapping into its own table for this one instruction"},
+	{"pf/vmm-alias", "trap", "the guest touched its own page where the VMM's region lies: the VMM put the guest's mapping into its own table until the guest's paging changes"},
 	{"pt/write", "trap", "a store into a guest page table, which every shadow maps read-only: the VMM performed it and dropped the shadow entries it changed"},
 	{"pt/write", "callout", "a translated store into a guest page table calls the VMM, which performs it and updates the shadow: no page fault (Adams & Agesen's in-TC PTE write)"},
 	{"mmio/*", "trap", "{cause}: the device's page is absent from the real page tables, so the access faulted and the VMM emulated the register"},
