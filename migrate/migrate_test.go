@@ -1,0 +1,180 @@
+package migrate
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"virtsim/guest"
+	_ "virtsim/hypercall"
+	_ "virtsim/translate"
+	_ "virtsim/trap"
+	"virtsim/vmm"
+	"virtsim/vmstate"
+)
+
+// The workloads' arguments for these tests: small, so that every workload
+// runs under every strategy several times in a few seconds.
+var smallArgs = map[string]string{
+	"call-ret": "n=2000", "compute": "n=2000", "cpuid": "n=50", "disk": "n=2", "divzero": "n=50",
+	"hello": "n=2", "io": "n=100", "irq-toggle": "n=100", "pgfault": "n=30", "pgprobe": "n=1",
+	"ptemod": "n=30", "smc": "n=5", "syscall": "n=100", "timer": "n=3", "higherhalf": "n=5",
+}
+
+var testStrategies = []string{"bt"}
+
+func strategy(t *testing.T, name string) *vmm.Strategy {
+	t.Helper()
+	s, err := vmm.LookupStrategy(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func workloadImage(t *testing.T, w guest.Workload, pv bool) *guest.Image {
+	t.Helper()
+	img, err := w.LoadFor(pv, vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func config(w guest.Workload) vmm.Config {
+	return vmm.Config{Name: w.Name, Args: smallArgs[w.Name], Count: true, TimeBudget: 10 * time.Second}
+}
+
+func uninterrupted(t *testing.T, s *vmm.Strategy, img *guest.Image, cfg vmm.Config) *vmm.Result {
+	t.Helper()
+	res, err := vmm.RunGuest(s, img, cfg, false)
+	if err != nil {
+		t.Fatalf("%s under %s: %v", cfg.Name, s.Name, err)
+	}
+	return res
+}
+
+// countsDiff lists the differences of two exit tables, ignoring the
+// causes a cold cache changes (vmstate.CacheCauses) when ignoreCache.
+func countsDiff(want, got vmm.Counts, ignoreCache bool) []string {
+	keys := map[vmm.Key]bool{}
+	for k := range want {
+		keys[k] = true
+	}
+	for k := range got {
+		keys[k] = true
+	}
+	var out []string
+	for k := range keys {
+		if ignoreCache && vmstate.CacheCauses[k.Cause] {
+			continue
+		}
+		if want[k] != got[k] {
+			out = append(out, fmt.Sprintf("%s/%s: %d, want %d", k.Cause, k.Mech, got[k], want[k]))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// saveRestore cuts a run of w under from at instruction at, saves it to a
+// directory, loads it and finishes it under to.
+func saveRestore(t *testing.T, w guest.Workload, img *guest.Image, from, to *vmm.Strategy, at uint64) *vmm.Result {
+	t.Helper()
+	cfg := config(w)
+	st, cut, err := RunAndSave(from, img, cfg, at)
+	if err != nil {
+		t.Fatalf("%s under %s, save at %d: %v", w.Name, from.Name, at, err)
+	}
+	if st == nil {
+		return cut // the guest ended before the cut
+	}
+	dir := t.TempDir()
+	if err := vmstate.Save(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := vmstate.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunRestored(to, img, cfg, loaded)
+	if err != nil {
+		t.Fatalf("%s saved under %s at %d, restored under %s: %v", w.Name, from.Name, at, to.Name, err)
+	}
+	return res
+}
+
+func same(t *testing.T, what string, want, got *vmm.Result, exactCounts bool) {
+	t.Helper()
+	if got.Serial != want.Serial {
+		t.Errorf("%s: serial output\n%q\nwant\n%q", what, got.Serial, want.Serial)
+	}
+	if got.Stop.Kind != want.Stop.Kind || got.Stop.Status != want.Stop.Status {
+		t.Errorf("%s: stop %v, want %v", what, got.Stop, want.Stop)
+	}
+	if exactCounts {
+		if d := countsDiff(want.Counts, got.Counts, true); len(d) > 0 {
+			t.Errorf("%s: counts differ:\n  %s", what, strings.Join(d, "\n  "))
+		}
+	}
+}
+
+// TestSaveRestoreSameStrategy: every workload, cut at pseudo-random
+// instruction counts, saved to a directory, loaded and continued under the
+// same strategy, prints the same, stops the same and has the same counts
+// as an uninterrupted run (except the cold caches' pf/hidden and pt/write)
+// and the same instruction count.
+func TestSaveRestoreSameStrategy(t *testing.T) {
+	rng := rand.New(rand.NewSource(18))
+	for _, sname := range testStrategies {
+		s := strategy(t, sname)
+		for _, w := range guest.All() {
+			if _, refused := w.Refused[sname]; refused {
+				continue
+			}
+			img := workloadImage(t, w, false)
+			want := uninterrupted(t, s, img, config(w))
+			for i := 0; i < 2; i++ {
+				at := 1 + uint64(rng.Int63n(int64(want.Instructions)))
+				what := fmt.Sprintf("%s under %s cut at %d of %d", w.Name, sname, at, want.Instructions)
+				t.Log(what)
+				got := saveRestore(t, w, img, s, s, at)
+				same(t, what, want, got, true)
+				checkInstructions(t, what, want, got, sname == "bt")
+			}
+		}
+	}
+}
+
+// checkInstructions: the instruction count equals the uninterrupted run's
+// but for the instructions a cold cache re-executes: each extra hidden
+// page fault runs its faulting instruction once more.
+//
+// Under bt only guest code's own instructions are compared: the TC's share
+// (bt/tc-insns) depends on the translations, which are rebuilt (a lookup
+// that hit before a restore misses after it).
+func checkInstructions(t *testing.T, what string, want, got *vmm.Result, bt bool) {
+	t.Helper()
+	if bt {
+		w, g := want.Instructions-want.Counters["bt/tc-insns"], got.Instructions-got.Counters["bt/tc-insns"]
+		if w != g {
+			t.Errorf("%s: %d guest-code instructions, want %d", what, g, w)
+		}
+		return
+	}
+	hidden := func(r *vmm.Result) int64 {
+		var n int64
+		for k, v := range r.Counts {
+			if k.Cause == "pf/hidden" {
+				n += int64(v)
+			}
+		}
+		return n
+	}
+	if d, h := int64(got.Instructions)-int64(want.Instructions), hidden(got)-hidden(want); d != h {
+		t.Errorf("%s: %d instructions, want %d (+%d re-executed after extra hidden faults)", what, got.Instructions, want.Instructions, h)
+	}
+}
