@@ -22,24 +22,24 @@ func RunAndSave(s *vmm.Strategy, img *guest.Image, cfg vmm.Config, at uint64) (*
 		return nil, nil, err
 	}
 	defer inst.Close()
+	st, err := SaveAt(inst, at)
+	return st, inst.Result(), err
+}
+
+// SaveAt runs inst until its instruction count reaches at (counted from
+// boot, across restores) and saves it; nil if the guest stopped first.
+func SaveAt(inst vmm.Instance, at uint64) (*vmstate.State, error) {
 	p, ok1 := inst.(vmm.Pauser)
 	sn, ok2 := inst.(vmm.Snapshotter)
 	if !ok1 || !ok2 {
-		return nil, nil, fmt.Errorf("migrate: %s: %w", s.Name, ErrNotSupported)
+		return nil, fmt.Errorf("migrate: %s: %w", inst.Result().Strategy, ErrNotSupported)
 	}
 	p.PauseAt(at)
 	stop, err := inst.Run()
-	if err != nil {
-		return nil, inst.Result(), err
+	if err != nil || stop.Kind != vmm.StopNone {
+		return nil, err
 	}
-	if stop.Kind != vmm.StopNone {
-		return nil, inst.Result(), nil
-	}
-	st, err := sn.SaveState()
-	if err != nil {
-		return nil, inst.Result(), err
-	}
-	return st, inst.Result(), nil
+	return sn.SaveState()
 }
 
 // Restore boots a fresh instance of s for img and puts the saved VM into

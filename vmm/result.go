@@ -127,6 +127,17 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "   wall: %s", r.Wall.Round(time.Microsecond))
 	}
 	b.WriteString("\n")
+	if len(r.Legs) > 0 {
+		// A restored run: the stretch under each strategy, oldest first.
+		b.WriteString("  legs:")
+		for i, l := range r.Legs {
+			if i > 0 {
+				b.WriteString(" ->")
+			}
+			fmt.Fprintf(&b, " %s (%d instructions, %d exits)", l.Strategy, l.Instructions, l.Exits)
+		}
+		b.WriteString("\n")
+	}
 	if len(r.Counts) > 0 {
 		b.WriteString(r.Counts.Format())
 	}

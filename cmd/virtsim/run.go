@@ -158,8 +158,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	diskPath := fs.String("disk", "", "private disk image (raw, qcow2, ...) as the IDE master and the PV ring's disk: the guest's writes persist, durable once it flushes")
 	sharedPath := fs.String("shared-disk", "", "shared base image: never written; this VM writes into its own overlay, discarded when it stops")
 	inputPath := fs.String("input", "", "guest serial input (COM1 receive): a file, queued at power-on; - reads stdin live (the default when stdin is a terminal)")
+	saveAt := fs.Uint64("save-at", 0, "stop after this many guest instructions (a counting run) and save the whole VM to --save-dir (see 'virtsim restore')")
+	saveDir := fs.String("save-dir", "", "with --save-at: the directory to save the VM into (manifest.json, ram.bin, disk.bin)")
 	if done, st := parseFlags(fs, args); done {
 		return st
+	}
+	if (*saveAt == 0) != (*saveDir == "") {
+		fmt.Fprintln(stderr, "virtsim run: --save-at and --save-dir go together")
+		return exitUsage
 	}
 	if *diskPath != "" && *sharedPath != "" {
 		fmt.Fprintln(stderr, "virtsim run: --disk and --shared-disk exclude each other (one disk per VM)")
@@ -219,6 +225,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		// guest's flush command, not before.
 		cfg.Disk = disk.NewWriteCache(d)
 		*noTiming = true // a second pass would find the first one's writes
+	}
+	if *saveAt != 0 {
+		return saveRun(s, t, cfg, *saveAt, *saveDir, *quiet, stderr)
 	}
 	// Live input cannot be replayed: one (counting) pass only.
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming && live == nil)
