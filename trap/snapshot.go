@@ -126,7 +126,9 @@ func (t *VMM) LoadGuestCPU(st *vmstate.State, eip uint32) error {
 	}
 	t.SyncCPL()
 	t.V.IF = c.EFLAGS&x86.FlagIF != 0
-	t.syncPaging()
+	if t.shadowOK {
+		t.syncPaging() // the paravirtual VMM pages its own way
+	}
 	if s := t.Stopped(); s.Kind != vmm.StopNone {
 		return fmt.Errorf("%s: restore: %s", t.name, s.Reason)
 	}

@@ -45,7 +45,12 @@ type State struct {
 	Strategy string `json:"strategy"`
 	Legs     []Leg  `json:"legs"`
 
-	CPU     CPU               `json:"cpu"`
+	CPU CPU `json:"cpu"`
+	// VMM is guest-visible state only one strategy holds, in its own
+	// format (pv: the callbacks, kernel stack and pinned page tables the
+	// guest registered by hypercall); such a state moves only to that
+	// strategy.
+	VMM     json.RawMessage   `json:"vmm,omitempty"`
 	Machine Machine           `json:"machine"`
 	Devices map[string]Fields `json:"devices"`
 
