@@ -615,7 +615,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	m.applyResume()
 	switch {
 	case m.stop.Kind != StopNone:
-	case m.counter != nil && m.counter.Exhausted():
+	case m.counter != nil && (m.counter.Exhausted() || m.ExtraCounter != nil && m.totalCount() >= m.Cfg.InsnBudget):
 		m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
 	case m.wall >= m.Cfg.TimeBudget || m.E.TimedOut():
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))

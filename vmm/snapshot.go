@@ -102,23 +102,35 @@ func (m *Machine) pauseReached() bool {
 }
 
 // armPause sets the budgets so that the next free run stops at or before
-// the pause point: with two counters, each gets half of what remains, so
-// their sum cannot overshoot; past the point (not at a safe point yet) one
-// instruction at a time.
+// the pause point: with two counters (bt's translation cache), each gets
+// half of what remains, so their sum cannot overshoot; past the point (not
+// at a safe point yet) one instruction at a time. With two counters the
+// instruction budget is such a point too: it counts both (one counter's
+// budget alone would let a guest kernel spin in the TC forever).
 func (m *Machine) armPause() {
-	if m.pauseAt == 0 || m.counter == nil {
+	if m.counter == nil {
+		return
+	}
+	target := m.pauseAt
+	if m.ExtraCounter != nil && (target == 0 || target > m.Cfg.InsnBudget) {
+		target = m.Cfg.InsnBudget
+	}
+	if target == 0 {
 		return
 	}
 	c := m.counter.Count()
-	mainB, extraB := c+1, uint64(0)
-	if total := m.totalCount(); total < m.pauseAt {
-		r := m.pauseAt - total
+	var mainB, extraB uint64
+	switch total := m.totalCount(); {
+	case total < target:
+		r := target - total
 		mainB = c + r
 		if m.ExtraCounter != nil {
 			mainB, extraB = c+r/2, m.ExtraCounter.Count()+r-r/2
 		}
-	} else if m.ExtraCounter != nil {
+	case m.ExtraCounter != nil:
 		mainB, extraB = c, m.ExtraCounter.Count()+1
+	default:
+		mainB = c + 1
 	}
 	m.counter.SetBudget(min(mainB, m.Cfg.InsnBudget))
 	if m.ExtraCounter != nil {
