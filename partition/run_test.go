@@ -17,10 +17,10 @@ import (
 
 // Hostile guests, as flat binaries at 1 MiB.
 var hostile = map[string][]byte{
-	"spin":   {0xEB, 0xFE},                                                   // jmp .
+	"spin":   {0xEB, 0xFE},                                                 // jmp .
 	"flood":  {0xBA, 0xF8, 0x03, 0x00, 0x00, 0xB0, 0x41, 0xEE, 0xEB, 0xFB}, // 1: mov $'A',%al; out %al,%dx; jmp 1b
-	"triple": {0x0F, 0x0B},                                                   // ud2 with no IDT: #UD, #GP, #DF, shutdown
-	"crash":  {0xA1, 0x00, 0x00, 0x00, 0xF0},                                 // mov 0xf0000000,%eax: outside RAM
+	"triple": {0x0F, 0x0B},                                                 // ud2 with no IDT: #UD, #GP, #DF, shutdown
+	"crash":  {0xA1, 0x00, 0x00, 0x00, 0xF0},                               // mov 0xf0000000,%eax: outside RAM
 }
 
 func hostileVM(t *testing.T, kind, strategy string) VM {

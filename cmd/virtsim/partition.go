@@ -102,4 +102,3 @@ func loadHostFile(path string) (*partition.Host, string, int, error) {
 	}
 	return h, filepath.Dir(path), exitOK, nil
 }
-
