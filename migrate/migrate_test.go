@@ -2,7 +2,9 @@ package migrate
 
 import (
 	"fmt"
+	"io"
 	"math/rand"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -318,3 +320,103 @@ func TestSaveAfterEnd(t *testing.T) {
 		t.Errorf("state %v, stop %v, err %v: want no state and the guest's exit", st != nil, res.Stop, err)
 	}
 }
+
+// TestLiveMigration: a VM migrates over a loopback TCP connection while
+// it runs — pre-copy rounds, then stop-and-copy — from bt to trap, and
+// finishes with the output and I/O counts of an uninterrupted run; the
+// rounds sent pages; a connection that drops leaves the source VM to run
+// on locally with the same result.
+func TestLiveMigration(t *testing.T) {
+	w, err := guest.Lookup("timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := workloadImage(t, w, false)
+	cfg := vmm.Config{Name: w.Name, Args: "n=10", Count: true}
+	want := uninterrupted(t, strategy(t, "bt"), img, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type recv struct {
+		res *vmm.Result
+		rep *LiveReport
+		err error
+	}
+	done := make(chan recv, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- recv{err: err}
+			return
+		}
+		defer c.Close()
+		st, rep, err := ReceiveLive(c)
+		if err != nil {
+			done <- recv{err: err}
+			return
+		}
+		inst, err := Restore(strategy(t, "trap"), img, cfg, st)
+		if err != nil {
+			done <- recv{err: err}
+			return
+		}
+		defer inst.Close()
+		c.Write([]byte{1}) // resumed
+		_, err = inst.Run()
+		done <- recv{inst.Result(), rep, err}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := strategy(t, "bt").New(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := SaveAt(src, 3000); err != nil { // run a while before migrating
+		t.Fatal(err)
+	}
+	rep, err := SendLive(src, conn, conn, LiveOptions{Round: 2000, MaxRounds: 5, StopPages: 2})
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("rounds %+v, final pages %d, stopped at %d, downtime %v", rep.Rounds, rep.FinalPages, rep.StopAt, rep.Downtime)
+	same(t, "live bt -> trap", want, r.res, false)
+	if len(rep.Rounds) < 2 || rep.Rounds[0].Pages == 0 || len(r.rep.Rounds) != len(rep.Rounds) {
+		t.Errorf("pre-copy rounds: source %+v, destination %+v", rep.Rounds, r.rep.Rounds)
+	}
+	for c, n := range causeTotals(want.Counts) {
+		if c == "io/out:0x43" || c == "io/in:0x40" { // PIT polls: per-strategy guest time
+			continue
+		}
+		if r.res.Counts == nil || causeTotals(r.res.Counts)[c] != n {
+			t.Errorf("%s: %d, want %d", c, causeTotals(r.res.Counts)[c], n)
+		}
+	}
+
+	// A connection that drops: the source keeps its VM and runs it on.
+	src2, err := strategy(t, "bt").New(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src2.Close()
+	if _, err := SendLive(src2, failingWriter{}, nil, LiveOptions{}); err == nil {
+		t.Fatal("SendLive over a dead connection succeeded")
+	}
+	if _, err := src2.Run(); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "source after a dropped connection", want, src2.Result(), true)
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }

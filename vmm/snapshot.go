@@ -561,3 +561,22 @@ func CheckMove(st *vmstate.State, strategy string, pv bool) error {
 	}
 	return nil
 }
+
+// ReadRAM copies guest-physical RAM into b (len(b) bytes from address 0):
+// a live migration's pre-copy reads it while the VM is paused between
+// rounds.
+func (m *Machine) ReadRAM(b []byte) error {
+	if err := m.E.MemRead(0, b); err != nil {
+		return fmt.Errorf("vmm: read RAM: %w", err)
+	}
+	return nil
+}
+
+// RAMSize is the size of guest-physical RAM.
+func (m *Machine) RAMSize() uint32 { return m.Cfg.MemSize }
+
+// RAMReader is an instance whose RAM can be read between runs.
+type RAMReader interface {
+	ReadRAM(b []byte) error
+	RAMSize() uint32
+}
