@@ -45,25 +45,43 @@ func SaveAt(inst vmm.Instance, at uint64) (*vmstate.State, error) {
 // Restore boots a fresh instance of s for img and puts the saved VM into
 // it. The caller runs and closes it.
 func Restore(s *vmm.Strategy, img *guest.Image, cfg vmm.Config, st *vmstate.State) (vmm.Instance, error) {
-	if s.Substrate != "unicorn" {
-		return nil, fmt.Errorf("migrate: %s runs on %s: restoring into it is not implemented (the saved CPU would go through KVM_SET_SREGS, untested here)", s.Name, s.Substrate)
-	}
-	cfg.Count = true
-	cfg.Name, cfg.Args, cfg.MemSize = st.Guest, st.Args, st.MemSize
-	inst, err := s.New(img, cfg)
+	inst, err := Boot(s, img, cfg, st.Guest, st.Args, st.MemSize)
 	if err != nil {
 		return nil, err
 	}
-	r, ok := inst.(vmm.Restorer)
-	if !ok {
-		inst.Close()
-		return nil, fmt.Errorf("migrate: %s: %w", s.Name, ErrNotSupported)
-	}
-	if err := r.LoadState(st); err != nil {
+	if err := Load(inst, st); err != nil {
 		inst.Close()
 		return nil, err
 	}
 	return inst, nil
+}
+
+// Boot makes the fresh instance a saved VM of guest (args, memSize) will
+// be loaded into: a destination boots it before the state arrives.
+func Boot(s *vmm.Strategy, img *guest.Image, cfg vmm.Config, guestName, args string, memSize uint32) (vmm.Instance, error) {
+	if s.Substrate != "unicorn" {
+		return nil, fmt.Errorf("migrate: %s runs on %s: restoring into it is not implemented (the saved CPU would go through KVM_SET_SREGS, untested here)", s.Name, s.Substrate)
+	}
+	cfg.Count = true
+	cfg.Name, cfg.Args, cfg.MemSize = guestName, args, memSize
+	inst, err := s.New(img, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := inst.(vmm.Restorer); !ok {
+		inst.Close()
+		return nil, fmt.Errorf("migrate: %s: %w", s.Name, ErrNotSupported)
+	}
+	return inst, nil
+}
+
+// Load puts a saved VM into a freshly booted instance (Boot).
+func Load(inst vmm.Instance, st *vmstate.State) error {
+	r, ok := inst.(vmm.Restorer)
+	if !ok {
+		return fmt.Errorf("migrate: %s: %w", inst.Result().Strategy, ErrNotSupported)
+	}
+	return r.LoadState(st)
 }
 
 // RunRestored restores st under s and runs it to the end.

@@ -92,6 +92,7 @@ type Machine struct {
 	legs       []vmstate.Leg
 	legBase    legBase
 	sysCtlB    *SysCtlB
+	saveNoRAM  bool // SaveState leaves RAM to the caller (live migration)
 	// SafePoint, if set, says whether the CPU standing at pc is at a guest
 	// instruction boundary whose state a save can capture (a binary
 	// translator: not inside the sequence that replaces one instruction).

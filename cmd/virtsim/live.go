@@ -79,7 +79,7 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 		return local(err)
 	}
 	defer conn.Close()
-	rep, err := migrate.SendLive(inst, conn, conn, migrate.LiveOptions{Round: *round, MaxRounds: *rounds, StopPages: *stopPages})
+	rep, err := migrate.SendLive(inst, migrate.HelloFor(inst, t.img, s.PV), conn, conn, migrate.LiveOptions{Round: *round, MaxRounds: *rounds, StopPages: *stopPages})
 	if err != nil {
 		return local(err)
 	}
@@ -104,38 +104,14 @@ func migrateReceive(addr, strategy string, stdout, stderr io.Writer) int {
 		return exitInternal
 	}
 	defer conn.Close()
-	st, rep, err := migrate.ReceiveLive(conn)
-	if err != nil {
-		fmt.Fprintf(stderr, "virtsim migrate: %v\n", err)
-		return exitInternal
-	}
-	if strategy == "" {
-		strategy = st.Strategy
-	}
-	s, err := vmm.LookupStrategy(strategy)
-	if err != nil {
-		fmt.Fprintf(stderr, "virtsim migrate: %v\n", err)
-		return exitUsage
-	}
-	if err := vmm.CheckMove(st, s.Name, s.PV); err != nil {
-		fmt.Fprintf(stderr, "virtsim migrate: refused: %v\n", err)
-		return exitUsage
-	}
-	img, err := migrate.ImageFor(st)
-	if err != nil {
-		fmt.Fprintf(stderr, "virtsim migrate: %v\n", err)
-		return exitUsage
-	}
-	stdout.Write(st.Serial)
-	inst, err := migrate.Restore(s, img, vmm.Config{Serial: func(b byte) { stdout.Write([]byte{b}) }}, st)
+	d := &migrate.Destination{Strategy: strategy, Config: vmm.Config{Serial: func(b byte) { stdout.Write([]byte{b}) }}}
+	inst, st, rep, err := d.Receive(conn)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim migrate: %v\n", err)
 		return exitInternal
 	}
 	defer inst.Close()
-	if _, err := conn.Write([]byte{1}); err != nil { // resumed: the source's downtime ends
-		fmt.Fprintf(stderr, "virtsim migrate: %v\n", err)
-	}
+	stdout.Write(st.Serial) // what the guest printed before the move
 	if _, err := inst.Run(); err != nil {
 		fmt.Fprintf(stderr, "virtsim migrate: %v\n", err)
 		return exitInternal
