@@ -6,6 +6,10 @@ import (
 	"net"
 	"time"
 
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
 	"virtsim/migrate"
 	"virtsim/vmm"
 )
@@ -24,7 +28,8 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 	at := fs.Uint64("at", 10000, "source: start migrating after this many guest instructions")
 	round := fs.Uint64("round", 20000, "source: guest instructions the VM runs per pre-copy round")
 	rounds := fs.Int("rounds", 8, "source: pre-copy rounds at most")
-	stopPages := fs.Int("stop-pages", 8, "source: stop and copy once a round dirties at most this many pages")
+	stopPages := fs.Int("stop-pages", 8, "source: stop and copy once a round dirties at most this many pages (negative: after --rounds)")
+	plotPath := fs.String("plot", "", "source: draw the pages sent per round into this file (.png or .svg)")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
@@ -88,6 +93,13 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "virtsim migrate: %s under %s moved to %s\n", t.name, s.Name, *to)
 	printLive(stderr, rep, true)
+	if *plotPath != "" {
+		title := fmt.Sprintf("live migration of %s (%s): pre-copy rounds of %d instructions", t.name, s.Name, *round)
+		if err := plotLive(*plotPath, rep, title); err != nil {
+			fmt.Fprintf(stderr, "virtsim migrate: --plot: %v\n", err)
+			return exitInternal
+		}
+	}
 	return exitOK
 }
 
@@ -133,4 +145,28 @@ func printLive(w io.Writer, rep *migrate.LiveReport, source bool) {
 		fmt.Fprintf(w, "; downtime %s (stop to the destination's resume)", rep.Downtime.Round(time.Microsecond))
 	}
 	fmt.Fprintln(w)
+}
+
+// plotLive draws pages sent per pre-copy round and at stop-and-copy
+// (PNG or SVG by the file's extension).
+func plotLive(path string, rep *migrate.LiveReport, title string) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "round"
+	p.Y.Label.Text = "pages sent (4 KiB)"
+	var vals plotter.Values
+	var labels []string
+	for _, r := range rep.Rounds {
+		vals = append(vals, float64(r.Pages))
+		labels = append(labels, fmt.Sprint(r.Round))
+	}
+	vals = append(vals, float64(rep.FinalPages))
+	labels = append(labels, "stop&copy")
+	bc, err := plotter.NewBarChart(vals, vg.Points(18))
+	if err != nil {
+		return err
+	}
+	p.Add(bc)
+	p.NominalX(labels...)
+	return p.Save(5*vg.Inch, 3*vg.Inch, path)
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run --save-at, then restore under another strategy: stdout is the
@@ -61,5 +64,46 @@ func TestRunVMs(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// Live migration through the command line: a destination and a source
+// (here two goroutines; two processes in use) over loopback TCP.
+func TestMigrateCLI(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	type out struct {
+		status      int
+		stdout, err string
+	}
+	done := make(chan out, 1)
+	go func() {
+		var o, e bytes.Buffer
+		st := realMain([]string{"migrate", "--listen", addr, "--strategy", "native"}, &o, &e)
+		done <- out{st, o.String(), e.String()}
+	}()
+	plotPath := filepath.Join(t.TempDir(), "rounds.svg")
+	var status int
+	var errOut string
+	for i := 0; i < 50; i++ { // until the destination listens
+		if status, _, errOut = run(t, "migrate", "--to", addr, "--guest", "hello", "--args", "n=3", "--strategy", "trap", "--at", "800", "--round", "300", "--plot", plotPath); !strings.Contains(errOut, "connection refused") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if status != 0 || !strings.Contains(errOut, "moved to") || !strings.Contains(errOut, "stop-and-copy at instruction") {
+		t.Fatalf("source: status %d, stderr:\n%s", status, errOut)
+	}
+	d := <-done
+	_, want, _ := run(t, "run", "--guest", "hello", "--args", "n=3", "--no-timing", "--quiet")
+	if d.status != 0 || d.stdout != want || !strings.Contains(d.err, "legs: trap (") || !strings.Contains(d.err, "-> native (") {
+		t.Errorf("destination: status %d, stdout %q (want %q), stderr:\n%s", d.status, d.stdout, want, d.err)
+	}
+	if fi, err := os.Stat(plotPath); err != nil || fi.Size() == 0 {
+		t.Errorf("no plot of the rounds: %v", err)
 	}
 }
