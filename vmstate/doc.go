@@ -63,6 +63,10 @@
 // the file lacks, is an error naming it, so a state written by a program
 // whose devices have changed is refused rather than misread.
 //
+// Not carried (no catalogue guest depends on them): the x87/SSE registers,
+// the time-stamp counter (Unicorn's is the host's), and an event trace
+// recorded before the save.
+//
 // The segment descriptor caches are not stored: they are reloaded from
 // the guest's descriptor tables at restore, as trap-and-emulate itself
 // reads them (a guest that rewrote a descriptor after loading a segment
