@@ -110,6 +110,14 @@ func (p *VMM) LoadState(st *vmstate.State) error {
 	p.sysGate, p.sysGateSel, p.sysGateOff = s.SysGate, s.SysGateSel, s.SysGateOff
 	p.pg.on, p.pg.cr3Set, p.pg.tables, p.pg.dirs = s.Paging, s.CR3Set, s.Tables, s.Dirs
 	p.fallbacks, p.counters = s.Fallbacks, s.Counters
+	if len(s.Dirs) > 0 {
+		// The pinned directories in RAM name the VMM's own page tables for
+		// its region in their top slots; this fresh VMM has not written
+		// them yet.
+		if _, err := p.VMMDirEntries(); err != nil {
+			return fmt.Errorf("pv: restore: %w", err)
+		}
+	}
 	if s.Paging {
 		// The real tables are the guest's own (direct paging): its pinned
 		// directory, with the VMM's slots already in it.
