@@ -5,7 +5,7 @@ BIN    := bin/virtsim
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo +dirty)
 LDFLAGS := -X virtsim/experiments.BuildCommit=$(COMMIT)
 # Packages with goroutines or no cgo hot paths also run under the race detector.
-RACE_PKGS := ./vmm/x86 ./shadow ./guest ./trap ./tui ./experiments ./hwassist
+RACE_PKGS := ./vmm/x86 ./shadow ./guest ./trap ./tui ./experiments ./hwassist ./vmstate
 
 .PHONY: all deps build run test vet images bench clean fuzz
 

@@ -45,6 +45,7 @@ type VMM struct {
 	inFallback bool   // trap-and-emulate is handling an instruction: its virtual IF rules
 	callPC     uint32 // the guest call site of the hypercall being handled
 	sites      []site // the in-place (shared-info) operations of the image
+	sitesArmed bool   // their counters exist
 	fallbacks  uint64 // privileged instructions left to trap-and-emulate
 	counters   map[string]uint64
 	audit      bool // --audit was asked for (nothing to audit under pv)

@@ -160,12 +160,10 @@ func (p *VMM) installSites() error {
 	// counters are made at the guest's first instruction, when only the
 	// entry block has been translated (and is dropped to be safe).
 	var arm unicorn.Hook
-	armed := false
 	arm, err := p.E.HookCode(uint64(p.Img.Entry), uint64(p.Img.Entry), func(uint64, uint32) {
-		if armed {
+		if p.sitesArmed {
 			return
 		}
-		armed = true
 		if err := p.armCounters(); err != nil {
 			p.Fail(err)
 		}
@@ -179,8 +177,13 @@ func (p *VMM) installSites() error {
 	return nil
 }
 
-// armCounters puts a C counter on every marker (from inside a hook).
+// armCounters puts a C counter on every marker (from inside a hook, or
+// between runs when a restored guest never passes its entry point).
 func (p *VMM) armCounters() error {
+	if p.sitesArmed {
+		return nil
+	}
+	p.sitesArmed = true
 	for i := range p.sites {
 		s := &p.sites[i]
 		c, err := p.E.NewInsnCounterRange(uint64(s.pc), uint64(s.pc), 0)

@@ -201,6 +201,7 @@ func (b *BT) setup() error {
 		return fmt.Errorf("bt: %w", err)
 	}
 	m.TCBase, m.TCEnd = tcBase, b.tcEnd
+	m.SafePoint = b.safePoint // a save waits for a guest instruction boundary (snapshot.go)
 	b.VMM.Redirect = b.redirect
 	b.syncOut()
 	entry := b.Reg(unicorn.EIP)

@@ -159,7 +159,10 @@ func (m *Machine) escalate(first uint8, f *DeliveryFault, eventPC uint32, chain 
 		hasErr = e.ErrorCode
 	}
 	if next == x86.VecPF {
-		m.setReg(unicorn.CR2, f.CR2)
+		// libunicorn 2.1 puts a host-written CR2 into CR3 as well
+		// (TestCR2WriteAlsoSetsCR3): keep the address space.
+		cr3 := m.reg(unicorn.CR3)
+		m.setRegs([]unicorn.Reg{unicorn.CR2, unicorn.CR3}, []uint32{f.CR2, cr3})
 	}
 	if f2 := m.tryDeliver(CauseExc(next), next, code, hasErr, false, eventPC, eventPC); f2 != nil {
 		m.escalate(next, f2, eventPC, chain)

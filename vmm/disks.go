@@ -16,6 +16,8 @@ import (
 type Disks struct {
 	ATA  *ata.Controller
 	Ring *blkring.Backend
+	// RingPorts is the ring's port interface for native guests.
+	RingPorts *blkring.Device
 }
 
 // diskFor is the disk a run uses: the configured one, else the image's
@@ -38,6 +40,7 @@ func AttachDisks(bus *PortBus, cfg Config, img *guest.Image, pic *PIC, mem blkri
 	d := &Disks{ATA: ata.New(dk), Ring: &blkring.Backend{Disk: dk, Mem: mem}}
 	d.ATA.SetIRQ = func(level bool) { pic.SetIRQ(ata.IRQ, level) }
 	ring := &blkring.Device{B: d.Ring}
+	d.RingPorts = ring
 	for _, r := range []struct {
 		lo, hi uint16
 		dev    Device

@@ -56,6 +56,19 @@
 // counts and the guest instruction count of a counting pass. Golden files
 // (golden.go) pin those counts so CI notices when they change.
 //
+// # A VM as an object (snapshot.go)
+//
+// A counting run can pause at an instruction count (PauseAt): the
+// instruction budget cuts it, and the block clock is set back for the
+// block the restart re-enters, so the pause is invisible to the guest — a
+// time-sliced VM (package partition) or a saved one (package vmstate)
+// computes exactly what it computes alone. SaveMachine records RAM, the
+// devices field by field, guest time, the sites found and the counts; a
+// strategy adds the guest's view of the CPU (NativeCPU on the bare
+// machine) and rebuilds its caches when it takes a state over
+// (LoadMachine, then its own CPU load; EnterSegments reloads the segment
+// registers with an iret, since the host cannot raise CPL).
+//
 // # Strategies
 //
 // A Strategy makes Instances that run, run to the next exit, or single-step

@@ -68,6 +68,7 @@ var irqCauses = func() (c [16]string) {
 func (m *Machine) setupInterrupts() error {
 	m.PIT = NewPIT()
 	m.PIC = NewPIC()
+	m.sysCtlB = &SysCtlB{PIT: m.PIT}
 	for _, d := range []struct {
 		lo, hi uint16
 		dev    Device
@@ -75,7 +76,7 @@ func (m *Machine) setupInterrupts() error {
 		{0x40, 0x43, m.PIT},
 		{0x20, 0x21, m.PIC},
 		{0xA0, 0xA1, m.PIC},
-		{PortSysCtlB, PortSysCtlB, &SysCtlB{PIT: m.PIT}},
+		{PortSysCtlB, PortSysCtlB, m.sysCtlB},
 	} {
 		if err := m.Bus.Register(d.lo, d.hi, d.dev); err != nil {
 			return fmt.Errorf("vmm: %w", err)

@@ -13,6 +13,7 @@ import (
 	"virtsim/guest"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
+	"virtsim/vmstate"
 )
 
 // The VMM region sits at the top of the 32-bit linear address space, above
@@ -85,6 +86,17 @@ type Machine struct {
 	crashInsn bool   // a crash report waits for its instruction (finishCrash)
 	wall      time.Duration
 	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
+	// Saving at an instruction count (snapshot.go).
+	pauseAt    uint64 // PauseAt's target (0: none)
+	pauseArmed bool   // the counters' budgets are set for it
+	legs       []vmstate.Leg
+	legBase    legBase
+	sysCtlB    *SysCtlB
+	saveNoRAM  bool // SaveState leaves RAM to the caller (live migration)
+	// SafePoint, if set, says whether the CPU standing at pc is at a guest
+	// instruction boundary whose state a save can capture (a binary
+	// translator: not inside the sequence that replaces one instruction).
+	SafePoint func(pc uint32) bool
 
 	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
 	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
@@ -287,6 +299,7 @@ func (m *Machine) Result() *Result {
 	if m.counter != nil {
 		r.Instructions = m.counter.Count()
 	}
+	r.Legs = m.Legs(&r)
 	if m.SafetyNetIO > 0 {
 		r.Counters["io-imprecise"] = m.SafetyNetIO
 	}
@@ -558,6 +571,12 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 			}
 		}
 	}
+	if count == 0 {
+		if m.pauseReached() {
+			return false, nil
+		}
+		m.armPause()
+	}
 	m.freeRan = count == 0
 	pc := m.pc()
 	m.resume = false
@@ -581,6 +600,9 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 		}
 	}
 	handled = m.resume || mmio
+	if m.disarmPause() {
+		handled = true
+	}
 	m.applyResume()
 	if startErr != nil && m.stop.Kind == StopNone {
 		m.engineError(startErr)
@@ -594,7 +616,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	m.applyResume()
 	switch {
 	case m.stop.Kind != StopNone:
-	case m.counter != nil && m.counter.Exhausted():
+	case m.counter != nil && (m.counter.Exhausted() || m.ExtraCounter != nil && m.totalCount() >= m.Cfg.InsnBudget):
 		m.budgetStop(fmt.Sprintf("instruction budget of %d exhausted", m.Cfg.InsnBudget))
 	case m.wall >= m.Cfg.TimeBudget || m.E.TimedOut():
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))

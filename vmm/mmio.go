@@ -108,6 +108,22 @@ func (m *Machine) catchMMIO(acc unicorn.MemAccess, addr uint64, size int, value 
 // MMIOCause is the event cause of an access to device dev's register reg.
 func MMIOCause(dev, reg string) string { return "mmio/" + dev + ":" + reg }
 
+// hookMMIOSite puts an empty code hook on an instruction found touching a
+// device page, so that EIP is exact there next time.
+func (m *Machine) hookMMIOSite(pc uint32) error {
+	if m.mmioSites[pc] {
+		return nil
+	}
+	if m.mmioSites == nil {
+		m.mmioSites = map[uint32]bool{}
+	}
+	m.mmioSites[pc] = true
+	if _, err := m.E.HookCode(uint64(pc), uint64(pc), func(uint64, uint32) {}); err != nil {
+		return fmt.Errorf("vmm: hook MMIO site %#x: %w", pc, err)
+	}
+	return m.DropTranslations(uint64(pc), uint64(pc)+1)
+}
+
 // finishMMIO emulates the instruction that touched a device page, after the
 // engine stopped there (startErr is the stop's error, which it consumes).
 func (m *Machine) finishMMIO(startErr error) error {
@@ -118,17 +134,8 @@ func (m *Machine) finishMMIO(startErr error) error {
 		m.Crash(pc, "MMIO access to %s at %#x: no instruction of the block at %#x makes it (%d bytes, store %v)", a.win.name, a.addr, pc, a.size, a.write)
 		return nil
 	}
-	if !m.mmioSites[pc] {
-		if m.mmioSites == nil {
-			m.mmioSites = map[uint32]bool{}
-		}
-		m.mmioSites[pc] = true
-		if _, err := m.E.HookCode(uint64(pc), uint64(pc), func(uint64, uint32) {}); err != nil {
-			return fmt.Errorf("vmm: hook MMIO site %#x: %w", pc, err)
-		}
-		if err := m.DropTranslations(uint64(pc), uint64(pc)+1); err != nil {
-			return err
-		}
+	if err := m.hookMMIOSite(pc); err != nil {
+		return err
 	}
 	m.setReg(unicorn.EIP, pc)
 	off := a.addr - a.win.base

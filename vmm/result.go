@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"virtsim/vmstate"
 )
 
 // StopKind says why a run ended.
@@ -76,6 +78,9 @@ type Result struct {
 	Counters map[string]uint64 `json:"counters,omitempty"`
 	// Wall is the wall time of the run's timed pass.
 	Wall time.Duration `json:"wall_ns"`
+	// Legs are the stretches of a run restored from a saved VM, one per
+	// strategy it ran under, oldest first (empty for a run from boot).
+	Legs []vmstate.Leg `json:"legs,omitempty"`
 	// Trace holds every event in order when the configuration asked for it.
 	Trace []Event `json:"-"`
 	// Notes are what the strategy wants the user to know about this run
@@ -122,6 +127,17 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "   wall: %s", r.Wall.Round(time.Microsecond))
 	}
 	b.WriteString("\n")
+	if len(r.Legs) > 0 {
+		// A restored run: the stretch under each strategy, oldest first.
+		b.WriteString("  legs:")
+		for i, l := range r.Legs {
+			if i > 0 {
+				b.WriteString(" ->")
+			}
+			fmt.Fprintf(&b, " %s (%d instructions, %d exits)", l.Strategy, l.Instructions, l.Exits)
+		}
+		b.WriteString("\n")
+	}
 	if len(r.Counts) > 0 {
 		b.WriteString(r.Counts.Format())
 	}

@@ -50,6 +50,8 @@ func init() {
 	commands = []command{
 		{"list", "list workloads and strategies", cmdList},
 		{"run", "run one guest under one strategy", cmdRun},
+		{"migrate", "live migration between two virtsim processes: --listen ADDR, then --to ADDR --guest NAME", cmdMigrate},
+		{"restore", "continue a VM saved by 'run --save-at', under the same or another strategy", cmdRestore},
 		{"table", "run every workload under every available strategy and print the exit table", cmdTable},
 		{"tui", "step through a guest in a terminal UI and see every exit and why", cmdTUI},
 		{"compare", "one workload under every strategy: exits by cause and mechanism, measured and modeled overhead", cmdCompare},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"virtsim/experiments"
 	"virtsim/guest"
 	"virtsim/hypercall"
+	"virtsim/partition"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 )
@@ -158,8 +160,43 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	diskPath := fs.String("disk", "", "private disk image (raw, qcow2, ...) as the IDE master and the PV ring's disk: the guest's writes persist, durable once it flushes")
 	sharedPath := fs.String("shared-disk", "", "shared base image: never written; this VM writes into its own overlay, discarded when it stops")
 	inputPath := fs.String("input", "", "guest serial input (COM1 receive): a file, queued at power-on; - reads stdin live (the default when stdin is a terminal)")
+	vms := fs.Int("vms", 0, "run K copies of --guest at once, each under the next strategy (native, trap, bt, pv) unless --strategy is given; per-VM output and a combined table")
+	hostPath := fs.String("host", "", "run the VMs of a host description file (JSON: {\"slice\": N, \"vms\": [{\"name\", \"guest\" or \"image\", \"args\", \"strategy\", \"shares\", \"max_insns\"}]})")
+	slice := fs.Uint64("slice", partition.DefaultSlice, "with --vms or --host: the time slice, in guest instructions")
+	saveAt := fs.Uint64("save-at", 0, "stop after this many guest instructions (a counting run) and save the whole VM to --save-dir (see 'virtsim restore')")
+	saveDir := fs.String("save-dir", "", "with --save-at: the directory to save the VM into (manifest.json, ram.bin, disk.bin)")
 	if done, st := parseFlags(fs, args); done {
 		return st
+	}
+	if (*saveAt == 0) != (*saveDir == "") {
+		fmt.Fprintln(stderr, "virtsim run: --save-at and --save-dir go together")
+		return exitUsage
+	}
+	if *hostPath != "" || *vms != 0 {
+		explicit := ""
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "strategy" {
+				explicit = *strategy
+			}
+		})
+		var h *partition.Host
+		dir := ""
+		if *hostPath != "" {
+			var st int
+			var err error
+			if h, dir, st, err = loadHostFile(*hostPath); err != nil {
+				fmt.Fprintf(stderr, "virtsim run: --host: %v\n", err)
+				return st
+			}
+		} else {
+			var err error
+			if h, err = hostFromVMs(*vms, *guestName, *gargs, explicit); err != nil {
+				fmt.Fprintf(stderr, "virtsim run: %v\n", err)
+				return exitUsage
+			}
+		}
+		h.Slice = *slice
+		return runHost(h, dir, stdout, stderr)
 	}
 	if *diskPath != "" && *sharedPath != "" {
 		fmt.Fprintln(stderr, "virtsim run: --disk and --shared-disk exclude each other (one disk per VM)")
@@ -219,6 +256,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		// guest's flush command, not before.
 		cfg.Disk = disk.NewWriteCache(d)
 		*noTiming = true // a second pass would find the first one's writes
+	}
+	if *saveAt != 0 {
+		return saveRun(s, t, cfg, *saveAt, *saveDir, *quiet, stderr)
 	}
 	// Live input cannot be replayed: one (counting) pass only.
 	res, err := vmm.RunGuest(s, t.img, cfg, !*noTiming && live == nil)

@@ -266,6 +266,9 @@ func (clk *BlockClock) WatchIF(on bool) {
 	}
 }
 
+// Watching reports whether a WatchIF is in force (state a saved VM keeps).
+func (clk *BlockClock) Watching() bool { return clk.c != nil && clk.c.watch_if != 0 }
+
 // IFOpened reports (and clears) that the watch found IF set, with the end
 // address of the block that ran just before (where the instruction that
 // set IF ends).

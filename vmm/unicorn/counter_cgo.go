@@ -107,6 +107,24 @@ func (c *Counter) SetBudget(b uint64) {
 	c.c.exhausted = 0
 }
 
+// SetCount sets the count (a restored VM continues its saved count) and
+// clears Exhausted; the budget is kept.
+func (c *Counter) SetCount(n uint64) {
+	if c.c == nil {
+		return
+	}
+	c.c.count = C.uint64_t(n)
+	c.c.exhausted = 0
+}
+
+// Budget returns the budget (0 = unlimited).
+func (c *Counter) Budget() uint64 {
+	if c.c == nil {
+		return 0
+	}
+	return uint64(c.c.budget)
+}
+
 // Reset sets the count to zero and clears Exhausted; the budget is kept.
 func (c *Counter) Reset() {
 	if c.c == nil {
