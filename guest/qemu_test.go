@@ -37,9 +37,13 @@ func bootQEMU(t *testing.T, qemu, name string, image []byte, args string) (strin
 		t.Fatal(err)
 	}
 	qargs := QEMUArgs(path, args)
-	if w, err := Lookup(name); err == nil && w.DiskSectors > 0 {
+	if w, err := Lookup(name); err == nil && w.Disk != nil {
+		b, err := w.Disk()
+		if err != nil {
+			t.Fatal(err)
+		}
 		disk := filepath.Join(t.TempDir(), name+".img")
-		if err := os.WriteFile(disk, DiskContents(w.DiskSectors), 0o644); err != nil {
+		if err := os.WriteFile(disk, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		qargs = append(qargs, QEMUDiskArgs(disk)...)

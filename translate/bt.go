@@ -96,6 +96,7 @@ type hint struct {
 type stats struct {
 	blocks, insns, tcBytes, chainPatches, chainDirect, misses  uint64
 	invalidations, flushes, shadowBlocks, smcFaults, prologues uint64
+	dmaInvalidations                                           uint64 // frames with code a device wrote (deviceWrote)
 	fallthroughs, spaceChecks, remapInvalidations              uint64
 	ptSites, ptSitesDropped                                    uint64
 	callouts                                                   [numStubKinds]uint64
@@ -201,6 +202,7 @@ func (b *BT) setup() error {
 		return fmt.Errorf("bt: %w", err)
 	}
 	m.TCBase, m.TCEnd = tcBase, b.tcEnd
+	m.OnDeviceWrite = b.deviceWrote
 	b.VMM.Redirect = b.redirect
 	b.syncOut()
 	entry := b.Reg(unicorn.EIP)

@@ -69,8 +69,8 @@ func (mm machineMem) WritePhys(addr uint32, b []byte) error {
 	if err := mm.m.E.MemWrite(uint64(addr), b); err != nil {
 		return fmt.Errorf("vmm: write %d bytes at physical %#x: %w", len(b), addr, err)
 	}
-	// Code the guest may have run from there is stale now.
-	return mm.m.DropTranslations(uint64(addr), uint64(addr)+uint64(len(b)))
+	// Code the guest may have run from there is stale now (dma.go).
+	return mm.m.DeviceWrote(addr, uint32(len(b)))
 }
 
 func (mm machineMem) RAMSize() uint32 { return mm.m.Cfg.MemSize }
