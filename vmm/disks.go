@@ -85,6 +85,13 @@ type DiskState struct {
 	Ring                                     uint32
 	ReqProd, Cons, RspProd                   uint32
 	Notifications, RingRequests, RingErrors  uint64
+	RingSectors                              uint64
+	// The request being served: the ATA transfer in progress, and the
+	// ring's last request with its response (RingServed: any yet).
+	ATA        ata.Transfer
+	RingLast   blkring.Request
+	RingStatus int
+	RingServed bool
 }
 
 // Used reports whether the guest has touched a disk.
@@ -97,6 +104,9 @@ func (d *Disks) State() DiskState {
 	s.Ring, s.RingConnected = d.Ring.Connected()
 	s.ReqProd, s.Cons, s.RspProd = d.Ring.Indices()
 	s.Notifications, s.RingRequests, s.RingErrors = d.Ring.Notifications, d.Ring.Requests, d.Ring.Errors+d.Ring.RingErrors
+	s.RingSectors = d.Ring.Sectors
+	s.ATA = d.ATA.Current()
+	s.RingLast, s.RingStatus, s.RingServed = d.Ring.Last, d.Ring.LastStatus, d.Ring.Served
 	return s
 }
 
