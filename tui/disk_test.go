@@ -99,3 +99,17 @@ func TestDiskLinesMidTransfer(t *testing.T) {
 		t.Errorf("cpu pane lacks the transfer in progress:\n%s", view)
 	}
 }
+
+// The UI boots a workload's PV build with its disk, as the native one.
+func TestTargetPVHasDisk(t *testing.T) {
+	w, err := guest.Lookup("streaming")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pv := range []bool{false, true} {
+		img, err := (&target{w: w}).image(&vmm.Strategy{Name: "x", PV: pv}, 0)
+		if err != nil || img.Disk == nil {
+			t.Errorf("pv %v: %v, disk attached: %v", pv, err, err == nil && img.Disk != nil)
+		}
+	}
+}
