@@ -79,6 +79,7 @@ type Controller struct {
 	writing   bool
 	lba       uint64
 	remaining int
+	lastCmd   uint8
 	irq       bool
 	cyls      int
 	heads     int
@@ -94,6 +95,22 @@ func New(d disk.Backend) *Controller {
 }
 
 func (c *Controller) Name() string { return "ata0" }
+
+// Transfer is the PIO transfer in progress, for the UI: the command, the
+// sector whose words move now, the sectors after it, and the bytes of this
+// one moved so far. Active is false between commands.
+type Transfer struct {
+	Active    bool
+	Command   uint8
+	LBA       uint64
+	Remaining int
+	Pos       int
+}
+
+// Current reports the transfer in progress.
+func (c *Controller) Current() Transfer {
+	return Transfer{Active: c.xfer, Command: c.lastCmd, LBA: c.lba, Remaining: c.remaining, Pos: c.pos}
+}
 
 // geometry guesses CHS as QEMU does for a disk without a partition table:
 // 16 heads, 63 sectors per track, at least 2 and at most 16383 cylinders.
@@ -240,6 +257,7 @@ func (c *Controller) command(cmd uint8) {
 		return // no drive answers
 	}
 	c.Commands++
+	c.lastCmd = cmd
 	c.xfer = false
 	c.setIRQ(false)
 	switch cmd {

@@ -80,6 +80,12 @@ type Backend struct {
 	DenyDMA func(addr, n uint32) bool
 	Stats
 
+	// Last is the request served last and LastStatus its response (for
+	// the UI: the request being served); Served is false before the first.
+	Last       Request
+	LastStatus int
+	Served     bool
+
 	forbidden []Range
 	ring      uint32
 	connected bool
@@ -193,6 +199,7 @@ func (b *Backend) Notify() (int, error) {
 			return served, fmt.Errorf("blkring: read slot: %w", err)
 		}
 		status := b.serve(req[:])
+		b.Last, b.LastStatus, b.Served = Decode(req[:]), status, true
 		if status != RspOkay {
 			b.Errors++
 		}

@@ -34,7 +34,7 @@ func TestDiskLaws(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	if err := WriteDiskLaws(&b, laws, 4); err != nil || !strings.Contains(b.String(), "263.33") {
+	if err := WriteDiskLaws(&b, laws, 4); err != nil || !strings.Contains(b.String(), "263.33") || !strings.Contains(b.String(), "0.5143") {
 		t.Errorf("table:\n%s (%v)", b.String(), err)
 	}
 	c, err := DiskLawsChart(laws)

@@ -210,15 +210,9 @@ func LoadCellImage(c Cell, mem uint32) (*guest.Image, error) {
 	if mem == 0 {
 		mem = vmm.DefaultMemSize
 	}
-	if c.Image != "pv" {
-		return c.Workload.Load(mem)
-	}
-	img, err := guest.LoadELF(c.Workload.PVImage, mem)
-	if err != nil {
-		return nil, fmt.Errorf("guest: workload %s (paravirtual image): %w", c.Workload.Name, err)
-	}
-	img.Name = c.Workload.Name
-	return img, nil
+	// Workload.LoadFor attaches the workload's default disk to either
+	// build (the PV one once went without: disk pinned exit 1 under pv).
+	return c.Workload.LoadFor(c.Image == "pv", mem)
 }
 
 func (o Options) config(c Cell) vmm.Config {

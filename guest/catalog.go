@@ -40,9 +40,10 @@ type Workload struct {
 	// virtualizes the MMU, paging workloads are listed apart (PagingCatalog)
 	// and not part of Catalog, which every strategy's test suite runs.
 	Paging bool
-	// DiskSectors, if nonzero, is the size of the default disk the
-	// workload runs with (DiskContents): Load attaches it to the image.
-	DiskSectors int
+	// Disk, if set, makes the default disk the workload runs with (a raw
+	// image: DiskContents, StreamImage): Load attaches it to the image and
+	// the QEMU oracle boots with it as the IDE master.
+	Disk func() ([]byte, error)
 	// Refused names the strategies that refuse this workload by design,
 	// with the reason (shown instead of a run by `virtsim table`).
 	Refused map[string]string
@@ -58,15 +59,23 @@ func (w Workload) Load(memSize uint32) (*Image, error) {
 		return nil, fmt.Errorf("guest: workload %s: %w", w.Name, err)
 	}
 	im.Name = w.Name
-	w.attachDisk(im)
+	if err := w.attachDisk(im); err != nil {
+		return nil, err
+	}
 	return im, nil
 }
 
 // attachDisk gives the image the workload's default disk.
-func (w Workload) attachDisk(im *Image) {
-	if w.DiskSectors > 0 {
-		im.Disk = DiskContents(w.DiskSectors)
+func (w Workload) attachDisk(im *Image) error {
+	if w.Disk == nil {
+		return nil
 	}
+	d, err := w.Disk()
+	if err != nil {
+		return fmt.Errorf("guest: workload %s: its disk: %w", w.Name, err)
+	}
+	im.Disk = d
+	return nil
 }
 
 // LoadPV loads the workload's paravirtual image for guest RAM of memSize
@@ -80,7 +89,9 @@ func (w Workload) LoadPV(memSize uint32) (*Image, error) {
 		return nil, fmt.Errorf("guest: workload %s (PV build): %w", w.Name, err)
 	}
 	im.Name = w.Name
-	w.attachDisk(im)
+	if err := w.attachDisk(im); err != nil {
+		return nil, err
+	}
 	return im, nil
 }
 
@@ -102,7 +113,16 @@ var catalog = []Workload{
 		DefaultArgs: "n=16",
 		ExitsPerIter: "per sector read 263 (6 io/out + 1 io/in:0x1f7 + 256 io/in:0x1f0 elements), per sector written 264; " +
 			"1 notification per ring batch of up to 256 sectors",
-		DiskSectors: 128,
+		Disk: func() ([]byte, error) { return DiskContents(128), nil },
+	},
+	{
+		Name: "streaming",
+		Description: "boots a program streamed from the disk: a loader reads its sectors (ATA PIO natively, " +
+			"the paravirtual ring with ring=1 and in the PV build), checks them, runs the program; n boots, each streamed afresh",
+		DefaultArgs: "n=1",
+		ExitsPerIter: "per boot, per program sector 263 (6 io/out + 1 io/in:0x1f7 + 256 io/in:0x1f0 elements); " +
+			"1 notification per ring batch of up to 256 sectors; then the program's console line",
+		Disk: func() ([]byte, error) { return StreamImage(0) },
 	},
 	{
 		Name:         "hello",

@@ -34,7 +34,7 @@ type Image struct {
 	Entry    uint32
 	Segments []Segment // sorted by Addr, non-overlapping
 	Symbols  []Symbol  // sorted by Addr (then Name); empty for flat binaries
-	// Disk is the workload's default disk (DiskContents), attached when
+	// Disk is the workload's default disk (Workload.Disk), attached when
 	// the run names no other; nil for workloads without a disk.
 	Disk []byte
 }

@@ -23,13 +23,17 @@ func TestImagesUpToDate(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("src/build.sh: %v\n%s", err, b)
 	}
-	built, err := filepath.Glob(filepath.Join(out, "*.elf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	committed, err := filepath.Glob("images/*.elf")
-	if err != nil {
-		t.Fatal(err)
+	var built, committed []string
+	for _, pat := range []string{"*.elf", "*.bin"} {
+		b, err := filepath.Glob(filepath.Join(out, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := filepath.Glob(filepath.Join("images", pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, committed = append(built, b...), append(committed, c...)
 	}
 	names := func(paths []string) []string {
 		var n []string
@@ -75,7 +79,8 @@ func TestBuildReproducible(t *testing.T) {
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join(a, "*.elf"))
-	for _, f := range files {
+	bins, _ := filepath.Glob(filepath.Join(a, "*.bin"))
+	for _, f := range append(files, bins...) {
 		x, _ := os.ReadFile(f)
 		y, err := os.ReadFile(filepath.Join(b, filepath.Base(f)))
 		if err != nil || !bytes.Equal(x, y) {

@@ -37,9 +37,13 @@ func bootQEMU(t *testing.T, qemu, name string, image []byte, args string) (strin
 		t.Fatal(err)
 	}
 	qargs := QEMUArgs(path, args)
-	if w, err := Lookup(name); err == nil && w.DiskSectors > 0 {
+	if w, err := Lookup(name); err == nil && w.Disk != nil {
+		b, err := w.Disk()
+		if err != nil {
+			t.Fatal(err)
+		}
 		disk := filepath.Join(t.TempDir(), name+".img")
-		if err := os.WriteFile(disk, DiskContents(w.DiskSectors), 0o644); err != nil {
+		if err := os.WriteFile(disk, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		qargs = append(qargs, QEMUDiskArgs(disk)...)
@@ -149,6 +153,27 @@ var qemuCases = map[string]qemuCase{
 				t.Errorf("verify=%q", f["verify"])
 			}
 		}},
+	"streaming": {ns: []uint32{1, 3}, countKeys: []string{"boots"},
+		check: func(t *testing.T, n uint32, out string, f map[string]string) {
+			img, err := StreamImage(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := ParseStreamHeader(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fieldUint(t, f, "streamed"); got != uint64(n)*uint64(h.Sectors) {
+				t.Errorf("streamed=%d, want n×%d sectors", got, h.Sectors)
+			}
+			// every boot ran the disk's bytes: fresh code, zeroed data
+			for b := uint32(1); b <= n; b++ {
+				line := fmt.Sprintf("streaming: boot=%d fresh=1 patched=2 primes=%d\n", b, primesBelow(1000))
+				if !strings.Contains(out, line) {
+					t.Errorf("no line %q", line)
+				}
+			}
+		}},
 	"hello": {ns: []uint32{1, 3}, countKeys: []string{"greetings"},
 		check: func(t *testing.T, n uint32, out string, _ map[string]string) {
 			if got := strings.Count(out, "Hello from a virtsim guest!\n"); got != int(n) {
@@ -181,6 +206,20 @@ var qemuCases = map[string]qemuCase{
 				t.Errorf("sum %#x, want %#x", got, want)
 			}
 		}},
+}
+
+// primesBelow mirrors guest/src/stream/program.s's sieve.
+func primesBelow(n int) int {
+	composite, count := make([]bool, n), 0
+	for i := 2; i < n; i++ {
+		if !composite[i] {
+			count++
+			for j := 2 * i; j < n; j += i {
+				composite[j] = true
+			}
+		}
+	}
+	return count
 }
 
 // smcSum mirrors guest/src/workloads/smc.s: the checksum of every value

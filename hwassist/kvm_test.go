@@ -174,6 +174,8 @@ var kvmLaw = map[string]struct {
 	"compute": {0, 0, "pure ALU"},
 	"disk": {25, 25, "per sector read 8 (6 outs, 1 status in, and the rep insw as one exit: KVM batches string I/O to user space " +
 		"up to a page), written 9, read back 8 (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
+	"streaming": {176, 176, "per boot: the program's 10 sectors at 8 each (6 outs, 1 status in, the rep insw as one exit) and its " +
+		"48-byte console line at 2 a byte (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
 	"io":         {1, 1, "one out to port 0x80"},
 	"io-in":      {1, 1, "one in from port 0x80 (expected: port I/O exits to user space; not yet measured on a host with /dev/kvm)"},
 	"syscall":    {2, 0, "int $0x80 and the handler's iret: KVM's emulator refuses both under PVM; VT-x/AMD-V run both in guest mode"},

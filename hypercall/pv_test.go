@@ -24,6 +24,7 @@ var exitsPerIteration = map[string]struct {
 	"hello":      {1, "each greeting line is one console_io write: one exit per string, not two per byte"},
 	"compute":    {0, "pure ALU: no exits"},
 	"disk":       {0, "the ring: one event_channel_op per batch of up to 256 sectors, so read, write, flush and read back cost 4 exits at any n <= 64"},
+	"streaming":  {2, "per boot: the program's 10 sectors are one batch on the ring (one event_channel_op), its line one console_io"},
 	"io":         {1, "one io_out hypercall to port 0x80"},
 	"io-in":      {1, "one io_in hypercall from port 0x80"},
 	"syscall":    {0, "int $0x80 goes through the real IDT's direct gate to the guest handler (machine delivery), and its iret to ring 3 is a real iret"},

@@ -96,6 +96,7 @@ type hint struct {
 type stats struct {
 	blocks, insns, tcBytes, chainPatches, chainDirect, misses  uint64
 	invalidations, flushes, shadowBlocks, smcFaults, prologues uint64
+	dmaInvalidations                                           uint64 // frames with code a device wrote (deviceWrote)
 	fallthroughs, spaceChecks, remapInvalidations              uint64
 	ptSites, ptSitesDropped                                    uint64
 	callouts                                                   [numStubKinds]uint64
@@ -202,6 +203,7 @@ func (b *BT) setup() error {
 	}
 	m.TCBase, m.TCEnd = tcBase, b.tcEnd
 	m.SafePoint = b.safePoint // a save waits for a guest instruction boundary (snapshot.go)
+	m.OnDeviceWrite = b.deviceWrote
 	b.VMM.Redirect = b.redirect
 	b.syncOut()
 	entry := b.Reg(unicorn.EIP)

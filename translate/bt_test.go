@@ -35,7 +35,26 @@ func withTCSize(size uint32, f func()) {
 // guest's events, not the lookups the translated code makes).
 var translatorWork = []string{"bt/blocks", "bt/insns", "bt/tc-bytes", "bt/chain-patches", "bt/chain-direct",
 	"bt/lookup-misses", "bt/lookup-entries", "bt/invalidations", "bt/flushes", "bt/smc-faults", "bt/shadow-blocks",
-	"bt/callouts/chain", "bt/callouts/ret-miss", "bt/callouts/resync"}
+	"bt/callouts/chain", "bt/callouts/ret-miss", "bt/callouts/resync", "bt/dma-invalidations"}
+
+// A program read from the disk over code the translator has translated
+// (the streaming workload's boots after the first: the program patched
+// itself last boot) is retranslated, never run stale: the device's write
+// retires the frame's translations (bt/dma-invalidations, one code page a
+// boot), and every boot prints the disk's fresh=1 as native does.
+func TestBTDeviceWriteRetiresCode(t *testing.T) {
+	img := load(t, "streaming")
+	for _, args := range []string{"n=3", "n=3 ring=1"} {
+		native := run(t, "native", img, args)
+		got := run(t, "bt", img, args)
+		if got.Serial != native.Serial || strings.Contains(got.Serial, "fresh=2") {
+			t.Errorf("%s: bt:\n%s\nnative:\n%s", args, got.Serial, native.Serial)
+		}
+		if n := got.Counters["bt/dma-invalidations"]; n != 2 {
+			t.Errorf("%s: bt/dma-invalidations = %d, want 2 (boots 2 and 3 overwrite the translated code page)", args, n)
+		}
+	}
+}
 
 // Every workload prints under bt exactly what it prints under native
 // (which the foundation checks against QEMU), at two values of N; events

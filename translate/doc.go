@@ -130,6 +130,13 @@
 // workload patches code never run, code already chained to, the next
 // instruction of the running block and a taken jump's target.
 //
+// Devices write guest memory too, where no store faults: the words of an
+// emulated `rep insw`, the sectors a ring backend copies in. The machine
+// reports each such write (vmm.Machine.DeviceWrote) and the translator
+// retires the translations of the frames written (bt/dma-invalidations),
+// as a CPU keeps its caches coherent with DMA. The streaming workload reads
+// a program that patched itself last boot back over its translated code.
+//
 // The TC has a size (vmm.Config.TCSize: virtsim run or translate
 // --tc-size); when it is full the translator flushes everything and starts
 // again. Every workload prints the same with a 512-byte cache, which

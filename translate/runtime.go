@@ -463,17 +463,8 @@ func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 // instruction is rewritten into a callout that continues at a fresh
 // translation.
 func (b *BT) selfModified(tr vmm.Trap, phys uint32) {
-	page := phys &^ 0xFFF
 	b.stats.smcFaults++
-	for _, blk := range b.pages[page] {
-		b.invalidate(blk)
-	}
-	delete(b.pages, page)
-	if err := b.unprotect(page); err != nil {
-		b.Fail(err)
-		return
-	}
-	if err := b.pt.flushTLB(); err != nil {
+	if err := b.retireFrame(phys &^ 0xFFF); err != nil {
 		b.Fail(err)
 		return
 	}
@@ -505,6 +496,41 @@ func (b *BT) selfModified(tr vmm.Trap, phys uint32) {
 		return
 	}
 	b.Complete(tr.PC)
+}
+
+// retireFrame retires every translation of code on frame page and makes
+// the frame writable again (until code on it is translated anew).
+func (b *BT) retireFrame(page uint32) error {
+	for _, blk := range b.pages[page] {
+		b.invalidate(blk)
+	}
+	delete(b.pages, page)
+	if err := b.unprotect(page); err != nil {
+		return err
+	}
+	return b.pt.flushTLB()
+}
+
+// deviceWrote: a device wrote guest memory (an ins's data, a ring's DMA;
+// vmm.Machine.DeviceWrote) — host writes the frames' write protection
+// never saw. Translations of code on those frames are retired, as a
+// guest store into them would retire them. (A device write over the very
+// block that issued the ins is not caught: that block runs on as
+// translated, as a CPU's prefetched instructions would.)
+func (b *BT) deviceWrote(phys, n uint32) {
+	for page := phys &^ 0xFFF; page < phys+n; page += 0x1000 {
+		if len(b.pages[page]) == 0 {
+			continue
+		}
+		b.stats.dmaInvalidations++
+		if err := b.retireFrame(page); err != nil {
+			b.Fail(err)
+			return
+		}
+		if page+0x1000 < page {
+			break
+		}
+	}
 }
 
 // outsideRAM stops a guest that touched memory beyond its RAM — the VMM
@@ -595,6 +621,9 @@ func (b *BT) Counters(hits uint64) map[string]uint64 {
 		"bt/smc-faults":     s.smcFaults,
 		"bt/shadow-blocks":  s.shadowBlocks,
 		"bt/lookup-entries": s.prologues,
+	}
+	if s.dmaInvalidations > 0 {
+		c["bt/dma-invalidations"] = s.dmaInvalidations
 	}
 	if s.spaceChecks > 0 {
 		c["bt/space-checks"] = s.spaceChecks

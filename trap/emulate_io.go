@@ -176,6 +176,7 @@ func (m *emu) stringIO() error {
 		step = -step
 	}
 	rep := m.hasRep()
+	start, done := idx, uint32(0)
 	limit := MaxRepIterations
 	if m.e.RepPerExit > 0 {
 		limit = m.e.RepPerExit
@@ -210,11 +211,28 @@ func (m *emu) stringIO() error {
 			m.e.P.Out(port, size, v)
 		}
 		idx = idx&^amask | (idx+step)&amask
+		done++
 		if !rep {
 			break
 		}
 		cnt = cnt&^amask | (cnt-1)&amask
 	}
 	commit()
+	if dw, ok := m.cpu.(deviceWriter); ok && in && done > 0 {
+		// the device's data: code translated from there is stale
+		lo := base + start&amask
+		if int32(step) < 0 {
+			lo -= (done - 1) * uint32(size)
+		}
+		return dw.DeviceWrote(lo, done*uint32(size))
+	}
 	return nil
+}
+
+// deviceWriter is a CPU whose translated code must be told of memory a
+// device wrote (an ins's data): Unicorn's, whose code cache does not see
+// host writes (vmm/dma.go). Hardware keeps itself coherent: KVM's CPU
+// needs nothing.
+type deviceWriter interface {
+	DeviceWrote(lin, n uint32) error
 }

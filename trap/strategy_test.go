@@ -23,6 +23,8 @@ var exitsPerIteration = map[string]struct {
 	"compute": {0, "pure ALU: nothing traps"},
 	"disk": {790, "per sector: read 263 (6 task-file outs, 1 status in, 256 insw elements, each a trap), " +
 		"written 264 (the same with outsw, and 1 completion status in), read back 263"},
+	"streaming": {2726, "per boot: the program's 10 sectors at 263 each (6 task-file outs, 1 status in, 256 insw elements, each a trap) " +
+		"and its 48-byte console line at 2 a byte (an LSR read and a THR write)"},
 	"io":         {1, "one out to port 0x80"},
 	"io-in":      {1, "one in from port 0x80"},
 	"syscall":    {1, "one int $0x80 from ring 3 reaches the VMM, which reflects it; the handler's iret to ring 3 runs natively"},

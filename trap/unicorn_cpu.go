@@ -80,3 +80,6 @@ func (c *unicornCPU) LoadSeg(s SegReg, sel uint16, d x86.Descriptor) error {
 
 func (c *unicornCPU) ReadLinear(addr uint32, b []byte) error  { return c.m.ReadMem(addr, b) }
 func (c *unicornCPU) WriteLinear(addr uint32, b []byte) error { return c.m.WriteMem(addr, b) }
+
+// DeviceWrote: an ins wrote n bytes at lin (vmm.Machine.DeviceWroteLinear).
+func (c *unicornCPU) DeviceWrote(lin, n uint32) error { return c.m.DeviceWroteLinear(lin, n) }

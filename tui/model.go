@@ -86,12 +86,9 @@ func (t *target) image(s *vmm.Strategy, mem uint32) (*guest.Image, error) {
 		if len(t.w.PVImage) == 0 {
 			return nil, fmt.Errorf("%s has no paravirtual build", t.w.Name)
 		}
-		img, err := guest.LoadELF(t.w.PVImage, mem)
-		if err != nil {
-			return nil, err
-		}
-		img.Name = t.w.Name
-		return img, nil
+		// LoadPV attaches the workload's disk, as Load does (disk and
+		// streaming under pv once booted without one)
+		return t.w.LoadPV(mem)
 	}
 	return t.w.Load(mem)
 }

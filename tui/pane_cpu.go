@@ -130,9 +130,12 @@ func (p *cpuPane) view(w, h int) []string {
 }
 
 // diskLines show the disks once the guest uses one: the ATA drive's status
-// register and sectors moved, the ring's indices (req: the guest's request
-// producer, cons: the backend's consumer, rsp: its response producer) and
-// notifications (the exits the ring costs).
+// register and sectors moved, the transfer in progress (command, LBA,
+// sectors after this one, bytes of this one moved), the ring's indices
+// (req: the guest's request producer, cons: the backend's consumer, rsp:
+// its response producer), notifications (the exits the ring costs) and its
+// last request (op, sectors@first sector, response), and the run's exits
+// per sector moved (every exit so far over every sector so far).
 func diskLines(s Snapshot) []string {
 	if !s.HasDisk {
 		return nil
@@ -141,10 +144,27 @@ func diskLines(s Snapshot) []string {
 	var out []string
 	if d.ATACommands > 0 {
 		out = append(out, fmt.Sprintf("ata st=%02x r%d w%d", d.ATAStatus, d.SectorsRead, d.SectorsWritten))
+		if t := d.ATA; t.Active {
+			out = append(out, fmt.Sprintf("ata %s lba=%d +%d @%d", ataOps[t.Command], t.LBA, t.Remaining, t.Pos))
+		}
 	}
 	if d.RingConnected {
 		out = append(out, fmt.Sprintf("ring req=%d cons=%d rsp=%d", d.ReqProd, d.Cons, d.RspProd),
 			fmt.Sprintf("ring notify=%d err=%d", d.Notifications, d.RingErrors))
+		if d.RingServed {
+			r := d.RingLast
+			out = append(out, fmt.Sprintf("ring last %s %d@%d %s", ringOps[r.Op], r.NrSectors, r.Sector, ringStatus[d.RingStatus]))
+		}
+	}
+	if n := d.SectorsRead + d.SectorsWritten + d.RingSectors; n > 0 {
+		out = append(out, fmt.Sprintf("exits/sector %.1f", float64(s.Exits)/float64(n)))
 	}
 	return out
 }
+
+// Names of the disk commands the UI shows (others print as "").
+var (
+	ataOps     = map[uint8]string{0x20: "read", 0x21: "read", 0x30: "write", 0x31: "write", 0xEC: "identify"}
+	ringOps    = map[uint8]string{0: "read", 1: "write", 3: "flush"}
+	ringStatus = map[int]string{0: "ok", -1: "error", -2: "unsupported"}
+)

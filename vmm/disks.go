@@ -72,8 +72,8 @@ func (mm machineMem) WritePhys(addr uint32, b []byte) error {
 	if err := mm.m.E.MemWrite(uint64(addr), b); err != nil {
 		return fmt.Errorf("vmm: write %d bytes at physical %#x: %w", len(b), addr, err)
 	}
-	// Code the guest may have run from there is stale now.
-	return mm.m.DropTranslations(uint64(addr), uint64(addr)+uint64(len(b)))
+	// Code the guest may have run from there is stale now (dma.go).
+	return mm.m.DeviceWrote(addr, uint32(len(b)))
 }
 
 func (mm machineMem) RAMSize() uint32 { return mm.m.Cfg.MemSize }
@@ -88,6 +88,13 @@ type DiskState struct {
 	Ring                                     uint32
 	ReqProd, Cons, RspProd                   uint32
 	Notifications, RingRequests, RingErrors  uint64
+	RingSectors                              uint64
+	// The request being served: the ATA transfer in progress, and the
+	// ring's last request with its response (RingServed: any yet).
+	ATA        ata.Transfer
+	RingLast   blkring.Request
+	RingStatus int
+	RingServed bool
 }
 
 // Used reports whether the guest has touched a disk.
@@ -100,6 +107,9 @@ func (d *Disks) State() DiskState {
 	s.Ring, s.RingConnected = d.Ring.Connected()
 	s.ReqProd, s.Cons, s.RspProd = d.Ring.Indices()
 	s.Notifications, s.RingRequests, s.RingErrors = d.Ring.Notifications, d.Ring.Requests, d.Ring.Errors+d.Ring.RingErrors
+	s.RingSectors = d.Ring.Sectors
+	s.ATA = d.ATA.Current()
+	s.RingLast, s.RingStatus, s.RingServed = d.Ring.Last, d.Ring.LastStatus, d.Ring.Served
 	return s
 }
 

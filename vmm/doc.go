@@ -21,6 +21,9 @@
 //     makes an event an exit.
 //   - Precise port I/O (io.go): the device sees the access, and the VMM
 //     gets control, exactly at the I/O instruction.
+//   - Coherent device writes (dma.go): what a device puts into guest
+//     memory (an ins's data, a ring's DMA) retires translated code of the
+//     frames written, in Unicorn and in a strategy's own cache.
 //   - Deterministic time and interrupts (irq.go): an 8254 PIT and a pair of
 //     8259 PICs (pit.go, pic.go); guest time counted in executed guest
 //     blocks, so runs are reproducible; interrupts delivered at the exact

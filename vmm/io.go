@@ -233,6 +233,7 @@ func (m *Machine) stringIO(a *IOAccess) {
 		idx = unicorn.EDI
 	}
 	ptr := m.reg(idx)
+	start, done := ptr, uint32(0)
 	buf := make([]byte, 4)
 	for ; count > 0; count-- {
 		if a.In {
@@ -251,9 +252,18 @@ func (m *Machine) stringIO(a *IOAccess) {
 			m.Bus.Out(a.Port, a.Size, binary.LittleEndian.Uint32(buf)&sizeMask(a.Size))
 		}
 		ptr += uint32(step)
+		done++
 		if m.Exit.Written {
 			count--
 			break
+		}
+	}
+	if a.In {
+		// the device's data: code translated from there is stale (dma.go)
+		if lo, n := stringRange(start, done, int32(a.Size), step); n > 0 {
+			if err := m.DeviceWroteLinear(lo, n); err != nil {
+				m.fail(err)
+			}
 		}
 	}
 	m.setReg(idx, ptr)

@@ -147,6 +147,10 @@ type Machine struct {
 	// accesses by guest linear address walk the guest's tables with it.
 	// Nil: no guest paging (identity), or under native the real registers.
 	GuestMMU func() x86.MMU
+	// OnDeviceWrite, if set, is told of guest memory a device wrote
+	// (DeviceWrote): a VMM that keeps translations of guest code (a binary
+	// translator's cache) retires those of the frames written.
+	OnDeviceWrite func(phys, n uint32)
 	// PageTraced, if set, says whether a guest frame holds a page table the
 	// VMM traces (shadow paging), for the paging view.
 	PageTraced func(frame uint32) bool

@@ -43,8 +43,11 @@ func TestNativeMatchesQEMU(t *testing.T) {
 			t.Run(w.Name+"/"+args, func(t *testing.T) {
 				t.Parallel()
 				var disk []byte
-				if w.DiskSectors > 0 {
-					disk = guest.DiskContents(w.DiskSectors)
+				if w.Disk != nil {
+					var err error
+					if disk, err = w.Disk(); err != nil {
+						t.Fatal(err)
+					}
 				}
 				q, err := qemu.RunWithDisk(w.Image, args, disk, 60*time.Second)
 				if err != nil {

@@ -58,6 +58,7 @@ func init() {
 		{"bench", "workloads × strategies × repetitions: results.json, results.csv, plots, a summary", cmdBench},
 		{"check", "compare exit counts with a golden file (CI regression); --update rewrites it", cmdCheck},
 		{"disk-laws", "exits per disk sector by strategy: the emulated IDE disk beside the paravirtual ring", cmdDiskLaws},
+		{"disk-image", "write a workload's default disk (disk, streaming) as a raw image file, for QEMU, qemu-img and --disk", cmdDiskImage},
 		{"translate", "run a guest under binary translation and show each guest block beside its translation", cmdTranslate},
 		{"calibrate", "measure this host's costs per exit and instruction and write a cost file", cmdCalibrate},
 		{"version", "print virtsim's commit, Go, the linked libunicorn, KVM's flavour and the host (also --version)", cmdVersion},

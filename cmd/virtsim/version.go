@@ -57,7 +57,7 @@ func substrateLabel(substrate string) string {
 // which say what is wrong instead.
 func needsUnicorn(cmd string) bool {
 	switch cmd {
-	case "version", "list":
+	case "version", "list", "disk-image":
 		return false
 	}
 	return true

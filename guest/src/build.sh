@@ -55,6 +55,16 @@ build() {
 build native .elf ""
 build pv .pv.elf "--defsym PV=1"
 
+# The streaming workload's disk (stream/program.s, linked by
+# stream/program.ld into a flat binary): the header sector, then the
+# program's sectors, as OUTDIR/streaming-disk.bin. guest.StreamImage writes
+# the header's checksum into a copy to make the raw disk image (virtsim
+# disk-image --guest streaming FILE).
+$AS $ASFLAGS -o "$tmp/stream_program.o" stream/program.s
+$LD -m elf_i386 -T stream/program.ld --build-id=none -z noexecstack -nostdlib \
+	-o "$out/streaming-disk.bin" "$tmp/stream_program.o"
+echo "built $out/streaming-disk.bin"
+
 # The platform guests (platform/*.s): native builds only, into
 # OUTDIR/platform/NAME.elf. They drive the APICs, the RTC and the UART's
 # receive path directly (no pv_ops layer) and are not catalogue workloads:

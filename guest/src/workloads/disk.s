@@ -31,17 +31,6 @@
 .include "rt.inc"
 .include "blkif.inc"
 
-# DRIVER_ATA fn, fail — tail-call the ATA driver's fn; the PV build has no
-# ATA driver (it would be raw port I/O), so there fn returns `fail`.
-.macro DRIVER_ATA fn, fail
-.ifndef PV
-	jmp \fn
-.else
-	movl \fail, %eax
-	ret
-.endif
-.endm
-
 	WORKLOAD disk, 16
 
 	.set MAX_N, 64
@@ -207,32 +196,11 @@ FUNC fill_pattern
 	ret
 ENDFUNC fill_pattern
 
-# The driver the run uses: blk_info, blk_rw, blk_flush dispatch on use_ring.
-FUNC blk_info
-	cmpl $0, use_ring
-	jne blkfront_info
-	DRIVER_ATA ata_info, $0
-ENDFUNC blk_info
-FUNC blk_rw
-	cmpl $0, use_ring
-	jne blkfront_rw
-	DRIVER_ATA ata_rw, $1
-ENDFUNC blk_rw
-FUNC blk_flush
-	cmpl $0, use_ring
-	jne blkfront_flush
-	DRIVER_ATA ata_flush, $1
-ENDFUNC blk_flush
-
-.include "blkfront.inc"
-.ifndef PV
-.include "ata.inc"
-.endif
+.include "blk.inc"
 
 	.bss
 	.balign 4
 n_sectors:   .skip 4
-use_ring:    .skip 4
 hang:        .skip 4
 disk_sectors: .skip 4
 first_w:     .skip 4
