@@ -63,8 +63,8 @@ func cmdDifftest(args []string, stdout, stderr io.Writer) int {
 	}
 	type famSum struct {
 		streams, withQEMU, bugs int
-		known               map[string]int
-		took                time.Duration
+		known                   map[string]int
+		took                    time.Duration
 	}
 	sums := map[difftest.Family]*famSum{}
 	all := len(families) * *n
