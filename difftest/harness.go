@@ -110,20 +110,24 @@ _start:
 	or $3, %eax
 	mov %eax, pt0(,%ecx,4)
 	mov %eax, pt1(,%ecx,4)
+	mov %eax, pth(,%ecx,4)
 	inc %ecx
 	cmp $1024, %ecx
 	jb 3b
 	movl $pt0+3, pd0
 	movl $pt1+3, pd1
+	movl $pth+3, pdh
 	jmp stream0
 
-# Before each paging stream: CR0.WP clear, the window's entries and frames
-# reset (with paging on after the first stream: the harness is
-# identity-mapped), directory 0 loaded, paging on.
+# Before each paging stream: CR0.WP clear, the harness's own directory
+# loaded (identity, never checksummed: the CPU walks no table it resets),
+# the window's entries and frames reset, directory 0 loaded, paging on.
 paging_setup:
 	mov %cr0, %eax
 	and $0xfffeffff, %eax
 	mov %eax, %cr0
+	mov $pdh, %eax
+	mov %eax, %cr3
 	movl $1, pfix
 	movl $0, pfcount
 	movl $0, pfhash
@@ -464,4 +468,6 @@ pd0:	.space 4096
 pd1:	.space 4096
 pt0:	.space 4096
 pt1:	.space 4096
+pdh:	.space 4096
+pth:	.space 4096
 `
