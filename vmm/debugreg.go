@@ -14,7 +14,7 @@ import (
 // write arms: once DR7 enables any breakpoint, execution breakpoint or data
 // watchpoint alike, the next translated block ends the whole process with
 // SIGSEGV inside generated code (found by difftest's sys family; pinned by
-// TestDebugRegistersNoCrash). So the machine never lets the substrate see
+// TestDebugRegisters). So the machine never lets the substrate see
 // a debug register: every mov to or from DRn is a site (like port I/O,
 // found by the boot-time sweep and hooked at its one address), and the
 // machine keeps the registers itself — written values read back, DR6 and
