@@ -212,12 +212,31 @@ func (r *Rule) applies(d Divergence) bool {
 	return false
 }
 
-// Classify finds the documented difference d is, or nil: a bug.
+// Classify finds the documented difference d is, or nil: a bug. When more
+// than one rule applies (a stream with rdmsr and smsw differs from QEMU for
+// two documented reasons), the result is their combination — named
+// "a+b", its instructions those of either — so that the check "without
+// the rule's instructions the stream agrees" strips them all.
 func Classify(d Divergence) *Rule {
+	var rs []*Rule
 	for i := range Rules {
 		if Rules[i].applies(d) {
-			return &Rules[i]
+			rs = append(rs, &Rules[i])
 		}
 	}
-	return nil
+	switch len(rs) {
+	case 0:
+		return nil
+	case 1:
+		return rs[0]
+	}
+	c := &Rule{Name: rs[0].Name, Insn: rs[0].Insn, Ref: rs[0].Ref, Got: rs[0].Got, Why: rs[0].Why}
+	pat := "(?:" + rs[0].Insn.String() + ")"
+	for _, r := range rs[1:] {
+		c.Name += "+" + r.Name
+		c.Why += "; " + r.Why
+		pat += "|(?:" + r.Insn.String() + ")"
+	}
+	c.Insn = regexp.MustCompile(pat)
+	return c
 }

@@ -28,6 +28,14 @@ var Rules = []Rule{
 			"they show the VMM's state (real IF, RPL 1, the VMM's tables, DPL 1) — Popek and Goldberg's objection to x86",
 	},
 	{
+		Name: "bt-fetch-accessed",
+		Ref:  []Runner{"native"}, Got: []Runner{"bt"},
+		Insn: regexp.MustCompile(`^mov %eax, %cr3`),
+		Why: "bt runs the guest kernel's code from the translation cache, so fetching it walks no guest page table: " +
+			"after a CR3 load the CPU's next instruction fetch sets the Accessed bit of the new directory's entry " +
+			"(and of the code page's PTE), bt's does not until a data access or a translation walks it",
+	},
+	{
 		Name: "user-view",
 		Ref:  []Runner{"native"}, Got: []Runner{"trap", "bt"},
 		User: true,

@@ -43,10 +43,11 @@ const (
 	FamUser   Family = "user"   // ring-3 code with system calls (int $0x80)
 	FamSMC    Family = "smc"    // stores into code that runs next
 	FamFault  Family = "fault"  // instructions that fault, and the handler's report
+	FamPaging Family = "paging" // page-table edits, invlpg, CR3 loads, CR0.WP, #PF fixed by the handler
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -77,6 +78,7 @@ type gen struct {
 	s     *Stream
 	undef uint32 // flags currently undefined
 	label int
+	pt    int // paging: the page directory loaded (0 or 1)
 }
 
 var (
@@ -115,6 +117,8 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.smc()
 		case FamFault:
 			g.fault()
+		case FamPaging:
+			g.paging()
 		}
 	}
 	g.s.FlagMask = fCompare &^ g.undef
@@ -504,6 +508,84 @@ func (g *gen) fault() {
 		g.emit("into")
 	case 4:
 		g.emit("bound %s, scratch", g.reg32())
+	default:
+		g.alu(false)
+	}
+}
+
+// The paging family's world (the harness builds it; paging_setup resets
+// it before each stream and turns paging on): two page directories, each
+// mapping 0-4 MiB through its own page table, identity except for the
+// window, WindowPages pages at WindowBase whose entries the streams edit.
+// Directory 0's window maps frame i at page i, directory 1's the frames in
+// reverse; its first two pages (and directory 0's last two) start not
+// present. The frames are identity-mapped at FrameBase too, so the dump's
+// checksum reads them (their first 16 words), and the window's entries of
+// both tables (the A and D bits the CPU sets count) whatever the window
+// maps. A #PF in the window is fixed by the handler — the entry of the
+// current table made present and writable, invlpg, iret, at most 8 per
+// stream — and the count and a hash of CR2 and the error code go into the
+// checksum; any other fault ends the stream with its report.
+const (
+	WindowBase  = 0x380000
+	FrameBase   = 0x300000
+	WindowPages = 8
+)
+
+// paging emits one paging operation. The generator tracks which directory
+// is loaded so that an entry it edits in the current one is invalidated
+// (invlpg or a CR3 load) before the window is touched again: a stale TLB
+// entry is the CPU's choice, not a fact to compare.
+func (g *gen) paging() {
+	page := g.r.Intn(WindowPages)
+	win := fmt.Sprintf("%#x", WindowBase+page*4096+4*g.r.Intn(16))
+	switch g.r.Intn(10) {
+	case 0, 1, 2:
+		r := g.reg32()
+		switch g.r.Intn(4) {
+		case 0:
+			g.emit("movl %s, %s", r, win)
+		case 1:
+			g.emit("movl %s, %s", win, r)
+		case 2:
+			g.emit("%s %s, %s", g.pick([]string{"addl", "xorl", "subl"}), r, win)
+			g.sets(fArith, 0)
+		default:
+			g.emit("incl %s", win)
+			g.sets(fArith&^fCF, 0)
+		}
+	case 3, 4:
+		// Edit an entry: another frame, read-only, not present, A/D preset.
+		dir := g.pt
+		if g.r.Intn(4) == 0 {
+			dir = 1 - dir
+		}
+		frame := FrameBase + g.r.Intn(WindowPages)*4096
+		flags := []int{0x003, 0x003, 0x001, 0x000, 0x023, 0x063, 0x043}[g.r.Intn(7)]
+		g.emit("movl $%#x, pt%d+%#x", frame|flags, dir, (WindowBase>>12&0x3FF+page)*4)
+		if dir == g.pt {
+			if g.r.Intn(3) == 0 {
+				g.emit("mov %%cr3, %%eax")
+				g.emit("mov %%eax, %%cr3")
+			} else {
+				g.emit("invlpg %#x", WindowBase+page*4096)
+			}
+		}
+	case 5:
+		g.emit("invlpg %#x", WindowBase+page*4096)
+	case 6:
+		g.pt = 1 - g.pt
+		g.emit("mov $pd%d, %%eax", g.pt)
+		g.emit("mov %%eax, %%cr3")
+	case 7:
+		g.emit("mov %%cr0, %%eax")
+		if g.r.Intn(2) == 0 {
+			g.emit("or $0x10000, %%eax") // CR0.WP: read-only pages refuse kernel stores
+		} else {
+			g.emit("and $0xfffeffff, %%eax")
+		}
+		g.sets(fArith, fAF)
+		g.emit("mov %%eax, %%cr0")
 	default:
 		g.alu(false)
 	}

@@ -748,8 +748,6 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		c.emit(0x66, 0x89, 0x04, 0x24) // mov %ax, (%esp)
 		e.at(pR(eax, next))
 		c.load(vrwSaveEAX, rEAX)
-	case x86asm.LAR:
-		return e.lar(cause, inst, raw, op16, pc, next)
 	default:
 		return errUnsupported(fmt.Sprintf("%v has no in-TC form", inst.Op))
 	}
@@ -876,79 +874,6 @@ func selView(s uint16) uint16 {
 		return s &^ 3
 	}
 	return s
-}
-
-// lar: the real lar answers from the shadow GDT, where the guest's DPL-0
-// descriptors say DPL 1; on success the VMM's correction table turns the
-// access rights back into the guest's (flags untouched: mov, lea, cmovz).
-func (e *emitter) lar(cause string, inst x86asm.Inst, raw []byte, op16 bool, pc, next uint32) error {
-	c := &e.c
-	dreg, ok := inst.Args[0].(x86asm.Reg)
-	if !ok {
-		return errUnsupported("lar form")
-	}
-	var dst reg
-	if op16 {
-		dst, ok = gpr16(dreg)
-	} else {
-		dst, ok = gpr32(dreg)
-	}
-	if !ok {
-		return errUnsupported(fmt.Sprintf("operand %v", dreg))
-	}
-	srcReg, m, err := rmOperand(inst.Args[1])
-	if err != nil {
-		return err
-	}
-	s, err := scratch(m.uses, func(r reg) bool { return r == dst || r == srcReg })
-	if err != nil {
-		return errUnsupported(err.Error())
-	}
-	sm := maskOf(s)
-	us, ud := ucReg[s], ucReg[dst]
-	// setDst writes the corrected value the way lar does (16 or 32 bits).
-	setDst := func(b *BT, v uint32) {
-		if op16 {
-			v = b.Reg(ud)&^0xFFFF | v&0xFFFF
-		}
-		b.SetReg(ud, v)
-	}
-	zf := func(b *BT) bool { return b.Reg(unicorn.EFLAGS)&x86.FlagZF != 0 }
-	c.store(s, saveSlot(s))
-	e.at(pB(pc))
-	if srcReg != rNone {
-		c.emit(0x0F, 0xB7, 0xC0|byte(s)<<3|byte(srcReg)) // movzwl %src16, %s
-	} else {
-		c.withSeg(m)
-		c.emit(0x0F, 0xB7)
-		c.mem(uint8(s), m)
-	}
-	e.at(pR(sm, pc))
-	e.count(cause)
-	c.emit(raw...) // the real lar
-	// From here on the recipes finish lar in Go.
-	e.at(point{kind: ptRecipe, guest: next, restore: sm, fix: func(b *BT) { // S = selector
-		if zf(b) {
-			setDst(b, b.Reg(ud)+b.read32(larCorrAddr+4*(b.Reg(us)&0xFFFF)))
-		}
-	}})
-	c.emit(0x8B, byte(s)<<3|4, 2<<6|byte(s)<<3|5) // mov larCorr(,%s,4), %s
-	c.u32(larCorrAddr)
-	e.at(point{kind: ptRecipe, guest: next, restore: sm, fix: func(b *BT) { // S = correction
-		if zf(b) {
-			setDst(b, b.Reg(ud)+b.Reg(us))
-		}
-	}})
-	c.lea(s, mem{base: dst, index: s, scale: 1})
-	e.at(point{kind: ptRecipe, guest: next, restore: sm, fix: func(b *BT) { // S = corrected value
-		if zf(b) {
-			setDst(b, b.Reg(us))
-		}
-	}})
-	c.cmovz(s, dst, op16)
-	e.at(pR(sm, next))
-	c.load(saveSlot(s), s)
-	return nil
 }
 
 // writeTC writes code into the translation cache (read-only to the

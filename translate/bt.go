@@ -59,9 +59,6 @@ type BT struct {
 	toShadow bool // the next Redirect runs its target as a shadow block
 	shadow   bool // the shadow instruction of an in-TC sti is running
 	depth    int  // nesting of VMM entries (the virtual state is synced at depth 0)
-	gdtSeen  trap.DTR
-	trSeen   uint16
-	ldtSeen  uint16
 	vroLast  []byte
 	// guestStop: the stop's PC is a guest address already (the VMM's own
 	// reports), not one to map back from the TC.

@@ -44,13 +44,12 @@
 //     which leave the real flags alone); sgdt, sidt, sldt, str and smsw
 //     read the virtual CPU's registers from a read-only VMM page; mov and
 //     push of a segment register pass the real selector through a
-//     64 Ki-entry table that shows RPL 1 as the guest's RPL 0; lar fixes
-//     the DPL of the answer from a correction table. Each executes as a
+//     64 Ki-entry table that shows RPL 1 as the guest's RPL 0. Each executes as a
 //     handful of instructions with no exit at all — the guest's in-tc
 //     events are counted by counters in C on those instructions.
 //   - Callouts (non-IDENT, an exit): privileged instructions (mov to CR0,
-//     lgdt, hlt, ...), port I/O, int n, iret into the kernel, far jumps and
-//     loads of SS become a jump to a callout stub. The stubs form a small
+//     lgdt, hlt, ...), port I/O, int n, iret into the kernel, far jumps,
+//     lar/lsl/verr/verw (answered at the virtual CPL) and loads of SS become a jump to a callout stub. The stubs form a small
 //     area of the VMM region covered by one code hook, so a callout costs
 //     one crossing from C into Go; the stub's address says which callout it
 //     is. trap's emulator then runs the instruction against the virtual
@@ -110,7 +109,7 @@
 // what guest state corresponds to the CPU standing there: a boundary
 // before guest instruction X, or a recipe — restore the scratch registers,
 // pop what the sequence pushed, or finish the sequence (a popf whose
-// virtual part is done, a lar whose DPL is still to fix). When the VMM
+// virtual part is done). When the VMM
 // gets control in the TC — a fault, an interrupt at the start of a Unicorn
 // block, a single step — it applies the recipe and reports the guest
 // instruction. The map covers every instruction, so interrupts can be

@@ -88,17 +88,26 @@ var calloutEndsBlock = map[x86asm.Op]bool{
 }
 
 // inTCCauses are the sensitive instructions the translator rewrites in
-// place. The other "sens/" instructions are Ident: segment loads, lsl,
-// verr and verw behave as the guest expects against the VMM's shadow GDT,
-// which only raised DPL 0 to DPL 1.
+// place. Segment loads are Ident: they behave as the guest expects against
+// the VMM's shadow GDT, which only moved DPL 0 to 1 and 1 to 2. lar, lsl,
+// verr and verw are callouts (descriptorQuery): their answer at the real
+// CPL 1 differs from the guest's at CPL 0 in ways no table fixes up — an
+// RPL-1 selector passes a shadowed DPL-0 descriptor that refuses it, and a
+// DPL-0 TSS, LDT or gate (not shadowed: they must stay out of the
+// deprivileged kernel's reach) fails where the guest's CPU answers — so
+// the emulator answers them against the virtual CPL (found by difftest).
 func inTCCause(cause string) bool {
 	switch cause {
 	case "priv/cli", "priv/sti", "sens/pushf", "sens/popf", "sens/sgdt", "sens/sidt",
-		"sens/sldt", "sens/str", "sens/smsw", "sens/lar":
+		"sens/sldt", "sens/str", "sens/smsw":
 		return true
 	}
 	return strings.HasPrefix(cause, "sens/mov-from-") || strings.HasPrefix(cause, "sens/push-")
 }
+
+// descriptorQuery: the sensitive instructions that ask about a descriptor
+// at the current privilege; the emulator answers them (inTCCause says why).
+var descriptorQuery = map[x86asm.Op]bool{x86asm.LAR: true, x86asm.LSL: true, x86asm.VERR: true, x86asm.VERW: true}
 
 // Classify says how the translator treats inst.
 func Classify(inst x86asm.Inst) Class {
@@ -132,6 +141,8 @@ func Classify(inst x86asm.Inst) Class {
 		c.Kind = Callout
 	case trap.Sensitive:
 		switch {
+		case descriptorQuery[inst.Op]:
+			c.Kind = Callout
 		case inTCCause(tc.Cause):
 			c.Kind = InTC
 		case strings.HasPrefix(tc.Cause, "sens/"):

@@ -15,7 +15,6 @@ import (
 //	tablesAddr          small constant tables (popf/pushf flag bytes)
 //	slotsAddr           indirect-jump slots of in-TC sti/popf (continue, or call out)
 //	selViewAddr         64 Ki selector views (RPL 1 shown as RPL 0)
-//	larCorrAddr         64 Ki lar corrections (-0x2000 for DPL-0 descriptors shown as DPL 1)
 //	retTabAddr          64 Ki return/indirect lookup entries, by the target's low 16 bits
 //	tcBase              the translation cache (TCSize bytes)
 //	poolBase            shadow page tables of a paging guest (pool pages, never mapped)
@@ -35,7 +34,6 @@ const (
 	slotsAddr    = regionBase + 0x404000
 	slotsSize    = 0x10000 // 16 Ki slots
 	selViewAddr  = regionBase + 0x420000
-	larCorrAddr  = regionBase + 0x440000
 	retTabAddr   = regionBase + 0x480000
 	tcBase       = regionBase + 0x500000
 	stubBase     = vmm.StrategyBase + vmm.StrategySize - stubAreaSize

@@ -80,54 +80,8 @@ func (b *BT) syncOut() {
 		}
 		b.vroLast = ro
 	}
-	if v.GDTR != b.gdtSeen || v.TR != b.trSeen || v.LDTR != b.ldtSeen {
-		b.gdtSeen, b.trSeen, b.ldtSeen = v.GDTR, v.TR, v.LDTR
-		b.refreshDescriptors()
-	}
 	// An interrupt waits for the virtual IF: in-TC sti and popf call out.
 	b.setArmed(b.PendingIRQ() && !v.IF)
-}
-
-// refreshDescriptors follows a change of the guest's descriptor tables:
-// the shadow GDT keeps the guest's Accessed bits (the CPU's store of one
-// into the read-only table faults, and pageFault sets the bit in both
-// tables, as the CPU would in the guest's), and lar's correction table marks the selectors
-// whose descriptors ring compression moved from DPL 0 to DPL 1.
-func (b *BT) refreshDescriptors() {
-	v := &b.VMM.V
-	n := (uint32(v.GDTR.Limit) + 1) / 8
-	if n > 8189 {
-		n = 8189
-	}
-	guestGDT := make([]byte, n*8)
-	if err := b.ReadMem(v.GDTR.Base, guestGDT); err != nil {
-		return // a GDT outside RAM: loads will fault as they would natively
-	}
-	real := make([]byte, n*8)
-	if err := b.ReadMem(vmm.StrategyBase, real); err != nil {
-		b.Fail(err)
-		return
-	}
-	corr := make([]byte, 0x10000*4)
-	for i := uint32(1); i < n; i++ {
-		g := x86.Decode(guestGDT[i*8:])
-		r := binary.LittleEndian.Uint64(real[i*8:])
-		if g.S {
-			if g.DPL == 0 || g.DPL == 1 { // shadowed one ring outward (trap's ShadowDescriptor)
-				for s := i * 8; s < i*8+8; s++ {
-					binary.LittleEndian.PutUint32(corr[s*4:], uint32(0xFFFFE000)) // -0x2000: DPL 1 -> 0
-				}
-			}
-		}
-		binary.LittleEndian.PutUint64(real[i*8:], r)
-	}
-	if err := b.WriteMem(vmm.StrategyBase, real); err != nil {
-		b.Fail(err)
-		return
-	}
-	if err := b.WriteMem(larCorrAddr, corr); err != nil {
-		b.Fail(err)
-	}
 }
 
 // virtualIF is the machine's question "may an interrupt be delivered now?"

@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 
-	"virtsim/trap"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
@@ -88,7 +87,6 @@ func (b *BT) LoadState(st *vmstate.State) error {
 		b.SetReg(unicorn.EIP, tc)
 	}
 	b.vroLast = nil
-	b.gdtSeen, b.trSeen, b.ldtSeen = trap.DTR{Limit: 0xFFFF, Base: 0xFFFFFFFF}, 0xFFFF, 0xFFFF
 	b.syncOut()
 	if s := b.Stopped(); s.Kind != vmm.StopNone {
 		return fmt.Errorf("bt: restore: %s", s.Reason)

@@ -1,6 +1,9 @@
 package trap
 
-import "virtsim/vmm/x86"
+import (
+	"virtsim/vmm"
+	"virtsim/vmm/x86"
+)
 
 // Reg names a general-purpose register, EIP or EFLAGS of the real CPU.
 type Reg uint8
@@ -81,23 +84,9 @@ type VCPU struct {
 	DR [8]uint32
 }
 
-// Bits of DR6 and DR7 that always read as 1 (the reset values are these:
-// DR6 0xFFFF0FF0, DR7 0x400), as QEMU's qemu32 and the SDM have them.
-const (
-	DR6Fixed1 = 0xFFFF0FF0
-	DR7Fixed1 = 0x400
-)
-
-// DebugReg is the value mov from DRn returns (n = 0..3, 6, 7).
-func (v *VCPU) DebugReg(n int) uint32 {
-	switch n {
-	case 6:
-		return v.DR[6] | DR6Fixed1
-	case 7:
-		return v.DR[7] | DR7Fixed1
-	}
-	return v.DR[n]
-}
+// DebugReg is the value mov from DRn returns (n = 0..3, 6, 7): the
+// machine's rule (vmm.DebugRegValue).
+func (v *VCPU) DebugReg(n int) uint32 { return vmm.DebugRegValue(&v.DR, n) }
 
 // Platform is what the emulator asks of the VMM around it: the devices,
 // the CPU model, and notifications when the guest changes state the VMM

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/vmm"
 	"virtsim/vmm/x86"
 )
 
@@ -99,18 +100,12 @@ func (m *emu) movFromCR(dst x86asm.Arg, cr x86asm.Reg) error {
 	return m.writeOperand(dst, 4, val)
 }
 
-// debugRegNum maps DRn to the register it names: DR4 and DR5 alias DR6
-// and DR7 while CR4.DE is clear, and are #UD with it set; DR8 up do not
-// exist in 32-bit mode.
+// debugRegNum maps DRn to the register it names (vmm.DebugRegIndex:
+// DR4/DR5 alias DR6/DR7 while CR4.DE is clear, #UD with it set; no DR8 up).
 func (m *emu) debugRegNum(r x86asm.Reg) (int, error) {
-	n := int(r - x86asm.DR0)
-	switch {
-	case n > 7:
-		return 0, ud("mov with DR%d", n)
-	case (n == 4 || n == 5) && m.v.CR4&x86.CR4DE != 0:
-		return 0, ud("DR%d with CR4.DE set", n)
-	case n == 4 || n == 5:
-		n += 2
+	n, ok := vmm.DebugRegIndex(int(r-x86asm.DR0), m.v.CR4)
+	if !ok {
+		return 0, ud("mov with DR%d (CR4.DE %v)", int(r-x86asm.DR0), m.v.CR4&x86.CR4DE != 0)
 	}
 	return n, nil
 }

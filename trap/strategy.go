@@ -584,6 +584,10 @@ func (t *VMM) Escalating(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 		if f == nil {
 			return
 		}
+		if f.NotModelled {
+			t.Crash(pc, "delivering %s: %s", x86.VectorName(vec), f.Why)
+			return
+		}
 		next, triple := x86.Escalate(vec, f.Vec)
 		if triple {
 			t.Crash(pc, "triple fault in the guest: delivering %s raised %v", x86.VectorName(vec), f)

@@ -290,7 +290,6 @@ var vmmNames = [][3]string{
 	{"popf_flags", "popf_flags", "a table that merges the virtual IF and IOPL into the flags popf loads"},
 	{"pushf_flags", "pushf_flags", "a table that puts the virtual IF and IOPL into the flags image pushf stores"},
 	{"selector_view", "selector_view", "a table that shows the real RPL-1 selector as the guest's RPL 0 (mov from a segment register)"},
-	{"lar_correction", "lar_correction", "a table that puts the guest's DPL 0 back into what lar answers"},
 }
 
 // translationRows lays a translation out: each guest instruction beside

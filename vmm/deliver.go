@@ -59,6 +59,11 @@ type DeliveryFault struct {
 	Code uint32
 	CR2  uint32 // for a #PF: the linear address that faulted
 	Why  string
+	// NotModelled: the CPU would deliver the event, but through a
+	// mechanism virtsim does not model (a task gate: hardware task
+	// switching). The run stops with Why instead of raising Vec, which the
+	// guest would never see.
+	NotModelled bool
 }
 
 func (f *DeliveryFault) Error() string {
@@ -136,6 +141,10 @@ func (m *Machine) deliver(cause string, vec uint8, code uint32, hasErr, soft boo
 	if f == nil {
 		return
 	}
+	if f.NotModelled {
+		m.Crash(eventPC, "delivering %s: %s", x86.VectorName(vec), f.Why)
+		return
+	}
 	if soft {
 		e, _ := x86.ExceptionFor(f.Vec)
 		m.deliver(CauseExc(f.Vec), f.Vec, f.Code, e.ErrorCode, false, eventPC, eventPC)
@@ -146,6 +155,10 @@ func (m *Machine) deliver(cause string, vec uint8, code uint32, hasErr, soft boo
 
 // escalate handles fault f raised while delivering vector first.
 func (m *Machine) escalate(first uint8, f *DeliveryFault, eventPC uint32, chain []string) {
+	if f.NotModelled {
+		m.Crash(eventPC, "delivering %s: %s", x86.VectorName(first), f.Why)
+		return
+	}
 	chain = append(chain, fmt.Sprintf("delivering %s raised %s", x86.VectorName(first), f))
 	next, triple := x86.Escalate(first, f.Vec)
 	if triple {
@@ -300,8 +313,9 @@ func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *Deli
 	gate := x86.Decode(raw[:])
 	if !gate.IsGate() || (gate.Type != x86.TypeIntGate32 && gate.Type != x86.TypeTrapGate32) {
 		why := fmt.Sprintf("IDT entry %#x is not a 32-bit interrupt or trap gate (%v)", vec, gate)
-		if gate.Type == x86.TypeTaskGate && gate.IsGate() {
-			why = fmt.Sprintf("IDT entry %#x is a task gate (hardware task switching is not modelled)", vec)
+		if gate.Type == x86.TypeTaskGate && gate.IsGate() && gate.Present {
+			why = fmt.Sprintf("IDT entry %#x is a task gate: hardware task switching through the IDT is not modelled", vec)
+			return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: why, NotModelled: true}
 		}
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: why}
 	}

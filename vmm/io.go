@@ -63,7 +63,7 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 			off++
 			continue
 		}
-		if isSiteOp(inst.Op) {
+		if isSiteOp(inst.Op) || isDebugRegMove(inst) {
 			m.ioSites[addr+uint32(off)] = true
 		}
 		off += inst.Len
@@ -71,7 +71,8 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 }
 
 // isSiteOp: instructions the machine handles at a code hook on their
-// address — port I/O (precise devices) and hlt (deterministic time skip).
+// address — port I/O (precise devices) and hlt (deterministic time skip);
+// debug-register moves are sites too (isDebugRegMove, debugreg.go).
 func isSiteOp(op x86asm.Op) bool { return isIOOp(op) || op == x86asm.HLT }
 
 // addSite hooks a site found at run time and drops its cached translation.
@@ -165,7 +166,8 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 	a := &m.ioAccess
 	var ok bool
 	if *a, ok = m.decodeIO(pc); !ok {
-		return // the code changed; let the instruction run
+		m.onDebugRegSite(pc) // a debug-register move, or code that changed: let it run
+		return
 	}
 	if m.OnGuestIO != nil && m.OnGuestIO(a) {
 		return
@@ -354,7 +356,7 @@ func (m *Machine) safetyNet(port uint32, size int, in bool) {
 		if err != nil {
 			break
 		}
-		if isSiteOp(inst.Op) {
+		if isSiteOp(inst.Op) || isDebugRegMove(inst) {
 			m.addSite(pc)
 		}
 		if x86.EndsBlock(inst.Op) {

@@ -99,6 +99,7 @@ type Machine struct {
 	SafePoint func(pc uint32) bool
 
 	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
+	dr       [8]uint32       // the debug registers (debugreg.go: never Unicorn's)
 	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
 	stub     [7]byte         // the trampoline's lcall as last written (deliver.go)
 	gateBuf  pendingGate     // what gate points at while a delivery is in flight

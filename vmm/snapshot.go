@@ -196,6 +196,7 @@ func (m *Machine) SaveMachine(cpu vmstate.CPU, res *Result, pv bool) (*vmstate.S
 	st.Machine.IRQWindow, st.Machine.InShadow, st.Machine.WantClock = m.irqWindow, m.inShadow, m.wantClock
 	st.Machine.IOSites, st.Machine.MMIOSites = sortedSites(m.ioSites), sortedSites(m.mmioSites)
 	st.Machine.SafetyNetIO = m.SafetyNetIO
+	st.Machine.DebugRegs = m.dr
 	// The serial output is State.Serial; the device keeps its registers.
 	out := m.Serial.Output
 	m.Serial.Output = bytes.Buffer{}
@@ -376,6 +377,7 @@ func (m *Machine) LoadMachine(st *vmstate.State, pv bool) error {
 		m.clock.WatchIF(mc.WatchIF)
 	}
 	m.irqWindow, m.inShadow, m.wantClock, m.SafetyNetIO = mc.IRQWindow, mc.InShadow, mc.WantClock, mc.SafetyNetIO
+	m.dr = mc.DebugRegs
 	for _, pc := range mc.IOSites {
 		m.addSite(pc)
 	}

@@ -153,6 +153,9 @@ type Machine struct {
 	IOSites     []uint32 `json:"io_sites"`    // I/O and hlt instructions found
 	MMIOSites   []uint32 `json:"mmio_sites"`  // instructions found touching device pages
 	SafetyNetIO uint64   `json:"safety_net_io"`
+	// DebugRegs: DR0-DR7 of the native machine, which keeps them itself
+	// (Unicorn cannot take an armed DR7; vmm/debugreg.go).
+	DebugRegs [8]uint32 `json:"debug_regs"`
 	// The virtual CPU's own run state under a VMM that keeps one.
 	PendingIRQs []uint8 `json:"pending_irqs,omitempty"` // vectors accepted and not injected yet
 }

@@ -39,6 +39,29 @@ _start:
 	mov %db7, %eax
 	call sp_hex
 	PUTC '\n'
+	# DR7 arming breakpoints (an execution breakpoint and a data watchpoint
+	# at addresses nothing touches): read back, through DR5 too (it aliases
+	# DR7 while CR4.DE is clear). Unicorn 2.1 dies with SIGSEGV once DR7
+	# enables any breakpoint, so the machine keeps the debug registers.
+	SAY "dr7"
+	mov $0x00ffff00, %eax
+	mov %eax, %db0
+	mov $0x00fffe00, %eax
+	mov %eax, %db1
+	mov $0x00d1070f, %eax
+	mov %eax, %db7
+	nop
+	mov %db7, %eax
+	call sp_hex
+	mov %db5, %eax
+	call sp_hex
+	xor %eax, %eax
+	mov %eax, %db4
+	mov %db6, %eax
+	call sp_hex
+	xor %eax, %eax
+	mov %eax, %db7
+	PUTC '\n'
 	# unassigned ports read as all ones, of the access's width
 	SAY "port80"
 	mov $0x12345678, %eax

@@ -32,6 +32,13 @@ const (
 	CR0CD = 1 << 30
 )
 
+// Bits of DR6 and DR7 that always read as 1 (the reset values are these:
+// DR6 0xFFFF0FF0, DR7 0x400), as QEMU's qemu32 and the SDM have them.
+const (
+	DR6Fixed1 = 0xFFFF0FF0
+	DR7Fixed1 = 0x400
+)
+
 // CR4 bits.
 const (
 	CR4VME        = 1 << 0

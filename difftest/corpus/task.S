@@ -1,0 +1,152 @@
+# task: hardware task switching, as 1990s kernels and Linux's i386 #DF
+# handler used it: two 32-bit TSSs of the full 0x68-byte layout (an I/O
+# map base past the limit), placed at odd addresses, their GDT
+# descriptors with the Accessed-style busy bits as the CPU leaves them:
+#   - str after ltr; the busy bit ltr sets in the GDT
+#   - ljmp to the second TSS: the task runs on its own stack and registers
+#     (loaded from its TSS), prints, and ljmps back; the first task
+#     resumes after its ljmp with its registers (saved into its TSS)
+#   - the back link and the busy bits after the switches
+	.include "corpus.inc"
+_start:
+	lgdt gdtr
+	ljmp $0x08, $1f
+1:	mov $0x10, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov $kstack_top, %esp
+	mov $tss1, %eax
+	mov $0x20, %ebx
+	call set_base
+	mov $tss2, %eax
+	mov $0x30, %ebx
+	call set_base
+	mov $0x20, %ax
+	ltr %ax
+	SAY "str"
+	xor %eax, %eax
+	str %ax
+	call sp_hex
+	mov gdt+0x20+4, %eax	# type 0xb: busy
+	call sp_hex
+	PUTC '\n'
+	# the second task starts at task2 on its own stack, eax=0x22
+	movl $task2, tss2+0x20		# EIP
+	movl $0x002, tss2+0x24		# EFLAGS
+	movl $0x22, tss2+0x28		# EAX
+	movl $t2stack_top, tss2+0x38	# ESP
+	movl $0x10, tss2+0x48		# ES
+	movl $0x08, tss2+0x4c		# CS
+	movl $0x10, tss2+0x50		# SS
+	movl $0x10, tss2+0x54		# DS
+	movl $0x10, tss2+0x58		# FS
+	movl $0x10, tss2+0x5c		# GS
+	mov $0x11, %eax
+	mov $0x1234, %esi
+	SAY "jmp"
+	ljmp $0x30, $0
+	# back in task 1
+	call sp_hex		# eax as task 1 left it
+	mov %esi, %eax
+	call sp_hex
+	mov tss2+0x28, %eax	# task 2's eax, saved at its ljmp back
+	call sp_hex
+	mov gdt+0x20+4, %eax
+	call sp_hex
+	mov gdt+0x30+4, %eax	# task 2 left: available again
+	call sp_hex
+	PUTC '\n'
+	# int $0x50 through a task gate to a third task, which irets back
+	# (NT set, the back link in its TSS)
+	movw $0x38, idt+0x50*8+2	# task gate: the TSS selector
+	movw $0x8500, idt+0x50*8+4	# present, DPL 0, type 5
+	lidt idtr
+	mov $tss3, %eax
+	mov $0x38, %ebx
+	call set_base
+	movl $task3, tss3+0x20
+	movl $0x002, tss3+0x24
+	movl $t3stack_top, tss3+0x38
+	movl $0x10, tss3+0x48
+	movl $0x08, tss3+0x4c
+	movl $0x10, tss3+0x50
+	movl $0x10, tss3+0x54
+	SAY "gate"
+	int $0x50
+	mov $0x55, %eax
+	call sp_hex
+	pushf
+	pop %eax
+	and $0x4000, %eax	# NT clear again in task 1
+	call sp_hex
+	PUTC '\n'
+	SAY "done\n"
+	EXIT 0
+
+task3:	SAY " task3"
+	mov tss3, %eax		# the back link: task 1
+	call sp_hex
+	pushf
+	pop %eax
+	and $0x4000, %eax	# NT set
+	call sp_hex
+	iret
+	hlt
+
+task2:	SAY " task2"
+	call sp_hex		# 0x22 from its TSS
+	mov %esp, %eax
+	call sp_hex
+	xor %eax, %eax
+	str %ax
+	call sp_hex
+	mov gdt+0x20+4, %eax	# task 1 after a jmp away: available
+	call sp_hex
+	mov $0x99, %eax
+	ljmp $0x20, $0
+	hlt
+
+# eax = base, ebx = GDT offset of a TSS descriptor
+set_base:
+	mov %ax, gdt+2(%ebx)
+	shr $16, %eax
+	mov %al, gdt+4(%ebx)
+	mov %ah, gdt+7(%ebx)
+	ret
+
+sp_hex:	PUTC ' '
+	jmp put_hex
+
+	.data
+	.balign 8
+gdt:	.quad 0
+	.quad 0x00cf9a000000ffff	# 0x08 code
+	.quad 0x00cf92000000ffff	# 0x10 data
+	.quad 0
+	.quad 0x0000890000000067	# 0x20 TSS 1
+	.quad 0
+	.quad 0x0000890000000067	# 0x30 TSS 2
+	.quad 0x0000890000000067	# 0x38 TSS 3
+gdt_end:
+gdtr:	.word gdt_end-gdt-1
+	.long gdt
+idtr:	.word 256*8-1
+	.long idt
+	.space 12
+tss1:	.space 0x66
+	.word 0x68			# I/O map base: none
+	.space 20
+tss2:	.space 0x66
+	.word 0x68
+tss3:	.space 0x66
+	.word 0x68
+	.bss
+idt:	.space 256*8
+	.space 4096
+kstack_top:
+	.space 4096
+t2stack_top:
+	.space 4096
+t3stack_top:
+	.include "lib.inc"
