@@ -179,6 +179,14 @@ func (s *MMU) flush() {
 	s.reset()
 }
 
+// Flush drops every shadow (the guest's tables changed unseen: it wrote
+// them while it did not page). Protected frames stay protected.
+func (s *MMU) Flush() {
+	if len(s.spaces) > 0 {
+		s.flush()
+	}
+}
+
 // trace marks a guest frame as holding a page table: every shadow maps it
 // read-only from now on.
 func (s *MMU) trace(frame uint32) {

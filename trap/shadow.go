@@ -183,6 +183,13 @@ func (t *VMM) syncPaging() {
 		}
 		return
 	}
+	if !t.shadowOn {
+		// Paging comes (back) on: whatever the guest wrote into its tables
+		// while it did not page went untraced, and the CPU would have
+		// flushed its TLB at the CR0 and CR3 writes — every cached shadow
+		// is stale.
+		t.sh.Flush()
+	}
 	cr3, err := t.sh.Activate(g)
 	if err != nil {
 		t.Fail(err)

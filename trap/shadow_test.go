@@ -151,6 +151,7 @@ func TestHostilePageTables(t *testing.T) {
 		{5, "own pages over the VMM region", nil},
 		{6, "table writes by other than mov", nil},
 		{7, "the APIC through the guest's tables", nil},
+		{8, "a table written while paging is off", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			elf, img := hostileImage(t, c.n)

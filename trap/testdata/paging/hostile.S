@@ -16,6 +16,8 @@
 #           lives in a page table's frame
 #   CASE 7  the local APIC's page mapped at 0x00800000 (PDE 2) and its
 #           version register read through it
+#   CASE 8  a PTE changed while paging is off, then paging on again with the
+#           same CR3: the new mapping must be the one used (no stale shadow)
 	.include "corpus.inc"
 	.set WIN, 0x00400000
 _start:
@@ -40,6 +42,8 @@ _start:
 	movl $pt1 + 7, pt1 + 4          # WIN+0x1000 is pt1 itself, writable
 	movl $page + 7, pt1
 	movl $page2 + 7, pt1 + 8
+.elseif CASE == 8
+	movl $page + 7, pt1
 .elseif CASE == 7
 	movl $pt2 + 7, pd + 2 * 4
 	movl $0xFEE00000 + 0x13, pt2    # present, writable, cache-disabled
@@ -111,6 +115,17 @@ _start:
 	mov %ebp, %esp
 	HEX pt1 + 0x7fc
 	HEX pt1 + 0x7f8
+.elseif CASE == 8
+	movl $0xaaaa, page
+	movl $0xbbbb, page2
+	HEX WIN                         # page
+	mov %cr0, %eax
+	and $0x7fffffff, %eax
+	mov %eax, %cr0                  # paging off
+	movl $page2 + 7, pt1            # unseen by any shadow
+	or $0x80000000, %eax
+	mov %eax, %cr0                  # paging on, the same CR3
+	HEX WIN                         # page2
 .elseif CASE == 7
 	mov 0x00800030, %eax            # the APIC's version register
 	and $0xff, %eax
