@@ -259,6 +259,9 @@ func (m *Machine) installHooks() error {
 			return fmt.Errorf("vmm: instruction counter: %w", err)
 		}
 		m.counter = c
+		if err := c.ServeSites(m.onIOSite); err != nil {
+			return fmt.Errorf("vmm: instruction counter: %w", err)
+		}
 	}
 	if _, err := e.HookIntr(m.onInterrupt); err != nil {
 		return fmt.Errorf("vmm: interrupt hook: %w", err)
