@@ -239,7 +239,13 @@ func (m *Machine) setup() error {
 		return fmt.Errorf("vmm: write trampoline: %w", err)
 	}
 	for _, seg := range m.Img.Segments {
+		if seg.NoExec {
+			continue // data: its I/O-looking bytes never run
+		}
 		m.sweepIOSites(seg.Addr, seg.Data)
+		if seg.RunAddr() != seg.Addr {
+			m.sweepIOSites(seg.RunAddr(), seg.Data) // where a higher-half kernel runs it
+		}
 	}
 	return m.installHooks()
 }
