@@ -264,17 +264,16 @@ func (m *Machine) stringIO(a *IOAccess) {
 	for ; count > 0; count-- {
 		if a.In {
 			binary.LittleEndian.PutUint32(buf, m.Bus.In(a.Port, a.Size))
-			if err := m.write(ptr, buf[:a.Size]); err != nil {
-				m.Crash(a.PC, "ins: %v", err)
+			if err := m.insnIO(ptr, buf[:a.Size], true); err != nil {
+				m.Crash(a.PC, "ins: write %d bytes at %#x: %v", a.Size, ptr, err)
 				return
 			}
 		} else {
-			b, err := m.read(ptr, a.Size)
-			if err != nil {
-				m.Crash(a.PC, "outs: %v", err)
+			clear(buf)
+			if err := m.insnIO(ptr, buf[:a.Size], false); err != nil {
+				m.Crash(a.PC, "outs: read %d bytes at %#x: %v", a.Size, ptr, err)
 				return
 			}
-			copy(buf, b)
 			m.Bus.Out(a.Port, a.Size, binary.LittleEndian.Uint32(buf)&sizeMask(a.Size))
 		}
 		ptr += uint32(step)

@@ -598,7 +598,7 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	// The time budget: Engine.Start runs a Go watchdog that stops the
 	// engine (no Unicorn timeout thread, which polled with usleep and cost
 	// ~300 µs per restart — the machine restarts for every device access).
-	startErr := m.E.Start(uint64(pc), 0, remaining, count)
+	startErr := m.E.Start(uint64(pc), unicorn.NoExit, remaining, count) // guest code may run at 0
 	m.wall += time.Since(t0)
 	m.finishCrash()
 	if m.hookErr != nil {

@@ -515,14 +515,21 @@ func (e *Engine) SetMSR(id uint32, v uint64) error {
 	return nil
 }
 
+// NoExit is an until that no 32-bit EIP reaches. Unicorn compiles until
+// into translation as an exit address, and until = 0 (the cheap constant of
+// pitfall 3) makes guest code at linear address 0 — the first instruction
+// of xv6's first user process — stop the emulation as if it were hlt. A
+// machine that runs arbitrary guests passes NoExit and ends runs with Stop.
+const NoExit = 1 << 32
+
 // Start runs the guest from begin until EIP reaches until, timeout elapses
 // (0 = none; a Go watchdog calls uc_emu_stop then, see TimedOut), count instructions have run
 // (0 = no limit), Stop is called, or an error occurs. A timeout or Stop is
 // not an error. Start may be called again to continue, usually with
 // begin = the current EIP.
 //
-// Prefer until = 0 and count = 0 on timed paths (pitfalls 3 and 4): until is
-// compiled into translated blocks and count adds a per-instruction hook.
+// Prefer a constant until (NoExit) and count = 0 on timed paths (pitfalls 3
+// and 4): until is compiled into translated blocks and count adds a per-instruction hook.
 //
 // If a Go callback panicked, Start returns a *CallbackPanicError.
 func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64) error {

@@ -455,3 +455,37 @@ func TestWatchdogTimedOut(t *testing.T) {
 		t.Errorf("Stop after %v: TimedOut = %v, want false", time.Since(t0), e.TimedOut())
 	}
 }
+
+// until = 0 is an exit address: code at linear address 0 stops the
+// emulation before it runs; until = NoExit stops nowhere.
+func TestNoExit(t *testing.T) {
+	code := []byte{0x40, 0x40} // inc %eax; inc %eax
+	for _, until := range []uint64{0, NoExit} {
+		e, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.MemMap(0, 0x1000, ProtAll); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.MemWrite(0, code); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.HookCode(1, 1, func(uint64, uint32) { _ = e.Stop() }); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(0, until, 0, 0); err != nil {
+			t.Fatalf("until %#x: %v", until, err)
+		}
+		want := uint32(0) // stopped at once
+		if until == NoExit {
+			want = 1 // ran the first inc, stopped by the hook before the second
+		}
+		if eax, eip := reg(t, e, EAX), reg(t, e, EIP); eax != want || eip != want {
+			t.Errorf("until %#x: EAX %d EIP %#x, want %d %#x", until, eax, eip, want, want)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -379,3 +379,4 @@ uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t
 	memcpy((char *)ctx + old_off, &none, sizeof none);
 	return uc_context_restore(uc, ctx);
 }
+
