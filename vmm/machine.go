@@ -598,7 +598,17 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	// The time budget: Engine.Start runs a Go watchdog that stops the
 	// engine (no Unicorn timeout thread, which polled with usleep and cost
 	// ~300 µs per restart — the machine restarts for every device access).
-	startErr := m.E.Start(uint64(pc), unicorn.NoExit, remaining, count) // guest code may run at 0
+	// Guest code may run at linear address 0 (xv6's first user
+	// instruction): until = 0 would stop it as if it were hlt. Native
+	// only for now: bt's higherhalf tests (translate: TestBTShadowPaging,
+	// TestBTShadowAliasesVMMRegion) triple-fault with NoExit — something
+	// under bt reaches address 0 and relied on that stop; not yet
+	// understood.
+	until := uint64(0)
+	if m.nativeMMU {
+		until = unicorn.NoExit
+	}
+	startErr := m.E.Start(uint64(pc), until, remaining, count)
 	m.wall += time.Since(t0)
 	m.finishCrash()
 	if m.hookErr != nil {
