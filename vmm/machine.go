@@ -572,7 +572,25 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 		return false, nil
 	}
-	if count > 0 && m.freeRan {
+	// A step under native with the counter on stops through the
+	// counter's budget instead of Unicorn's count: Unicorn adds its count
+	// hook for the run and, at the next free run, removes it and flushes
+	// every translated block (memset of the whole code buffer), and
+	// blocks of a free run must be dropped before a counted step. xv6's
+	// idle loop steps at every interrupt that waits for IF: the flushes
+	// took most of its time. The counter sees guest instructions only, so
+	// a step started in the machine's trampoline ends at the first guest
+	// instruction, unexecuted — where Unicorn's count left it too.
+	stepN := count
+	if inVMM(m.pc()) {
+		stepN = 0
+	}
+	stepByBudget := count > 0 && m.nativeMMU && m.counter != nil &&
+		m.counter.Count()+stepN > 0 && m.counter.Count()+stepN <= m.Cfg.InsnBudget // budget 0 would mean none
+	if stepByBudget {
+		m.counter.SetBudget(m.counter.Count() + stepN)
+		count = 0
+	} else if count > 0 && m.freeRan {
 		// Unicorn counts instructions with a hook it adds at each start;
 		// blocks translated during a free run lack the call, so a step
 		// would run on. Drop them first (SUBSTRATE.md pitfall 4's twin).
@@ -610,6 +628,9 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	}
 	startErr := m.E.Start(uint64(pc), until, remaining, count)
 	m.wall += time.Since(t0)
+	if stepByBudget {
+		m.counter.SetBudget(m.Cfg.InsnBudget) // the step's end is not the run's budget
+	}
 	m.finishCrash()
 	if m.hookErr != nil {
 		return false, m.hookErr

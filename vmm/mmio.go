@@ -176,6 +176,15 @@ func (m *Machine) finishMMIO(startErr error) error {
 // instructions.
 func (m *Machine) findMMIOSite(a *mmioAccess) (uint32, x86asm.Inst, bool) {
 	start := m.pc()
+	if m.counterServes(start) {
+		// EIP is exact: the counter synced it before every instruction,
+		// so the instruction there made the access (finishMMIO still
+		// checks its form). No search, no operand check: xv6's idle loop
+		// reads the local APIC's ID a million times.
+		if inst, err := m.Decode(start); err == nil {
+			return start, inst, true
+		}
+	}
 	seen := map[uint32]bool{}
 	queue := []uint32{start}
 	for n := 0; len(queue) > 0 && n < mmioSearchLimit; n++ {

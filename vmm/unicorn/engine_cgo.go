@@ -562,14 +562,31 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 		return p
 	}
 	if err != nil {
-		eip, rerr := e.Reg(EIP)
-		if rerr != nil {
-			return fmt.Errorf("unicorn: emu start at %#x: %w", begin, err)
-		}
-		return fmt.Errorf("unicorn: emu start at %#x: stopped at eip %#x: %w", begin, eip, err)
+		se := &StartError{Begin: begin, Err: err}
+		se.EIP, se.EIPErr = e.Reg(EIP)
+		return se
 	}
 	return nil
 }
+
+// StartError is why Start stopped with an error. It is formatted only when
+// printed: a machine that emulates device registers stops at every access
+// to them (an unmapped read or write) and consumes the error.
+type StartError struct {
+	Begin  uint64
+	EIP    uint32
+	EIPErr error // EIP could not be read
+	Err    error // ErrReadUnmapped, ErrInsnInvalid, ...
+}
+
+func (e *StartError) Error() string {
+	if e.EIPErr != nil {
+		return fmt.Sprintf("unicorn: emu start at %#x: %v", e.Begin, e.Err)
+	}
+	return fmt.Sprintf("unicorn: emu start at %#x: stopped at eip %#x: %v", e.Begin, e.EIP, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
 
 // TimedOut reports whether the last Start was ended by its timeout (the
 // watchdog stopped it).
