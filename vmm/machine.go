@@ -252,6 +252,11 @@ func (m *Machine) setup() error {
 
 func (m *Machine) installHooks() error {
 	e := m.E
+	// Runs end with Stop, never at an address: guest code may run at
+	// linear address 0 (xv6's first user instruction).
+	if err := e.ExitSet(); err != nil {
+		return fmt.Errorf("vmm: %w", err)
+	}
 	// The counter goes first: Unicorn calls code hooks in the order they
 	// were added, and a hook that emulates an instruction and moves EIP
 	// ends that instruction's hook calls. Counting first counts emulated
@@ -616,17 +621,8 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	// The time budget: Engine.Start runs a Go watchdog that stops the
 	// engine (no Unicorn timeout thread, which polled with usleep and cost
 	// ~300 µs per restart — the machine restarts for every device access).
-	// Guest code may run at linear address 0 (xv6's first user
-	// instruction): until = 0 would stop it as if it were hlt. Native
-	// only for now: bt's higherhalf tests (translate: TestBTShadowPaging,
-	// TestBTShadowAliasesVMMRegion) triple-fault with NoExit — something
-	// under bt reaches address 0 and relied on that stop; not yet
-	// understood.
-	until := uint64(0)
-	if m.nativeMMU {
-		until = unicorn.NoExit
-	}
-	startErr := m.E.Start(uint64(pc), until, remaining, count)
+	// until = 0: no exit address (ExitSet, installHooks).
+	startErr := m.E.Start(uint64(pc), 0, remaining, count)
 	m.wall += time.Since(t0)
 	if stepByBudget {
 		m.counter.SetBudget(m.Cfg.InsnBudget) // the step's end is not the run's budget

@@ -456,11 +456,12 @@ func TestWatchdogTimedOut(t *testing.T) {
 	}
 }
 
-// until = 0 is an exit address: code at linear address 0 stops the
-// emulation before it runs; until = NoExit stops nowhere.
-func TestNoExit(t *testing.T) {
-	code := []byte{0x40, 0x40} // inc %eax; inc %eax
-	for _, until := range []uint64{0, NoExit} {
+// until = 0 is an exit address by default: code at linear address 0 stops
+// the emulation before it runs. Under ExitSet, 0 is no exit, and another
+// until stops only the run it is given to.
+func TestExitSet(t *testing.T) {
+	code := []byte{0x40, 0x40, 0x40} // inc %eax ×3 at 0, 1, 2
+	for _, exitSet := range []bool{false, true} {
 		e, err := New()
 		if err != nil {
 			t.Fatal(err)
@@ -471,18 +472,50 @@ func TestNoExit(t *testing.T) {
 		if err := e.MemWrite(0, code); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.HookCode(1, 1, func(uint64, uint32) { _ = e.Stop() }); err != nil {
+		if exitSet {
+			if err := e.ExitSet(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stopAt := uint64(1)
+		if _, err := e.HookCode(1, 2, func(addr uint64, _ uint32) {
+			if addr == stopAt {
+				_ = e.Stop()
+			}
+		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Start(0, until, 0, 0); err != nil {
-			t.Fatalf("until %#x: %v", until, err)
+		if err := e.Start(0, 0, 0, 0); err != nil {
+			t.Fatalf("exitSet %v: %v", exitSet, err)
 		}
 		want := uint32(0) // stopped at once
-		if until == NoExit {
+		if exitSet {
 			want = 1 // ran the first inc, stopped by the hook before the second
 		}
 		if eax, eip := reg(t, e, EAX), reg(t, e, EIP); eax != want || eip != want {
-			t.Errorf("until %#x: EAX %d EIP %#x, want %d %#x", until, eax, eip, want, want)
+			t.Errorf("exitSet %v: EAX %d EIP %#x, want %d %#x", exitSet, eax, eip, want, want)
+		}
+		if !exitSet {
+			_ = e.Close()
+			continue
+		}
+		// until = 2 stops this run at 2; the next run passes it.
+		stopAt = 99
+		if err := e.Start(1, 2, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if eip := reg(t, e, EIP); eip != 2 {
+			t.Errorf("until 2: stopped at %#x", eip)
+		}
+		stopAt = 3
+		if _, err := e.HookCode(3, 3, func(uint64, uint32) { _ = e.Stop() }); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(2, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if eax, eip := reg(t, e, EAX), reg(t, e, EIP); eax != 3 || eip != 3 {
+			t.Errorf("after the one-run exit: EAX %d EIP %#x, want 3 3", eax, eip)
 		}
 		if err := e.Close(); err != nil {
 			t.Fatal(err)

@@ -380,3 +380,19 @@ uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t
 	return uc_context_restore(uc, ctx);
 }
 
+
+// ---- exits ----
+// Without UC_CTL_UC_USE_EXITS, uc_emu_start's `until` is an exit address
+// compiled into translation (until = 0: code at linear address 0 stops the
+// emulation as if it were hlt), and after every run Unicorn drops the
+// translations at until-1, translating that address through the guest's
+// page tables. With exits enabled, the exits are a set (empty: none).
+
+uc_err vs_exits_enable(uc_engine *uc) {
+	return uc_ctl_exits_enable(uc);
+}
+
+// n = 0: no exit; n = 1: *addr is the only exit.
+uc_err vs_set_exits(uc_engine *uc, uint64_t *addr, int n) {
+	return uc_ctl_set_exits(uc, addr, (size_t)n);
+}

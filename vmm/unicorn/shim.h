@@ -69,6 +69,8 @@ uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, u
 vs_counter *vs_counter_new(void);
 void vs_counter_free(vs_counter *c);
 uc_err vs_counter_add(uc_engine *uc, vs_counter *c, uint64_t begin, uint64_t end);
+uc_err vs_exits_enable(uc_engine *uc);
+uc_err vs_set_exits(uc_engine *uc, uint64_t *addr, int n);
 int vs_counter_add_site(vs_counter *c, uint32_t addr);
 int vs_counter_has_site(const vs_counter *c, uint32_t addr);
 
