@@ -15,6 +15,21 @@ type Segment struct {
 	Addr    uint32
 	Data    []byte
 	MemSize uint32
+	// VAddr is the address the segment was linked to run at (ELF
+	// p_vaddr) when that differs from Addr: a higher-half kernel loaded
+	// at 1 MiB runs at 0x80100000 once its paging is on. 0: at Addr.
+	VAddr uint32
+	// NoExec: the segment is data (an ELF segment without PF_X), so the
+	// machine need not look for instructions in it.
+	NoExec bool
+}
+
+// RunAddr is the address the segment's code runs at: VAddr if set, else Addr.
+func (s Segment) RunAddr() uint32 {
+	if s.VAddr != 0 {
+		return s.VAddr
+	}
+	return s.Addr
 }
 
 // End returns the first address past the segment (as uint64: no overflow).
@@ -162,7 +177,11 @@ func LoadELF(data []byte, memSize uint32) (*Image, error) {
 			entry = uint32(uint64(f.Entry) - p.Vaddr + p.Paddr)
 			entryMapped = true
 		}
-		segs = append(segs, Segment{Addr: uint32(p.Paddr), Data: buf, MemSize: uint32(p.Memsz)})
+		seg := Segment{Addr: uint32(p.Paddr), Data: buf, MemSize: uint32(p.Memsz), NoExec: p.Flags&elf.PF_X == 0}
+		if p.Vaddr != p.Paddr && p.Vaddr+p.Memsz <= 1<<32 {
+			seg.VAddr = uint32(p.Vaddr)
+		}
+		segs = append(segs, seg)
 	}
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("guest: no loadable (PT_LOAD) segment: %w", ErrEmptyImage)

@@ -85,17 +85,41 @@ func (m *Machine) addSite(pc uint32) {
 		m.fail(err)
 		return
 	}
+	if m.counterServes(pc) {
+		return // the counter instruments every instruction already
+	}
 	if err := m.DropTranslations(uint64(pc), uint64(pc)+1); err != nil {
 		m.fail(err)
 	}
 }
 
+// hookSite makes the machine get control before the instruction at pc.
+//
+// Unicorn's code-hook helper walks every code hook for every instruction
+// it instruments. In a counting pass the counter instruments every guest
+// instruction, so a site as a code hook of its own would cost every
+// instruction one more list step: with the hundreds of I/O sites of a
+// large kernel, guest code ran a thousand times slower. There the counter
+// serves the site from its C table instead (one bit test per instruction).
+// Without a counter only the sites are instrumented, and a code hook on
+// each one address costs nothing elsewhere.
 func (m *Machine) hookSite(pc uint32) error {
+	if m.counterServes(pc) {
+		if err := m.counter.AddSite(pc); err != nil {
+			return fmt.Errorf("vmm: I/O site: %w", err)
+		}
+		return nil
+	}
 	if _, err := m.E.HookCode(uint64(pc), uint64(pc), m.onIOSite); err != nil {
 		return fmt.Errorf("vmm: hook I/O site %#x: %w", pc, err)
 	}
 	return nil
 }
+
+// counterServes reports whether the machine's instruction counter covers
+// pc: it then both syncs EIP before the instruction (so EIP is exact
+// there) and serves the machine's sites.
+func (m *Machine) counterServes(pc uint32) bool { return m.counter != nil && pc < VMMBase }
 
 // decodeIO decodes an I/O instruction at pc. ok is false if the bytes at pc
 // are not an I/O instruction (a site whose code was overwritten).
@@ -240,17 +264,16 @@ func (m *Machine) stringIO(a *IOAccess) {
 	for ; count > 0; count-- {
 		if a.In {
 			binary.LittleEndian.PutUint32(buf, m.Bus.In(a.Port, a.Size))
-			if err := m.write(ptr, buf[:a.Size]); err != nil {
-				m.Crash(a.PC, "ins: %v", err)
+			if err := m.insnIO(ptr, buf[:a.Size], true); err != nil {
+				m.Crash(a.PC, "ins: write %d bytes at %#x: %v", a.Size, ptr, err)
 				return
 			}
 		} else {
-			b, err := m.read(ptr, a.Size)
-			if err != nil {
-				m.Crash(a.PC, "outs: %v", err)
+			clear(buf)
+			if err := m.insnIO(ptr, buf[:a.Size], false); err != nil {
+				m.Crash(a.PC, "outs: read %d bytes at %#x: %v", a.Size, ptr, err)
 				return
 			}
-			copy(buf, b)
 			m.Bus.Out(a.Port, a.Size, binary.LittleEndian.Uint32(buf)&sizeMask(a.Size))
 		}
 		ptr += uint32(step)

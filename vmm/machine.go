@@ -239,13 +239,24 @@ func (m *Machine) setup() error {
 		return fmt.Errorf("vmm: write trampoline: %w", err)
 	}
 	for _, seg := range m.Img.Segments {
+		if seg.NoExec {
+			continue // data: its I/O-looking bytes never run
+		}
 		m.sweepIOSites(seg.Addr, seg.Data)
+		if seg.RunAddr() != seg.Addr {
+			m.sweepIOSites(seg.RunAddr(), seg.Data) // where a higher-half kernel runs it
+		}
 	}
 	return m.installHooks()
 }
 
 func (m *Machine) installHooks() error {
 	e := m.E
+	// Runs end with Stop, never at an address: guest code may run at
+	// linear address 0 (xv6's first user instruction).
+	if err := e.ExitSet(); err != nil {
+		return fmt.Errorf("vmm: %w", err)
+	}
 	// The counter goes first: Unicorn calls code hooks in the order they
 	// were added, and a hook that emulates an instruction and moves EIP
 	// ends that instruction's hook calls. Counting first counts emulated
@@ -259,6 +270,9 @@ func (m *Machine) installHooks() error {
 			return fmt.Errorf("vmm: instruction counter: %w", err)
 		}
 		m.counter = c
+		if err := c.ServeSites(m.onIOSite); err != nil {
+			return fmt.Errorf("vmm: instruction counter: %w", err)
+		}
 	}
 	if _, err := e.HookIntr(m.onInterrupt); err != nil {
 		return fmt.Errorf("vmm: interrupt hook: %w", err)
@@ -563,7 +577,25 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 		m.budgetStop(fmt.Sprintf("time budget of %s exhausted", m.Cfg.TimeBudget))
 		return false, nil
 	}
-	if count > 0 && m.freeRan {
+	// A step under native with the counter on stops through the
+	// counter's budget instead of Unicorn's count: Unicorn adds its count
+	// hook for the run and, at the next free run, removes it and flushes
+	// every translated block (memset of the whole code buffer), and
+	// blocks of a free run must be dropped before a counted step. xv6's
+	// idle loop steps at every interrupt that waits for IF: the flushes
+	// took most of its time. The counter sees guest instructions only, so
+	// a step started in the machine's trampoline ends at the first guest
+	// instruction, unexecuted — where Unicorn's count left it too.
+	stepN := count
+	if inVMM(m.pc()) {
+		stepN = 0
+	}
+	stepByBudget := count > 0 && m.nativeMMU && m.counter != nil &&
+		m.counter.Count()+stepN > 0 && m.counter.Count()+stepN <= m.Cfg.InsnBudget // budget 0 would mean none
+	if stepByBudget {
+		m.counter.SetBudget(m.counter.Count() + stepN)
+		count = 0
+	} else if count > 0 && m.freeRan {
 		// Unicorn counts instructions with a hook it adds at each start;
 		// blocks translated during a free run lack the call, so a step
 		// would run on. Drop them first (SUBSTRATE.md pitfall 4's twin).
@@ -589,8 +621,12 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	// The time budget: Engine.Start runs a Go watchdog that stops the
 	// engine (no Unicorn timeout thread, which polled with usleep and cost
 	// ~300 µs per restart — the machine restarts for every device access).
+	// until = 0: no exit address (ExitSet, installHooks).
 	startErr := m.E.Start(uint64(pc), 0, remaining, count)
 	m.wall += time.Since(t0)
+	if stepByBudget {
+		m.counter.SetBudget(m.Cfg.InsnBudget) // the step's end is not the run's budget
+	}
 	m.finishCrash()
 	if m.hookErr != nil {
 		return false, m.hookErr

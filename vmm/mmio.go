@@ -118,6 +118,12 @@ func (m *Machine) hookMMIOSite(pc uint32) error {
 		m.mmioSites = map[uint32]bool{}
 	}
 	m.mmioSites[pc] = true
+	// An empty code hook makes Unicorn sync EIP before the instruction.
+	// The instruction counter, where it covers pc, already does (and
+	// another code hook would slow every counted instruction: hookSite).
+	if m.counterServes(pc) {
+		return nil
+	}
 	if _, err := m.E.HookCode(uint64(pc), uint64(pc), func(uint64, uint32) {}); err != nil {
 		return fmt.Errorf("vmm: hook MMIO site %#x: %w", pc, err)
 	}
@@ -170,6 +176,15 @@ func (m *Machine) finishMMIO(startErr error) error {
 // instructions.
 func (m *Machine) findMMIOSite(a *mmioAccess) (uint32, x86asm.Inst, bool) {
 	start := m.pc()
+	if m.counterServes(start) {
+		// EIP is exact: the counter synced it before every instruction,
+		// so the instruction there made the access (finishMMIO still
+		// checks its form). No search, no operand check: xv6's idle loop
+		// reads the local APIC's ID a million times.
+		if inst, err := m.Decode(start); err == nil {
+			return start, inst, true
+		}
+	}
 	seen := map[uint32]bool{}
 	queue := []uint32{start}
 	for n := 0; len(queue) > 0 && n < mmioSearchLimit; n++ {

@@ -153,8 +153,24 @@ func (m *Machine) GuestTranslate(lin uint32, acc x86.Access, setAD bool) (uint32
 	return t.Phys, nil
 }
 
-// linearIO reads or writes guest memory by linear address, page by page.
+// linearIO reads or writes guest memory by linear address, page by page,
+// as a supervisor access: what the machine itself does (read an IDT gate,
+// a descriptor or the TSS, push an interrupt frame, fetch code to decode
+// it) is an implicit supervisor access on the CPU too, whatever the CPL —
+// a kernel's IDT in pages user code cannot touch must still deliver a
+// fault taken in user mode.
 func (m *Machine) linearIO(lin uint32, b []byte, write bool) error {
+	return m.linearIOAs(lin, b, write, false)
+}
+
+// insnIO is linearIO for an access the current instruction makes (ins and
+// outs move data through memory): a user-mode access at CPL 3 under native
+// (a VMM's own strategies check privilege themselves).
+func (m *Machine) insnIO(lin uint32, b []byte, write bool) error {
+	return m.linearIOAs(lin, b, write, m.nativeMMU && m.reg(unicorn.CS)&3 == 3)
+}
+
+func (m *Machine) linearIOAs(lin uint32, b []byte, write, user bool) error {
 	var mmu x86.MMU // the VMM's own addresses: no paging, the identity
 	if !m.vmmOwned(lin) {
 		mmu = m.MMU()
@@ -165,7 +181,6 @@ func (m *Machine) linearIO(lin uint32, b []byte, write bool) error {
 		}
 		return m.E.MemRead(uint64(lin), b)
 	}
-	user := m.nativeMMU && m.reg(unicorn.CS)&3 == 3
 	for len(b) > 0 {
 		n := 4096 - int(lin&0xFFF)
 		if n > len(b) {

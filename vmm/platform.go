@@ -76,6 +76,9 @@ func (m *Machine) setupPlatform() error {
 	if err := m.Bus.Register(0x70, 0x71, m.RTC); err != nil {
 		return fmt.Errorf("vmm: %w", err)
 	}
+	if err := m.Bus.Register(PortCRTCIndex, PortCRTCData, &CRTC{}); err != nil {
+		return fmt.Errorf("vmm: %w", err)
+	}
 	return nil
 }
 

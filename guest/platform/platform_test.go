@@ -164,3 +164,27 @@ func TestFeedInput(t *testing.T) {
 		}
 	}
 }
+
+// TestUserZeroMatchesQEMU: what xv6 needed beyond the APICs — the CRT
+// controller's cursor registers read back, user code at linear address 0,
+// and a system call and a page fault taken at CPL 3 through descriptor
+// tables in supervisor-only pages — prints what QEMU prints under every
+// Unicorn strategy.
+func TestUserZeroMatchesQEMU(t *testing.T) {
+	if err := qemu.Available(); err != nil {
+		t.Skip(err)
+	}
+	q := qemuRun(t, "userzero", "", "16M")
+	img := load(t, "userzero", 16<<20)
+	for _, s := range strategies {
+		t.Run(s, func(t *testing.T) {
+			res := vmmtest.Run(t, s, img, "", vmm.Config{TimeBudget: 30 * time.Second})
+			if res.Stop.Kind != vmm.StopExit || res.Stop.Status != 0 {
+				t.Fatalf("%s: %s\n%s", s, res.Stop, res.Serial)
+			}
+			if res.Serial != q.Serial {
+				t.Errorf("serial output differs from QEMU's\n%s:\n%s\nqemu:\n%s", s, res.Serial, q.Serial)
+			}
+		})
+	}
+}

@@ -21,6 +21,8 @@ import "fmt"
 type Counter struct {
 	e *Engine
 	c *C.vs_counter // nil after Del or Engine.Close
+	// siteHandle is the registry handle of ServeSites' callback (0: none).
+	siteHandle uint32
 	// Values kept after Del so that late reads still make sense.
 	final     uint64
 	finalExh  bool
@@ -134,6 +136,48 @@ func (c *Counter) Reset() {
 	c.c.exhausted = 0
 }
 
+// ServeSites makes the counter call fn before every counted instruction
+// whose address was added with AddSite, right after counting it (as a code
+// hook added after the counter would run). Unicorn's code-hook helper walks
+// every code hook for every instrumented instruction, and a counter on
+// every address instruments them all: hundreds of single-address hooks
+// (one per I/O instruction of a large kernel) would make each instruction
+// walk hundreds of list entries. Here a site is one bit in a C table
+// tested per counted instruction, and only sites cross into Go. Sites
+// outside the counter's range are never served. Call it once.
+func (c *Counter) ServeSites(fn func(addr uint64, size uint32)) error {
+	if c.c == nil {
+		return fmt.Errorf("unicorn: counter sites: %w", ErrHandle)
+	}
+	if fn == nil {
+		return nilFunc(kindCode)
+	}
+	if c.siteHandle != 0 {
+		return fmt.Errorf("unicorn: counter sites: already served: %w", ErrArg)
+	}
+	c.siteHandle = register(&entry{kind: kindCode, code: fn, eng: c.e})
+	c.c.site_handle = C.uintptr_t(c.siteHandle)
+	return nil
+}
+
+// AddSite adds addr to the sites ServeSites' callback serves. No
+// retranslation is needed: the counter already instruments every
+// instruction of its range.
+func (c *Counter) AddSite(addr uint32) error {
+	if c.c == nil {
+		return fmt.Errorf("unicorn: counter add site %#x: %w", addr, ErrHandle)
+	}
+	if C.vs_counter_add_site(c.c, C.uint32_t(addr)) != 0 {
+		return fmt.Errorf("unicorn: counter add site %#x: %w", addr, ErrNoMem)
+	}
+	return nil
+}
+
+// HasSite reports whether addr was added with AddSite.
+func (c *Counter) HasSite(addr uint32) bool {
+	return c.c != nil && C.vs_counter_has_site(c.c, C.uint32_t(addr)) != 0
+}
+
 // Del removes the counter's hook. Count and Exhausted keep their last
 // values. Deleting from inside a hook is allowed.
 func (c *Counter) Del() error {
@@ -146,6 +190,9 @@ func (c *Counter) Del() error {
 	e := c.e
 	c.final, c.finalExh, c.finalDone = uint64(c.c.count), c.c.exhausted != 0, true
 	err := ucErr(C.uc_hook_del(e.uc, c.c.hh))
+	c.c.site_handle = 0
+	unregister(c.siteHandle)
+	c.siteHandle = 0
 	if e.running {
 		// The running translated code may still reach the hook list this
 		// instant; free after Start returns.

@@ -171,3 +171,59 @@ func TestCounterRange(t *testing.T) {
 		})
 	}
 }
+
+// The counter serves sites from its C table: the callback runs before each
+// instruction at a site, after it was counted, with EIP exact; a site added
+// while translations exist is served without retranslation; Del stops it.
+func TestCounterServesSites(t *testing.T) {
+	e := newVM(t, loop100)
+	c, err := e.NewInsnCounter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type hit struct {
+		addr  uint64
+		count uint64
+		eip   uint32
+	}
+	var hits []hit
+	if err := c.ServeSites(func(addr uint64, size uint32) {
+		hits = append(hits, hit{addr, c.Count(), reg(t, e, EIP)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ServeSites(func(uint64, uint32) {}); err == nil {
+		t.Error("a second ServeSites was accepted")
+	}
+	if err := c.AddSite(uint32(codeAddr)); err != nil { // mov $100,%ecx: once
+		t.Fatal(err)
+	}
+	runAll(t, e, loop100)
+	want := []hit{{codeAddr, 1, uint32(codeAddr)}}
+	if len(hits) != 1 || hits[0] != want[0] {
+		t.Fatalf("hits %+v, want %+v", hits, want)
+	}
+	// jnz at +6 runs 100 times, the 1st at count 3, then every 2nd.
+	if err := c.AddSite(uint32(codeAddr + 6)); err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasSite(uint32(codeAddr+6)) || c.HasSite(uint32(codeAddr+5)) {
+		t.Error("HasSite disagrees with AddSite")
+	}
+	hits = nil
+	runAll(t, e, loop100)
+	if len(hits) != 101 {
+		t.Fatalf("%d hits on the second run, want 101", len(hits))
+	}
+	if h := hits[1]; h.addr != codeAddr+6 || h.count != loop100Insns+3 || h.eip != uint32(codeAddr+6) {
+		t.Errorf("first jnz hit %+v, want addr %#x count %d", h, codeAddr+6, loop100Insns+3)
+	}
+	if err := c.Del(); err != nil {
+		t.Fatal(err)
+	}
+	hits = nil
+	runAll(t, e, loop100)
+	if len(hits) != 0 {
+		t.Errorf("%d hits after Del", len(hits))
+	}
+}

@@ -182,7 +182,17 @@
 // versions (BenchmarkStartUntil against BenchmarkStartReentry: 3.4-40 µs
 // against 0.26-4.3 µs on 2.1.1, on a loaded machine), because the block
 // before until is retranslated on every Start — which also hides pitfall 5
-// in small tests.
+// in small tests. And until = 0 is itself an exit address: guest code at
+// linear address 0 (xv6's first user instruction) stops the run as if it
+// were hlt; after every run Unicorn also drops the translations at until-1,
+// translating that address through the guest's page tables. ExitSet makes
+// until an exit set instead (UC_CTL_UC_USE_EXITS): 0 is no exit at all.
+//
+// Unicorn's code-hook helper walks every code hook for every instrumented
+// instruction. A counter on every address instruments them all, so each
+// further code hook — even on one address that never runs — costs every
+// counted instruction a list step: the counter serves a site table of its
+// own (Counter.ServeSites) instead.
 //
 // Pitfall 4, count > 0 adds a per-instruction hook: use Counter (or a
 // separate counting pass) instead; count is fine for tests.

@@ -93,6 +93,7 @@ type Engine struct {
 	host          []hostRegion // MemMapHost regions, written directly
 	wbatch        *C.vs_wbatch // SetRegs' staging area (C memory)
 	running       bool
+	exitSet       bool // ExitSet: until is a one-run exit set, 0 = none
 	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
 	// invalidHandled: a HookInsnInvalid callback accepted an invalid
@@ -515,6 +516,39 @@ func (e *Engine) SetMSR(id uint32, v uint64) error {
 	return nil
 }
 
+// ExitSet makes until an exit set of one address per Start (none for
+// until = 0) instead of Unicorn's default. By default until is an exit
+// address compiled into translation even when 0 — guest code at linear
+// address 0 (the first instruction of xv6's first user process) stops the
+// emulation as if it were hlt — and after every run Unicorn drops the
+// translations at until-1, translating that address through the guest's
+// page tables (for until near 4 GiB, a guest or shadow mapping that may not
+// exist). With the exit set, until = 0 means no exit address at all. Call
+// it once, before the first Start.
+func (e *Engine) ExitSet() error {
+	if e.uc == nil {
+		return errClosed("exit set")
+	}
+	if err := ucErr(C.vs_exits_enable(e.uc)); err != nil {
+		return fmt.Errorf("unicorn: enable exits: %w", err)
+	}
+	e.exitSet = true
+	return nil
+}
+
+// setExit makes until the only exit address (0: none) under ExitSet.
+func (e *Engine) setExit(until uint64) error {
+	addr := C.uint64_t(until)
+	n := C.int(0)
+	if until != 0 {
+		n = 1
+	}
+	if err := ucErr(C.vs_set_exits(e.uc, &addr, n)); err != nil {
+		return fmt.Errorf("unicorn: set exit %#x: %w", until, err)
+	}
+	return nil
+}
+
 // Start runs the guest from begin until EIP reaches until, timeout elapses
 // (0 = none; a Go watchdog calls uc_emu_stop then, see TimedOut), count instructions have run
 // (0 = no limit), Stop is called, or an error occurs. A timeout or Stop is
@@ -531,6 +565,12 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	}
 	if e.running {
 		return fmt.Errorf("unicorn: start: emulation already running: %w", ErrArg)
+	}
+	if e.exitSet && until != 0 {
+		if err := e.setExit(until); err != nil {
+			return err
+		}
+		defer func() { _ = e.setExit(0) }() // only this run stops there
 	}
 	e.running = true
 	e.started = true
@@ -555,14 +595,31 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 		return p
 	}
 	if err != nil {
-		eip, rerr := e.Reg(EIP)
-		if rerr != nil {
-			return fmt.Errorf("unicorn: emu start at %#x: %w", begin, err)
-		}
-		return fmt.Errorf("unicorn: emu start at %#x: stopped at eip %#x: %w", begin, eip, err)
+		se := &StartError{Begin: begin, Err: err}
+		se.EIP, se.EIPErr = e.Reg(EIP)
+		return se
 	}
 	return nil
 }
+
+// StartError is why Start stopped with an error. It is formatted only when
+// printed: a machine that emulates device registers stops at every access
+// to them (an unmapped read or write) and consumes the error.
+type StartError struct {
+	Begin  uint64
+	EIP    uint32
+	EIPErr error // EIP could not be read
+	Err    error // ErrReadUnmapped, ErrInsnInvalid, ...
+}
+
+func (e *StartError) Error() string {
+	if e.EIPErr != nil {
+		return fmt.Sprintf("unicorn: emu start at %#x: %v", e.Begin, e.Err)
+	}
+	return fmt.Sprintf("unicorn: emu start at %#x: stopped at eip %#x: %v", e.Begin, e.EIP, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
 
 // TimedOut reports whether the last Start was ended by its timeout (the
 // watchdog stopped it).

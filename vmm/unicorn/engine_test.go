@@ -455,3 +455,70 @@ func TestWatchdogTimedOut(t *testing.T) {
 		t.Errorf("Stop after %v: TimedOut = %v, want false", time.Since(t0), e.TimedOut())
 	}
 }
+
+// until = 0 is an exit address by default: code at linear address 0 stops
+// the emulation before it runs. Under ExitSet, 0 is no exit, and another
+// until stops only the run it is given to.
+func TestExitSet(t *testing.T) {
+	code := []byte{0x40, 0x40, 0x40} // inc %eax ×3 at 0, 1, 2
+	for _, exitSet := range []bool{false, true} {
+		e, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.MemMap(0, 0x1000, ProtAll); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.MemWrite(0, code); err != nil {
+			t.Fatal(err)
+		}
+		if exitSet {
+			if err := e.ExitSet(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stopAt := uint64(1)
+		if _, err := e.HookCode(1, 2, func(addr uint64, _ uint32) {
+			if addr == stopAt {
+				_ = e.Stop()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(0, 0, 0, 0); err != nil {
+			t.Fatalf("exitSet %v: %v", exitSet, err)
+		}
+		want := uint32(0) // stopped at once
+		if exitSet {
+			want = 1 // ran the first inc, stopped by the hook before the second
+		}
+		if eax, eip := reg(t, e, EAX), reg(t, e, EIP); eax != want || eip != want {
+			t.Errorf("exitSet %v: EAX %d EIP %#x, want %d %#x", exitSet, eax, eip, want, want)
+		}
+		if !exitSet {
+			_ = e.Close()
+			continue
+		}
+		// until = 2 stops this run at 2; the next run passes it.
+		stopAt = 99
+		if err := e.Start(1, 2, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if eip := reg(t, e, EIP); eip != 2 {
+			t.Errorf("until 2: stopped at %#x", eip)
+		}
+		stopAt = 3
+		if _, err := e.HookCode(3, 3, func(uint64, uint32) { _ = e.Stop() }); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(2, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if eax, eip := reg(t, e, EAX), reg(t, e, EIP); eax != 3 || eip != 3 {
+			t.Errorf("after the one-run exit: EAX %d EIP %#x, want 3 3", eax, eip)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

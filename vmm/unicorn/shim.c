@@ -90,16 +90,45 @@ uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, u
 // instruction, flag exhaustion and stop -- exactly `budget` instructions ran
 // and EIP is left at the first one that did not.
 
+// A site (vs_counter_add_site) is served after the count, as a separate
+// code hook added after the counter would be: the site's callback sees the
+// instruction counted.
+
+static inline int has_site(const vs_counter *c, uint32_t addr) {
+	const uint8_t *bits = c->site_bits[addr >> VS_SITE_REGION_SHIFT];
+	uint32_t off = addr & ((1u << VS_SITE_REGION_SHIFT) - 1);
+	return bits != NULL && (bits[off >> 3] >> (off & 7)) & 1;
+}
+
+int vs_counter_has_site(const vs_counter *c, uint32_t addr) {
+	return has_site(c, addr);
+}
+
 static void counter_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	vs_counter *c = (vs_counter *)ud;
-	(void)addr;
-	(void)size;
 	if (c->budget != 0 && c->count >= c->budget) {
 		c->exhausted = 1;
 		uc_emu_stop(uc);
 		return;
 	}
 	c->count++;
+	if (c->site_handle != 0 && has_site(c, (uint32_t)addr)) {
+		virtsimUcCode(c->site_handle, addr, size);
+	}
+}
+
+// Returns 0, or -1 if the region's bitmap cannot be allocated.
+int vs_counter_add_site(vs_counter *c, uint32_t addr) {
+	uint8_t **bits = &c->site_bits[addr >> VS_SITE_REGION_SHIFT];
+	if (*bits == NULL) {
+		*bits = (uint8_t *)calloc(1, VS_SITE_REGION_BYTES);
+		if (*bits == NULL) {
+			return -1;
+		}
+	}
+	uint32_t off = addr & ((1u << VS_SITE_REGION_SHIFT) - 1);
+	(*bits)[off >> 3] |= (uint8_t)(1u << (off & 7));
+	return 0;
 }
 
 vs_counter *vs_counter_new(void) {
@@ -107,6 +136,9 @@ vs_counter *vs_counter_new(void) {
 }
 
 void vs_counter_free(vs_counter *c) {
+	for (int i = 0; i < VS_SITE_REGIONS; i++) {
+		free(c->site_bits[i]);
+	}
 	free(c);
 }
 
@@ -346,4 +378,21 @@ uc_err vs_ctx_take_fault(uc_engine *uc, uc_context *ctx, size_t code_off, size_t
 	int32_t none = -1;
 	memcpy((char *)ctx + old_off, &none, sizeof none);
 	return uc_context_restore(uc, ctx);
+}
+
+
+// ---- exits ----
+// Without UC_CTL_UC_USE_EXITS, uc_emu_start's `until` is an exit address
+// compiled into translation (until = 0: code at linear address 0 stops the
+// emulation as if it were hlt), and after every run Unicorn drops the
+// translations at until-1, translating that address through the guest's
+// page tables. With exits enabled, the exits are a set (empty: none).
+
+uc_err vs_exits_enable(uc_engine *uc) {
+	return uc_ctl_exits_enable(uc);
+}
+
+// n = 0: no exit; n = 1: *addr is the only exit.
+uc_err vs_set_exits(uc_engine *uc, uint64_t *addr, int n) {
+	return uc_ctl_set_exits(uc, addr, (size_t)n);
 }

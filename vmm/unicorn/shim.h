@@ -20,11 +20,23 @@
 
 // The C-side instruction counter: a UC_HOOK_CODE hook that never crosses
 // into Go. Allocated with malloc, owned by the Go Counter.
+//
+// The counter can also serve a set of instruction sites (vs_counter_add_site):
+// before a counted instruction whose address is in the set, it calls Go
+// (virtsimUcCode with site_handle). Unicorn's code-hook helper walks every
+// code hook for every instrumented instruction, and the counter instruments
+// them all: a site as one more code hook would cost every instruction a
+// list step; as a bit in this table it costs one bitmap test.
+#define VS_SITE_REGIONS 1024                       // 4 GiB of linear addresses
+#define VS_SITE_REGION_SHIFT 22                    // 4 MiB per region
+#define VS_SITE_REGION_BYTES ((1u << VS_SITE_REGION_SHIFT) / 8)
 typedef struct vs_counter {
 	uint64_t count;     // instructions that were allowed to execute
 	uint64_t budget;    // 0 = unlimited
 	int32_t exhausted;  // set when the budget stopped the emulation
 	uc_hook hh;         // Unicorn's handle of the hook
+	uintptr_t site_handle;                 // Go registry handle of the site callback; 0 = none
+	uint8_t *site_bits[VS_SITE_REGIONS];   // one bit per address, a bitmap per 4 MiB, allocated on first use
 } vs_counter;
 
 // The C-side block clock: a UC_HOOK_BLOCK hook that counts executed
@@ -57,6 +69,10 @@ uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, u
 vs_counter *vs_counter_new(void);
 void vs_counter_free(vs_counter *c);
 uc_err vs_counter_add(uc_engine *uc, vs_counter *c, uint64_t begin, uint64_t end);
+uc_err vs_exits_enable(uc_engine *uc);
+uc_err vs_set_exits(uc_engine *uc, uint64_t *addr, int n);
+int vs_counter_add_site(vs_counter *c, uint32_t addr);
+int vs_counter_has_site(const vs_counter *c, uint32_t addr);
 
 // Block clock.
 vs_clock *vs_clock_new(void);
