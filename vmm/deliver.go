@@ -72,17 +72,18 @@ func (f *DeliveryFault) Error() string {
 
 // onInterrupt is Unicorn's interrupt hook: an exception or int n.
 func (m *Machine) onInterrupt(intno uint32) {
-	pc := m.pc()
 	// Pitfall 1: TakeFault also resets Unicorn's "previous exception" so
 	// the next fault is not promoted to #DF — after int n too: without it,
 	// under bt the first #GP at ring 3 after a system call arrived as #DF
 	// (difftest's corpus guest ring3). The machine follows the double-fault
-	// rule itself (escalate).
+	// rule itself (escalate). It comes first: its context restore would
+	// drop the register snapshot a read before it took.
 	code, isInt, err := m.E.TakeFault()
 	if err != nil {
 		m.fail(fmt.Errorf("vmm: %w", err))
 		return
 	}
+	pc := m.pc()
 	vec := uint8(intno)
 	if g := m.gate; g != nil {
 		// A fault raised by the trampoline's lcall: the delivery of g.vec failed.

@@ -889,7 +889,10 @@ func (m *Machine) Disasm(pc uint32) string {
 // info block. It installs no hooks: the Machine adds the hardware model on
 // top, and the benchmarks use it alone for a bare libunicorn run.
 func Boot(e *unicorn.Engine, img *guest.Image, memSize uint32, args string) error {
-	if err := e.MemMap(0, uint64(memSize), unicorn.ProtAll); err != nil {
+	// Guest RAM is host-backed too: the VMM's reads of guest memory on
+	// every exit (the instruction, a gate, a descriptor) are plain copies,
+	// not cgo calls.
+	if err := e.MemMapHost(0, uint64(memSize), unicorn.ProtAll); err != nil {
 		return fmt.Errorf("vmm: map guest RAM: %w", err)
 	}
 	// The VMM region is host-backed memory (the VMM writes it directly, also

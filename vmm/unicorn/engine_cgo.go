@@ -92,6 +92,7 @@ type Engine struct {
 	pendingClocks []*C.vs_clock
 	host          []hostRegion // MemMapHost regions, written directly
 	wbatch        *C.vs_wbatch // SetRegs' staging area (C memory)
+	snap          *C.vs_snap   // the register cache (regcache_cgo.go), C memory
 	running       bool
 	exitSet       bool // ExitSet: until is a one-run exit set, 0 = none
 	timedOut      bool // the last Start was ended by its timeout
@@ -217,7 +218,10 @@ func open() (*Engine, error) {
 	}
 	e.ctxSize = uintptr(C.uc_context_size(uc))
 	e.wbatch = (*C.vs_wbatch)(C.calloc(1, C.size_t(unsafe.Sizeof(C.vs_wbatch{}))))
-	if e.wbatch == nil {
+	e.snap = newSnap()
+	if e.wbatch == nil || e.snap == nil {
+		C.free(unsafe.Pointer(e.wbatch))
+		freeSnap(e.snap)
 		C.uc_context_free(e.ctx)
 		C.uc_close(uc)
 		return nil, fmt.Errorf("unicorn: open: %w", ErrNoMem)
@@ -274,6 +278,8 @@ func (e *Engine) Close() error {
 	e.freeHost()
 	C.free(unsafe.Pointer(e.wbatch))
 	e.wbatch = nil
+	freeSnap(e.snap)
+	e.snap = nil
 	if err != nil {
 		return fmt.Errorf("unicorn: close: %w", err)
 	}
@@ -375,6 +381,9 @@ func (e *Engine) Reg(r Reg) (uint32, error) {
 	if e.uc == nil {
 		return 0, errClosed("reg read")
 	}
+	if v, ok, err := e.cachedReg(r); ok {
+		return v, err
+	}
 	if !r.isScalar() {
 		return 0, fmt.Errorf("unicorn: reg read %v: not a 32-bit register: %w", r, ErrArg)
 	}
@@ -395,9 +404,12 @@ func (e *Engine) SetReg(r Reg, v uint32) error {
 	if !r.isScalar() {
 		return fmt.Errorf("unicorn: reg write %v: not a 32-bit register: %w", r, ErrArg)
 	}
-	if err := ucErr(C.vs_reg_write32(e.uc, C.int(r), C.uint32_t(v))); err != nil {
+	err := ucErr(C.vs_reg_write32(e.uc, C.int(r), C.uint32_t(v)))
+	if err != nil {
+		e.forgetRegs()
 		return fmt.Errorf("unicorn: reg write %v=%#x: %w", r, v, err)
 	}
+	e.wroteReg(r, v)
 	return nil
 }
 
@@ -411,6 +423,9 @@ func (e *Engine) Regs(rs []Reg, out []uint32) error {
 	}
 	if len(out) < len(rs) {
 		return fmt.Errorf("unicorn: reg read batch: %d registers, room for %d: %w", len(rs), len(out), ErrArg)
+	}
+	if e.regsCached(rs, out) {
+		return nil
 	}
 	for done := 0; done < len(rs); done += batchChunk {
 		chunk := rs[done:min(done+batchChunk, len(rs))]
@@ -440,6 +455,9 @@ func (e *Engine) SetRegs(rs []Reg, vals []uint32) error {
 	if len(vals) < len(rs) {
 		return fmt.Errorf("unicorn: reg write batch: %d registers, %d values: %w", len(rs), len(vals), ErrArg)
 	}
+	// A batch write may load segments (hooks may run): the snapshot is
+	// taken again when next needed.
+	defer e.forgetRegs()
 	wb := e.wbatch
 	for done := 0; done < len(rs); done += batchChunk {
 		chunk := rs[done:min(done+batchChunk, len(rs))]
@@ -467,6 +485,9 @@ func (e *Engine) MMR(r Reg) (MMR, error) {
 	if !r.isMMR() {
 		return MMR{}, fmt.Errorf("unicorn: mmr read %v: not a descriptor-table register: %w", r, ErrArg)
 	}
+	if e.snap != nil {
+		return e.cachedMMR(r)
+	}
 	var sel C.uint16_t
 	var base C.uint64_t
 	var limit, flags C.uint32_t
@@ -486,6 +507,7 @@ func (e *Engine) SetMMR(r Reg, m MMR) error {
 	if !r.isMMR() {
 		return fmt.Errorf("unicorn: mmr write %v: not a descriptor-table register: %w", r, ErrArg)
 	}
+	defer e.forgetRegs()
 	err := ucErr(C.vs_mmr_write(e.uc, C.int(r), C.uint16_t(m.Selector), C.uint64_t(m.Base), C.uint32_t(m.Limit), C.uint32_t(m.Flags)))
 	if err != nil {
 		return fmt.Errorf("unicorn: mmr write %v: %w", r, err)
@@ -510,6 +532,7 @@ func (e *Engine) SetMSR(id uint32, v uint64) error {
 	if e.uc == nil {
 		return errClosed("msr write")
 	}
+	defer e.forgetRegs()
 	if err := ucErr(C.vs_msr_write(e.uc, C.uint32_t(id), C.uint64_t(v))); err != nil {
 		return fmt.Errorf("unicorn: msr write %#x=%#x: %w", id, v, err)
 	}
@@ -572,6 +595,7 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 		}
 		defer func() { _ = e.setExit(0) }() // only this run stops there
 	}
+	e.forgetRegs()
 	e.running = true
 	e.started = true
 	e.panicErr = nil
@@ -586,6 +610,7 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 		e.timedOut = e.disarmWatchdog()
 	}
 	e.running = false
+	e.forgetRegs()
 	if err == ErrException && e.invalidHandled {
 		err = nil
 	}

@@ -84,6 +84,9 @@ func (e *Engine) clearFaultAt(off uintptr) error {
 	if off == 0 || off+4 > e.ctxSize {
 		return fmt.Errorf("unicorn: clear fault: no calibrated offset: %w", ErrArg)
 	}
+	// A context restore rewrites the whole CPU state (with the same
+	// register values, but the snapshot is not trusted across it).
+	defer e.forgetRegs()
 	if err := ucErr(C.vs_ctx_clear_fault(e.uc, e.ctx, C.size_t(off))); err != nil {
 		return fmt.Errorf("unicorn: clear fault: %w", err)
 	}
@@ -126,6 +129,7 @@ func (e *Engine) TakeFault() (errCode uint32, isInt bool, err error) {
 	}
 	var code C.uint32_t
 	var isI C.int32_t
+	defer e.forgetRegs() // a context restore, as in clearFaultAt
 	if err := ucErr(C.vs_ctx_take_fault(e.uc, e.ctx, C.size_t(c.errCode), C.size_t(c.oldExc), &code, &isI)); err != nil {
 		return 0, false, fmt.Errorf("unicorn: take fault: %w", err)
 	}

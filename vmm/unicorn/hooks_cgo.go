@@ -38,6 +38,8 @@ func live(handle C.uintptr_t) *entry {
 	if ent == nil || ent.eng.panicErr != nil {
 		return nil
 	}
+	// A new stop: the CPU has moved on since the last snapshot.
+	ent.eng.forgetRegs()
 	return ent
 }
 

@@ -295,6 +295,42 @@ uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals
 	return UC_ERR_OK;
 }
 
+// The scalar registers of the snapshot, in slot order (regcache_cgo.go
+// mirrors this list).
+static const int vs_snap_regs[VS_SNAP_N] = {
+	UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX,
+	UC_X86_REG_ESP, UC_X86_REG_EBP, UC_X86_REG_ESI, UC_X86_REG_EDI,
+	UC_X86_REG_EIP, UC_X86_REG_EFLAGS,
+	UC_X86_REG_CS, UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS,
+	UC_X86_REG_CR0, UC_X86_REG_CR2, UC_X86_REG_CR3, UC_X86_REG_CR4,
+};
+
+uc_err vs_snap_take(uc_engine *uc, vs_snap *s) {
+	uc_err err = vs_reg_read_batch32(uc, vs_snap_regs, s->vals, VS_SNAP_N);
+	s->valid = err == UC_ERR_OK;
+	return err;
+}
+
+static const int vs_snap_mmrs[4] = {UC_X86_REG_GDTR, UC_X86_REG_IDTR, UC_X86_REG_LDTR, UC_X86_REG_TR};
+
+uc_err vs_snap_take_mmr(uc_engine *uc, vs_snap *s) {
+	for (int i = 0; i < 4; i++) {
+		uc_x86_mmr m;
+		memset(&m, 0, sizeof m);
+		uc_err err = uc_reg_read(uc, vs_snap_mmrs[i], &m);
+		if (err != UC_ERR_OK) {
+			s->mmr_valid = 0;
+			return err;
+		}
+		s->mmr[i].base = m.base;
+		s->mmr[i].limit = m.limit;
+		s->mmr[i].flags = m.flags;
+		s->mmr[i].sel = m.selector;
+	}
+	s->mmr_valid = 1;
+	return UC_ERR_OK;
+}
+
 uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags) {
 	uc_x86_mmr m;
 	memset(&m, 0, sizeof m);

@@ -111,6 +111,27 @@ typedef struct vs_wbatch {
 	uint32_t vals[32];
 } vs_wbatch;
 
+// The register snapshot: the registers an exit handler reads, copied in one
+// call (vs_snap_take) into C memory the Go side reads directly. The Engine
+// keeps it valid only while nothing can change the CPU (inside a hook,
+// between its own writes); see regcache_cgo.go. VS_SNAP_N scalars in the
+// order of vs_snap_regs (shim.c), then the four descriptor-table registers.
+#define VS_SNAP_N 20
+typedef struct vs_snap_mmr {
+	uint64_t base;
+	uint32_t limit;
+	uint32_t flags;
+	uint16_t sel;
+} vs_snap_mmr;
+typedef struct vs_snap {
+	int32_t valid;     // vals holds the CPU's current values
+	int32_t mmr_valid; // mmr holds GDTR, IDTR, LDTR, TR
+	uint32_t vals[VS_SNAP_N];
+	vs_snap_mmr mmr[4];
+} vs_snap;
+uc_err vs_snap_take(uc_engine *uc, vs_snap *s);
+uc_err vs_snap_take_mmr(uc_engine *uc, vs_snap *s);
+
 uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals, int n);
 uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags);
 uc_err vs_mmr_write(uc_engine *uc, int reg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t flags);

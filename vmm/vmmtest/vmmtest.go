@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -127,4 +128,29 @@ func AllocsPerExit(t testing.TB, strategy string, img *guest.Image, n1, n2 int) 
 		t.Fatalf("%s under %s: n=%d and n=%d make the same number of exits", img.Name, strategy, n1, n2)
 	}
 	return (a2 - a1) / float64(extra), extra
+}
+
+// CgoCallsPerExit measures the Go-to-C calls (runtime.NumCgoCall) one exit
+// of a workload makes under a strategy: timing passes at n1 and n2
+// iterations, the difference in calls divided by the difference in exits
+// (boot and set-up cancel). Deterministic, unlike a time: each call costs
+// ~50 ns of runtime bookkeeping on this substrate, so the exit path reads
+// state in batches and it is pinned by tests.
+func CgoCallsPerExit(t testing.TB, strategy string, img *guest.Image, n1, n2 int) (perExit float64, extraExits uint64) {
+	t.Helper()
+	calls := func(n int) (int64, *vmm.Result) {
+		c0 := runtime.NumCgoCall()
+		res := TimedRun(t, strategy, img, "n="+strconv.Itoa(n))
+		return runtime.NumCgoCall() - c0, res
+	}
+	c1, r1 := calls(n1)
+	c2, r2 := calls(n2)
+	extra := r2.Exits - r1.Exits
+	if extra == 0 {
+		extra = r2.Counts.Total() - r1.Counts.Total()
+	}
+	if extra == 0 {
+		t.Fatalf("%s under %s: n=%d and n=%d make the same number of exits", img.Name, strategy, n1, n2)
+	}
+	return float64(c2-c1) / float64(extra), extra
 }
