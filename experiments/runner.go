@@ -259,8 +259,7 @@ func TimeCell(o Options, c Cell, counted *vmm.Result) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("timing run: %w", err)
 	}
-	if counted != nil && c.Strategy.Substrate != "kvm" &&
-		(t.Stop.Kind != counted.Stop.Kind || t.Stop.Status != counted.Stop.Status || !t.Counts.Equal(counted.Counts)) {
+	if counted != nil && c.Strategy.Substrate != "kvm" && !vmm.SameOutcome(counted, t) {
 		return t.Wall, fmt.Errorf("%s under %s is not deterministic: the counting pass ended %q with %d events, a timing run %q with %d: %w",
 			c.Workload.Name, c.Strategy.Name, counted.Stop, counted.Counts.Total(), t.Stop, t.Counts.Total(), ErrNotDeterministic)
 	}

@@ -63,7 +63,7 @@ func BenchmarkMemoryVirtualization(b *testing.B) {
 				{Label: "native", Strategy: "native", Img: nimg},
 				{Label: "trap", Strategy: "trap", Img: nimg},
 				{Label: "pv", Strategy: "pv", Img: pimg},
-			}, 200, 1200)
+			}, 200, 1200, "-time")
 		})
 	}
 }

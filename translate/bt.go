@@ -373,7 +373,15 @@ func (b *BT) patch(site, dest uint32) error {
 	return b.writeTC(site, le32(dest-(site+4)))
 }
 
+// addCounter counts executions of the TC instruction at at (an in-TC
+// event of cause, or a lookup hit for ""). Only a counting pass has site
+// counters: each is a code hook, and Unicorn calls its helper for a hooked
+// instruction and walks every code hook there, so they would cost the timed
+// path. A timing pass reports in-TC events as uncounted (Result.Uncounted).
 func (b *BT) addCounter(blk *block, at uint32, cause string) error {
+	if !b.Cfg.Count {
+		return nil
+	}
 	c, err := b.E.NewInsnCounterRange(uint64(at), uint64(at), 0)
 	if err != nil {
 		return fmt.Errorf("bt: site counter: %w", err)

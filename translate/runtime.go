@@ -528,6 +528,9 @@ func (b *BT) Result() *vmm.Result {
 		}
 	}
 	r.Exits = r.Counts.Exits()
+	if !b.Cfg.Count {
+		r.Uncounted = []vmm.Mechanism{vmm.MechInTC}
+	}
 	counters := map[string]uint64{}
 	for k, v := range r.Counters {
 		counters[k] = v

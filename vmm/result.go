@@ -3,6 +3,7 @@ package vmm
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -86,6 +87,34 @@ type Result struct {
 	// Notes are what the strategy wants the user to know about this run
 	// (e.g. the Popek-Goldberg divergence under trap-and-emulate).
 	Notes []string `json:"notes,omitempty"`
+	// Uncounted names the mechanisms whose events this run did not count
+	// because their counters would sit on the timed path (bt's in-TC
+	// events in a timing pass); nil if it counted everything.
+	// SameOutcome leaves them out of its comparison.
+	Uncounted []Mechanism `json:"-"`
+}
+
+// SameOutcome reports whether a timing run ended as its counting pass
+// did: the same stop and the same count of every event the timing run
+// counted (all but timed.Uncounted). On a deterministic substrate any
+// difference is a bug.
+func SameOutcome(counted, timed *Result) bool {
+	if timed.Stop.Kind != counted.Stop.Kind || timed.Stop.Status != counted.Stop.Status {
+		return false
+	}
+	if len(timed.Uncounted) == 0 {
+		return timed.Counts.Equal(counted.Counts)
+	}
+	kept := func(c Counts) Counts {
+		out := Counts{}
+		for k, v := range c {
+			if !slices.Contains(timed.Uncounted, k.Mech) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return kept(timed.Counts).Equal(kept(counted.Counts))
 }
 
 type jsonCount struct {

@@ -25,7 +25,7 @@ func RunGuest(s *Strategy, img *guest.Image, cfg Config, timed bool) (*Result, e
 	if err != nil {
 		return res, fmt.Errorf("timing pass: %w", err)
 	}
-	if t.Stop.Kind != res.Stop.Kind || t.Stop.Status != res.Stop.Status || !t.Counts.Equal(res.Counts) {
+	if !SameOutcome(res, t) {
 		return res, fmt.Errorf("vmm: %s under %s is not deterministic: the counting pass ended %q with %d events, the timing pass %q with %d",
 			res.Guest, s.Name, res.Stop, res.Counts.Total(), t.Stop, t.Counts.Total())
 	}

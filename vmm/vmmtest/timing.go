@@ -48,11 +48,13 @@ type IterRun struct {
 // PerIterationVsNative measures the cost of one iteration of a workload
 // under each run, side by side in one benchmark: b.N times, the wall-time
 // difference between n=n1 and n=n2 divided by n2-n1 (start-up cancels).
-// It reports LABEL-ns/iter (the median) for each run, and LABEL/native for
-// every run after the first, which must be native.
-func PerIterationVsNative(b *testing.B, runs []IterRun, n1, n2 int) {
+// It reports LABEL-ns/iter (the median) for each run, and for every run
+// after the first, which must be native, the time ratio LABEL/native+suffix
+// with its spread (one ratio per round, measured side by side).
+func PerIterationVsNative(b *testing.B, runs []IterRun, n1, n2 int, suffix string) {
 	b.Helper()
 	per := make([][]time.Duration, len(runs))
+	ratios := make([][]float64, len(runs))
 	for i := 0; i < b.N; i++ {
 		for j, r := range runs {
 			if r.Before != nil {
@@ -61,14 +63,51 @@ func PerIterationVsNative(b *testing.B, runs []IterRun, n1, n2 int) {
 			lo := TimedRun(b, r.Strategy, r.Img, "n="+strconv.Itoa(n1)).Wall
 			hi := TimedRun(b, r.Strategy, r.Img, "n="+strconv.Itoa(n2)).Wall
 			per[j] = append(per[j], (hi-lo)/time.Duration(n2-n1))
+			if j > 0 && per[0][i] > 0 {
+				ratios[j] = append(ratios[j], float64(per[j][i])/float64(per[0][i]))
+			}
 		}
 	}
-	native := Median(per[0])
 	for j, r := range runs {
-		m := Median(per[j])
-		b.ReportMetric(float64(m.Nanoseconds()), r.Label+"-ns/iter")
-		if j > 0 && native > 0 {
-			b.ReportMetric(float64(m)/float64(native), r.Label+"/native")
+		b.ReportMetric(float64(Median(per[j]).Nanoseconds()), r.Label+"-ns/iter")
+		if j > 0 && len(ratios[j]) > 0 {
+			ReportSpread(b, r.Label+"/native"+suffix, ratios[j])
 		}
 	}
+}
+
+// Spread is a sample's median and range: what every measured figure of
+// the benchmarks carries (issue 16: medians of >= 5 runs, spread shown).
+type Spread struct {
+	Median, Min, Max float64
+	N                int
+}
+
+// SpreadOf summarises xs (not changed); the zero Spread for none.
+func SpreadOf(xs []float64) Spread {
+	if len(xs) == 0 {
+		return Spread{}
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return Spread{Median: s[len(s)/2], Min: s[0], Max: s[len(s)-1], N: len(s)}
+}
+
+// ReportSpread reports the median of xs under unit and its range under
+// unit-min and unit-max (benchstat reads each as its own metric).
+func ReportSpread(b *testing.B, unit string, xs []float64) {
+	b.Helper()
+	s := SpreadOf(xs)
+	b.ReportMetric(s.Median, unit)
+	b.ReportMetric(s.Min, unit+"-min")
+	b.ReportMetric(s.Max, unit+"-max")
+}
+
+// Durations converts ds to float nanoseconds for ReportSpread.
+func Durations(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d.Nanoseconds())
+	}
+	return out
 }
