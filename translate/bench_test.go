@@ -17,11 +17,12 @@ import (
 //   - run: whole runs at the workload's n (setup — boot, tables — outside
 //     the measured time; translation, callouts and lookups inside), with
 //     each one's median wall time;
+//
 //   - steady: the wall-time difference between n and 5n, per iteration
 //     (translation and start-up cancel: the translated loop against
 //     native's).
 //
-//	go test ./translate -run XXX -bench Throughput -benchtime 5x
+//     go test ./translate -run XXX -bench Throughput -benchtime 5x
 func BenchmarkThroughput(b *testing.B) {
 	for _, w := range []struct {
 		name string
