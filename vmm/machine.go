@@ -274,7 +274,7 @@ func (m *Machine) installHooks() error {
 			return fmt.Errorf("vmm: instruction counter: %w", err)
 		}
 	}
-	if _, err := e.HookIntr(m.onInterrupt); err != nil {
+	if _, err := e.HookIntrFault(m.onInterrupt); err != nil {
 		return fmt.Errorf("vmm: interrupt hook: %w", err)
 	}
 	if _, err := e.HookIn(m.onSafetyNetIn); err != nil {

@@ -133,7 +133,20 @@ func BenchmarkGoCodeHook(b *testing.B) {
 	})
 }
 
+// The first register read after a stop: the snapshot taken (one cgo call
+// reading 20 registers) and EAX read from it.
 func BenchmarkReg(b *testing.B) {
+	e := newVM(b, insNop)
+	for b.Loop() {
+		e.forgetRegs()
+		if _, err := e.Reg(EAX); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A register read from a valid snapshot (no cgo call).
+func BenchmarkRegCached(b *testing.B) {
 	e := newVM(b, insNop)
 	for b.Loop() {
 		if _, err := e.Reg(EAX); err != nil {
@@ -142,12 +155,25 @@ func BenchmarkReg(b *testing.B) {
 	}
 }
 
+// A register the snapshot does not hold: one cgo call each.
+func BenchmarkRegUncached(b *testing.B) {
+	e := newVM(b, insNop)
+	for b.Loop() {
+		if _, err := e.Reg(DR7); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Eight registers outside the snapshot's reach (it is forgotten first):
+// one batch read through the snapshot.
 func BenchmarkRegs8(b *testing.B) {
 	e := newVM(b, insNop)
 	rs := []Reg{EAX, EBX, ECX, EDX, ESI, EDI, EBP, ESP}
 	out := make([]uint32, len(rs))
 	b.ReportAllocs()
 	for b.Loop() {
+		e.forgetRegs()
 		if err := e.Regs(rs, out); err != nil {
 			b.Fatal(err)
 		}
@@ -351,6 +377,27 @@ func BenchmarkBlockClockTightLoop(b *testing.B) {
 	benchClock(b, code, 1+2*uint64(n)+1, uint64(n)+1, false, func(e *Engine) {
 		if ecx := reg(b, e, ECX); ecx != 0 {
 			b.Fatalf("ECX = %d", ecx)
+		}
+	})
+}
+
+// The eager interrupt hook (HookIntrFault): the fault and the register
+// snapshot taken in C, then EIP read and written in Go: the floor of a
+// fault exit through this binding (compare OutHook, the bare C->Go round
+// trip, and FaultHandled).
+func BenchmarkFaultHandledEager(b *testing.B) {
+	benchLoop(b, []byte{0xf7, 0xf3}, func(e *Engine) { // div %ebx (EBX = 0)
+		if _, err := e.HookIntrFault(func(intno uint32) {
+			if intno != 0 {
+				return
+			}
+			if _, isInt, err := e.TakeFault(); err != nil || isInt {
+				b.Errorf("TakeFault: %v %v", isInt, err)
+			}
+			eip, _ := e.Reg(EIP)
+			e.SetReg(EIP, eip+2)
+		}); err != nil {
+			b.Fatal(err)
 		}
 	})
 }

@@ -123,6 +123,9 @@ func (e *Engine) TakeFault() (errCode uint32, isInt bool, err error) {
 	if e.uc == nil {
 		return 0, false, errClosed("take fault")
 	}
+	if code, isInt, ok, err := e.takenFault(); ok {
+		return code, isInt, err // HookIntrFault took it in C
+	}
 	c := calRes
 	if c.errCode == 0 || c.oldExc == 0 || c.errCode+8 > e.ctxSize || c.oldExc+4 > e.ctxSize {
 		return 0, false, fmt.Errorf("unicorn: take fault: no calibrated offset: %w", ErrArg)

@@ -178,6 +178,9 @@ func (e *Engine) Del(h Hook) error {
 	err := ucErr(C.uc_hook_del(e.uc, hh))
 	delete(e.hooks, h.slot)
 	unregister(h.slot)
+	if uint32(e.snap.intr_handle) == h.slot {
+		e.snap.intr_handle = 0 // the eager interrupt hook is gone
+	}
 	if err != nil {
 		return fmt.Errorf("unicorn: hook del: %w", err)
 	}
@@ -197,6 +200,31 @@ func (e *Engine) HookIntr(fn func(intno uint32)) (Hook, error) {
 	}
 	return e.addHook(&entry{kind: kindIntr, intr: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
 		return C.vs_hook_intr(e.uc, hh, h)
+	})
+}
+
+// HookIntrFault is HookIntr for a handler that starts every exception
+// with TakeFault and reads registers: the C side takes the fault (one
+// context save and restore) and the register snapshot before it calls fn,
+// so TakeFault and the first register reads in fn cost no cgo call. One
+// per engine.
+func (e *Engine) HookIntrFault(fn func(intno uint32)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindIntr)
+	}
+	c := calRes
+	if c.errCode == 0 || c.oldExc == 0 || c.errCode+8 > e.ctxSize || c.oldExc+4 > e.ctxSize {
+		return Hook{}, fmt.Errorf("unicorn: hook add %v: no calibrated fault offsets: %w", kindIntr, ErrArg)
+	}
+	if e.snap.intr_handle != 0 {
+		return Hook{}, fmt.Errorf("unicorn: hook add %v: the engine has an eager interrupt hook already: %w", kindIntr, ErrArg)
+	}
+	s := e.snap
+	return e.addHook(&entry{kind: kindIntr, intr: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		s.intr_handle = h
+		s.ctx = e.ctx
+		s.code_off, s.old_off = C.size_t(c.errCode), C.size_t(c.oldExc)
+		return C.vs_hook_intr_fault(e.uc, hh, s)
 	})
 }
 

@@ -68,11 +68,32 @@ func newSnap() *C.vs_snap {
 
 func freeSnap(s *C.vs_snap) { C.free(unsafe.Pointer(s)) }
 
-// forgetRegs drops the snapshot: the CPU may have changed.
+// forgetRegs drops the snapshot: the CPU may have changed. The one
+// exception is the hook entry right after the eager interrupt hook took it
+// (HookIntrFault): that forget only clears the mark.
 func (e *Engine) forgetRegs() {
-	if s := e.snap; s != nil {
-		s.valid, s.mmr_valid = 0, 0
+	s := e.snap
+	if s == nil {
+		return
 	}
+	if s.eager != 0 {
+		s.eager = 0
+		return
+	}
+	s.valid, s.mmr_valid, s.fault_valid = 0, 0, 0
+}
+
+// takenFault returns the fault the eager interrupt hook took, once.
+func (e *Engine) takenFault() (code uint32, isInt, ok bool, err error) {
+	s := e.snap
+	if s == nil || s.fault_valid == 0 {
+		return 0, false, false, nil
+	}
+	s.fault_valid = 0
+	if err := ucErr(C.uc_err(s.fault_err)); err != nil {
+		return 0, false, true, fmt.Errorf("unicorn: take fault: %w", err)
+	}
+	return uint32(s.fault_code), s.fault_is_int != 0, true, nil
 }
 
 // cachedReg returns r from the snapshot, taking one if none is valid; ok

@@ -48,11 +48,32 @@ static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	virtsimUcCode((uintptr_t)ud, addr, size);
 }
 
+// The eager interrupt hook: the fault and the register snapshot are taken
+// here, in C, before the one crossing into Go (see vs_snap in shim.h).
+static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
+	vs_snap *s = (vs_snap *)ud;
+	uint32_t code = 0;
+	int32_t is_int = 0;
+	s->fault_err = vs_ctx_take_fault(uc, s->ctx, s->code_off, s->old_off, &code, &is_int);
+	s->fault_code = code;
+	s->fault_is_int = is_int;
+	s->fault_valid = 1;
+	if (vs_snap_take(uc, s) == UC_ERR_OK) {
+		vs_snap_take_mmr(uc, s);
+	}
+	s->eager = 1;
+	virtsimUcIntr(s->intr_handle, intno);
+}
+
 // ---- hook registration (uc_hook_add is variadic) ----
 // begin=1, end=0 is Unicorn's "every address".
 
 uc_err vs_hook_intr(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
 	return uc_hook_add(uc, hh, UC_HOOK_INTR, (void *)tramp_intr, (void *)handle, 1, 0);
+}
+
+uc_err vs_hook_intr_fault(uc_engine *uc, uc_hook *hh, vs_snap *s) {
+	return uc_hook_add(uc, hh, UC_HOOK_INTR, (void *)tramp_intr_fault, (void *)s, 1, 0);
 }
 
 uc_err vs_hook_in(uc_engine *uc, uc_hook *hh, uintptr_t handle) {

@@ -128,9 +128,22 @@ typedef struct vs_snap {
 	int32_t mmr_valid; // mmr holds GDTR, IDTR, LDTR, TR
 	uint32_t vals[VS_SNAP_N];
 	vs_snap_mmr mmr[4];
+	// The eager interrupt hook (vs_hook_intr_fault): before it calls Go it
+	// takes the fault (pitfall 1: error code, is-int, old_exception reset,
+	// one context save and restore in ctx) and the snapshot, so the Go
+	// handler starts with no cgo call to make for them.
+	uintptr_t intr_handle; // Go registry handle of the handler
+	uc_context *ctx;       // the engine's scratch context
+	size_t code_off, old_off;
+	int32_t eager;       // set by the hook: the next forget keeps the snapshot
+	int32_t fault_valid; // fault_* hold the fault in flight
+	int32_t fault_err;   // uc_err of the take
+	uint32_t fault_code;
+	int32_t fault_is_int;
 } vs_snap;
 uc_err vs_snap_take(uc_engine *uc, vs_snap *s);
 uc_err vs_snap_take_mmr(uc_engine *uc, vs_snap *s);
+uc_err vs_hook_intr_fault(uc_engine *uc, uc_hook *hh, vs_snap *s);
 
 uc_err vs_reg_write_batch32(uc_engine *uc, const int *regs, const uint32_t *vals, int n);
 uc_err vs_mmr_read(uc_engine *uc, int reg, uint16_t *sel, uint64_t *base, uint32_t *limit, uint32_t *flags);
