@@ -229,6 +229,7 @@ func (e *Engine) flushIfIdle() error {
 	if e.running || !e.started {
 		return nil
 	}
+	e.flushRegs()
 	if err := ucErr(C.vs_flush_tb(e.uc)); err != nil {
 		return fmt.Errorf("flush translated code: %w", err)
 	}
@@ -242,6 +243,7 @@ func virtsimUcClock(handle C.uintptr_t, now, addr C.uint64_t) {
 		return
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 		}

@@ -41,6 +41,29 @@
 //     with the panic value and stack. (runtime.Goexit, e.g. t.FailNow in a
 //     test, cannot be recovered: do not call it inside a callback.)
 //
+// # State in batches: the register snapshot and deferred writes
+//
+// Inside a hook a cgo call costs ~50 ns of Go runtime bookkeeping (the
+// system-call-like transition), more than the C work it does, and an exit
+// handler used to make dozens (EIP, EFLAGS, CS, CR0/CR3/CR4 for every
+// linear memory access, GDTR and IDTR for a delivery). The CPU cannot
+// change while a hook runs except by the handler's own writes, so the
+// engine keeps a register snapshot (regcache_cgo.go): the general,
+// segment and control registers, EIP, EFLAGS and the four
+// descriptor-table registers, read in one C call into C memory that Go
+// reads directly, forgotten at every hook entry, Start, context restore
+// and any write whose effect it cannot predict. HookIntrFault goes
+// further for the hook every exception and int n enters by: its C
+// trampoline takes the fault (pitfall 1) and the snapshot before it
+// crosses into Go, and while the Go handler runs (with no other callback
+// nested in it) writes of the general registers, EIP and EFLAGS are
+// queued in C memory and performed by the trampoline after the handler
+// returns, or earlier by anything that needs the CPU to hold them (a
+// context save, Stop, Start, a read the snapshot cannot answer, another
+// kind of write). A trap exit for cli or sti now makes no Go->C call at
+// all (it made 11); the tests of vmm and trap pin the counts
+// (runtime.NumCgoCall, vmmtest.CgoCallsPerExit).
+//
 // A C→Go callback costs about 55-60 ns. That is why Counter, the
 // instruction counter, is written entirely in C (a code hook that bumps a
 // C-allocated counter, ~8 ns per instruction) instead of calling Go for

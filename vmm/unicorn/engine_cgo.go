@@ -95,6 +95,8 @@ type Engine struct {
 	snap          *C.vs_snap   // the register cache (regcache_cgo.go), C memory
 	running       bool
 	exitSet       bool // ExitSet: until is a one-run exit set, 0 = none
+	depth         int  // Go callbacks running (nested ones > 1)
+	eflagsDirty   bool // a deferred EFLAGS write is pending (regcache_cgo.go)
 	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
 	// invalidHandled: a HookInsnInvalid callback accepted an invalid
@@ -387,6 +389,7 @@ func (e *Engine) Reg(r Reg) (uint32, error) {
 	if !r.isScalar() {
 		return 0, fmt.Errorf("unicorn: reg read %v: not a 32-bit register: %w", r, ErrArg)
 	}
+	e.flushRegs()
 	var v C.uint32_t
 	if err := ucErr(C.vs_reg_read32(e.uc, C.int(r), &v)); err != nil {
 		return 0, fmt.Errorf("unicorn: reg read %v: %w", r, err)
@@ -404,6 +407,10 @@ func (e *Engine) SetReg(r Reg, v uint32) error {
 	if !r.isScalar() {
 		return fmt.Errorf("unicorn: reg write %v: not a 32-bit register: %w", r, ErrArg)
 	}
+	if e.deferWrite(r, v) {
+		return nil
+	}
+	e.flushRegs()
 	err := ucErr(C.vs_reg_write32(e.uc, C.int(r), C.uint32_t(v)))
 	if err != nil {
 		e.forgetRegs()
@@ -427,6 +434,7 @@ func (e *Engine) Regs(rs []Reg, out []uint32) error {
 	if e.regsCached(rs, out) {
 		return nil
 	}
+	e.flushRegs()
 	for done := 0; done < len(rs); done += batchChunk {
 		chunk := rs[done:min(done+batchChunk, len(rs))]
 		var ids [batchChunk]C.int
@@ -457,6 +465,7 @@ func (e *Engine) SetRegs(rs []Reg, vals []uint32) error {
 	}
 	// A batch write may load segments (hooks may run): the snapshot is
 	// taken again when next needed.
+	e.flushRegs()
 	defer e.forgetRegs()
 	wb := e.wbatch
 	for done := 0; done < len(rs); done += batchChunk {
@@ -507,6 +516,7 @@ func (e *Engine) SetMMR(r Reg, m MMR) error {
 	if !r.isMMR() {
 		return fmt.Errorf("unicorn: mmr write %v: not a descriptor-table register: %w", r, ErrArg)
 	}
+	e.flushRegs()
 	defer e.forgetRegs()
 	err := ucErr(C.vs_mmr_write(e.uc, C.int(r), C.uint16_t(m.Selector), C.uint64_t(m.Base), C.uint32_t(m.Limit), C.uint32_t(m.Flags)))
 	if err != nil {
@@ -520,6 +530,7 @@ func (e *Engine) MSR(id uint32) (uint64, error) {
 	if e.uc == nil {
 		return 0, errClosed("msr read")
 	}
+	e.flushRegs()
 	var v C.uint64_t
 	if err := ucErr(C.vs_msr_read(e.uc, C.uint32_t(id), &v)); err != nil {
 		return 0, fmt.Errorf("unicorn: msr read %#x: %w", id, err)
@@ -532,6 +543,7 @@ func (e *Engine) SetMSR(id uint32, v uint64) error {
 	if e.uc == nil {
 		return errClosed("msr write")
 	}
+	e.flushRegs()
 	defer e.forgetRegs()
 	if err := ucErr(C.vs_msr_write(e.uc, C.uint32_t(id), C.uint64_t(v))); err != nil {
 		return fmt.Errorf("unicorn: msr write %#x=%#x: %w", id, v, err)
@@ -595,6 +607,7 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 		}
 		defer func() { _ = e.setExit(0) }() // only this run stops there
 	}
+	e.flushRegs()
 	e.forgetRegs()
 	e.running = true
 	e.started = true
@@ -611,6 +624,10 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	}
 	e.running = false
 	e.forgetRegs()
+	if fe := e.snap.flush_err; fe != 0 && err == nil {
+		e.snap.flush_err = 0
+		err = fmt.Errorf("a deferred register write: %w", ucErr(C.uc_err(fe)))
+	}
 	if err == ErrException && e.invalidHandled {
 		err = nil
 	}
@@ -658,6 +675,7 @@ func (e *Engine) Stop() error {
 	if e.uc == nil {
 		return errClosed("stop")
 	}
+	e.flushRegs() // queued writes precede the stop, as they were made (pitfall 6)
 	if err := ucErr(C.uc_emu_stop(e.uc)); err != nil {
 		return fmt.Errorf("unicorn: emu stop: %w", err)
 	}
@@ -672,6 +690,7 @@ func (e *Engine) RemoveCache(begin, end uint64) error {
 	if e.uc == nil {
 		return errClosed("remove cache")
 	}
+	e.flushRegs()
 	if err := ucErr(C.vs_remove_cache(e.uc, C.uint64_t(begin), C.uint64_t(end))); err != nil {
 		return fmt.Errorf("unicorn: remove cache %#x-%#x: %w", begin, end, err)
 	}

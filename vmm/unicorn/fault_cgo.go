@@ -86,6 +86,7 @@ func (e *Engine) clearFaultAt(off uintptr) error {
 	}
 	// A context restore rewrites the whole CPU state (with the same
 	// register values, but the snapshot is not trusted across it).
+	e.flushRegs()
 	defer e.forgetRegs()
 	if err := ucErr(C.vs_ctx_clear_fault(e.uc, e.ctx, C.size_t(off))); err != nil {
 		return fmt.Errorf("unicorn: clear fault: %w", err)
@@ -111,6 +112,7 @@ func (e *Engine) faultInfoAt(off uintptr) (uint32, bool, error) {
 	}
 	var code C.uint32_t
 	var isInt C.int32_t
+	e.flushRegs()
 	if err := ucErr(C.vs_ctx_fault_info(e.uc, e.ctx, C.size_t(off), &code, &isInt)); err != nil {
 		return 0, false, fmt.Errorf("unicorn: fault info: %w", err)
 	}
@@ -132,6 +134,7 @@ func (e *Engine) TakeFault() (errCode uint32, isInt bool, err error) {
 	}
 	var code C.uint32_t
 	var isI C.int32_t
+	e.flushRegs()
 	defer e.forgetRegs() // a context restore, as in clearFaultAt
 	if err := ucErr(C.vs_ctx_take_fault(e.uc, e.ctx, C.size_t(c.errCode), C.size_t(c.oldExc), &code, &isI)); err != nil {
 		return 0, false, fmt.Errorf("unicorn: take fault: %w", err)
@@ -142,6 +145,7 @@ func (e *Engine) TakeFault() (errCode uint32, isInt bool, err error) {
 // snapshot saves the CPU context and returns a copy of the whole block.
 func (e *Engine) snapshot() ([]byte, error) {
 	buf := make([]byte, e.ctxSize)
+	e.flushRegs()
 	// Safe: buf is pointer-free Go memory of exactly ctxSize bytes; C
 	// copies ctxSize bytes into it during the call and keeps no reference.
 	if err := ucErr(C.vs_ctx_snapshot(e.uc, e.ctx, unsafe.Pointer(&buf[0]), C.size_t(len(buf)))); err != nil {

@@ -40,6 +40,7 @@ func live(handle C.uintptr_t) *entry {
 	}
 	// A new stop: the CPU has moved on since the last snapshot.
 	ent.eng.forgetRegs()
+	ent.eng.depth++ // the caller's deferred function decrements it
 	return ent
 }
 
@@ -50,6 +51,7 @@ func virtsimUcIntr(handle C.uintptr_t, intno C.uint32_t) {
 		return
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 		}
@@ -64,6 +66,7 @@ func virtsimUcIn(handle C.uintptr_t, port C.uint32_t, size C.int) (v C.uint32_t)
 		return 0
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 			v = 0
@@ -79,6 +82,7 @@ func virtsimUcOut(handle C.uintptr_t, port C.uint32_t, size C.int, value C.uint3
 		return
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 		}
@@ -93,6 +97,7 @@ func predicate(handle C.uintptr_t) (ok C.int) {
 		return 0
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 			ok = 0
@@ -117,6 +122,7 @@ func virtsimUcMem(handle C.uintptr_t, typ C.int, addr C.uint64_t, size C.int, va
 		return 0
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 			ok = 0
@@ -135,6 +141,7 @@ func virtsimUcCode(handle C.uintptr_t, addr C.uint64_t, size C.uint32_t) {
 		return
 	}
 	defer func() {
+		ent.eng.depth--
 		if r := recover(); r != nil {
 			ent.recovered(r)
 		}

@@ -5,6 +5,8 @@ package unicorn
 #cgo nocallback vs_snap_take
 #cgo noescape vs_snap_take_mmr
 #cgo nocallback vs_snap_take_mmr
+#cgo noescape vs_snap_flush
+#cgo nocallback vs_snap_flush
 #include <stdlib.h>
 #include "shim.h"
 */
@@ -29,6 +31,69 @@ import (
 // register or EIP, whose new value is kept instead (a write to EFLAGS,
 // a segment, a control, descriptor-table or model-specific register can
 // change what other registers read back, or read back differently).
+
+// Deferred writes. Inside the eager interrupt hook (HookIntrFault), with
+// no other callback nested in it, a write of a general register, EIP or
+// EFLAGS is queued in C memory instead of crossing into C: the hook's C
+// side performs the queue after the handler returns. Whatever needs the
+// CPU to hold those values first flushes the queue (flushRegs): a context
+// save or restore, Stop (so that a write before a Stop still precedes it:
+// pitfall 6), Start, a register read the snapshot cannot answer, any
+// other register write, a TLB or translation flush. The snapshot keeps
+// the written values (EFLAGS excepted: Unicorn may read it back with
+// other bits, so a read of it flushes and re-reads).
+
+// deferrable marks the registers a write of which may be queued.
+var deferrable [512]bool
+
+func init() {
+	for _, r := range []Reg{EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, EIP, EFLAGS} {
+		deferrable[r] = true
+	}
+}
+
+// deferWrite queues a write of v to r if the engine is inside the eager
+// hook's handler; false: write it now.
+func (e *Engine) deferWrite(r Reg, v uint32) bool {
+	s := e.snap
+	if s == nil || s.in_eager == 0 || e.depth != 1 || r < 0 || int(r) >= len(deferrable) || !deferrable[r] {
+		return false
+	}
+	i := 0
+	for ; i < int(s.ndirty); i++ {
+		if s.dirty_regs[i] == C.int(r) {
+			break
+		}
+	}
+	if i == len(s.dirty_regs) {
+		e.flushRegs()
+		i = 0
+	}
+	s.dirty_regs[i] = C.int(r)
+	s.dirty_vals[i] = C.uint32_t(v)
+	if i == int(s.ndirty) {
+		s.ndirty++
+	}
+	if r == EFLAGS {
+		e.eflagsDirty = true
+	} else if s.valid != 0 {
+		s.vals[snapSlot[r]-1] = C.uint32_t(v)
+	}
+	return true
+}
+
+// flushRegs performs the queued writes now (one cgo call, only if any).
+func (e *Engine) flushRegs() {
+	s := e.snap
+	if s == nil || s.ndirty == 0 {
+		return
+	}
+	C.vs_snap_flush(e.uc, s) // a failure is kept in flush_err, reported by Start
+	if e.eflagsDirty {
+		e.eflagsDirty = false
+		s.valid = 0
+	}
+}
 
 // snapRegs is the C snapshot's slot order (vs_snap_regs in shim.c).
 var snapRegs = [C.VS_SNAP_N]Reg{
@@ -106,8 +171,12 @@ func (e *Engine) cachedReg(r Reg) (v uint32, ok bool, err error) {
 	if slot == 0 {
 		return 0, false, nil
 	}
+	if r == EFLAGS && e.eflagsDirty {
+		e.flushRegs()
+	}
 	s := e.snap
 	if s.valid == 0 {
+		e.flushRegs()
 		if err := ucErr(C.vs_snap_take(e.uc, s)); err != nil {
 			return 0, true, fmt.Errorf("unicorn: reg read %v: %w", r, err)
 		}
@@ -149,7 +218,13 @@ func (e *Engine) regsCached(rs []Reg, out []uint32) bool {
 			return false
 		}
 	}
+	if e.eflagsDirty {
+		e.flushRegs()
+	}
 	s := e.snap
+	if s.valid == 0 {
+		e.flushRegs()
+	}
 	if s.valid == 0 && C.vs_snap_take(e.uc, s) != C.UC_ERR_OK {
 		return false // the plain batch read reports the error
 	}

@@ -62,7 +62,10 @@ static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 		vs_snap_take_mmr(uc, s);
 	}
 	s->eager = 1;
+	s->in_eager = 1;
 	virtsimUcIntr(s->intr_handle, intno);
+	s->in_eager = 0;
+	vs_snap_flush(uc, s);
 }
 
 // ---- hook registration (uc_hook_add is variadic) ----
@@ -325,6 +328,22 @@ static const int vs_snap_regs[VS_SNAP_N] = {
 	UC_X86_REG_CS, UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS,
 	UC_X86_REG_CR0, UC_X86_REG_CR2, UC_X86_REG_CR3, UC_X86_REG_CR4,
 };
+
+uc_err vs_snap_flush(uc_engine *uc, vs_snap *s) {
+	uc_err first = UC_ERR_OK;
+	for (int i = 0; i < s->ndirty; i++) {
+		uint64_t w = s->dirty_vals[i];
+		uc_err err = uc_reg_write(uc, s->dirty_regs[i], &w);
+		if (err != UC_ERR_OK && first == UC_ERR_OK) {
+			first = err;
+		}
+	}
+	s->ndirty = 0;
+	if (first != UC_ERR_OK && s->flush_err == UC_ERR_OK) {
+		s->flush_err = first;
+	}
+	return first;
+}
 
 uc_err vs_snap_take(uc_engine *uc, vs_snap *s) {
 	uc_err err = vs_reg_read_batch32(uc, vs_snap_regs, s->vals, VS_SNAP_N);

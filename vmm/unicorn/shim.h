@@ -140,7 +140,18 @@ typedef struct vs_snap {
 	int32_t fault_err;   // uc_err of the take
 	uint32_t fault_code;
 	int32_t fault_is_int;
+	// Deferred register writes: while the eager hook's Go handler runs (and
+	// no other hook is nested in it), writes of the general registers,
+	// EIP and EFLAGS are queued here and performed by the hook after the
+	// handler returns, or earlier by vs_snap_flush when the Go side needs
+	// the CPU to have them (regcache_cgo.go).
+	int32_t in_eager; // the eager hook's handler is running
+	int32_t ndirty;
+	int dirty_regs[16];
+	uint32_t dirty_vals[16];
+	int32_t flush_err; // the first failed deferred write (uc_err), sticky
 } vs_snap;
+uc_err vs_snap_flush(uc_engine *uc, vs_snap *s);
 uc_err vs_snap_take(uc_engine *uc, vs_snap *s);
 uc_err vs_snap_take_mmr(uc_engine *uc, vs_snap *s);
 uc_err vs_hook_intr_fault(uc_engine *uc, uc_hook *hh, vs_snap *s);

@@ -23,6 +23,7 @@ func (e *Engine) SetTLBMode(mode TLBMode) error {
 	if e.uc == nil {
 		return errClosed("set TLB mode")
 	}
+	e.flushRegs()
 	if err := ucErr(C.vs_tlb_mode(e.uc, C.int(mode))); err != nil {
 		return fmt.Errorf("unicorn: set TLB mode %d: %w", mode, err)
 	}
@@ -35,6 +36,7 @@ func (e *Engine) FlushTLB() error {
 	if e.uc == nil {
 		return errClosed("flush TLB")
 	}
+	e.flushRegs()
 	if err := ucErr(C.vs_flush_tlb(e.uc)); err != nil {
 		return fmt.Errorf("unicorn: flush TLB: %w", err)
 	}
