@@ -110,7 +110,7 @@ func (m *Machine) hookSite(pc uint32) error {
 		}
 		return nil
 	}
-	if _, err := m.E.HookCode(uint64(pc), uint64(pc), m.onIOSite); err != nil {
+	if _, err := m.E.HookCodeEager(uint64(pc), uint64(pc), m.onIOSite); err != nil {
 		return fmt.Errorf("vmm: hook I/O site %#x: %w", pc, err)
 	}
 	return nil

@@ -292,7 +292,7 @@ func (m *Machine) installHooks() error {
 	if _, err := e.HookMemInvalid(m.onMemInvalid); err != nil {
 		return fmt.Errorf("vmm: memory hook: %w", err)
 	}
-	if _, err := e.HookCode(landingAddr, landingAddr, m.onLanding); err != nil {
+	if _, err := e.HookCodeEager(landingAddr, landingAddr, m.onLanding); err != nil {
 		return fmt.Errorf("vmm: landing hook: %w", err)
 	}
 	for pc := range m.ioSites {

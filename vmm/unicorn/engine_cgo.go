@@ -90,6 +90,8 @@ type Engine struct {
 	// for Start.
 	pendingFree   []*C.vs_counter
 	pendingClocks []*C.vs_clock
+	eagers        map[uint32]*C.vs_eager // HookCodeEager's C data by handle
+	pendingEagers []*C.vs_eager          // deleted eager hooks, freed after Start
 	host          []hostRegion // MemMapHost regions, written directly
 	wbatch        *C.vs_wbatch // SetRegs' staging area (C memory)
 	snap          *C.vs_snap   // the register cache (regcache_cgo.go), C memory
@@ -282,6 +284,10 @@ func (e *Engine) Close() error {
 	e.wbatch = nil
 	freeSnap(e.snap)
 	e.snap = nil
+	for _, eg := range e.eagers {
+		C.free(unsafe.Pointer(eg))
+	}
+	e.eagers = nil
 	if err != nil {
 		return fmt.Errorf("unicorn: close: %w", err)
 	}
@@ -297,6 +303,12 @@ func (e *Engine) freePending() {
 		C.vs_clock_free(c)
 	}
 	e.pendingClocks = nil
+	if !e.running {
+		for _, eg := range e.pendingEagers {
+			C.free(unsafe.Pointer(eg))
+		}
+		e.pendingEagers = nil
+	}
 }
 
 // MemMap maps [addr, addr+size) with permissions p. addr and size must be
@@ -465,6 +477,9 @@ func (e *Engine) SetRegs(rs []Reg, vals []uint32) error {
 	}
 	// A batch write may load segments (hooks may run): the snapshot is
 	// taken again when next needed.
+	if e.deferAll(rs, vals) {
+		return nil
+	}
 	e.flushRegs()
 	defer e.forgetRegs()
 	wb := e.wbatch
@@ -517,7 +532,9 @@ func (e *Engine) SetMMR(r Reg, m MMR) error {
 		return fmt.Errorf("unicorn: mmr write %v: not a descriptor-table register: %w", r, ErrArg)
 	}
 	e.flushRegs()
-	defer e.forgetRegs()
+	// A descriptor-table register changes no other register: only the
+	// snapshot's descriptor-table part is taken again.
+	defer e.forgetMMRs()
 	err := ucErr(C.vs_mmr_write(e.uc, C.int(r), C.uint16_t(m.Selector), C.uint64_t(m.Base), C.uint32_t(m.Limit), C.uint32_t(m.Flags)))
 	if err != nil {
 		return fmt.Errorf("unicorn: mmr write %v: %w", r, err)

@@ -2,6 +2,7 @@ package unicorn
 
 /*
 #include <stdint.h>
+#include <stdlib.h>
 #include "shim.h"
 */
 import "C"
@@ -9,6 +10,7 @@ import "C"
 import (
 	"fmt"
 	"runtime/debug"
+	"unsafe"
 )
 
 // ---- exported trampolines (called from shim.c) ----
@@ -188,6 +190,12 @@ func (e *Engine) Del(h Hook) error {
 	if uint32(e.snap.intr_handle) == h.slot {
 		e.snap.intr_handle = 0 // the eager interrupt hook is gone
 	}
+	if eg, ok := e.eagers[h.slot]; ok {
+		// Freed when Start returns: the hook may be running (a hook may
+		// delete itself), and Unicorn may still hold the pointer until then.
+		delete(e.eagers, h.slot)
+		e.pendingEagers = append(e.pendingEagers, eg)
+	}
 	if err != nil {
 		return fmt.Errorf("unicorn: hook del: %w", err)
 	}
@@ -338,6 +346,36 @@ func (e *Engine) HookCode(begin, end uint64, fn func(addr uint64, size uint32)) 
 	return e.addHook(&entry{kind: kindCode, code: fn}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
 		return C.vs_hook_code(e.uc, hh, C.uint64_t(begin), C.uint64_t(end), h)
 	})
+}
+
+// HookCodeEager is HookCode for a handler that reads and writes
+// registers (an emulated instruction at one address, a landing pad): the
+// C side takes the register snapshot before fn runs and performs the
+// register writes fn queued after it returns, so fn itself makes no cgo
+// call for them (see the package documentation). Each call of the hook
+// pays for the snapshot: limit it to addresses that need it.
+func (e *Engine) HookCodeEager(begin, end uint64, fn func(addr uint64, size uint32)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindCode)
+	}
+	eg := (*C.vs_eager)(C.calloc(1, C.size_t(unsafe.Sizeof(C.vs_eager{}))))
+	if eg == nil {
+		return Hook{}, fmt.Errorf("unicorn: hook add %v: %w", kindCode, ErrNoMem)
+	}
+	eg.s = e.snap
+	h, err := e.addHook(&entry{kind: kindCode, code: fn}, func(hh *C.uc_hook, handle C.uintptr_t) C.uc_err {
+		eg.handle = handle
+		return C.vs_hook_code_eager(e.uc, hh, C.uint64_t(begin), C.uint64_t(end), eg)
+	})
+	if err != nil {
+		C.free(unsafe.Pointer(eg))
+		return Hook{}, err
+	}
+	if e.eagers == nil {
+		e.eagers = map[uint32]*C.vs_eager{}
+	}
+	e.eagers[h.slot] = eg
+	return h, nil
 }
 
 // HookBlock calls fn at the start of every translated basic block whose

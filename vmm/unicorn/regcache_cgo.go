@@ -82,6 +82,31 @@ func (e *Engine) deferWrite(r Reg, v uint32) bool {
 	return true
 }
 
+// deferAll queues a batch write if every register in it can be queued
+// (and there is room); false: write the batch now.
+func (e *Engine) deferAll(rs []Reg, vals []uint32) bool {
+	s := e.snap
+	if s == nil || s.in_eager == 0 || e.depth != 1 || len(rs) > len(s.dirty_regs)-int(s.ndirty) {
+		return false
+	}
+	for _, r := range rs {
+		if r < 0 || int(r) >= len(deferrable) || !deferrable[r] {
+			return false
+		}
+	}
+	for i, r := range rs {
+		e.deferWrite(r, vals[i])
+	}
+	return true
+}
+
+// forgetMMRs drops the snapshot's descriptor-table registers only.
+func (e *Engine) forgetMMRs() {
+	if s := e.snap; s != nil {
+		s.mmr_valid = 0
+	}
+}
+
 // flushRegs performs the queued writes now (one cgo call, only if any).
 func (e *Engine) flushRegs() {
 	s := e.snap

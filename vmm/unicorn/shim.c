@@ -68,6 +68,20 @@ static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 	vs_snap_flush(uc, s);
 }
 
+static void tramp_code_eager(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
+	vs_eager *e = (vs_eager *)ud;
+	vs_snap *s = e->s;
+	if (vs_snap_take(uc, s) == UC_ERR_OK) {
+		vs_snap_take_mmr(uc, s);
+	}
+	s->fault_valid = 0;
+	s->eager = 1;
+	s->in_eager = 1;
+	virtsimUcCode(e->handle, addr, size);
+	s->in_eager = 0;
+	vs_snap_flush(uc, s);
+}
+
 // ---- hook registration (uc_hook_add is variadic) ----
 // begin=1, end=0 is Unicorn's "every address".
 
@@ -77,6 +91,10 @@ uc_err vs_hook_intr(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
 
 uc_err vs_hook_intr_fault(uc_engine *uc, uc_hook *hh, vs_snap *s) {
 	return uc_hook_add(uc, hh, UC_HOOK_INTR, (void *)tramp_intr_fault, (void *)s, 1, 0);
+}
+
+uc_err vs_hook_code_eager(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, vs_eager *e) {
+	return uc_hook_add(uc, hh, UC_HOOK_CODE, (void *)tramp_code_eager, (void *)e, begin, end);
 }
 
 uc_err vs_hook_in(uc_engine *uc, uc_hook *hh, uintptr_t handle) {

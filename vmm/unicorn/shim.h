@@ -152,6 +152,15 @@ typedef struct vs_snap {
 	int32_t flush_err; // the first failed deferred write (uc_err), sticky
 } vs_snap;
 uc_err vs_snap_flush(uc_engine *uc, vs_snap *s);
+
+// An eager code hook (vs_hook_code_eager): the snapshot is taken before
+// the Go handler runs and the writes it queued are performed after, as
+// for the eager interrupt hook. Allocated with malloc, owned by the Engine.
+typedef struct vs_eager {
+	vs_snap *s;
+	uintptr_t handle; // Go registry handle of the handler
+} vs_eager;
+uc_err vs_hook_code_eager(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, vs_eager *e);
 uc_err vs_snap_take(uc_engine *uc, vs_snap *s);
 uc_err vs_snap_take_mmr(uc_engine *uc, vs_snap *s);
 uc_err vs_hook_intr_fault(uc_engine *uc, uc_hook *hh, vs_snap *s);
