@@ -92,9 +92,9 @@ type Engine struct {
 	pendingClocks []*C.vs_clock
 	eagers        map[uint32]*C.vs_eager // HookCodeEager's C data by handle
 	pendingEagers []*C.vs_eager          // deleted eager hooks, freed after Start
-	host          []hostRegion // MemMapHost regions, written directly
-	wbatch        *C.vs_wbatch // SetRegs' staging area (C memory)
-	snap          *C.vs_snap   // the register cache (regcache_cgo.go), C memory
+	host          []hostRegion           // MemMapHost regions, written directly
+	wbatch        *C.vs_wbatch           // SetRegs' staging area (C memory)
+	snap          *C.vs_snap             // the register cache (regcache_cgo.go), C memory
 	running       bool
 	exitSet       bool // ExitSet: until is a one-run exit set, 0 = none
 	depth         int  // Go callbacks running (nested ones > 1)
