@@ -64,6 +64,7 @@ static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 	s->eager = 1;
 	s->in_eager = 1;
 	virtsimUcIntr(s->intr_handle, intno);
+	s->eager = 0; // consumed by the Go entry, unless it skipped the callback
 	s->in_eager = 0;
 	vs_snap_flush(uc, s);
 }
@@ -78,6 +79,7 @@ static void tramp_code_eager(uc_engine *uc, uint64_t addr, uint32_t size, void *
 	s->eager = 1;
 	s->in_eager = 1;
 	virtsimUcCode(e->handle, addr, size);
+	s->eager = 0;
 	s->in_eager = 0;
 	vs_snap_flush(uc, s);
 }
