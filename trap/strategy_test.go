@@ -191,7 +191,7 @@ func TestExitCgoCalls(t *testing.T) {
 	}{
 		{"trap", "irq-toggle", 0}, // fault, snapshot and writes in the eager hooks' C side
 		{"trap", "io", 0},
-		{"native", "syscall", 4}, // GDTR to the call gate's copy and back, each re-read
+		{"native", "syscall", 2}, // GDTR to the call gate's copy and back
 		{"native", "io", 0},
 	} {
 		per, exits := vmmtest.CgoCallsPerExit(t, c.strategy, load(t, c.workload), 1000, 3000)

@@ -532,13 +532,14 @@ func (e *Engine) SetMMR(r Reg, m MMR) error {
 		return fmt.Errorf("unicorn: mmr write %v: not a descriptor-table register: %w", r, ErrArg)
 	}
 	e.flushRegs()
-	// A descriptor-table register changes no other register: only the
-	// snapshot's descriptor-table part is taken again.
-	defer e.forgetMMRs()
 	err := ucErr(C.vs_mmr_write(e.uc, C.int(r), C.uint16_t(m.Selector), C.uint64_t(m.Base), C.uint32_t(m.Limit), C.uint32_t(m.Flags)))
 	if err != nil {
+		e.forgetMMRs()
 		return fmt.Errorf("unicorn: mmr write %v: %w", r, err)
 	}
+	// A descriptor-table register changes no other register: the snapshot
+	// keeps GDTR's and IDTR's new value, and takes LDTR and TR again.
+	e.wroteMMR(r, m)
 	return nil
 }
 

@@ -100,6 +100,23 @@ func (e *Engine) deferAll(rs []Reg, vals []uint32) bool {
 	return true
 }
 
+// wroteMMR keeps the snapshot consistent with a write of m to r: GDTR and
+// IDTR read back as Unicorn stores them (the base, the limit's low 16
+// bits, no selector or flags: TestMMRWriteThrough), LDTR and TR are read
+// again.
+func (e *Engine) wroteMMR(r Reg, m MMR) {
+	s := e.snap
+	if s == nil || s.mmr_valid == 0 {
+		return
+	}
+	if r != GDTR && r != IDTR {
+		s.mmr_valid = 0
+		return
+	}
+	c := &s.mmr[snapSlot[r]-1]
+	c.base, c.limit, c.sel, c.flags = C.uint64_t(m.Base), C.uint32_t(m.Limit&0xFFFF), 0, 0
+}
+
 // forgetMMRs drops the snapshot's descriptor-table registers only.
 func (e *Engine) forgetMMRs() {
 	if s := e.snap; s != nil {

@@ -58,3 +58,35 @@ func TestEagerHookRegisters(t *testing.T) {
 		t.Errorf("EFLAGS = %#x after the run, want CF set", fl)
 	}
 }
+
+// GDTR and IDTR writes keep the snapshot: what it answers afterwards is
+// what the CPU reads back (the limit's low 16 bits, no selector or flags).
+func TestMMRWriteThrough(t *testing.T) {
+	e := newVM(t, []byte{0xf4})
+	for _, r := range []Reg{GDTR, IDTR} {
+		for _, m := range []MMR{
+			{Base: 0x12345678, Limit: 0x12345, Selector: 0x1b, Flags: 0x9b},
+			{Base: 0xfffff000, Limit: 0xffff},
+			{},
+		} {
+			if _, err := e.MMR(r); err != nil { // a valid snapshot first
+				t.Fatal(err)
+			}
+			if err := e.SetMMR(r, m); err != nil {
+				t.Fatal(err)
+			}
+			cached, err := e.MMR(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.forgetRegs()
+			cpu, err := e.MMR(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cached != cpu {
+				t.Errorf("%v after writing %+v: snapshot %+v, CPU %+v", r, m, cached, cpu)
+			}
+		}
+	}
+}
