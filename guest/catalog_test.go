@@ -111,23 +111,7 @@ func TestDefaultArgsMatchSources(t *testing.T) {
 
 // TestABIIncMatchesGo keeps guest/src/include/abi.inc and abi.go in step.
 func TestABIIncMatchesGo(t *testing.T) {
-	f, err := os.Open("src/include/abi.inc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	set := regexp.MustCompile(`^\.set\s+([A-Z0-9_]+),\s*(0x[0-9A-Fa-f]+|\d+)\b`)
-	vals := map[string]uint64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := set.FindStringSubmatch(sc.Text()); m != nil {
-			v, err := strconv.ParseUint(m[2], 0, 32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vals[m[1]] = v
-		}
-	}
+	vals := incSets(t, "src/include/abi.inc")
 	for name, want := range map[string]uint64{
 		"MB_HEADER_MAGIC": MultibootHeaderMagic, "MB_BOOT_MAGIC": MultibootMagic,
 		"MB_FLAG_CMDLINE": InfoFlagCmdline, "PORT_COM1": PortCOM1, "LSR_THRE": LSRTHREmpty,
@@ -209,4 +193,28 @@ func TestSourcesUsePVOps(t *testing.T) {
 			}
 		}
 	}
+}
+
+// incSets reads the numeric `.set NAME, VALUE` lines of an assembler
+// include file (the guest ABI the Go side must agree with).
+func incSets(t *testing.T, path string) map[string]uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	set := regexp.MustCompile(`^\.set\s+([A-Z0-9_]+),\s*(0x[0-9A-Fa-f]+|\d+)\b`)
+	vals := map[string]uint64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := set.FindStringSubmatch(sc.Text()); m != nil {
+			v, err := strconv.ParseUint(m[2], 0, 32)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", path, m[1], err)
+			}
+			vals[m[1]] = v
+		}
+	}
+	return vals
 }

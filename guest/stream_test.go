@@ -1,33 +1,11 @@
 package guest
 
-import (
-	"bufio"
-	"os"
-	"regexp"
-	"strconv"
-	"testing"
-)
+import "testing"
 
 // TestStreamIncMatchesGo: stream.inc (the loader's and the program's ABI)
 // and stream.go define the same layout.
 func TestStreamIncMatchesGo(t *testing.T) {
-	f, err := os.Open("src/include/stream.inc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	set := regexp.MustCompile(`^\.set\s+([A-Z0-9_]+),\s*(0x[0-9A-Fa-f]+|\d+)\b`)
-	vals := map[string]uint64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := set.FindStringSubmatch(sc.Text()); m != nil {
-			v, err := strconv.ParseUint(m[2], 0, 32)
-			if err != nil {
-				t.Fatalf("%s: %v", m[1], err)
-			}
-			vals[m[1]] = v
-		}
-	}
+	vals := incSets(t, "src/include/stream.inc")
 	for name, want := range map[string]uint64{
 		"STREAM_MAGIC": StreamMagic, "STREAM_HDR_MAGIC": StreamHdrMagic, "STREAM_HDR_LOAD": StreamHdrLoad,
 		"STREAM_HDR_ENTRY": StreamHdrEntry, "STREAM_HDR_SECTORS": StreamHdrSectors, "STREAM_HDR_SUM": StreamHdrSum,
