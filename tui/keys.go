@@ -7,7 +7,8 @@ import "github.com/charmbracelet/bubbles/key"
 // help the key list of the help screen.
 type keyMap struct {
 	Help, Step, Next, Continue, Restart, Strategy, PrevStrategy,
-	Translate, Compare, Pages, Guests, Quit, Back, Pick key.Binding
+	Translate, Compare, Pages, Guests, Quit, Back, Pick,
+	Save, Restore, Move key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -26,6 +27,9 @@ func newKeyMap() keyMap {
 		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Pick:         key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+		Save:         key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "save the VM")),
+		Restore:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "restore the saved VM")),
+		Move:         key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "move to the next strategy")),
 	}
 }
 
@@ -40,6 +44,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Step, k.Next, k.Continue, k.Restart},
 		{k.Strategy, k.PrevStrategy, k.Translate, k.Compare, k.Pages},
+		{k.Save, k.Restore, k.Move},
 		{k.Guests, k.Help, k.Back, k.Quit},
 	}
 }

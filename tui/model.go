@@ -343,6 +343,20 @@ func (m *Model) apply(u updateMsg) {
 	if u.Done == ctlStep || u.Done == ctlNext {
 		m.pending = max(0, m.pending-1)
 	}
+	if u.Done == ctlSave || u.Done == ctlRestore || u.Done == ctlMove {
+		// A save, restore or move that failed leaves the VM as it was.
+		if u.Err != nil {
+			m.flash, u.Err = "not done: "+u.Err.Error(), nil
+		}
+		if u.Note != "" {
+			m.flash = u.Note
+		}
+	}
+	if m.strat != nil && u.Strategy != "" && u.Strategy != m.strat.Name {
+		if s, err := vmm.LookupStrategy(u.Strategy); err == nil {
+			m.strat = s
+		}
+	}
 	switch {
 	case u.Err != nil:
 		m.state, m.err = runFailed, u.Err
@@ -449,8 +463,31 @@ func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.request(ctlNext)
 	case key.Matches(k, m.keys.Continue):
 		m.toggleRun()
+	case key.Matches(k, m.keys.Save):
+		m.whole(ctlSave, "saving the VM")
+	case key.Matches(k, m.keys.Restore):
+		m.whole(ctlRestore, "restoring the saved VM")
+	case key.Matches(k, m.keys.Move):
+		m.whole(ctlMove, "moving the VM to the next strategy")
 	}
 	return m, nil
+}
+
+// whole asks for a save, restore or move of the paused VM (the guest
+// goroutine answers with a note, or an error that leaves the VM as it was).
+func (m *Model) whole(c control, doing string) {
+	switch m.state {
+	case runPaused:
+	case runRunning, runBusy:
+		m.flash = "pause the guest first (c)"
+		return
+	default:
+		m.flash = "no paused guest to save, restore or move"
+		return
+	}
+	if m.send(c) {
+		m.flash = doing + "…"
+	}
 }
 
 func (m *Model) pickerKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {

@@ -1,8 +1,12 @@
 package tui
 
 import (
+	"strings"
+
 	"fmt"
 	"time"
+	"virtsim/migrate"
+	"virtsim/vmstate"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -26,6 +30,9 @@ const (
 	ctlPause                   // stop continuing
 	ctlTransOn                 // include the translation at the PC in snapshots
 	ctlTransOff                // stop including it
+	ctlSave                    // save the paused VM (vmstate) to the session's save folder
+	ctlRestore                 // replace the VM with the one saved there, under the current strategy
+	ctlMove                    // move the paused VM to the next strategy that can take it
 )
 
 // Snapshot is everything the UI shows of a paused (or briefly sliced)
@@ -88,6 +95,10 @@ type updateMsg struct {
 	Err  error
 	// Took is how long the guest ran for this update.
 	Took time.Duration
+	// Strategy names the strategy the VM runs under now (a move or a
+	// restore may change it); Note says what a save, restore or move did.
+	Strategy string
+	Note     string
 }
 
 // bootedMsg reports that the instance exists (or could not be created).
@@ -113,6 +124,9 @@ type sessionSpec struct {
 	Strategy *vmm.Strategy
 	Image    *guest.Image
 	Config   vmm.Config
+	// SaveDir is where the save and restore keys keep the VM
+	// (default virtsim-save in the working directory).
+	SaveDir string
 }
 
 // startFunc starts a session; the model calls it (tests replace it).
@@ -202,8 +216,10 @@ func (s *session) loop(spec sessionSpec) {
 	trans := false
 	running := false
 	sent := 0
+	pendingNote, strategy := "", spec.Strategy.Name
 	update := func(done control, took time.Duration, err error) bool {
-		u := updateMsg{gen: s.gen, Running: running, Done: done, Err: err, Took: took}
+		u := updateMsg{gen: s.gen, Running: running, Done: done, Err: err, Took: took, Strategy: strategy, Note: pendingNote}
+		pendingNote = ""
 		u.Dropped = total - sent - len(pending)
 		if len(pending) > maxBatchEvents {
 			u.Dropped += len(pending) - maxBatchEvents
@@ -240,6 +256,19 @@ func (s *session) loop(spec sessionSpec) {
 		case ctlTransOn, ctlTransOff:
 			trans = c == ctlTransOn
 			return update(c, 0, nil)
+		case ctlSave, ctlRestore, ctlMove:
+			running = false
+			next, note, err := whole(c, inst, spec, cfg)
+			if next != nil {
+				inst.Close()
+				inst = next
+				strat, _ := vmm.LookupStrategy(inst.Result().Strategy)
+				if strat != nil {
+					spec.Strategy = strat
+				}
+			}
+			pendingNote, strategy = note, spec.Strategy.Name
+			return update(c, 0, err)
 		}
 		return true
 	}
@@ -289,6 +318,87 @@ func (s *session) loop(spec sessionSpec) {
 			return
 		}
 	}
+}
+
+// moveOrder is the order the move key walks: the strategies that run the
+// native build of a kernel on the same machine model (a paravirtual guest
+// can only move to pv, which it already runs under).
+var moveOrder = []string{"native", "trap", "bt"}
+
+// whole does what the save, restore and move keys ask of the paused VM:
+// the VM as a file (vmstate) and back, under the same or the next
+// strategy. It returns the instance that replaces inst (nil: none).
+func whole(c control, inst vmm.Instance, spec sessionSpec, cfg vmm.Config) (vmm.Instance, string, error) {
+	dir := spec.SaveDir
+	if dir == "" {
+		dir = "virtsim-save"
+	}
+	save := func() (*vmstate.State, error) {
+		sn, ok := inst.(vmm.Snapshotter)
+		if !ok {
+			return nil, fmt.Errorf("%s cannot save a VM", spec.Strategy.Name)
+		}
+		if inst.Result().Stop.Kind != vmm.StopNone {
+			return nil, fmt.Errorf("the guest has stopped: nothing to save")
+		}
+		return sn.SaveState()
+	}
+	into := func(s *vmm.Strategy, st *vmstate.State) (vmm.Instance, error) {
+		img, err := migrate.ImageFor(st)
+		if err != nil {
+			img = spec.Image // a kernel of the user's own (--image)
+		}
+		return migrate.Restore(s, img, cfg, st)
+	}
+	switch c {
+	case ctlSave:
+		st, err := save()
+		if err != nil {
+			return nil, "", err
+		}
+		if err := vmstate.Save(dir, st); err != nil {
+			return nil, "", err
+		}
+		return nil, fmt.Sprintf("saved at instruction %d to %s (virtsim restore %s continues it; o restores it here)", st.Instructions, dir, dir), nil
+	case ctlRestore:
+		st, err := vmstate.Load(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		next, err := into(spec.Strategy, st)
+		if err != nil {
+			return nil, "", err
+		}
+		return next, fmt.Sprintf("restored %s (saved under %s at instruction %d) under %s", dir, st.Strategy, st.Instructions, spec.Strategy.Name), nil
+	}
+	st, err := save()
+	if err != nil {
+		return nil, "", err
+	}
+	from := spec.Strategy.Name
+	var tried []string
+	for i := range moveOrder {
+		if moveOrder[i] != from {
+			continue
+		}
+		for j := 1; j < len(moveOrder); j++ {
+			name := moveOrder[(i+j)%len(moveOrder)]
+			s, err := vmm.LookupStrategy(name)
+			if err != nil {
+				continue
+			}
+			next, err := into(s, st)
+			if err != nil {
+				tried = append(tried, fmt.Sprintf("%s: %v", name, err))
+				continue
+			}
+			return next, fmt.Sprintf("moved from %s to %s at instruction %d: the same guest state, the VMM's caches rebuilt", from, name, st.Instructions), nil
+		}
+	}
+	if len(tried) == 0 {
+		return nil, "", fmt.Errorf("a VM under %s cannot move to another strategy here (moves go native -> trap -> bt -> native)", from)
+	}
+	return nil, "", fmt.Errorf("no strategy took the VM: %s", strings.Join(tried, "; "))
 }
 
 // newInstance creates the instance, turning a panic in a strategy's

@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"virtsim/guest"
+	_ "virtsim/translate"
 	_ "virtsim/trap"
 	"virtsim/vmm"
 )
@@ -212,5 +213,74 @@ func TestSessionBootPanic(t *testing.T) {
 	b, ok := recv(t, e).(bootedMsg)
 	if !ok || b.Err == nil || !strings.Contains(b.Err.Error(), "strategy wip panicked: half built") {
 		t.Errorf("boot of a panicking strategy: %+v", b)
+	}
+}
+
+// TestSessionSaveRestoreMove: the save, restore and move keys' work on the
+// guest goroutine. A paused guest moves trap -> bt -> native -> trap, is
+// saved, runs on, is restored to the save, and runs to the end with the
+// uninterrupted run's output; a failure (a stopped guest) leaves the VM as
+// it was.
+func TestSessionSaveRestoreMove(t *testing.T) {
+	w, err := guest.Lookup("syscall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := w.Load(vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, _ := vmm.LookupStrategy("native")
+	ref, err := vmm.RunGuest(ns, img, vmm.Config{Name: w.Name, Args: "n=40"}.WithDefaults(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := vmm.LookupStrategy("trap")
+	dir := t.TempDir()
+	e := startSession(sessionSpec{Gen: 1, Strategy: s, Image: img, SaveDir: dir,
+		Config: vmm.Config{Name: w.Name, Args: "n=40", Count: true, TimeBudget: time.Hour}})
+	t.Cleanup(e.Close)
+	if b, ok := recv(t, e).(bootedMsg); !ok || b.Err != nil {
+		t.Fatalf("boot: %+v", b)
+	}
+	recv(t, e)
+	next := func(n int) updateMsg {
+		var u updateMsg
+		for i := 0; i < n; i++ {
+			e.Send(ctlNext)
+			u = recv(t, e).(updateMsg)
+		}
+		return u
+	}
+	next(30)
+	for _, want := range []string{"bt", "native", "trap"} {
+		e.Send(ctlMove)
+		u := recv(t, e).(updateMsg)
+		if u.Err != nil || u.Strategy != want || !strings.Contains(u.Note, "moved") {
+			t.Fatalf("move: err %v, now under %q (want %s), note %q", u.Err, u.Strategy, want, u.Note)
+		}
+		next(20)
+	}
+	e.Send(ctlSave)
+	u := recv(t, e).(updateMsg)
+	if u.Err != nil || !strings.Contains(u.Note, "saved at instruction") {
+		t.Fatalf("save: %v %q", u.Err, u.Note)
+	}
+	saved := u.Snap.Instructions
+	next(40)
+	e.Send(ctlRestore)
+	u = recv(t, e).(updateMsg)
+	if u.Err != nil || u.Strategy != "trap" || u.Snap.Instructions != saved {
+		t.Fatalf("restore: err %v, under %s, at instruction %d (saved at %d)", u.Err, u.Strategy, u.Snap.Instructions, saved)
+	}
+	for i := 0; i < 10000 && u.Snap.Stop.Kind == vmm.StopNone; i++ {
+		u = next(1)
+	}
+	if u.Snap.Stop.Kind != vmm.StopExit || u.Snap.Serial != ref.Serial {
+		t.Fatalf("after the moves and the restore: %s\n%q\nuninterrupted:\n%q", u.Snap.Stop, u.Snap.Serial, ref.Serial)
+	}
+	e.Send(ctlSave)
+	if u = recv(t, e).(updateMsg); u.Err == nil {
+		t.Errorf("saving a stopped guest succeeded")
 	}
 }
