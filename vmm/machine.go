@@ -608,7 +608,9 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 			}
 		}
 	}
-	if count == 0 {
+	if count == 0 && !stepByBudget {
+		// A free run stops at a pause point (save, a partition's slice); a
+		// step through the counter's budget is one instruction already.
 		if m.pauseReached() {
 			return false, nil
 		}
