@@ -370,6 +370,9 @@ func (s *MMU) fill(pdi int, lin uint32, t x86.Translation, v uint32) (Fault, err
 	return Fault{Kind: Hidden, Addr: lin}, nil
 }
 
+// VMMPDEs are the VMM's own directory entries (for FirstVMMPDE upward).
+func (s *MMU) VMMPDEs() []uint32 { return s.cfg.VMMPDEs }
+
 // VMMEntry is the physical address of the VMM's own page-table entry for
 // lin, in its region (false if lin is below it or its directory entry maps
 // no table).

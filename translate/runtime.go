@@ -542,6 +542,9 @@ func (b *BT) Result() *vmm.Result {
 		counters[k] = v
 	}
 	r.Counters = counters
+	if note := b.VMM.OverlapNote(); note != "" {
+		r.Notes = append(append([]string(nil), r.Notes...), note)
+	}
 	if b.tcCounter != nil {
 		tc := b.tcCounter.Count()
 		r.Instructions += tc

@@ -190,10 +190,14 @@ func (t *VMM) syncPaging() {
 		// is stale.
 		t.sh.Flush()
 	}
+	misses := t.sh.Stats.CacheMisses
 	cr3, err := t.sh.Activate(g)
 	if err != nil {
 		t.Fail(err)
 		return
+	}
+	if t.sh.Stats.CacheMisses != misses {
+		t.noteOverlaps(g)
 	}
 	m.SetReg(unicorn.CR3, cr3)
 	if !t.shadowOn {
@@ -300,6 +304,54 @@ func (t *VMM) AliasStep(realPC, guestPC uint32, cause string, f shadow.Fault) {
 func (t *VMM) Aliased(entry uint32) bool {
 	_, ok := t.aliases[entry]
 	return ok
+}
+
+// noteOverlaps looks, once per new guest address space, for pages the
+// guest maps where the VMM keeps its own present pages (the documented
+// limit of AliasStep): loads there would read the VMM's bytes, so the run
+// says so (Result's notes) instead of leaving it silent.
+func (t *VMM) noteOverlaps(g x86.MMU) {
+	if len(t.overlaps) >= maxOverlapNotes {
+		return
+	}
+	hp, gp := t.HostPhys(), t.PhysMem()
+	for i, pde := range t.sh.VMMPDEs() {
+		if pde&x86.PTEPresent == 0 || pde&x86.PTELarge != 0 {
+			continue
+		}
+		for j := uint32(0); j < 1024; j++ {
+			at := pde&x86.PTEAddr + j*4
+			if v, _ := hp.ReadPhys32(at); v&x86.PTEPresent == 0 || t.Aliased(at) {
+				continue
+			}
+			lin := uint32(vmm.VMMBase) + uint32(i)<<22 + j<<12
+			if _, pf := g.Walk(gp, lin, x86.Access{}, false); pf == nil && !t.overlaps[lin] {
+				if t.overlaps == nil {
+					t.overlaps = map[uint32]bool{}
+				}
+				t.overlaps[lin] = true
+				if len(t.overlaps) >= maxOverlapNotes {
+					return
+				}
+			}
+		}
+	}
+}
+
+// maxOverlapNotes bounds the overlapping pages a run remembers.
+const maxOverlapNotes = 4096
+
+// OverlapNote is the run's note on the guest's pages that lie under the
+// VMM's own (empty if none).
+func (t *VMM) OverlapNote() string {
+	if len(t.overlaps) == 0 {
+		return ""
+	}
+	first := uint32(0xFFFFFFFF)
+	for lin := range t.overlaps {
+		first = min(first, lin)
+	}
+	return fmt.Sprintf("the guest maps %d of its pages where %s keeps its own in the real address space (the first at %#x): a guest load there reads the VMM's bytes and a store stops the run (a documented limit: Unicorn enforces no segment limits; the guest's other pages in the VMM's region are aliased, pf/vmm-alias)", len(t.overlaps), t.name, first)
 }
 
 // dropAliases puts the VMM's own entries back where guest pages were

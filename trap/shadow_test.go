@@ -181,6 +181,27 @@ func TestHostilePageTables(t *testing.T) {
 	}
 }
 
+// A guest page mapped where the VMM keeps a page the CPU must reach (trap's
+// GDT at 0xFF000000) cannot be aliased: native reads the guest's page, as
+// QEMU does; trap and bt say so in the run's notes (the documented limit)
+// rather than leave the wrong bytes silent.
+func TestHostileOverlapNoted(t *testing.T) {
+	_, img := hostileImage(t, 9)
+	if got := run(t, "native", img, "", vmm.Config{}); got.Serial != "00009999\n" {
+		t.Errorf("native: %q", got.Serial)
+	}
+	for _, s := range []string{"trap", "bt"} {
+		got := run(t, s, img, "", vmm.Config{})
+		noted := false
+		for _, n := range got.Notes {
+			noted = noted || strings.Contains(n, "where "+s+" keeps its own") && strings.Contains(n, "0xff000000")
+		}
+		if !noted {
+			t.Errorf("%s: no note of the guest's page under the VMM's (notes %q, serial %q)", s, got.Notes, got.Serial)
+		}
+	}
+}
+
 // The paging view: under native the guest's entries are the real ones;
 // under trap the shadow lags behind the guest's tables (entries not yet
 // filled, page tables read-only), and every difference says why.

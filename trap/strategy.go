@@ -107,6 +107,8 @@ type VMM struct {
 	// stepped: real page-table entries changed for the instruction being
 	// stepped (a traced table written by other than mov).
 	stepped []steppedEntry
+	// overlaps: guest-mapped pages under the VMM's present ones (noteOverlaps).
+	overlaps map[uint32]bool
 	// aliases: the VMM's own (absent) entries in its region replaced by
 	// the guest's (AliasStep), by entry address, with what to put back.
 	aliases map[uint32]uint32
@@ -850,6 +852,9 @@ func (t *VMM) Result() *vmm.Result {
 	}
 	for cause, n := range t.audit {
 		r.Counters["audit/"+cause] = n
+	}
+	if note := t.OverlapNote(); note != "" {
+		r.Notes = append(r.Notes, note)
 	}
 	if len(t.sensitive) > 0 {
 		var parts []string

@@ -16,6 +16,8 @@
 #           lives in a page table's frame
 #   CASE 7  the local APIC's page mapped at 0x00800000 (PDE 2) and its
 #           version register read through it
+#   CASE 9  the guest's own page mapped at 0xFF000000, where trap keeps its
+#           GDT (a page the CPU itself must reach): read through there
 #   CASE 8  a PTE changed while paging is off, then paging on again with the
 #           same CR3: the new mapping must be the one used (no stale shadow)
 	.include "corpus.inc"
@@ -44,6 +46,9 @@ _start:
 	movl $page2 + 7, pt1 + 8
 .elseif CASE == 8
 	movl $page + 7, pt1
+.elseif CASE == 9
+	movl $pt2 + 7, pd + 1020 * 4
+	movl $page + 7, pt2
 .elseif CASE == 7
 	movl $pt2 + 7, pd + 2 * 4
 	movl $0xFEE00000 + 0x13, pt2    # present, writable, cache-disabled
@@ -126,6 +131,9 @@ _start:
 	or $0x80000000, %eax
 	mov %eax, %cr0                  # paging on, the same CR3
 	HEX WIN                         # page2
+.elseif CASE == 9
+	movl $0x9999, page
+	HEX 0xFF000000                  # QEMU: 0x9999; trap and bt: the VMM's own bytes
 .elseif CASE == 7
 	mov 0x00800030, %eax            # the APIC's version register
 	and $0xff, %eax
