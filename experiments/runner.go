@@ -228,11 +228,11 @@ func runOnce(s *vmm.Strategy, img *guest.Image, cfg vmm.Config) (*vmm.Result, er
 	if err != nil {
 		return nil, fmt.Errorf("%s under %s: %w", cfg.Name, s.Name, err)
 	}
-	defer inst.Close()
-	if _, err := inst.Run(); err != nil {
-		return inst.Result(), fmt.Errorf("%s under %s: %w", cfg.Name, s.Name, err)
+	res, err := vmm.RunToEnd(inst)
+	if err != nil {
+		return res, fmt.Errorf("%s under %s: %w", cfg.Name, s.Name, err)
 	}
-	return inst.Result(), nil
+	return res, nil
 }
 
 // CountCell makes a cell's counting pass (exact instruction count, every

@@ -90,11 +90,7 @@ func RunRestored(s *vmm.Strategy, img *guest.Image, cfg vmm.Config, st *vmstate.
 	if err != nil {
 		return nil, err
 	}
-	defer inst.Close()
-	if _, err := inst.Run(); err != nil {
-		return inst.Result(), err
-	}
-	return inst.Result(), nil
+	return vmm.RunToEnd(inst)
 }
 
 // ImageFor loads the image a saved VM ran: its catalogue workload's build

@@ -267,12 +267,13 @@ type Fault struct {
 	Addr uint32 // the faulting linear address (CR2)
 	Code uint32 // for True: the guest's error code
 	Phys uint32 // for PTWrite, Beyond, Protected and VMMRegion: the physical address
-	// For VMMRegion and PTWrite, what lets the VMM run the faulting
-	// instruction itself for one step when it cannot (or need not) emulate
-	// it: Alias is a page-table entry mapping the guest's page at Addr as
-	// its tables allow (writable for PTWrite), Entry the physical address
-	// of the real entry to put it in (the VMM's own table in its region,
-	// else the current shadow's), Restore what goes back afterwards.
+	// For VMMRegion and PTWrite, what lets the VMM map the guest's page
+	// itself (VMMRegion: until the guest's paging changes; PTWrite: for the
+	// one step of a store it does not emulate): Alias is a page-table entry
+	// mapping the guest's page at Addr as its tables allow (writable for
+	// PTWrite), Entry the physical address of the real entry to put it in
+	// (the VMM's own table in its region, else the current shadow's),
+	// Restore what goes back afterwards.
 	Alias, Entry, Restore uint32
 }
 

@@ -184,7 +184,7 @@
 // window up to 4 GiB) gets them wherever the translator's page tables
 // leave the region absent: the access faults with the guest's translation
 // in hand, which is put in place until the guest's paging changes (pf/vmm-alias,
-// trap.VMM.AliasStep). The translator's own pages — trap's tables, the
+// trap.VMM.MapAlias). The translator's own pages — trap's tables, the
 // virtual-CPU pages, the lookup tables, the TC as configured, the stubs,
 // the trampoline, about 5 MiB of the 16 — stay the VMM's: a guest store
 // there stops the run with a message saying so, and a guest load there

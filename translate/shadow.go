@@ -151,7 +151,7 @@ func (b *BT) shadowFault(tr vmm.Trap, cr2 uint32) (done bool, f shadow.Fault) {
 	case shadow.VMMRegion:
 		// The guest's own page where the VMM's region lies: mapped for the
 		// guest's paging changes; retried where the CPU stands.
-		b.VMM.AliasStep(tr.PC, b.guestPC(tr.PC), tr.Cause, f)
+		b.VMM.MapAlias(tr.PC, b.guestPC(tr.PC), tr.Cause, f)
 		return true, f
 	}
 	return false, f

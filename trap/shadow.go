@@ -35,7 +35,7 @@ import (
 //     4096); an access to any other faults with the guest's translation in
 //     hand, which the VMM puts in its own table like a shadow entry, until
 //     the guest's paging state or tables change
-//     (pf/vmm-alias, AliasStep). Within those 40 pages a guest load reads
+//     (pf/vmm-alias, MapAlias). Within those 40 pages a guest load reads
 //     the VMM's bytes and a store stops the run: a documented limit
 //     (VMware fenced its region with segment limits; Unicorn enforces
 //     none);
@@ -259,13 +259,13 @@ func (t *VMM) ShadowFaultAt(tr vmm.Trap, f shadow.Fault, realPC uint32) {
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		t.Crash(tr.PC, "guest page tables map %#x onto physical %#x, beyond guest RAM (%d MiB)", lin, f.Phys, m.Cfg.MemSize>>20)
 	case shadow.VMMRegion:
-		t.AliasStep(realPC, tr.PC, tr.Cause, f)
+		t.MapAlias(realPC, tr.PC, tr.Cause, f)
 	case shadow.Protected:
 		t.Fail(fmt.Errorf("%s: internal error: a write to protected frame %#x reached trap", t.name, f.Phys))
 	}
 }
 
-// AliasStep maps the guest's own page at an address where the VMM's
+// MapAlias maps the guest's own page at an address where the VMM's
 // region lies in the real address space (a recursive directory entry in
 // slot 1023, a device window up to 4 GiB) and retries the instruction: the
 // VMM puts the guest's translation (f.Alias) into its own page table for
@@ -280,7 +280,7 @@ func (t *VMM) ShadowFaultAt(tr vmm.Trap, f shadow.Fault, realPC uint32) {
 //
 // realPC is where the CPU stands (a translator's TC address), guestPC the
 // guest instruction it belongs to, cause the fault's event cause.
-func (t *VMM) AliasStep(realPC, guestPC uint32, cause string, f shadow.Fault) {
+func (t *VMM) MapAlias(realPC, guestPC uint32, cause string, f shadow.Fault) {
 	m := t.Machine
 	if f.Entry == 0 || f.Phys >= m.Cfg.MemSize {
 		m.Record(cause, vmm.MechTrap, guestPC)
@@ -300,7 +300,7 @@ func (t *VMM) AliasStep(realPC, guestPC uint32, cause string, f shadow.Fault) {
 }
 
 // Aliased reports whether the real page-table entry at entry (physical)
-// holds a guest page aliased into the VMM's region (AliasStep).
+// holds a guest page aliased into the VMM's region (MapAlias).
 func (t *VMM) Aliased(entry uint32) bool {
 	_, ok := t.aliases[entry]
 	return ok
@@ -308,7 +308,7 @@ func (t *VMM) Aliased(entry uint32) bool {
 
 // noteOverlaps looks, once per new guest address space, for pages the
 // guest maps where the VMM keeps its own present pages (the documented
-// limit of AliasStep): loads there would read the VMM's bytes, so the run
+// limit of MapAlias): loads there would read the VMM's bytes, so the run
 // says so (Result's notes) instead of leaving it silent.
 func (t *VMM) noteOverlaps(g x86.MMU) {
 	if len(t.overlaps) >= maxOverlapNotes {
@@ -355,7 +355,7 @@ func (t *VMM) OverlapNote() string {
 }
 
 // dropAliases puts the VMM's own entries back where guest pages were
-// aliased into its region (AliasStep).
+// aliased into its region (MapAlias).
 func (t *VMM) dropAliases() {
 	if len(t.aliases) == 0 {
 		return

@@ -110,7 +110,7 @@ type VMM struct {
 	// overlaps: guest-mapped pages under the VMM's present ones (noteOverlaps).
 	overlaps map[uint32]bool
 	// aliases: the VMM's own (absent) entries in its region replaced by
-	// the guest's (AliasStep), by entry address, with what to put back.
+	// the guest's (MapAlias), by entry address, with what to put back.
 	aliases map[uint32]uint32
 	offCR3  uint32 // the real CR3 while the guest does not page (0: real paging off)
 	name    string // the strategy's name, for reports

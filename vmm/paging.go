@@ -140,7 +140,7 @@ func (m *Machine) Translate(lin uint32, acc x86.Access, setAD bool) (uint32, err
 
 // GuestTranslate is Translate by the guest's own tables alone, even where
 // the VMM's region lies: what a guest address means to the guest (a
-// paging guest may map its own pages there: trap's AliasStep).
+// paging guest may map its own pages there: trap's MapAlias).
 func (m *Machine) GuestTranslate(lin uint32, acc x86.Access, setAD bool) (uint32, error) {
 	mmu := m.MMU()
 	if !mmu.Paging() {

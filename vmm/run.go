@@ -38,6 +38,12 @@ func runOnce(s *Strategy, img *guest.Image, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return RunToEnd(inst)
+}
+
+// RunToEnd runs inst until the guest stops, closes it and returns what it
+// produced (with the run's error, if any).
+func RunToEnd(inst Instance) (*Result, error) {
 	defer inst.Close()
 	if _, err := inst.Run(); err != nil {
 		return inst.Result(), err
