@@ -97,7 +97,11 @@ func ParseSpec(text string) (Spec, error) {
 	case k.more >= 0 && k.name != "per-iter" && len(s.More) != k.more:
 		return Spec{}, fmt.Errorf("wrong number of words: %s", k.usage)
 	}
-	if _, err := vmm.LookupStrategy(s.Strategy); err != nil {
+	sname, _, _, err := strategyFlags(s.Strategy)
+	if err != nil {
+		return Spec{}, err
+	}
+	if _, err := vmm.LookupStrategy(sname); err != nil {
 		return Spec{}, err
 	}
 	if _, err := guest.Lookup(s.Guest); err != nil {
@@ -148,11 +152,34 @@ func (s Spec) String() string {
 	return strings.Join(append(f, s.More...), " ")
 }
 
+// strategyFlags splits a question's STRATEGY into the strategy and its
+// run flags: "trap+classic-if" is trap run with --classic-if.
+func strategyFlags(strategy string) (name string, cfg vmm.Config, flags string, err error) {
+	name, mods, _ := strings.Cut(strategy, "+")
+	for _, m := range strings.Split(mods, "+") {
+		switch m {
+		case "":
+		case "classic-if":
+			cfg.ClassicIF = true
+		default:
+			return "", cfg, "", fmt.Errorf("strategy %q: unknown modifier %q (known: classic-if)", strategy, m)
+		}
+		if m != "" {
+			flags += " --" + m
+		}
+	}
+	return name, cfg, flags, nil
+}
+
 // Command is the virtsim command line a student runs to see the answer.
 func (s Spec) Command() string {
 	args := ""
 	if s.Args != "-" && s.Args != "" {
 		args = fmt.Sprintf(" --args %q", s.Args)
+	}
+	if name, _, flags, err := strategyFlags(s.Strategy); err == nil {
+		s.Strategy = name
+		args += flags
 	}
 	switch {
 	case s.Kind == "translation":
@@ -196,7 +223,11 @@ func (r *Runner) run(strategy, name, args string, audit bool) (*vmm.Result, erro
 	if res, ok := r.cache[key]; ok {
 		return res, nil
 	}
-	s, err := vmm.LookupStrategy(strategy)
+	sname, cfg, _, err := strategyFlags(strategy)
+	if err != nil {
+		return nil, err
+	}
+	s, err := vmm.LookupStrategy(sname)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +246,8 @@ func (r *Runner) run(strategy, name, args string, audit bool) (*vmm.Result, erro
 		return nil, err
 	}
 	r.Runs++
-	res, err := vmm.RunGuest(s, img, vmm.Config{Name: w.Name, Args: args, Audit: audit}, false)
+	cfg.Name, cfg.Args, cfg.Audit = w.Name, args, audit
+	res, err := vmm.RunGuest(s, img, cfg, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s under %s: %w", name, strategy, err)
 	}

@@ -84,6 +84,9 @@ type Stats struct {
 	ProtectedWrites        uint64 // writes to frames the VMM protects
 	VMMAliases             uint64 // guest accesses to its own pages where the VMM lives
 	DevicePages            uint64 // shadow entries filled for device pages
+	// Unshadowed: writes to a table only other address spaces' cached
+	// shadows derived from, which dropped those shadows (inUse, unshadow).
+	Unshadowed uint64
 }
 
 // space is the shadow of one guest address space (one guest CR3).
@@ -296,6 +299,13 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 		}
 		return Fault{Kind: Beyond, Addr: lin, Phys: t.Phys}, nil
 	}
+	if acc.Write && s.Traced(frame) && !s.inUse(frame) {
+		// A table only other address spaces' shadows derive from: the
+		// guest has most likely freed it (a process exited) and reuses
+		// the page as data. Drop those shadows instead of tracing every
+		// store into a dead table (KVM zaps such pages on write flooding).
+		s.unshadow(frame)
+	}
 	if acc.Write && s.Traced(frame) {
 		s.Stats.PTWrites++
 		f := Fault{Kind: PTWrite, Addr: lin, Phys: t.Phys, Alias: frame | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty | permBits(t, true)}
@@ -436,6 +446,50 @@ func (s *MMU) dropTable(sp *space, pdi int) {
 	delete(sp.gpt, pdi)
 	s.mem.WritePhys32(sp.pd+uint32(pdi)*4, 0)
 	s.free = append(s.free, pt)
+}
+
+// inUse reports whether the shadow in force derives from frame: it is the
+// current directory or one of the page tables under it.
+func (s *MMU) inUse(frame uint32) bool {
+	if s.cur == nil {
+		return false
+	}
+	if s.cur.gcr3 == frame {
+		return true
+	}
+	for _, g := range s.cur.gpt {
+		if g == frame {
+			return true
+		}
+	}
+	return false
+}
+
+// unshadow drops every cached shadow structure derived from frame: a
+// whole address space whose directory it is, or the shadow tables of
+// other spaces under entries that point at it. The shadow in force does
+// not derive from it (inUse). Counted in Stats.Unshadowed.
+func (s *MMU) unshadow(frame uint32) {
+	s.Stats.Unshadowed++
+	for gcr3, sp := range s.spaces {
+		if sp == s.cur {
+			continue
+		}
+		if gcr3 == frame {
+			for pdi := range sp.pts {
+				s.dropTable(sp, pdi)
+			}
+			s.untrace(gcr3)
+			s.free = append(s.free, sp.pd)
+			delete(s.spaces, gcr3)
+			continue
+		}
+		for pdi, g := range sp.gpt {
+			if g == frame {
+				s.dropTable(sp, pdi)
+			}
+		}
+	}
 }
 
 func (s *MMU) untrace(frame uint32) {

@@ -35,13 +35,13 @@ var btShadowLaws = map[string]struct {
 	"forkwait": {map[vmm.Key]int{
 		{Cause: "int/0x80", Mech: vmm.MechTrap}:             3,
 		{Cause: "exc/#PF", Mech: vmm.MechTrap}:              2,
-		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:     5,
+		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:     6,
 		{Cause: "priv/mov-cr3", Mech: vmm.MechCallout}:      2,
 		{Cause: "priv/mov-from-cr2", Mech: vmm.MechCallout}: 2,
 		{Cause: "priv/invlpg", Mech: vmm.MechCallout}:       2,
-		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}:   7,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}:   3,
 		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:      0,
-	}, "ring 3 runs directly: fork, exit and wait trap, and so do the two COW faults (true: the child's copy, the parent's reuse); the kernel's mov to CR3 (fork, exit), mov from CR2 and invlpg (both handlers) call out; its 7 PTE stores (fork 3, exit 2, one per handler) are PT-site callouts after each site's first fault; the shadow is filled again where they dropped it (the parent's read and write of its data page, the child's read and write of it and its read of the read-only page)"},
+	}, "ring 3 runs directly: fork, exit and wait trap, and so do the two COW faults (true: the child's copy, the parent's reuse); the kernel's mov to CR3 (fork, exit), mov from CR2 and invlpg (both handlers) call out; of its 7 PTE stores, the 3 into tables the shadow in force derives from (fork's write-protect of the parent's PTE, one per handler) are traced PT-site callouts; the child's table is traced only while the child's shadow derives from it: exit's first store into it, from the parent's address space, drops the child's shadow table (shadow/unshadowed) and fills the parent's entry for it writable (a hidden fault), so exit's 2 and the next fork's 2 stores into it are plain; the shadow is filled again where a traced write dropped it (the parent's read and write of its data page, the child's read and write of it and its read of the read-only page)"},
 	"higherhalf": {map[vmm.Key]int{
 		{Cause: "int/0x80", Mech: vmm.MechTrap}:           1,
 		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:   2,

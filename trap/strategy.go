@@ -92,7 +92,17 @@ type VMM struct {
 	Redirect func(guestEIP uint32) uint32
 	// UserIF, if set, tells the virtual IF of guest user code (a binary
 	// translator records the IF its translated iret to user mode pops).
-	UserIF    func() bool
+	UserIF func() bool
+	// MirrorIF keeps the real EFLAGS.IF equal to the virtual IF while the
+	// guest runs (mirrorIF), so that the guest kernel's pushf at CPL 1
+	// shows the IF it set with cli and sti. A classic VMM keeps the real IF
+	// set so the host's own interrupts reach it; this one needs no host
+	// interrupts to keep control (its budget and watchdog stop the engine,
+	// as an NMI would stop a real CPU), so it can lend the real IF to the
+	// guest. popf at CPL 1 still cannot change IF (the CPU ignores it when
+	// CPL > IOPL): that half of the hole stays, as does pushf's IOPL.
+	// trap sets it; bt and pv emulate or translate pushf themselves.
+	MirrorIF  bool
 	sensitive map[string]int
 	audit     map[string]uint64
 	auditCls  map[uint32]string
@@ -138,6 +148,8 @@ func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
 	}
 	t.shadowOK = true
 	t.emu.RepPerExit = 1 // every element of a rep string I/O is a trap
+	t.MirrorIF = !cfg.ClassicIF
+	t.mirrorIF()
 	if err := t.E.MemProtect(vmm.StrategyBase, vmm.StrategySize, unicorn.ProtRead); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("trap: protect the VMM's tables: %w", err)
@@ -476,6 +488,7 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 		m.Crash(tr.PC, "trap: the VMM cannot emulate this instruction: %v", err)
 		return
 	}
+	t.mirrorIF()
 	cause := out.Cause
 	if out.Inst.Op == x86asm.HLT {
 		cause = vmm.CauseHLT
@@ -508,6 +521,18 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 	default:
 		t.Resume(out.Next)
 	}
+}
+
+// mirrorIF makes the real EFLAGS.IF follow the virtual IF (MirrorIF).
+func (t *VMM) mirrorIF() {
+	if !t.MirrorIF {
+		return
+	}
+	f := t.Reg(unicorn.EFLAGS)
+	if (f&x86.FlagIF != 0) == t.V.IF {
+		return
+	}
+	t.SetReg(unicorn.EFLAGS, f^x86.FlagIF)
 }
 
 // Resume continues the guest at next, injecting a pending interrupt first
@@ -670,11 +695,15 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 	if t.Redirect != nil && newVCPL != 3 {
 		handler = t.Redirect(handler)
 	}
+	newFlags := realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF
+	if t.MirrorIF && !t.V.IF {
+		newFlags &^= x86.FlagIF
+	}
 	return m.TransferTo(vmm.Transfer{
 		Vector: vec, Handler: handler, TargetSel: realSel, Target: shadow,
 		FrameCS: uint32(GuestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
 		RetEIP: retEIP, Code: code, HasCode: hasCode,
-		NewFlags: realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF,
+		NewFlags: newFlags,
 		EventPC:  pc,
 	})
 }
@@ -836,6 +865,7 @@ func (t *VMM) ShadowCounters() map[string]uint64 {
 		"shadow/protected-writes": st.ProtectedWrites,
 		"shadow/vmm-aliases":      st.VMMAliases,
 		"shadow/device-pages":     st.DevicePages,
+		"shadow/unshadowed":       st.Unshadowed,
 	} {
 		if n > 0 {
 			c[name] = n

@@ -116,13 +116,24 @@ func TestPgprobeDivergence(t *testing.T) {
 	}
 	nf, tf := probeFields(native.Serial), probeFields(got.Serial)
 	// What a deprivileged kernel observes differs where Robin & Irvine say.
-	for _, key := range []string{"cli-if", "cs-rpl", "ss-rpl", "sgdt-match", "sidt-match", "str", "smsw", "lar-cs"} {
+	// With the real IF lent to the guest (the default), pushf after cli
+	// tells the truth and popf's ignored IF shows instead.
+	for _, key := range []string{"popf-if", "cs-rpl", "ss-rpl", "sgdt-match", "sidt-match", "str", "smsw", "lar-cs"} {
 		if nf[key] == tf[key] {
 			t.Errorf("%s: %q under both native and trap", key, nf[key])
 		}
 	}
-	if nf["popf-if"] != tf["popf-if"] {
-		t.Errorf("popf-if differs: %q vs %q", nf["popf-if"], tf["popf-if"])
+	if nf["cli-if"] != tf["cli-if"] {
+		t.Errorf("cli-if differs: %q vs %q (the real IF should mirror the virtual one)", nf["cli-if"], tf["cli-if"])
+	}
+	// A classic VMM keeps the real IF set: pushf after cli shows IF=1,
+	// while popf's IF=1 goes unnoticed.
+	classic := probeFields(run(t, "trap", img, "n=1", vmm.Config{ClassicIF: true}).Serial)
+	if nf["cli-if"] == classic["cli-if"] {
+		t.Errorf("--classic-if: cli-if %q under both native and trap", nf["cli-if"])
+	}
+	if nf["popf-if"] != classic["popf-if"] {
+		t.Errorf("--classic-if: popf-if differs: %q vs %q", nf["popf-if"], classic["popf-if"])
 	}
 	if !strings.Contains(strings.Join(got.Notes, "\n"), "Popek-Goldberg") {
 		t.Errorf("the summary does not name the divergence: %q", got.Notes)

@@ -111,7 +111,7 @@ func status(screen string) (strategy, state, insns, exits string) {
 // code without cli/sti exits, look at its translation, open the compare
 // view, quit.
 func TestEndToEndTmux(t *testing.T) {
-	d, statusFile := startTUI(t, 100, 30, "--guest", "irq-toggle", "--strategy", "trap")
+	d, statusFile := startTUI(t, 100, 30, "--guest", "irq-toggle", "--strategy", "trap", "--classic-if")
 
 	// open: the guest boots paused at its entry
 	s := d.waitFor("the guest to boot, paused", 20*time.Second, func(s string) bool {

@@ -32,6 +32,8 @@ type Options struct {
 	MemSize uint32
 	// InsnBudget stops a runaway guest (0 = vmm.DefaultInsnBudget).
 	InsnBudget uint64
+	// ClassicIF runs trap with the real IF kept set (vmm.Config.ClassicIF).
+	ClassicIF bool
 }
 
 // ErrUnavailable wraps the reason a requested strategy cannot run here.
@@ -259,7 +261,7 @@ func (m *Model) usable(s *vmm.Strategy) (err error) {
 func (m *Model) config(compare bool) vmm.Config {
 	cfg := vmm.Config{
 		Name: m.target.w.Name, Args: m.target.args, MemSize: m.opts.MemSize,
-		Count: true, InsnBudget: m.opts.InsnBudget,
+		Count: true, InsnBudget: m.opts.InsnBudget, ClassicIF: m.opts.ClassicIF,
 	}
 	if !compare {
 		cfg.TimeBudget = 24 * time.Hour

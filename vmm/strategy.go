@@ -40,6 +40,12 @@ type Config struct {
 	// Audit asks strategies that cannot trap every sensitive instruction to
 	// count each one executed (slow: a hook on every guest instruction).
 	Audit bool
+	// ClassicIF keeps the real EFLAGS.IF set while a trap-and-emulate
+	// guest kernel runs, as a VMM on real hardware must to take the host's
+	// interrupts: the guest's pushf then shows IF=1 after its cli (the
+	// Popek-Goldberg hole of lab 1). By default trap lends the real IF to
+	// the guest (trap.VMM.MirrorIF), so pushf shows the virtual IF.
+	ClassicIF bool
 	// Serial, if set, receives guest serial output byte by byte as it is written.
 	Serial func(b byte)
 	// OnEvent, if set, receives every event as it is recorded (on the

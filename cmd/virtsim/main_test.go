@@ -219,8 +219,8 @@ func TestLab(t *testing.T) {
 		}
 	}
 	// answers checked against runs: right ones pass, a wrong one fails
-	good := writeFile(t, "a.txt", []byte("native-cli-if: 0\ntrap-cli-if: 1\ncli-exits: 2\ncs-rpl: 1\nmost: sens/pushf\nbt-cli-if: 0\n"))
-	if status, out, errOut := run(t, "lab", "popek-goldberg", "--answers", good); status != 0 || !strings.Contains(out, "6 right, 0 to look at again") {
+	good := writeFile(t, "a.txt", []byte("native-cli-if: 0\ntrap-cli-if: 1\ncli-exits: 2\ntrap-popf-if: 0\ncs-rpl: 1\nmost: sens/pushf\nbt-cli-if: 0\n"))
+	if status, out, errOut := run(t, "lab", "popek-goldberg", "--answers", good); status != 0 || !strings.Contains(out, "7 right, 0 to look at again") {
 		t.Errorf("right answers: status %d:\n%s%s", status, out, errOut)
 	}
 	bad := writeFile(t, "b.txt", []byte("trap-cli-if: 0\n"))
@@ -228,9 +228,9 @@ func TestLab(t *testing.T) {
 		t.Errorf("a wrong answer: status %d:\n%s", status, out)
 	}
 	// --check asks on stdin, one answer a line
-	labInput = strings.NewReader("0\n1\n2\n1\npushf\n0\n")
+	labInput = strings.NewReader("0\n1\n2\n0\n1\npushf\n0\n")
 	defer func() { labInput = os.Stdin }()
-	if status, out, _ := run(t, "lab", "1", "--check"); status != 0 || !strings.Contains(out, "[trap-cli-if] Under trap") || !strings.Contains(out, "6 right") {
+	if status, out, _ := run(t, "lab", "1", "--check"); status != 0 || !strings.Contains(out, "[trap-cli-if] Under trap") || !strings.Contains(out, "7 right") {
 		t.Errorf("--check: status %d:\n%s", status, out)
 	}
 	// a teacher's own lab from a directory, no Go change

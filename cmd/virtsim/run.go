@@ -157,6 +157,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	tcSize := tcSizeFlag()
 	fs.Var(tcSize, "tc-size", "bt: translation cache size, e.g. 64K (default 4M; a full cache is flushed)")
 	audit := fs.Bool("audit", false, "count every executed sensitive-but-unprivileged instruction by mnemonic (slower; strategies that cannot trap them)")
+	classicIF := fs.Bool("classic-if", false, "trap: keep the real IF set while the guest kernel runs, as a VMM that takes host interrupts must (pushf then shows IF=1 after cli: lab 1's hole); by default trap lends the real IF to the guest")
 	diskPath := fs.String("disk", "", "private disk image (raw, qcow2, ...) as the IDE master and the PV ring's disk: the guest's writes persist, durable once it flushes")
 	sharedPath := fs.String("shared-disk", "", "shared base image: never written; this VM writes into its own overlay, discarded when it stops")
 	inputPath := fs.String("input", "", "guest serial input (COM1 receive): a file, queued at power-on; - reads stdin live (the default when stdin is a terminal)")
@@ -241,7 +242,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := vmm.Config{
 		Name: t.name, MemSize: mem.n, Args: t.args,
-		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, TCSize: tcSize.n,
+		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, ClassicIF: *classicIF, TCSize: tcSize.n,
 		Serial: func(b byte) { serial.Write([]byte{b}) },
 		Input:  input, InputReader: live,
 	}

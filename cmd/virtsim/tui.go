@@ -23,6 +23,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 	mem := memSizeFlag()
 	fs.Var(mem, "mem", "guest RAM size, 2M to 4080M in whole 4K pages")
 	maxInsns := fs.Uint64("max-insns", vmm.DefaultInsnBudget, "instruction budget: stop a runaway guest after this many instructions")
+	classicIF := fs.Bool("classic-if", false, "trap: keep the real IF set while the guest kernel runs (see 'virtsim run --help')")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
@@ -53,7 +54,7 @@ func cmdTUI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "virtsim tui: needs a terminal (stdin and stdout must be a TTY); for scripts use 'virtsim run'")
 		return exitUsage
 	}
-	opts := tui.Options{Guest: *guestName, Image: img, Strategy: *strategy, Args: *gargs, MemSize: mem.n, InsnBudget: *maxInsns}
+	opts := tui.Options{Guest: *guestName, Image: img, Strategy: *strategy, Args: *gargs, MemSize: mem.n, InsnBudget: *maxInsns, ClassicIF: *classicIF}
 	if err := tui.Run(opts, in, out); err != nil {
 		fmt.Fprintf(stderr, "virtsim tui: %v\n", err)
 		if errors.Is(err, tui.ErrUnavailable) {

@@ -98,7 +98,6 @@ type Engine struct {
 	running       bool
 	exitSet       bool // ExitSet: until is a one-run exit set, 0 = none
 	depth         int  // Go callbacks running (nested ones > 1)
-	eflagsDirty   bool // a deferred EFLAGS write is pending (regcache_cgo.go)
 	timedOut      bool // the last Start was ended by its timeout
 	panicErr      *CallbackPanicError
 	// invalidHandled: a HookInsnInvalid callback accepted an invalid

@@ -40,8 +40,7 @@ import (
 // save or restore, Stop (so that a write before a Stop still precedes it:
 // pitfall 6), Start, a register read the snapshot cannot answer, any
 // other register write, a TLB or translation flush. The snapshot keeps
-// the written values (EFLAGS excepted: Unicorn may read it back with
-// other bits, so a read of it flushes and re-reads).
+// the written values (EFLAGS with bit 1 set, as Unicorn reads it back).
 
 // deferrable marks the registers a write of which may be queued.
 var deferrable [512]bool
@@ -75,8 +74,11 @@ func (e *Engine) deferWrite(r Reg, v uint32) bool {
 		s.ndirty++
 	}
 	if r == EFLAGS {
-		e.eflagsDirty = true
-	} else if s.valid != 0 {
+		// Unicorn reads a written EFLAGS back with the always-one bit 1
+		// set and every other bit as written (TestEFLAGSRoundTrip).
+		v |= 2
+	}
+	if s.valid != 0 {
 		s.vals[snapSlot[r]-1] = C.uint32_t(v)
 	}
 	return true
@@ -131,10 +133,6 @@ func (e *Engine) flushRegs() {
 		return
 	}
 	C.vs_snap_flush(e.uc, s) // a failure is kept in flush_err, reported by Start
-	if e.eflagsDirty {
-		e.eflagsDirty = false
-		s.valid = 0
-	}
 }
 
 // snapRegs is the C snapshot's slot order (vs_snap_regs in shim.c).
@@ -213,9 +211,6 @@ func (e *Engine) cachedReg(r Reg) (v uint32, ok bool, err error) {
 	if slot == 0 {
 		return 0, false, nil
 	}
-	if r == EFLAGS && e.eflagsDirty {
-		e.flushRegs()
-	}
 	s := e.snap
 	if s.valid == 0 {
 		e.flushRegs()
@@ -259,9 +254,6 @@ func (e *Engine) regsCached(rs []Reg, out []uint32) bool {
 		if r < 0 || int(r) >= len(snapSlot) || snapSlot[r] == 0 || !r.isScalar() {
 			return false
 		}
-	}
-	if e.eflagsDirty {
-		e.flushRegs()
 	}
 	s := e.snap
 	if s.valid == 0 {
