@@ -42,6 +42,11 @@ type Options struct {
 	MemSize    uint32
 	InsnBudget uint64
 	TimeBudget time.Duration
+	// Input and UntilOutput go into every vmm.Config too: a scripted
+	// session typed on the guest's serial port, and the text that ends it
+	// (a macro benchmark of a kernel that never powers off: xv6).
+	Input       []byte
+	UntilOutput string
 	// Profile prices every run (default: the built-in DefaultProfile).
 	Profile *Profile
 	// TraceGuest keeps the event trace of this workload's counting passes
@@ -219,6 +224,7 @@ func (o Options) config(c Cell) vmm.Config {
 	return vmm.Config{
 		Name: c.Workload.Name, Args: c.Args, MemSize: o.MemSize,
 		InsnBudget: o.InsnBudget, TimeBudget: o.TimeBudget,
+		Input: o.Input, UntilOutput: o.UntilOutput,
 	}
 }
 

@@ -35,7 +35,16 @@
 //     level — the deprivileged kernel reads the VMM's values, not its own;
 //   - pushf, popf: pushf shows the real interrupt flag and IOPL; popf
 //     outside ring 0 silently does not change IOPL, and silently does not
-//     change IF when CPL > IOPL — no trap, the kernel's cli-by-popf is lost;
+//     change IF when CPL > IOPL — no trap, the kernel's cli-by-popf is lost.
+//     A VMM on real hardware keeps the real IF set for the host's
+//     interrupts, so pushf after cli shows IF=1. This one needs no host
+//     interrupts to keep control (its budget and watchdog stop the CPU, as
+//     an NMI would), so it lends the real IF to the guest (VMM.MirrorIF):
+//     cli and sti still trap, the VMM copies the virtual IF into the real
+//     EFLAGS, and pushf tells the truth — which a real kernel needs (xv6's
+//     mycpu() panics when pushf shows IF=1 after cli). popf's lost IF and
+//     pushf's IOPL remain. vmm.Config.ClassicIF (--classic-if) restores the
+//     classic VMM's real IF, and with it the pushf half of the hole;
 //   - lar, lsl, verr, verw: answer questions about descriptors as the CPU
 //     sees them at the real privilege level;
 //   - push and pop of segment registers, mov to and from them: the selector

@@ -195,7 +195,18 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 	m.MMIOMech = vmm.MechTrap
 	// Interrupts wait in the PIC until the guest's virtual IF allows them
 	// (and not inside the shadow of an emulated sti).
-	m.VirtualIF = func() bool { return t.V.IF && !t.shadow }
+	m.VirtualIF = func() bool {
+		if t.shadow {
+			return false
+		}
+		if t.Reg(unicorn.CS)&3 == 3 {
+			// Guest user code: the IF its kernel's iret popped (see
+			// SyncCPL), not the kernel's from before that iret, which
+			// ran without an exit.
+			return t.UserIF == nil || t.UserIF()
+		}
+		return t.V.IF
+	}
 	t.sweepSensitive()
 	if cfg.Audit {
 		if err := t.installAudit(); err != nil {

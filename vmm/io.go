@@ -316,6 +316,31 @@ func (m *Machine) checkDebugExit(pc uint32) {
 	if m.Exit.Written && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Status: m.Exit.Status, PC: pc})
 	}
+	if m.until != nil && m.until.hit && m.stop.Kind == StopNone {
+		m.Halt(Stop{Kind: StopExit, Reason: fmt.Sprintf("the guest printed %q (--until-output)", m.until.want), PC: pc})
+	}
+}
+
+// untilOutput watches the guest's serial output for Config.UntilOutput.
+type untilOutput struct {
+	want []byte
+	tail []byte // the last len(want) bytes written
+	hit  bool
+	next func(byte)
+}
+
+func (u *untilOutput) write(b byte) {
+	if len(u.tail) == len(u.want) {
+		copy(u.tail, u.tail[1:])
+		u.tail = u.tail[:len(u.tail)-1]
+	}
+	u.tail = append(u.tail, b)
+	if !u.hit && string(u.tail) == string(u.want) {
+		u.hit = true
+	}
+	if u.next != nil {
+		u.next(b)
+	}
 }
 
 // ioAllowed applies the protected-mode I/O permission rule.

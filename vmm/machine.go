@@ -60,6 +60,7 @@ type Machine struct {
 	Bus    PortBus
 	Serial *Serial
 	Exit   *DebugExit
+	until  *untilOutput // Config.UntilOutput, nil without it
 	Post   *PostSink
 
 	res     Result
@@ -187,9 +188,15 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 	if err != nil {
 		return nil, fmt.Errorf("vmm: %w", err)
 	}
+	echo := cfg.Serial
+	var until *untilOutput
+	if cfg.UntilOutput != "" {
+		until = &untilOutput{want: []byte(cfg.UntilOutput), next: echo}
+		echo = until.write
+	}
 	m := &Machine{
-		E: e, Img: img, Cfg: cfg,
-		Serial:  NewSerial(guest.PortCOM1, cfg.Serial),
+		E: e, Img: img, Cfg: cfg, until: until,
+		Serial:  NewSerial(guest.PortCOM1, echo),
 		Exit:    &DebugExit{},
 		Post:    &PostSink{},
 		ioSites: map[uint32]bool{},

@@ -135,3 +135,35 @@ func TestNativePerIteration(t *testing.T) {
 		})
 	}
 }
+
+// A run with UntilOutput ends as a success at the port write of the text's
+// last byte, with the output up to it and counts that repeat exactly.
+func TestUntilOutput(t *testing.T) {
+	w, err := guest.Lookup("hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := load(t, w)
+	full := runNative(t, img, "n=3")
+	first, _, ok := strings.Cut(full.Serial, "\n")
+	if !ok {
+		t.Fatalf("hello printed one line only: %q", full.Serial)
+	}
+	want := first + "\n"
+	for _, s := range []string{"native"} { // the strategies share the machine's serial port
+		var got [2]*vmm.Result
+		for i := range got {
+			got[i] = vmmtest.Run(t, s, img, "n=3", vmm.Config{TimeBudget: 20 * time.Second, UntilOutput: want})
+		}
+		r := got[0]
+		if r.Stop.Kind != vmm.StopExit || r.Stop.Status != 0 || !strings.Contains(r.Stop.Reason, "--until-output") {
+			t.Errorf("%s: stop %v, want a success naming --until-output", s, r.Stop)
+		}
+		if r.Serial != want {
+			t.Errorf("%s: serial %q, want %q", s, r.Serial, want)
+		}
+		if r.Instructions == 0 || r.Instructions >= full.Instructions || r.Instructions != got[1].Instructions {
+			t.Errorf("%s: %d and %d instructions (the whole run: %d)", s, r.Instructions, got[1].Instructions, full.Instructions)
+		}
+	}
+}

@@ -46,6 +46,9 @@ type Stop struct {
 func (s Stop) String() string {
 	switch s.Kind {
 	case StopExit:
+		if s.Reason != "" {
+			return fmt.Sprintf("guest stopped with status %d: %s", s.Status, s.Reason)
+		}
 		return fmt.Sprintf("guest exited with status %d", s.Status)
 	case StopNone:
 		return fmt.Sprintf("paused at %#08x", s.PC)

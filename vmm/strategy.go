@@ -46,6 +46,12 @@ type Config struct {
 	// Popek-Goldberg hole of lab 1). By default trap lends the real IF to
 	// the guest (trap.VMM.MirrorIF), so pushf shows the virtual IF.
 	ClassicIF bool
+	// UntilOutput, if set, ends the run as a success (StopExit, status 0)
+	// once the guest's serial output ends with it: the end of a scripted
+	// session of a kernel that never powers off (xv6 printing its last
+	// answer). The stop comes at the port write of its last byte, so the
+	// counts stay a pure function of image, strategy and configuration.
+	UntilOutput string
 	// Serial, if set, receives guest serial output byte by byte as it is written.
 	Serial func(b byte)
 	// OnEvent, if set, receives every event as it is recorded (on the

@@ -25,9 +25,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	noPlots := fs.Bool("no-plots", false, "write no plots")
 	var images listFlag
 	fs.Var(&images, "image", "guest image file(s), multiboot ELF32, comma-separated: benchmarked beside --guests (alone when --guests is not given)")
+	inputPath := fs.String("input", "", "guest serial input (COM1 receive) for every run: a file, queued at power-on (a scripted session; see --until-output)")
+	untilOut := untilOutputFlag(fs)
 	m := addMatrixFlags(fs, true)
 	if done, st := parseFlags(fs, args); done {
 		return st
+	}
+	var input []byte
+	if *inputPath != "" {
+		var err error
+		if input, err = os.ReadFile(*inputPath); err != nil {
+			fmt.Fprintf(stderr, "virtsim bench: --input: %v\n", err)
+			return exitNoInput
+		}
 	}
 	imgs, st, err := imageWorkloads(images, m.mem.n)
 	if err != nil {
@@ -46,6 +56,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	})
 	o := m.options("bench", stderr)
 	o.Guests, o.Images, o.Args, o.Scale, o.Reps, o.Workers = guests, imgs, *gargs, *scale, *reps, *workers
+	o.Input, o.UntilOutput = input, *untilOut
 	var lo *experiments.Results
 	var lowArgs map[string]string
 	if *suite != "" {

@@ -161,6 +161,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	diskPath := fs.String("disk", "", "private disk image (raw, qcow2, ...) as the IDE master and the PV ring's disk: the guest's writes persist, durable once it flushes")
 	sharedPath := fs.String("shared-disk", "", "shared base image: never written; this VM writes into its own overlay, discarded when it stops")
 	inputPath := fs.String("input", "", "guest serial input (COM1 receive): a file, queued at power-on; - reads stdin live (the default when stdin is a terminal)")
+	untilOut := untilOutputFlag(fs)
 	vms := fs.Int("vms", 0, "run K copies of --guest at once, each under the next strategy (native, trap, bt, pv) unless --strategy is given; per-VM output and a combined table")
 	hostPath := fs.String("host", "", "run the VMs of a host description file (JSON: {\"slice\": N, \"vms\": [{\"name\", \"guest\" or \"image\", \"args\", \"strategy\", \"shares\", \"max_insns\"}]})")
 	slice := fs.Uint64("slice", partition.DefaultSlice, "with --vms or --host: the time slice, in guest instructions")
@@ -244,7 +245,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Name: t.name, MemSize: mem.n, Args: t.args,
 		InsnBudget: *maxInsns, TimeBudget: *timeout, Audit: *audit, ClassicIF: *classicIF, TCSize: tcSize.n,
 		Serial: func(b byte) { serial.Write([]byte{b}) },
-		Input:  input, InputReader: live,
+		Input:  input, InputReader: live, UntilOutput: *untilOut,
 	}
 	if *diskPath != "" || *sharedPath != "" {
 		d, st, err := openDisk(*diskPath, *sharedPath)
@@ -408,4 +409,22 @@ func cmdTable(args []string, stdout, stderr io.Writer) int {
 func stdinIsTerminal() bool {
 	_, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// untilOutputFlag registers --until-output: the run ends as a success
+// once the guest's serial output ends with the text (Go escapes such as
+// \n are understood).
+func untilOutputFlag(fs *flag.FlagSet) *string {
+	v := new(string)
+	fs.Func("until-output", "end the run as a success (status 0) once the guest's serial output ends with `TEXT` (escapes like \\n understood): the end of a scripted session of a kernel that never powers off, e.g. xv6", func(s string) error {
+		if s == "" {
+			return fmt.Errorf("empty text")
+		}
+		if u, err := strconv.Unquote(`"` + strings.ReplaceAll(s, `"`, `\"`) + `"`); err == nil {
+			s = u
+		}
+		*v = s
+		return nil
+	})
+	return v
 }
