@@ -61,7 +61,9 @@
 // (Platform.ShadowSelector, Platform.ShadowDescriptor). Some loads fault
 // only because of that compression — loading SS with an RPL-0 selector at
 // CPL 1, returning by iret or lret to RPL-0 code — and the VMM emulates
-// them too.
+// them too. A guest's LDT gets the same treatment: at lldt the VMM builds
+// a compressed shadow of it in its region and points the real LDTR there
+// (ldt.go), so TI=1 selectors load natively as GDT ones do.
 //
 // # What this package provides
 //

@@ -356,7 +356,10 @@ func (t *VMM) deriveGDT() error {
 		d := x86.Decode(guestGDT[i*8:])
 		binary.LittleEndian.PutUint64(shadow[i*8:], t.ShadowDescriptor(d).Raw)
 	}
-	return t.WriteMem(realGDTAddr, shadow)
+	if err := t.WriteMem(realGDTAddr, shadow); err != nil {
+		return err
+	}
+	return t.deriveLDT() // ldt.go
 }
 
 // ShadowSelector gives a guest selector the RPL it really runs with: ring
@@ -937,6 +940,9 @@ func (t *VMM) RunToExit() (vmm.Stop, error) {
 // The guest's own descriptor gets the bit, as on a real CPU, and so does
 // the shadow, so later loads store nothing. Anything else is refused.
 func (t *VMM) onProtWrite(addr uint32, size int, value uint64) bool {
+	if addr >= realLDTAddr {
+		return t.onLDTWrite(addr, size, value) // ldt.go
+	}
 	off := addr - realGDTAddr
 	if addr < realGDTAddr || off >= (guestMaxIndex+1)*8 || off%8 != 4 || size != 4 {
 		return false
