@@ -26,14 +26,9 @@ var KnownCorpus = map[CorpusKey]Known{
 		"DPL-0 LDT entries show DPL 1, the LDT's own descriptor (DPL 0) fails lar/lsl, the CS of LDT code shows RPL 1 " +
 		"(the Popek–Goldberg hole, as for the GDT: corpus lar)"},
 	{"ldt", "bt"}: {farAccessed + " (the far jump into LDT code)"},
-	{"task", "native"}: {"a task gate in the IDT: the machine model delivers through interrupt and trap gates only " +
-		"and stops with \"hardware task switching through the IDT is not modelled\" (ljmp to a TSS works: Unicorn switches tasks itself)"},
-	{"task", "trap"}: {noTasks},
-	{"task", "bt"}:   {noTasks},
+	{"task", "trap"}: {"str runs at CPL 1 without trapping and shows the VMM's real TR (0xfff8), not the guest's: " +
+		"the Popek–Goldberg hole (the task switches themselves are emulated and agree)"},
 }
-
-const noTasks = "hardware task switching is not emulated: ljmp/lcall to a TSS or task gate stops with " +
-	"\"hardware task switching is not modelled\" (and str at CPL 1 shows the VMM's TR, a Popek–Goldberg hole)"
 
 const userIF = "an event from user mode shows IF=1 in its frame after an iret to ring 3 with IF=0: " +
 	"the guest kernel's iret to user mode runs natively at CPL 1, unseen by the VMM, so it never learns the IF " +

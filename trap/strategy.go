@@ -438,7 +438,7 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 		}
 		t.pending = append(t.pending, tr.Vector)
 		m.Complete(t.continueAt(tr.RetEIP))
-	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)):
+	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)), t.taskIret(tr):
 		t.EmulateTrap(tr)
 	case tr.Vector == x86.VecPF && !tr.Soft && t.shadowOn:
 		t.onShadowFault(tr)
@@ -643,6 +643,9 @@ func (t *VMM) Escalating(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) *vmm.DeliveryFault {
 	m := t.Machine
 	gate, f := m.ReadGate(t.V.IDTR.Base, uint32(t.V.IDTR.Limit), vec)
+	if f != nil && f.NotModelled {
+		return t.deliverTask(vec, code, hasCode, soft, retEIP, pc) // a task gate: task.go
+	}
 	if f != nil {
 		return f
 	}

@@ -60,9 +60,11 @@ type DeliveryFault struct {
 	CR2  uint32 // for a #PF: the linear address that faulted
 	Why  string
 	// NotModelled: the CPU would deliver the event, but through a
-	// mechanism virtsim does not model (a task gate: hardware task
-	// switching). The run stops with Why instead of raising Vec, which the
-	// guest would never see.
+	// mechanism this delivery path does not model. ReadGate says so for a
+	// task gate, which the machine (deliverTask) and trap's VMM
+	// (Emulator.TaskGate) switch tasks through and other paths do not. The
+	// run stops with Why instead of raising Vec, which the guest would
+	// never see.
 	NotModelled bool
 }
 
@@ -262,6 +264,9 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 		return nil
 	}
 	gate, f := m.ReadGate(idtr.Base, idtr.Limit, vec)
+	if f != nil && f.NotModelled {
+		return m.deliverTask(cause, vec, code, hasErr, soft, retEIP, eventPC, idtr.Base) // a task gate: task.go
+	}
 	if f != nil {
 		return f
 	}
