@@ -13,6 +13,22 @@
 #     i386 double-fault handler did
 #   - with paging on, each task's CR3 from its TSS
 	.include "corpus.inc"
+
+# TASK tss, sel, eip, stack: a kernel task starting at eip on its own
+# stack (flat kernel segments, IF=0), its descriptor's base set
+.macro TASK tss, sel, eip, stack
+	mov $\tss, %eax
+	mov $\sel, %ebx
+	call set_base
+	movl $\eip, \tss+0x20
+	movl $0x002, \tss+0x24
+	movl $\stack, \tss+0x38
+	movl $0x10, \tss+0x48
+	movl $0x08, \tss+0x4c
+	movl $0x10, \tss+0x50
+	movl $0x10, \tss+0x54
+.endm
+
 _start:
 	lgdt gdtr
 	ljmp $0x08, $1f
@@ -67,16 +83,7 @@ _start:
 	movw $0x38, idt+0x50*8+2	# task gate: the TSS selector
 	movw $0x8500, idt+0x50*8+4	# present, DPL 0, type 5
 	lidt idtr
-	mov $tss3, %eax
-	mov $0x38, %ebx
-	call set_base
-	movl $task3, tss3+0x20
-	movl $0x002, tss3+0x24
-	movl $t3stack_top, tss3+0x38
-	movl $0x10, tss3+0x48
-	movl $0x08, tss3+0x4c
-	movl $0x10, tss3+0x50
-	movl $0x10, tss3+0x54
+	TASK tss3, 0x38, task3, t3stack_top
 	SAY "gate"
 	int $0x50
 	mov $0x55, %eax
@@ -87,16 +94,7 @@ _start:
 	call sp_hex
 	PUTC '\n'
 	# lcall to a fourth TSS: nested like the gate, iret back
-	mov $tss4, %eax
-	mov $0x40, %ebx
-	call set_base
-	movl $task4, tss4+0x20
-	movl $0x002, tss4+0x24
-	movl $t4stack_top, tss4+0x38
-	movl $0x10, tss4+0x48
-	movl $0x08, tss4+0x4c
-	movl $0x10, tss4+0x50
-	movl $0x10, tss4+0x54
+	TASK tss4, 0x40, task4, t4stack_top
 	SAY "call"
 	lcall $0x40, $0
 	mov gdt+0x40+4, %eax	# task 4 after its iret: available
@@ -106,16 +104,7 @@ _start:
 	PUTC '\n'
 	# #GP through a task gate: the error code on the handler task's stack,
 	# the faulting EIP saved in task 1's TSS
-	mov $tss5, %eax
-	mov $0x48, %ebx
-	call set_base
-	movl $task5, tss5+0x20
-	movl $0x002, tss5+0x24
-	movl $t5stack_top, tss5+0x38
-	movl $0x10, tss5+0x48
-	movl $0x08, tss5+0x4c
-	movl $0x10, tss5+0x50
-	movl $0x10, tss5+0x54
+	TASK tss5, 0x48, task5, t5stack_top
 	movw $0x48, idt+13*8+2
 	movw $0x8500, idt+13*8+4
 	SAY "gp"
@@ -127,16 +116,7 @@ fault1:	mov %ax, %gs
 	# #DF through a task gate, the classic use: #GP's and #NP's IDT
 	# entries not present, so delivering #GP raises #NP, and delivering
 	# that, #DF
-	mov $tss6, %eax
-	mov $0x50, %ebx
-	call set_base
-	movl $task6, tss6+0x20
-	movl $0x002, tss6+0x24
-	movl $t6stack_top, tss6+0x38
-	movl $0x10, tss6+0x48
-	movl $0x08, tss6+0x4c
-	movl $0x10, tss6+0x50
-	movl $0x10, tss6+0x54
+	TASK tss6, 0x50, task6, t6stack_top
 	movw $0x50, idt+8*8+2
 	movw $0x8500, idt+8*8+4
 	movl $0, idt+13*8+4
@@ -164,16 +144,7 @@ fault2:	mov %ax, %gs
 	mov $other+3, %eax
 	mov %eax, pt1
 	movl $0xabcd1234, other
-	mov $tss7, %eax
-	mov $0x58, %ebx
-	call set_base
-	movl $task7, tss7+0x20
-	movl $0x002, tss7+0x24
-	movl $t7stack_top, tss7+0x38
-	movl $0x10, tss7+0x48
-	movl $0x08, tss7+0x4c
-	movl $0x10, tss7+0x50
-	movl $0x10, tss7+0x54
+	TASK tss7, 0x58, task7, t7stack_top
 	movl $pd_b, tss7+0x1c
 	movl $pd_a, tss1+0x1c
 	mov $pd_a, %eax
