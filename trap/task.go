@@ -23,11 +23,14 @@ import (
 // with the checks the CPU makes. The real TR stays the VMM's; TR is the
 // virtual CPU's. Not modelled: 16-bit TSSs, a switch into virtual-8086
 // mode, and (under ring compression) a switch into a more privileged ring
-// than the real CPU runs at (the substrate refuses to raise CPL by a
-// register write): those stop with ErrUnsupported. Imprecise: a fault
-// found after the commit point (a bad selector in the new TSS) is raised
-// with the switching instruction's EIP, where the CPU raises it in the
-// new task.
+// than the real CPU runs at by ljmp or lcall (the substrate refuses to
+// raise CPL by a register write; a task gate's event enters through the
+// VMM's privilege switch instead: TaskGate): those stop with
+// ErrUnsupported. Imprecise: a fault found after the commit point (a bad
+// selector in the new TSS) is raised with the switching instruction's EIP,
+// where the CPU raises it in the new task; entering a more privileged task
+// writes the trampoline's frame below the new task's ESP, in stack memory
+// the task does not own yet.
 
 // tsFault is #TS with a selector's error code.
 func tsFault(sel uint16, format string, args ...any) error {
@@ -51,7 +54,7 @@ func (m *emu) farTask(sel uint16, d x86.Descriptor) error {
 		}
 		sel = d.Selector
 	}
-	return m.switchTask(sel, kind, m.next)
+	return m.switchTask(sel, kind, m.next, nil)
 }
 
 // taskReturn is iret with NT set: back to the task the current TSS's link
@@ -68,7 +71,7 @@ func (m *emu) taskReturn() error {
 	if err != nil {
 		return err
 	}
-	return m.switchTask(uint16(link), x86.TaskIret, m.next)
+	return m.switchTask(uint16(link), x86.TaskIret, m.next, nil)
 }
 
 // TaskGate delivers an event through a task gate of the guest's IDT: a
@@ -77,22 +80,76 @@ func (m *emu) taskReturn() error {
 // caller made the gate's checks (present; DPL for int n). It returns the
 // exception the switch raised (delivered instead, in whichever task the
 // CPU was in by then), or an error when it cannot be emulated; on success
-// the CPU's EIP is the new task's.
-func (e *Emulator) TaskGate(cpu CPU, v *VCPU, tssSel uint16, retEIP, code uint32, hasCode bool) (*Fault, error) {
-	m := &e.m
-	*m = emu{e: e, cpu: cpu, v: v, pc: retEIP, next: retEIP}
-	o := &e.out
-	*o = Outcome{Cause: "task"}
-	m.out = o
-	err := m.switchTask(tssSel, x86.TaskInt, retEIP)
+// the CPU's EIP is the new task's. When the new task runs in a more
+// privileged real ring than the interrupted code (an event from user mode
+// into a kernel task, under ring compression), the host cannot load its
+// CS and SS: TaskGate returns raise with everything else switched, the
+// VMM enters the new ring at the task's EIP on its stack (the machine's
+// privilege-switch trampoline), and FinishTask completes the task there.
+func (e *Emulator) TaskGate(cpu CPU, v *VCPU, tssSel uint16, retEIP, code uint32, hasCode bool) (raise *TaskRaise, f *Fault, err error) {
+	m := e.taskEmu(cpu, v, retEIP)
+	r := &TaskRaise{Code: code, HasCode: hasCode}
+	err = m.switchTask(tssSel, x86.TaskInt, retEIP, &r.State)
+	if err == nil && r.State.Seg[CS] != 0 {
+		cs := r.State.Seg[CS]
+		d, _, ok, lerr := m.lookup(cs)
+		switch {
+		case lerr != nil:
+			err = lerr
+		case !ok || !d.IsCode() || !d.Present:
+			err = tsFault(cs, "task CS %#x is not a present code segment (%v)", cs, d)
+		default:
+			r.CS = d
+			return r, nil, nil
+		}
+	}
 	if err == nil && hasCode {
 		err = m.push(4, code)
 	}
+	if err == nil {
+		cpu.SetReg(EIP, m.next)
+	}
+	f, err = taskOutcome(v, err)
+	return nil, f, err
+}
+
+// TaskRaise is a task switch TaskGate left for the VMM to enter: the new
+// task's state, its CS descriptor (the guest's), the event's error code.
+type TaskRaise struct {
+	State   x86.TaskState
+	CS      x86.Descriptor
+	Code    uint32
+	HasCode bool
+}
+
+// FinishTask completes a TaskRaise once the real CPU runs in the new
+// task's ring at its EIP: its ESP, segment registers (with their checks)
+// and the error code. The result is TaskGate's.
+func (e *Emulator) FinishTask(cpu CPU, v *VCPU, r *TaskRaise) (*Fault, error) {
+	m := e.taskEmu(cpu, v, r.State.EIP)
+	cpu.SetReg(ESP, r.State.GPR[ESP])
+	err := m.loadTaskSegs(r.State)
+	if err == nil && r.HasCode {
+		err = m.push(4, r.Code)
+	}
+	return taskOutcome(v, err)
+}
+
+// taskEmu readies the emulator's state for a switch outside an instruction.
+func (e *Emulator) taskEmu(cpu CPU, v *VCPU, eip uint32) *emu {
+	m := &e.m
+	*m = emu{e: e, cpu: cpu, v: v, pc: eip, next: eip}
+	e.out = Outcome{Cause: "task"}
+	m.out = &e.out
+	return m
+}
+
+// taskOutcome sorts a task switch's error into a guest fault or a failure.
+func taskOutcome(v *VCPU, err error) (*Fault, error) {
 	var f *Fault
 	var mf *MemFault
 	switch {
 	case err == nil:
-		cpu.SetReg(EIP, m.next)
 		return nil, nil
 	case errors.As(err, &f):
 		return f, nil
@@ -118,8 +175,11 @@ func asTS(err error) error {
 }
 
 // switchTask switches from the task in the virtual TR to the TSS sel
-// names, saving saveEIP as the outgoing task's EIP.
-func (m *emu) switchTask(sel uint16, kind x86.TaskSwitch, saveEIP uint32) error {
+// names, saving saveEIP as the outgoing task's EIP. With raise set, a new
+// task in a more privileged real ring is switched to but for its
+// segments, and its state left in *raise (TaskGate); else such a switch is
+// not emulated.
+func (m *emu) switchTask(sel uint16, kind x86.TaskSwitch, saveEIP uint32, raise *x86.TaskState) error {
 	rule := x86.TaskRules[kind]
 	bad := func(format string, args ...any) error {
 		if kind == x86.TaskIret {
@@ -164,6 +224,14 @@ func (m *emu) switchTask(sel uint16, kind x86.TaskSwitch, saveEIP uint32) error 
 	next := x86.DecodeTaskState(img)
 	if next.EFLAGS&x86.FlagVM != 0 {
 		return errUnsupported("task switch into virtual-8086 mode")
+	}
+	from, to := x86.SelRPL(m.cpu.Seg(CS).Sel), m.realCPL(next.Seg[CS])
+	raising := !m.e.PassFlags && to < from
+	if x86.SelNull(next.Seg[CS]) {
+		return tsFault(0, "task %#x has a null CS", sel)
+	}
+	if raising && raise == nil {
+		return errUnsupported("a task switch from real CPL %d into the task at CS %#x (real CPL %d): the substrate refuses to raise the privilege level by a register write", from, next.Seg[CS], to)
 	}
 
 	// Save the outgoing task.
@@ -229,6 +297,10 @@ func (m *emu) switchTask(sel uint16, kind x86.TaskSwitch, saveEIP uint32) error 
 	m.setRealFlags(next.EFLAGS, true, 0)
 	if !ldtOK {
 		return tsFault(next.LDT, "task %#x names LDT %#x, not an LDT descriptor", sel, next.LDT)
+	}
+	if raising {
+		*raise = next
+		return nil
 	}
 	return m.loadTaskSegs(next)
 }
@@ -305,15 +377,52 @@ func (t *VMM) deliverTask(vec uint8, code uint32, hasCode, soft bool, retEIP, pc
 		return &vmm.DeliveryFault{Vec: x86.VecGP, Code: uint32(vec)*8 + 2, Why: fmt.Sprintf("int $%#x from virtual CPL %d through a DPL-%d task gate", vec, t.V.CPL, gate.DPL)}
 	}
 	t.cpu.pc = pc
-	f, err := t.emu.TaskGate(t.cpu, &t.V, gate.Selector, retEIP, code, hasCode)
+	raise, f, err := t.emu.TaskGate(t.cpu, &t.V, gate.Selector, retEIP, code, hasCode)
 	if err != nil {
 		return &vmm.DeliveryFault{Vec: x86.VecTS, NotModelled: true, Why: fmt.Sprintf("task gate %#x: %v", vec, err)}
 	}
 	if f != nil {
 		return &vmm.DeliveryFault{Vec: f.Vector, Code: f.Code, Why: "task switch: " + f.Why}
 	}
+	if raise != nil {
+		return t.enterTask(vec, raise, retEIP, pc)
+	}
 	t.Complete(t.continueAt(t.cpu.pc))
 	return nil
+}
+
+// enterTask enters the more privileged ring of a task TaskGate switched
+// to: the machine's privilege-switch trampoline lands at the task's EIP on
+// its own stack (named for the trampoline as the real TSS's ring-1 stack;
+// the next event from user mode sets it again from the guest's TSS), and
+// FinishTask loads the rest there.
+func (t *VMM) enterTask(vec uint8, r *TaskRaise, retEIP, pc uint32) *vmm.DeliveryFault {
+	st := r.State
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[0:], st.GPR[ESP])
+	binary.LittleEndian.PutUint32(b[4:], uint32(t.ShadowSelector(st.Seg[SS])))
+	if err := t.WriteMem(realTSSAddr+x86.TSSESP1, b[:]); err != nil {
+		t.Fail(err)
+		return nil
+	}
+	handler := st.EIP
+	if t.Redirect != nil && st.Seg[CS]&3 != 3 {
+		handler = t.Redirect(handler)
+	}
+	flags := t.Reg(unicorn.EFLAGS)
+	return t.TransferTo(vmm.Transfer{
+		Vector: vec, Handler: handler, TargetSel: t.ShadowSelector(st.Seg[CS]), Target: t.ShadowDescriptor(r.CS),
+		FrameCS: uint32(st.Seg[CS]), FrameFlags: flags, RetEIP: retEIP, NewFlags: flags, EventPC: pc,
+		Landed: func() {
+			f, err := t.emu.FinishTask(t.cpu, &t.V, r)
+			switch {
+			case err != nil:
+				t.Crash(pc, "delivering %s through a task gate: %v", x86.VectorName(vec), err)
+			case f != nil:
+				t.Crash(pc, "delivering %s through a task gate: the new task's %v (raised after the switch; not delivered)", x86.VectorName(vec), f)
+			}
+		},
+	})
 }
 
 // taskIret reports the #TS the real CPU raises for the guest kernel's

@@ -252,6 +252,11 @@ type Transfer struct {
 	// InnerSS and InnerESP, for a transfer to a more privileged level: the
 	// stack to switch to. Zero means "from the loaded TSS" (hardware).
 	EventPC uint32
+	// Landed, if set, runs once a transfer to a more privileged level has
+	// landed (CS, SS, ESP, EFLAGS and EIP set as above): a task switch
+	// through a task gate uses the privilege switch and then loads the
+	// rest of the new task (task.go).
+	Landed func()
 }
 
 // tryDeliver delivers one event through the loaded IDT, or returns the
@@ -506,6 +511,9 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	}
 	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{newESP, t.NewFlags})
 	m.Complete(t.Handler)
+	if t.Landed != nil {
+		t.Landed()
+	}
 }
 
 func newCPLOf(t Transfer) uint8 { return x86.SelRPL(t.TargetSel) }

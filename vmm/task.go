@@ -18,9 +18,10 @@ import (
 // (SDM vol. 3, 6.11.3 and 7.3); then the error code, if any, is pushed on
 // the new task's stack. TR is written as Unicorn keeps it (the available
 // type: SUBSTRATE.md), so a later iret with NT set returns through
-// Unicorn's own task switch. Not modelled: a switch that changes the
-// privilege level (the host cannot raise CPL by a register write) and
-// 16-bit TSSs; those stop the run and say so.
+// Unicorn's own task switch. A task in a more privileged ring is entered
+// through the machine's privilege-switch trampoline (raiseTask). Not
+// modelled: a switch into a less privileged task, and 16-bit TSSs; those
+// stop the run and say so.
 
 // ldtFlags is the LDTR cache's attributes: present, type LDT.
 const ldtFlags = (x86.TypeLDT | 1<<7) << 8
@@ -67,21 +68,28 @@ func (m *Machine) deliverTask(cause string, vec uint8, code uint32, hasErr, soft
 		return taskFault(x86.VecTS, sel, "read TSS %#x: %v", sel, err)
 	}
 	next := x86.DecodeTaskState(img)
-	if next.Seg[1]&3 != uint16(cpl) || next.EFLAGS&x86.FlagVM != 0 {
+	newCPL := uint8(next.Seg[1] & 3)
+	if newCPL > cpl || next.EFLAGS&x86.FlagVM != 0 {
 		return &DeliveryFault{Vec: x86.VecTS, NotModelled: true,
-			Why: fmt.Sprintf("task gate %#x: a task switch from CPL %d to the task at CS %#x (EFLAGS %#x) changes privilege, which the machine does not model", vec, cpl, next.Seg[1], next.EFLAGS)}
+			Why: fmt.Sprintf("task gate %#x: a task switch from CPL %d to a less privileged task (CS %#x, EFLAGS %#x) is not modelled", vec, cpl, next.Seg[1], next.EFLAGS)}
+	}
+	csd, f := m.codeTarget(next.Seg[1], m.Descriptor)
+	if f != nil {
+		f.Vec = x86.VecTS
+		return f
+	}
+	if !csd.IsConforming() && csd.DPL != newCPL || csd.IsConforming() && csd.DPL > newCPL {
+		return taskFault(x86.VecTS, next.Seg[1], "task CS %#x: DPL %d, RPL %d", next.Seg[1], csd.DPL, newCPL)
 	}
 	m.Record(cause, MechMachine, eventPC)
 
 	// Save the running task; TaskRules[TaskInt]: it stays busy, the new
 	// task is nested in it.
-	gprs := []unicorn.Reg{unicorn.EAX, unicorn.ECX, unicorn.EDX, unicorn.EBX, unicorn.ESP, unicorn.EBP, unicorn.ESI, unicorn.EDI}
-	segs := []unicorn.Reg{unicorn.ES, unicorn.CS, unicorn.SS, unicorn.DS, unicorn.FS, unicorn.GS}
 	saved := x86.TaskState{EIP: retEIP, EFLAGS: m.reg(unicorn.EFLAGS)}
-	for i, r := range gprs {
+	for i, r := range taskGPRs {
 		saved.GPR[i] = m.reg(r)
 	}
-	for i, r := range segs {
+	for i, r := range taskSegs {
 		saved.Seg[i] = uint16(m.reg(r))
 	}
 	if err := m.write(tr.Base+x86.TSSEIP, saved.Dynamic()); err != nil {
@@ -126,28 +134,96 @@ func (m *Machine) deliverTask(cause string, vec uint8, code uint32, hasErr, soft
 		m.fail(fmt.Errorf("vmm: load LDTR: %w", err))
 		return nil
 	}
-	m.setRegs(gprs, next.GPR[:])
-	m.setReg(unicorn.EFLAGS, next.EFLAGS|x86.FlagNT|x86.FlagReserved1)
+	flags := next.EFLAGS | x86.FlagNT | x86.FlagReserved1
+	if newCPL < cpl {
+		return m.raiseTask(vec, sel, d, next, csd, flags, code, hasErr, retEIP, eventPC)
+	}
+	m.setRegs(taskGPRs, next.GPR[:])
+	m.setReg(unicorn.EFLAGS, flags)
 	// CS first (same privilege), then SS and the data segments, as the
 	// CPU checks them; Unicorn checks each load like the CPU.
-	for _, i := range []int{1, 2, 0, 3, 4, 5} {
+	if f := m.loadTaskSegs(sel, next, []int{1, 2, 0, 3, 4, 5}); f != nil {
+		return f
+	}
+	if f := m.pushTaskCode(next, code, hasErr); f != nil {
+		return f
+	}
+	m.Complete(next.EIP)
+	return nil
+}
+
+var (
+	taskGPRs = []unicorn.Reg{unicorn.EAX, unicorn.ECX, unicorn.EDX, unicorn.EBX, unicorn.ESP, unicorn.EBP, unicorn.ESI, unicorn.EDI}
+	taskSegs = []unicorn.Reg{unicorn.ES, unicorn.CS, unicorn.SS, unicorn.DS, unicorn.FS, unicorn.GS}
+)
+
+// loadTaskSegs loads the new task's segment registers in the order given
+// (indexes into TaskState.Seg).
+func (m *Machine) loadTaskSegs(sel uint16, next x86.TaskState, order []int) *DeliveryFault {
+	for _, i := range order {
 		s := next.Seg[i]
 		if !x86.SelNull(s) || i == 1 || i == 2 {
 			m.segLoading(s)
 		}
-		if err := m.E.SetReg(segs[i], uint32(s)); err != nil {
-			return taskFault(x86.VecTS, s, "task %#x: load %v with %#x: %v", sel, segs[i], s, err)
+		if err := m.E.SetReg(taskSegs[i], uint32(s)); err != nil {
+			return taskFault(x86.VecTS, s, "task %#x: load %v with %#x: %v", sel, taskSegs[i], s, err)
 		}
 	}
-	if hasErr {
-		esp := m.reg(unicorn.ESP) - 4
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], code)
-		if err := m.write(m.segBase(next.Seg[2])+esp, b[:]); err != nil {
-			return pfFault(err, taskFault(x86.VecSS, 0, "push the error code: %v", err))
-		}
-		m.setReg(unicorn.ESP, esp)
-	}
-	m.Complete(next.EIP)
 	return nil
+}
+
+// pushTaskCode pushes an exception's error code on the new task's stack.
+func (m *Machine) pushTaskCode(next x86.TaskState, code uint32, hasErr bool) *DeliveryFault {
+	if !hasErr {
+		return nil
+	}
+	esp := m.reg(unicorn.ESP) - 4
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], code)
+	if err := m.write(m.segBase(next.Seg[2])+esp, b[:]); err != nil {
+		return pfFault(err, taskFault(x86.VecSS, 0, "push the error code: %v", err))
+	}
+	m.setReg(unicorn.ESP, esp)
+	return nil
+}
+
+// raiseTask completes a switch into a more privileged task: the host
+// cannot raise CPL by a register write, so the machine's privilege-switch
+// trampoline (TransferTo) enters the task's ring at its EIP, on its own
+// stack (the new TSS's stack slot for that ring names it for the
+// trampoline's call gate, and is put back after), and the rest of the task
+// is loaded once there (Transfer.Landed). The trampoline's frame lands below
+// the task's ESP, in memory the task does not own yet.
+func (m *Machine) raiseTask(vec uint8, sel uint16, d x86.Descriptor, next x86.TaskState, csd x86.Descriptor, flags, code uint32, hasErr bool, retEIP, eventPC uint32) *DeliveryFault {
+	newCPL := uint32(next.Seg[1] & 3)
+	slot := d.Base + x86.TSSESP0 + 8*newCPL
+	var orig, stack [8]byte
+	if err := m.ReadMem(slot, orig[:]); err != nil {
+		return taskFault(x86.VecTS, sel, "read TSS %#x: %v", sel, err)
+	}
+	binary.LittleEndian.PutUint32(stack[0:], next.GPR[4])
+	binary.LittleEndian.PutUint32(stack[4:], uint32(next.Seg[2]))
+	if err := m.write(slot, stack[:]); err != nil {
+		return taskFault(x86.VecTS, sel, "write TSS %#x: %v", sel, err)
+	}
+	landed := func() {
+		if err := m.write(slot, orig[:]); err != nil {
+			m.fail(fmt.Errorf("vmm: task switch: restore TSS %#x: %w", sel, err))
+			return
+		}
+		m.setRegs(taskGPRs, next.GPR[:])
+		m.setReg(unicorn.EFLAGS, flags)
+		if f := m.loadTaskSegs(sel, next, []int{0, 3, 4, 5}); f != nil {
+			m.Crash(eventPC, "delivering %s through a task gate: %s", x86.VectorName(vec), f.Why)
+			return
+		}
+		if f := m.pushTaskCode(next, code, hasErr); f != nil {
+			m.Crash(eventPC, "delivering %s through a task gate: %s", x86.VectorName(vec), f.Why)
+		}
+	}
+	return m.TransferTo(Transfer{
+		Vector: vec, Handler: next.EIP, TargetSel: next.Seg[1], Target: csd,
+		FrameCS: m.reg(unicorn.CS), FrameFlags: m.reg(unicorn.EFLAGS), RetEIP: retEIP,
+		NewFlags: flags, EventPC: eventPC, Landed: landed,
+	})
 }
