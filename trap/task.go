@@ -384,6 +384,7 @@ func (t *VMM) deliverTask(vec uint8, code uint32, hasCode, soft bool, retEIP, pc
 	if f != nil {
 		return &vmm.DeliveryFault{Vec: f.Vector, Code: f.Code, Why: "task switch: " + f.Why}
 	}
+	t.mirrorIF() // the new task's IF, where the real EFLAGS mirror it
 	if raise != nil {
 		return t.enterTask(vec, raise, retEIP, pc)
 	}
