@@ -278,6 +278,7 @@ func (m *emu) switchTask(sel uint16, kind x86.TaskSwitch, saveEIP uint32, raise 
 		m.v.CR3 = next.CR3
 		m.e.P.CRWritten(3, old)
 	}
+	oldLDTR := m.v.LDTR
 	m.v.LDTR = next.LDT
 	ldtOK := x86.SelNull(next.LDT)
 	if !ldtOK && !x86.SelTI(next.LDT) {
@@ -288,7 +289,9 @@ func (m *emu) switchTask(sel uint16, kind x86.TaskSwitch, saveEIP uint32, raise 
 		ldtOK = ok && !ld.S && ld.Type == x86.TypeLDT && ld.Present
 	}
 	m.e.P.TRLoaded()
-	m.e.P.LDTLoaded()
+	if next.LDT != oldLDTR {
+		m.e.P.LDTLoaded()
+	}
 	for i, r := range next.GPR {
 		m.cpu.SetReg(Reg(i), r)
 	}
