@@ -221,9 +221,13 @@ func (m *Machine) raiseTask(vec uint8, sel uint16, d x86.Descriptor, next x86.Ta
 			m.Crash(eventPC, "delivering %s through a task gate: %s", x86.VectorName(vec), f.Why)
 		}
 	}
-	return m.TransferTo(Transfer{
+	f := m.TransferTo(Transfer{
 		Vector: vec, Handler: next.EIP, TargetSel: next.Seg[1], Target: csd,
 		FrameCS: m.reg(unicorn.CS), FrameFlags: m.reg(unicorn.EFLAGS), RetEIP: retEIP,
 		NewFlags: flags, EventPC: eventPC, Landed: landed,
 	})
+	if f != nil {
+		_ = m.write(slot, orig[:]) // the switch did not start: the TSS as it was
+	}
+	return f
 }
