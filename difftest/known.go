@@ -22,20 +22,13 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"lar", "trap"}: {"lar runs at CPL 1 without trapping and reports the shadow descriptor's DPL " +
 		"(DPL 0 shows as 1, DPL 1 as 2): a Popek–Goldberg hole (bt corrects it in the TC)"},
 	{"ring3", "trap"}: {userIF},
-	{"ldt", "trap"}:   {noShadowLDT},
-	{"ldt", "bt"}:     {noShadowLDT},
-	{"task", "native"}: {"a task gate in the IDT: the machine model delivers through interrupt and trap gates only " +
-		"and stops with \"hardware task switching through the IDT is not modelled\" (ljmp to a TSS works: Unicorn switches tasks itself)"},
-	{"task", "trap"}: {noTasks},
-	{"task", "bt"}:   {noTasks},
+	{"ldt", "trap"}: {"lar/lsl/verr/verw and mov from CS run at CPL 1 without trapping and read the shadow LDT and the real CS: " +
+		"DPL-0 LDT entries show DPL 1, the LDT's own descriptor (DPL 0) fails lar/lsl, the CS of LDT code shows RPL 1 " +
+		"(the Popek–Goldberg hole, as for the GDT: corpus lar)"},
+	{"ldt", "bt"}: {farAccessed + " (the far jump into LDT code)"},
+	{"task", "trap"}: {"str runs at CPL 1 without trapping and shows the VMM's real TR (0xfff8), not the guest's: " +
+		"the Popek–Goldberg hole (the task switches themselves are emulated and agree)"},
 }
-
-const noShadowLDT = "the VMM shadows the guest's GDT but not its LDT: lldt is emulated (the virtual LDTR) but the real LDTR " +
-	"stays null, so a load of an LDT selector stops (\"the CPU refused to load fs\"), and under trap lar/lsl/verr/verw of " +
-	"LDT selectors fail and sldt shows 0; to do: a shadow LDT in the VMM region, compressed like the GDT, loaded on lldt"
-
-const noTasks = "hardware task switching is not emulated: ljmp/lcall to a TSS or task gate stops with " +
-	"\"hardware task switching is not modelled\" (and str at CPL 1 shows the VMM's TR, a Popek–Goldberg hole)"
 
 const userIF = "an event from user mode shows IF=1 in its frame after an iret to ring 3 with IF=0: " +
 	"the guest kernel's iret to user mode runs natively at CPL 1, unseen by the VMM, so it never learns the IF " +

@@ -3,11 +3,13 @@ package translate
 import (
 	"fmt"
 
+	"virtsim/trap"
 	"virtsim/vmm"
 )
 
 // The translator's part of the VMM region (vmm.StrategyBase upward; trap's
-// real GDT, IDT, TSS and entry stubs occupy its first 0x12000 bytes).
+// real GDT, IDT, TSS, entry stubs and shadow LDT occupy its first
+// trap.AreaSize bytes).
 //
 //	regionBase          page directory, then page tables (guest RAM, VMM region)
 //	vroAddr             the virtual CPU's read-only page: GDTR/IDTR images, CR0, TR, LDTR
@@ -43,7 +45,7 @@ const (
 	tcMaxSize    = poolBase - tcBase
 
 	// trap's part of the strategy region (read-only for the CPU).
-	trapAreaSize = 0x12000
+	trapAreaSize = trap.AreaSize
 )
 
 // The virtual CPU's read-only page.

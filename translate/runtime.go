@@ -363,6 +363,16 @@ func (b *BT) ownPage(cr2, code uint32) bool {
 	return pte&pteP != 0 && (code&x86.PFUser == 0 || pte&pteU != 0)
 }
 
+// descriptorAccessed handles a store into the shadow descriptor tables
+// (trap.VMM.DescriptorAccessed), reporting whether cr2 was one.
+func (b *BT) descriptorAccessed(cr2 uint32) bool {
+	ok, err := b.VMM.DescriptorAccessed(cr2)
+	if err != nil {
+		b.Fail(err)
+	}
+	return ok
+}
+
 // ownFault handles a #PF of the translator's own tables.
 func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 	user, write, fetch := tr.Code&4 != 0, tr.Code&2 != 0, tr.Code&16 != 0
@@ -374,14 +384,10 @@ func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF] && !b.ShadowOn():
 		b.selfModified(tr, cr2)
 		return true
-	case write && cr2 >= vmm.StrategyBase+8 && cr2 < vmm.StrategyBase+8189*8 && cr2%8 == 4:
+	case write && b.descriptorAccessed(cr2):
 		// The CPU setting a descriptor's Accessed bit in the read-only
-		// shadow GDT while loading a segment: set it in the guest's
-		// descriptor and the shadow, and retry the load.
-		if err := b.VMM.MarkAccessed(uint16((cr2 - vmm.StrategyBase) / 8)); err != nil {
-			b.Fail(err)
-			return true
-		}
+		// shadow GDT or LDT while loading a segment: it is set in the
+		// guest's descriptor and the shadow; retry the load.
 		b.Complete(tr.PC)
 		return true
 	case b.ShadowOn() && cr2 >= vmm.VMMBase:

@@ -70,7 +70,9 @@
 // (Platform.ShadowSelector, Platform.ShadowDescriptor). Some loads fault
 // only because of that compression — loading SS with an RPL-0 selector at
 // CPL 1, returning by iret or lret to RPL-0 code — and the VMM emulates
-// them too.
+// them too. A guest's LDT gets the same treatment: at lldt the VMM builds
+// a compressed shadow of it in its region and points the real LDTR there
+// (ldt.go), so TI=1 selectors load natively as GDT ones do.
 //
 // # What this package provides
 //
@@ -109,11 +111,14 @@
 //     inner ring from the guest's TSS), and every segment load (mov, pop,
 //     lds..lss), with the real CPU receiving the shadow selector and
 //     descriptor;
+//   - hardware task switches (task.go): ljmp/lcall to a TSS or a task
+//     gate, iret with NT set, and an event through a task gate of the
+//     guest's IDT (Emulator.TaskGate), against the guest's TSSs;
 //   - int n, int3 and into, which complete and come back as a software
 //     interrupt (Fault.Soft) for the VMM to reflect through the guest's IDT
 //     (the gate-DPL check belongs to that reflection).
 //
-// Everything else — undecodable bytes, debug registers, task switches,
+// Everything else — undecodable bytes, debug registers, 16-bit task switches,
 // virtual-8086 mode, sysenter and sysexit, innocuous instructions — is an
 // error that names the address, the bytes and the decoded text, which the
 // VMM turns into a guest crash report. Guest-visible exceptions (#GP, #NP,
@@ -124,5 +129,6 @@
 // Not modelled: segment limit checks on data accesses (virtsim's guests use
 // flat segments and Unicorn does not enforce limits either), alignment
 // checks, CR4.PVI/VME virtual interrupts, 16-bit code segments (decoding is
-// always 32-bit), hardware task switching.
+// always 32-bit), a task switch that raises the real CPL (the substrate
+// refuses a privilege raise by a register write).
 package trap

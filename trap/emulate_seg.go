@@ -367,7 +367,7 @@ func (m *emu) farJmpCall() error {
 	case !d.S && (d.Type == x86.TypeCallGate32 || d.Type == x86.TypeCallGate16):
 		return m.viaCallGate(sel, d, call)
 	case !d.S && (d.Type == x86.TypeTaskGate || d.IsTSS()):
-		return errUnsupported("far %v to a task (%v): hardware task switching is not modelled", m.inst.Op, d)
+		return m.farTask(sel, d) // task.go
 	}
 	return gpSel(sel, "far %v to %#x, neither code nor a call gate (%v)", m.inst.Op, sel, d)
 }
@@ -617,7 +617,7 @@ func (m *emu) toOuter(cs uint16, d x86.Descriptor, addr uint32, ss uint16, sd x8
 // IF and IOPL become the VMM's (IF=1, IOPL=0; see Emulator.PassFlags).
 func (m *emu) iret() error {
 	if m.cpu.Reg(EFLAGS)&x86.FlagNT != 0 {
-		return errUnsupported("iret with EFLAGS.NT set (a return from a nested task)")
+		return m.taskReturn() // task.go
 	}
 	size := m.opSize()
 	eip, err := m.readStack(0, size)

@@ -148,7 +148,7 @@ func (t *VMM) VMMDirEntries() ([]uint32, error) {
 var vmmPages = []struct {
 	lo, hi, flags uint32
 }{
-	{realGDTAddr, (dropStack + 0xFFF) &^ 0xFFF, x86.PTEWrite},
+	{realGDTAddr, realLDTAddr + realLDTSize, x86.PTEWrite}, // tables, entry stubs, shadow LDT
 	{vmm.TrampolineGDT, vmm.TrampolineGDT + vmm.TrampolineGDTSize, x86.PTEWrite},
 	{vmm.TrampolineStubPage &^ 0xFFF, vmm.TrampolineStubPage&^0xFFF + 0x1000, x86.PTEWrite | x86.PTEUser},
 	{vmm.TrampolineLandingPage &^ 0xFFF, vmm.TrampolineLandingPage&^0xFFF + 0x1000, x86.PTEWrite},

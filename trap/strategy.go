@@ -367,7 +367,10 @@ func (t *VMM) deriveGDT() error {
 		d := x86.Decode(guestGDT[i*8:])
 		binary.LittleEndian.PutUint64(shadow[i*8:], t.ShadowDescriptor(d).Raw)
 	}
-	return t.WriteMem(realGDTAddr, shadow)
+	if err := t.WriteMem(realGDTAddr, shadow); err != nil {
+		return err
+	}
+	return t.deriveLDT() // ldt.go
 }
 
 // ShadowSelector gives a guest selector the RPL it really runs with: ring
@@ -446,7 +449,7 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 		}
 		t.pending = append(t.pending, tr.Vector)
 		m.Complete(t.continueAt(tr.RetEIP))
-	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)):
+	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)), t.taskIret(tr):
 		t.EmulateTrap(tr)
 	case tr.Vector == x86.VecPF && !tr.Soft && t.shadowOn:
 		t.onShadowFault(tr)
@@ -651,6 +654,9 @@ func (t *VMM) Escalating(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc uint32) *vmm.DeliveryFault {
 	m := t.Machine
 	gate, f := m.ReadGate(t.V.IDTR.Base, uint32(t.V.IDTR.Limit), vec)
+	if f != nil && f.NotModelled {
+		return t.deliverTask(vec, code, hasCode, soft, retEIP, pc) // a task gate: task.go
+	}
 	if f != nil {
 		return f
 	}
@@ -948,6 +954,9 @@ func (t *VMM) RunToExit() (vmm.Stop, error) {
 // The guest's own descriptor gets the bit, as on a real CPU, and so does
 // the shadow, so later loads store nothing. Anything else is refused.
 func (t *VMM) onProtWrite(addr uint32, size int, value uint64) bool {
+	if addr >= realLDTAddr {
+		return t.onLDTWrite(addr, size, value) // ldt.go
+	}
 	off := addr - realGDTAddr
 	if addr < realGDTAddr || off >= (guestMaxIndex+1)*8 || off%8 != 4 || size != 4 {
 		return false

@@ -56,14 +56,13 @@ func (c *unicornCPU) Seg(s SegReg) Segment {
 }
 
 // LoadSeg loads the selector; Unicorn reads the descriptor from the real
-// GDT itself. The emulator checked (and marked accessed) the guest's
-// descriptor as it is now, so its shadow d goes into the real GDT first
+// GDT (or the shadow LDT) itself. The emulator checked (and marked accessed) the guest's
+// descriptor as it is now, so its shadow d goes into the real table first
 // when the entry differs: the CPU loads what was checked, and finding the
 // Accessed bit set it stores nothing into the read-only table (a store
 // there would fire a memory hook from inside this host register write).
 func (c *unicornCPU) LoadSeg(s SegReg, sel uint16, d x86.Descriptor) error {
-	if idx := uint32(x86.SelIndex(sel)); !x86.SelTI(sel) && idx != 0 && idx <= guestMaxIndex && d.Raw != 0 {
-		addr := realGDTAddr + idx*8
+	if addr, ok := shadowEntry(c.m, sel); ok && d.Raw != 0 {
 		var cur [8]byte
 		if err := c.m.ReadMem(addr, cur[:]); err != nil {
 			return err

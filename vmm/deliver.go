@@ -60,9 +60,11 @@ type DeliveryFault struct {
 	CR2  uint32 // for a #PF: the linear address that faulted
 	Why  string
 	// NotModelled: the CPU would deliver the event, but through a
-	// mechanism virtsim does not model (a task gate: hardware task
-	// switching). The run stops with Why instead of raising Vec, which the
-	// guest would never see.
+	// mechanism this delivery path does not model. ReadGate says so for a
+	// task gate, which the machine (deliverTask) and trap's VMM
+	// (Emulator.TaskGate) switch tasks through and other paths do not. The
+	// run stops with Why instead of raising Vec, which the guest would
+	// never see.
 	NotModelled bool
 }
 
@@ -250,6 +252,11 @@ type Transfer struct {
 	// InnerSS and InnerESP, for a transfer to a more privileged level: the
 	// stack to switch to. Zero means "from the loaded TSS" (hardware).
 	EventPC uint32
+	// Landed, if set, runs once a transfer to a more privileged level has
+	// landed (CS, SS, ESP, EFLAGS and EIP set as above): a task switch
+	// through a task gate uses the privilege switch and then loads the
+	// rest of the new task (task.go).
+	Landed func()
 }
 
 // tryDeliver delivers one event through the loaded IDT, or returns the
@@ -262,6 +269,9 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 		return nil
 	}
 	gate, f := m.ReadGate(idtr.Base, idtr.Limit, vec)
+	if f != nil && f.NotModelled {
+		return m.deliverTask(cause, vec, code, hasErr, soft, retEIP, eventPC, idtr.Base) // a task gate: task.go
+	}
 	if f != nil {
 		return f
 	}
@@ -501,6 +511,9 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	}
 	m.setRegs([]unicorn.Reg{unicorn.ESP, unicorn.EFLAGS}, []uint32{newESP, t.NewFlags})
 	m.Complete(t.Handler)
+	if t.Landed != nil {
+		t.Landed()
+	}
 }
 
 func newCPLOf(t Transfer) uint8 { return x86.SelRPL(t.TargetSel) }
