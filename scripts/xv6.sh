@@ -9,12 +9,16 @@
 #   scripts/xv6.sh run [STRATEGY...]  run the session (default: native trap bt) and print,
 #                                     per strategy, how far xv6 got, its exits by cause
 #                                     and the wall time
+#   scripts/xv6.sh bench [STRATEGY...] the macro benchmark: `virtsim bench` on the session
+#                                     (counting and timed runs side by side, exits by
+#                                     cause, time per strategy) into $XV6_DIR/bench
 #
 # Environment: XV6_DIR (default .deps/xv6), XV6_INPUT (the session typed on
-# COM1; default below), XV6_INSNS (instruction budget that ends the session:
-# xv6 never powers off, so each run ends at this many guest instructions,
-# a deterministic end; default 400000000), XV6_MEM (default 256M: xv6's
-# PHYSTOP is 224 MiB), VIRTSIM (default bin/virtsim).
+# COM1; default below), XV6_UNTIL (the output that ends the session: xv6
+# never powers off, so the session's last command prints it and the run
+# ends there, deterministically; default '$ SESSION END\n'), XV6_INSNS (a
+# safety budget of guest instructions; default 2000000000), XV6_MEM
+# (default 256M: xv6's PHYSTOP is 224 MiB), VIRTSIM (default bin/virtsim).
 #
 # The session's output goes to $XV6_DIR/out/STRATEGY.txt, the run's JSON
 # result (exits by cause and mechanism) to $XV6_DIR/out/STRATEGY.json. The
@@ -25,11 +29,12 @@ set -euo pipefail
 XV6_COMMIT=eeb7b415dbcb12cc362d0783e41c3d1f44066b17 # mit-pdos/xv6-public, the last x86 commit
 XV6_DIR=${XV6_DIR:-.deps/xv6}
 XV6_MEM=${XV6_MEM:-256M}
-XV6_INSNS=${XV6_INSNS:-400000000}
+XV6_INSNS=${XV6_INSNS:-2000000000}
+XV6_UNTIL=${XV6_UNTIL:-'$ SESSION END\n'}
 VIRTSIM=${VIRTSIM:-bin/virtsim}
 # The first byte is eaten by xv6's uartinit (it reads RBR to clear the UART,
 # under QEMU too): start with a newline.
-XV6_INPUT=${XV6_INPUT:-$'\nls\necho hello\nwc README\necho a b c | wc\n'}
+XV6_INPUT=${XV6_INPUT:-$'\nls\necho hello\nwc README\necho a b c | wc\necho SESSION END\n'}
 
 build() {
 	local repo=${1:-https://github.com/mit-pdos/xv6-public}
@@ -62,7 +67,7 @@ run() {
 		local t0 t1 rc=0
 		t0=$(date +%s.%N)
 		"$VIRTSIM" run --strategy "$s" --image "$img" --mem "$XV6_MEM" \
-			--input "$XV6_DIR/out/input.txt" --max-insns "$XV6_INSNS" --no-timing \
+			--input "$XV6_DIR/out/input.txt" --until-output "$XV6_UNTIL" --max-insns "$XV6_INSNS" --no-timing \
 			--timeout 10m --quiet --json "$XV6_DIR/out/$s.json" \
 			>"$XV6_DIR/out/$s.txt" 2>"$XV6_DIR/out/$s.err" || rc=$?
 		t1=$(date +%s.%N)
@@ -89,13 +94,27 @@ EOF
 	done
 }
 
+bench() {
+	local img=$XV6_DIR/kernelmemfs
+	[ -f "$img" ] || { echo "xv6: no $img: run '$0 build' first" >&2; exit 66; }
+	[ -x "$VIRTSIM" ] || { echo "xv6: no $VIRTSIM: run 'make build' first" >&2; exit 69; }
+	mkdir -p "$XV6_DIR/out"
+	printf '%s' "$XV6_INPUT" >"$XV6_DIR/out/input.txt"
+	local strategies=native,trap,bt
+	if [ $# -gt 0 ]; then strategies=$(IFS=,; echo "$*"); fi
+	"$VIRTSIM" bench --image "$img" --mem "$XV6_MEM" --input "$XV6_DIR/out/input.txt" \
+		--until-output "$XV6_UNTIL" --max-insns "$XV6_INSNS" --timeout 30m \
+		--strategies "$strategies" --reps "${XV6_REPS:-3}" --out "$XV6_DIR/bench"
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
 build) build "$@" ;;
 run) run "$@" ;;
+bench) bench "$@" ;;
 *)
-	sed -n '2,12p' "$0" >&2
+	sed -n '2,15p' "$0" >&2
 	exit 64
 	;;
 esac
