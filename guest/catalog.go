@@ -155,6 +155,15 @@ var catalog = []Workload{
 		ExitsPerIter: "1 int/0x80 (the handler returns with iret)",
 	},
 	{
+		Name:         "sysenter",
+		Description:  "ring-3 code makes n fast system calls (sysenter/sysexit) to a ring-0 handler",
+		DefaultArgs:  "n=4000",
+		ExitsPerIter: "1 priv/sysenter (the handler returns with sysexit: 1 priv/sysexit more where the guest kernel is deprivileged)",
+		Refused: map[string]string{
+			"pv": "virtsim's paravirtual ABI has no sysenter callback (Xen registers one with CALLBACKOP_register, CALLBACKTYPE_sysenter)",
+		},
+	},
+	{
 		Name:         "irq-toggle",
 		Description:  "n cli/sti pairs",
 		DefaultArgs:  "n=4000",
