@@ -37,11 +37,14 @@ type PaperRow struct {
 // The pgfault and ptemod rows run the paging workloads (guest.Workload
 // Paging) under the strategies in PagingStrategies.
 var AdamsAgesen = []PaperRow{
-	{Name: "syscall", Workload: "syscall", OpsPerIter: 1, Native: 242, BT: 2308, HW: 246,
-		Mismatch: "the paper's native system call (242 cycles) cannot have been an int/iret round trip, which alone costs about 1120 cycles on a P4 " +
-			"(getppid through int $0x80/iret 1761 cycles, through sysenter/sysexit 641: Torvalds, linux-kernel 2002): it was a fast system call. " +
-			"virtsim's syscall makes int $0x80 + iret (no strategy virtualizes sysenter/sysexit yet), so its native and VT-x cells price a costlier " +
-			"operation than the paper's; the BT cell is priced by the VMM's trap, which both operations take"},
+	{Name: "syscall", Workload: "sysenter", OpsPerIter: 1, Native: 242, BT: 2308, HW: 246,
+		Substitute: "the paper's system call (64-bit syscall/sysret on its P4) is measured as a 32-bit sysenter/sysexit round trip, " +
+			"the fast system call a P4 Linux makes (the syscall workload's int $0x80 + iret costs about 1120 cycles more on a P4: " +
+			"getppid 1761 against 641 cycles, Torvalds, linux-kernel 2002); the sysenter/sysexit pair is priced from Kernel Mode Linux's " +
+			"measurement (getpid 432 cycles through sysenter, 12 as a call: 420), whose CPU is not checked here",
+		Mismatch: "the price of the sysenter/sysexit pair is the least certain input: with Torvalds' 641 cycles for a whole getppid through sysenter " +
+			"(libc, the vsyscall page and getppid's own work included, an upper bound) the native and VT-x cells would be about 655 (2.7x the paper's); " +
+			"virtsim's bt performs the kernel's sysexit by a callout (1254 cycles) where VMware's translator could return to user mode inside the translation cache"},
 	{Name: "in", Workload: "io-in", OpsPerIter: 1, Native: 3209, BT: 216, HW: 15826,
 		Mismatch: "virtsim's bt sends every port access to trap's emulator by a callout (1254 cycles, A&A text), where the paper's software VMM emulated the in " +
 			"inside the translation cache without touching a device (its BT cell, 216, is below native's 3209); and the model charges the port's device work " +

@@ -28,14 +28,15 @@ func suiteProfile() *Profile {
 }
 
 func TestLiteratureReport(t *testing.T) {
-	// Per iteration: syscall 10 instructions and one int/0x80; io 5 and
+	// Per iteration: sysenter (the syscall row's workload; a fake run with
+	// int/0x80 as its event) 10 instructions and one int/0x80; io 5 and
 	// one out; divzero 10 and one #DE.
 	at := func(n uint64) []Run {
 		c := func(cause, mech string) CountRow { return CountRow{Cause: cause, Mechanism: mech, Count: n} }
 		return []Run{
-			suiteRun("syscall", "native", "", 10*n, c("int/0x80", "machine")),
-			suiteRun("syscall", "bt", "", 10*n, c("int/0x80", "trap")),
-			suiteRun("syscall", "kvm", "pvm", 10*n, c("int/0x80", "emulation")),
+			suiteRun("sysenter", "native", "", 10*n, c("int/0x80", "machine")),
+			suiteRun("sysenter", "bt", "", 10*n, c("int/0x80", "trap")),
+			suiteRun("sysenter", "kvm", "pvm", 10*n, c("int/0x80", "emulation")),
 			suiteRun("io-in", "native", "", 5*n, c("io/in:0x80", "machine")),
 			suiteRun("io-in", "bt", "", 5*n, c("io/in:0x80", "callout")),
 			suiteRun("divzero", "native", "", 10*n, c("exc/#DE", "machine")),
@@ -280,7 +281,7 @@ func TestMacroReport(t *testing.T) {
 	if ws, _ := SuiteWorkloads(SuiteAdamsAgesen); !strings.Contains(strings.Join(ws, ","), "forkwait") {
 		t.Errorf("suite workloads %v", ws)
 	}
-	if a, _ := SuiteArgs(SuiteAdamsAgesen, 5000); a["forkwait"] != "n=500" || a["syscall"] != "n=5000" {
+	if a, _ := SuiteArgs(SuiteAdamsAgesen, 5000); a["forkwait"] != "n=500" || a["sysenter"] != "n=5000" {
 		t.Errorf("suite args %v", a)
 	}
 }
