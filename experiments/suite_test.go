@@ -312,3 +312,47 @@ func TestP4ProfileIndependentOfTable(t *testing.T) {
 		}
 	}
 }
+
+// The modeled VT-x: each native event classified by the vtx table, and an
+// exception or interrupt that exits is also delivered to the guest (a
+// machine event beside the exit); a hidden fault is not delivered.
+func TestVTxInput(t *testing.T) {
+	native := ModelInput{GuestInstructions: 100, Counts: vmm.Counts{
+		{Cause: "exc/#PF", Mech: vmm.MechMachine}:     3,
+		{Cause: "exc/#DE", Mech: vmm.MechMachine}:     2,
+		{Cause: "int/0x80", Mech: vmm.MechMachine}:    5,
+		{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 7,
+		{Cause: "irq/0", Mech: vmm.MechMachine}:       1,
+		{Cause: "pf/hidden", Mech: vmm.MechMachine}:   4,
+	}}
+	for _, c := range []struct {
+		nested bool
+		want   vmm.Counts
+	}{
+		{false, vmm.Counts{
+			{Cause: "exc/#PF", Mech: vmm.MechKernel}: 3, {Cause: "exc/#PF", Mech: vmm.MechMachine}: 3,
+			{Cause: "exc/#DE", Mech: vmm.MechMachine}: 2, {Cause: "int/0x80", Mech: vmm.MechMachine}: 5,
+			{Cause: "io/out:0x80", Mech: vmm.MechVMExit}: 7,
+			{Cause: "irq/0", Mech: vmm.MechVMExit}:       1, {Cause: "irq/0", Mech: vmm.MechMachine}: 1,
+			{Cause: "pf/hidden", Mech: vmm.MechKernel}: 4,
+		}},
+		{true, vmm.Counts{
+			{Cause: "exc/#PF", Mech: vmm.MechMachine}: 3,
+			{Cause: "exc/#DE", Mech: vmm.MechMachine}: 2, {Cause: "int/0x80", Mech: vmm.MechMachine}: 5,
+			{Cause: "io/out:0x80", Mech: vmm.MechVMExit}: 7,
+			{Cause: "irq/0", Mech: vmm.MechVMExit}:       1, {Cause: "irq/0", Mech: vmm.MechMachine}: 1,
+			{Cause: "pf/hidden", Mech: vmm.MechMachine}: 4,
+		}},
+	} {
+		got := VTxInput(native, c.nested)
+		if got.GuestInstructions != 100 || len(got.Counts) != len(c.want) {
+			t.Errorf("nested=%v: %v", c.nested, got.Counts)
+			continue
+		}
+		for k, n := range c.want {
+			if got.Counts[k] != n {
+				t.Errorf("nested=%v: %s %s = %d, want %d", c.nested, k.Cause, k.Mech, got.Counts[k], n)
+			}
+		}
+	}
+}

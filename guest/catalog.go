@@ -242,6 +242,20 @@ var catalog = []Workload{
 		ExitsPerIter: "1 PTE write + 1 priv/invlpg",
 		Paging:       true,
 	},
+	{
+		Name:         "pftrue",
+		Description:  "n true page faults, each checked by the guest's #PF handler, which maps nothing and resumes after the read (Adams & Agesen's pgfault as the paper describes it)",
+		DefaultArgs:  "n=1000",
+		ExitsPerIter: "1 exc/#PF + 1 priv/mov-from-cr2 (the handler returns with iret)",
+		Paging:       true,
+	},
+	{
+		Name:         "ptestore",
+		Description:  "n × 4 stores to a PTE of a page table in use, no invlpg, no use (Adams & Agesen's ptemod as the paper describes it)",
+		DefaultArgs:  "n=1000",
+		ExitsPerIter: "4 PTE writes",
+		Paging:       true,
+	},
 }
 
 // Catalog returns every workload that runs with paging off, sorted by
