@@ -289,8 +289,11 @@ func WithCensus(native ModelInput, bt, trap *Run, shadowFaults bool) ModelInput 
 	out.Counts = native.Counts.Clone()
 	if bt != nil {
 		for _, c := range bt.Counts {
-			if c.Mechanism == vmm.MechInTC.String() {
-				out.Counts[vmm.Key{Cause: c.Cause, Mech: vmm.MechMachine}] += c.Count
+			// Only what native does not record itself: bt's in-TC port
+			// read (io/in:0x80) is native's machine event already.
+			k := vmm.Key{Cause: c.Cause, Mech: vmm.MechMachine}
+			if c.Mechanism == vmm.MechInTC.String() && native.Counts[k] == 0 {
+				out.Counts[k] += c.Count
 			}
 		}
 	}

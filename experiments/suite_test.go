@@ -216,7 +216,8 @@ func TestCalibrateDesignatedProbes(t *testing.T) {
 	}
 }
 
-// Native's unrecorded cli/sti are counted from bt's in-TC events.
+// Native's unrecorded cli/sti are counted from bt's in-TC events (not
+// those native records itself).
 func TestWithCensus(t *testing.T) {
 	native := ModelInput{GuestInstructions: 10, Counts: vmm.Counts{{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 1}}
 	bt := &Run{Counts: []CountRow{{Cause: "priv/cli", Mechanism: "in-tc", Count: 4}, {Cause: "io/out:0x80", Mechanism: "callout", Count: 1}}}
@@ -236,6 +237,12 @@ func TestWithCensus(t *testing.T) {
 	}
 	if WithCensus(native, nil, nil, false).Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 {
 		t.Error("without bt, native's own counts")
+	}
+	// bt's in-TC port read is an event native records itself: not added twice.
+	in := ModelInput{Counts: vmm.Counts{{Cause: "io/in:0x80", Mech: vmm.MechMachine}: 5}}
+	btIn := &Run{Counts: []CountRow{{Cause: "io/in:0x80", Mechanism: "in-tc", Count: 5}}}
+	if c := WithCensus(in, btIn, nil, false).Counts; c[vmm.Key{Cause: "io/in:0x80", Mech: vmm.MechMachine}] != 5 || len(c) != 1 {
+		t.Errorf("census of an event native records %v", c)
 	}
 }
 
