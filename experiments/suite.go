@@ -52,7 +52,10 @@ var AdamsAgesen = []PaperRow{
 			"interacts with the virtual chipset model\" for 216 cycles (about what its in-TC rdtsc cost, A&A text); no independent figure prices that " +
 			"sequence, so the BT cell counts only virtsim's own instructions. The winner and the inversion (BT below native) are the paper's"},
 	{Name: "cr8wr", Workload: "irq-toggle", OpsPerIter: 2, Native: 150, BT: 35, HW: 177,
-		Substitute: "each cli and each sti (2 per iteration) stands in for a cr8 write: both are privileged writes of the interrupt-masking state, and cr8 exists only in 64-bit mode (virtsim's guests are 32-bit, with no local APIC TPR); native records no event for cli/sti, so the native and modeled VT-x columns count them from bt's in-TC events of the same image (WithCensus) and price them as the CPU running them",
+		Substitute: "each cli and each sti (2 per iteration) stands in for a cr8 write: both are privileged writes of the interrupt-masking state, and cr8 exists only in 64-bit mode. " +
+			"The 32-bit form of the operation, a store to the local APIC's TPR (0xFEE00080), is not used: it keeps the operation but not the mechanisms the paper measured — " +
+			"first-generation VT-x virtualized only CR8 (the TPR shadow), so an MMIO TPR store would exit where the paper's cr8 write did not, and no independent figure prices a P4's TPR store; " +
+			"cli/sti keeps them (in the translation cache under BT, no exit under VT-x). Native records no event for cli/sti, so the native and modeled VT-x columns count them from bt's in-TC events of the same image (WithCensus) and price them as the CPU running them",
 		Mismatch: "the stand-in is cheaper than the operation: a native cli or sti costs about 60 cycles on the P4 (A&A text) where a cr8 write cost 150; " +
 			"under bt a cli or sti becomes a store to the virtual interrupt flag in the translation cache, priced at its few instructions, " +
 			"where VMware's in-TC cr8 write (35 cycles) also compared the new priority with pending interrupts"},
