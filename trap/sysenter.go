@@ -47,10 +47,15 @@ func (t *VMM) onSysenter(pc uint32) bool {
 	if t.Redirect != nil {
 		handler = t.Redirect(handler)
 	}
-	realFlags := m.Reg(unicorn.EFLAGS)
+	// The real IF stays set for the VMM, or follows the virtual one,
+	// now clear, under MirrorIF.
+	newFlags := m.Reg(unicorn.EFLAGS)&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF
+	if t.MirrorIF {
+		newFlags &^= x86.FlagIF
+	}
 	if f := m.TransferTo(vmm.Transfer{
 		Handler: handler, TargetSel: t.ShadowSelector(cs), Target: t.ShadowDescriptor(target),
-		NewFlags: realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF,
+		NewFlags: newFlags,
 		EventPC:  pc, NoFrame: true, InnerSS: t.ShadowSelector(ss), InnerESP: msr(vmm.MSRSysenterESP),
 	}); f != nil {
 		m.Crash(pc, "trap: sysenter into the guest kernel: %s", f.Why)
@@ -75,7 +80,13 @@ func (t *VMM) sysexit(pc uint32, mech vmm.Mechanism) bool {
 	}
 	ucs, uss := vmm.SysexitTarget(cs)
 	t.V.CPL = 3
-	if err := m.ReturnOuter(m.Reg(unicorn.EDX), uint32(ucs), m.Reg(unicorn.EFLAGS)|x86.FlagIF, m.Reg(unicorn.ECX), uint32(uss)); err != nil {
+	// sysexit keeps EFLAGS: user code gets the kernel's IF, which the real
+	// IF already shows under MirrorIF; otherwise the real IF stays set.
+	flags := m.Reg(unicorn.EFLAGS)
+	if !t.MirrorIF {
+		flags |= x86.FlagIF
+	}
+	if err := m.ReturnOuter(m.Reg(unicorn.EDX), uint32(ucs), flags, m.Reg(unicorn.ECX), uint32(uss)); err != nil {
 		m.Crash(pc, "trap: sysexit: %v", err)
 	}
 	return true
