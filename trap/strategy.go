@@ -496,7 +496,7 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 		// the audit counts only what runs without the VMM seeing it.
 		t.unaudit(tr.PC)
 	}
-	if t.sysexit(tr.PC, mech) {
+	if t.fastSyscall(tr.PC, mech) {
 		return
 	}
 	t.cpu.pc = tr.PC

@@ -21,25 +21,36 @@ import (
 
 // onSysenter is the machine's OnSysenter: an exit for every sysenter.
 func (t *VMM) onSysenter(pc uint32) bool {
-	m := t.Machine
 	t.SyncCPL()
-	m.Record(vmm.CauseSysenter, vmm.MechTrap, pc)
+	t.sysenter(pc, vmm.MechTrap)
+	return true
+}
+
+// sysenter performs a guest sysenter at pc, an exit by mech (a trap at the
+// machine's site hook, or a binary translator's callout for one in kernel
+// code).
+func (t *VMM) sysenter(pc uint32, mech vmm.Mechanism) {
+	m := t.Machine
+	m.Record(vmm.CauseSysenter, mech, pc)
 	msr := func(id uint32) uint32 { return uint32(t.V.MSR[id]) }
 	cs, ss, ok := vmm.SysenterTarget(msr(vmm.MSRSysenterCS), msr(vmm.MSRSysenterESP), msr(vmm.MSRSysenterEIP))
 	if !ok {
 		t.Reflect(x86.VecGP, 0, true, false, pc, pc)
-		return true
+		return
 	}
 	target, err := t.GuestDescriptor(cs)
 	if err != nil || !target.IsCode() || target.DPL != 0 {
 		m.Crash(pc, "trap: sysenter: SYSENTER_CS %#x does not name a DPL-0 code descriptor in the guest GDT, which the VMM needs to load CS", cs)
-		return true
+		return
 	}
-	// The trampoline that raises the privilege level pushes its call frame
-	// on the real TSS's ring-1 stack: the guest TSS's kernel stack.
-	if f := t.loadKernelStack(); f != nil {
-		m.Crash(pc, "trap: sysenter: %s (the VMM's privilege switch passes through it)", f.Why)
-		return true
+	// From user code, the trampoline that raises the privilege level
+	// pushes its call frame on the real TSS's ring-1 stack: the guest
+	// TSS's kernel stack. (From the kernel no ring changes.)
+	if m.Reg(unicorn.CS)&3 == 3 {
+		if f := t.loadKernelStack(); f != nil {
+			m.Crash(pc, "trap: sysenter: %s (the VMM's privilege switch passes through it)", f.Why)
+			return
+		}
 	}
 	t.V.IF = false
 	t.V.CPL = 0
@@ -60,23 +71,35 @@ func (t *VMM) onSysenter(pc uint32) bool {
 	}); f != nil {
 		m.Crash(pc, "trap: sysenter into the guest kernel: %s", f.Why)
 	}
-	return true
 }
 
-// sysexit performs the guest kernel's sysexit at pc (a #GP at CPL 1, or a
-// binary translator's callout): reports whether the instruction there is
-// one, and handles it if so.
-func (t *VMM) sysexit(pc uint32, mech vmm.Mechanism) bool {
+// fastSyscall performs a sysenter or sysexit at pc that reached the
+// emulator's path (a #GP at CPL 1, or a binary translator's callout):
+// reports whether the instruction there is one, and handles it if so.
+func (t *VMM) fastSyscall(pc uint32, mech vmm.Mechanism) bool {
 	inst, err := t.Decode(pc)
-	if err != nil || inst.Op != x86asm.SYSEXIT {
+	if err != nil {
 		return false
 	}
+	switch inst.Op {
+	case x86asm.SYSENTER:
+		t.sysenter(pc, mech)
+		return true
+	case x86asm.SYSEXIT:
+		t.sysexit(pc, mech)
+		return true
+	}
+	return false
+}
+
+// sysexit performs the guest kernel's sysexit at pc.
+func (t *VMM) sysexit(pc uint32, mech vmm.Mechanism) {
 	m := t.Machine
 	m.Record(vmm.CauseSysexit, mech, pc)
 	cs := uint32(t.V.MSR[vmm.MSRSysenterCS])
 	if t.V.CPL != 0 || cs&0xFFFC == 0 {
 		t.Reflect(x86.VecGP, 0, true, false, pc, pc)
-		return true
+		return
 	}
 	ucs, uss := vmm.SysexitTarget(cs)
 	t.V.CPL = 3
@@ -89,5 +112,4 @@ func (t *VMM) sysexit(pc uint32, mech vmm.Mechanism) bool {
 	if err := m.ReturnOuter(m.Reg(unicorn.EDX), uint32(ucs), flags, m.Reg(unicorn.ECX), uint32(uss)); err != nil {
 		m.Crash(pc, "trap: sysexit: %v", err)
 	}
-	return true
 }
