@@ -48,8 +48,8 @@ var AdamsAgesen = []PaperRow{
 	{Name: "in", Workload: "io-in", OpsPerIter: 1, Native: 3209, BT: 216, HW: 15826,
 		Note: "bt answers the read of the POST port inside the translation cache (a constant: one mov into AL), as the paper's software VMM did; " +
 			"no device sees it, so no device work is charged to it, while native, trap, pv and the modeled VT-x pay the port's ~1 us",
-		Mismatch: "virtsim's in-TC read is a single mov of a constant, where the paper's software VMM ran \"a short sequence of instructions that " +
-			"interacts with the virtual chipset model\" for 216 cycles (about what its in-TC rdtsc cost, A&A text); no independent figure prices that " +
+		Mismatch: "virtsim's in-TC read is a single mov of a constant, where the paper's software VMM ran (in the paper's words, quoted without a copy " +
+			"at hand) \"a short sequence of instructions that interacts with the virtual chipset model\" for 216 cycles (about what its in-TC rdtsc cost, A&A text); no independent figure prices that " +
 			"sequence, so the BT cell counts only virtsim's own instructions. The winner and the inversion (BT below native) are the paper's"},
 	{Name: "cr8wr", Workload: "irq-toggle", OpsPerIter: 2, Native: 150, BT: 35, HW: 177,
 		Substitute: "each cli and each sti (2 per iteration) stands in for a cr8 write: both are privileged writes of the interrupt-masking state, and cr8 exists only in 64-bit mode. " +
@@ -64,12 +64,14 @@ var AdamsAgesen = []PaperRow{
 	{Name: "divzero", Workload: "divzero", OpsPerIter: 1, Native: 889, BT: 3223, HW: 1014,
 		Mismatch: "the #DE arrives at ring 0 from ring 0 (no stack switch) and is priced as the P4's int/iret round trip between rings (1120), an upper estimate"},
 	{Name: "pgfault", Workload: "pftrue", OpsPerIter: 1, Native: 1093, BT: 3927, HW: 11242,
-		Note: "the paper's pgfault \"targets the overheads for true page faults\" with \"fault semantics similar to\" divzero's: pftrue's handler reads CR2, " +
+		Note: "the paper's text describes pgfault as targeting \"the overheads for true page faults\", with divzero's \"fault semantics similar to those of page faults\" " +
+			"(quoted without a copy of the paper at hand to check): pftrue's handler reads CR2, " +
 			"maps nothing and resumes after the faulting read, so each operation is one true fault (pgfault, whose handler maps the page and whose loop unmaps it, " +
 			"adds 2 PTE writes, an invlpg and a hidden fault); native records the #PF, and the modeled VT-x column takes the shadow's hidden faults from trap's run (WithCensus)",
-		Mismatch: "the modeled VT-x cell prices a true fault as one exit and entry (4340 cycles, A&A text), with the VMM's work unpriced: its walk of the guest's " +
-			"page tables to tell a true fault from a hidden one, its VMREADs and VMWRITEs, and the injected #PF's delivery through the guest's IDT on entry " +
-			"(about 1120 more, as native's); no source outside the paper's table prices that work, which the paper's 11242 cycles show to be most of the cost"},
+		Mismatch: "the modeled VT-x cell prices a true fault as one exit and entry (4340 cycles, A&A text) and the injected #PF's delivery through the " +
+			"guest's IDT (1120, as native's), with the VMM's own work unpriced: its walk of the guest's page tables to tell a true fault from a hidden one, " +
+			"its VMREADs and VMWRITEs, the TLB refill after each transition (no VPID on the P4); no source outside the paper's table prices that work, " +
+			"which the paper's 11242 cycles show to be about half of the cost"},
 	{Name: "ptemod", Workload: "ptemod", OpsPerIter: 1, Native: 1, BT: 391, HW: 12733,
 		Note: "native records no event for a PTE write or invlpg: the native and modeled VT-x columns count them (and, without nested paging, the shadow's hidden faults) from trap's run (WithCensus)",
 		Mismatch: "the paper's native ptemod is 1 cycle: a PTE store alone, with no invlpg and no use of the mapping (an invlpg alone costs far more on a P4); " +
@@ -77,7 +79,7 @@ var AdamsAgesen = []PaperRow{
 			"a hidden fault to the PTE write, which its bt emulates by a callout (1254 cycles) where the paper's adapted translation took 391. " +
 			"The modeled VT-x cell lands near the paper's only because it counts three exits (PTE write, invlpg, hidden fault) at 4340 cycles each " +
 			"with no handler work, where the paper's hardware VMM took one exit for the write and spent the rest emulating it: not evidence of a right model. " +
-			"The paper's loop stored the PTE and nothing else; virtsim's ptestore does that (4 stores per iteration) and shows where virtsim's shadow paging differs: " +
+			"The paper's loop stored the PTE and nothing else (its text, as remembered here, contrasts \"the native single cycle store\"); virtsim's ptestore does that (4 stores per iteration) and shows where virtsim's shadow paging differs: " +
 			"a traced write drops the shadow of the page table, which is traced again only at its next use, so of ptestore's stores only the first reaches the VMM " +
 			"under trap and bt, where VMware's traces stayed and every store cost 391 cycles"},
 }

@@ -109,7 +109,8 @@ func inTCCause(cause string) bool {
 // place, by value: ports that read as a constant and have no side effect
 // on a read, so no device need see it — VMware's translator emulated such
 // an `in` "by a short sequence of instructions that interacts with the
-// virtual chipset model" (Adams & Agesen 2006), without an exit. Port
+// virtual chipset model" (Adams & Agesen 2006; quoted, not checked
+// against a copy here), without an exit. Port
 // 0x80, the POST port, reads as all ones (an unclaimed ISA read: what
 // QEMU's gives and vmm.PostSink returns; io-in checks it).
 var inTCPorts = map[uint16]uint32{0x80: 0xFFFFFFFF}

@@ -2,7 +2,8 @@
 # handled by the guest's #PF handler, which checks the fault and resumes
 # after the faulting read, mapping nothing (Adams & Agesen's pgfault as the
 # paper describes it: a test that "targets the overheads for true page
-# faults", with "fault semantics similar to" divzero's). pgfault instead
+# faults", divzero having "fault semantics similar to those of page
+# faults" — quoted, not checked against a copy here). pgfault instead
 # maps the page in the handler and unmaps it after each touch.
 #
 #   args:    n=N  faults (default 1000)

@@ -1,8 +1,9 @@
 # ptestore — n × 4 stores to a page-table entry of a page table in use,
 # with no invlpg and no use of the mapping between them: Adams & Agesen's
 # ptemod nanobenchmark as the paper describes it ("the native single cycle
-# store" of a PTE that the VMM's traces must see). ptemod adds an invlpg
-# and a read through the new mapping to each update.
+# store" of a PTE that the VMM's traces must see — quoted, not checked
+# against a copy here). ptemod adds an invlpg and a read through the new
+# mapping to each update.
 #
 #   args:    n=N  iterations of 4 PTE stores (default 1000)
 #   output:  ptestore: n=N stores=4N word=0x2
