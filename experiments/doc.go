@@ -96,7 +96,9 @@
 //     native int, exception, interrupt and #PF delivery and a hypercall's
 //     ring crossing 1120 cycles (the P4's int $0x80/iret round trip over
 //     sysenter/sysexit's: getppid 1761 against 641 cycles, Torvalds,
-//     linux-kernel, 16 Dec 2002); nothing comes from the table;
+//     linux-kernel, 16 Dec 2002); a sysenter/sysexit pair 420 cycles
+//     (getpid through sysenter 432 against 12 as a call under Kernel Mode
+//     Linux, Linux Journal 2003); nothing comes from the table;
 //   - modern (the default): the paper's Core 2 VM transitions (937 +
 //     1186), a current KVM_RUN round trip to user space (~2530 cycles,
 //     LKML 2020), nested paging, and the P4 software-VMM figures scaled by
@@ -126,8 +128,9 @@
 // prediction. FormatLiterature prints every cell's count × unit breakdown,
 // where the model disagrees with the paper by more than 2× or names
 // another winner, and for each such row why (PaperRow.Mismatch: where
-// virtsim's operation differs from what the paper measured, such as
-// int $0x80 against the paper's fast system call). The columns are native,
+// virtsim's operation differs from what the paper measured, such as a
+// cli/sti pair standing in for a cr8 write). The syscall row runs the
+// sysenter workload: the paper's fast system call, not int $0x80. The columns are native,
 // bt, VT-x (kvm, only on hardware assist: vmx or svm), PVM (kvm on PVM,
 // software virtualization, its own column), VT-x (modeled: native's counts
 // classified by hwassist/vtx's decision table and priced with VM exit

@@ -48,7 +48,9 @@ type Profile struct {
 	// Devices prices the device work of an event by cause (the first
 	// matching pattern as for Events), whatever the mechanism: a port
 	// access costs the device the same under every strategy, so a modeled
-	// ratio below 1× means a strategy really avoided device accesses.
+	// ratio below 1× means a strategy really avoided device accesses. The
+	// one exception is an in-tc access, which the translation cache
+	// answers without any device (bt's read of a constant port).
 	Devices []DeviceCost `json:"devices,omitempty"`
 	// Counters prices strategy counters (translation work). Counters the
 	// profile does not name cost nothing and are reported as unpriced.
@@ -544,7 +546,9 @@ func (p *Profile) ModelCounts(in ModelInput) Modeled {
 		}
 		add(row)
 		m.Events += row.Each * float64(n)
-		if d := p.deviceEntry(k.Cause); d != nil && d.Cycles > 0 {
+		// An in-TC access is answered by the translation cache itself
+		// (translate's inTCPorts): no device sees it.
+		if d := p.deviceEntry(k.Cause); d != nil && d.Cycles > 0 && k.Mech != vmm.MechInTC {
 			add(ModeledRow{Term: TermDevice, Cause: k.Cause, Mechanism: k.Mech.String(), Count: n, Each: d.Cycles, DerivedFrom: d.DerivedFrom})
 			m.Device += d.Cycles * float64(n)
 		}

@@ -246,3 +246,21 @@ func TestProfileRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Device work is charged to every access a device model sees, whatever
+// the mechanism, and to none the translation cache answers in place.
+func TestModelDeviceWork(t *testing.T) {
+	p := &Profile{Name: "dev", CPI: 1, Events: []EventCost{
+		{Mechanism: "machine", Cause: "*"}, {Mechanism: "trap", Cause: "*", Cycles: 100},
+		{Mechanism: "callout", Cause: "*", Cycles: 50}, {Mechanism: "in-tc", Cause: "*"},
+	}, Devices: []DeviceCost{{Cause: "io/*", Cycles: 1000}}}
+	for _, c := range []struct {
+		mech vmm.Mechanism
+		want float64
+	}{{vmm.MechMachine, 2000}, {vmm.MechTrap, 2200}, {vmm.MechCallout, 2100}, {vmm.MechInTC, 0}} {
+		m := p.ModelCounts(ModelInput{Counts: vmm.Counts{{Cause: "io/in:0x80", Mech: c.mech}: 2}})
+		if got := m.Events + m.Device; got != c.want {
+			t.Errorf("%s: events %g + device %g, want %g in all", c.mech, m.Events, m.Device, c.want)
+		}
+	}
+}

@@ -281,6 +281,20 @@ func groupedBars(pn *panel, series []string, guests []string, value func(g, s st
 		pn.bars = append(pn.bars, bc)
 		p.Add(bc)
 		pn.add(legend(s, any), bc)
+		// A cell with no value (the strategy did not run it: refused,
+		// unavailable, failed) says so where its bar would stand, so that
+		// it is not read as a bar of height zero.
+		na := &naMarks{bar: bc, text: draw.TextStyle{Color: color.Gray{Y: 90}, Font: p.X.Tick.Label.Font,
+			XAlign: draw.XLeft, YAlign: draw.YCenter, Rotation: math.Pi / 2, Handler: p.X.Tick.Label.Handler}}
+		na.text.Font.Size = vg.Points(8)
+		for j, g := range guests {
+			if _, ok := value(g, s); !ok {
+				na.at = append(na.at, j)
+			}
+		}
+		if len(na.at) > 0 {
+			p.Add(na)
+		}
 	}
 	p.NominalX(guests...)
 	p.X.Min, p.X.Max = -0.5, float64(len(guests))-0.5
@@ -293,7 +307,7 @@ func groupedBars(pn *panel, series []string, guests []string, value func(g, s st
 
 // ExitsChart: exits per workload per strategy, grouped bars, log scale.
 func ExitsChart(res *Results) (*Chart, error) {
-	pn := newPanel("Exits per workload and strategy", "workload", "exits (log scale; no bar = 0)")
+	pn := newPanel("Exits per workload and strategy", "workload", "exits (log scale; no bar = 0; n/a = did not run)")
 	p := pn.p
 	guests, strats := res.guests(), res.strategies()
 	var top float64
@@ -576,6 +590,21 @@ func BreakdownChart(res *Results) (*Chart, error) {
 	return &Chart{Name: "breakdown", Title: "Exit breakdown by cause and mechanism", W: vg.Length(cols) * panelW, H: max(h, 5*vg.Inch), draw: func(dc draw.Canvas) {
 		drawTiles(dc, grid)
 	}}, nil
+}
+
+// naMarks writes "n/a" upward from the axis where a grouped bar chart has
+// no bar because the cell has no value, at the bar's own offset.
+type naMarks struct {
+	bar  *plotter.BarChart
+	at   []int
+	text draw.TextStyle
+}
+
+func (n *naMarks) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	for _, i := range n.at {
+		c.FillText(n.text, vg.Point{X: trX(float64(i)) + n.bar.Offset, Y: trY(plt.Y.Min) + vg.Points(3)}, "n/a")
+	}
 }
 
 // whiskers draws a vertical range (with caps) over each bar of a grouped

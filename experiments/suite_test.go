@@ -28,14 +28,15 @@ func suiteProfile() *Profile {
 }
 
 func TestLiteratureReport(t *testing.T) {
-	// Per iteration: syscall 10 instructions and one int/0x80; io 5 and
+	// Per iteration: sysenter (the syscall row's workload; a fake run with
+	// int/0x80 as its event) 10 instructions and one int/0x80; io 5 and
 	// one out; divzero 10 and one #DE.
 	at := func(n uint64) []Run {
 		c := func(cause, mech string) CountRow { return CountRow{Cause: cause, Mechanism: mech, Count: n} }
 		return []Run{
-			suiteRun("syscall", "native", "", 10*n, c("int/0x80", "machine")),
-			suiteRun("syscall", "bt", "", 10*n, c("int/0x80", "trap")),
-			suiteRun("syscall", "kvm", "pvm", 10*n, c("int/0x80", "emulation")),
+			suiteRun("sysenter", "native", "", 10*n, c("int/0x80", "machine")),
+			suiteRun("sysenter", "bt", "", 10*n, c("int/0x80", "trap")),
+			suiteRun("sysenter", "kvm", "pvm", 10*n, c("int/0x80", "emulation")),
 			suiteRun("io-in", "native", "", 5*n, c("io/in:0x80", "machine")),
 			suiteRun("io-in", "bt", "", 5*n, c("io/in:0x80", "callout")),
 			suiteRun("divzero", "native", "", 10*n, c("exc/#DE", "machine")),
@@ -215,7 +216,8 @@ func TestCalibrateDesignatedProbes(t *testing.T) {
 	}
 }
 
-// Native's unrecorded cli/sti are counted from bt's in-TC events.
+// Native's unrecorded cli/sti are counted from bt's in-TC events (not
+// those native records itself).
 func TestWithCensus(t *testing.T) {
 	native := ModelInput{GuestInstructions: 10, Counts: vmm.Counts{{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 1}}
 	bt := &Run{Counts: []CountRow{{Cause: "priv/cli", Mechanism: "in-tc", Count: 4}, {Cause: "io/out:0x80", Mechanism: "callout", Count: 1}}}
@@ -235,6 +237,12 @@ func TestWithCensus(t *testing.T) {
 	}
 	if WithCensus(native, nil, nil, false).Counts[vmm.Key{Cause: "io/out:0x80", Mech: vmm.MechMachine}] != 1 {
 		t.Error("without bt, native's own counts")
+	}
+	// bt's in-TC port read is an event native records itself: not added twice.
+	in := ModelInput{Counts: vmm.Counts{{Cause: "io/in:0x80", Mech: vmm.MechMachine}: 5}}
+	btIn := &Run{Counts: []CountRow{{Cause: "io/in:0x80", Mechanism: "in-tc", Count: 5}}}
+	if c := WithCensus(in, btIn, nil, false).Counts; c[vmm.Key{Cause: "io/in:0x80", Mech: vmm.MechMachine}] != 5 || len(c) != 1 {
+		t.Errorf("census of an event native records %v", c)
 	}
 }
 
@@ -280,7 +288,7 @@ func TestMacroReport(t *testing.T) {
 	if ws, _ := SuiteWorkloads(SuiteAdamsAgesen); !strings.Contains(strings.Join(ws, ","), "forkwait") {
 		t.Errorf("suite workloads %v", ws)
 	}
-	if a, _ := SuiteArgs(SuiteAdamsAgesen, 5000); a["forkwait"] != "n=500" || a["syscall"] != "n=5000" {
+	if a, _ := SuiteArgs(SuiteAdamsAgesen, 5000); a["forkwait"] != "n=500" || a["sysenter"] != "n=5000" {
 		t.Errorf("suite args %v", a)
 	}
 }
@@ -308,6 +316,50 @@ func TestP4ProfileIndependentOfTable(t *testing.T) {
 	for _, c := range p.Counters {
 		if len(c.DerivedFrom) > 0 {
 			t.Errorf("counter %s derived from %v", c.Name, c.DerivedFrom)
+		}
+	}
+}
+
+// The modeled VT-x: each native event classified by the vtx table, and an
+// exception or interrupt that exits is also delivered to the guest (a
+// machine event beside the exit); a hidden fault is not delivered.
+func TestVTxInput(t *testing.T) {
+	native := ModelInput{GuestInstructions: 100, Counts: vmm.Counts{
+		{Cause: "exc/#PF", Mech: vmm.MechMachine}:     3,
+		{Cause: "exc/#DE", Mech: vmm.MechMachine}:     2,
+		{Cause: "int/0x80", Mech: vmm.MechMachine}:    5,
+		{Cause: "io/out:0x80", Mech: vmm.MechMachine}: 7,
+		{Cause: "irq/0", Mech: vmm.MechMachine}:       1,
+		{Cause: "pf/hidden", Mech: vmm.MechMachine}:   4,
+	}}
+	for _, c := range []struct {
+		nested bool
+		want   vmm.Counts
+	}{
+		{false, vmm.Counts{
+			{Cause: "exc/#PF", Mech: vmm.MechKernel}: 3, {Cause: "exc/#PF", Mech: vmm.MechMachine}: 3,
+			{Cause: "exc/#DE", Mech: vmm.MechMachine}: 2, {Cause: "int/0x80", Mech: vmm.MechMachine}: 5,
+			{Cause: "io/out:0x80", Mech: vmm.MechVMExit}: 7,
+			{Cause: "irq/0", Mech: vmm.MechVMExit}:       1, {Cause: "irq/0", Mech: vmm.MechMachine}: 1,
+			{Cause: "pf/hidden", Mech: vmm.MechKernel}: 4,
+		}},
+		{true, vmm.Counts{
+			{Cause: "exc/#PF", Mech: vmm.MechMachine}: 3,
+			{Cause: "exc/#DE", Mech: vmm.MechMachine}: 2, {Cause: "int/0x80", Mech: vmm.MechMachine}: 5,
+			{Cause: "io/out:0x80", Mech: vmm.MechVMExit}: 7,
+			{Cause: "irq/0", Mech: vmm.MechVMExit}:       1, {Cause: "irq/0", Mech: vmm.MechMachine}: 1,
+			{Cause: "pf/hidden", Mech: vmm.MechMachine}: 4,
+		}},
+	} {
+		got := VTxInput(native, c.nested)
+		if got.GuestInstructions != 100 || len(got.Counts) != len(c.want) {
+			t.Errorf("nested=%v: %v", c.nested, got.Counts)
+			continue
+		}
+		for k, n := range c.want {
+			if got.Counts[k] != n {
+				t.Errorf("nested=%v: %s %s = %d, want %d", c.nested, k.Cause, k.Mech, got.Counts[k], n)
+			}
 		}
 	}
 }

@@ -155,6 +155,15 @@ var catalog = []Workload{
 		ExitsPerIter: "1 int/0x80 (the handler returns with iret)",
 	},
 	{
+		Name:         "sysenter",
+		Description:  "ring-3 code makes n fast system calls (sysenter/sysexit) to a ring-0 handler",
+		DefaultArgs:  "n=4000",
+		ExitsPerIter: "1 priv/sysenter (the handler returns with sysexit: 1 priv/sysexit more where the guest kernel is deprivileged)",
+		Refused: map[string]string{
+			"pv": "virtsim's paravirtual ABI has no sysenter callback (Xen registers one with CALLBACKOP_register, CALLBACKTYPE_sysenter)",
+		},
+	},
+	{
 		Name:         "irq-toggle",
 		Description:  "n cli/sti pairs",
 		DefaultArgs:  "n=4000",
@@ -231,6 +240,20 @@ var catalog = []Workload{
 		Description:  "n PTE updates, each followed by invlpg and a use (Adams & Agesen's ptemod)",
 		DefaultArgs:  "n=1000",
 		ExitsPerIter: "1 PTE write + 1 priv/invlpg",
+		Paging:       true,
+	},
+	{
+		Name:         "pftrue",
+		Description:  "n true page faults, each checked by the guest's #PF handler, which maps nothing and resumes after the read (Adams & Agesen's pgfault as the paper describes it)",
+		DefaultArgs:  "n=1000",
+		ExitsPerIter: "1 exc/#PF + 1 priv/mov-from-cr2 (the handler returns with iret)",
+		Paging:       true,
+	},
+	{
+		Name:         "ptestore",
+		Description:  "n × 4 stores to a PTE of a page table in use, no invlpg, no use (Adams & Agesen's ptemod as the paper describes it)",
+		DefaultArgs:  "n=1000",
+		ExitsPerIter: "4 PTE writes",
 		Paging:       true,
 	},
 }

@@ -16,7 +16,7 @@ import (
 
 func TestCatalog(t *testing.T) {
 	ws := All()
-	want := []string{"call-ret", "compute", "cpuid", "disk", "divzero", "forkwait", "hello", "higherhalf", "io", "io-in", "irq-toggle", "pgfault", "pgprobe", "ptemod", "smc", "streaming", "syscall", "timer"}
+	want := []string{"call-ret", "compute", "cpuid", "disk", "divzero", "forkwait", "hello", "higherhalf", "io", "io-in", "irq-toggle", "pftrue", "pgfault", "pgprobe", "ptemod", "ptestore", "smc", "streaming", "syscall", "sysenter", "timer"}
 	for _, w := range PagingCatalog() {
 		if !w.Paging {
 			t.Errorf("%s in PagingCatalog without Paging", w.Name)

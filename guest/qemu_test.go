@@ -189,6 +189,7 @@ var qemuCases = map[string]qemuCase{
 	"io":         {ns: []uint32{7, 50}, countKeys: []string{"outs"}},
 	"io-in":      {ns: []uint32{7, 50}, countKeys: []string{"ins"}},
 	"syscall":    {ns: []uint32{7, 50}, countKeys: []string{"calls"}},
+	"sysenter":   {ns: []uint32{7, 50}, countKeys: []string{"calls"}},
 	"irq-toggle": {ns: []uint32{7, 50}, countKeys: []string{"pairs"}},
 	"cpuid":      {ns: []uint32{1, 9}, countKeys: []string{"calls"}, check: checkCPUID},
 	"divzero":    {ns: []uint32{7, 50}, countKeys: []string{"faults"}},

@@ -179,6 +179,7 @@ var kvmLaw = map[string]struct {
 	"io":         {1, 1, "one out to port 0x80"},
 	"io-in":      {1, 1, "one in from port 0x80 (expected: port I/O exits to user space; not yet measured on a host with /dev/kvm)"},
 	"syscall":    {2, 0, "int $0x80 and the handler's iret: KVM's emulator refuses both under PVM; VT-x/AMD-V run both in guest mode"},
+	"sysenter":   {0, 0, "sysenter and sysexit: in guest mode on VT-x/AMD-V, in KVM's emulator (em_sysenter, em_sysexit) under PVM (expected; not yet measured on a host with /dev/kvm)"},
 	"irq-toggle": {0, 0, "cli and sti never leave KVM (its emulator under PVM, the CPU otherwise)"},
 	"cpuid":      {1, 0, "cpuid: answered by KVM in the kernel on VT-x/AMD-V; under PVM intercepted by the VMM (PVM changes the CPU model)"},
 	"divzero":    {1, 0, "the #DE handler's iret, refused by KVM's emulator under PVM (KVM delivers the #DE itself)"},

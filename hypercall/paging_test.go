@@ -23,6 +23,14 @@ var pvPagingLaws = map[string]map[vmm.Key]int{
 		{Cause: causeMMUUpdate, Mech: vmm.MechHypercall}: 1,
 		{Cause: causeInvlpg, Mech: vmm.MechHypercall}:    1,
 	},
+	"pftrue": {
+		{Cause: "exc/#PF", Mech: vmm.MechTrap}:                 1, // bounced through the trap table
+		{Cause: "priv/mov-from-cr2", Mech: vmm.MechSharedInfo}: 1,
+		{Cause: "priv/iret", Mech: vmm.MechSharedInfo}:         1,
+	},
+	"ptestore": {
+		{Cause: causeMMUUpdate, Mech: vmm.MechHypercall}: 4, // every store is validated
+	},
 	"forkwait": {
 		{Cause: "int/0x80", Mech: vmm.MechMachine}:              3, // fork, exit, wait: the trap table's gate, no exit
 		{Cause: "priv/mov-cr3", Mech: vmm.MechHypercall}:        2, // new_baseptr into the child (pinned once) and back

@@ -60,6 +60,9 @@ func TestPVMatchesNative(t *testing.T) {
 		for _, n := range []int{3, 17} {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(w.Name+"/"+args, func(t *testing.T) {
+				if why, refused := w.Refused["pv"]; refused {
+					t.Skip("pv refuses it: " + why)
+				}
 				nimg, pimg := loadBoth(t, w.Name)
 				native := run(t, "native", nimg, args, vmm.Config{})
 				got := run(t, "pv", pimg, args, vmm.Config{})
@@ -97,6 +100,9 @@ func checkMechanisms(t *testing.T, res *vmm.Result) {
 
 func TestPVPerIteration(t *testing.T) {
 	for _, w := range guest.Catalog() {
+		if _, refused := w.Refused["pv"]; refused {
+			continue
+		}
 		law, ok := exitsPerIteration[w.Name]
 		if !ok {
 			t.Errorf("workload %s has no documented per-iteration exit law under pv", w.Name)

@@ -24,6 +24,7 @@ var smallArgs = map[string]string{
 	"call-ret": "n=2000", "compute": "n=2000", "cpuid": "n=50", "disk": "n=2", "divzero": "n=50",
 	"hello": "n=2", "io": "n=100", "irq-toggle": "n=100", "pgfault": "n=30", "pgprobe": "n=1",
 	"ptemod": "n=30", "smc": "n=5", "syscall": "n=100", "timer": "n=3", "higherhalf": "n=5",
+	"sysenter": "n=100", "pftrue": "n=30", "ptestore": "n=30",
 }
 
 var testStrategies = []string{"native", "trap", "bt", "pv"}

@@ -627,6 +627,24 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		size = 2
 	}
 	switch inst.Op {
+	case x86asm.IN:
+		// A read of a constant port (inTCPorts): the value goes into AL,
+		// AX or EAX, nothing else changes, no device sees it. The guest
+		// kernel runs at virtual CPL 0, where every port is allowed.
+		v, ok := inTCPortRead(inst)
+		if !ok {
+			return errUnsupported("in from a port the translation cache does not answer")
+		}
+		e.count(cause)
+		switch inst.Args[0] {
+		case x86asm.AL:
+			c.emit(0xB0, byte(v)) // mov $v, %al
+		case x86asm.AX:
+			c.emit(0x66, 0xB8, byte(v), byte(v>>8)) // mov $v, %ax
+		default:
+			c.emit(0xB8) // mov $v, %eax
+			c.u32(v)
+		}
 	case x86asm.CLI:
 		e.count(cause)
 		c.storeByteImm(vrwIF, 0)

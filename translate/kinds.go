@@ -105,6 +105,30 @@ func inTCCause(cause string) bool {
 	return strings.HasPrefix(cause, "sens/mov-from-") || strings.HasPrefix(cause, "sens/push-")
 }
 
+// inTCPorts are the ports whose reads the translation cache answers in
+// place, by value: ports that read as a constant and have no side effect
+// on a read, so no device need see it — VMware's translator emulated such
+// an `in` "by a short sequence of instructions that interacts with the
+// virtual chipset model" (Adams & Agesen 2006; quoted, not checked
+// against a copy here), without an exit. Port
+// 0x80, the POST port, reads as all ones (an unclaimed ISA read: what
+// QEMU's gives and vmm.PostSink returns; io-in checks it).
+var inTCPorts = map[uint16]uint32{0x80: 0xFFFFFFFF}
+
+// inTCPortRead reports whether inst is an `in` from an immediate port the
+// translation cache answers (inTCPorts), and the value it reads.
+func inTCPortRead(inst x86asm.Inst) (uint32, bool) {
+	if inst.Op != x86asm.IN {
+		return 0, false
+	}
+	imm, ok := inst.Args[1].(x86asm.Imm)
+	if !ok {
+		return 0, false
+	}
+	v, ok := inTCPorts[uint16(imm)]
+	return v, ok
+}
+
 // descriptorQuery: the sensitive instructions that ask about a descriptor
 // at the current privilege; the emulator answers them (inTCCause says why).
 var descriptorQuery = map[x86asm.Op]bool{x86asm.LAR: true, x86asm.LSL: true, x86asm.VERR: true, x86asm.VERW: true}
@@ -135,6 +159,10 @@ func Classify(inst x86asm.Inst) Class {
 	switch tc.Class {
 	case trap.Privileged, trap.IO:
 		if inst.Op == x86asm.CLI || inst.Op == x86asm.STI {
+			c.Kind = InTC
+			return c
+		}
+		if _, ok := inTCPortRead(inst); ok {
 			c.Kind = InTC
 			return c
 		}

@@ -32,6 +32,15 @@ var btShadowLaws = map[string]struct {
 		{Cause: "priv/invlpg", Mech: vmm.MechCallout}:     1,
 		{Cause: trap.CausePFHidden, Mech: vmm.MechTrap}:   1,
 	}, "each PTE write is a callout (the store faulted on the traced table once and was retranslated: Adams & Agesen's in-TC PTE write, no page fault), each invlpg a callout; the use of the new mapping fills the shadow again (hidden)"},
+	"pftrue": {map[vmm.Key]int{
+		{Cause: "exc/#PF", Mech: vmm.MechTrap}:              1,
+		{Cause: "priv/mov-from-cr2", Mech: vmm.MechCallout}: 1,
+		{Cause: "priv/iret", Mech: vmm.MechCallout}:         1,
+	}, "the read of a page that is not present is a true fault (reflected to the handler's translation); the handler's mov from CR2 and its iret back into the kernel call out; nothing is mapped"},
+	"ptestore": {map[vmm.Key]int{
+		{Cause: trap.CausePTWrite, Mech: vmm.MechCallout}: 0,
+		{Cause: trap.CausePTWrite, Mech: vmm.MechTrap}:    0,
+	}, "the first store to the table in use is traced and drops its shadow; the table is not used again until after the loop, so no later store reaches the VMM"},
 	"forkwait": {map[vmm.Key]int{
 		{Cause: "int/0x80", Mech: vmm.MechTrap}:             3,
 		{Cause: "exc/#PF", Mech: vmm.MechTrap}:              2,
@@ -55,14 +64,14 @@ var btShadowLaws = map[string]struct {
 
 // btSpaces is how many address spaces (guest CR3 values) each paging
 // workload uses: the shadow cache misses once per space.
-var btSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "forkwait": 2, "higherhalf": 2}
+var btSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "pftrue": 1, "ptestore": 1, "forkwait": 2, "higherhalf": 2}
 
 // The paging workloads print under bt what they print under native (which
 // matches QEMU: vmm's oracle test), on shadow page tables, with their
 // counts pinned.
 func TestBTShadowPaging(t *testing.T) {
 	golden := filepath.Join("testdata", "bt-paging.golden")
-	for _, name := range []string{"pgfault", "ptemod", "forkwait", "higherhalf"} {
+	for _, name := range []string{"pgfault", "ptemod", "pftrue", "ptestore", "forkwait", "higherhalf"} {
 		for _, n := range []int{3, 17} {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(name+"/"+args, func(t *testing.T) {

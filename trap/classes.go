@@ -103,7 +103,7 @@ var opClasses = map[x86asm.Op]classEntry{
 	x86asm.WBINVD:  {Privileged, "priv/wbinvd", ""},
 	x86asm.INVD:    {Privileged, "priv/invd", ""},
 	x86asm.RDPMC:   {Privileged, "priv/rdpmc", "unprivileged when CR4.PCE is set; not emulated"},
-	x86asm.SYSEXIT: {Privileged, "priv/sysexit", "not emulated"},
+	x86asm.SYSEXIT: {Privileged, "priv/sysexit", "the VMM returns to user code at EDX on ECX's stack (sysenter.go)"},
 	x86asm.XSETBV:  {Privileged, "priv/xsetbv", "not emulated"},
 
 	// I/O: faults when CPL > IOPL unless the TSS bitmap allows the port.
@@ -143,7 +143,7 @@ var opClasses = map[x86asm.Op]classEntry{
 	x86asm.IRETD: {Sensitive, "priv/iret", "faults returning to RPL 0 from CPL 1; ignores IF when CPL > IOPL"},
 	x86asm.INTO:  {Sensitive, "int/0x4", "software interrupt when OF=1: reaches the VMM's IDT"},
 	x86asm.SYSENTER: {Sensitive, "priv/sysenter",
-		"enters the CS:EIP of the real SYSENTER MSRs (the VMM's); not emulated"},
+		"enters the CS:EIP of the real SYSENTER MSRs (the VMM's): the VMM enters the guest kernel by its virtual ones (sysenter.go)"},
 
 	// Innocuous, but every VMM intercepts it for the CPU model.
 	x86asm.CPUID: {Innocuous, "cpuid", "not sensitive (Robin & Irvine); intercepted for the CPU model"},

@@ -119,9 +119,12 @@
 //     (the gate-DPL check belongs to that reflection).
 //
 // Everything else — undecodable bytes, debug registers, 16-bit task switches,
-// virtual-8086 mode, sysenter and sysexit, innocuous instructions — is an
-// error that names the address, the bytes and the decoded text, which the
-// VMM turns into a guest crash report. Guest-visible exceptions (#GP, #NP,
+// virtual-8086 mode, innocuous instructions — is an error that names the
+// address, the bytes and the decoded text, which the VMM turns into a
+// guest crash report. sysenter and sysexit are not the emulator's: the VMM
+// performs them (sysenter.go), because they move between rings the way no
+// host register write can (sysenter arrives at the machine's site hook, a
+// real iret carries sysexit's return to ring 3). Guest-visible exceptions (#GP, #NP,
 // #SS, #TS, #UD, #PF) are Outcome.Fault, never errors, and leave the
 // machine as it was before the instruction (but for the registers of a rep
 // string instruction stopped part-way, and CR2 for a #PF).

@@ -30,6 +30,10 @@ var shadowLaws = map[string]struct {
 		"the touch of an unmapped page is a true fault (reflected), the handler's mov from CR2 and PTE write (traced) and its iret trap; the retried store fills the shadow (hidden, writable at once: it is a write); the unmap is a traced write and an invlpg", nil},
 	"ptemod": {map[string]int{trap.CausePTWrite: 1, "priv/invlpg": 1, trap.CausePFHidden: 1},
 		"each PTE write is a traced write and each invlpg traps; the use of the new mapping fills the shadow again (hidden)", nil},
+	"pftrue": {map[string]int{"exc/#PF": 1, "priv/mov-from-cr2": 1, "priv/iret": 1},
+		"the read of a page that is not present is a true fault (reflected); the handler's mov from CR2 and its iret trap; nothing is mapped, so nothing is traced or filled", map[string]int{"shadow/true": 1}},
+	"ptestore": {map[string]int{},
+		"the first store to the table in use is traced and drops its shadow; the table is not used again until after the loop, so no later store reaches the VMM (Adams & Agesen's VMware kept tracing: one trace per store)", nil},
 	"forkwait": {map[string]int{"int/0x80": 3, "priv/mov-cr3": 2, "exc/#PF": 2, "priv/mov-from-cr2": 2,
 		trap.CausePTWrite: 3, "priv/invlpg": 2, trap.CausePFHidden: 6},
 		"fork, exit and wait trap from ring 3; fork and exit each load CR3 (a cached shadow); the child's write to the shared page and the parent's later write are true faults (COW copy, COW reuse), each handler reading CR2, writing the PTE (traced) and invlpg; fork's write-protect of the parent's PTE is traced; the child's table is traced only while the child's shadow derives from it: exit's first store into it, from the parent's address space, drops the child's shadow table (shadow/unshadowed) and then fills the parent's entry for it writable (a hidden fault), so the rest of exit's stores and the next fork's 2 are plain; the shadow is filled again where a traced write removed it: the parent's read and write of its data page, the child's read and write of it and its read of the read-only page (the kernel stack the deliveries push onto stays mapped)",
@@ -40,13 +44,13 @@ var shadowLaws = map[string]struct {
 
 // shadowSpaces is how many address spaces (guest CR3 values) each paging
 // workload uses: the shadow cache misses once per space.
-var shadowSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "forkwait": 2, "higherhalf": 2}
+var shadowSpaces = map[string]uint64{"pgfault": 1, "ptemod": 1, "pftrue": 1, "ptestore": 1, "forkwait": 2, "higherhalf": 2}
 
 // The paging workloads print under trap what they print under native (which
 // matches QEMU: vmm's oracle test), with their counts pinned.
 func TestTrapShadowPaging(t *testing.T) {
 	golden := filepath.Join("testdata", "trap.golden")
-	for _, name := range []string{"pgfault", "ptemod", "forkwait", "higherhalf"} {
+	for _, name := range []string{"pgfault", "ptemod", "pftrue", "ptestore", "forkwait", "higherhalf"} {
 		for _, n := range []int{3, 17} {
 			args := fmt.Sprintf("n=%d", n)
 			t.Run(name+"/"+args, func(t *testing.T) {

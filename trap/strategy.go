@@ -179,6 +179,7 @@ func NewVMM(img *guest.Image, cfg vmm.Config, name string) (*VMM, error) {
 		return nil, fmt.Errorf("trap: %w", err)
 	}
 	m.VMMTrap = t.OnTrap
+	m.OnSysenter = t.onSysenter
 	m.GuestMMU = t.guestMMU
 	m.PageTraced = func(frame uint32) bool { return t.sh != nil && t.shadowOn && t.sh.Traced(frame) }
 	m.OnProtWrite = t.onProtWrite
@@ -494,6 +495,9 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 		// It trapped after all (a segment load with an RPL-0 selector, say):
 		// the audit counts only what runs without the VMM seeing it.
 		t.unaudit(tr.PC)
+	}
+	if t.fastSyscall(tr.PC, mech) {
+		return
 	}
 	t.cpu.pc = tr.PC
 	out, err := t.emu.Emulate(t.cpu, &t.V, tr.PC)

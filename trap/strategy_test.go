@@ -28,6 +28,7 @@ var exitsPerIteration = map[string]struct {
 	"io":         {1, "one out to port 0x80"},
 	"io-in":      {1, "one in from port 0x80"},
 	"syscall":    {1, "one int $0x80 from ring 3 reaches the VMM, which reflects it; the handler's iret to ring 3 runs natively"},
+	"sysenter":   {2, "sysenter from ring 3 reaches the VMM (it would enter the VMM's own SYSENTER_EIP), which enters the guest kernel; the kernel's sysexit faults at CPL 1 and the VMM performs it"},
 	"irq-toggle": {2, "cli and sti each trap"},
 	"cpuid":      {0, "cpuid does not trap at CPL 1: the machine's CPU model answers"},
 	"divzero":    {2, "the #DE reaches the VMM, which reflects it; the handler's iret to its RPL-0 CS traps"},

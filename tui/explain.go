@@ -39,6 +39,8 @@ var explainTable = []explainRule{
 	{"priv/pop-ss", "trap", "loading SS with the kernel's RPL-0 selector faults at CPL 1: the VMM loads its RPL-1 shadow"},
 	{"priv/lss", "trap", "loading SS with the kernel's RPL-0 selector faults at CPL 1: the VMM loads its RPL-1 shadow"},
 	{"priv/iret", "trap", "iret to RPL-0 kernel code faults at CPL 1: the VMM finishes it on the virtual CPU"},
+	{"priv/sysenter", "trap", "sysenter would enter the VMM's own SYSENTER_EIP: the VMM enters the guest kernel at its virtual SYSENTER_CS:EIP (CPL 1) on its SYSENTER_ESP"},
+	{"priv/sysexit", "*", "sysexit needs CPL 0: the VMM returns to guest user code at EDX on ECX's stack with a real iret"},
 	{"priv/lret", "trap", "lret to RPL-0 kernel code faults at CPL 1: the VMM finishes it on the virtual CPU"},
 	{"priv/*", "trap", "{insn} is privileged: at CPL 1 it raises #GP and the VMM emulates it on the virtual CPU"},
 	{"hlt", "trap", "hlt at CPL 1 raises #GP: the VMM idles the virtual CPU until the next interrupt"},
@@ -90,6 +92,7 @@ var explainTable = []explainRule{
 	{"int/*", "machine", "int ${vec} goes straight through the guest's own IDT"},
 	{"exc/*", "machine", "{exc} goes straight through the guest's own IDT to its handler"},
 	{"irq/*", "machine", "IRQ {irq} ({dev}) is delivered through the guest's own IDT"},
+	{"priv/sysenter", "machine", "sysenter: the CPU enters the kernel at SYSENTER_CS:EIP on SYSENTER_ESP, saving nothing (the kernel's sysexit returns unseen)"},
 	{"priv/*", "machine", "{insn} runs at real CPL 0: nothing intercepts it"},
 	{"cpuid", "*", "cpuid is answered from virtsim's CPU model (the same on every strategy)"},
 

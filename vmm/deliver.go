@@ -39,6 +39,7 @@ type pendingGate struct {
 	guestGDTR unicorn.MMR // the GDTR to restore
 	cr3Swap   bool        // CR3 names the trampoline's page directory; restore guestCR3
 	guestCR3  uint32
+	saved     savedStack // a NoFrame transfer: what the call frame overwrites
 }
 
 // undo puts the guest's GDTR and CR3 back after the trampoline.
@@ -249,14 +250,19 @@ type Transfer struct {
 	Code                uint32
 	HasCode             bool
 	NewFlags            uint32 // EFLAGS the handler starts with
-	// InnerSS and InnerESP, for a transfer to a more privileged level: the
-	// stack to switch to. Zero means "from the loaded TSS" (hardware).
-	EventPC uint32
+	EventPC             uint32
 	// Landed, if set, runs once a transfer to a more privileged level has
 	// landed (CS, SS, ESP, EFLAGS and EIP set as above): a task switch
 	// through a task gate uses the privilege switch and then loads the
 	// rest of the new task (task.go).
 	Landed func()
+	// NoFrame: the transfer pushes nothing and the handler starts on
+	// InnerSS:InnerESP, not on the TSS's stack (sysenter). The call-gate
+	// trampoline still pushes its call frame on the TSS's inner stack: the
+	// 16 bytes it overwrites there are put back on landing.
+	NoFrame  bool
+	InnerSS  uint16
+	InnerESP uint32
 }
 
 // tryDeliver delivers one event through the loaded IDT, or returns the
@@ -362,6 +368,9 @@ func (m *Machine) TransferTo(t Transfer) *DeliveryFault {
 }
 
 func (m *Machine) transferSamePL(t Transfer) *DeliveryFault {
+	if t.NoFrame {
+		return m.transferNoFrame(t)
+	}
 	var fw [6]uint32 // on the stack: no allocation per delivery
 	frame := fw[:0]
 	if t.HasCode {
@@ -401,6 +410,10 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	var ss [2]byte
 	if err := m.ReadMem(tr.Base+4+8*uint32(newCPLOf(t)), ss[:]); err == nil {
 		m.segLoading(binary.LittleEndian.Uint16(ss[:]))
+	}
+	var saved savedStack
+	if t.NoFrame {
+		saved = m.saveCallFrameArea(tr.Base, newCPLOf(t))
 	}
 	gdtr, err := m.E.MMR(unicorn.GDTR)
 	if err != nil {
@@ -469,7 +482,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 			return nil
 		}
 	}
-	m.gateBuf = pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3}
+	m.gateBuf = pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3, saved: saved}
 	m.gate = &m.gateBuf // the machine's own: no allocation per delivery
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
 	m.setReg(unicorn.EIP, stubAddr-csBase)
@@ -487,6 +500,13 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	m.gate = nil
 	m.undoGate(g)
 	t := g.t
+	if t.NoFrame {
+		m.restoreCallFrameArea(g.saved)
+		if f := m.transferNoFrame(t); f != nil {
+			m.Crash(t.EventPC, "privilege switch without a frame: %s", f.Why)
+		}
+		return
+	}
 	esp := m.reg(unicorn.ESP)
 	var call [16]byte
 	err := m.ReadMem(m.segBase(uint16(m.reg(unicorn.SS)))+esp, call[:])

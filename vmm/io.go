@@ -71,9 +71,10 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 }
 
 // isSiteOp: instructions the machine handles at a code hook on their
-// address — port I/O (precise devices) and hlt (deterministic time skip);
-// debug-register moves are sites too (isDebugRegMove, debugreg.go).
-func isSiteOp(op x86asm.Op) bool { return isIOOp(op) || op == x86asm.HLT }
+// address — port I/O (precise devices), hlt (deterministic time skip) and
+// sysenter (which Unicorn does not perform: sysenter.go); debug-register
+// moves are sites too (isDebugRegMove, debugreg.go).
+func isSiteOp(op x86asm.Op) bool { return isIOOp(op) || op == x86asm.HLT || op == x86asm.SYSENTER }
 
 // addSite hooks a site found at run time and drops its cached translation.
 func (m *Machine) addSite(pc uint32) {
@@ -176,8 +177,12 @@ func (m *Machine) decodeIO(pc uint32) (a IOAccess, ok bool) {
 // onIOSite runs before an I/O or hlt instruction found by the sweep.
 func (m *Machine) onIOSite(addr uint64, size uint32) {
 	pc := uint32(addr)
-	var op [1]byte
-	if err := m.ReadMem(pc, op[:]); err == nil && op[0] == 0xF4 {
+	var op [2]byte
+	if err := m.ReadMem(pc, op[:]); err == nil && op[0] == 0x0F && op[1] == 0x34 {
+		m.onSysenter(pc)
+		return
+	}
+	if err := m.ReadMem(pc, op[:1]); err == nil && op[0] == 0xF4 {
 		if m.reg(unicorn.CS)&3 != 0 {
 			m.deliverException(x86.VecGP, 0, pc) // hlt is privileged
 			return

@@ -30,6 +30,7 @@ const (
 	gateGDTAddr  = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
 	stubAddr     = machineBase + 0x18000 // lcall $gate, $0
 	landingAddr  = machineBase + 0x19000 // the call gate's target: the landing hook fires here
+	iretAddr     = landingAddr + 0x10    // an iret on the landing page (ReturnOuter)
 	// The trampoline's two pages: the stub runs at the interrupted code's
 	// privilege level (CPL 3 too), the landing pad at the handler's. A VMM
 	// with its own page tables maps the first user-accessible and the
@@ -144,6 +145,9 @@ type Machine struct {
 	// OnGuestIO, if set, decides port I/O before the machine performs it;
 	// returning true means the strategy handled the instruction itself.
 	OnGuestIO func(io *IOAccess) bool
+	// OnSysenter, if set, handles a sysenter at pc before the machine
+	// performs it (sysenter.go); returning true means the strategy did.
+	OnSysenter func(pc uint32) bool
 	// GuestMMU, if set, is the paging state the guest sees (its virtual
 	// CR0, CR3, CR4) under a VMM that virtualizes the MMU: the machine's
 	// accesses by guest linear address walk the guest's tables with it.
@@ -243,6 +247,9 @@ func (m *Machine) setup() error {
 		return err
 	}
 	if err := e.MemWrite(landingAddr, []byte{0xF4}); err != nil {
+		return fmt.Errorf("vmm: write trampoline: %w", err)
+	}
+	if err := e.MemWrite(iretAddr, []byte{0xCF}); err != nil {
 		return fmt.Errorf("vmm: write trampoline: %w", err)
 	}
 	for _, seg := range m.Img.Segments {

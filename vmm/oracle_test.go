@@ -107,6 +107,8 @@ func TestNativePerIteration(t *testing.T) {
 		"divzero":    one("exc/#DE"),
 		"cpuid":      one("cpuid"),
 		"pgfault":    one("exc/#PF"),
+		"pftrue":     one("exc/#PF"),
+		"sysenter":   one("priv/sysenter"),
 		"higherhalf": one("int/0x80"),
 		// fork, exit, wait; a COW copy in the child, a COW reuse in the parent
 		"forkwait": {{Cause: "int/0x80", Mech: vmm.MechMachine}: 3, {Cause: "exc/#PF", Mech: vmm.MechMachine}: 2},
