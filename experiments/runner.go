@@ -12,6 +12,7 @@ import (
 
 	"virtsim/guest"
 	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
 )
 
 // Options describe a matrix of workloads × strategies × repetitions.
@@ -54,6 +55,11 @@ type Options struct {
 	TraceGuest string
 	// Progress, if set, is told about every finished step.
 	Progress func(Progress) // called once at a time (never concurrently), in order
+	// Engines lends timing runs their Unicorn engine (nil: each opens
+	// its own). Matrix sets one for its timing pass, so the pass reuses
+	// one engine, recycled between runs, instead of opening one per run;
+	// counting passes always open their own.
+	Engines *unicorn.Pool
 }
 
 // Progress reports how far a matrix run is.
@@ -261,7 +267,9 @@ func TimeCell(o Options, c Cell, counted *vmm.Result) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	t, err := runOnce(c.Strategy, img, o.config(c))
+	cfg := o.config(c)
+	cfg.Engines = o.Engines
+	t, err := runOnce(c.Strategy, img, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("timing run: %w", err)
 	}
@@ -341,6 +349,10 @@ func Matrix(o Options) (*Results, error) {
 	wg.Wait()
 
 	walls := make([][]time.Duration, len(cells))
+	if o.Engines == nil && o.Reps > 0 {
+		o.Engines = &unicorn.Pool{}
+		defer o.Engines.Close()
+	}
 	for rep := 0; rep < o.Reps; rep++ {
 		for _, i := range runCells {
 			c := cells[i]

@@ -7,6 +7,7 @@ import (
 
 	"virtsim/guest"
 	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
 
 	_ "virtsim/trap" // registers the trap strategy
 )
@@ -152,5 +153,26 @@ func TestCompareAndSummaryTables(t *testing.T) {
 		if !strings.Contains(sum, w) {
 			t.Errorf("summary lacks %q:\n%s", w, sum)
 		}
+	}
+}
+
+// The timing pass reuses one engine (recycled between runs) and every
+// timing run on it still agrees with its counting pass, which opened its
+// own: TimeCell fails a run whose counts differ.
+func TestTimingReusesEngine(t *testing.T) {
+	p := &unicorn.Pool{}
+	defer p.Close()
+	res, err := Matrix(Options{Guests: []string{"io", "irq-toggle"}, Strategies: []string{"native", "trap"}, Args: "n=20",
+		Reps: 2, Engines: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Runs {
+		if r.Error != "" || len(r.WallNS) != 2 {
+			t.Errorf("%s under %s: %d timing runs, error %q", r.Guest, r.Strategy, len(r.WallNS), r.Error)
+		}
+	}
+	if p.Opened != 1 || p.Reused != 4*2-1 {
+		t.Errorf("timing pass opened %d engines and reused %d times, want 1 and %d", p.Opened, p.Reused, 4*2-1)
 	}
 }

@@ -188,7 +188,7 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 	if err := CheckMemSize(cfg.MemSize); err != nil {
 		return nil, err
 	}
-	e, err := unicorn.New()
+	e, err := cfg.Engines.Get()
 	if err != nil {
 		return nil, fmt.Errorf("vmm: %w", err)
 	}
@@ -211,7 +211,7 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 		m.res.Guest = img.Name
 	}
 	if err := m.setup(); err != nil {
-		e.Close()
+		m.Close()
 		return nil, err
 	}
 	return m, nil
@@ -339,8 +339,17 @@ func (m *Machine) Result() *Result {
 	return &r
 }
 
-// Close releases the engine.
-func (m *Machine) Close() error { return m.E.Close() }
+// Close releases the engine: closes it, or gives it back to
+// Cfg.Engines. The machine is left with a closed engine, whose every
+// method fails, so that nothing reaches one lent to another machine.
+func (m *Machine) Close() error {
+	if m.Cfg.Engines == nil {
+		return m.E.Close()
+	}
+	e := m.E
+	m.E = &unicorn.Engine{}
+	return m.Cfg.Engines.Put(e)
+}
 
 // Stopped reports how the guest stopped (Kind StopNone while it can run).
 func (m *Machine) Stopped() Stop { return m.stop }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"virtsim/vmm/unicorn"
 
 	"virtsim/disk"
 	"virtsim/guest"
@@ -71,6 +72,10 @@ type Config struct {
 	// InputReader, if set, is a live input source (a terminal) read on a
 	// goroutine of its own until it ends; it implies LiveInput.
 	InputReader io.Reader
+	// Engines, if set, lends the Unicorn engine (and takes it back at
+	// Close) instead of opening a new one: a benchmark's timing runs
+	// reuse one (unicorn.Pool). Nil: every machine opens its own.
+	Engines *unicorn.Pool
 }
 
 // Defaults for Config's zero values.

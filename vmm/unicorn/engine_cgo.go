@@ -81,6 +81,7 @@ func ucErr(err C.uc_err) error {
 type Engine struct {
 	uc       *C.uc_engine
 	ctx      *C.uc_context // scratch context for ClearFault/FaultInfo
+	pristine *C.uc_context // the CPU as uc_open left it (Pool engines only)
 	ctxSize  uintptr
 	hooks    map[uint32]C.uc_hook // registry handle -> Unicorn hook
 	counters map[*Counter]struct{}
@@ -255,26 +256,15 @@ func (e *Engine) Close() error {
 	if e.running {
 		return fmt.Errorf("unicorn: close: emulation is running: %w", ErrArg)
 	}
-	for handle, hh := range e.hooks {
-		C.uc_hook_del(e.uc, hh)
-		unregister(handle)
-	}
-	e.hooks = nil
-	for c := range e.counters {
-		_ = c.Del() // removes c from e.counters; nothing to do on failure while closing
-	}
-	e.counters = nil
-	for c := range e.clocks {
-		_ = c.Del() // removes c from e.clocks; nothing to do on failure while closing
-	}
-	e.clocks = nil
-	e.freePending()
-	if e.wd.timer != nil {
-		e.wd.timer.Stop()
-	}
+	e.dropHooks()
+	e.hooks, e.counters, e.clocks = nil, nil, nil
 	if e.ctx != nil {
 		C.uc_context_free(e.ctx)
 		e.ctx = nil
+	}
+	if e.pristine != nil {
+		C.uc_context_free(e.pristine)
+		e.pristine = nil
 	}
 	err := ucErr(C.uc_close(e.uc))
 	e.uc = nil
@@ -291,6 +281,26 @@ func (e *Engine) Close() error {
 		return fmt.Errorf("unicorn: close: %w", err)
 	}
 	return nil
+}
+
+// dropHooks deletes every hook, counter and clock and stops the watchdog
+// (Close, and Pool.Put's recycling).
+func (e *Engine) dropHooks() {
+	for handle, hh := range e.hooks {
+		C.uc_hook_del(e.uc, hh)
+		unregister(handle)
+	}
+	clear(e.hooks)
+	for c := range e.counters {
+		_ = c.Del() // removes c from e.counters; nothing to do on failure while closing
+	}
+	for c := range e.clocks {
+		_ = c.Del() // removes c from e.clocks; nothing to do on failure while closing
+	}
+	e.freePending()
+	if e.wd.timer != nil {
+		e.wd.timer.Stop()
+	}
 }
 
 func (e *Engine) freePending() {

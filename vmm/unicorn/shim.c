@@ -492,3 +492,25 @@ uc_err vs_exits_enable(uc_engine *uc) {
 uc_err vs_set_exits(uc_engine *uc, uint64_t *addr, int n) {
 	return uc_ctl_set_exits(uc, addr, (size_t)n);
 }
+
+uc_err vs_exits_disable(uc_engine *uc) {
+	return uc_ctl_exits_disable(uc);
+}
+
+// ---- pooled engines (pool_cgo.go) ----
+
+// Unmaps every memory region (the regions are listed first: unmapping
+// changes the list).
+uc_err vs_unmap_all(uc_engine *uc) {
+	uc_mem_region *regs = NULL;
+	uint32_t n = 0;
+	uc_err err = uc_mem_regions(uc, &regs, &n);
+	if (err != UC_ERR_OK) {
+		return err;
+	}
+	for (uint32_t i = 0; i < n && err == UC_ERR_OK; i++) {
+		err = uc_mem_unmap(uc, regs[i].begin, regs[i].end - regs[i].begin + 1);
+	}
+	uc_free(regs);
+	return err;
+}

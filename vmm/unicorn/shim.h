@@ -71,6 +71,8 @@ void vs_counter_free(vs_counter *c);
 uc_err vs_counter_add(uc_engine *uc, vs_counter *c, uint64_t begin, uint64_t end);
 uc_err vs_exits_enable(uc_engine *uc);
 uc_err vs_set_exits(uc_engine *uc, uint64_t *addr, int n);
+uc_err vs_exits_disable(uc_engine *uc);
+uc_err vs_unmap_all(uc_engine *uc);
 int vs_counter_add_site(vs_counter *c, uint32_t addr);
 int vs_counter_has_site(const vs_counter *c, uint32_t addr);
 
