@@ -124,6 +124,11 @@ type VMM struct {
 	aliases map[uint32]uint32
 	offCR3  uint32 // the real CR3 while the guest does not page (0: real paging off)
 	name    string // the strategy's name, for reports
+	// cli and sti emulated in C (fast.go): on for trap itself.
+	fastOK   bool
+	fastMode int
+	fast     []fastSite
+	fastBuf  []unicorn.FastSite
 	// PagingChanged, if set, runs after the real MMU followed a change of
 	// the guest's paging state (a write of CR0, CR3 or CR4): a binary
 	// translator checks that its translations still read what they did.
@@ -150,6 +155,8 @@ func New(img *guest.Image, cfg vmm.Config) (vmm.Instance, error) {
 	t.emu.RepPerExit = 1 // every element of a rep string I/O is a trap
 	t.MirrorIF = !cfg.ClassicIF
 	t.mirrorIF()
+	t.fastOK = true
+	t.E.OnFast(t.fastDone)
 	if err := t.E.MemProtect(vmm.StrategyBase, vmm.StrategySize, unicorn.ProtRead); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("trap: protect the VMM's tables: %w", err)
@@ -538,6 +545,7 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 		})
 	default:
 		t.Resume(out.Next)
+		t.armFast(tr.PC, out, mech)
 	}
 }
 

@@ -212,3 +212,40 @@ func TestExitCgoCalls(t *testing.T) {
 		}
 	}
 }
+
+// cli and sti emulated in C (trap/fast.go): a timing run (no instruction
+// counter) takes nearly every cli/sti of irq-toggle in C, and records the
+// same events as a counting run, in which the Go emulator takes them all;
+// guests with interrupts (timer) and paging (pgprobe) agree too.
+func TestFastCliSti(t *testing.T) {
+	for _, c := range []struct {
+		workload, args string
+		minFast        uint64
+	}{
+		{"irq-toggle", "n=500", 2*500 - 4}, // the first cli and sti arm their sites
+		{"timer", "n=5", 0},
+		{"pgprobe", "n=2", 0},
+	} {
+		img := load(t, c.workload)
+		var fast [2]uint64
+		var res [2]*vmm.Result
+		for i, count := range []bool{true, false} {
+			inst, err := trap.New(img, vmm.Config{Args: c.args, Count: count, TimeBudget: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := inst.Run(); err != nil {
+				t.Fatalf("%s: %v", c.workload, err)
+			}
+			res[i] = inst.Result()
+			fast[i] = inst.(*trap.VMM).E.FastEmulated()
+			inst.Close()
+		}
+		if !vmm.SameOutcome(res[0], res[1]) || res[0].Serial != res[1].Serial {
+			t.Errorf("%s: counting run %v %v, timing run %v %v", c.workload, res[0].Stop, res[0].Counts, res[1].Stop, res[1].Counts)
+		}
+		if fast[0] != 0 || fast[1] < c.minFast {
+			t.Errorf("%s: %d cli/sti emulated in C in the counting run (want 0), %d in the timing run (want >= %d)", c.workload, fast[0], fast[1], c.minFast)
+		}
+	}
+}

@@ -107,8 +107,10 @@ type Engine struct {
 	invalidHandled bool
 	// started: Start has been called at least once, so translated code may
 	// exist (flushIfIdle skips the flush before that).
-	started bool
-	wd      watchdog
+	started   bool
+	wd        watchdog
+	onFast    func(vif bool, counts *[FastSites]uint64) // OnFast (fast_cgo.go)
+	fastTotal uint64                                    // FastEmulated
 }
 
 // watchdog is Start's time budget: a Go timer that calls uc_emu_stop. It
@@ -636,6 +638,7 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	}
 	e.flushRegs()
 	e.forgetRegs()
+	e.fastEnter()
 	e.running = true
 	e.started = true
 	e.panicErr = nil
@@ -651,6 +654,7 @@ func (e *Engine) Start(begin, until uint64, timeout time.Duration, count uint64)
 	}
 	e.running = false
 	e.forgetRegs()
+	e.fastEnter()
 	if fe := e.snap.flush_err; fe != 0 && err == nil {
 		e.snap.flush_err = 0
 		err = fmt.Errorf("a deferred register write: %w", ucErr(C.uc_err(fe)))

@@ -40,7 +40,9 @@ func live(handle C.uintptr_t) *entry {
 	if ent == nil || ent.eng.panicErr != nil {
 		return nil
 	}
-	// A new stop: the CPU has moved on since the last snapshot.
+	// A new stop: the CPU has moved on since the last snapshot, and C
+	// may have emulated cli/sti on its own (fast_cgo.go).
+	ent.eng.fastEnter()
 	ent.eng.forgetRegs()
 	ent.eng.depth++ // the caller's deferred function decrements it
 	return ent

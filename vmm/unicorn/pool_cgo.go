@@ -164,8 +164,8 @@ func (e *Engine) recycle() error {
 	// Safe: e.snap is C memory of sizeof(vs_snap) bytes owned by e; zero
 	// is its state after newSnap (calloc).
 	C.memset(unsafe.Pointer(e.snap), 0, C.size_t(unsafe.Sizeof(C.vs_snap{})))
-	e.depth, e.eflagsDirty, e.timedOut, e.panicErr = 0, false, false, nil
-	e.invalidHandled, e.started = false, false
+	e.depth, e.timedOut, e.panicErr = 0, false, nil
+	e.invalidHandled, e.started, e.onFast, e.fastTotal = false, false, nil, 0
 	e.wd.mu.Lock()
 	e.wd.armed, e.wd.fired = false, false
 	e.wd.mu.Unlock()

@@ -48,13 +48,80 @@ static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	virtsimUcCode((uintptr_t)ud, addr, size);
 }
 
+// cli or sti at an armed site (vs_fast in shim.h): the #GP the
+// deprivileged guest kernel raised is emulated here, as the Go emulator
+// would (trap/emulate_sys.go cliSti at virtual CPL 0): the virtual IF
+// changes, the real EFLAGS.IF follows it if mirror is set (else the real
+// flags stay), EIP moves past the one-byte instruction, and the event is
+// counted for the Go side to record. Returns 0 (nothing done) unless
+// every check passes: the site is armed, EIP, CS, CR0 and CR3 are the
+// armed ones, CS's descriptor in the real GDT has base 0 (so EIP is the
+// linear address the armed byte was found at) and the byte is still there.
+static int vs_fast_cli_sti(uc_engine *uc, vs_snap *s) {
+	vs_fast *f = &s->fast;
+	int armed = 0;
+	for (int i = 0; i < VS_FAST_SITES; i++) {
+		if (f->site[i].gen == f->gen && f->site[i].host != NULL) {
+			armed = 1;
+			break;
+		}
+	}
+	if (!armed) {
+		return 0;
+	}
+	int regs[5] = {UC_X86_REG_EIP, UC_X86_REG_CS, UC_X86_REG_EFLAGS, UC_X86_REG_CR0, UC_X86_REG_CR3};
+	uint64_t v[5] = {0, 0, 0, 0, 0};
+	void *p[5] = {&v[0], &v[1], &v[2], &v[3], &v[4]};
+	if (uc_reg_read_batch(uc, regs, p, 5) != UC_ERR_OK) {
+		return 0;
+	}
+	uint32_t eip = (uint32_t)v[0], cs = (uint32_t)v[1] & 0xFFFF;
+	for (int i = 0; i < VS_FAST_SITES; i++) {
+		vs_fast_site *st = &f->site[i];
+		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs ||
+		    st->cr0 != (uint32_t)v[3] || st->cr3 != (uint32_t)v[4] || *st->host != st->byte) {
+			continue;
+		}
+		uint32_t idx = cs >> 3;
+		if ((cs & 4) != 0 || idx == 0 || f->gdt == NULL || idx * 8 + 7 > f->gdt_limit) {
+			return 0;
+		}
+		const uint8_t *d = f->gdt + idx * 8;
+		if (d[2] != 0 || d[3] != 0 || d[4] != 0 || d[7] != 0) {
+			return 0; // a base other than 0
+		}
+		int on = st->byte == 0xFB;
+		uint64_t w[2] = {(uint64_t)eip + 1, v[2]};
+		if (f->mirror) {
+			w[1] = on ? (v[2] | 0x200) : (v[2] & ~(uint64_t)0x200);
+		}
+		int wregs[2] = {UC_X86_REG_EIP, UC_X86_REG_EFLAGS};
+		void *wp[2] = {&w[0], &w[1]};
+		if (uc_reg_write_batch(uc, wregs, wp, w[1] != v[2] ? 2 : 1) != UC_ERR_OK) {
+			return 0;
+		}
+		f->vif = on;
+		st->count++;
+		f->events++;
+		return 1;
+	}
+	return 0;
+}
+
 // The eager interrupt hook: the fault and the register snapshot are taken
 // here, in C, before the one crossing into Go (see vs_snap in shim.h).
+// A cli or sti at an armed site is emulated here without the crossing.
 static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 	vs_snap *s = (vs_snap *)ud;
 	uint32_t code = 0;
 	int32_t is_int = 0;
 	s->fault_err = vs_ctx_take_fault(uc, s->ctx, s->code_off, s->old_off, &code, &is_int);
+	if (intno == 13 && s->fault_err == UC_ERR_OK && !is_int && code == 0 && vs_fast_cli_sti(uc, s)) {
+		s->valid = 0;
+		s->mmr_valid = 0;
+		s->fault_valid = 0;
+		return;
+	}
 	s->fault_code = code;
 	s->fault_is_int = is_int;
 	s->fault_valid = 1;

@@ -119,6 +119,31 @@ typedef struct vs_wbatch {
 // between its own writes); see regcache_cgo.go. VS_SNAP_N scalars in the
 // order of vs_snap_regs (shim.c), then the four descriptor-table registers.
 #define VS_SNAP_N 20
+
+// The C emulation of cli and sti (vs_fast_cli_sti in shim.c; fast_cgo.go
+// explains when it applies). A site is one cli or sti instruction the Go
+// side emulated and armed; the C interrupt hook emulates a #GP at an armed
+// site against the virtual IF here, counts it per site, and returns to the
+// guest without entering Go. Every Go entry disarms all sites (gen).
+#define VS_FAST_SITES 8
+typedef struct vs_fast_site {
+	uint32_t eip;        // the instruction's EIP
+	uint32_t cs;         // the real CS selector it runs with
+	uint32_t cr0, cr3;   // the real CR0 and CR3 it was armed under
+	const uint8_t *host; // its byte in host-backed guest RAM
+	uint32_t gen;        // armed while equal to vs_fast.gen
+	uint8_t byte;        // 0xFA (cli) or 0xFB (sti)
+	uint64_t count;      // emulated in C since the last drain
+} vs_fast_site;
+typedef struct vs_fast {
+	uint32_t gen;        // bumped at every Go entry: disarms every site
+	int32_t vif;         // the virtual IF (valid while a site is armed)
+	int32_t mirror;      // the real EFLAGS.IF follows the virtual IF
+	const uint8_t *gdt;  // the real GDT in host memory (CS's base is checked there)
+	uint32_t gdt_limit;
+	uint64_t events;     // emulated in C since the last drain
+	vs_fast_site site[VS_FAST_SITES];
+} vs_fast;
 typedef struct vs_snap_mmr {
 	uint64_t base;
 	uint32_t limit;
@@ -152,6 +177,7 @@ typedef struct vs_snap {
 	int dirty_regs[16];
 	uint32_t dirty_vals[16];
 	int32_t flush_err; // the first failed deferred write (uc_err), sticky
+	vs_fast fast;      // cli/sti emulated in C (fast_cgo.go)
 } vs_snap;
 uc_err vs_snap_flush(uc_engine *uc, vs_snap *s);
 

@@ -1,0 +1,107 @@
+package trap
+
+import (
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm"
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// cli and sti in C (issue 16).
+//
+// A deprivileged guest kernel's cli and sti trap (#GP at real CPL 1), and
+// irq-toggle does nothing else. Unicorn's exception path alone costs
+// several bare hook round trips, so no Go handler brings such an exit near
+// the cost of a hook; the C half of the interrupt hook can emulate these two
+// itself (vmm/unicorn's fast_cgo.go). The Go emulator stays the reference:
+// it emulates each site first, and afterwards arms every site it has seen,
+// with the virtual IF, when the C emulation would do exactly what it does:
+// virtual CPL 0, a one-byte instruction, nothing pending or waiting in the
+// machine (Machine.QuietResume: in particular no counting pass, no trace),
+// a timing run of trap itself (not bt or pv, which build on this VMM). At
+// the next entry into Go the C side's events are recorded (one per
+// emulated instruction, as the Go path records them) and the virtual IF
+// comes back: Go owns V.IF again until it arms the sites once more.
+//
+// The real EFLAGS.IF: under ring compression the Go emulator leaves it as
+// it is; when the real IF follows the virtual one (PassFlags, or the
+// VMM's own mirroring) cli clears it and sti sets it. The VMM learns which
+// rule holds from what its own emulation of a cli did (fastMirror), so the
+// C side follows whichever rule setRealFlags applies.
+
+// fastSite is a cli or sti the VMM emulated: where, and its event.
+type fastSite struct {
+	site  unicorn.FastSite
+	cause string
+	pc    uint32
+}
+
+// fastMode: what the real IF does at an emulated cli, as last seen.
+const (
+	fastUnknown = iota
+	fastKeep    // the real IF stays (ring compression)
+	fastMirror  // the real IF follows the virtual IF
+)
+
+// armFast runs after the Go emulation of the instruction at pc resumed
+// the guest (EmulateTrap's plain Resume).
+func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
+	if !t.fastOK {
+		return
+	}
+	op := out.Inst.Op
+	if (op != x86asm.CLI && op != x86asm.STI) || out.Inst.Len != 1 || mech != vmm.MechTrap {
+		return
+	}
+	realIF := t.Reg(unicorn.EFLAGS)&x86.FlagIF != 0
+	if op == x86asm.CLI {
+		t.fastMode = fastKeep
+		if !realIF {
+			t.fastMode = fastMirror
+		}
+	}
+	if t.fastMode == fastUnknown || (t.fastMode == fastMirror && realIF != t.V.IF) ||
+		t.V.CPL != 0 || t.shadow || len(t.pending) > 0 || t.audited || t.Redirect != nil || t.shadowOn ||
+		!t.QuietResume() {
+		return
+	}
+	cs := t.cpu.Seg(CS)
+	if cs.Desc.Base != 0 || x86.SelTI(cs.Sel) {
+		return
+	}
+	var b [1]byte
+	if err := t.ReadMem(pc, b[:]); err != nil || (b[0] != 0xFA && b[0] != 0xFB) {
+		return
+	}
+	s := unicorn.FastSite{EIP: pc, CS: cs.Sel, CR0: t.Reg(unicorn.CR0), CR3: t.Reg(unicorn.CR3), Phys: pc, Byte: b[0]}
+	found := false
+	for i := range t.fast {
+		if t.fast[i].site == s {
+			found = true
+			break
+		}
+	}
+	if !found {
+		if len(t.fast) == unicorn.FastSites {
+			t.fast = t.fast[1:]
+		}
+		t.fast = append(t.fast, fastSite{site: s, cause: out.Cause, pc: pc})
+	}
+	sites := t.fastBuf[:0]
+	for _, f := range t.fast {
+		sites = append(sites, f.site)
+	}
+	t.fastBuf = sites
+	t.E.ArmFast(sites, t.V.IF, t.fastMode == fastMirror, realGDTAddr, gdtEntries*8-1)
+}
+
+// fastDone takes back what the C side did since the sites were armed.
+func (t *VMM) fastDone(vif bool, counts *[unicorn.FastSites]uint64) {
+	t.V.IF = vif
+	for i, n := range counts {
+		if n > 0 && i < len(t.fast) {
+			t.RecordN(t.fast[i].cause, vmm.MechTrap, t.fast[i].pc, n)
+		}
+	}
+}

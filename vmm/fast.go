@@ -1,0 +1,34 @@
+package vmm
+
+// Support for emulation the substrate does on its own between two entries
+// into Go (vmm/unicorn's fast_cgo.go: cli and sti under trap).
+
+// QuietResume reports whether the guest may run on from here with the Go
+// side absent until its next entry, and with instructions the substrate
+// emulates in the meantime counted in bulk (RecordN): no instruction
+// counter, event trace, event callback or pause wants each event as it
+// happens; no stop, pause, single step, interrupt window, clock start or
+// failure is waiting for the engine to return; no interrupt is pending
+// (opening the virtual IF would have to deliver it); no live input can
+// raise one from another goroutine; and the guest does not page (a
+// linear address is the guest-physical one, fixed until the VMM sees a
+// write of CR0).
+func (m *Machine) QuietResume() bool {
+	return m.counter == nil && m.ExtraCounter == nil && !m.Cfg.Trace && m.Cfg.OnEvent == nil && m.pauseOn == nil &&
+		!m.pause && !m.resume && m.stop.Kind == StopNone && !m.irqWindow && !m.inShadow && !m.wantClock &&
+		m.stepThen == nil && m.hookErr == nil && !m.crashInsn && !m.pendingUD && m.gate == nil &&
+		!m.Cfg.LiveInput && m.Cfg.InputReader == nil && !m.interrupt.Load() && m.pauseAt == 0 &&
+		!m.PendingIRQ() && !m.MMU().Paging()
+}
+
+// RecordN records n events of one kind at pc at once: events the
+// substrate emulated on its own while QuietResume held.
+func (m *Machine) RecordN(cause string, mech Mechanism, pc uint32, n uint64) {
+	if m.Cfg.Trace || m.Cfg.OnEvent != nil || m.pauseOn != nil || m.counter != nil {
+		for ; n > 0; n-- {
+			m.Record(cause, mech, pc)
+		}
+		return
+	}
+	m.res.Counts[Key{cause, mech}] += n
+}

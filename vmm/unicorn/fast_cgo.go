@@ -1,0 +1,120 @@
+package unicorn
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import "unsafe"
+
+// cli and sti emulated in C.
+//
+// A trap-and-emulate exit enters by an exception, and the exception path
+// of Unicorn alone (longjmp out of the translated code, the interrupt
+// hook, the pitfall-1 context save and restore, the block lookup after)
+// costs several bare hook round trips; the crossing into Go and the Go
+// handler come on top (issue 16). For the hottest privileged instructions
+// of a deprivileged kernel, cli and sti, the interrupt hook's C side can do
+// the emulation itself: the virtual IF is one bit, the instruction one
+// byte. The Go emulator stays the reference: it emulates every site first,
+// and arms the site for C only when nothing the C side does not know about
+// could make the outcome differ (no interrupt pending, no stop or pause
+// asked for, no instruction counter or event trace, the guest not paging;
+// trap.VMM.armFast). Every entry into Go (any hook callback, and Start)
+// disarms all sites, and the Go side learns what C did first (OnFast's
+// callback: the virtual IF and the events, by site) so the virtual IF has
+// one owner at a time: C between two Go entries, Go otherwise.
+
+// FastSites is the number of cli/sti sites C can hold armed at once.
+const FastSites = C.VS_FAST_SITES
+
+// FastSite is one cli or sti instruction the C interrupt hook may
+// emulate: at EIP with real CS selector CS, under real CR0 and CR3, whose
+// byte (0xFA cli, 0xFB sti) lies at guest-physical address Phys.
+type FastSite struct {
+	EIP, CR0, CR3, Phys uint32
+	CS                  uint16
+	Byte                byte
+}
+
+// ArmFast arms sites (at most FastSites; site i is slot i, which OnFast's
+// counts use) with the virtual IF vif. mirror makes the real EFLAGS.IF
+// follow the virtual IF; gdt is the guest-physical address of the real GDT
+// with its limit (CS's base must be 0 there). A site whose byte is not in
+// host-backed memory is left disarmed. It reports how many were armed.
+func (e *Engine) ArmFast(sites []FastSite, vif, mirror bool, gdt, gdtLimit uint32) int {
+	if e.uc == nil || e.snap == nil {
+		return 0
+	}
+	f := &e.snap.fast
+	g, ok := e.hostSpan(uint64(gdt), int(gdtLimit)+1)
+	if !ok {
+		return 0
+	}
+	// Safe: g lies in a host region (C memory the engine owns until it
+	// unmaps it, which a Go entry precedes and so disarms first).
+	f.gdt = (*C.uint8_t)(unsafe.Pointer(&g[0]))
+	f.gdt_limit = C.uint32_t(gdtLimit)
+	f.vif = 0
+	if vif {
+		f.vif = 1
+	}
+	f.mirror = 0
+	if mirror {
+		f.mirror = 1
+	}
+	n := 0
+	for i := range f.site {
+		st := &f.site[i]
+		st.gen = f.gen - 1 // disarmed
+		if i >= len(sites) {
+			continue
+		}
+		s := sites[i]
+		b, ok := e.hostSpan(uint64(s.Phys), 1)
+		if !ok || (s.Byte != 0xFA && s.Byte != 0xFB) {
+			continue
+		}
+		st.eip, st.cs, st.cr0, st.cr3 = C.uint32_t(s.EIP), C.uint32_t(s.CS), C.uint32_t(s.CR0), C.uint32_t(s.CR3)
+		// Safe: as for gdt above.
+		st.host = (*C.uint8_t)(unsafe.Pointer(&b[0]))
+		st.byte = C.uint8_t(s.Byte)
+		st.gen = f.gen
+		n++
+	}
+	return n
+}
+
+// OnFast sets the function told, at the first Go entry after C emulated
+// armed sites, what it did: the virtual IF now and, per slot, how many
+// times (counts[i] for the site ArmFast got as sites[i]). It runs before
+// the hook's own callback, on the goroutine that runs the engine.
+func (e *Engine) OnFast(fn func(vif bool, counts *[FastSites]uint64)) { e.onFast = fn }
+
+// fastEnter runs at every Go entry: the C side's events go to OnFast's
+// function, and every site is disarmed.
+func (e *Engine) fastEnter() {
+	s := e.snap
+	if s == nil {
+		return
+	}
+	f := &s.fast
+	f.gen++
+	if f.events == 0 {
+		return
+	}
+	e.fastTotal += uint64(f.events)
+	var counts [FastSites]uint64
+	for i := range f.site {
+		counts[i] = uint64(f.site[i].count)
+		f.site[i].count = 0
+	}
+	f.events = 0
+	if e.onFast != nil {
+		e.onFast(f.vif != 0, &counts)
+	}
+}
+
+// FastEmulated is how many instructions C has emulated on this engine
+// (reported at Go entries).
+func (e *Engine) FastEmulated() uint64 { return e.fastTotal }
