@@ -3,23 +3,28 @@ package trap
 import (
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/guest"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
 )
 
-// cli and sti in C (issue 16).
+// cli, sti and the POST write in C (issue 16).
 //
-// A deprivileged guest kernel's cli and sti trap (#GP at real CPL 1), and
-// irq-toggle does nothing else. Unicorn's exception path alone costs
+// A deprivileged guest kernel's cli, sti and port I/O trap (#GP at real
+// CPL 1); irq-toggle does nothing but cli and sti, io nothing but write
+// the POST port (0x80). Unicorn's exception path alone costs
 // several bare hook round trips, so no Go handler brings such an exit near
 // the cost of a hook; the C half of the interrupt hook can emulate these two
-// itself (vmm/unicorn's fast_cgo.go). The Go emulator stays the reference:
+// itself, and so can it the POST write, whose port ignores what it is
+// given (vmm/unicorn's fast_cgo.go). The Go emulator stays the reference:
 // it emulates each site first, and afterwards arms every site it has seen,
 // with the virtual IF, when the C emulation would do exactly what it does:
-// virtual CPL 0, a one-byte instruction, nothing pending or waiting in the
-// machine (Machine.QuietResume: in particular no counting pass, no trace),
-// a timing run of trap itself (not bt or pv, which build on this VMM). At
+// virtual CPL 0, cli, sti or out %al,$0x80, nothing pending or waiting in
+// the machine (Machine.QuietResume: in particular no counting pass, no
+// trace), for the POST write no device time to catch up (Machine.TimeIdle:
+// the Go path brings the timers up to date at every I/O), a timing run of
+// trap itself (not bt or pv, which build on this VMM). At
 // the next entry into Go the C side's events are recorded (one per
 // emulated instruction, as the Go path records them) and the virtual IF
 // comes back: Go owns V.IF again until it arms the sites once more.
@@ -30,7 +35,8 @@ import (
 // rule holds from what its own emulation of a cli did (fastMirror), so the
 // C side follows whichever rule setRealFlags applies.
 
-// fastSite is a cli or sti the VMM emulated: where, and its event.
+// fastSite is an instruction the VMM emulated and C may: where, and its
+// event.
 type fastSite struct {
 	site  unicorn.FastSite
 	cause string
@@ -51,7 +57,7 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 		return
 	}
 	op := out.Inst.Op
-	if (op != x86asm.CLI && op != x86asm.STI) || out.Inst.Len != 1 || mech != vmm.MechTrap {
+	if (op != x86asm.CLI && op != x86asm.STI && op != x86asm.OUT) || mech != vmm.MechTrap {
 		return
 	}
 	realIF := t.Reg(unicorn.EFLAGS)&x86.FlagIF != 0
@@ -61,7 +67,7 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 			t.fastMode = fastMirror
 		}
 	}
-	if t.fastMode == fastUnknown || (t.fastMode == fastMirror && realIF != t.V.IF) ||
+	if (t.fastMode == fastUnknown && op != x86asm.OUT) || (t.fastMode == fastMirror && realIF != t.V.IF) ||
 		t.V.CPL != 0 || t.shadow || len(t.pending) > 0 || t.audited || t.Redirect != nil || t.shadowOn ||
 		!t.QuietResume() {
 		return
@@ -70,11 +76,14 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 	if cs.Desc.Base != 0 || x86.SelTI(cs.Sel) {
 		return
 	}
-	var b [1]byte
-	if err := t.ReadMem(pc, b[:]); err != nil || (b[0] != 0xFA && b[0] != 0xFB) {
+	var code [2]byte
+	if err := t.ReadMem(pc, code[:out.Inst.Len]); err != nil || unicorn.FastLen(code) != out.Inst.Len {
 		return
 	}
-	s := unicorn.FastSite{EIP: pc, CS: cs.Sel, CR0: t.Reg(unicorn.CR0), CR3: t.Reg(unicorn.CR3), Phys: pc, Byte: b[0]}
+	if op == x86asm.OUT && (out.Cause != vmm.CauseOut(guest.PortPOST) || !t.TimeIdle()) {
+		return
+	}
+	s := unicorn.FastSite{EIP: pc, CS: cs.Sel, CR0: t.Reg(unicorn.CR0), CR3: t.Reg(unicorn.CR3), Phys: pc, Code: code}
 	found := false
 	for i := range t.fast {
 		if t.fast[i].site == s {
@@ -90,6 +99,9 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 	}
 	sites := t.fastBuf[:0]
 	for _, f := range t.fast {
+		if t.fastMode == fastUnknown && f.site.Code[0] != 0xE6 {
+			f.site.Code = [2]byte{} // cli/sti wait until a cli shows the rule for the real IF
+		}
 		sites = append(sites, f.site)
 	}
 	t.fastBuf = sites
@@ -102,6 +114,9 @@ func (t *VMM) fastDone(vif bool, counts *[unicorn.FastSites]uint64) {
 	for i, n := range counts {
 		if n > 0 && i < len(t.fast) {
 			t.RecordN(t.fast[i].cause, vmm.MechTrap, t.fast[i].pc, n)
+			if t.fast[i].site.Code[0] == 0xE6 {
+				t.Post.Writes += n // what the port did n times
+			}
 		}
 	}
 }

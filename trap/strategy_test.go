@@ -216,16 +216,18 @@ func TestExitCgoCalls(t *testing.T) {
 	}
 }
 
-// cli and sti emulated in C (trap/fast.go): a timing run (no instruction
-// counter) takes nearly every cli/sti of irq-toggle in C, and records the
-// same events as a counting run, in which the Go emulator takes them all;
-// guests with interrupts (timer) and paging (pgprobe) agree too.
+// cli, sti and the POST write emulated in C (trap/fast.go): a timing run
+// (no instruction counter) takes nearly every cli/sti of irq-toggle and
+// every POST write of io in C, and records the same events as a counting
+// run, in which the Go emulator takes them all; guests with interrupts
+// (timer) and paging (pgprobe) agree too.
 func TestFastCliSti(t *testing.T) {
 	for _, c := range []struct {
 		workload, args string
 		minFast        uint64
 	}{
 		{"irq-toggle", "n=500", 2*500 - 4}, // the first cli and sti arm their sites
+		{"io", "n=500", 500 - 2},
 		{"timer", "n=5", 0},
 		{"pgprobe", "n=2", 0},
 	} {

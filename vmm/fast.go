@@ -32,3 +32,23 @@ func (m *Machine) RecordN(cause string, mech Mechanism, pc uint32, n uint64) {
 	}
 	m.res.Counts[Key{cause, mech}] += n
 }
+
+// TimeIdle reports whether an I/O instruction's catch-up of device time
+// (syncTime) can change nothing but the time itself: no PIT channel counts
+// or waits to start, the local APIC's timer is off, and no host input
+// waits for the UART. Then an I/O instruction the substrate emulates on
+// its own (the POST write) may skip it: the next one Go performs catches
+// up the same.
+func (m *Machine) TimeIdle() bool {
+	for i := range m.PIT.ch {
+		if m.PIT.ch[i].run || m.PIT.ch[i].pend {
+			return false
+		}
+	}
+	if m.LAPIC.timerOn {
+		return false
+	}
+	m.Serial.mu.Lock()
+	defer m.Serial.mu.Unlock()
+	return len(m.Serial.host) == 0
+}

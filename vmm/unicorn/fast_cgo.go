@@ -7,34 +7,51 @@ import "C"
 
 import "unsafe"
 
-// cli and sti emulated in C.
+// cli, sti and the POST write emulated in C.
 //
 // A trap-and-emulate exit enters by an exception, and the exception path
 // of Unicorn alone (longjmp out of the translated code, the interrupt
 // hook, the pitfall-1 context save and restore, the block lookup after)
 // costs several bare hook round trips; the crossing into Go and the Go
 // handler come on top (issue 16). For the hottest privileged instructions
-// of a deprivileged kernel, cli and sti, the interrupt hook's C side can do
-// the emulation itself: the virtual IF is one bit, the instruction one
-// byte. The Go emulator stays the reference: it emulates every site first,
-// and arms the site for C only when nothing the C side does not know about
+// of a deprivileged kernel, cli and sti, and for the write to the POST port
+// (port 0x80, the microbenchmarks' cheapest I/O), the interrupt hook's C
+// side can do the emulation itself: the virtual IF is one bit, and the
+// POST port ignores what it is given.
+//
+// The Go emulator stays the reference: it emulates every site first, and
+// arms the sites for C only when nothing the C side does not know about
 // could make the outcome differ (no interrupt pending, no stop or pause
-// asked for, no instruction counter or event trace, the guest not paging;
-// trap.VMM.armFast). Every entry into Go (any hook callback, and Start)
-// disarms all sites, and the Go side learns what C did first (OnFast's
-// callback: the virtual IF and the events, by site) so the virtual IF has
-// one owner at a time: C between two Go entries, Go otherwise.
+// asked for, no instruction counter or event trace, the guest not paging,
+// no timer running; trap.VMM.armFast). Every entry into Go (any hook
+// callback, and Start) disarms all sites, and the Go side learns what C
+// did first (OnFast's callback: the virtual IF and the events, by site),
+// so the virtual IF has one owner at a time: C between two Go entries, Go
+// otherwise.
 
-// FastSites is the number of cli/sti sites C can hold armed at once.
+// FastSites is the number of sites C can hold armed at once.
 const FastSites = C.VS_FAST_SITES
 
-// FastSite is one cli or sti instruction the C interrupt hook may
-// emulate: at EIP with real CS selector CS, under real CR0 and CR3, whose
-// byte (0xFA cli, 0xFB sti) lies at guest-physical address Phys.
+// FastSite is one instruction the C interrupt hook may emulate: at EIP
+// with real CS selector CS, under real CR0 and CR3, whose bytes lie at
+// guest-physical address Phys: cli (FA), sti (FB) or out %al,$0x80
+// (E6 80), whose only effect is its event.
 type FastSite struct {
 	EIP, CR0, CR3, Phys uint32
 	CS                  uint16
-	Byte                byte
+	Code                [2]byte
+}
+
+// FastLen is the length of a FastSite's instruction, 0 if it is none of
+// those C emulates.
+func FastLen(code [2]byte) int {
+	switch {
+	case code[0] == 0xFA || code[0] == 0xFB:
+		return 1
+	case code == [2]byte{0xE6, 0x80}:
+		return 2
+	}
+	return 0
 }
 
 // ArmFast arms sites (at most FastSites; site i is slot i, which OnFast's
@@ -71,14 +88,16 @@ func (e *Engine) ArmFast(sites []FastSite, vif, mirror bool, gdt, gdtLimit uint3
 			continue
 		}
 		s := sites[i]
-		b, ok := e.hostSpan(uint64(s.Phys), 1)
-		if !ok || (s.Byte != 0xFA && s.Byte != 0xFB) {
+		n := FastLen(s.Code)
+		b, ok := e.hostSpan(uint64(s.Phys), max(n, 1))
+		if !ok || n == 0 {
 			continue
 		}
 		st.eip, st.cs, st.cr0, st.cr3 = C.uint32_t(s.EIP), C.uint32_t(s.CS), C.uint32_t(s.CR0), C.uint32_t(s.CR3)
 		// Safe: as for gdt above.
 		st.host = (*C.uint8_t)(unsafe.Pointer(&b[0]))
-		st.byte = C.uint8_t(s.Byte)
+		st.len = C.uint8_t(n)
+		st.bytes[0], st.bytes[1] = C.uint8_t(s.Code[0]), C.uint8_t(s.Code[1])
 		st.gen = f.gen
 		n++
 	}

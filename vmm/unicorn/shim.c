@@ -48,20 +48,26 @@ static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	virtsimUcCode((uintptr_t)ud, addr, size);
 }
 
-// cli or sti at an armed site (vs_fast in shim.h): the #GP the
-// deprivileged guest kernel raised is emulated here, as the Go emulator
-// would (trap/emulate_sys.go cliSti at virtual CPL 0): the virtual IF
-// changes, the real EFLAGS.IF follows it if mirror is set (else the real
-// flags stay), EIP moves past the one-byte instruction, and the event is
-// counted for the Go side to record. Returns 0 (nothing done) unless
-// every check passes: the site is armed, EIP, CS, CR0 and CR3 are the
-// armed ones, CS's descriptor in the real GDT has base 0 (so EIP is the
-// linear address the armed byte was found at) and the byte is still there.
-static int vs_fast_cli_sti(uc_engine *uc, vs_snap *s) {
+// cli, sti or out %al,$0x80 at an armed site (vs_fast in shim.h),
+// emulated here as the Go emulator would at virtual CPL 0
+// (trap/emulate_sys.go cliSti, emulate_io.go): cli and sti from the #GP
+// the deprivileged guest kernel raised (the interrupt hook, want_out 0),
+// the out from the machine's code hook at the site, which would find the
+// port denied and raise that #GP itself (Unicorn checks no I/O permission;
+// want_out 1). For cli and sti the virtual IF changes and the real
+// EFLAGS.IF follows it if mirror is set (else the real flags stay); the
+// POST port ignores what is written; EIP moves past the instruction, and
+// the event is counted for the Go side to record. Returns 0 (nothing
+// done) unless every check passes: the site is armed, EIP, CS, CR0 and CR3
+// are the armed ones, CS's descriptor in the real GDT has base 0 (so EIP is
+// the linear address the armed bytes were found at) and the bytes are
+// still there.
+static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int want_out, uint64_t addr) {
 	vs_fast *f = &s->fast;
 	int armed = 0;
 	for (int i = 0; i < VS_FAST_SITES; i++) {
-		if (f->site[i].gen == f->gen && f->site[i].host != NULL) {
+		// (A code hook knows its address: other sites cost no register read.)
+		if (f->site[i].gen == f->gen && f->site[i].host != NULL && (!want_out || f->site[i].eip == addr)) {
 			armed = 1;
 			break;
 		}
@@ -78,8 +84,9 @@ static int vs_fast_cli_sti(uc_engine *uc, vs_snap *s) {
 	uint32_t eip = (uint32_t)v[0], cs = (uint32_t)v[1] & 0xFFFF;
 	for (int i = 0; i < VS_FAST_SITES; i++) {
 		vs_fast_site *st = &f->site[i];
-		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs ||
-		    st->cr0 != (uint32_t)v[3] || st->cr3 != (uint32_t)v[4] || *st->host != st->byte) {
+		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs || (st->bytes[0] == 0xE6) != want_out ||
+		    st->cr0 != (uint32_t)v[3] || st->cr3 != (uint32_t)v[4] || st->host[0] != st->bytes[0] ||
+		    (st->len > 1 && st->host[1] != st->bytes[1])) {
 			continue;
 		}
 		uint32_t idx = cs >> 3;
@@ -90,9 +97,10 @@ static int vs_fast_cli_sti(uc_engine *uc, vs_snap *s) {
 		if (d[2] != 0 || d[3] != 0 || d[4] != 0 || d[7] != 0) {
 			return 0; // a base other than 0
 		}
-		int on = st->byte == 0xFB;
-		uint64_t w[2] = {(uint64_t)eip + 1, v[2]};
-		if (f->mirror) {
+		int flag = st->bytes[0] == 0xFA || st->bytes[0] == 0xFB;
+		int on = st->bytes[0] == 0xFB;
+		uint64_t w[2] = {(uint64_t)eip + st->len, v[2]};
+		if (flag && f->mirror) {
 			w[1] = on ? (v[2] | 0x200) : (v[2] & ~(uint64_t)0x200);
 		}
 		int wregs[2] = {UC_X86_REG_EIP, UC_X86_REG_EFLAGS};
@@ -100,7 +108,9 @@ static int vs_fast_cli_sti(uc_engine *uc, vs_snap *s) {
 		if (uc_reg_write_batch(uc, wregs, wp, w[1] != v[2] ? 2 : 1) != UC_ERR_OK) {
 			return 0;
 		}
-		f->vif = on;
+		if (flag) {
+			f->vif = on;
+		}
 		st->count++;
 		f->events++;
 		return 1;
@@ -110,13 +120,14 @@ static int vs_fast_cli_sti(uc_engine *uc, vs_snap *s) {
 
 // The eager interrupt hook: the fault and the register snapshot are taken
 // here, in C, before the one crossing into Go (see vs_snap in shim.h).
-// A cli or sti at an armed site is emulated here without the crossing.
+// A cli, sti or POST write at an armed site is emulated here without the
+// crossing.
 static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 	vs_snap *s = (vs_snap *)ud;
 	uint32_t code = 0;
 	int32_t is_int = 0;
 	s->fault_err = vs_ctx_take_fault(uc, s->ctx, s->code_off, s->old_off, &code, &is_int);
-	if (intno == 13 && s->fault_err == UC_ERR_OK && !is_int && code == 0 && vs_fast_cli_sti(uc, s)) {
+	if (intno == 13 && s->fault_err == UC_ERR_OK && !is_int && code == 0 && vs_fast_emulate(uc, s, 0, 0)) {
 		s->valid = 0;
 		s->mmr_valid = 0;
 		s->fault_valid = 0;
@@ -139,6 +150,11 @@ static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 static void tramp_code_eager(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	vs_eager *e = (vs_eager *)ud;
 	vs_snap *s = e->s;
+	if (vs_fast_emulate(uc, s, 1, addr)) {
+		s->valid = 0;
+		s->mmr_valid = 0;
+		return;
+	}
 	if (vs_snap_take(uc, s) == UC_ERR_OK) {
 		vs_snap_take_mmr(uc, s);
 	}

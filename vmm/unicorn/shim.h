@@ -120,19 +120,22 @@ typedef struct vs_wbatch {
 // order of vs_snap_regs (shim.c), then the four descriptor-table registers.
 #define VS_SNAP_N 20
 
-// The C emulation of cli and sti (vs_fast_cli_sti in shim.c; fast_cgo.go
-// explains when it applies). A site is one cli or sti instruction the Go
-// side emulated and armed; the C interrupt hook emulates a #GP at an armed
-// site against the virtual IF here, counts it per site, and returns to the
-// guest without entering Go. Every Go entry disarms all sites (gen).
+// The C emulation of cli, sti and out to the POST port (vs_fast_emulate in
+// shim.c; fast_cgo.go explains when it applies). A site is one such
+// instruction the Go side emulated and armed; the C interrupt hook
+// emulates a #GP at an armed site here (cli/sti against the virtual IF;
+// the POST write has no effect but its event), counts it per site, and
+// returns to the guest without entering Go. Every Go entry disarms all
+// sites (gen).
 #define VS_FAST_SITES 8
 typedef struct vs_fast_site {
 	uint32_t eip;        // the instruction's EIP
 	uint32_t cs;         // the real CS selector it runs with
 	uint32_t cr0, cr3;   // the real CR0 and CR3 it was armed under
-	const uint8_t *host; // its byte in host-backed guest RAM
+	const uint8_t *host; // its bytes in host-backed guest RAM
 	uint32_t gen;        // armed while equal to vs_fast.gen
-	uint8_t byte;        // 0xFA (cli) or 0xFB (sti)
+	uint8_t len;         // 1 (cli, sti) or 2 (out %al,$0x80)
+	uint8_t bytes[2];    // FA (cli), FB (sti) or E6 80 (out %al,$0x80)
 	uint64_t count;      // emulated in C since the last drain
 } vs_fast_site;
 typedef struct vs_fast {
