@@ -232,18 +232,21 @@ func TestExitCgoCalls(t *testing.T) {
 func TestFastCliSti(t *testing.T) {
 	for _, c := range []struct {
 		workload, args string
+		classicIF      bool // the real IF stays set (else it follows the virtual IF)
 		minFast        uint64
 	}{
-		{"irq-toggle", "n=500", 2*500 - 4}, // the first cli and sti arm their sites
-		{"io", "n=500", 500 - 2},
-		{"timer", "n=5", 0},
-		{"pgprobe", "n=2", 0},
+		{"irq-toggle", "n=500", false, 2*500 - 4}, // the first cli and sti arm their sites
+		{"irq-toggle", "n=500", true, 2*500 - 4},
+		{"io", "n=500", false, 500 - 2},
+		{"timer", "n=5", false, 0},
+		{"pgprobe", "n=2", false, 0},
+		{"pgprobe", "n=2", true, 0},
 	} {
 		img := load(t, c.workload)
 		var fast [2]uint64
 		var res [2]*vmm.Result
 		for i, count := range []bool{true, false} {
-			inst, err := trap.New(img, vmm.Config{Args: c.args, Count: count, TimeBudget: 30 * time.Second})
+			inst, err := trap.New(img, vmm.Config{Args: c.args, Count: count, ClassicIF: c.classicIF, TimeBudget: 30 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
