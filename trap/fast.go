@@ -15,16 +15,20 @@ import (
 // CPL 1); irq-toggle does nothing but cli and sti, io nothing but write
 // the POST port (0x80). Unicorn's exception path alone costs
 // several bare hook round trips, so no Go handler brings such an exit near
-// the cost of a hook; the C half of the interrupt hook can emulate these two
-// itself, and so can it the POST write, whose port ignores what it is
-// given (vmm/unicorn's fast_cgo.go). The Go emulator stays the reference:
+// the cost of a hook. C can emulate these itself (vmm/unicorn's
+// fast_cgo.go): the virtual IF is one bit, and the POST port ignores what
+// it is given. It does so at a code hook on the site, before the
+// instruction runs (HookFastSite for cli and sti; an I/O site has the
+// machine's hook already), so no exception is raised at all, or, for a
+// cli or sti whose hook is not armed, in the interrupt hook after the #GP. The Go emulator stays the reference:
 // it emulates each site first, and afterwards arms every site it has seen,
 // with the virtual IF, when the C emulation would do exactly what it does:
 // virtual CPL 0, cli, sti or out %al,$0x80, nothing pending or waiting in
 // the machine (Machine.QuietResume: in particular no counting pass, no
-// trace), for the POST write no device time to catch up (Machine.TimeIdle:
-// the Go path brings the timers up to date at every I/O), a timing run of
-// trap itself (not bt or pv, which build on this VMM). At
+// trace), no device time to catch up (Machine.TimeIdle: the Go path
+// brings the timers up to date at every I/O, and with no timer running the
+// blocks the two paths run cannot move an interrupt), a timing run of trap
+// itself (not bt or pv, which build on this VMM). At
 // the next entry into Go the C side's events are recorded (one per
 // emulated instruction, as the Go path records them) and the virtual IF
 // comes back: Go owns V.IF again until it arms the sites once more.
@@ -80,7 +84,7 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 	if err := t.ReadMem(pc, code[:out.Inst.Len]); err != nil || unicorn.FastLen(code) != out.Inst.Len {
 		return
 	}
-	if op == x86asm.OUT && (out.Cause != vmm.CauseOut(guest.PortPOST) || !t.TimeIdle()) {
+	if (op == x86asm.OUT && out.Cause != vmm.CauseOut(guest.PortPOST)) || !t.TimeIdle() {
 		return
 	}
 	s := unicorn.FastSite{EIP: pc, CS: cs.Sel, CR0: t.Reg(unicorn.CR0), CR3: t.Reg(unicorn.CR3), Phys: pc, Code: code}
@@ -92,6 +96,18 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 		}
 	}
 	if !found {
+		if op != x86asm.OUT && !t.fastHooked[pc] {
+			// cli and sti: taken before they trap (an OUT site has the
+			// machine's hook already).
+			if err := t.HookFastSite(pc); err != nil {
+				t.Fail(err)
+				return
+			}
+			if t.fastHooked == nil {
+				t.fastHooked = map[uint32]bool{}
+			}
+			t.fastHooked[pc] = true
+		}
 		if len(t.fast) == unicorn.FastSites {
 			t.fast = t.fast[1:]
 		}

@@ -129,6 +129,8 @@ type VMM struct {
 	fastMode int
 	fast     []fastSite
 	fastBuf  []unicorn.FastSite
+	// fastHooked: cli/sti sites with a code hook (HookFastSite).
+	fastHooked map[uint32]bool
 	// PagingChanged, if set, runs after the real MMU followed a change of
 	// the guest's paging state (a write of CR0, CR3 or CR4): a binary
 	// translator checks that its translations still read what they did.

@@ -151,10 +151,11 @@ func TestPgprobeDivergence(t *testing.T) {
 // virtual CPU, resume — from the wall times of runs at two n (boot and
 // translation cancel), beside a bare C->Go hook round trip (an OUT hook
 // that does nothing) measured in the same run. Goal (issue 16):
-// trap-exit/hook <= 2. Timing runs take cli and sti in the interrupt
-// hook's C side once the Go emulator has armed their sites (fast.go), so
-// this is the C emulation's round trip; trap-exit/int-hook-cpu compares it
-// with a bare interrupt hook, the same way in (an exception).
+// trap-exit/hook <= 2. Timing runs take cli and sti in C at a code hook
+// on their site, before they trap, once the Go emulator has emulated and
+// armed the site (fast.go), so this is the C emulation's round trip;
+// trap-exit/int-hook-cpu compares it with a bare interrupt hook, the floor
+// of the exception path every exit took before.
 func BenchmarkTrapRoundTrip(b *testing.B) {
 	// Two exits per iteration: cli and sti.
 	vmmtest.ExitVsHook(b, "trap", load(b, "irq-toggle"), 20000, 40000, 2, vmmtest.HookOut, "trap-exit")

@@ -1,5 +1,7 @@
 package vmm
 
+import "fmt"
+
 // Support for emulation the substrate does on its own between two entries
 // into Go (vmm/unicorn's fast_cgo.go: cli and sti under trap).
 
@@ -51,4 +53,17 @@ func (m *Machine) TimeIdle() bool {
 	m.Serial.mu.Lock()
 	defer m.Serial.mu.Unlock()
 	return len(m.Serial.host) == 0
+}
+
+// HookFastSite makes the machine's code hook run before the instruction
+// at pc, so that the substrate's C side can emulate it there, before it
+// raises its exception (vmm/unicorn's fast_cgo.go: a #GP costs Unicorn a
+// longjmp and a context save and restore, a code hook a call). When the C
+// side leaves the instruction alone, the hook's Go side does nothing and
+// the instruction runs (and traps) as before.
+func (m *Machine) HookFastSite(pc uint32) error {
+	if _, err := m.E.HookCodeEager(uint64(pc), uint64(pc), func(uint64, uint32) {}); err != nil {
+		return fmt.Errorf("vmm: hook %#x: %w", pc, err)
+	}
+	return m.DropTranslations(uint64(pc), uint64(pc)+1)
 }

@@ -50,24 +50,24 @@ static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 
 // cli, sti or out %al,$0x80 at an armed site (vs_fast in shim.h),
 // emulated here as the Go emulator would at virtual CPL 0
-// (trap/emulate_sys.go cliSti, emulate_io.go): cli and sti from the #GP
-// the deprivileged guest kernel raised (the interrupt hook, want_out 0),
-// the out from the machine's code hook at the site, which would find the
-// port denied and raise that #GP itself (Unicorn checks no I/O permission;
-// want_out 1). For cli and sti the virtual IF changes and the real
-// EFLAGS.IF follows it if mirror is set (else the real flags stay); the
-// POST port ignores what is written; EIP moves past the instruction, and
-// the event is counted for the Go side to record. Returns 0 (nothing
-// done) unless every check passes: the site is armed, EIP, CS, CR0 and CR3
-// are the armed ones, CS's descriptor in the real GDT has base 0 (so EIP is
-// the linear address the armed bytes were found at) and the bytes are
-// still there.
-static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int want_out, uint64_t addr) {
+// (trap/emulate_sys.go cliSti, emulate_io.go), from a code hook on the
+// site (from_code: before the instruction runs; the machine's hook on an
+// I/O site, which would find the port denied and raise the #GP itself, as
+// Unicorn checks no I/O permission, or the VMM's on a cli/sti site) or
+// from the #GP a cli or sti raised (the interrupt hook). For cli and sti
+// the virtual IF changes and the real EFLAGS.IF follows it if mirror is
+// set (else the real flags stay); the POST port ignores what is written;
+// EIP moves past the instruction, and the event is counted for the Go side
+// to record. Returns 0 (nothing done) unless every check passes: the site
+// is armed, EIP, CS, CR0 and CR3 are the armed ones, CS's descriptor in the
+// real GDT has base 0 (so EIP is the linear address the armed bytes were
+// found at) and the bytes are still there.
+static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int from_code, uint64_t addr) {
 	vs_fast *f = &s->fast;
 	int armed = 0;
 	for (int i = 0; i < VS_FAST_SITES; i++) {
 		// (A code hook knows its address: other sites cost no register read.)
-		if (f->site[i].gen == f->gen && f->site[i].host != NULL && (!want_out || f->site[i].eip == addr)) {
+		if (f->site[i].gen == f->gen && f->site[i].host != NULL && (!from_code || f->site[i].eip == addr)) {
 			armed = 1;
 			break;
 		}
@@ -84,7 +84,7 @@ static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int want_out, uint64_t add
 	uint32_t eip = (uint32_t)v[0], cs = (uint32_t)v[1] & 0xFFFF;
 	for (int i = 0; i < VS_FAST_SITES; i++) {
 		vs_fast_site *st = &f->site[i];
-		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs || (st->bytes[0] == 0xE6) != want_out ||
+		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs || (!from_code && st->bytes[0] == 0xE6) ||
 		    st->cr0 != (uint32_t)v[3] || st->cr3 != (uint32_t)v[4] || st->host[0] != st->bytes[0] ||
 		    (st->len > 1 && st->host[1] != st->bytes[1])) {
 			continue;
