@@ -129,6 +129,10 @@
 // machine as it was before the instruction (but for the registers of a rep
 // string instruction stopped part-way, and CR2 for a #PF).
 //
+// On the timing path the hottest of these, cli, sti and the write to the
+// POST port, are emulated in C once this emulator has emulated a site and
+// armed it (fast.go): the same events, counted without entering Go.
+//
 // Not modelled: segment limit checks on data accesses (virtsim's guests use
 // flat segments and Unicorn does not enforce limits either), alignment
 // checks, CR4.PVI/VME virtual interrupts, 16-bit code segments (decoding is

@@ -71,6 +71,27 @@
 // address range (guest RAM, not the VMM's trampoline): code outside the
 // range runs at full speed.
 //
+// # No crossing at all: instructions emulated in C
+//
+// Even with no Go->C call left, an exit still crosses C->Go once, and a
+// trap exit enters by an exception: Unicorn leaves its translated code by
+// a longjmp and the fault needs pitfall 1's context save and restore. For
+// the hottest exits of a deprivileged kernel (cli, sti, the POST write)
+// the C side of the hooks emulates the instruction itself (fast_cgo.go,
+// vs_fast_emulate in shim.c) at sites the Go VMM has emulated first and
+// armed, at a code hook before the instruction runs; every entry into Go
+// disarms them and hands Go what C did (the virtual IF, the events). The
+// Go emulator stays the reference; trap/fast.go says when arming is sound.
+//
+// # Reusing engines
+//
+// Opening an engine makes Unicorn initialise its CPU, memory system and
+// translator (~1 ms), and closing walks them again. A Pool keeps engines a
+// run has finished with, reset to a new engine's state (hooks deleted,
+// memory unmapped, translations flushed, the CPU context restored), for
+// the next run: a benchmark's timing pass opens one engine, not one per
+// run.
+//
 // # Deterministic time
 //
 // BlockClock is the guest's clock: a UC_HOOK_BLOCK hook in C counts
