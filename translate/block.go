@@ -133,10 +133,11 @@ type block struct {
 }
 
 // siteCounter counts executions of one in-TC instruction (or lookup hit)
-// in C, with no store and no Go call per execution.
+// in C, with no store and no Go call per execution: a counted site of the
+// TC's instruction counter (unicorn.Counter.CountSite).
 type siteCounter struct {
 	cause string // "" for lookup hits
-	c     *unicorn.Counter
+	at    uint32 // its TC address
 }
 
 // errTCFull: no room left; the caller flushes and retries.

@@ -203,13 +203,8 @@ func (b *BT) setup() error {
 	m.OnDeviceWrite = b.deviceWrote
 	b.VMM.Redirect = b.redirect
 	b.syncOut()
-	entry := b.Reg(unicorn.EIP)
-	tc, err := b.entry(entry)
-	if err != nil {
-		return err
-	}
-	b.SetReg(unicorn.EIP, tc)
 	if m.Cfg.Count {
+		// Before the first translation: its in-TC sites are the counter's.
 		// Unicorn has run only the VMM's drop to ring 1 so far: the TC's
 		// own translations are dropped by range, not by a flush of the
 		// whole code buffer (which made bt's start-up 2-3x the others').
@@ -219,6 +214,14 @@ func (b *BT) setup() error {
 		}
 		b.tcCounter = c
 		m.ExtraCounter = c // events in the TC are placed by guest + TC instructions
+	}
+	entry := b.Reg(unicorn.EIP)
+	tc, err := b.entry(entry)
+	if err != nil {
+		return err
+	}
+	b.SetReg(unicorn.EIP, tc)
+	if m.Cfg.Count {
 		if err := b.removeCache(tcBase, b.tcEnd); err != nil {
 			return err
 		}
@@ -375,31 +378,36 @@ func (b *BT) patch(site, dest uint32) error {
 
 // addCounter counts executions of the TC instruction at at (an in-TC
 // event of cause, or a lookup hit for ""). Only a counting pass has site
-// counters: each is a code hook, and Unicorn calls its helper for a hooked
-// instruction and walks every code hook there, so they would cost the timed
-// path. A timing pass reports in-TC events as uncounted (Result.Uncounted).
+// counters: they are sites of the TC's instruction counter, which
+// instruments every TC instruction — a code hook Unicorn calls its helper
+// for at each one, which the timed path must not pay. A timing pass
+// reports in-TC events as uncounted (Result.Uncounted). (A site is not a
+// code hook of its own: the helper walks every code hook at every
+// instrumented instruction, so with one hook per site the TC's every
+// instruction cost a list step per live site — xv6's rep stos of kinit
+// walked ~90 of them per iteration.)
 func (b *BT) addCounter(blk *block, at uint32, cause string) error {
 	if !b.Cfg.Count {
 		return nil
 	}
-	c, err := b.E.NewInsnCounterRange(uint64(at), uint64(at), 0)
-	if err != nil {
+	if err := b.tcCounter.CountSite(at); err != nil {
 		return fmt.Errorf("bt: site counter: %w", err)
 	}
-	blk.counters = append(blk.counters, &siteCounter{cause: cause, c: c})
+	blk.counters = append(blk.counters, &siteCounter{cause: cause, at: at})
 	return nil
 }
 
 // foldCounters keeps a block's counts and deletes its counters.
 func (b *BT) foldCounters(blk *block) {
 	for _, sc := range blk.counters {
-		if sc.cause == "" {
-			b.hitsFolded += sc.c.Count()
-		} else {
-			b.folded[sc.cause] += sc.c.Count()
-		}
-		if err := sc.c.Del(); err != nil {
+		n, err := b.tcCounter.UncountSite(sc.at)
+		if err != nil {
 			b.Fail(fmt.Errorf("bt: delete site counter: %w", err))
+		}
+		if sc.cause == "" {
+			b.hitsFolded += n
+		} else {
+			b.folded[sc.cause] += n
 		}
 	}
 	blk.counters = nil

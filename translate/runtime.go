@@ -513,9 +513,9 @@ func (b *BT) inTCCounts() (map[string]uint64, uint64) {
 	for _, blk := range b.blocks {
 		for _, sc := range blk.counters {
 			if sc.cause == "" {
-				hits += sc.c.Count()
+				hits += b.tcCounter.SiteCount(sc.at)
 			} else {
-				out[sc.cause] += sc.c.Count()
+				out[sc.cause] += b.tcCounter.SiteCount(sc.at)
 			}
 		}
 	}

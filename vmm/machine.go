@@ -68,7 +68,9 @@ type Machine struct {
 	counter *unicorn.Counter
 	// ExtraCounter, if set, counts instructions the machine's own counter
 	// (guest RAM only) does not see, such as bt's translation cache; an
-	// event's Icount is the sum of both, so traces are placed right.
+	// event's Icount is the sum of both, so traces are placed right. It
+	// must instrument [TCBase, TCEnd) when that is set (MMIO sites there
+	// rely on it to sync EIP).
 	ExtraCounter *unicorn.Counter
 
 	// Run-loop state, set by hooks while the engine runs.
@@ -609,14 +611,28 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	// took most of its time. The counter sees guest instructions only, so
 	// a step started in the machine's trampoline ends at the first guest
 	// instruction, unexecuted — where Unicorn's count left it too.
-	stepN := count
-	if inVMM(m.pc()) {
+	//
+	// Under bt (ExtraCounter: the translation cache's counter) the two
+	// counters share the step: the one whose range holds the instruction
+	// lets it run, the other none (bt steps a traced page-table store,
+	// stepWith, ~1000 times for a kernel's memset of a freed table).
+	stepN, extraN := count, uint64(0)
+	switch {
+	case m.inTC(m.pc()):
+		stepN, extraN = 0, count
+	case inVMM(m.pc()):
 		stepN = 0
 	}
-	stepByBudget := count > 0 && m.nativeMMU && m.counter != nil &&
-		m.counter.Count()+stepN > 0 && m.counter.Count()+stepN <= m.Cfg.InsnBudget // budget 0 would mean none
+	stepByBudget := count > 0 && (m.nativeMMU || m.ExtraCounter != nil) && m.counter != nil &&
+		m.counter.Count()+stepN > 0 && m.counter.Count()+stepN <= m.Cfg.InsnBudget && // budget 0 would mean none
+		(m.ExtraCounter == nil || m.ExtraCounter.Count()+extraN > 0)
+	extraBudget := uint64(0)
 	if stepByBudget {
 		m.counter.SetBudget(m.counter.Count() + stepN)
+		if m.ExtraCounter != nil {
+			extraBudget = m.ExtraCounter.Budget()
+			m.ExtraCounter.SetBudget(m.ExtraCounter.Count() + extraN)
+		}
 		count = 0
 	} else if count > 0 && m.freeRan {
 		// Unicorn counts instructions with a hook it adds at each start;
@@ -651,6 +667,9 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	m.wall += time.Since(t0)
 	if stepByBudget {
 		m.counter.SetBudget(m.Cfg.InsnBudget) // the step's end is not the run's budget
+		if m.ExtraCounter != nil {
+			m.ExtraCounter.SetBudget(extraBudget)
+		}
 	}
 	m.finishCrash()
 	if m.hookErr != nil {

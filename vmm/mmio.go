@@ -119,9 +119,12 @@ func (m *Machine) hookMMIOSite(pc uint32) error {
 	}
 	m.mmioSites[pc] = true
 	// An empty code hook makes Unicorn sync EIP before the instruction.
-	// The instruction counter, where it covers pc, already does (and
-	// another code hook would slow every counted instruction: hookSite).
-	if m.counterServes(pc) {
+	// An instruction counter, where it covers pc, already does (and
+	// another code hook would slow every counted instruction: hookSite) —
+	// the machine's in guest space, ExtraCounter in bt's translation
+	// cache, whose sites (the TC's copy of xv6's lapicw, mycpu's lapic ID
+	// read, ...) otherwise piled up one hook each.
+	if m.counterServes(pc) || m.ExtraCounter != nil && m.inTC(pc) {
 		return nil
 	}
 	if _, err := m.E.HookCode(uint64(pc), uint64(pc), func(uint64, uint32) {}); err != nil {

@@ -24,9 +24,10 @@ type Counter struct {
 	// siteHandle is the registry handle of ServeSites' callback (0: none).
 	siteHandle uint32
 	// Values kept after Del so that late reads still make sense.
-	final     uint64
-	finalExh  bool
-	finalDone bool
+	final      uint64
+	finalExh   bool
+	finalDone  bool
+	finalSites map[uint32]uint64
 }
 
 // NewInsnCounter installs an instruction counter on every address with the
@@ -178,8 +179,66 @@ func (c *Counter) HasSite(addr uint32) bool {
 	return c.c != nil && C.vs_counter_has_site(c.c, C.uint32_t(addr)) != 0
 }
 
-// Del removes the counter's hook. Count and Exhausted keep their last
-// values. Deleting from inside a hook is allowed.
+// CountSite makes the counter count the executions of the instruction at
+// addr (within its range) as well, in C: SiteCount reads the count,
+// UncountSite ends it. An instruction the budget stops before is not
+// counted there either. Like AddSite it needs no retranslation, and it
+// adds no code hook: a counter per instruction as a hook of its own
+// (NewInsnCounterRange(addr, addr, 0)) would make every instruction the
+// counter instruments walk one more list entry in Unicorn's code-hook
+// helper.
+func (c *Counter) CountSite(addr uint32) error {
+	if c.c == nil {
+		return fmt.Errorf("unicorn: counter count site %#x: %w", addr, ErrHandle)
+	}
+	switch C.vs_counter_count_site(c.c, C.uint32_t(addr)) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("unicorn: counter count site %#x: counted already: %w", addr, ErrArg)
+	}
+	return fmt.Errorf("unicorn: counter count site %#x: %w", addr, ErrNoMem)
+}
+
+// SiteCount is the number of executions counted at a site added with
+// CountSite (0 for an address that is not one).
+func (c *Counter) SiteCount(addr uint32) uint64 {
+	if c.c == nil {
+		return c.finalSites[addr]
+	}
+	return uint64(C.vs_counter_site_count(c.c, C.uint32_t(addr)))
+}
+
+// UncountSite stops counting at addr and returns the site's final count.
+func (c *Counter) UncountSite(addr uint32) (uint64, error) {
+	if c.c == nil {
+		return 0, fmt.Errorf("unicorn: counter uncount site %#x: %w", addr, ErrHandle)
+	}
+	var n C.uint64_t
+	if C.vs_counter_uncount_site(c.c, C.uint32_t(addr), &n) != 0 {
+		return 0, fmt.Errorf("unicorn: counter uncount site %#x: not counted: %w", addr, ErrArg)
+	}
+	return uint64(n), nil
+}
+
+// sites copies the counted sites out of C.
+func (c *Counter) sites() map[uint32]uint64 {
+	n := C.vs_counter_sites(c.c, nil, nil, 0)
+	if n == 0 {
+		return nil
+	}
+	addrs := make([]C.uint32_t, n)
+	counts := make([]C.uint64_t, n)
+	C.vs_counter_sites(c.c, &addrs[0], &counts[0], n)
+	out := make(map[uint32]uint64, n)
+	for i := range addrs {
+		out[uint32(addrs[i])] = uint64(counts[i])
+	}
+	return out
+}
+
+// Del removes the counter's hook. Count, Exhausted and SiteCount keep
+// their last values. Deleting from inside a hook is allowed.
 func (c *Counter) Del() error {
 	if c.c == nil {
 		if c.finalDone {
@@ -189,6 +248,7 @@ func (c *Counter) Del() error {
 	}
 	e := c.e
 	c.final, c.finalExh, c.finalDone = uint64(c.c.count), c.c.exhausted != 0, true
+	c.finalSites = c.sites()
 	err := ucErr(C.uc_hook_del(e.uc, c.c.hh))
 	c.c.site_handle = 0
 	unregister(c.siteHandle)

@@ -227,3 +227,95 @@ func TestCounterServesSites(t *testing.T) {
 		t.Errorf("%d hits after Del", len(hits))
 	}
 }
+
+// Counted sites: each counts the executions of its instruction in C, none
+// before the budget's stop, and keeps its count after UncountSite and Del.
+func TestCounterCountsSites(t *testing.T) {
+	e := newVM(t, loop100)
+	c, err := e.NewInsnCounter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mov, dec, jnz := uint32(codeAddr), uint32(codeAddr+5), uint32(codeAddr+6)
+	for _, a := range []uint32{mov, jnz} {
+		if err := c.CountSite(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CountSite(mov); !errors.Is(err, ErrArg) {
+		t.Errorf("a second CountSite of one address: %v, want ErrArg", err)
+	}
+	runAll(t, e, loop100)
+	// A site added while translations exist counts without retranslation.
+	if err := c.CountSite(dec); err != nil {
+		t.Fatal(err)
+	}
+	runAll(t, e, loop100)
+	for _, w := range []struct {
+		addr uint32
+		n    uint64
+	}{{mov, 2}, {jnz, 200}, {dec, 100}, {dec + 100, 0}} {
+		if got := c.SiteCount(w.addr); got != w.n {
+			t.Errorf("SiteCount(%#x) = %d, want %d", w.addr, got, w.n)
+		}
+	}
+	if n, err := c.UncountSite(jnz); err != nil || n != 200 {
+		t.Errorf("UncountSite(jnz) = %d, %v, want 200", n, err)
+	}
+	if _, err := c.UncountSite(jnz); !errors.Is(err, ErrArg) {
+		t.Errorf("a second UncountSite: %v, want ErrArg", err)
+	}
+	// The budget stops before the 51st instruction, the 26th jnz (mov,
+	// then dec and jnz in turn): that one is not counted.
+	c.SetBudget(c.Count() + 50)
+	if err := c.CountSite(jnz); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(codeAddr, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Exhausted() || c.SiteCount(jnz) != 24 || c.SiteCount(dec) != 125 {
+		t.Errorf("after the budget's stop: exhausted %v, jnz %d (want 24), dec %d (want 125)", c.Exhausted(), c.SiteCount(jnz), c.SiteCount(dec))
+	}
+	if err := c.Del(); err != nil {
+		t.Fatal(err)
+	}
+	if c.SiteCount(dec) != 125 || c.SiteCount(mov) != 3 {
+		t.Errorf("after Del: dec %d mov %d, want 125 3", c.SiteCount(dec), c.SiteCount(mov))
+	}
+}
+
+// The site table holds many sites through growth and removal in any
+// order (open addressing: a removal must not lose the entries after it).
+func TestCounterSiteTable(t *testing.T) {
+	e := newVM(t, loop100)
+	c, err := e.NewInsnCounter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	addr := func(i int) uint32 { return 0xFF600000 + uint32(i*37%n)*16 }
+	for i := 0; i < n; i++ {
+		if err := c.CountSite(addr(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := map[uint32]bool{}
+	for i := 0; i < n; i += 3 {
+		a := addr(i * 7 % n)
+		if removed[a] {
+			continue
+		}
+		if _, err := c.UncountSite(a); err != nil {
+			t.Fatalf("UncountSite(%#x): %v", a, err)
+		}
+		removed[a] = true
+	}
+	for i := 0; i < n; i++ {
+		a := addr(i)
+		err := c.CountSite(a)
+		if removed[a] != (err == nil) {
+			t.Fatalf("site %#x (removed %v): CountSite says %v", a, removed[a], err)
+		}
+	}
+}

@@ -221,14 +221,153 @@ uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, u
 // code hook added after the counter would be: the site's callback sees the
 // instruction counted.
 
-static inline int has_site(const vs_counter *c, uint32_t addr) {
-	const uint8_t *bits = c->site_bits[addr >> VS_SITE_REGION_SHIFT];
+static inline int test_bit(uint8_t *const *regions, uint32_t addr) {
+	const uint8_t *bits = regions[addr >> VS_SITE_REGION_SHIFT];
 	uint32_t off = addr & ((1u << VS_SITE_REGION_SHIFT) - 1);
 	return bits != NULL && (bits[off >> 3] >> (off & 7)) & 1;
 }
 
+static inline int has_site(const vs_counter *c, uint32_t addr) {
+	return test_bit(c->site_bits, addr);
+}
+
 int vs_counter_has_site(const vs_counter *c, uint32_t addr) {
 	return has_site(c, addr);
+}
+
+// Returns 0, or -1 if the region's bitmap cannot be allocated.
+static int set_bit(uint8_t **regions, uint32_t addr, int on) {
+	uint8_t **bits = &regions[addr >> VS_SITE_REGION_SHIFT];
+	if (*bits == NULL) {
+		if (!on) {
+			return 0;
+		}
+		*bits = (uint8_t *)calloc(1, VS_SITE_REGION_BYTES);
+		if (*bits == NULL) {
+			return -1;
+		}
+	}
+	uint32_t off = addr & ((1u << VS_SITE_REGION_SHIFT) - 1);
+	if (on) {
+		(*bits)[off >> 3] |= (uint8_t)(1u << (off & 7));
+	} else {
+		(*bits)[off >> 3] &= (uint8_t)~(1u << (off & 7));
+	}
+	return 0;
+}
+
+// ---- counted sites: linear probing, deletion by backward shift ----
+
+static inline uint32_t site_home(const vs_counter *c, uint32_t addr) {
+	return (addr * 0x9E3779B1u) >> 7 & (c->counts_cap - 1);
+}
+
+// The slot holding addr, or -1.
+static int64_t site_find(const vs_counter *c, uint32_t addr) {
+	if (c->counts_cap == 0) {
+		return -1;
+	}
+	uint32_t mask = c->counts_cap - 1;
+	for (uint32_t i = site_home(c, addr);; i = (i + 1) & mask) {
+		const vs_site_count *e = &c->counts[i];
+		if (!e->used) {
+			return -1;
+		}
+		if (e->addr == addr) {
+			return i;
+		}
+	}
+}
+
+static void site_put(vs_counter *c, uint32_t addr, uint64_t count) {
+	uint32_t mask = c->counts_cap - 1;
+	uint32_t i = site_home(c, addr);
+	while (c->counts[i].used) {
+		i = (i + 1) & mask;
+	}
+	c->counts[i] = (vs_site_count){.addr = addr, .used = 1, .count = count};
+	c->counts_len++;
+}
+
+// Returns 0, or -1 when out of memory. Keeps the table at most half full.
+static int site_grow(vs_counter *c) {
+	if (2 * (c->counts_len + 1) <= c->counts_cap) {
+		return 0;
+	}
+	uint32_t cap = c->counts_cap == 0 ? 256 : 2 * c->counts_cap;
+	vs_site_count *old = c->counts;
+	uint32_t old_cap = c->counts_cap;
+	vs_site_count *t = (vs_site_count *)calloc(cap, sizeof(vs_site_count));
+	if (t == NULL) {
+		return -1;
+	}
+	c->counts = t;
+	c->counts_cap = cap;
+	c->counts_len = 0;
+	for (uint32_t i = 0; i < old_cap; i++) {
+		if (old[i].used) {
+			site_put(c, old[i].addr, old[i].count);
+		}
+	}
+	free(old);
+	return 0;
+}
+
+// Returns 0, 1 if addr is counted already, -1 when out of memory.
+int vs_counter_count_site(vs_counter *c, uint32_t addr) {
+	if (site_find(c, addr) >= 0) {
+		return 1;
+	}
+	if (site_grow(c) != 0 || set_bit(c->count_bits, addr, 1) != 0) {
+		return -1;
+	}
+	site_put(c, addr, 0);
+	return 0;
+}
+
+// Removes a counted site; *final gets its count. Returns 0, or 1 if addr
+// was not counted.
+int vs_counter_uncount_site(vs_counter *c, uint32_t addr, uint64_t *final) {
+	int64_t at = site_find(c, addr);
+	if (at < 0) {
+		return 1;
+	}
+	*final = c->counts[at].count;
+	set_bit(c->count_bits, addr, 0);
+	// Backward shift: move later entries of the probe run into the hole
+	// unless their home lies cyclically in (hole, their slot].
+	uint32_t mask = c->counts_cap - 1;
+	uint32_t hole = (uint32_t)at;
+	for (uint32_t j = (hole + 1) & mask; c->counts[j].used; j = (j + 1) & mask) {
+		uint32_t home = site_home(c, c->counts[j].addr);
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			c->counts[hole] = c->counts[j];
+			hole = j;
+		}
+	}
+	c->counts[hole].used = 0;
+	c->counts_len--;
+	return 0;
+}
+
+uint64_t vs_counter_site_count(const vs_counter *c, uint32_t addr) {
+	int64_t at = site_find(c, addr);
+	return at < 0 ? 0 : c->counts[at].count;
+}
+
+// Copies up to n counted sites (address, count) out; returns how many there are.
+uint32_t vs_counter_sites(const vs_counter *c, uint32_t *addrs, uint64_t *counts, uint32_t n) {
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < c->counts_cap; i++) {
+		if (c->counts[i].used) {
+			if (k < n) {
+				addrs[k] = c->counts[i].addr;
+				counts[k] = c->counts[i].count;
+			}
+			k++;
+		}
+	}
+	return k;
 }
 
 static void counter_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
@@ -239,6 +378,12 @@ static void counter_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 		return;
 	}
 	c->count++;
+	if (c->counts_len != 0 && test_bit(c->count_bits, (uint32_t)addr)) {
+		int64_t at = site_find(c, (uint32_t)addr);
+		if (at >= 0) {
+			c->counts[at].count++;
+		}
+	}
 	if (c->site_handle != 0 && has_site(c, (uint32_t)addr)) {
 		virtsimUcCode(c->site_handle, addr, size);
 	}
@@ -246,16 +391,7 @@ static void counter_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 
 // Returns 0, or -1 if the region's bitmap cannot be allocated.
 int vs_counter_add_site(vs_counter *c, uint32_t addr) {
-	uint8_t **bits = &c->site_bits[addr >> VS_SITE_REGION_SHIFT];
-	if (*bits == NULL) {
-		*bits = (uint8_t *)calloc(1, VS_SITE_REGION_BYTES);
-		if (*bits == NULL) {
-			return -1;
-		}
-	}
-	uint32_t off = addr & ((1u << VS_SITE_REGION_SHIFT) - 1);
-	(*bits)[off >> 3] |= (uint8_t)(1u << (off & 7));
-	return 0;
+	return set_bit(c->site_bits, addr, 1);
 }
 
 vs_counter *vs_counter_new(void) {
@@ -265,7 +401,9 @@ vs_counter *vs_counter_new(void) {
 void vs_counter_free(vs_counter *c) {
 	for (int i = 0; i < VS_SITE_REGIONS; i++) {
 		free(c->site_bits[i]);
+		free(c->count_bits[i]);
 	}
+	free(c->counts);
 	free(c);
 }
 

@@ -27,9 +27,20 @@
 // code hook for every instrumented instruction, and the counter instruments
 // them all: a site as one more code hook would cost every instruction a
 // list step; as a bit in this table it costs one bitmap test.
+//
+// It can also count executions of single instructions (vs_counter_count_site):
+// a counted site is a bit in a second table and an entry in an
+// open-addressing hash table of counts, bumped in C — for the same reason: a
+// per-site counter as a code hook of its own would lengthen the list every
+// instrumented instruction walks.
 #define VS_SITE_REGIONS 1024                       // 4 GiB of linear addresses
 #define VS_SITE_REGION_SHIFT 22                    // 4 MiB per region
 #define VS_SITE_REGION_BYTES ((1u << VS_SITE_REGION_SHIFT) / 8)
+typedef struct vs_site_count {
+	uint32_t addr;
+	uint32_t used;      // 1 for a live entry
+	uint64_t count;     // executions counted
+} vs_site_count;
 typedef struct vs_counter {
 	uint64_t count;     // instructions that were allowed to execute
 	uint64_t budget;    // 0 = unlimited
@@ -37,6 +48,10 @@ typedef struct vs_counter {
 	uc_hook hh;         // Unicorn's handle of the hook
 	uintptr_t site_handle;                 // Go registry handle of the site callback; 0 = none
 	uint8_t *site_bits[VS_SITE_REGIONS];   // one bit per address, a bitmap per 4 MiB, allocated on first use
+	uint8_t *count_bits[VS_SITE_REGIONS];  // counted sites, as site_bits
+	vs_site_count *counts;                 // counted sites' counts: linear probing, capacity a power of 2
+	uint32_t counts_cap;                   // 0 until the first counted site
+	uint32_t counts_len;
 } vs_counter;
 
 // The C-side block clock: a UC_HOOK_BLOCK hook that counts executed
@@ -75,6 +90,10 @@ uc_err vs_exits_disable(uc_engine *uc);
 uc_err vs_unmap_all(uc_engine *uc);
 int vs_counter_add_site(vs_counter *c, uint32_t addr);
 int vs_counter_has_site(const vs_counter *c, uint32_t addr);
+int vs_counter_count_site(vs_counter *c, uint32_t addr);
+int vs_counter_uncount_site(vs_counter *c, uint32_t addr, uint64_t *final);
+uint64_t vs_counter_site_count(const vs_counter *c, uint32_t addr);
+uint32_t vs_counter_sites(const vs_counter *c, uint32_t *addrs, uint64_t *counts, uint32_t n);
 
 // Block clock.
 vs_clock *vs_clock_new(void);
