@@ -373,6 +373,11 @@ func (s *MMU) fill(pdi int, lin uint32, t x86.Translation, v uint32) (Fault, err
 	if s.cur == nil { // the table's allocation flushed everything
 		return Fault{Kind: Hidden, Addr: lin}, nil
 	}
+	if s.Traced(v & x86.PTEAddr) {
+		// Making the table traced its own frame (a table that maps
+		// itself, shadowed anew after Unshadow): read-only after all.
+		v &^= x86.PTEWrite
+	}
 	s.mem.WritePhys32(pt+(lin>>12&0x3FF)*4, v)
 	s.Stats.Hidden++
 	if v&x86.PTEAddr >= s.cfg.RAMSize {

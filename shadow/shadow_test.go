@@ -212,3 +212,22 @@ func TestShadowMapped(t *testing.T) {
 		t.Fatal("mapped after invlpg")
 	}
 }
+
+// A table that maps itself, first reached through its own mapping by a
+// write: shadowing the table traces its frame, so the entry filled for the
+// write is read-only after all (the write then faults as a PT write).
+func TestShadowSelfMapFirstWrite(t *testing.T) {
+	m, g, s := fixture()
+	cr3, err := s.Activate(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := s.Fault(g, 0x00402000, x86.Access{Write: true})
+	pt := m[cr3+1*4] & x86.PTEAddr
+	if f.Kind != Hidden || !s.Traced(0x2000) || m[pt+2*4]&x86.PTEWrite != 0 {
+		t.Fatalf("%v, traced %v, shadow entry %#x: want a read-only entry", f.Kind, s.Traced(0x2000), m[pt+2*4])
+	}
+	if f, _ = s.Fault(g, 0x00402000, x86.Access{Write: true}); f.Kind != PTWrite {
+		t.Errorf("the write again: %v, want a PT write", f.Kind)
+	}
+}

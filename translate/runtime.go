@@ -245,6 +245,20 @@ func (b *BT) onTrap(tr vmm.Trap) {
 		pf = f
 	}
 	tcPC, tcFault := tr.PC, b.inCode(tr.PC)
+	if p, ok := b.points[tcPC]; ok && tcFault && pf != nil && pf.Kind == shadow.PTWrite && p.kind == ptRecipe {
+		// A store inside an in-TC sequence (pushf's merge of the virtual
+		// IF into the pushed image) wrote a traced page table: the
+		// sequence goes on from where it stands, its store stepped with
+		// the table writable. Its recipe (restore the scratch registers,
+		// pop the pushed image) is for reflecting a fault to the guest:
+		// applied before the step it left the stack 4 bytes short (xv6
+		// under bt: a kernel stack on a recycled page-table page, then
+		// "mycpu called with interrupts enabled").
+		b.VMM.SyncCPL()
+		b.VMM.StepPTWrite(p.guest, tcPC, *pf)
+		b.hint.ok = false
+		return
+	}
 	if b.inCode(tr.PC) || b.inCode(tr.RetEIP) {
 		if !b.mapTrap(&tr) {
 			return

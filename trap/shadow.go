@@ -397,6 +397,18 @@ func (t *VMM) stepWith(realPC uint32, f shadow.Fault) {
 	t.StepThen(realPC, t.endStep)
 }
 
+// StepPTWrite performs a traced page-table write by stepping the
+// instruction at realPC with the table writable (stepWith), whatever the
+// guest instruction at guestPC is: a translator's store in the middle of
+// the sequence one guest instruction became (bt's in-TC pushf writing the
+// virtual IF into the pushed image) must run as it is, on the sequence's
+// own registers — neither emulated as the guest instruction nor stepped
+// after the CPU was put back to the guest's state before it.
+func (t *VMM) StepPTWrite(guestPC, realPC uint32, f shadow.Fault) {
+	t.Machine.Record(CausePTWrite, vmm.MechTrap, guestPC)
+	t.stepWith(realPC, f)
+}
+
 // endStep puts the VMM's entries back once the stepped instruction is done.
 func (t *VMM) endStep() {
 	if t.Stepping() {
