@@ -102,3 +102,22 @@ func TestBTHostilePageTables(t *testing.T) {
 		})
 	}
 }
+
+// A store inside an in-TC sequence that writes a traced page table (pushf
+// with its stack on a table in use) is stepped on the sequence's own
+// registers: the stack ends where native leaves it.
+func TestBTPTStoreInSequence(t *testing.T) {
+	img := assemblePaging(t, filepath.Join("testdata", "paging", "pushfpt.S"), "")
+	const want = "00001000\n"
+	native := run(t, "native", img, "")
+	if native.Serial != want {
+		t.Fatalf("native printed %q, want %q", native.Serial, want)
+	}
+	got := run(t, "bt", img, "")
+	if got.Stop.Kind != vmm.StopExit || got.Serial != want {
+		t.Fatalf("bt: %s, printed %q, want %q", got.Stop, got.Serial, want)
+	}
+	if n := got.Counts[vmm.Key{Cause: "pt/write", Mech: vmm.MechTrap}]; n < 2 {
+		t.Errorf("pt/write by trap = %d, want the pushf and its merge store (2 or more)", n)
+	}
+}
