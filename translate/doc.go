@@ -46,11 +46,13 @@
 //     push of a segment register pass the real selector through a
 //     64 Ki-entry table that shows RPL 1 as the guest's RPL 0. Each executes as a
 //     handful of instructions with no exit at all — the guest's in-tc
-//     events are counted by counters in C on those instructions — in the
-//     counting pass only: each is a code hook, and Unicorn walks every code
-//     hook at a hooked instruction, so a timing pass has none and reports
-//     in-tc as uncounted (vmm.Result.Uncounted; its other counts still
-//     match the counting pass).
+//     events are counted in C on those instructions, as counted sites of
+//     the TC's instruction counter (unicorn.Counter.CountSite: a bitmap
+//     test and a table, not a code hook each, since Unicorn walks every
+//     code hook at every hooked instruction) — in the counting pass only:
+//     that counter is a code hook on the whole TC, so a timing pass has
+//     none and reports in-tc as uncounted (vmm.Result.Uncounted; its other
+//     counts still match the counting pass).
 //   - Callouts (non-IDENT, an exit): privileged instructions (mov to CR0,
 //     lgdt, hlt, ...), port I/O, int n, iret into the kernel, far jumps,
 //     lar/lsl/verr/verw (answered at the virtual CPL) and loads of SS become a jump to a callout stub. The stubs form a small

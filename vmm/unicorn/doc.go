@@ -236,7 +236,9 @@
 // instruction. A counter on every address instruments them all, so each
 // further code hook — even on one address that never runs — costs every
 // counted instruction a list step: the counter serves a site table of its
-// own (Counter.ServeSites) instead.
+// own (Counter.ServeSites) instead, and counts single instructions in C
+// (Counter.CountSite: bt's in-TC events and lookup hits, which as hooks of
+// their own made each instruction of xv6's kernel walk ~90 entries).
 //
 // Pitfall 4, count > 0 adds a per-instruction hook: use Counter (or a
 // separate counting pass) instead; count is fine for tests.
