@@ -121,3 +121,23 @@ func TestBTPTStoreInSequence(t *testing.T) {
 		t.Errorf("pt/write by trap = %d, want the pushf and its merge store (2 or more)", n)
 	}
 }
+
+// More address spaces than bt's shadow pool holds: a fill that runs out of
+// pool pages flushes every shadow and rebuilds the one in force in a new
+// directory, which the CPU is given (trap.VMM.ReloadShadowCR3); before, it
+// kept walking the freed directory and the guest faulted forever.
+func TestBTShadowPoolExhausted(t *testing.T) {
+	img := assemblePaging(t, filepath.Join("testdata", "paging", "spaces.S"), "")
+	const want = "000013ec\n"
+	native := run(t, "native", img, "")
+	if native.Serial != want {
+		t.Fatalf("native printed %q, want %q", native.Serial, want)
+	}
+	got := run(t, "bt", img, "")
+	if got.Stop.Kind != vmm.StopExit || got.Serial != want {
+		t.Fatalf("bt: %s, printed %q, want %q", got.Stop, got.Serial, want)
+	}
+	if got.Counters["shadow/flushes"] == 0 {
+		t.Errorf("shadow/flushes = 0: the pool never ran out, the test tests nothing")
+	}
+}

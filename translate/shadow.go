@@ -134,6 +134,7 @@ func (b *BT) shadowFault(tr vmm.Trap, cr2 uint32) (done bool, f shadow.Fault) {
 		b.Fail(err)
 		return true, f
 	}
+	b.VMM.ReloadShadowCR3() // the fill may have flushed every shadow (pool exhausted)
 	switch f.Kind {
 	case shadow.Hidden:
 		// Filled: retry where the CPU stands, in the TC or in user code.

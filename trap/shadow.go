@@ -221,7 +221,24 @@ func (t *VMM) onShadowFault(tr vmm.Trap) {
 		t.Fail(err)
 		return
 	}
+	t.ReloadShadowCR3()
 	t.ShadowFault(tr, f)
+}
+
+// ReloadShadowCR3 loads the real CR3 again if the shadow in force moved:
+// a fill that found the pool exhausted flushed every shadow and rebuilt the
+// current one in a new directory page, while the CPU still walked the old
+// (freed) one — every retry faulted again, filling tables it never saw
+// (bt's 256-page pool ran out in xv6's fork test: 43 M hidden faults).
+// Call it after every shadow.MMU.Fault.
+func (t *VMM) ReloadShadowCR3() {
+	if !t.shadowOn {
+		return
+	}
+	if cur := t.sh.Current(); cur != 0 && cur != t.Reg(unicorn.CR3) {
+		t.Machine.SetReg(unicorn.CR3, cur)
+		t.flushTLB()
+	}
 }
 
 // PFAccess is the access a #PF's error code describes.
@@ -536,6 +553,7 @@ func (t *VMM) prefault(esp uint32) *vmm.DeliveryFault {
 			t.Fail(err)
 			return nil
 		}
+		t.ReloadShadowCR3()
 		switch f.Kind {
 		case shadow.True:
 			t.V.CR2 = lin
