@@ -24,6 +24,22 @@
 # result (exits by cause and mechanism) to $XV6_DIR/out/STRATEGY.json. The
 # wall time includes the counting pass (the run is made with --no-timing:
 # xv6 has no end a timing pass could stop at).
+#
+# Measured (2026-12-02, one run each, counting pass included, a shared
+# 2-core machine: ratios only). The session to "SESSION END", all three
+# printing native's output (diffed):
+#   native 117.7M insns  4.1 s;  trap 117.8M  651,130 exits  6.4 s;
+#   bt     154.6M insns (the TC's own code included)  680,524 exits  5.4 s
+# bt's exits there: 600,214 mmio/lapic:ID (the idle loop's mycpu(), an
+# engine stop each as under native), 59,781 pf/hidden (57,000 of them
+# kinit's first touch of each page), 4,154 mov-cr3 callouts (shadow cache
+# 4,135 hits, 19 misses), 70 freed tables unshadowed, 45 pt/write (40 by
+# callout at PT sites); in-TC, not exits: 807,366 pushf, 103,579 cli.
+# usertests (XV6_INPUT=$'\nusertests\n', XV6_INSNS=200000000000):
+#   bt reaches "ALL TESTS PASSED" after 16.69G instructions, 936 s wall
+#   (fork test OK at 8.48G, 513 s); native about 10 CPU-minutes (one run,
+#   stopped after it passed: 10m20s of CPU). Before the shadow-pool fix
+#   (ReloadShadowCR3) bt spun forever in the fork test.
 set -euo pipefail
 
 XV6_COMMIT=eeb7b415dbcb12cc362d0783e41c3d1f44066b17 # mit-pdos/xv6-public, the last x86 commit
