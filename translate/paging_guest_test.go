@@ -45,20 +45,27 @@ func assemblePaging(t *testing.T, path, pre string) *guest.Image {
 	return img
 }
 
-// Translated code stays coherent under paging: a remapped window, a patch
-// through a writable alias of a translated frame, and an address-space
-// switch each run the code the linear address holds now, as under native.
-func TestBTPagingCoherence(t *testing.T) {
-	img := assemblePaging(t, filepath.Join("testdata", "paging", "coherence.S"), "")
-	const want = "11111111 22222222 33333333 11111111 33333333 44444444\n"
-	native := run(t, "native", img, "")
-	if native.Serial != want {
+// nativeThenBT runs img under native and bt; both must print want (the
+// guest's own answer), and bt's result is returned.
+func nativeThenBT(t *testing.T, img *guest.Image, want string) *vmm.Result {
+	t.Helper()
+	if native := run(t, "native", img, ""); native.Serial != want {
 		t.Fatalf("native printed %q, want %q", native.Serial, want)
 	}
 	got := run(t, "bt", img, "")
 	if got.Stop.Kind != vmm.StopExit || got.Serial != want {
 		t.Fatalf("bt: %s, printed %q, want %q", got.Stop, got.Serial, want)
 	}
+	return got
+}
+
+// Translated code stays coherent under paging: a remapped window, a patch
+// through a writable alias of a translated frame, and an address-space
+// switch each run the code the linear address holds now, as under native.
+func TestBTPagingCoherence(t *testing.T) {
+	img := assemblePaging(t, filepath.Join("testdata", "paging", "coherence.S"), "")
+	const want = "11111111 22222222 33333333 11111111 33333333 44444444\n"
+	got := nativeThenBT(t, img, want)
 	c := got.Counters
 	// The patch through the alias is one write to a protected frame; the
 	// remap (2) and the switches (4, 5) each retire the window's block; the
@@ -109,14 +116,7 @@ func TestBTHostilePageTables(t *testing.T) {
 func TestBTPTStoreInSequence(t *testing.T) {
 	img := assemblePaging(t, filepath.Join("testdata", "paging", "pushfpt.S"), "")
 	const want = "00001000\n"
-	native := run(t, "native", img, "")
-	if native.Serial != want {
-		t.Fatalf("native printed %q, want %q", native.Serial, want)
-	}
-	got := run(t, "bt", img, "")
-	if got.Stop.Kind != vmm.StopExit || got.Serial != want {
-		t.Fatalf("bt: %s, printed %q, want %q", got.Stop, got.Serial, want)
-	}
+	got := nativeThenBT(t, img, want)
 	if n := got.Counts[vmm.Key{Cause: "pt/write", Mech: vmm.MechTrap}]; n < 2 {
 		t.Errorf("pt/write by trap = %d, want the pushf and its merge store (2 or more)", n)
 	}
@@ -129,14 +129,7 @@ func TestBTPTStoreInSequence(t *testing.T) {
 func TestBTShadowPoolExhausted(t *testing.T) {
 	img := assemblePaging(t, filepath.Join("testdata", "paging", "spaces.S"), "")
 	const want = "000013ec\n"
-	native := run(t, "native", img, "")
-	if native.Serial != want {
-		t.Fatalf("native printed %q, want %q", native.Serial, want)
-	}
-	got := run(t, "bt", img, "")
-	if got.Stop.Kind != vmm.StopExit || got.Serial != want {
-		t.Fatalf("bt: %s, printed %q, want %q", got.Stop, got.Serial, want)
-	}
+	got := nativeThenBT(t, img, want)
 	if got.Counters["shadow/flushes"] == 0 {
 		t.Errorf("shadow/flushes = 0: the pool never ran out, the test tests nothing")
 	}
