@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"virtsim/guest"
 	"virtsim/trap"
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
@@ -364,9 +363,7 @@ func (p *VMM) consoleIO(cmd, count, buf uint32) outcome {
 	if !good {
 		return refused(causeConsole, EFAULT)
 	}
-	for _, c := range b {
-		p.Serial.Out(guest.PortCOM1, 1, uint32(c))
-	}
+	p.ConsoleWrite(p.callPC, b)
 	return outcome{ret: count, cause: causeConsole}
 }
 

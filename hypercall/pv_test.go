@@ -321,3 +321,21 @@ func TestHypercallAllocatesNothing(t *testing.T) {
 		t.Errorf("io under pv: %.3f allocations per hypercall (over %d extra hypercalls)", per, exits)
 	}
 }
+
+// --until-output stops a pv guest whose console output goes through the
+// console_io hypercall, at the hypercall that printed the text's end.
+func TestUntilOutputConsoleHypercall(t *testing.T) {
+	_, pv := loadBoth(t, "hello")
+	full := run(t, "pv", pv, "n=3", vmm.Config{})
+	if full.Counts[vmm.Key{Cause: causeConsole, Mech: vmm.MechHypercall}] == 0 {
+		t.Fatalf("hello under pv printed without console_io: %v", full.Counts)
+	}
+	first, _, _ := strings.Cut(full.Serial, "\n")
+	got := run(t, "pv", pv, "n=3", vmm.Config{UntilOutput: first + "\n"})
+	if got.Stop.Kind != vmm.StopExit || !strings.Contains(got.Stop.Reason, "--until-output") {
+		t.Fatalf("stop %v, want a success naming --until-output", got.Stop)
+	}
+	if !strings.HasPrefix(got.Serial, first+"\n") || len(got.Serial) >= len(full.Serial) {
+		t.Errorf("serial %q: want the first line and less than the whole run's %q", got.Serial, full.Serial)
+	}
+}

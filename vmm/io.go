@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"virtsim/guest"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
 )
@@ -314,6 +315,16 @@ func (m *Machine) DeviceOut(pc uint32, port uint16, size int, v uint32) {
 	m.syncTime()
 	m.Bus.Out(port, size, v)
 	m.armClock(port)
+	m.checkDebugExit(pc)
+}
+
+// ConsoleWrite writes b to COM1 for a VMM that performs a guest's console
+// output itself (a paravirtual console hypercall at pc), then stops the VM
+// where a port write would (the debug-exit port, --until-output).
+func (m *Machine) ConsoleWrite(pc uint32, b []byte) {
+	for _, c := range b {
+		m.Serial.Out(guest.PortCOM1, 1, uint32(c))
+	}
 	m.checkDebugExit(pc)
 }
 
