@@ -24,19 +24,8 @@ func TestDiskLines(t *testing.T) {
 		{"n=16 ring=1", []string{"ring req=7 cons=7 rsp=7", "ring notify=4 err=0", "ring last read 8@120 ok", "exits/sector 3.2"}},
 		{"n=16", []string{"ata st=50 r32 w16", "exits/sector 271."}},
 	} {
-		w, err := guest.Lookup("disk")
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := w.Load(vmm.DefaultMemSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := vmm.LookupStrategy("trap")
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := s.New(img, vmm.Config{Args: tc.args, TimeBudget: time.Minute})
+		_, img := workloadImage(t, "disk")
+		inst, err := strategy(t, "trap").New(img, vmm.Config{Args: tc.args, TimeBudget: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,19 +55,8 @@ func TestDiskLines(t *testing.T) {
 // (the driver asks for one sector per command: none after it), 200 bytes
 // of it moved.
 func TestDiskLinesMidTransfer(t *testing.T) {
-	w, err := guest.Lookup("streaming")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := w.Load(vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := vmm.LookupStrategy("trap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := s.New(img, vmm.Config{TimeBudget: time.Minute})
+	_, img := workloadImage(t, "streaming")
+	inst, err := strategy(t, "trap").New(img, vmm.Config{TimeBudget: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

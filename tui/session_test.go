@@ -27,9 +27,10 @@ func recv(t *testing.T, e engine) tea.Msg {
 	return nil
 }
 
-func startIrqToggle(t *testing.T, strategy string) engine {
+// workloadImage looks up a catalogue workload and loads its image.
+func workloadImage(t *testing.T, name string) (guest.Workload, *guest.Image) {
 	t.Helper()
-	w, err := guest.Lookup("irq-toggle")
+	w, err := guest.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +38,23 @@ func startIrqToggle(t *testing.T, strategy string) engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := vmm.LookupStrategy(strategy)
+	return w, img
+}
+
+// strategy looks up a registered strategy.
+func strategy(t *testing.T, name string) *vmm.Strategy {
+	t.Helper()
+	s, err := vmm.LookupStrategy(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func startIrqToggle(t *testing.T, strategyName string) engine {
+	t.Helper()
+	w, img := workloadImage(t, "irq-toggle")
+	s := strategy(t, strategyName)
 	e := startSession(sessionSpec{Gen: 1, Strategy: s, Image: img,
 		Config: vmm.Config{Name: w.Name, Args: "n=3", Count: true, TimeBudget: time.Hour}})
 	t.Cleanup(e.Close)
@@ -222,20 +236,12 @@ func TestSessionBootPanic(t *testing.T) {
 // uninterrupted run's output; a failure (a stopped guest) leaves the VM as
 // it was.
 func TestSessionSaveRestoreMove(t *testing.T) {
-	w, err := guest.Lookup("syscall")
+	w, img := workloadImage(t, "syscall")
+	ref, err := vmm.RunGuest(strategy(t, "native"), img, vmm.Config{Name: w.Name, Args: "n=40"}.WithDefaults(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := w.Load(vmm.DefaultMemSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, _ := vmm.LookupStrategy("native")
-	ref, err := vmm.RunGuest(ns, img, vmm.Config{Name: w.Name, Args: "n=40"}.WithDefaults(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := vmm.LookupStrategy("trap")
+	s := strategy(t, "trap")
 	dir := t.TempDir()
 	e := startSession(sessionSpec{Gen: 1, Strategy: s, Image: img, SaveDir: dir,
 		Config: vmm.Config{Name: w.Name, Args: "n=40", Count: true, TimeBudget: time.Hour}})
