@@ -71,12 +71,18 @@ build() {
 	echo "xv6: $XV6_DIR/kernelmemfs (commit $XV6_COMMIT)"
 }
 
-run() {
-	local img=$XV6_DIR/kernelmemfs
+# prepare checks that the kernel and virtsim are built and writes the
+# session's input file.
+prepare() {
 	[ -f "$img" ] || { echo "xv6: no $img: run '$0 build' first" >&2; exit 66; }
 	[ -x "$VIRTSIM" ] || { echo "xv6: no $VIRTSIM: run 'make build' first" >&2; exit 69; }
 	mkdir -p "$XV6_DIR/out"
 	printf '%s' "$XV6_INPUT" >"$XV6_DIR/out/input.txt"
+}
+
+run() {
+	local img=$XV6_DIR/kernelmemfs
+	prepare
 	local strategies=("$@")
 	[ ${#strategies[@]} -gt 0 ] || strategies=(native trap bt)
 	for s in "${strategies[@]}"; do
@@ -112,10 +118,7 @@ EOF
 
 bench() {
 	local img=$XV6_DIR/kernelmemfs
-	[ -f "$img" ] || { echo "xv6: no $img: run '$0 build' first" >&2; exit 66; }
-	[ -x "$VIRTSIM" ] || { echo "xv6: no $VIRTSIM: run 'make build' first" >&2; exit 69; }
-	mkdir -p "$XV6_DIR/out"
-	printf '%s' "$XV6_INPUT" >"$XV6_DIR/out/input.txt"
+	prepare
 	local strategies=native,trap,bt
 	if [ $# -gt 0 ]; then strategies=$(IFS=,; echo "$*"); fi
 	"$VIRTSIM" bench --image "$img" --mem "$XV6_MEM" --input "$XV6_DIR/out/input.txt" \
