@@ -726,17 +726,24 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 	if t.Redirect != nil && newVCPL != 3 {
 		handler = t.Redirect(handler)
 	}
-	newFlags := realFlags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF
-	if t.MirrorIF && !t.V.IF {
-		newFlags &^= x86.FlagIF
-	}
 	return m.TransferTo(vmm.Transfer{
 		Vector: vec, Handler: handler, TargetSel: realSel, Target: shadow,
 		FrameCS: uint32(GuestView(uint16(m.Reg(unicorn.CS)))), FrameFlags: frameFlags,
 		RetEIP: retEIP, Code: code, HasCode: hasCode,
-		NewFlags: newFlags,
+		NewFlags: t.entryFlags(realFlags),
 		EventPC:  pc,
 	})
+}
+
+// entryFlags is the real EFLAGS a transfer into the guest kernel starts
+// with, from the real flags before it: TF, NT, RF and VM clear, and IF set
+// for the VMM, or the virtual IF (as the transfer left it) under MirrorIF.
+func (t *VMM) entryFlags(real uint32) uint32 {
+	f := real&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF
+	if t.MirrorIF && !t.V.IF {
+		f &^= x86.FlagIF
+	}
+	return f
 }
 
 // loadKernelStack copies the guest TSS's SS0:ESP0 into the real TSS's

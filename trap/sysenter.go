@@ -58,15 +58,9 @@ func (t *VMM) sysenter(pc uint32, mech vmm.Mechanism) {
 	if t.Redirect != nil {
 		handler = t.Redirect(handler)
 	}
-	// The real IF stays set for the VMM, or follows the virtual one,
-	// now clear, under MirrorIF.
-	newFlags := m.Reg(unicorn.EFLAGS)&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagVM) | x86.FlagIF
-	if t.MirrorIF {
-		newFlags &^= x86.FlagIF
-	}
 	if f := m.TransferTo(vmm.Transfer{
 		Handler: handler, TargetSel: t.ShadowSelector(cs), Target: t.ShadowDescriptor(target),
-		NewFlags: newFlags,
+		NewFlags: t.entryFlags(m.Reg(unicorn.EFLAGS)), // the virtual IF is clear now
 		EventPC:  pc, NoFrame: true, InnerSS: t.ShadowSelector(ss), InnerESP: msr(vmm.MSRSysenterESP),
 	}); f != nil {
 		m.Crash(pc, "trap: sysenter into the guest kernel: %s", f.Why)
