@@ -387,16 +387,7 @@ func BenchmarkBlockClockTightLoop(b *testing.B) {
 // trip, and FaultHandled).
 func BenchmarkFaultHandledEager(b *testing.B) {
 	benchLoop(b, []byte{0xf7, 0xf3}, func(e *Engine) { // div %ebx (EBX = 0)
-		if _, err := e.HookIntrFault(func(intno uint32) {
-			if intno != 0 {
-				return
-			}
-			if _, isInt, err := e.TakeFault(); err != nil || isInt {
-				b.Errorf("TakeFault: %v %v", isInt, err)
-			}
-			eip, _ := e.Reg(EIP)
-			e.SetReg(EIP, eip+2)
-		}); err != nil {
+		if _, err := e.HookIntrFault(skipDivide(b, e)); err != nil {
 			b.Fatal(err)
 		}
 	})
@@ -405,17 +396,23 @@ func BenchmarkFaultHandledEager(b *testing.B) {
 // TakeFault: FaultInfo and ClearFault in one context save.
 func BenchmarkTakeFault(b *testing.B) {
 	benchLoop(b, []byte{0xf7, 0xf3}, func(e *Engine) { // div %ebx (EBX = 0)
-		if _, err := e.HookIntr(func(intno uint32) {
-			if intno != 0 {
-				return
-			}
-			if _, isInt, err := e.TakeFault(); err != nil || isInt {
-				b.Errorf("TakeFault: %v %v", isInt, err)
-			}
-			eip, _ := e.Reg(EIP)
-			e.SetReg(EIP, eip+2)
-		}); err != nil {
+		if _, err := e.HookIntr(skipDivide(b, e)); err != nil {
 			b.Fatal(err)
 		}
 	})
+}
+
+// skipDivide is an interrupt handler that takes the #DE of the two-byte
+// div and resumes after it.
+func skipDivide(b *testing.B, e *Engine) func(intno uint32) {
+	return func(intno uint32) {
+		if intno != 0 {
+			return
+		}
+		if _, isInt, err := e.TakeFault(); err != nil || isInt {
+			b.Errorf("TakeFault: %v %v", isInt, err)
+		}
+		eip, _ := e.Reg(EIP)
+		e.SetReg(EIP, eip+2)
+	}
 }
