@@ -35,7 +35,9 @@ const SchemaVersion = 2
 //	  "provenance": {commit, go_version, unicorn_version, host_cpu, host_cpus,
 //	                 kernel, kvm_flavour?, date (RFC 3339 UTC), command, extra?},
 //	  "config":     {guests[], strategies[], args?, scale?, reps, workers,
-//	                 mem_bytes, insn_budget, time_budget_ns, profile, cost_file?, trace_guest?, suite?},
+//	                 mem_bytes, insn_budget, time_budget_ns, profile, cost_file?, trace_guest?, suite?,
+//	                 suite_n?, images?: [{name, path, sha256}], input?: {path, bytes, sha256},
+//	                 until_output?},
 //	  "cost_profile": the Profile used for every "modeled" (see profiles/*.json),
 //	  "runs": [ one per (guest, args, strategy) that ran:
 //	    {guest, args, strategy, flavour?, substrate ("unicorn"|"kvm"), image ("native"|"pv"),
@@ -102,6 +104,28 @@ type BenchConfig struct {
 	// SuiteN is the iteration count of the main runs of a suite (its
 	// passes hold the others).
 	SuiteN uint64 `json:"suite_n,omitempty"`
+	// Images are the guest image files benchmarked beside Guests
+	// (--image), each with its SHA-256, so a kernel can be pinned.
+	Images []ImageRef `json:"images,omitempty"`
+	// Input is the serial input every run was given (--input), and
+	// UntilOutput the text that ended each run (--until-output): a
+	// scripted session is part of what was measured.
+	Input       *InputRef `json:"input,omitempty"`
+	UntilOutput string    `json:"until_output,omitempty"`
+}
+
+// ImageRef names an image file by path and content.
+type ImageRef struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// InputRef names a serial input file by path, size and content.
+type InputRef struct {
+	Path   string `json:"path"`
+	Bytes  int    `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // Run is one (guest, args, strategy) cell: its counting pass and its

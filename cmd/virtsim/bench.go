@@ -118,6 +118,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	res.Provenance = experiments.CollectProvenance(commandLine("bench", args))
 	res.Config = m.config(o, p)
+	if *inputPath != "" {
+		res.Config.Input = &experiments.InputRef{Path: *inputPath, Bytes: len(input), SHA256: sha256Hex(input)}
+	}
 	res.Config.Suite = *suite
 	if lo != nil {
 		res.Config.SuiteN = experiments.SuiteN[1]

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -45,6 +47,35 @@ func TestCompareUsage(t *testing.T) {
 		status, _, errOut := run(t, tc.args...)
 		if status != exitUsage || !strings.Contains(errOut, tc.msg) {
 			t.Errorf("%v: status %d, stderr %q (want %d mentioning %q)", tc.args, status, errOut, exitUsage, tc.msg)
+		}
+	}
+}
+
+// A scripted session is part of what a bench measured: results.json names
+// the input file (path, size, SHA-256) and the --until-output text, and
+// each run stopped there.
+func TestBenchRecordsSession(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "session.txt")
+	script := []byte("\nls\n")
+	if err := os.WriteFile(in, script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if st, _, e := run(t, "bench", "--guests", "hello", "--strategies", "native,trap", "--reps", "0", "--input", in, "--until-output", "Hello", "--no-plots", "--quiet", "--out", out); st != 0 {
+		t.Fatalf("status %d: %s", st, e)
+	}
+	res, err := experiments.ReadJSONFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(script)
+	if c := res.Config; c.Input == nil || c.Input.Path != in || c.Input.Bytes != len(script) || c.Input.SHA256 != hex.EncodeToString(sum[:]) || c.UntilOutput != "Hello" {
+		t.Errorf("config: input %+v, until_output %q", c.Input, c.UntilOutput)
+	}
+	for _, r := range res.Runs {
+		if !strings.Contains(r.StopReason, "--until-output") {
+			t.Errorf("%s: stop %s (%s): want the --until-output stop", r.Strategy, r.Stop, r.StopReason)
 		}
 	}
 }
@@ -155,6 +186,10 @@ func TestJSONStdoutAndImage(t *testing.T) {
 	}
 	if r := res.Find("mykernel.elf", "trap"); r == nil || r.GuestInstructions == 0 {
 		t.Errorf("runs %+v", res.Runs)
+	}
+	sum := sha256.Sum256(w.Image)
+	if ims := res.Config.Images; len(ims) != 1 || ims[0].Path != img || ims[0].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("config.images = %+v: want %s with its SHA-256", ims, img)
 	}
 	if !strings.Contains(errOut, "mykernel.elf (n=7) under 2 strategies") {
 		t.Errorf("table not on stderr: %q", errOut)

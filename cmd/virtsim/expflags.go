@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"strings"
@@ -72,7 +74,10 @@ func (m *matrixFlags) config(o experiments.Options, p *experiments.Profile) expe
 	c := experiments.BenchConfig{
 		Guests: o.Guests, Strategies: o.Strategies, Args: o.Args, Scale: o.Scale, Reps: o.Reps, Workers: o.Workers,
 		MemBytes: m.mem.n, InsnBudget: m.maxInsns, TimeBudgetNS: m.timeout.Nanoseconds(),
-		CostFile: m.costFile, TraceGuest: o.TraceGuest,
+		CostFile: m.costFile, TraceGuest: o.TraceGuest, UntilOutput: o.UntilOutput,
+	}
+	for _, w := range o.Images {
+		c.Images = append(c.Images, experiments.ImageRef{Name: w.Name, Path: w.Source, SHA256: sha256Hex(w.Image)})
 	}
 	if p != nil {
 		c.Profile = p.Name
@@ -105,4 +110,11 @@ func runStatus(res *experiments.Results) int {
 		}
 	}
 	return st
+}
+
+// sha256Hex is the hex SHA-256 of data: how results.json pins an image or
+// an input file's content.
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
