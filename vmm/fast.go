@@ -18,7 +18,7 @@ import "fmt"
 func (m *Machine) QuietResume() bool {
 	return m.counter == nil && m.ExtraCounter == nil && !m.Cfg.Trace && m.Cfg.OnEvent == nil && m.pauseOn == nil &&
 		!m.pause && !m.resume && m.stop.Kind == StopNone && !m.irqWindow && !m.inShadow && !m.wantClock &&
-		m.stepThen == nil && m.hookErr == nil && !m.crashInsn && !m.pendingUD && m.gate == nil &&
+		m.stepThen == nil && m.hookErr == nil && !m.crashInsn && !m.pendingUD && !m.rewind.pending && m.gate == nil &&
 		!m.Cfg.LiveInput && m.Cfg.InputReader == nil && !m.interrupt.Load() && m.pauseAt == 0 &&
 		!m.PendingIRQ() && !m.MMU().Paging()
 }

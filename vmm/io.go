@@ -25,8 +25,11 @@ import (
 //
 // I/O the sweep missed (code written at run time, or hidden behind data
 // the sweep misread) still reaches Unicorn's IN/OUT hook. That safety net
-// performs the access, counts it as imprecise, decodes the block to find
-// the site and hooks it, so the next execution is precise.
+// decodes the block to find the site and hooks it, so the next execution
+// is precise, and counts the access as imprecise. It performs an access
+// the I/O permission check allows; one it denies (user code's in/out in a
+// program loaded at run time) it does not perform, and rewinds to the
+// instruction instead, where the new site hook raises #GP (safetyNet).
 
 // IOAccess is one decoded port-I/O instruction.
 type IOAccess struct {
@@ -390,31 +393,62 @@ func (m *Machine) ioAllowed(port uint16, size int) bool {
 // The safety net: Unicorn's own IN/OUT hooks only fire for I/O at a site
 // the sweep did not find.
 func (m *Machine) onSafetyNetIn(port uint32, size int) uint32 {
-	m.safetyNet(port, size, true)
+	if !m.safetyNet(port, size, true) {
+		return sizeMask(size) // not performed: the site runs it again, precisely
+	}
 	return m.Bus.In(uint16(port), size)
 }
 
 func (m *Machine) onSafetyNetOut(port uint32, size int, value uint32) {
-	m.safetyNet(port, size, false)
+	if !m.safetyNet(port, size, false) {
+		return
+	}
 	m.Bus.Out(uint16(port), size, value)
 	m.armClock(uint16(port))
 	m.checkDebugExit(m.pc())
 }
 
-func (m *Machine) safetyNet(port uint32, size int, in bool) {
+// safetyNet hooks the block's I/O sites for next time and says whether
+// the access may be performed here. An access the protected-mode I/O
+// permission check denies (user code's in/out, where the CPU raises #GP
+// and touches no device) is not performed: the machine takes the
+// register state the instruction saw, lets the engine stop at the end of
+// the block (the rest of the block still runs: SUBSTRATE.md), puts the
+// registers back and resumes at the site, whose hook now checks the
+// permission and raises #GP precisely, or, under a VMM, emulates what the
+// guest may do (finishRewind). Stores that the rest of the block made
+// stay: the one imprecision left.
+func (m *Machine) safetyNet(port uint32, size int, in bool) bool {
+	if m.rewind.pending {
+		return false // a later access of a block being rewound
+	}
 	m.SafetyNetIO++
 	m.syncTime()
 	block := m.pc() // stale: the start of the translated block
+	first := m.hookBlockSites(block)
+	if first != 0 && m.SafetyNetIO <= maxSafetyNetIO && !m.ioAllowed(uint16(port), size) {
+		if err := m.E.Regs(rewindRegs[:], m.rewind.regs[:]); err == nil {
+			m.rewind.pending, m.rewind.site = true, first
+			m.IORewinds++
+			m.E.Stop()
+			return false
+		}
+	}
 	cause := CauseOut(uint16(port))
 	if in {
 		cause = CauseIn(uint16(port))
 	}
 	m.Record(cause, MechMachine, block)
+	return true
+}
+
+// hookBlockSites finds the I/O instructions of the block at pc and hooks
+// them for next time; it returns the first I/O instruction's address (0
+// if none is found: the block's code changed).
+func (m *Machine) hookBlockSites(pc uint32) (first uint32) {
 	if m.SafetyNetIO > maxSafetyNetIO {
-		return
+		return 0
 	}
-	// Find the I/O instructions of this block and hook them for next time.
-	pc := block
 	for i := 0; i < 64; i++ {
 		inst, err := m.Decode(pc)
 		if err != nil {
@@ -422,10 +456,44 @@ func (m *Machine) safetyNet(port uint32, size int, in bool) {
 		}
 		if isSiteOp(inst.Op) || isDebugRegMove(inst) {
 			m.addSite(pc)
+			if first == 0 && isIOOp(inst.Op) {
+				first = pc
+			}
 		}
 		if x86.EndsBlock(inst.Op) {
-			return
+			break
 		}
 		pc += uint32(inst.Len)
 	}
+	return first
+}
+
+// rewindRegs are the registers a rewound I/O instruction gets back: all
+// that the rest of its block can change (segment registers and EIP aside:
+// EIP becomes the site).
+var rewindRegs = [...]unicorn.Reg{unicorn.EAX, unicorn.ECX, unicorn.EDX, unicorn.EBX, unicorn.ESP, unicorn.EBP, unicorn.ESI, unicorn.EDI, unicorn.EFLAGS}
+
+// ioRewind is a denied access of the safety net waiting for the engine to
+// stop (safetyNet).
+type ioRewind struct {
+	pending bool
+	site    uint32
+	regs    [len(rewindRegs)]uint32
+}
+
+// finishRewind puts back the registers a denied I/O instruction saw and
+// resumes at it, after the engine stopped at the end of its block.
+func (m *Machine) finishRewind() {
+	if !m.rewind.pending {
+		return
+	}
+	m.rewind.pending = false
+	if m.stop.Kind != StopNone {
+		return
+	}
+	if err := m.E.SetRegs(rewindRegs[:], m.rewind.regs[:]); err != nil {
+		m.fail(fmt.Errorf("vmm: rewind to the I/O instruction at %#x: %w", m.rewind.site, err))
+		return
+	}
+	m.setReg(unicorn.EIP, m.rewind.site)
 }

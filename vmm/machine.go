@@ -127,6 +127,10 @@ type Machine struct {
 	// SafetyNetIO counts I/O the precise site hooks missed (executed
 	// through Unicorn's IN/OUT hook, imprecisely) before their site was found.
 	SafetyNetIO uint64
+	// IORewinds counts accesses of the safety net that the I/O permission
+	// check denied: not performed, and run again at their site (safetyNet).
+	IORewinds uint64
+	rewind    ioRewind
 
 	// Hooks strategies may set.
 	// VMMTrap receives events the real IDT routes into the VMM region:
@@ -335,6 +339,9 @@ func (m *Machine) Result() *Result {
 		r.Instructions = m.counter.Count()
 	}
 	r.Legs = m.Legs(&r)
+	if m.IORewinds > 0 {
+		r.Counters["io-rewound"] = m.IORewinds
+	}
 	if m.SafetyNetIO > 0 {
 		r.Counters["io-imprecise"] = m.SafetyNetIO
 	}
@@ -684,7 +691,8 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 			return false, err
 		}
 	}
-	handled = m.resume || mmio
+	handled = m.resume || mmio || m.rewind.pending
+	m.finishRewind()
 	if m.disarmPause() {
 		handled = true
 	}
