@@ -809,6 +809,10 @@ func (t *VMM) CRWritten(n int, old uint32) {
 		}
 		return
 	}
+	if (n == 0 || n == 4) && t.V.CR4&x86.CR4PAE != 0 && t.guestMMU().Paging() {
+		t.Crash(t.cpu.pc, "%s: the guest turned on PAE paging (CR4.PAE with CR0.PG): the shadow MMU virtualizes 32-bit paging only; run a PAE guest under native", t.name)
+		return
+	}
 	if n == 0 || n == 3 || n == 4 {
 		t.syncPaging()
 		if t.PagingChanged != nil {

@@ -167,8 +167,9 @@ type Machine struct {
 	// VMM traces (shadow paging), for the paging view.
 	PageTraced func(frame uint32) bool
 
-	nativeMMU    bool // the real CR0/CR3/CR4 are the guest's (native)
-	trampPTReady bool // trampPTAddr holds the machine's page table
+	nativeMMU     bool // the real CR0/CR3/CR4 are the guest's (native)
+	trampPTReady  bool // trampPTAddr holds the machine's page table
+	trampPAEReady bool // trampPAEPTAddr holds it in PAE form
 	// OnProtWrite, if set, sees a store the memory protection refused
 	// before the machine reports it as a crash; returning true means the
 	// strategy did what the store meant (the CPU's own store is dropped and

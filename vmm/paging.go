@@ -39,6 +39,14 @@ const (
 	trampPDAddr = machineBase + 0x1B000 // the trampoline's page directory
 	trampPTAddr = machineBase + 0x1C000 // its page table for 0xFFC00000-0xFFFFFFFF
 	trampPDE    = 1023                  // the directory entry it replaces
+	// Under PAE (CR4.PAE): a copy of the guest's four PDPTEs whose last
+	// names a copy of the guest's last page directory (trampPDAddr, 512
+	// 8-byte entries) whose last entry (0xFFE00000-0xFFFFFFFF) names a
+	// PAE page table of the machine's pages.
+	trampPAEPTAddr = machineBase + 0x1D000
+	trampPDPTAddr  = machineBase + 0x1E000
+	trampPAEPDE    = 511
+	trampEnd       = trampPDPTAddr + 32 // the end of the trampoline's tables
 )
 
 // PFError is a page fault raised while the machine accessed guest memory
@@ -72,7 +80,7 @@ type physMem struct{ m *Machine }
 func (p physMem) ReadPhys32(pa uint32) (uint32, bool) {
 	// Guest RAM, and the trampoline's own directory and table (in force
 	// while the machine runs its trampoline under paging).
-	if uint64(pa)+4 > uint64(p.m.Cfg.MemSize) && (pa < trampPDAddr || pa >= trampPTAddr+4096) {
+	if uint64(pa)+4 > uint64(p.m.Cfg.MemSize) && (pa < trampPDAddr || pa+4 > trampEnd) {
 		return 0, false
 	}
 	var b [4]byte
@@ -227,6 +235,9 @@ func (m *Machine) enterTrampolineCR3() (guestCR3 uint32, ok bool, err error) {
 	if !mmu.Paging() {
 		return 0, false, nil
 	}
+	if mmu.CR4&x86.CR4PAE != 0 {
+		return m.enterTrampolinePAE(mmu)
+	}
 	pd := make([]byte, 4096)
 	if uint64(mmu.CR3&x86.PTEAddr)+4096 > uint64(m.Cfg.MemSize) {
 		return 0, false, fmt.Errorf("the page directory at %#x (CR3) lies outside guest RAM", mmu.CR3&x86.PTEAddr)
@@ -266,6 +277,9 @@ func (m *Machine) enterTrampolineCR3() (guestCR3 uint32, ok bool, err error) {
 // Accessed and Dirty bits the CPU set in the trampoline's copy back into
 // the guest's own entries, as if it had walked them.
 func (m *Machine) leaveTrampolineCR3(guestCR3 uint32) error {
+	if m.MMU().CR4&x86.CR4PAE != 0 {
+		return m.leaveTrampolinePAE(guestCR3)
+	}
 	pd := make([]byte, 4096)
 	if err := m.E.MemRead(trampPDAddr, pd); err != nil {
 		return err
@@ -283,6 +297,87 @@ func (m *Machine) leaveTrampolineCR3(guestCR3 uint32) error {
 			binary.LittleEndian.PutUint32(b[:], old|bits)
 			if err := m.E.MemWrite(base+uint64(i*4), b[:]); err != nil {
 				return err
+			}
+		}
+	}
+	return m.switchCR3(guestCR3)
+}
+
+// enterTrampolinePAE is enterTrampolineCR3 under PAE paging: the guest's
+// PDPT copied with its last entry naming a copy of the guest's last page
+// directory, whose last 2 MiB map the machine's pages.
+func (m *Machine) enterTrampolinePAE(mmu x86.MMU) (uint32, bool, error) {
+	pdptAddr := mmu.CR3 &^ 0x1F
+	if uint64(pdptAddr)+32 > uint64(m.Cfg.MemSize) {
+		return 0, false, fmt.Errorf("the page-directory-pointer table at %#x (CR3) lies outside guest RAM", pdptAddr)
+	}
+	pdpt := make([]byte, 32)
+	if err := m.E.MemRead(uint64(pdptAddr), pdpt); err != nil {
+		return 0, false, err
+	}
+	pd := make([]byte, 4096)
+	if last := binary.LittleEndian.Uint32(pdpt[24:]); last&x86.PTEPresent != 0 {
+		if uint64(last&x86.PTEAddr)+4096 > uint64(m.Cfg.MemSize) {
+			return 0, false, fmt.Errorf("the page directory at %#x (PDPTE 3) lies outside guest RAM", last&x86.PTEAddr)
+		}
+		if err := m.E.MemRead(uint64(last&x86.PTEAddr), pd); err != nil {
+			return 0, false, err
+		}
+	}
+	binary.LittleEndian.PutUint64(pd[trampPAEPDE*8:], trampPAEPTAddr|x86.PTEPresent|x86.PTEWrite|x86.PTEUser|x86.PTEAccessed)
+	binary.LittleEndian.PutUint64(pdpt[24:], trampPDAddr|x86.PTEPresent)
+	if err := m.E.MemWrite(trampPDAddr, pd); err != nil {
+		return 0, false, err
+	}
+	if err := m.E.MemWrite(trampPDPTAddr, pdpt); err != nil {
+		return 0, false, err
+	}
+	if !m.trampPAEReady {
+		pt := make([]byte, 4096)
+		for a := uint64(machineBase); a < machineBase+machineSize; a += 4096 {
+			pte := uint64(a) | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
+			if a != landingAddr {
+				pte |= x86.PTEUser
+			}
+			binary.LittleEndian.PutUint64(pt[(a>>12&0x1FF)*8:], pte)
+		}
+		if err := m.E.MemWrite(trampPAEPTAddr, pt); err != nil {
+			return 0, false, err
+		}
+		m.trampPAEReady = true
+	}
+	if err := m.switchCR3(trampPDPTAddr); err != nil {
+		return 0, false, err
+	}
+	return mmu.CR3, true, nil
+}
+
+// leaveTrampolinePAE returns to the guest's PDPT, copying the Accessed and
+// Dirty bits the CPU set in the copy of its last page directory back.
+func (m *Machine) leaveTrampolinePAE(guestCR3 uint32) error {
+	var b [8]byte
+	if err := m.E.MemRead(uint64(guestCR3&^0x1F)+24, b[:]); err != nil {
+		return err
+	}
+	if last := binary.LittleEndian.Uint32(b[:]); last&x86.PTEPresent != 0 {
+		pd := make([]byte, 4096)
+		if err := m.E.MemRead(trampPDAddr, pd); err != nil {
+			return err
+		}
+		base := uint64(last & x86.PTEAddr)
+		gpd := make([]byte, 4096)
+		if err := m.E.MemRead(base, gpd); err != nil {
+			return err
+		}
+		for i := 0; i < trampPAEPDE; i++ {
+			got := binary.LittleEndian.Uint32(pd[i*8:])
+			old := binary.LittleEndian.Uint32(gpd[i*8:])
+			if bits := got & (x86.PTEAccessed | x86.PTEDirty) &^ old; bits != 0 && old&x86.PTEPresent != 0 {
+				var w [4]byte
+				binary.LittleEndian.PutUint32(w[:], old|bits)
+				if err := m.E.MemWrite(base+uint64(i*8), w[:]); err != nil {
+					return err
+				}
 			}
 		}
 	}

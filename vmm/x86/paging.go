@@ -14,6 +14,14 @@ package x86
 // error code saying why (PFPresent: a protection violation rather than a
 // missing entry; PFWrite; PFUser; PFRsvd; PFFetch with SMEP).
 //
+// With CR4.PAE the walk is PAE paging (SDM 4.4): CR3 names a table of four
+// 64-bit page-directory-pointer entries (bits 31:30 of the address), each
+// naming a page directory of 512 64-bit entries (29:21), whose entries map
+// a 2 MiB page (PS=1) or name a page table of 512 entries (20:12). The
+// CPU model (qemu32) has no NX and a 36-bit physical address: bits 63:36 of
+// an entry are reserved, and so are address bits 35:32 here, where
+// physical memory ends at 4 GiB (walkPAE).
+//
 // Walk is the same rule the Unicorn MMU applies in hardware's place; the
 // machine uses it where the VMM itself touches guest memory by linear
 // address (pushing an interrupt frame, reading the IDT), and shadow paging
@@ -75,7 +83,8 @@ type Translation struct {
 	PDE      uint32 // its value (after A/D updates)
 	PTEAddr  uint32 // physical address of the PTE (0 for a 4 MiB page)
 	PTE      uint32 // its value (after A/D updates; 0 for a 4 MiB page)
-	Large    bool   // a 4 MiB page
+	Large    bool   // a 4 MiB page (2 MiB under PAE)
+	PAE      bool   // a PAE walk: the entries are 64-bit, PDE and PTE their low halves
 	Writable bool   // a write at this privilege would be allowed
 	User     bool   // user mode may access the page
 }
@@ -106,6 +115,9 @@ func (m MMU) Walk(mem PhysMem, lin uint32, acc Access, setAD bool) (Translation,
 		}
 		return &PageFault{Addr: lin, Code: code}
 	}
+	if m.CR4&CR4PAE != 0 {
+		return m.walkPAE(mem, lin, acc, setAD, fault)
+	}
 	var t Translation
 	t.PDEAddr = m.CR3&PTEAddr | (lin>>22)<<2
 	pde, ok := mem.ReadPhys32(t.PDEAddr)
@@ -134,6 +146,12 @@ func (m MMU) Walk(mem PhysMem, lin uint32, acc Access, setAD bool) (Translation,
 		t.PTE = pte
 		t.Phys = pte&PTEAddr | lin&0xFFF
 	}
+	return m.finishWalk(mem, t, perm, pde, acc, setAD, fault)
+}
+
+// finishWalk checks the permissions the entries combine to (perm) and sets
+// the Accessed and Dirty bits: the last steps of both walks.
+func (m MMU) finishWalk(mem PhysMem, t Translation, perm, pde uint32, acc Access, setAD bool, fault func(uint32) *PageFault) (Translation, *PageFault) {
 	t.User = perm&PTEUser != 0
 	t.Writable = perm&PTEWrite != 0 || (!acc.User && m.CR0&CR0WP == 0)
 	switch {
@@ -161,4 +179,70 @@ func (m MMU) Walk(mem PhysMem, lin uint32, acc Access, setAD bool) (Translation,
 	}
 	t.PDE = pde
 	return t, nil
+}
+
+// PAE entry bits beyond the 32-bit ones.
+const (
+	// PAEHighRsvd: bits 63:32 of a PAE entry that must be zero here (no NX;
+	// physical memory below 4 GiB, so no address bits above 31).
+	PAEHighRsvd = 0xFFFFFFFF
+	// PDPTERsvd: the low bits of a PDPTE that are reserved (R/W, U/S, A,
+	// D, PS, G: the PDPT carries no permissions).
+	PDPTERsvd = 0x1E6
+	// PAELargeAddr, PAELargeRsvd: a 2 MiB page's address bits, and bits
+	// 20:13 of its PDE, reserved.
+	PAELargeAddr = 0xFFE00000
+	PAELargeRsvd = 0x001FE000
+)
+
+// walkPAE is Walk under CR4.PAE (see the package comment).
+func (m MMU) walkPAE(mem PhysMem, lin uint32, acc Access, setAD bool, fault func(uint32) *PageFault) (Translation, *PageFault) {
+	t := Translation{PAE: true}
+	entry := func(pa uint32) (lo uint32, present, rsvd bool) {
+		lo, ok := mem.ReadPhys32(pa)
+		hi, ok2 := mem.ReadPhys32(pa + 4)
+		if !ok || !ok2 || lo&PTEPresent == 0 {
+			return lo, false, false
+		}
+		return lo, true, hi&PAEHighRsvd != 0
+	}
+	pdpte, present, rsvd := entry(m.CR3&^0x1F | (lin>>30)<<3)
+	if !present {
+		return t, fault(0)
+	}
+	if rsvd || pdpte&PDPTERsvd != 0 {
+		return t, fault(PFPresent | PFRsvd)
+	}
+	t.PDEAddr = pdpte&PTEAddr | (lin>>21&0x1FF)<<3
+	pde, present, rsvd := entry(t.PDEAddr)
+	if !present {
+		return t, fault(0)
+	}
+	if rsvd || pde&PTELarge != 0 && pde&PAELargeRsvd != 0 {
+		return t, fault(PFPresent | PFRsvd)
+	}
+	perm := pde
+	if pde&PTELarge != 0 {
+		t.Large = true
+		t.Phys = pde&PAELargeAddr | lin&^PAELargeAddr
+		return m.finishWalk(mem, t, perm, pde, acc, setAD, fault)
+	}
+	if setAD && pde&PTEAccessed == 0 {
+		pde |= PTEAccessed
+		mem.WritePhys32(t.PDEAddr, pde)
+	}
+	t.PTEAddr = pde&PTEAddr | (lin>>12&0x1FF)<<3
+	pte, present, rsvd := entry(t.PTEAddr)
+	if !present {
+		t.PDE = pde
+		return t, fault(0)
+	}
+	if rsvd {
+		t.PDE = pde
+		return t, fault(PFPresent | PFRsvd)
+	}
+	perm &= pte
+	t.PTE = pte
+	t.Phys = pte&PTEAddr | lin&0xFFF
+	return m.finishWalk(mem, t, perm, pde, acc, setAD, fault)
 }
