@@ -22,10 +22,16 @@ func Render(streams []Stream) string {
 	b.WriteString(harnessHead)
 	for i, s := range streams {
 		fmt.Fprintf(&b, "stream%d:\n", i)
-		fmt.Fprintf(&b, "\tmovl $%d, cur\n\tmovl $%#x, curmask\n\tmovl $stream%d, resume\n", i, s.FlagMask, i+1)
+		fmt.Fprintf(&b, "\tmovl $%d, cur\n\tmovl $%#x, curmask\n\tmovl $%#x, curfmask\n\tmovl $stream%d, resume\n", i, s.FlagMask, s.FaultFlagMask, i+1)
 		fmt.Fprintf(&b, "\tmov $init%d, %%esi\n\tcall stream_setup\n", i)
 		if s.Family == FamPaging {
 			b.WriteString("\tcall paging_setup\n")
+		}
+		if s.Family == FamSys {
+			// Debug registers are state a stream leaves behind (the
+			// others are reset by stream_setup): a value written there
+			// must not reach the next stream's reads.
+			b.WriteString("\tcall dr_reset\n")
 		}
 		if s.User {
 			fmt.Fprintf(&b, "\tmov $0x23, %%ax\n\tmov %%ax, %%ds\n\tmov %%ax, %%es\n\tmov %%ax, %%fs\n\tmov %%ax, %%gs\n")
@@ -187,6 +193,17 @@ stream_setup:
 	rep stosl
 	jmp *%edx
 
+dr_reset:
+	xor %eax, %eax
+	mov %eax, %db0
+	mov %eax, %db1
+	mov %eax, %db2
+	mov %eax, %db3
+	mov %eax, %db7
+	mov $0xffff0ff0, %eax	# DR6's reset value
+	mov %eax, %db6
+	ret
+
 all_done:
 	mov $0x10, %ax
 	mov %ax, %ds
@@ -259,6 +276,8 @@ common:
 	call put_str
 	mov 40(%esp), %eax
 	call put_hex
+	mov curfmask, %eax	# a fault: the flags defined wherever the stream may stop
+	mov %eax, curmask
 1:	mov $names, %esi
 	mov $7, %ebx
 	mov $28, %ebp		# pushal: eax at 28, ecx 24, edx 20, ebx 16, esp 12, ebp 8, esi 4, edi 0
@@ -439,6 +458,7 @@ pfix:	.long 0
 pfcount: .long 0
 pfhash:	.long 0
 curmask: .long 0
+curfmask: .long 0
 resume:	.long 0
 xs:	.asciz " X v="
 es:	.asciz " e="

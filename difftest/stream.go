@@ -21,6 +21,10 @@ type Stream struct {
 	// stream (an instruction that leaves a flag undefined clears its bit
 	// until a later instruction defines it again).
 	FlagMask uint32
+	// FaultFlagMask: the flags a fault's report keeps — defined wherever
+	// the stream may stop on a fault (a flag some instruction leaves
+	// undefined, anywhere in the stream, is left out).
+	FaultFlagMask uint32
 	// User: the instructions run at ring 3.
 	User bool
 }
@@ -77,6 +81,8 @@ type gen struct {
 	r     *rand.Rand
 	s     *Stream
 	undef uint32 // flags currently undefined
+	// everUndef: flags left undefined at some point of the stream.
+	everUndef uint32
 	label int
 	pt    int // paging: the page directory loaded (0 or 1)
 }
@@ -122,6 +128,7 @@ func Generate(f Family, seed int64, n int) Stream {
 		}
 	}
 	g.s.FlagMask = fCompare &^ g.undef
+	g.s.FaultFlagMask = fCompare &^ (g.undef | g.everUndef)
 	return *g.s
 }
 
@@ -146,7 +153,10 @@ func (g *gen) emit(format string, a ...any) { g.s.Insns = append(g.s.Insns, fmt.
 
 // sets records an instruction's effect on the flags: def are defined by it,
 // undef left undefined.
-func (g *gen) sets(def, undef uint32) { g.undef = g.undef&^def | undef }
+func (g *gen) sets(def, undef uint32) {
+	g.undef = g.undef&^def | undef
+	g.everUndef |= undef
+}
 
 // readsFlags makes the flags an instruction reads defined first.
 func (g *gen) readsFlags(mask uint32) {
