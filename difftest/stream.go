@@ -83,8 +83,8 @@ type gen struct {
 	undef uint32 // flags currently undefined
 	// everUndef: flags left undefined at some point of the stream.
 	everUndef uint32
-	label int
-	pt    int // paging: the page directory loaded (0 or 1)
+	label     int
+	pt        int // paging: the page directory loaded (0 or 1)
 }
 
 var (
