@@ -2,6 +2,7 @@ package difftest
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"virtsim/guest"
@@ -57,8 +58,8 @@ func endOf(s vmm.Stop) string {
 	case vmm.StopExit:
 		return fmt.Sprintf("exit %d", s.Status)
 	case vmm.StopCrash:
-		if len(s.Reason) >= 12 && s.Reason[:12] == "triple fault" {
-			return "triple-fault"
+		if strings.HasPrefix(s.Reason, "triple fault") || strings.HasPrefix(s.Reason, vmm.CauseSystemReset) {
+			return "triple-fault" // QEMU resets (with -no-reboot: stops) on both
 		}
 		return fmt.Sprintf("crash: %s at %#x (%s)", s.Reason, s.PC, s.Insn)
 	case vmm.StopHalted:

@@ -335,10 +335,18 @@ func (m *Machine) checkDebugExit(pc uint32) {
 	if m.Exit.Written && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Status: m.Exit.Status, PC: pc})
 	}
+	if m.KBC != nil && m.KBC.ResetRequested && m.stop.Kind == StopNone {
+		m.Crash(pc, "%s: the guest reset the machine (%s); virtsim stops, as QEMU does with -no-reboot", CauseSystemReset, m.KBC.Why)
+	}
 	if m.until != nil && m.until.hit && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Reason: fmt.Sprintf("the guest printed %q (--until-output)", m.until.want), PC: pc})
 	}
 }
+
+// CauseSystemReset begins the stop reason of a guest that reset the
+// machine (the keyboard controller's reset line, port 0x92): QEMU resets
+// the PC, or with -no-reboot stops, as it does on a triple fault.
+const CauseSystemReset = "system reset"
 
 // untilOutput watches the guest's serial output for Config.UntilOutput.
 type untilOutput struct {

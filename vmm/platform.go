@@ -79,6 +79,13 @@ func (m *Machine) setupPlatform() error {
 	if err := m.Bus.Register(PortCRTCIndex, PortCRTCData, &CRTC{}); err != nil {
 		return fmt.Errorf("vmm: %w", err)
 	}
+	m.KBC = NewKBC()
+	m.KBC.SetIRQ = m.SetISAIRQ
+	for _, port := range []uint16{PortKBCData, PortKBCStatus, PortA} {
+		if err := m.Bus.Register(port, port, m.KBC); err != nil {
+			return fmt.Errorf("vmm: %w", err)
+		}
+	}
 	return nil
 }
 
