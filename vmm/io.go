@@ -338,6 +338,9 @@ func (m *Machine) checkDebugExit(pc uint32) {
 	if m.KBC != nil && m.KBC.ResetRequested && m.stop.Kind == StopNone {
 		m.Crash(pc, "%s: the guest reset the machine (%s); virtsim stops, as QEMU does with -no-reboot", CauseSystemReset, m.KBC.Why)
 	}
+	if m.PCI != nil && m.PCI.ResetRequested && m.stop.Kind == StopNone {
+		m.Crash(pc, "%s: the guest reset the machine (the reset control register, port 0xCF9); virtsim stops, as QEMU does with -no-reboot", CauseSystemReset)
+	}
 	if m.until != nil && m.until.hit && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Reason: fmt.Sprintf("the guest printed %q (--until-output)", m.until.want), PC: pc})
 	}

@@ -118,6 +118,7 @@ type Machine struct {
 	IOAPIC    *IOAPIC
 	RTC       *RTC
 	KBC       *KBC            // the PS/2 controller and port 0x92
+	PCI       *PCI            // bus 0's configuration space
 	mmio      *mmioAccess     // a device-page access caught by the memory hook (mmio.go)
 	mmioSites map[uint32]bool // instructions found touching device pages: hooked, so EIP is exact there
 	// MMIOMech is the mechanism of device-register accesses (mmio.go):

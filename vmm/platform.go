@@ -86,6 +86,10 @@ func (m *Machine) setupPlatform() error {
 			return fmt.Errorf("vmm: %w", err)
 		}
 	}
+	m.PCI = NewPCI()
+	if err := m.Bus.Register(PortPCIAddr, PortPCIData+3, m.PCI); err != nil {
+		return fmt.Errorf("vmm: %w", err)
+	}
 	return nil
 }
 

@@ -260,7 +260,7 @@ func sortedSites(s map[uint32]bool) []uint32 {
 func (m *Machine) devices() map[string]any {
 	return map[string]any{
 		"pit": m.PIT, "pic": m.PIC, "com1": m.Serial, "lapic": m.LAPIC, "ioapic": m.IOAPIC,
-		"rtc": m.RTC, "kbc": m.KBC, "sysctlb": m.sysCtlB, "debug-exit": m.Exit, "post": m.Post,
+		"rtc": m.RTC, "kbc": m.KBC, "pci": m.PCI, "sysctlb": m.sysCtlB, "debug-exit": m.Exit, "post": m.Post,
 		"ata": m.Disks.ATA, "blkring": m.Disks.Ring, "blkring-ports": m.Disks.RingPorts,
 	}
 }
