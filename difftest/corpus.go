@@ -40,12 +40,18 @@ func BuildCorpus(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	for _, inc := range []string{"corpus.inc", "lib.inc"} {
-		b, err := corpusFS.ReadFile("corpus/" + inc)
+	// Every file of the corpus may be included: the .inc files, and a
+	// guest that is a variant of another (ring3io includes ring3.S).
+	ents, err := corpusFS.ReadDir("corpus")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		b, err := corpusFS.ReadFile("corpus/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, inc), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
 			return nil, err
 		}
 	}

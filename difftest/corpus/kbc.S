@@ -86,25 +86,11 @@ show:	push %ecx
 	call hexb
 	pop %ecx
 	ret
-hexb:	push %eax
-	movzbl %al, %eax
-	shl $24, %eax
-	push %ecx
+hexb:	push %ecx		# print %al as two hex digits and a newline
 	mov $2, %ecx
-3:	rol $4, %eax
-	push %eax
-	and $0xf, %al
-	add $'0', %al
-	cmp $'9', %al
-	jbe 4f
-	add $7, %al
-4:	call put_chr
-	pop %eax
-	loop 3b
+	call put_hexn
 	pop %ecx
-	mov $'\n', %al
-	call put_chr
-	pop %eax
+	PUTC '\n'
 	ret
 	.include "lib.inc"
 	.bss

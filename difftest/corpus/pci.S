@@ -97,22 +97,10 @@ cfg_write:
 	pop %edx
 	ret
 # hex4: print %ax's low 16 bits as 4 hex digits
-hex4:	push %eax
-	push %ecx
-	shl $16, %eax
+hex4:	push %ecx
 	mov $4, %ecx
-3:	rol $4, %eax
-	push %eax
-	and $0xf, %al
-	add $'0', %al
-	cmp $'9', %al
-	jbe 4f
-	add $7, %al
-4:	call put_chr
-	pop %eax
-	loop 3b
+	call put_hexn
 	pop %ecx
-	pop %eax
 	ret
 	.include "lib.inc"
 	.bss

@@ -8,6 +8,9 @@
 #   - a store into the page of the (translated) kernel code, then segment
 #     loads (bt write-protects that page: its fault must not make the next
 #     #GP a double fault)
+	.ifndef RUNTIME_COPY	# ring3io.S sets it: the steps run from a copy (see there)
+	.set RUNTIME_COPY, 0
+	.endif
 	.include "corpus.inc"
 _start:
 	lgdt gdtr
@@ -38,6 +41,13 @@ _start:
 	jb 2b
 	movb $0xee, idt+0x80*8+5
 	lidt idtr
+	.if RUNTIME_COPY
+	mov $u_start, %esi	# load the user program: all steps at once
+	mov $rtbuf, %edi
+	mov $u_end-u_start, %ecx
+	cld
+	rep movsb
+	.endif
 	mov $0, %ebx
 next:	mov $kstack_top, %esp
 	mov $0x10, %ax
@@ -47,6 +57,10 @@ next:	mov $kstack_top, %esp
 	inc %ebx
 	test %eax, %eax
 	jz done
+	.if RUNTIME_COPY
+	sub $u_start, %eax	# the step's copy in rtbuf
+	add $rtbuf, %eax
+	.endif
 	pushl $0x23		# SS
 	pushl $ustack_top	# ESP
 	pushl $0x002		# EFLAGS: IF=0, IOPL 0
@@ -56,6 +70,22 @@ next:	mov $kstack_top, %esp
 done:	SAY "done\n"
 	EXIT 0
 
+	.if RUNTIME_COPY
+# ring-3 steps (run from their copy in rtbuf)
+u_start:
+u_rtc:		mov $0x09, %al
+		out %al, $0x70
+		in $0x71, %al
+		movl $0x5a5a5a5a, marker
+		int $0x80
+u_post:		in $0x80, %al
+		movl $0xa5a5a5a5, marker
+		int $0x80
+u_end:
+	.data
+steps:	.long u_rtc, u_post, u_rtc, 0
+	.text
+	.else
 # ring-3 steps
 u_int80:	int $0x80
 u_int0d:	int $0x0d
@@ -72,6 +102,10 @@ u_smc:		movl $0x12345678, patchme	# a store into the kernel's code page
 		mov %bx, %fs
 	.data
 steps:	.long u_int80, u_int0d, u_int00, u_cli, u_hlt, u_ds0, u_in, u_ss1, u_smc, 0
+	.text
+	.endif
+	.data
+marker:	.long 0		# ring3io's steps store here
 	.text
 
 # handler: [vector][error code][eip][cs][eflags][esp][ss]
@@ -90,6 +124,11 @@ common:
 	HEX 12(%ebp)
 	SAY " fl="
 	HEX 16(%ebp)
+	.if RUNTIME_COPY
+	SAY " m="
+	HEX marker
+	movl $0, marker
+	.endif
 	PUTC '\n'
 	jmp next
 patchme: .long 0
@@ -147,10 +186,19 @@ gdtr:	.word gdt_end-gdt-1
 idtr:	.word 256*8-1
 	.long idt
 tss:	.long 0, kstack_top, 0x10
+	.if RUNTIME_COPY
+	.space 0x66-12
+	.word 0x68		# I/O map base past the limit: every port denied at CPL 3
+	.else
 	.space 0x68-12
+	.endif
 	.bss
 	.balign 8
 idt:	.space 256*8
+	.if RUNTIME_COPY
+	.balign 4096
+rtbuf:	.space 256
+	.endif
 	.space 4096
 kstack_top:
 	.space 4096
