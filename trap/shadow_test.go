@@ -156,6 +156,7 @@ func TestHostilePageTables(t *testing.T) {
 		{6, "table writes by other than mov", nil},
 		{7, "the APIC through the guest's tables", nil},
 		{8, "a table written while paging is off", nil},
+		{10, "CR0.WP set after a kernel write to a read-only page", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			elf, img := hostileImage(t, c.n)

@@ -20,6 +20,9 @@
 #           GDT (a page the CPU itself must reach): read through there
 #   CASE 8  a PTE changed while paging is off, then paging on again with the
 #           same CR3: the new mapping must be the one used (no stale shadow)
+#   CASE 10 a read-only supervisor page written with CR0.WP=0 (allowed), then
+#           WP set and the page written again: #PF (no shadow entry filled
+#           under the old rule survives the CR0 write; found by difftest)
 	.include "corpus.inc"
 	.set WIN, 0x00400000
 _start:
@@ -49,6 +52,8 @@ _start:
 .elseif CASE == 9
 	movl $pt2 + 7, pd + 1020 * 4
 	movl $page + 7, pt2
+.elseif CASE == 10
+	movl $page + 1, pt1             # WIN: present, read-only, supervisor
 .elseif CASE == 7
 	movl $pt2 + 7, pd + 2 * 4
 	movl $0xFEE00000 + 0x13, pt2    # present, writable, cache-disabled
@@ -68,7 +73,11 @@ _start:
 .endif
 	mov %eax, %cr3
 	mov %cr0, %eax
+.if CASE == 10
+	or $0x80000000, %eax            # paging on, WP still clear
+.else
 	or $0x80010000, %eax
+.endif
 	mov %eax, %cr0
 .if CASE == 1
 	mov WIN, %eax
@@ -134,6 +143,22 @@ _start:
 .elseif CASE == 9
 	movl $0x9999, page
 	HEX 0xFF000000                  # QEMU: 0x9999; trap and bt: the VMM's own bytes
+.elseif CASE == 10
+	mov %cs, %ax                    # #PF (vector 14) -> pf10, an interrupt gate
+	mov %ax, idt10 + 14 * 8 + 2
+	mov $pf10, %eax
+	mov %ax, idt10 + 14 * 8
+	shr $16, %eax
+	mov %ax, idt10 + 14 * 8 + 6
+	movw $0x8e00, idt10 + 14 * 8 + 4
+	lidt idtr10
+	movl $0x1111, WIN               # WP=0: the kernel may write a read-only page
+	HEX page
+	mov %cr0, %eax
+	or $0x10000, %eax
+	mov %eax, %cr0                  # WP=1
+	movl $0x2222, WIN               # #PF (present, write)
+	SAY " no fault"
 .elseif CASE == 7
 	mov 0x00800030, %eax            # the APIC's version register
 	and $0xff, %eax
@@ -154,9 +179,22 @@ _start:
 	PUTC '\n'
 	EXIT 0
 
+	.if CASE == 10
+pf10:	SAY " #PF "
+	HEX (%esp)
+	HEX page
+	PUTC '\n'
+	EXIT 0
+	.endif
 	.include "lib.inc"
 
 	.data
+	.if CASE == 10
+idtr10:	.word 256 * 8 - 1
+	.long idt10
+	.balign 8
+idt10:	.space 256 * 8
+	.endif
 	.balign 4096
 pd:	.skip 4096
 pt0:	.skip 4096
