@@ -18,7 +18,8 @@
 # never powers off, so the session's last command prints it and the run
 # ends there, deterministically; default '$ SESSION END\n'), XV6_INSNS (a
 # safety budget of guest instructions; default 2000000000), XV6_MEM
-# (default 256M: xv6's PHYSTOP is 224 MiB), VIRTSIM (default bin/virtsim).
+# (default 256M: xv6's PHYSTOP is 224 MiB), XV6_TIMEOUT (the run's time
+# budget; default 10m: usertests needs more), VIRTSIM (default bin/virtsim).
 #
 # The session's output goes to $XV6_DIR/out/STRATEGY.txt, the run's JSON
 # result (exits by cause and mechanism) to $XV6_DIR/out/STRATEGY.json. The
@@ -35,7 +36,7 @@
 # kinit's first touch of each page), 4,154 mov-cr3 callouts (shadow cache
 # 4,135 hits, 19 misses), 70 freed tables unshadowed, 45 pt/write (40 by
 # callout at PT sites); in-TC, not exits: 807,366 pushf, 103,579 cli.
-# usertests (XV6_INPUT=$'\nusertests\n', XV6_INSNS=200000000000):
+# usertests (XV6_INPUT=$'\nusertests\n', XV6_INSNS=200000000000, XV6_TIMEOUT=2h):
 #   bt reaches "ALL TESTS PASSED" after 16.69G instructions, 936 s wall
 #   (fork test OK at 8.48G, 513 s); native about 10 CPU-minutes (one run,
 #   stopped after it passed: 10m20s of CPU). Before the shadow-pool fix
@@ -46,6 +47,7 @@ XV6_COMMIT=eeb7b415dbcb12cc362d0783e41c3d1f44066b17 # mit-pdos/xv6-public, the l
 XV6_DIR=${XV6_DIR:-.deps/xv6}
 XV6_MEM=${XV6_MEM:-256M}
 XV6_INSNS=${XV6_INSNS:-2000000000}
+XV6_TIMEOUT=${XV6_TIMEOUT:-10m}
 XV6_UNTIL=${XV6_UNTIL:-'$ SESSION END\n'}
 VIRTSIM=${VIRTSIM:-bin/virtsim}
 # The first byte is eaten by xv6's uartinit (it reads RBR to clear the UART,
@@ -90,7 +92,7 @@ run() {
 		t0=$(date +%s.%N)
 		"$VIRTSIM" run --strategy "$s" --image "$img" --mem "$XV6_MEM" \
 			--input "$XV6_DIR/out/input.txt" --until-output "$XV6_UNTIL" --max-insns "$XV6_INSNS" --no-timing \
-			--timeout 10m --quiet --json "$XV6_DIR/out/$s.json" \
+			--timeout "$XV6_TIMEOUT" --quiet --json "$XV6_DIR/out/$s.json" \
 			>"$XV6_DIR/out/$s.txt" 2>"$XV6_DIR/out/$s.err" || rc=$?
 		t1=$(date +%s.%N)
 		python3 - "$s" "$rc" "$t0" "$t1" "$XV6_DIR/out/$s.json" "$XV6_DIR/out/$s.txt" <<'EOF'
