@@ -172,8 +172,9 @@ var kvmLaw = map[string]struct {
 }{
 	"hello":   {56, 56, "each line: 28 LSR reads + 28 THR writes, port I/O exits to user space"},
 	"compute": {0, 0, "pure ALU"},
-	"disk": {25, 25, "per sector read 8 (6 outs, 1 status in, and the rep insw as one exit: KVM batches string I/O to user space " +
-		"up to a page), written 9, read back 8 (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
+	"disk": {280, 280, "per sector read 8 (6 outs, 1 status in, and the rep insw as one exit: KVM's emulator reads a string in ahead, " +
+		"up to a page), written 264 (6 outs, 2 status ins, and the rep outsw as 256 exits: the emulator's em_out hands user space one " +
+		"element at a time), read back 8 (measured on kvm_amd in scripts/kvm-nested.sh; PVM runs the same emulator code, not measured there)"},
 	"streaming": {176, 176, "per boot: the program's 10 sectors at 8 each (6 outs, 1 status in, the rep insw as one exit) and its " +
 		"48-byte console line at 2 a byte (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
 	"io":         {1, 1, "one out to port 0x80"},
@@ -292,15 +293,24 @@ func TestStepMatchesNative(t *testing.T) {
 			defer nat.Close()
 			disarm := watch(t, v, testWatchdog)
 			defer disarm()
+			spanned := 0
 			for i := 0; i < 400; i++ {
+				// mov to SS blocks the single-step trap on hardware
+				// assist: one kvm step, two native ones (hwquirks.go).
+				span := v.StepSpans(uint32(v.regs.RIP))
 				ks, err := v.Step()
 				if err != nil {
 					t.Fatal(err)
 				}
 				failIfWatchdog(t, ks)
-				ns, err := nat.Step()
-				if err != nil {
-					t.Fatal(err)
+				var ns vmm.Stop
+				for j := 0; j < span && ns.Kind == vmm.StopNone; j++ {
+					if ns, err = nat.Step(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if span > 1 {
+					spanned++
 				}
 				if ks.Kind != ns.Kind || ks.PC != ns.PC {
 					t.Fatalf("step %d: kvm %s (%s), native %s", i, ks, v.Disasm(ks.PC), ns)
@@ -308,6 +318,11 @@ func TestStepMatchesNative(t *testing.T) {
 				if ks.Kind != vmm.StopNone {
 					break
 				}
+			}
+			if name == "syscall" && v.Flavour.Hardware() && spanned == 0 {
+				// syscall reloads SS at its 55th step (hello only after
+				// its 400th); that step must have spanned.
+				t.Errorf("no step spanned a mov to SS on %s", v.Flavour.Name)
 			}
 		})
 	}
@@ -462,6 +477,14 @@ func TestCrashReports(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runKVM(t, flat(t, c.code), "", vmm.Config{})
+			if c.name == "triple fault" && HostFlavour().Name == FlavourSVM {
+				// AMD-V loses the state at a shutdown (hwquirks.go): the
+				// report gives the entry, the first instruction.
+				c.insn = "mov $0x44332211,%eax"
+				if !strings.Contains(r.Stop.Reason, "registers at the fault are lost") || r.Stop.PC != flatBase {
+					t.Errorf("stop %+v", r.Stop)
+				}
+			}
 			if r.Stop.Kind != vmm.StopCrash || !strings.Contains(r.Stop.Reason, c.why) || !strings.Contains(r.Stop.Reason, "eip=") || !strings.Contains(r.Stop.Insn, c.insn) {
 				t.Errorf("stop %+v", r.Stop)
 			}
