@@ -164,7 +164,7 @@ set +e
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -cpu "$cpu" -m "$mem" -smp 1 -nographic -no-reboot \
 	-kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 quiet panic=-1 mitigations=off" \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
 	-virtfs "local,path=$root,mount_tag=repo,security_model=none" \
 	-nic none -device virtio-rng-pci </dev/null 2>&1 | tee "$log"
 qrc=${PIPESTATUS[0]}
