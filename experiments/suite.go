@@ -208,6 +208,10 @@ type LitCell struct {
 	Paper float64 `json:"paper,omitempty"`
 	Ratio float64 `json:"ratio,omitempty"`
 	Why   string  `json:"why,omitempty"` // why the cell is empty
+	// Source is what measured a VT-x (kvm) cell's counts: the KVM
+	// flavour note of its run (AMD-V or VT-x, and whether that hardware
+	// assist was itself emulated, as in scripts/kvm-nested.sh).
+	Source string `json:"source,omitempty"`
 }
 
 // Within2x says whether the cell lies within a factor 2 of the paper's.
@@ -460,7 +464,11 @@ func literatureRow(res *Results, lo *Pass, pr PaperRow, p *Profile, dn uint64) L
 	}
 	switch kvmFlavour {
 	case "vmx", "svm":
-		row.Cells = append(row.Cells, cell(ColVTx, "kvm", own, pr.HW))
+		c := cell(ColVTx, "kvm", own, pr.HW)
+		if r := findRun(res.Runs, pr.Workload, "kvm"); r != nil {
+			c.Source = kvmSource(r)
+		}
+		row.Cells = append(row.Cells, c)
 	case "":
 		row.Cells = append(row.Cells, LitCell{Column: ColVTx, Strategy: "kvm", Paper: pr.HW, Why: "no hardware-assisted KVM here"})
 	default:
@@ -496,6 +504,37 @@ func literatureRow(res *Results, lo *Pass, pr PaperRow, p *Profile, dn uint64) L
 	return row
 }
 
+// kvmSource is what ran a kvm run: its flavour note ("KVM flavour svm:
+// AMD-V (kvm_amd: hardware-assisted)...", hwassist's Describe), else the
+// bare flavour.
+func kvmSource(r *Run) string {
+	for _, n := range r.Notes {
+		if rest, ok := strings.CutPrefix(n, "KVM flavour "+r.Flavour+": "); ok {
+			return rest
+		}
+	}
+	return "KVM flavour " + r.Flavour
+}
+
+// hwSourceNote says, once, what filled the VT-x (kvm) column, when it is
+// not simply Intel VT-x on the host's own CPU: the column holds any
+// hardware assist, and AMD-V, or hardware assist emulated by QEMU (the
+// nested rig), must be named where the figures are read.
+func hwSourceNote(rows []LiteratureRow) string {
+	for _, r := range rows {
+		c := r.Cell(ColVTx)
+		if c == nil || !c.OK || c.Source == "" {
+			continue
+		}
+		if strings.HasPrefix(c.Source, "VT-x") && !strings.Contains(c.Source, "QEMU") {
+			return ""
+		}
+		return "The " + ColVTx + " column's counts come from " + c.Source + ": the column holds any hardware-assisted KVM, " +
+			"and its cycles are those counts priced by the profile, not times measured here.\n"
+	}
+	return ""
+}
+
 // litColumns are the columns the report prints, in order.
 var litColumns = []string{ColNative, ColBT, ColVTx, ColVTxModel, ColPVM, ColTrap, ColPV}
 
@@ -509,7 +548,9 @@ func FormatLiterature(rows []LiteratureRow, p *Profile, n1, n2 uint64) string {
 	b.WriteString("P = prediction (no unit cost came from any cell of the paper's table), B = borrowed (one came from another\n")
 	b.WriteString("row of the table), E = echo (one came from the cell's own row); the breakdown names them.\n")
 	b.WriteString("(×r) is virtsim / paper. The VT-x (modeled) column is native's counts classified by hwassist/vtx and priced\n")
-	b.WriteString("with VM exit costs: a model, not a measurement.\n\n")
+	b.WriteString("with VM exit costs: a model, not a measurement.\n")
+	b.WriteString(hwSourceNote(rows))
+	b.WriteString("\n")
 	cols := usedColumns(rows)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	writeHeader(tw, "benchmark\tworkload\t", cols)
@@ -727,7 +768,9 @@ func FormatMacro(rows []LiteratureRow, macros []MacroRow) string {
 	var b strings.Builder
 	b.WriteString("Adams & Agesen macro-benchmarks, per round: the paper's P4 seconds converted to cycles at its clock, beside\n")
 	b.WriteString("virtsim's MODELED cycles per round (same model and labels as above). A toy kernel's round is far cheaper than\n")
-	b.WriteString("Linux's, so compare the slowdowns (a column over its native), not the cycles.\n\n")
+	b.WriteString("Linux's, so compare the slowdowns (a column over its native), not the cycles.\n")
+	b.WriteString(hwSourceNote(rows))
+	b.WriteString("\n")
 	cols := usedColumns(rows)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	writeHeader(tw, "benchmark\t", cols)

@@ -124,6 +124,46 @@ func TestLiteratureReport(t *testing.T) {
 	}
 }
 
+// Hardware-assisted KVM fills the VT-x (kvm) column whatever its vendor,
+// and the report says what it was: AMD-V here, emulated by QEMU as in the
+// nested rig (scripts/kvm-nested.sh), from the run's flavour note.
+func TestLiteratureNamesTheHardwareAssist(t *testing.T) {
+	note := "AMD-V (kvm_amd: hardware-assisted); this host is a QEMU machine without KVM below it (no kvm-clock): QEMU's TCG emulates the CPU"
+	at := func(n uint64) []Run {
+		c := func(cause, mech string) CountRow { return CountRow{Cause: cause, Mechanism: mech, Count: n} }
+		k := suiteRun("io-in", "kvm", "svm", 0, c("io/in:0x80", "vmexit"))
+		k.Notes = []string{"KVM flavour svm: " + note}
+		return []Run{
+			suiteRun("io-in", "native", "", 5*n, c("io/in:0x80", "machine")),
+			suiteRun("io-in", "bt", "", 5*n, c("io/in:0x80", "callout")),
+			k,
+		}
+	}
+	res := &Results{Runs: at(5000), Config: BenchConfig{SuiteN: 5000}, Passes: []Pass{{N: 1000, Runs: at(1000)}}}
+	rows, err := LiteratureReport(res, suiteProfile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in *LiteratureRow
+	for i := range rows {
+		if rows[i].Paper.Name == "in" {
+			in = &rows[i]
+		}
+	}
+	if c := in.Cell(ColVTx); c == nil || !c.OK || c.Cycles != 7000 || c.Source != note || in.HWColumn != ColVTx {
+		t.Fatalf("in: VT-x (kvm) cell %+v, hw column %q", c, in.HWColumn)
+	}
+	out := FormatLiterature(rows, suiteProfile(), 1000, 5000)
+	if !strings.Contains(out, "The VT-x (kvm) column's counts come from "+note) {
+		t.Errorf("the report does not name the hardware assist:\n%s", out)
+	}
+	// Intel VT-x on the host's own CPU needs no such line.
+	in.Cell(ColVTx).Source = "VT-x (kvm_intel: hardware-assisted)"
+	if out := FormatLiterature(rows, suiteProfile(), 1000, 5000); strings.Contains(out, "column's counts come from") {
+		t.Errorf("a note for plain VT-x:\n%s", out)
+	}
+}
+
 func TestCalibrationProfile(t *testing.T) {
 	base := mustProfile(t, "modern")
 	cal := &Calibration{MHz: 2000, Measurements: []Measurement{
