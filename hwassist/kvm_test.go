@@ -160,6 +160,9 @@ func TestKVMPagingMatchesNative(t *testing.T) {
 				if _, ok := got.Counters["kvm/pf_taken"]; !ok {
 					t.Errorf("no kvm/pf_taken beside the exits: %v", got.Counters)
 				}
+				if _, ok := got.Counters[CounterNestedPaging]; !ok && HostFlavour().Hardware() {
+					t.Errorf("no %s on %s: %v", CounterNestedPaging, got.Flavour, got.Counters)
+				}
 			})
 		}
 	}

@@ -54,3 +54,42 @@ func readHost(cpuFlags []string) (kind, why string) {
 	cs, _ := os.ReadFile("/sys/devices/system/clocksource/clocksource0/available_clocksource")
 	return detectHost(cpuFlags, string(vendor), strings.TrimSpace(string(cs)))
 }
+
+// CounterNestedPaging is the Result counter that says whether KVM used
+// nested paging (EPT on VT-x, NPT on AMD-V) for the run: 1 yes, 0 no
+// (KVM's shadow MMU); absent when it could not be told (PVM, or no module
+// parameter to read). With it a guest's page faults, CR3 loads and invlpg
+// never leave guest mode; without it they exit to KVM, which shadows the
+// guest's page tables as trap does in user space.
+const CounterNestedPaging = "kvm-nested-paging"
+
+// parseTDP reads a kvm_intel ept or kvm_amd npt module parameter ("Y",
+// "N", "1", "0").
+func parseTDP(param string) (on, ok bool) {
+	switch strings.TrimSpace(param) {
+	case "Y", "y", "1":
+		return true, true
+	case "N", "n", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// nestedPaging reads whether this host's KVM uses nested paging, from the
+// vendor module's parameter (ok false when there is none to read).
+func nestedPaging(f FlavourInfo) (on, ok bool) {
+	var p string
+	switch f.Name {
+	case FlavourVMX:
+		p = "/sys/module/kvm_intel/parameters/ept"
+	case FlavourSVM:
+		p = "/sys/module/kvm_amd/parameters/npt"
+	default:
+		return false, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false, false
+	}
+	return parseTDP(string(b))
+}

@@ -247,3 +247,12 @@ func TestDetectHost(t *testing.T) {
 		t.Error("PVM is not emulated hardware assist")
 	}
 }
+
+func TestParseTDP(t *testing.T) {
+	for in, want := range map[string][2]bool{"Y\n": {true, true}, "N\n": {false, true}, "1": {true, true}, "0\n": {false, true}, "": {false, false}, "maybe": {false, false}} {
+		on, ok := parseTDP(in)
+		if on != want[0] || ok != want[1] {
+			t.Errorf("parseTDP(%q) = %v, %v; want %v, %v", in, on, ok, want[0], want[1])
+		}
+	}
+}
