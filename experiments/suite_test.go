@@ -131,12 +131,20 @@ func TestLiteratureNamesTheHardwareAssist(t *testing.T) {
 	note := "AMD-V (kvm_amd: hardware-assisted); this host is a QEMU machine without KVM below it (no kvm-clock): QEMU's TCG emulates the CPU"
 	at := func(n uint64) []Run {
 		c := func(cause, mech string) CountRow { return CountRow{Cause: cause, Mechanism: mech, Count: n} }
-		k := suiteRun("io-in", "kvm", "svm", 0, c("io/in:0x80", "vmexit"))
+		k := suiteRun("io-in", "kvm", "svm", 5*n, c("io/in:0x80", "vmexit"))
 		k.Notes = []string{"KVM flavour svm: " + note}
+		// The system call runs in guest mode: the kvm run sees nothing
+		// of it (its guest instructions are native's, as the runner
+		// fills them in).
+		ks := suiteRun("sysenter", "kvm", "svm", 10*n)
+		ks.Notes = k.Notes
 		return []Run{
 			suiteRun("io-in", "native", "", 5*n, c("io/in:0x80", "machine")),
 			suiteRun("io-in", "bt", "", 5*n, c("io/in:0x80", "callout")),
 			k,
+			suiteRun("sysenter", "native", "", 10*n, c("int/0x80", "machine")),
+			suiteRun("sysenter", "bt", "", 10*n, c("int/0x80", "trap")),
+			ks,
 		}
 	}
 	res := &Results{Runs: at(5000), Config: BenchConfig{SuiteN: 5000}, Passes: []Pass{{N: 1000, Runs: at(1000)}}}
@@ -144,14 +152,23 @@ func TestLiteratureNamesTheHardwareAssist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var in *LiteratureRow
+	var in, sys *LiteratureRow
 	for i := range rows {
-		if rows[i].Paper.Name == "in" {
+		switch rows[i].Paper.Name {
+		case "in":
 			in = &rows[i]
+		case "syscall":
+			sys = &rows[i]
 		}
 	}
-	if c := in.Cell(ColVTx); c == nil || !c.OK || c.Cycles != 7000 || c.Source != note || in.HWColumn != ColVTx {
+	// in: the measured exit, its device work, native's instructions.
+	if c := in.Cell(ColVTx); c == nil || !c.OK || c.Cycles != 7005 || c.Source != note || in.HWColumn != ColVTx {
 		t.Fatalf("in: VT-x (kvm) cell %+v, hw column %q", c, in.HWColumn)
+	}
+	// syscall: no exit measured, and the int delivery the CPU does in guest
+	// mode is priced from native's count (310, as the modeled column).
+	if c := sys.Cell(ColVTx); c == nil || !c.OK || c.Cycles != 310 || sys.Cell(ColVTxModel).Cycles != 310 {
+		t.Fatalf("syscall: VT-x (kvm) cell %+v", c)
 	}
 	out := FormatLiterature(rows, suiteProfile(), 1000, 5000)
 	if !strings.Contains(out, "The VT-x (kvm) column's counts come from "+note) {
@@ -159,6 +176,7 @@ func TestLiteratureNamesTheHardwareAssist(t *testing.T) {
 	}
 	// Intel VT-x on the host's own CPU needs no such line.
 	in.Cell(ColVTx).Source = "VT-x (kvm_intel: hardware-assisted)"
+	sys.Cell(ColVTx).Source = in.Cell(ColVTx).Source
 	if out := FormatLiterature(rows, suiteProfile(), 1000, 5000); strings.Contains(out, "column's counts come from") {
 		t.Errorf("a note for plain VT-x:\n%s", out)
 	}
@@ -401,5 +419,30 @@ func TestVTxInput(t *testing.T) {
 				t.Errorf("nested=%v: %s %s = %d, want %d", c.nested, k.Cause, k.Mech, got.Counts[k], n)
 			}
 		}
+	}
+}
+
+// The bench table's modeled column prices hardware-assisted KVM with what
+// the CPU did in guest mode (native's count), not only its exits: a
+// system call under kvm/svm is not free.
+func TestModelHardwareKVM(t *testing.T) {
+	p := suiteProfile()
+	c := func(cause, mech string) CountRow { return CountRow{Cause: cause, Mechanism: mech, Count: 100} }
+	nat := suiteRun("sysenter", "native", "", 1000, c("int/0x80", "machine"), c("io/out:0xf4", "machine"))
+	k := suiteRun("sysenter", "kvm", "svm", 1000, c("io/out:0xf4", "vmexit"))
+	pvm := suiteRun("sysenter", "kvm", "pvm", 1000, c("io/out:0xf4", "vmexit"))
+	runs := []Run{nat, k, pvm}
+	for i := range runs {
+		m := p.ModelCounts(runs[i].ModelInput())
+		runs[i].Modeled = &m
+	}
+	own := runs[1].Modeled.Cycles
+	ModelHardwareKVM(runs, p)
+	// 100 int deliveries at 100 cycles each (the profile's int/* price).
+	if got := runs[1].Modeled.Cycles; got != own+100*100 {
+		t.Errorf("kvm/svm modeled %.0f cycles, want its own %.0f plus 100 int deliveries at 100", got, own)
+	}
+	if runs[2].Modeled.Cycles != p.ModelCounts(pvm.ModelInput()).Cycles {
+		t.Error("a PVM run repriced as hardware assist")
 	}
 }
