@@ -538,6 +538,12 @@ func literatureRow(res *Results, lo *Pass, pr PaperRow, p *Profile, dn uint64) L
 		c := cell(ColVTx, "kvm", hwIn, pr.HW)
 		if r := findRun(res.Runs, pr.Workload, "kvm"); r != nil {
 			c.Source = kvmSource(r)
+			switch v, ok := r.Counters["kvm-nested-paging"]; {
+			case ok && v == 1:
+				c.Source += "; with nested paging (EPT/NPT): the guest's page faults, CR3 loads and invlpg stay in guest mode, which the paper's first-generation VT-x could not do"
+			case ok:
+				c.Source += "; without nested paging (KVM's shadow MMU), as the paper's first-generation VT-x"
+			}
 		}
 		row.Cells = append(row.Cells, c)
 	case "":
@@ -587,18 +593,15 @@ func kvmSource(r *Run) string {
 	return "KVM flavour " + r.Flavour
 }
 
-// hwSourceNote says, once, what filled the VT-x (kvm) column, when it is
-// not simply Intel VT-x on the host's own CPU: the column holds any
-// hardware assist, and AMD-V, or hardware assist emulated by QEMU (the
-// nested rig), must be named where the figures are read.
+// hwSourceNote says, once, what filled the VT-x (kvm) column: the column
+// holds any hardware assist, and AMD-V, hardware assist emulated by QEMU
+// (the nested rig), or nested paging the paper's VT-x lacked must be named
+// where the figures are read.
 func hwSourceNote(rows []LiteratureRow) string {
 	for _, r := range rows {
 		c := r.Cell(ColVTx)
 		if c == nil || !c.OK || c.Source == "" {
 			continue
-		}
-		if strings.HasPrefix(c.Source, "VT-x") && !strings.Contains(c.Source, "QEMU") {
-			return ""
 		}
 		return "The " + ColVTx + " column's counts come from " + c.Source + ": the column holds any hardware-assisted KVM, " +
 			"and its cycles are those counts priced by the profile, not times measured here.\n"
