@@ -64,7 +64,8 @@ bench-all: deps
 # code (kvm_amd) inside a Linux guest of QEMU's TCG, which emulates SVM
 # with nested paging (scripts/kvm-nested.sh; README "KVM without /dev/kvm").
 # Not part of make test: it boots a kernel under full emulation (~20 s)
-# and runs hwassist's tests and every workload under kvm there (~5 min).
+# and runs hwassist's tests and every workload under kvm there (~5 min),
+# then boots again with KVM's shadow MMU (npt=0) for the paging laws.
 KVMNEST_TEST_RUN ?= .
 test-kvm-nested: build
 	$(GO) test -c -o .deps/kvmnest/bin/hwassist.test ./hwassist
@@ -77,6 +78,8 @@ test-kvm-nested: build
 	    cmp -s /tmp/k.out /tmp/n.out || { echo "$$w: kvm prints what native does not"; diff /tmp/n.out /tmp/k.out | head; exit 1; }; \
 	    echo "$$w: kvm output = native output"; \
 	  done'
+	KVMNEST_KVMAMD="nested=0 npt=0" ./scripts/kvm-nested.sh -t 600 \
+	  'cd hwassist && ../.deps/kvmnest/bin/hwassist.test -test.count=1 -test.v -test.run "TestKVMShadowMMULaws|TestKVMPagingMatchesNative"'
 
 clean:
 	rm -rf bin bench-out

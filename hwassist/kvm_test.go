@@ -602,3 +602,43 @@ func TestDiskStringIO(t *testing.T) {
 		t.Errorf("%d elements in %d exits: more than a page per exit", el, ex)
 	}
 }
+
+// kvmShadowLaw is, per iteration of a paging workload, what KVM's shadow
+// MMU counts when the host has no nested paging (kvm_amd npt=0, kvm_intel
+// ept=0): KVM's in-kernel counterpart of trap's shadow page tables.
+// Measured in scripts/kvm-nested.sh with KVMNEST_KVMAMD="nested=0 npt=0".
+var kvmShadowLaw = map[string]map[string]int{
+	// A true fault reflected to the guest (pf_guest); the handler's PTE
+	// write to a write-protected table, emulated (insn_emulation); its
+	// invlpg, which exits; the hidden fault that fills the shadow entry
+	// on the next touch (pf_fixed).
+	"pgfault": {"kvm/pf_guest": 1, "kvm/insn_emulation": 1, "kvm/invlpg": 1, "kvm/pf_fixed": 1},
+	// The PTE write (emulated), the invlpg, the hidden fault of the use.
+	"ptemod": {"kvm/pf_guest": 0, "kvm/insn_emulation": 1, "kvm/invlpg": 1, "kvm/pf_fixed": 1},
+	// A true fault only: the handler maps nothing.
+	"pftrue": {"kvm/pf_guest": 1, "kvm/insn_emulation": 0, "kvm/invlpg": 0, "kvm/pf_fixed": 0},
+}
+
+func TestKVMShadowMMULaws(t *testing.T) {
+	requireKVM(t)
+	f := HostFlavour()
+	if on, ok := nestedPaging(f); !f.Hardware() || !ok || on {
+		t.Skipf("needs hardware assist without nested paging (flavour %q, nested paging %v, known %v): run with kvm_amd npt=0 or kvm_intel ept=0 "+
+			"(make test-kvm-nested does, in its second boot)", f.Name, on, ok)
+	}
+	for name, law := range kvmShadowLaw {
+		t.Run(name, func(t *testing.T) {
+			img := load(t, name)
+			a := runKVM(t, img, "n=10", vmm.Config{})
+			b := runKVM(t, img, "n=20", vmm.Config{})
+			for c, want := range law {
+				if d := int(b.Counters[c]) - int(a.Counters[c]); d != 10*want {
+					t.Errorf("%s(20)-%s(10) = %d, want 10×%d\nn=10: %v\nn=20: %v", c, c, d, want, a.Counters, b.Counters)
+				}
+			}
+			if b.Counters[CounterNestedPaging] != 0 {
+				t.Errorf("%s = %d without nested paging", CounterNestedPaging, b.Counters[CounterNestedPaging])
+			}
+		})
+	}
+}
