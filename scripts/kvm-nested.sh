@@ -37,9 +37,14 @@
 #   KVMNEST_KVMAMD   kvm_amd parameters (default "nested=0 npt=1")
 #   KVMNEST_MEM      guest memory (default 2G)
 #   KVMNEST_KEEP=1   keep the initramfs build directory
+#   KVMNEST_REPO     the checkout to share as /repo (default: this script's)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cache="$root/.deps/kvmnest"
+# The kernel cache lives beside this script; the shared repository is
+# this one unless KVMNEST_REPO names another checkout (a worktree using
+# this script from elsewhere).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "${KVMNEST_REPO:-$here}" && pwd)"
+cache="$here/.deps/kvmnest"
 timeout_s="${KVMNEST_TIMEOUT:-900}"
 cpu="${KVMNEST_CPU:-qemu64,+svm,+npt}"
 kvmamd="${KVMNEST_KVMAMD:-nested=0 npt=1}"
@@ -64,7 +69,7 @@ for tool in qemu-system-x86_64 apt-get dpkg-deb gzip ldd timeout; do
 done
 
 # 1. The kernel and busybox, once.
-mkdir -p "$cache/deb" "$cache/bin"
+mkdir -p "$cache/deb" "$root/.deps/kvmnest/bin"
 if [ ! -f "$cache/READY" ]; then
 	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 	[ -n "$kpkg" ] || die "apt-cache cannot name the kernel linux-image-amd64 depends on (apt-get update?)"
@@ -109,7 +114,7 @@ addmod() {
 for m in virtio_pci 9pnet_virtio 9p kvm kvm_amd; do addmod "$m"; done
 
 # Shared libraries of the executables the command may run.
-for exe in "$root"/bin/* "$cache"/bin/*; do
+for exe in "$root"/bin/* "$root"/.deps/kvmnest/bin/*; do
 	[ -f "$exe" ] && [ -x "$exe" ] || continue
 	ldd "$exe" 2>/dev/null | awk '/=> \// {print $3} /^\t\/.*ld-linux/ {print $1}' | while read -r lib; do
 		mkdir -p "$ir$(dirname "$lib")"
