@@ -137,6 +137,17 @@
 // costs), trap and pv. The winner compares bt with the measured VT-x
 // column when there is one, else the modeled one.
 //
+// A kvm run on hardware assist sees only the exits that reach virtsim;
+// what the CPU did in guest mode (int, iret, sysenter, #DE, with nested
+// paging every #PF, CR3 load and invlpg) and the exits KVM handled itself
+// leave no event. So the VT-x (kvm) cells and the bench table's kvm
+// modeled figure price HWInput: the causes the kvm run counted as
+// measured, every other cause from native's counts classified by
+// hwassist/vtx with the run's own nested paging (hwassist's
+// kvm-nested-paging counter). The column holds any hardware assist; when
+// it is not plain VT-x (AMD-V, or AMD-V emulated by QEMU's TCG in the rig
+// scripts/kvm-nested.sh) the report says so (LitCell.Source).
+//
 // The suite also runs the paper's macro-benchmark forkwait
 // (AdamsAgesenMacro, at n = SuiteN/10): MacroReport prices a fork/wait
 // round the same way and FormatMacro compares slowdowns (a column over its

@@ -403,6 +403,7 @@ func Matrix(o Options) (*Results, error) {
 		}
 		res.Runs = append(res.Runs, r)
 	}
+	ModelHardwareKVM(res.Runs, o.Profile)
 	res.Ratios()
 	return res, nil
 }

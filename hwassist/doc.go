@@ -58,9 +58,11 @@
 // debug-exit port 0xF4, the POST port 0x80, the 8254 PIT, the 8259 PIC
 // pair, the ATA disk and the block ring's ports (a native guest's ring
 // notification is a port write here: one exit per batch, as virtio's
-// doorbell). A rep ins/outs reaches user space in batches, as KVM's
-// emulator makes them: the kvm-string-io-exits and -elements counters
-// report them. The vCPU belongs to one OS thread, locked to its goroutine for the
+// doorbell). A rep ins/outs reaches user space as KVM's emulator hands it
+// over: a rep ins in batches (the emulator reads ahead up to a page; the
+// kvm-string-io-exits and -elements counters report them), a rep outs one
+// element per exit (its em_out passes a count of 1) — 256 exits for a
+// sector written by rep outsw, measured on kvm_amd. The vCPU belongs to one OS thread, locked to its goroutine for the
 // life of the VM: every vCPU ioctl runs there.
 //
 // # The exit loop
@@ -85,7 +87,10 @@
 // injected by the VMM and delivered by the CPU through the guest's IDT are
 // irq/N events with mechanism machine: the decision to inject rides on an
 // exit already counted. A triple fault is KVM_EXIT_SHUTDOWN: a crash, as
-// QEMU's -no-reboot makes it.
+// QEMU's -no-reboot makes it. On AMD-V KVM has INIT the vCPU by then, so
+// the report gives the state of the last entry instead of the lost one
+// (hwquirks.go, with the other difference hardware makes: a single step
+// over mov to SS runs two instructions).
 //
 // # PVM: KVM without the hardware
 //

@@ -82,6 +82,31 @@ func runNative(t testing.TB, img *guest.Image, args string, cfg vmm.Config) *vmm
 
 var goldenPath = filepath.Join("testdata", "kvm.golden")
 
+// checkKVMGolden compares a run with its record in the golden file. A
+// flavour the file holds no record of at all (kvm/vmx: no Intel host has
+// run these tests yet) is logged, not failed — the other assertions still
+// hold — since a flavour's counts can only be pinned by running -update on
+// a host that has it.
+func checkKVMGolden(t *testing.T, res *vmm.Result) {
+	t.Helper()
+	strategy := vmm.RecordOf(res).Key.Strategy
+	if !vmmtest.Updating() {
+		g, err := vmm.ReadGoldenFile(goldenPath)
+		if err != nil {
+			t.Fatalf("golden: %v", err)
+		}
+		pinned := false
+		for k := range g.Records {
+			pinned = pinned || k.Strategy == strategy
+		}
+		if !pinned {
+			t.Logf("%s holds no %s record: counts not pinned on this flavour (run go test -update here and review the diff)", goldenPath, strategy)
+			return
+		}
+	}
+	vmmtest.CheckGolden(t, goldenPath, res)
+}
+
 // Every workload prints under kvm exactly what it prints under native —
 // pgprobe included: KVM runs the guest kernel at its real CPL 0, so it
 // sees what bare metal shows — at two values of N. Two runs give the same
@@ -126,7 +151,7 @@ func TestKVMMatchesNative(t *testing.T) {
 				if !again.Counts.Equal(got.Counts) || again.Instructions != got.Instructions {
 					t.Errorf("a second run counted different events:\n%s\nvs\n%s", got.Counts.Format(), again.Counts.Format())
 				}
-				vmmtest.CheckGolden(t, goldenPath, got)
+				checkKVMGolden(t, got)
 			})
 		}
 	}
@@ -136,8 +161,8 @@ func TestKVMMatchesNative(t *testing.T) {
 // the hardware (EPT/NPT; PVM's shadow MMU in the host kernel), so they
 // print what native prints with no user-space exit for paging at all —
 // their page faults, CR3 loads, invlpg and PTE writes never reach virtsim —
-// and KVM's page-fault statistics are reported beside the exits. (Written
-// without /dev/kvm on the machine it was developed on: it skips there.)
+// and KVM's page-fault statistics are reported beside the exits. Pinned
+// on svm in the nested rig (scripts/kvm-nested.sh), with npt=1 and npt=0.
 func TestKVMPagingMatchesNative(t *testing.T) {
 	requireKVM(t)
 	for _, w := range guest.PagingCatalog() {
@@ -160,6 +185,17 @@ func TestKVMPagingMatchesNative(t *testing.T) {
 				if _, ok := got.Counters["kvm/pf_taken"]; !ok {
 					t.Errorf("no kvm/pf_taken beside the exits: %v", got.Counters)
 				}
+				if _, ok := got.Counters[CounterNestedPaging]; !ok && HostFlavour().Hardware() {
+					t.Errorf("no %s on %s: %v", CounterNestedPaging, got.Flavour, got.Counters)
+				}
+				// Exits to virtsim are the same with or without nested
+				// paging (only KVM's counters differ): one record per
+				// flavour.
+				again := runKVM(t, img, args, vmm.Config{Count: true})
+				if !again.Counts.Equal(got.Counts) {
+					t.Errorf("a second run counted different events:\n%s\nvs\n%s", got.Counts.Format(), again.Counts.Format())
+				}
+				checkKVMGolden(t, got)
 			})
 		}
 	}
@@ -172,8 +208,9 @@ var kvmLaw = map[string]struct {
 }{
 	"hello":   {56, 56, "each line: 28 LSR reads + 28 THR writes, port I/O exits to user space"},
 	"compute": {0, 0, "pure ALU"},
-	"disk": {25, 25, "per sector read 8 (6 outs, 1 status in, and the rep insw as one exit: KVM batches string I/O to user space " +
-		"up to a page), written 9, read back 8 (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
+	"disk": {280, 280, "per sector read 8 (6 outs, 1 status in, and the rep insw as one exit: KVM's emulator reads a string in ahead, " +
+		"up to a page), written 264 (6 outs, 2 status ins, and the rep outsw as 256 exits: the emulator's em_out hands user space one " +
+		"element at a time), read back 8 (measured on kvm_amd in scripts/kvm-nested.sh; PVM runs the same emulator code, not measured there)"},
 	"streaming": {176, 176, "per boot: the program's 10 sectors at 8 each (6 outs, 1 status in, the rep insw as one exit) and its " +
 		"48-byte console line at 2 a byte (expected from KVM's string-I/O batching; not yet measured on a host with /dev/kvm)"},
 	"io":         {1, 1, "one out to port 0x80"},
@@ -292,15 +329,24 @@ func TestStepMatchesNative(t *testing.T) {
 			defer nat.Close()
 			disarm := watch(t, v, testWatchdog)
 			defer disarm()
+			spanned := 0
 			for i := 0; i < 400; i++ {
+				// mov to SS blocks the single-step trap on hardware
+				// assist: one kvm step, two native ones (hwquirks.go).
+				span := v.StepSpans(uint32(v.regs.RIP))
 				ks, err := v.Step()
 				if err != nil {
 					t.Fatal(err)
 				}
 				failIfWatchdog(t, ks)
-				ns, err := nat.Step()
-				if err != nil {
-					t.Fatal(err)
+				var ns vmm.Stop
+				for j := 0; j < span && ns.Kind == vmm.StopNone; j++ {
+					if ns, err = nat.Step(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if span > 1 {
+					spanned++
 				}
 				if ks.Kind != ns.Kind || ks.PC != ns.PC {
 					t.Fatalf("step %d: kvm %s (%s), native %s", i, ks, v.Disasm(ks.PC), ns)
@@ -308,6 +354,11 @@ func TestStepMatchesNative(t *testing.T) {
 				if ks.Kind != vmm.StopNone {
 					break
 				}
+			}
+			if name == "syscall" && v.Flavour.Hardware() && spanned == 0 {
+				// syscall reloads SS at its 55th step (hello only after
+				// its 400th); that step must have spanned.
+				t.Errorf("no step spanned a mov to SS on %s", v.Flavour.Name)
 			}
 		})
 	}
@@ -462,6 +513,14 @@ func TestCrashReports(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runKVM(t, flat(t, c.code), "", vmm.Config{})
+			if c.name == "triple fault" && HostFlavour().Name == FlavourSVM {
+				// AMD-V loses the state at a shutdown (hwquirks.go): the
+				// report gives the entry, the first instruction.
+				c.insn = "mov $0x44332211,%eax"
+				if !strings.Contains(r.Stop.Reason, "registers at the fault are lost") || r.Stop.PC != flatBase {
+					t.Errorf("stop %+v", r.Stop)
+				}
+			}
 			if r.Stop.Kind != vmm.StopCrash || !strings.Contains(r.Stop.Reason, c.why) || !strings.Contains(r.Stop.Reason, "eip=") || !strings.Contains(r.Stop.Insn, c.insn) {
 				t.Errorf("stop %+v", r.Stop)
 			}
@@ -574,5 +633,45 @@ func TestDiskStringIO(t *testing.T) {
 	t.Logf("string I/O: %d exits carried %d elements (%d words moved by rep insw/outsw in all)", ex, el, (1+3*4)*256)
 	if el > 0 && el > ex*2048 {
 		t.Errorf("%d elements in %d exits: more than a page per exit", el, ex)
+	}
+}
+
+// kvmShadowLaw is, per iteration of a paging workload, what KVM's shadow
+// MMU counts when the host has no nested paging (kvm_amd npt=0, kvm_intel
+// ept=0): KVM's in-kernel counterpart of trap's shadow page tables.
+// Measured in scripts/kvm-nested.sh with KVMNEST_KVMAMD="nested=0 npt=0".
+var kvmShadowLaw = map[string]map[string]int{
+	// A true fault reflected to the guest (pf_guest); the handler's PTE
+	// write to a write-protected table, emulated (insn_emulation); its
+	// invlpg, which exits; the hidden fault that fills the shadow entry
+	// on the next touch (pf_fixed).
+	"pgfault": {"kvm/pf_guest": 1, "kvm/insn_emulation": 1, "kvm/invlpg": 1, "kvm/pf_fixed": 1},
+	// The PTE write (emulated), the invlpg, the hidden fault of the use.
+	"ptemod": {"kvm/pf_guest": 0, "kvm/insn_emulation": 1, "kvm/invlpg": 1, "kvm/pf_fixed": 1},
+	// A true fault only: the handler maps nothing.
+	"pftrue": {"kvm/pf_guest": 1, "kvm/insn_emulation": 0, "kvm/invlpg": 0, "kvm/pf_fixed": 0},
+}
+
+func TestKVMShadowMMULaws(t *testing.T) {
+	requireKVM(t)
+	f := HostFlavour()
+	if on, ok := nestedPaging(f); !f.Hardware() || !ok || on {
+		t.Skipf("needs hardware assist without nested paging (flavour %q, nested paging %v, known %v): run with kvm_amd npt=0 or kvm_intel ept=0 "+
+			"(make test-kvm-nested does, in its second boot)", f.Name, on, ok)
+	}
+	for name, law := range kvmShadowLaw {
+		t.Run(name, func(t *testing.T) {
+			img := load(t, name)
+			a := runKVM(t, img, "n=10", vmm.Config{})
+			b := runKVM(t, img, "n=20", vmm.Config{})
+			for c, want := range law {
+				if d := int(b.Counters[c]) - int(a.Counters[c]); d != 10*want {
+					t.Errorf("%s(20)-%s(10) = %d, want 10×%d\nn=10: %v\nn=20: %v", c, c, d, want, a.Counters, b.Counters)
+				}
+			}
+			if b.Counters[CounterNestedPaging] != 0 {
+				t.Errorf("%s = %d without nested paging", CounterNestedPaging, b.Counters[CounterNestedPaging])
+			}
+		})
 	}
 }

@@ -57,7 +57,9 @@ func (v *VM) RunToExit() (vmm.Stop, error) { return v.loop(modeToExit) }
 
 // Step executes one guest instruction, single-stepped by KVM
 // (KVM_GUESTDBG_SINGLESTEP). An instruction that exits to user space (port
-// I/O, hlt, an emulated instruction) is one step including its exit.
+// I/O, hlt, an emulated instruction) is one step including its exit. On
+// hardware assist a step over mov to SS or pop SS runs the next
+// instruction too: they block the single-step trap (StepSpans).
 func (v *VM) Step() (vmm.Stop, error) { return v.loop(modeStep) }
 
 func (v *VM) loop(mode runMode) (stop vmm.Stop, err error) {
@@ -113,6 +115,7 @@ func (v *VM) loopOnThread(mode runMode) (vmm.Stop, error) {
 		if err := v.prepareEntry(); err != nil {
 			return v.stop, err
 		}
+		v.entryRegs = v.regs
 		v.inRun.Store(true)
 		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(v.vcpuFD), kvmRun, 0)
 		v.inRun.Store(false)
@@ -553,6 +556,13 @@ func (v *VM) crash(pc uint32, format string, a ...any) {
 // and the decoded instruction at pc.
 func (v *VM) crashCPU(c *kvmCPU, pc uint32, format string, a ...any) {
 	if v.stop.Kind != vmm.StopNone {
+		return
+	}
+	if v.Flavour.Name == FlavourSVM && initState(c.regs, c.sregs) {
+		// KVM reset the vCPU at the crash (hwquirks.go): report where
+		// the guest was last entered instead.
+		pc = uint32(v.entryRegs.RIP)
+		v.stop = vmm.Stop{Kind: vmm.StopCrash, Reason: fmt.Sprintf(format, a...) + "; " + stateLost(v.entryRegs), PC: pc, Insn: v.Disasm(pc)}
 		return
 	}
 	v.stop = vmm.Stop{Kind: vmm.StopCrash, Reason: fmt.Sprintf(format, a...) + "; " + regsReport(c), PC: pc, Insn: v.Disasm(pc)}

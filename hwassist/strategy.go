@@ -76,6 +76,12 @@ func (v *VM) Result() *vmm.Result {
 			r.Counters[name] = n
 		}
 	}
+	if on, ok := nestedPaging(v.Flavour); ok {
+		r.Counters[CounterNestedPaging] = 0
+		if on {
+			r.Counters[CounterNestedPaging] = 1
+		}
+	}
 	r.Notes = append([]string(nil), v.res.Notes...)
 	r.Notes = append(r.Notes, fmt.Sprintf("KVM flavour %s: %s", r.Flavour, v.Flavour.Describe()))
 	if v.Flavour.Name == FlavourPVM {

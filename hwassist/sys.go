@@ -28,6 +28,9 @@ type FlavourInfo struct {
 	// "svm"), "" when the CPU has none (as under PVM on these machines).
 	CPUFlag string
 	Why     string // one line: how the flavour was detected
+	// Host is where KVM itself runs (nesting.go): HostBare, HostNested,
+	// HostTCG or HostVM; HostWhy says it for people.
+	Host, HostWhy string
 }
 
 // Hardware reports whether the guest runs in the CPU's guest mode.
@@ -39,11 +42,22 @@ func (f FlavourInfo) Describe() string {
 	case FlavourPVM:
 		return "PVM (kvm_pvm: software virtualization; KVM's in-kernel emulator runs every 32-bit guest instruction)"
 	case FlavourVMX:
-		return "VT-x (kvm_intel: hardware-assisted)"
+		return "VT-x (kvm_intel: hardware-assisted)" + f.hostNote()
 	case FlavourSVM:
-		return "AMD-V (kvm_amd: hardware-assisted)"
+		return "AMD-V (kvm_amd: hardware-assisted)" + f.hostNote()
 	}
 	return "unknown"
+}
+
+// Emulated reports whether the hardware assist is itself emulated (QEMU's
+// TCG): exit counts are real, times are not.
+func (f FlavourInfo) Emulated() bool { return f.Hardware() && f.Host == HostTCG }
+
+func (f FlavourInfo) hostNote() string {
+	if f.HostWhy == "" {
+		return ""
+	}
+	return "; " + f.HostWhy
 }
 
 // detectFlavour decides the flavour from the facts a host shows: which KVM
@@ -99,7 +113,9 @@ func HostFlavour() FlavourInfo {
 			}
 		}
 	}
-	return detectFlavour(mods, flags)
+	f := detectFlavour(mods, flags)
+	f.Host, f.HostWhy = readHost(flags)
+	return f
 }
 
 // ErrUnavailable is wrapped by every error that says KVM cannot be used here.

@@ -220,3 +220,39 @@ func TestDescriptionNamesFlavourOnlyWhereAvailable(t *testing.T) {
 		t.Errorf("KVM runs here as %s, yet the description says %q", HostFlavour().Name, d)
 	}
 }
+
+// Where KVM runs, from what the rig (scripts/kvm-nested.sh), this
+// project's PVM machines and bare metal show.
+func TestDetectHost(t *testing.T) {
+	for _, c := range []struct {
+		flags, vendor, clocks string
+		want                  string
+	}{
+		{"fpu svm npt", "", "tsc hpet acpi_pm", HostBare},
+		{"fpu lahf_lm hypervisor svm npt", "QEMU\n", "tsc hpet acpi_pm", HostTCG}, // the rig
+		{"fpu hypervisor", "", "kvm-clock", HostNested},                           // the PVM machines (no DMI)
+		{"vmx hypervisor", "QEMU", "kvm-clock tsc hpet acpi_pm", HostNested},      // QEMU with KVM below
+		{"vmx hypervisor", "Microsoft Corporation", "hyperv_clocksource_tsc_page acpi_pm", HostVM},
+	} {
+		kind, why := detectHost(strings.Fields(c.flags), c.vendor, c.clocks)
+		if kind != c.want || (kind != HostBare) != (why != "") {
+			t.Errorf("flags %q vendor %q clocks %q: %q (%s), want %q", c.flags, c.vendor, c.clocks, kind, why, c.want)
+		}
+	}
+	f := FlavourInfo{Name: FlavourSVM, Host: HostTCG, HostWhy: "emulated"}
+	if !f.Emulated() || !strings.HasPrefix(f.Describe(), "AMD-V (kvm_amd: hardware-assisted); emulated") {
+		t.Errorf("%v %q", f.Emulated(), f.Describe())
+	}
+	if (FlavourInfo{Name: FlavourPVM, Host: HostTCG}).Emulated() {
+		t.Error("PVM is not emulated hardware assist")
+	}
+}
+
+func TestParseTDP(t *testing.T) {
+	for in, want := range map[string][2]bool{"Y\n": {true, true}, "N\n": {false, true}, "1": {true, true}, "0\n": {false, true}, "": {false, false}, "maybe": {false, false}} {
+		on, ok := parseTDP(in)
+		if on != want[0] || ok != want[1] {
+			t.Errorf("parseTDP(%q) = %v, %v; want %v, %v", in, on, ok, want[0], want[1])
+		}
+	}
+}

@@ -49,6 +49,7 @@ type VM struct {
 
 	// Exit-loop state (vCPU thread only).
 	regs      kvmRegs    // the general registers at the last exit (kvm_run's synchronised copy)
+	entryRegs kvmRegs    // the general registers at the last entry (crash reports on AMD-V: hwquirks.go)
 	cs        kvmSegment // CS at the last exit: its RPL is the CPL
 	shadow    bool       // an interrupt shadow (sti, mov/pop ss) at the last exit
 	res       vmm.Result

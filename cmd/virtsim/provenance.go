@@ -21,6 +21,15 @@ func init() {
 		}
 		return f.Name, nil
 	})
+	// Where KVM itself runs: a results set from the nested rig
+	// (scripts/kvm-nested.sh) says its hardware assist was emulated.
+	experiments.RegisterProvenance("kvm-host", func() (string, error) {
+		f := hwassist.HostFlavour()
+		if f.Host == hwassist.HostBare {
+			return "bare metal (the CPU shows no hypervisor)", nil
+		}
+		return f.Host + ": " + f.HostWhy, nil
+	})
 }
 
 // withProvenance renders one run's result as indented JSON with this

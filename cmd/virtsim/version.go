@@ -29,6 +29,8 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	kvm := p.KVMFlavour
 	if kvm == "" {
 		kvm = "unavailable: " + hwassist.HostFlavour().Why
+	} else {
+		kvm += ": " + hwassist.HostFlavour().Describe()
 	}
 	fmt.Fprintf(stdout, "virtsim %s\n", p.Commit)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
