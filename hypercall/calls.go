@@ -91,6 +91,7 @@ func (p *VMM) hypercall(tr vmm.Trap) {
 		p.wait(tr.RetEIP)
 	default:
 		p.leave(tr.RetEIP)
+		p.armFast(tr.PC, nr, a, out)
 	}
 }
 

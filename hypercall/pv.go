@@ -50,6 +50,10 @@ type VMM struct {
 	counters   map[string]uint64
 	audit      bool // --audit was asked for (nothing to audit under pv)
 	pg         directPaging
+	// The POST-port hypercalls performed in C (fast.go).
+	fastOK  bool
+	fast    []fastCall
+	fastBuf []unicorn.FastSite
 }
 
 // New boots a PV image under the paravirtual VMM.
@@ -75,6 +79,8 @@ func NewVMM(img *guest.Image, cfg vmm.Config) (*VMM, error) {
 		t.Close()
 		return nil, fmt.Errorf("pv: %w", err)
 	}
+	p.fastOK = true
+	p.E.OnFast(p.fastDone)
 	return p, nil
 }
 

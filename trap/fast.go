@@ -76,18 +76,10 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 		!t.QuietResume() {
 		return
 	}
-	cs := t.cpu.Seg(CS)
-	if cs.Desc.Base != 0 || x86.SelTI(cs.Sel) {
+	s, ok := t.FastSiteAt(pc, out.Inst.Len)
+	if !ok || (op == x86asm.OUT && out.Cause != vmm.CauseOut(guest.PortPOST)) || !t.TimeIdle() {
 		return
 	}
-	var code [2]byte
-	if err := t.ReadMem(pc, code[:out.Inst.Len]); err != nil || unicorn.FastLen(code) != out.Inst.Len {
-		return
-	}
-	if (op == x86asm.OUT && out.Cause != vmm.CauseOut(guest.PortPOST)) || !t.TimeIdle() {
-		return
-	}
-	s := unicorn.FastSite{EIP: pc, CS: cs.Sel, CR0: t.Reg(unicorn.CR0), CR3: t.Reg(unicorn.CR3), Phys: pc, Code: code}
 	found := false
 	for i := range t.fast {
 		if t.fast[i].site == s {
@@ -96,17 +88,10 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 		}
 	}
 	if !found {
-		if op != x86asm.OUT && !t.fastHooked[pc] {
-			// cli and sti: taken before they trap (an OUT site has the
-			// machine's hook already).
-			if err := t.HookFastSite(pc); err != nil {
-				t.Fail(err)
-				return
-			}
-			if t.fastHooked == nil {
-				t.fastHooked = map[uint32]bool{}
-			}
-			t.fastHooked[pc] = true
+		// cli and sti: taken before they trap (an OUT site has the
+		// machine's hook already).
+		if op != x86asm.OUT && !t.HookFast(pc) {
+			return
 		}
 		if len(t.fast) == unicorn.FastSites {
 			t.fast = t.fast[1:]
@@ -121,6 +106,47 @@ func (t *VMM) armFast(pc uint32, out Outcome, mech vmm.Mechanism) {
 		sites = append(sites, f.site)
 	}
 	t.fastBuf = sites
+	t.ArmFastSites(sites)
+}
+
+// FastSiteAt describes the n-byte instruction at pc for the C side
+// (vmm/unicorn's fast_cgo.go) under the real CS, CR0 and CR3 of now, if C
+// could take it there: CS has base 0 in the real GDT (so EIP is the linear
+// address; the caller knows the guest does not page, so that is the
+// physical one) and the bytes are one of the instructions C emulates.
+func (t *VMM) FastSiteAt(pc uint32, n int) (unicorn.FastSite, bool) {
+	cs := t.cpu.Seg(CS)
+	if cs.Desc.Base != 0 || x86.SelTI(cs.Sel) || n < 1 || n > 2 {
+		return unicorn.FastSite{}, false
+	}
+	var code [2]byte
+	if err := t.ReadMem(pc, code[:n]); err != nil || unicorn.FastLen(code) != n {
+		return unicorn.FastSite{}, false
+	}
+	return unicorn.FastSite{EIP: pc, CS: cs.Sel, CR0: t.Reg(unicorn.CR0), CR3: t.Reg(unicorn.CR3), Phys: pc, Code: code}, true
+}
+
+// HookFast gives the C side the instruction at pc before it runs
+// (Machine.HookFastSite), once per site; false if that failed (the run
+// fails with the reason).
+func (t *VMM) HookFast(pc uint32) bool {
+	if t.fastHooked[pc] {
+		return true
+	}
+	if err := t.HookFastSite(pc); err != nil {
+		t.Fail(err)
+		return false
+	}
+	if t.fastHooked == nil {
+		t.fastHooked = map[uint32]bool{}
+	}
+	t.fastHooked[pc] = true
+	return true
+}
+
+// ArmFastSites arms sites for the C side (Engine.ArmFast) with the virtual
+// IF, under the real GDT.
+func (t *VMM) ArmFastSites(sites []unicorn.FastSite) {
 	t.E.ArmFast(sites, t.V.IF, t.fastMode == fastMirror, realGDTAddr, gdtEntries*8-1)
 }
 

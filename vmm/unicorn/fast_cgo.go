@@ -32,14 +32,29 @@ import "unsafe"
 // FastSites is the number of sites C can hold armed at once.
 const FastSites = C.VS_FAST_SITES
 
-// FastSite is one instruction the C interrupt hook may emulate: at EIP
-// with real CS selector CS, under real CR0 and CR3, whose bytes lie at
+// FastSite is one instruction the C side may emulate: at EIP with real
+// CS selector CS, under real CR0 and CR3, whose bytes lie at
 // guest-physical address Phys: cli (FA), sti (FB) or out %al,$0x80
-// (E6 80), whose only effect is its event.
+// (E6 80), whose only effect is its event, or a paravirtual hypercall
+// stub's int $0x82 (CD 82) performing Call.
 type FastSite struct {
 	EIP, CR0, CR3, Phys uint32
 	CS                  uint16
 	Code                [2]byte
+	Call                FastCall
+}
+
+// FastCall is the hypercall a CD 82 site performs in C (hypercall's
+// fast.go): taken only while EAX, EBX and ECX hold these values (the call's
+// number and the arguments that select what it does), it leaves RetEAX in
+// EAX (and RetEDX in EDX if SetEDX), moves EIP past the int and clears the
+// guest-physical byte Clear (the shared-info page's pending flag) if
+// ClearSet.
+type FastCall struct {
+	EAX, EBX, ECX    uint32
+	RetEAX, RetEDX   uint32
+	SetEDX, ClearSet bool
+	Clear            uint32
 }
 
 // FastLen is the length of a FastSite's instruction, 0 if it is none of
@@ -48,7 +63,7 @@ func FastLen(code [2]byte) int {
 	switch {
 	case code[0] == 0xFA || code[0] == 0xFB:
 		return 1
-	case code == [2]byte{0xE6, 0x80}:
+	case code == [2]byte{0xE6, 0x80}, code == [2]byte{0xCD, 0x82}:
 		return 2
 	}
 	return 0
@@ -88,15 +103,29 @@ func (e *Engine) ArmFast(sites []FastSite, vif, mirror bool, gdt, gdtLimit uint3
 			continue
 		}
 		s := sites[i]
-		n := FastLen(s.Code)
-		b, ok := e.hostSpan(uint64(s.Phys), max(n, 1))
-		if !ok || n == 0 {
+		l := FastLen(s.Code)
+		b, ok := e.hostSpan(uint64(s.Phys), max(l, 1))
+		if !ok || l == 0 {
 			continue
 		}
+		st.clear = nil
+		if c := s.Call; c.ClearSet {
+			cb, ok := e.hostSpan(uint64(c.Clear), 1)
+			if !ok {
+				continue
+			}
+			// Safe: as for gdt above.
+			st.clear = (*C.uint8_t)(unsafe.Pointer(&cb[0]))
+		}
 		st.eip, st.cs, st.cr0, st.cr3 = C.uint32_t(s.EIP), C.uint32_t(s.CS), C.uint32_t(s.CR0), C.uint32_t(s.CR3)
+		st.eax, st.ebx, st.ecx = C.uint32_t(s.Call.EAX), C.uint32_t(s.Call.EBX), C.uint32_t(s.Call.ECX)
+		st.ret_eax, st.ret_edx, st.set_edx = C.uint32_t(s.Call.RetEAX), C.uint32_t(s.Call.RetEDX), 0
+		if s.Call.SetEDX {
+			st.set_edx = 1
+		}
 		// Safe: as for gdt above.
 		st.host = (*C.uint8_t)(unsafe.Pointer(&b[0]))
-		st.len = C.uint8_t(n)
+		st.len = C.uint8_t(l)
 		st.bytes[0], st.bytes[1] = C.uint8_t(s.Code[0]), C.uint8_t(s.Code[1])
 		st.gen = f.gen
 		n++

@@ -48,7 +48,33 @@ static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	virtsimUcCode((uintptr_t)ud, addr, size);
 }
 
-// cli, sti or out %al,$0x80 at an armed site (vs_fast in shim.h),
+// A hypercall at an armed stub (vs_fast_site's eax..clear), from its code
+// hook, before the int runs: the call the Go side performed there
+// (hypercall/fast.go) when EAX, EBX and ECX select it again, with the
+// same result. Returns 0 (nothing done) otherwise.
+static int vs_fast_hypercall(uc_engine *uc, vs_fast *f, vs_fast_site *st, uint32_t eip) {
+	int regs[3] = {UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX};
+	uint64_t v[3] = {0, 0, 0};
+	void *p[3] = {&v[0], &v[1], &v[2]};
+	if (uc_reg_read_batch(uc, regs, p, 3) != UC_ERR_OK || (uint32_t)v[0] != st->eax || (uint32_t)v[1] != st->ebx ||
+	    (uint32_t)v[2] != st->ecx) {
+		return 0;
+	}
+	uint64_t w[3] = {(uint64_t)eip + st->len, st->ret_eax, st->ret_edx};
+	int wregs[3] = {UC_X86_REG_EIP, UC_X86_REG_EAX, UC_X86_REG_EDX};
+	void *wp[3] = {&w[0], &w[1], &w[2]};
+	if (uc_reg_write_batch(uc, wregs, wp, st->set_edx ? 3 : 2) != UC_ERR_OK) {
+		return 0;
+	}
+	if (st->clear != NULL) {
+		*st->clear = 0;
+	}
+	st->count++;
+	f->events++;
+	return 1;
+}
+
+// cli, sti, out %al,$0x80 or a hypercall at an armed site (vs_fast in shim.h),
 // emulated here as the Go emulator would at virtual CPL 0
 // (trap/emulate_sys.go cliSti, emulate_io.go), from a code hook on the
 // site (from_code: before the instruction runs; the machine's hook on an
@@ -61,7 +87,8 @@ static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 // to record. Returns 0 (nothing done) unless every check passes: the site
 // is armed, EIP, CS, CR0 and CR3 are the armed ones, CS's descriptor in the
 // real GDT has base 0 (so EIP is the linear address the armed bytes were
-// found at) and the bytes are still there.
+// found at) and the bytes are still there. A hypercall is taken from its
+// code hook only (vs_fast_hypercall).
 static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int from_code, uint64_t addr) {
 	vs_fast *f = &s->fast;
 	int armed = 0;
@@ -84,7 +111,8 @@ static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int from_code, uint64_t ad
 	uint32_t eip = (uint32_t)v[0], cs = (uint32_t)v[1] & 0xFFFF;
 	for (int i = 0; i < VS_FAST_SITES; i++) {
 		vs_fast_site *st = &f->site[i];
-		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs || (!from_code && st->bytes[0] == 0xE6) ||
+		if (st->gen != f->gen || st->host == NULL || st->eip != eip || st->cs != cs ||
+		    (!from_code && st->bytes[0] != 0xFA && st->bytes[0] != 0xFB) ||
 		    st->cr0 != (uint32_t)v[3] || st->cr3 != (uint32_t)v[4] || st->host[0] != st->bytes[0] ||
 		    (st->len > 1 && st->host[1] != st->bytes[1])) {
 			continue;
@@ -96,6 +124,9 @@ static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int from_code, uint64_t ad
 		const uint8_t *d = f->gdt + idx * 8;
 		if (d[2] != 0 || d[3] != 0 || d[4] != 0 || d[7] != 0) {
 			return 0; // a base other than 0
+		}
+		if (st->bytes[0] == 0xCD) {
+			return vs_fast_hypercall(uc, f, st, eip);
 		}
 		int flag = st->bytes[0] == 0xFA || st->bytes[0] == 0xFB;
 		int on = st->bytes[0] == 0xFB;

@@ -154,8 +154,16 @@ typedef struct vs_fast_site {
 	const uint8_t *host; // its bytes in host-backed guest RAM
 	uint32_t gen;        // armed while equal to vs_fast.gen
 	uint8_t len;         // 1 (cli, sti) or 2 (out %al,$0x80)
-	uint8_t bytes[2];    // FA (cli), FB (sti) or E6 80 (out %al,$0x80)
+	uint8_t bytes[2];    // FA (cli), FB (sti), E6 80 (out %al,$0x80) or CD 82 (a hypercall stub's int $0x82)
 	uint64_t count;      // emulated in C since the last drain
+	// A hypercall (CD 82): taken only when EAX, EBX and ECX hold the call
+	// the Go side performed (number, port, size); its result goes to EAX
+	// (and EDX if set_edx), EIP moves past the int, and *clear (the
+	// shared-info pending flag) becomes 0.
+	uint32_t eax, ebx, ecx;
+	uint32_t ret_eax, ret_edx;
+	uint8_t set_edx;
+	uint8_t *clear;
 } vs_fast_site;
 typedef struct vs_fast {
 	uint32_t gen;        // bumped at every Go entry: disarms every site
