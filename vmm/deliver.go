@@ -263,6 +263,9 @@ type Transfer struct {
 	NoFrame  bool
 	InnerSS  uint16
 	InnerESP uint32
+	// soft: the machine's own delivery of an int n (tryDeliver), which
+	// the C side may take over afterwards (fast.go's armGate).
+	soft bool
 }
 
 // tryDeliver delivers one event through the loaded IDT, or returns the
@@ -313,7 +316,7 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 		Vector: vec, Handler: gate.Offset,
 		TargetSel: gate.Selector&^3 | uint16(newCPL), Target: target,
 		FrameCS: cs, FrameFlags: eflags, RetEIP: retEIP, Code: code, HasCode: hasErr,
-		NewFlags: newFlags, EventPC: eventPC,
+		NewFlags: newFlags, EventPC: eventPC, soft: soft,
 	})
 }
 
@@ -533,7 +536,9 @@ func (m *Machine) onLanding(addr uint64, size uint32) {
 	m.Complete(t.Handler)
 	if t.Landed != nil {
 		t.Landed()
+		return
 	}
+	m.armGate(g, esp, oldSS)
 }
 
 func newCPLOf(t Transfer) uint8 { return x86.SelRPL(t.TargetSel) }

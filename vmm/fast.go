@@ -1,6 +1,12 @@
 package vmm
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
 
 // Support for emulation the substrate does on its own between two entries
 // into Go (vmm/unicorn's fast_cgo.go: cli and sti under trap).
@@ -66,4 +72,92 @@ func (m *Machine) HookFastSite(pc uint32) error {
 		return fmt.Errorf("vmm: hook %#x: %w", pc, err)
 	}
 	return m.DropTranslations(uint64(pc), uint64(pc)+1)
+}
+
+// System calls delivered in C (issue 16).
+//
+// Under native a system call from ring 3 (int $0x80 through a DPL-3 gate
+// to a ring-0 handler) is the machine's delivery: Unicorn stops at the int
+// with an exception, the machine reads the gate, points GDTR at a copy of
+// the guest's GDT with a call gate appended, runs `lcall` from its
+// trampoline (Unicorn switches to the TSS's inner stack), and at the
+// landing rewrites the call frame into an interrupt frame (deliver.go):
+// two entries into Go per system call. The C side of the engine can run
+// the same steps (vmm/unicorn's FastGate) once the Go side has made one
+// such delivery and armed it with everything it read on the way: the
+// vector, the interrupted CS and SS, CR0 and CR3, IDTR and the gate's
+// bytes, GDTR and the guest's GDT (equal to the trampoline's copy), TR and
+// the TSS's inner stack, the trampoline's lcall. C delivers only while all
+// of that is unchanged (it compares registers and bytes at every int), so
+// it does exactly what the Go path would: the event counted (int/0xNN,
+// mechanism machine), GDTR, the frame, ESP, EFLAGS and EIP as the Go path
+// sets them. It is armed only when nothing else could happen on the way
+// (QuietResume: no counting pass, trace, pause, pending interrupt; TimeIdle:
+// no timer whose clock could enter Go between the int and the landing),
+// for a plain int n (vector >= 0x20, no error code, no task switch, no
+// paging, segments with base 0 whose Accessed bits are set already) under
+// the machine's own delivery (no VMM: native). Every Go entry disarms it;
+// one that comes between the int and the landing finishes the delivery in
+// Go (onFastGate hands it over as a pending gate).
+
+// armGate runs at the end of the landing of a delivery g made by the
+// machine (onLanding), with the inner stack pointer the landing found and
+// the interrupted SS from the call frame.
+func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
+	t := g.t
+	if !t.soft || t.HasCode || t.NoFrame || !g.swapped || g.cr3Swap || t.Vector < 0x20 || t.FrameCS&3 != 3 ||
+		m.VMMTrap != nil || !m.QuietResume() || !m.TimeIdle() {
+		return
+	}
+	idt, err1 := m.E.MMR(unicorn.IDTR)
+	tr, err2 := m.E.MMR(unicorn.TR)
+	if err1 != nil || err2 != nil || uint32(t.Vector)*8+7 > idt.Limit {
+		return
+	}
+	fg := unicorn.FastGate{Vec: uint32(t.Vector), CS: t.FrameCS & 0xFFFF, SS: oldSS & 0xFFFF,
+		CR0: m.reg(unicorn.CR0), CR3: m.reg(unicorn.CR3), IDT: idt, GDT: g.guestGDTR, TR: tr,
+		Gate: idt.Base + uint32(t.Vector)*8, CopyAt: gateGDTAddr, Stub: stubAddr, StubBytes: m.stub,
+		Landing: landingAddr, Handler: t.Handler}
+	if fg.CR0&x86.CR0PG != 0 || m.ReadMem(fg.Gate, fg.GateBytes[:]) != nil || m.ReadMem(tr.Base+4, fg.TSSBytes[:]) != nil {
+		return
+	}
+	fg.ESP0 = binary.LittleEndian.Uint32(fg.TSSBytes[0:])
+	ss0 := binary.LittleEndian.Uint16(fg.TSSBytes[4:])
+	idx := (g.guestGDTR.Limit + 1 + 7) / 8
+	fg.Copy = unicorn.MMR{Base: gateGDTAddr, Limit: idx*8 + 7}
+	gate := x86.Decode(fg.GateBytes[:])
+	fg.ClearIF = gate.Type == x86.TypeIntGate32
+	if landingESP != fg.ESP0-16 || gate.Offset != t.Handler || uint16(m.reg(unicorn.SS)) != ss0 || m.stub[0] != 0x9A {
+		return
+	}
+	// Every segment the delivery loads or uses: base 0 (EIP and ESP are
+	// the guest-physical addresses C reads and writes), Accessed already
+	// set (segLoading changes nothing).
+	for _, sel := range []uint16{uint16(fg.CS), uint16(fg.SS), gate.Selector, ss0} {
+		if x86.SelTI(sel) || x86.SelIndex(sel) == 0 || uint32(x86.SelIndex(sel))*8+7 > g.guestGDTR.Limit {
+			return
+		}
+		var raw [8]byte
+		if m.ReadMem(g.guestGDTR.Base+uint32(x86.SelIndex(sel))*8, raw[:]) != nil || raw[5]&1 == 0 ||
+			x86.Decode(raw[:]).Base != 0 {
+			return
+		}
+	}
+	if m.E.ArmFastGate(fg) {
+		m.fastGate = fg
+	}
+}
+
+// onFastGate takes back what the C side did since the gate was armed: n
+// system calls of vector vec delivered, and one still in flight if pending
+// (finished by onLanding, as if the Go path had started it).
+func (m *Machine) onFastGate(n uint64, vec uint32, pending *unicorn.FastGatePending) {
+	m.RecordN(CauseInt(uint8(vec)), MechMachine, 0, n)
+	if pending == nil {
+		return
+	}
+	m.gateBuf = pendingGate{t: Transfer{Vector: uint8(vec), Handler: m.fastGate.Handler, FrameCS: pending.FrameCS,
+		FrameFlags: pending.FrameFlags, RetEIP: pending.RetEIP, NewFlags: pending.NewFlags, EventPC: pending.RetEIP - 2, soft: true},
+		swapped: true, guestGDTR: pending.GuestGDTR}
+	m.gate = &m.gateBuf
 }

@@ -102,12 +102,13 @@ type Machine struct {
 	// translator: not inside the sequence that replaces one instruction).
 	SafePoint func(pc uint32) bool
 
-	ioSites  map[uint32]bool // I/O and hlt instructions with a code hook
-	dr       [8]uint32       // the debug registers (debugreg.go: never Unicorn's)
-	ioAccess IOAccess        // the I/O instruction being performed (no allocation per exit)
-	stub     [7]byte         // the trampoline's lcall as last written (deliver.go)
-	gateBuf  pendingGate     // what gate points at while a delivery is in flight
-	scratch  []byte          // readScratch's buffer (the guest GDT copied per delivery)
+	ioSites  map[uint32]bool  // I/O and hlt instructions with a code hook
+	dr       [8]uint32        // the debug registers (debugreg.go: never Unicorn's)
+	ioAccess IOAccess         // the I/O instruction being performed (no allocation per exit)
+	stub     [7]byte          // the trampoline's lcall as last written (deliver.go)
+	gateBuf  pendingGate      // what gate points at while a delivery is in flight
+	fastGate unicorn.FastGate // the system call armed for the C side last (fast.go)
+	scratch  []byte           // readScratch's buffer (the guest GDT copied per delivery)
 	decoded  DecodeCache
 	code     [maxInsnLen]byte
 	PIT      *PIT
@@ -318,6 +319,7 @@ func (m *Machine) installHooks() error {
 	if _, err := e.HookCodeEager(landingAddr, landingAddr, m.onLanding); err != nil {
 		return fmt.Errorf("vmm: landing hook: %w", err)
 	}
+	e.OnFastGate(m.onFastGate)
 	for pc := range m.ioSites {
 		if err := m.hookSite(pc); err != nil {
 			return err

@@ -2,8 +2,12 @@ package unicorn
 
 import (
 	"bytes"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // benchLoop runs body followed by `loop` b.N times in one Start, then
@@ -414,5 +418,173 @@ func skipDivide(b *testing.B, e *Engine) func(intno uint32) {
 		}
 		eip, _ := e.Reg(EIP)
 		e.SetReg(EIP, eip+2)
+	}
+}
+
+// BenchmarkPrivRoundTrip is the floor of a system call under native on
+// this substrate, with no VMM at all: ring-3 code calls a ring-0 routine
+// through a call gate (lcall: the privilege switch through the TSS, the
+// inner stack, four words pushed) and comes back with lret (privilege
+// down, four words popped) — what the CPU itself does for int $0x80 and
+// iret, in Unicorn's helpers, whose every descriptor, TSS and stack access
+// takes libunicorn's load/store slow path. Each round times privRounds
+// such round trips and as many bare int-hook round trips (BenchmarkIntHook's
+// loop) on engines built beforehand, one after the other, and reports
+// their ratio (median and range over the rounds, thread CPU time). No goal
+// of its own: issue 16's goal for a native system call (<= 2 bare int-hook
+// round trips, vmm's BenchmarkSyscallRoundTrip) cannot be met by any
+// delivery while this floor alone is above it.
+//
+//	go test ./vmm/unicorn -run '^$' -bench PrivRoundTrip -benchtime 5x
+func BenchmarkPrivRoundTrip(b *testing.B) {
+	const privRounds = 20000
+	var ratio, priv, hook []float64
+	for i := 0; i < b.N; i++ {
+		p, h := privLoop(b, privRounds), hookLoop(b, privRounds)
+		ps, hs := p(), h()
+		priv = append(priv, float64(ps.Nanoseconds())/privRounds)
+		hook = append(hook, float64(hs.Nanoseconds())/privRounds)
+		if hs > 0 {
+			ratio = append(ratio, float64(ps)/float64(hs))
+		}
+	}
+	b.ReportMetric(median(priv), "lcall-lret-cpu-ns/roundtrip")
+	b.ReportMetric(median(hook), "int-hook-cpu-ns/roundtrip")
+	b.ReportMetric(median(ratio), "native-syscall-floor/int-hook-cpu")
+	b.ReportMetric(slices.Min(ratio), "native-syscall-floor/int-hook-cpu-min")
+	b.ReportMetric(slices.Max(ratio), "native-syscall-floor/int-hook-cpu-max")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// threadCPU is the calling thread's CPU time (the goroutine is locked to
+// it while it runs the engine).
+func threadCPU(b *testing.B) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// timedStart returns a function that runs e from codeAddr and returns the
+// thread CPU time the run took.
+func timedStart(b *testing.B, e *Engine) func() time.Duration {
+	return func() time.Duration {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start := threadCPU(b)
+		if err := e.Start(codeAddr, 0, 0, 0); err != nil {
+			b.Fatal(err)
+		}
+		return threadCPU(b) - start
+	}
+}
+
+// privLoop builds an engine whose run makes n lcall/lret round trips
+// between ring 3 and ring 0 (BenchmarkPrivRoundTrip) and returns its timed
+// run, which checks that all n were made.
+func privLoop(b *testing.B, n int) func() time.Duration {
+	const (
+		gdtAddr = 0x3000
+		tssAddr = 0x4000
+		handler = 0x1800
+		ring0SP = 0x8000
+		ring3SP = 0x7000
+	)
+	// GDT: null, 0x08 code DPL 0, 0x10 data DPL 0, 0x1B code DPL 3, 0x23
+	// data DPL 3, 0x28 TSS, 0x30 call gate DPL 3 -> 0x08:handler.
+	gdt := []byte{
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0,
+		0xff, 0xff, 0, 0, 0, 0x92, 0xcf, 0,
+		0xff, 0xff, 0, 0, 0, 0xfa, 0xcf, 0,
+		0xff, 0xff, 0, 0, 0, 0xf2, 0xcf, 0,
+		0x67, 0, 0, 0x40, 0, 0x89, 0, 0, // TSS at 0x4000, limit 0x67
+		handler & 0xff, handler >> 8, 0x08, 0, 0, 0xec, 0, 0, // 32-bit call gate, DPL 3, no parameters
+	}
+	var tss [0x68]byte
+	tss[4], tss[5] = ring0SP&0xff, ring0SP>>8 // ESP0
+	tss[8] = 0x10                             // SS0
+	// At ring 0: lret into ring 3 (EIP, CS, ESP, SS on the stack), then
+	// ECX times `lcall $0x33,$0`; int $0x81 ends the run.
+	enter := []byte{
+		0x68, 0x23, 0, 0, 0, // push $0x23 (SS)
+		0x68, ring3SP & 0xff, ring3SP >> 8, 0, 0, // push $ring3SP
+		0x68, 0x1b, 0, 0, 0, // push $0x1b (CS)
+		0x68, 0, 0, 0, 0, // push $user (patched below)
+		0xcb, // lret
+	}
+	user := codeAddr + len(enter)
+	enter[16], enter[17] = byte(user), byte(user>>8)
+	loop := []byte{
+		0x9a, 0, 0, 0, 0, 0x33, 0, // lcall $0x33,$0
+		0xe2, 0xf7, // loop back to the lcall
+		0xcd, 0x81, // int $0x81
+	}
+	e := newVM(b, cat(enter, loop))
+	for _, w := range []struct {
+		addr uint64
+		b    []byte
+	}{{gdtAddr, gdt}, {tssAddr, tss[:]}, {handler, []byte{0xcb}}} { // the handler: lret
+		if err := e.MemWrite(w.addr, w.b); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.SetMMR(GDTR, MMR{Base: gdtAddr, Limit: uint32(len(gdt) - 1)}); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.SetMMR(TR, MMR{Selector: 0x28, Base: tssAddr, Limit: 0x67, Flags: (0x9 | 1<<7) << 8}); err != nil {
+		b.Fatal(err)
+	}
+	setReg(b, e, SS, 0x10)
+	setReg(b, e, ESP, ring0SP)
+	stopAt81(b, e)
+	setReg(b, e, ECX, uint32(n))
+	run := timedStart(b, e)
+	return func() time.Duration {
+		d := run()
+		if ecx, cs := reg(b, e, ECX), reg(b, e, CS); ecx != 0 || cs != 0x1b {
+			b.Fatalf("the lcall loop ended early: ECX = %d, CS = %#x", ecx, cs)
+		}
+		return d
+	}
+}
+
+// hookLoop builds an engine whose run makes n int $0x80 round trips
+// through a Go interrupt hook that does nothing (BenchmarkIntHook's loop)
+// and returns its timed run.
+func hookLoop(b *testing.B, n int) func() time.Duration {
+	e := newVM(b, cat(insInt80, []byte{0xe2, byte(0xfe - len(insInt80))}, []byte{0xcd, 0x81}))
+	stopAt81(b, e)
+	setReg(b, e, ECX, uint32(n))
+	run := timedStart(b, e)
+	return func() time.Duration {
+		d := run()
+		if ecx := reg(b, e, ECX); ecx != 0 {
+			b.Fatalf("the int loop ended early: ECX = %d", ecx)
+		}
+		return d
+	}
+}
+
+// stopAt81 makes int $0x81 stop the engine.
+func stopAt81(b *testing.B, e *Engine) {
+	if _, err := e.HookIntr(func(intno uint32) {
+		if intno == 0x81 {
+			e.Stop()
+		}
+	}); err != nil {
+		b.Fatal(err)
 	}
 }

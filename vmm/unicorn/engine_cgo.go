@@ -107,10 +107,11 @@ type Engine struct {
 	invalidHandled bool
 	// started: Start has been called at least once, so translated code may
 	// exist (flushIfIdle skips the flush before that).
-	started   bool
-	wd        watchdog
-	onFast    func(vif bool, counts *[FastSites]uint64) // OnFast (fast_cgo.go)
-	fastTotal uint64                                    // FastEmulated
+	started    bool
+	wd         watchdog
+	onFast     func(vif bool, counts *[FastSites]uint64)            // OnFast (fast_cgo.go)
+	onFastGate func(n uint64, vec uint32, pending *FastGatePending) // OnFastGate (fast_cgo.go)
+	fastTotal  uint64                                               // FastEmulated
 }
 
 // watchdog is Start's time budget: a Go timer that calls uc_emu_stop. It

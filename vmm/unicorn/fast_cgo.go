@@ -152,6 +152,23 @@ func (e *Engine) fastEnter() {
 		return
 	}
 	e.fastTotal += uint64(f.events)
+	if g := &f.gate; g.count > 0 || g.pending != 0 {
+		n := uint64(g.count)
+		f.events -= g.count
+		g.count = 0
+		var p *FastGatePending
+		if g.pending != 0 {
+			g.pending = 0
+			p = &FastGatePending{RetEIP: uint32(g.ret_eip), FrameCS: uint32(g.frame_cs), FrameFlags: uint32(g.frame_flags),
+				NewFlags: uint32(g.new_flags), GuestGDTR: MMR{Base: uint32(g.gdt_base), Limit: uint32(g.gdt_limit)}}
+		}
+		if e.onFastGate != nil {
+			e.onFastGate(n, uint32(g.vec), p)
+		}
+		if f.events == 0 {
+			return
+		}
+	}
 	var counts [FastSites]uint64
 	for i := range f.site {
 		counts[i] = uint64(f.site[i].count)
@@ -164,5 +181,96 @@ func (e *Engine) fastEnter() {
 }
 
 // FastEmulated is how many instructions C has emulated on this engine
-// (reported at Go entries).
+// (reported at Go entries), system calls delivered (FastGate) included.
 func (e *Engine) FastEmulated() uint64 { return e.fastTotal }
+
+// FastGate is a system call the C side may deliver (shim.c's
+// vs_fast_deliver and vs_fast_land): an int Vec from ring 3 (real CS and SS
+// selectors CS, SS, under CR0 and CR3) through the IDT gate at
+// guest-physical Gate (bytes GateBytes; IDTR IDT) to Handler at a more
+// privileged level, through the machine's call-gate trampoline: GDTR
+// (the guest's GDT) switched to Copy, whose first GDT.Limit+1 bytes at
+// guest-physical CopyAt equal the guest's table at GDT.Base, EIP to the
+// lcall at Stub (bytes StubBytes), Unicorn's privilege switch onto the
+// inner stack ESP0 (TSS TR, whose ESP0 and SS0 are TSSBytes), and, at
+// Landing, the interrupt frame. ClearIF: an interrupt gate. Every address
+// is guest-physical and must lie in host-backed memory; the guest must
+// not page and every segment involved must have base 0.
+type FastGate struct {
+	Vec, CS, SS, CR0, CR3  uint32
+	IDT, GDT, Copy, TR     MMR
+	CopyAt                 uint32
+	Gate                   uint32
+	GateBytes              [8]byte
+	TSSBytes               [8]byte
+	Stub                   uint32
+	StubBytes              [7]byte
+	Landing, Handler, ESP0 uint32
+	ClearIF                bool
+}
+
+// FastGatePending is a delivery C started and did not finish when Go was
+// entered (its landing hook entered Go instead): what the Go side needs to
+// finish it.
+type FastGatePending struct {
+	RetEIP, FrameCS, FrameFlags, NewFlags uint32
+	GuestGDTR                             MMR
+}
+
+// ArmFastGate arms g (replacing any armed before); false if a part of it
+// is not in host-backed memory. Like ArmFast it calls nothing in C: safe
+// inside an eager handler.
+func (e *Engine) ArmFastGate(g FastGate) bool {
+	if e.uc == nil || e.snap == nil {
+		return false
+	}
+	f := &e.snap.fast
+	c := &f.gate
+	c.gen = f.gen - 1
+	if c.pending != 0 {
+		return false
+	}
+	gate, ok1 := e.hostSpan(uint64(g.Gate), 8)
+	gdt, ok2 := e.hostSpan(uint64(g.GDT.Base), int(g.GDT.Limit)+1)
+	cp, ok3 := e.hostSpan(uint64(g.CopyAt), int(g.GDT.Limit)+1)
+	tss, ok4 := e.hostSpan(uint64(g.TR.Base)+4, 8)
+	stub, ok5 := e.hostSpan(uint64(g.Stub), 7)
+	frame, ok6 := e.hostSpan(uint64(g.ESP0)-20, 20)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || g.ESP0 < 20 {
+		return false
+	}
+	c.vec, c.cs, c.ss, c.cr0, c.cr3 = C.uint32_t(g.Vec), C.uint32_t(g.CS), C.uint32_t(g.SS), C.uint32_t(g.CR0), C.uint32_t(g.CR3)
+	c.idt_base, c.idt_limit = C.uint32_t(g.IDT.Base), C.uint32_t(g.IDT.Limit)
+	c.gdt_base, c.gdt_limit = C.uint32_t(g.GDT.Base), C.uint32_t(g.GDT.Limit)
+	c.tr_sel, c.tr_base, c.tr_limit = C.uint32_t(g.TR.Selector), C.uint32_t(g.TR.Base), C.uint32_t(g.TR.Limit)
+	c.copy_base, c.copy_limit = C.uint32_t(g.Copy.Base), C.uint32_t(g.Copy.Limit)
+	c.stub_eip, c.landing, c.handler, c.esp0 = C.uint32_t(g.Stub), C.uint32_t(g.Landing), C.uint32_t(g.Handler), C.uint32_t(g.ESP0)
+	c.clear_if = 0
+	if g.ClearIF {
+		c.clear_if = 1
+	}
+	for i := range g.GateBytes {
+		c.gate_bytes[i], c.tss_bytes[i] = C.uint8_t(g.GateBytes[i]), C.uint8_t(g.TSSBytes[i])
+	}
+	for i := range g.StubBytes {
+		c.stub_bytes[i] = C.uint8_t(g.StubBytes[i])
+	}
+	// Safe: each lies in a host region (C memory the engine owns until it
+	// unmaps it, which a Go entry precedes and so disarms first).
+	c.gate = (*C.uint8_t)(unsafe.Pointer(&gate[0]))
+	c.gdt = (*C.uint8_t)(unsafe.Pointer(&gdt[0]))
+	c.gdt_copy = (*C.uint8_t)(unsafe.Pointer(&cp[0]))
+	c.tss = (*C.uint8_t)(unsafe.Pointer(&tss[0]))
+	c.stub = (*C.uint8_t)(unsafe.Pointer(&stub[0]))
+	c.frame = (*C.uint8_t)(unsafe.Pointer(&frame[0]))
+	c.gen = f.gen
+	return true
+}
+
+// OnFastGate sets the function told, at the first Go entry after C
+// delivered armed system calls (FastGate), how many, and, if one is still
+// in flight (its landing entered Go), what the Go side needs to finish it.
+// It runs before OnFast's function and the hook's own callback.
+func (e *Engine) OnFastGate(fn func(n uint64, vec uint32, pending *FastGatePending)) {
+	e.onFastGate = fn
+}

@@ -165,7 +165,7 @@ func (e *Engine) recycle() error {
 	// is its state after newSnap (calloc).
 	C.memset(unsafe.Pointer(e.snap), 0, C.size_t(unsafe.Sizeof(C.vs_snap{})))
 	e.depth, e.timedOut, e.panicErr = 0, false, nil
-	e.invalidHandled, e.started, e.onFast, e.fastTotal = false, false, nil, 0
+	e.invalidHandled, e.started, e.onFast, e.onFastGate, e.fastTotal = false, false, nil, nil, 0
 	e.wd.mu.Lock()
 	e.wd.armed, e.wd.fired = false, false
 	e.wd.mu.Unlock()

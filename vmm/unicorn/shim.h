@@ -165,6 +165,39 @@ typedef struct vs_fast_site {
 	uint8_t set_edx;
 	uint8_t *clear;
 } vs_fast_site;
+// A system call delivered in C (vs_fast_deliver, vs_fast_land in shim.c):
+// an int n from ring 3 through an IDT gate to a more privileged handler,
+// the machine's call-gate trampoline (vmm/deliver.go) run with no Go entry.
+// The Go side arms it after it made exactly that delivery (vmm/fast.go);
+// every field below up to `pending` is what it saw then, and C delivers
+// only while all of it still holds.
+typedef struct vs_fast_gate {
+	uint32_t gen;                  // armed while equal to vs_fast.gen
+	uint32_t vec;                  // the vector of the int
+	uint32_t cs, ss, cr0, cr3;     // the interrupted ring-3 CS and SS, CR0, CR3
+	uint32_t idt_base, idt_limit;  // IDTR
+	uint32_t gdt_base, gdt_limit;  // GDTR (the guest's)
+	uint32_t tr_sel, tr_base, tr_limit;
+	uint32_t copy_limit;           // GDTR during the trampoline: the copy at copy_base
+	uint32_t copy_base;
+	uint32_t stub_eip;             // the trampoline's lcall
+	uint32_t landing;              // the call gate's target (the landing hook)
+	uint32_t handler;              // the IDT gate's offset
+	uint32_t clear_if;             // an interrupt gate: the handler starts with IF clear
+	uint32_t esp0;                 // the inner stack named by the TSS
+	const uint8_t *gate;           // the IDT entry in host memory, and its bytes
+	uint8_t gate_bytes[8];
+	const uint8_t *gdt;            // the guest GDT in host memory (gdt_limit + 1 bytes)
+	const uint8_t *gdt_copy;       // the machine's copy of it (the same bytes, then the call gate)
+	const uint8_t *tss;            // the TSS's ESP0 and SS0 in host memory, and their bytes
+	uint8_t tss_bytes[8];
+	const uint8_t *stub;           // the lcall in host memory, and its bytes
+	uint8_t stub_bytes[7];
+	uint8_t *frame;                // the inner stack's top 20 bytes in host memory
+	int32_t pending;               // between the int and the landing
+	uint32_t ret_eip, frame_cs, frame_flags, new_flags;
+	uint64_t count;                // delivered in C since the last drain
+} vs_fast_gate;
 typedef struct vs_fast {
 	uint32_t gen;        // bumped at every Go entry: disarms every site
 	int32_t vif;         // the virtual IF (valid while a site is armed)
@@ -173,6 +206,7 @@ typedef struct vs_fast {
 	uint32_t gdt_limit;
 	uint64_t events;     // emulated in C since the last drain
 	vs_fast_site site[VS_FAST_SITES];
+	vs_fast_gate gate;
 } vs_fast;
 typedef struct vs_snap_mmr {
 	uint64_t base;
