@@ -18,7 +18,11 @@
 //     always uses the *real* tables, the ones loaded in the CPU: under the
 //     native strategy they are the guest's own; under trap-and-emulate they
 //     belong to the VMM, whose gates lead into the VMM — and that is what
-//     makes an event an exit.
+//     makes an event an exit. A system call from ring 3 that the machine
+//     has delivered once may be delivered by the engine's C side after
+//     that, the same steps with no Go entry, while nothing it read has
+//     changed (fast.go): the machine's work, not the guest's, should not
+//     dominate the cost of a native system call.
 //   - Precise port I/O (io.go): the device sees the access, and the VMM
 //     gets control, exactly at the I/O instruction.
 //   - Coherent device writes (dma.go): what a device puts into guest
