@@ -7,7 +7,8 @@ import "C"
 
 import "unsafe"
 
-// cli, sti and the POST write emulated in C.
+// cli, sti, the POST write and the POST-port hypercalls emulated in C, and
+// system calls delivered in C (FastGate, below).
 //
 // A trap-and-emulate exit enters by an exception, and the exception path
 // of Unicorn alone (longjmp out of the translated code, the interrupt
@@ -27,7 +28,10 @@ import "unsafe"
 // callback, and Start) disarms all sites, and the Go side learns what C
 // did first (OnFast's callback: the virtual IF and the events, by site),
 // so the virtual IF has one owner at a time: C between two Go entries, Go
-// otherwise.
+// otherwise. Hypercall sites (pv's io_out and io_in of the POST port,
+// hypercall/fast.go) use the same arming: the Go path performs the call,
+// then arms its stub's int $0x82 with the registers that select it and
+// the result.
 
 // FastSites is the number of sites C can hold armed at once.
 const FastSites = C.VS_FAST_SITES

@@ -139,13 +139,14 @@ typedef struct vs_wbatch {
 // order of vs_snap_regs (shim.c), then the four descriptor-table registers.
 #define VS_SNAP_N 20
 
-// The C emulation of cli, sti and out to the POST port (vs_fast_emulate in
-// shim.c; fast_cgo.go explains when it applies). A site is one such
-// instruction the Go side emulated and armed; the C interrupt hook
-// emulates a #GP at an armed site here (cli/sti against the virtual IF;
-// the POST write has no effect but its event), counts it per site, and
-// returns to the guest without entering Go. Every Go entry disarms all
-// sites (gen).
+// The C emulation of cli, sti, out to the POST port and the POST-port
+// hypercalls (vs_fast_emulate in shim.c; fast_cgo.go explains when it
+// applies), and the C delivery of a system call (vs_fast_gate below). A
+// site is one such instruction the Go side emulated and armed; C emulates
+// it at its code hook (or a cli/sti's #GP in the interrupt hook: against
+// the virtual IF; the POST write has no effect but its event; a hypercall
+// leaves its result), counts it per site, and returns to the guest without
+// entering Go. Every Go entry disarms all sites and the gate (gen).
 #define VS_FAST_SITES 8
 typedef struct vs_fast_site {
 	uint32_t eip;        // the instruction's EIP
