@@ -105,7 +105,7 @@ func (m *Machine) HookFastSite(pc uint32) error {
 // the interrupted SS from the call frame.
 func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
 	t := g.t
-	if !t.soft || t.HasCode || t.NoFrame || !g.swapped || g.cr3Swap || t.Vector < 0x20 || t.FrameCS&3 != 3 ||
+	if !t.soft || t.HasCode || t.NoFrame || !g.swapped || g.cr3Swap || t.Vector < 0x20 || t.FrameCS&3 != 3 || x86.SelRPL(t.TargetSel) != 0 ||
 		m.VMMTrap != nil || !m.QuietResume() || !m.TimeIdle() {
 		return
 	}
