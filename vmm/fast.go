@@ -42,7 +42,7 @@ func (m *Machine) RecordN(cause string, mech Mechanism, pc uint32, n uint64) {
 }
 
 // TimeIdle reports whether an I/O instruction's catch-up of device time
-// (syncTime) can change nothing but the time itself: no PIT channel counts
+// (Sync) can change nothing but the time itself: no PIT channel counts
 // or waits to start, the local APIC's timer is off, and no host input
 // waits for the UART. Then an I/O instruction the substrate emulates on
 // its own (the POST write) may skip it: the next one Go performs catches

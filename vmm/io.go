@@ -237,7 +237,7 @@ func (m *Machine) CompleteIO(next uint32) {
 // was written. The caller moves EIP (Complete).
 func (m *Machine) PerformIO(a *IOAccess, mech Mechanism) {
 	m.Record(a.Cause(), mech, a.PC)
-	m.syncTime()
+	m.Sync()
 	if !a.String {
 		if a.In {
 			v := m.Bus.In(a.Port, a.Size)
@@ -308,14 +308,14 @@ func (m *Machine) stringIO(a *IOAccess) {
 
 // DeviceIn reads a port for a VMM that emulates an I/O instruction.
 func (m *Machine) DeviceIn(port uint16, size int) uint32 {
-	m.syncTime()
+	m.Sync()
 	return m.Bus.In(port, size)
 }
 
 // DeviceOut writes a port for a VMM that emulates an I/O instruction; a
 // write to the debug-exit port stops the VM after the instruction.
 func (m *Machine) DeviceOut(pc uint32, port uint16, size int, v uint32) {
-	m.syncTime()
+	m.Sync()
 	m.Bus.Out(port, size, v)
 	m.armClock(port)
 	m.checkDebugExit(pc)
@@ -335,14 +335,11 @@ func (m *Machine) checkDebugExit(pc uint32) {
 	if m.Exit.Written && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Status: m.Exit.Status, PC: pc})
 	}
-	if m.KBC != nil && m.KBC.ResetRequested && m.stop.Kind == StopNone {
-		m.Crash(pc, "%s: the guest reset the machine (%s); virtsim stops, as QEMU does with -no-reboot", CauseSystemReset, m.KBC.Why)
+	if why, ok := m.ResetRequested(); ok && m.stop.Kind == StopNone {
+		m.Crash(pc, "%s", why)
 	}
-	if m.PCI != nil && m.PCI.ResetRequested && m.stop.Kind == StopNone {
-		m.Crash(pc, "%s: the guest reset the machine (the reset control register, port 0xCF9); virtsim stops, as QEMU does with -no-reboot", CauseSystemReset)
-	}
-	if m.until != nil && m.until.hit && m.stop.Kind == StopNone {
-		m.Halt(Stop{Kind: StopExit, Reason: fmt.Sprintf("the guest printed %q (--until-output)", m.until.want), PC: pc})
+	if why, ok := m.OutputReached(); ok && m.stop.Kind == StopNone {
+		m.Halt(Stop{Kind: StopExit, Reason: why, PC: pc})
 	}
 }
 
@@ -434,7 +431,7 @@ func (m *Machine) safetyNet(port uint32, size int, in bool) bool {
 		return false // a later access of a block being rewound
 	}
 	m.SafetyNetIO++
-	m.syncTime()
+	m.Sync()
 	block := m.pc() // stale: the start of the translated block
 	first := m.hookBlockSites(block)
 	if first != 0 && m.SafetyNetIO <= maxSafetyNetIO && !m.ioAllowed(uint16(port), size) {

@@ -65,26 +65,6 @@ var irqCauses = func() (c [16]string) {
 	return c
 }()
 
-func (m *Machine) setupInterrupts() error {
-	m.PIT = NewPIT()
-	m.PIC = NewPIC()
-	m.sysCtlB = &SysCtlB{PIT: m.PIT}
-	for _, d := range []struct {
-		lo, hi uint16
-		dev    Device
-	}{
-		{0x40, 0x43, m.PIT},
-		{0x20, 0x21, m.PIC},
-		{0xA0, 0xA1, m.PIC},
-		{PortSysCtlB, PortSysCtlB, m.sysCtlB},
-	} {
-		if err := m.Bus.Register(d.lo, d.hi, d.dev); err != nil {
-			return fmt.Errorf("vmm: %w", err)
-		}
-	}
-	return m.setupPlatform()
-}
-
 // startClock installs the block clock, between engine runs.
 func (m *Machine) startClock() error {
 	m.wantClock = false
@@ -133,20 +113,12 @@ func (m *Machine) armClock(port uint16) {
 	}
 }
 
-// syncTime brings the PIT up to the current guest time; I/O calls it before
-// touching any device so that counter reads are exact.
-func (m *Machine) syncTime() {
-	m.PIT.Advance(m.Now())
-	m.LAPIC.Advance(m.lapicNow())
-	m.Serial.Poll()
-}
-
 // schedule sets the clock's deadline to the PIT's next event.
 func (m *Machine) schedule() {
 	if m.clock == nil {
 		return
 	}
-	at, ok := m.nextTimerEvent()
+	at, ok := m.NextTimerEvent()
 	if !ok {
 		m.clock.SetDeadline(never)
 		return
@@ -159,7 +131,7 @@ func (m *Machine) schedule() {
 // start of the block at addr: an instruction boundary. (EIP itself may be
 // stale there: Unicorn does not store it on a chained branch.)
 func (m *Machine) onClock(now, addr uint64) {
-	m.syncTime()
+	m.Sync()
 	m.schedule()
 	if after, opened := m.clock.IFOpened(); opened {
 		// IF just opened (WatchIF). After sti the next instruction — the
@@ -214,7 +186,7 @@ func (m *Machine) checkInterrupts(pc uint32) {
 // deliverIRQ acknowledges the PIC and delivers its vector with the return
 // address pc.
 func (m *Machine) deliverIRQ(pc uint32) {
-	vec, cause, ok := m.acknowledgeIRQ()
+	vec, cause, ok := m.AcknowledgeIRQ()
 	if !ok {
 		return
 	}
@@ -225,11 +197,11 @@ func (m *Machine) deliverIRQ(pc uint32) {
 // pending at the PIC, skip guest time to the next timer event. It returns
 // "" when an interrupt is now pending, else why none ever will be.
 func (m *Machine) WaitForInterrupt() string {
-	m.syncTime()
+	m.Sync()
 	if m.PendingIRQ() {
 		return ""
 	}
-	at, ok := m.nextTimerEvent()
+	at, ok := m.NextTimerEvent()
 	if !ok || m.clock == nil {
 		if m.waitForInput() && m.PendingIRQ() {
 			return ""
@@ -240,7 +212,7 @@ func (m *Machine) WaitForInterrupt() string {
 		return "hlt with interrupts enabled but no timer running: the CPU would sleep forever"
 	}
 	m.clock.Set((at + TicksPerBlock - 1) / TicksPerBlock)
-	m.syncTime()
+	m.Sync()
 	m.schedule()
 	if !m.PendingIRQ() {
 		return "hlt: the timer fired but its interrupt is masked (at the PIC or the APICs): the CPU would sleep forever"

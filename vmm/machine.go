@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
-	"virtsim/ata"
 	"virtsim/guest"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
@@ -55,14 +54,12 @@ const (
 // that Unicorn lacks. It is the hardware; strategies are hypervisors built
 // on it. The native strategy is the Machine with no VMM at all.
 type Machine struct {
-	E      *unicorn.Engine
-	Img    *guest.Image
-	Cfg    Config
-	Bus    PortBus
-	Serial *Serial
-	Exit   *DebugExit
-	until  *untilOutput // Config.UntilOutput, nil without it
-	Post   *PostSink
+	E   *unicorn.Engine
+	Img *guest.Image
+	Cfg Config
+	// The devices (platform.go): the port bus, COM1, the PIT, the 8259s,
+	// the APICs, the RTC...
+	*Platform
 
 	res     Result
 	counter *unicorn.Counter
@@ -95,7 +92,6 @@ type Machine struct {
 	pauseArmed bool   // the counters' budgets are set for it
 	legs       []vmstate.Leg
 	legBase    legBase
-	sysCtlB    *SysCtlB
 	saveNoRAM  bool // SaveState leaves RAM to the caller (live migration)
 	// SafePoint, if set, says whether the CPU standing at pc is at a guest
 	// instruction boundary whose state a save can capture (a binary
@@ -111,15 +107,7 @@ type Machine struct {
 	scratch  []byte           // readScratch's buffer (the guest GDT copied per delivery)
 	decoded  DecodeCache
 	code     [maxInsnLen]byte
-	PIT      *PIT
-	PIC      *PIC
 	Disks    *Disks
-	// The APIC platform (platform.go): local APIC, I/O APIC, CMOS RTC.
-	LAPIC     *LAPIC
-	IOAPIC    *IOAPIC
-	RTC       *RTC
-	KBC       *KBC            // the PS/2 controller and port 0x92
-	PCI       *PCI            // bus 0's configuration space
 	mmio      *mmioAccess     // a device-page access caught by the memory hook (mmio.go)
 	mmioSites map[uint32]bool // instructions found touching device pages: hooked, so EIP is exact there
 	// MMIOMech is the mechanism of device-register accesses (mmio.go):
@@ -202,19 +190,7 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 	if err != nil {
 		return nil, fmt.Errorf("vmm: %w", err)
 	}
-	echo := cfg.Serial
-	var until *untilOutput
-	if cfg.UntilOutput != "" {
-		until = &untilOutput{want: []byte(cfg.UntilOutput), next: echo}
-		echo = until.write
-	}
-	m := &Machine{
-		E: e, Img: img, Cfg: cfg, until: until,
-		Serial:  NewSerial(guest.PortCOM1, echo),
-		Exit:    &DebugExit{},
-		Post:    &PostSink{},
-		ioSites: map[uint32]bool{},
-	}
+	m := &Machine{E: e, Img: img, Cfg: cfg, ioSites: map[uint32]bool{}}
 	m.nativeMMU = strategy == "native"
 	m.res = Result{Guest: cfg.Name, Args: cfg.Args, Strategy: strategy, Counts: Counts{}, Counters: map[string]uint64{}}
 	if m.res.Guest == "" {
@@ -229,27 +205,16 @@ func NewMachine(img *guest.Image, cfg Config, strategy string) (*Machine, error)
 
 func (m *Machine) setup() error {
 	e := m.E
-	for _, d := range []struct {
-		lo, hi uint16
-		dev    Device
-	}{
-		{guest.PortCOM1, guest.PortCOM1 + 7, m.Serial},
-		{guest.PortDebugExit, guest.PortDebugExit + 3, m.Exit},
-		{guest.PortPOST, guest.PortPOST, m.Post},
-	} {
-		if err := m.Bus.Register(d.lo, d.hi, d.dev); err != nil {
-			return fmt.Errorf("vmm: %w", err)
-		}
-	}
-	if err := m.setupInterrupts(); err != nil {
+	p, err := NewPlatform(m.Cfg, m.Now)
+	if err != nil {
 		return err
 	}
-	d, err := AttachDisks(&m.Bus, m.Cfg, m.Img, m.PIC, machineMem{m})
+	m.Platform = p
+	d, err := p.AttachDisks(m.Cfg, m.Img, machineMem{m})
 	if err != nil {
 		return err
 	}
 	m.Disks = d
-	d.ATA.SetIRQ = func(level bool) { m.SetISAIRQ(ata.IRQ, level) } // the 8259 and the I/O APIC
 	if err := Boot(e, m.Img, m.Cfg.MemSize, m.Cfg.Args); err != nil {
 		return err
 	}

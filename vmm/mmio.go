@@ -46,24 +46,61 @@ import (
 type mmioWindow struct {
 	base, size uint32
 	name       string
-	read       func(m *Machine, off uint32) uint32
-	write      func(m *Machine, off, v uint32)
-	reg        func(off uint32) string
+	read       func(p *Platform, off uint32) uint32
+	// write reports whether the local APIC's timer changed.
+	write func(p *Platform, off, v uint32) (timerChanged bool)
+	reg   func(off uint32) string
 }
 
 var mmioWindows = []mmioWindow{
 	{LAPICBase, LAPICSize, "lapic",
-		func(m *Machine, off uint32) uint32 { return m.LAPIC.Read(off, m.lapicNow()) },
-		func(m *Machine, off, v uint32) {
-			if m.LAPIC.Write(off, v, m.lapicNow()) {
-				m.armAPICTimer()
-			}
-		},
+		func(p *Platform, off uint32) uint32 { return p.LAPIC.Read(off, p.lapicNow()) },
+		func(p *Platform, off, v uint32) bool { return p.LAPIC.Write(off, v, p.lapicNow()) },
 		LAPICRegName},
 	{IOAPICBase, IOAPICSize, "ioapic",
-		func(m *Machine, off uint32) uint32 { return m.IOAPIC.Read(off) },
-		func(m *Machine, off, v uint32) { m.IOAPIC.Write(off, v) },
+		func(p *Platform, off uint32) uint32 { return p.IOAPIC.Read(off) },
+		func(p *Platform, off, v uint32) bool { p.IOAPIC.Write(off, v); return false },
 		IOAPICRegName},
+}
+
+// cause is the event cause of an access at physical addr in w.
+func (w *mmioWindow) cause(addr uint32) string { return MMIOCause(w.name, w.reg(addr-w.base)) }
+
+// access performs a device access of size bytes at physical addr in w: a
+// store writes value, a load returns the bytes read. A narrower access
+// than the 32-bit register reads its bytes, or writes them into the
+// register with the others 0.
+func (w *mmioWindow) access(p *Platform, addr uint32, size int, write bool, value uint32) (val uint32, timerChanged bool) {
+	off := addr - w.base
+	shift := 8 * (off & 3)
+	if write {
+		return 0, w.write(p, off&^3, (value&sizeMask(size))<<shift)
+	}
+	return w.read(p, off&^3) >> shift & sizeMask(size), false
+}
+
+// MMIOCauseAt is the event cause of a device access at physical address
+// addr ("mmio/lapic:EOI"), or false if no device is there. The device
+// pages are fixed, so it is a pure function of the address.
+func MMIOCauseAt(addr uint64) (string, bool) {
+	w := findMMIO(addr)
+	if w == nil {
+		return "", false
+	}
+	return w.cause(uint32(addr)), true
+}
+
+// MMIO performs a device access for a VMM that was handed it whole (KVM's
+// MMIO exit): size bytes (1, 2 or 4) at physical addr, a store of value or
+// a load, whose result it returns. ok is false if no device is there.
+// The caller brings the clock up to date first (Sync).
+func (p *Platform) MMIO(addr uint64, size int, write bool, value uint32) (val uint32, ok bool) {
+	w := findMMIO(addr)
+	if w == nil {
+		return 0, false
+	}
+	val, _ = w.access(p, uint32(addr), size, write, value)
+	return val, true
 }
 
 func findMMIO(addr uint64) *mmioWindow {
@@ -147,18 +184,18 @@ func (m *Machine) finishMMIO(startErr error) error {
 		return err
 	}
 	m.setReg(unicorn.EIP, pc)
-	off := a.addr - a.win.base
-	m.Record(MMIOCause(a.win.name, a.win.reg(off)), m.MMIOMech, pc)
-	m.syncTime()
-	shift := 8 * (off & 3)
+	m.Record(a.win.cause(a.addr), m.MMIOMech, pc)
+	m.Sync()
 	if a.write {
 		if !mmioStore(inst) {
 			m.Crash(pc, "MMIO store to %s at %#x by %q: only mov stores to device registers are emulated", a.win.name, a.addr, m.Disasm(pc))
 			return nil
 		}
-		a.win.write(m, off&^3, a.value<<shift)
+		if _, timer := a.win.access(m.Platform, a.addr, a.size, true, a.value); timer {
+			m.armAPICTimer()
+		}
 	} else {
-		v := a.win.read(m, off&^3) >> shift & sizeMask(a.size)
+		v, _ := a.win.access(m.Platform, a.addr, a.size, false, 0)
 		if why := m.mmioLoad(inst, v, a.size); why != "" {
 			m.Crash(pc, "MMIO load from %s at %#x by %q: %s", a.win.name, a.addr, m.Disasm(pc), why)
 			return nil
