@@ -98,16 +98,16 @@ type Machine struct {
 	// translator: not inside the sequence that replaces one instruction).
 	SafePoint func(pc uint32) bool
 
-	ioSites  map[uint32]bool  // I/O and hlt instructions with a code hook
-	dr       [8]uint32        // the debug registers (debugreg.go: never Unicorn's)
-	ioAccess IOAccess         // the I/O instruction being performed (no allocation per exit)
-	stub     [7]byte          // the trampoline's lcall as last written (deliver.go)
-	gateBuf  pendingGate      // what gate points at while a delivery is in flight
-	fastGate unicorn.FastGate // the system call armed for the C side last (fast.go)
-	scratch  []byte           // readScratch's buffer (the guest GDT copied per delivery)
-	decoded  DecodeCache
-	code     [maxInsnLen]byte
-	Disks    *Disks
+	ioSites   map[uint32]bool  // I/O and hlt instructions with a code hook
+	dr        [8]uint32        // the debug registers (debugreg.go: never Unicorn's)
+	ioAccess  IOAccess         // the I/O instruction being performed (no allocation per exit)
+	stub      [7]byte          // the trampoline's lcall as last written (deliver.go)
+	gateBuf   pendingGate      // what gate points at while a delivery is in flight
+	fastGate  unicorn.FastGate // the system call armed for the C side last (fast.go)
+	scratch   []byte           // readScratch's buffer (the guest GDT copied per delivery)
+	decoded   DecodeCache
+	code      [maxInsnLen]byte
+	Disks     *Disks
 	mmio      *mmioAccess     // a device-page access caught by the memory hook (mmio.go)
 	mmioSites map[uint32]bool // instructions found touching device pages: hooked, so EIP is exact there
 	// MMIOMech is the mechanism of device-register accesses (mmio.go):
