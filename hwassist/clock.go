@@ -1,5 +1,7 @@
 package hwassist
 
+import "time"
+
 // Guest time under KVM.
 //
 // On Unicorn, guest time is counted in executed guest basic blocks
@@ -42,42 +44,53 @@ const TicksPerExit = 1
 // tick moves guest time by one exit.
 func (v *VM) tick() {
 	v.now += TicksPerExit
-	v.PIT.Advance(v.now)
+	v.Sync()
 }
 
-// timerScheduled reports whether the PIT will raise IRQ 0 at some point.
+// timerScheduled reports whether a timer (the PIT, the local APIC's) will
+// raise an interrupt at some point.
 func (v *VM) timerScheduled() bool {
-	_, ok := v.PIT.NextEvent(v.now)
+	_, ok := v.NextTimerEvent()
 	return ok
 }
 
 // waitForInterrupt is what hlt with IF=1 means to the hardware: if no
-// interrupt is pending at the PIC, skip guest time to the next timer
-// event. It returns "" when an interrupt is now pending, else why none
-// ever will be (the Unicorn machine's words).
+// interrupt is pending (at the local APIC, or the PIC through LINT0), skip
+// guest time to the next timer event. It returns "" when an interrupt is
+// now pending, else why none ever will be (the Unicorn machine's words).
+// With no timer programmed but a live input source (a terminal, the UI),
+// it waits in real time for input, as the Unicorn machine does.
 func (v *VM) waitForInterrupt() string {
-	if _, ok := v.PIC.Pending(); ok {
+	if v.PendingIRQ() {
 		return ""
 	}
-	at, ok := v.PIT.NextEvent(v.now)
+	at, ok := v.NextTimerEvent()
 	if !ok {
+		deadline := time.Now().Add(v.Cfg.TimeBudget - v.res.Wall - time.Since(v.runStart))
+		if v.WaitForInput(deadline, v.kicked) && v.PendingIRQ() || v.kicked() {
+			return "" // input arrived, or a kick (budget, pause) ends the wait: the loop handles it
+		}
 		return "hlt with interrupts enabled but no timer programmed and nothing pending: the CPU would sleep forever"
 	}
 	v.now = at
-	v.PIT.Advance(v.now)
-	if _, ok := v.PIC.Pending(); !ok {
-		return "hlt: the timer fired but its interrupt is masked at the PIC: the CPU would sleep forever"
+	v.Sync()
+	if !v.PendingIRQ() {
+		return "hlt: the timer fired but its interrupt is masked (at the PIC or the APICs): the CPU would sleep forever"
 	}
 	return ""
 }
+
+// kicked reports whether another goroutine has asked the loop to stop or
+// pause (a kick other than the clock's).
+func (v *VM) kicked() bool { return v.kickReasons.Load()&^kickClock != 0 }
 
 // clockKick moves the clock to the next timer event after the guest ran
 // without exiting for too long (see above).
 func (v *VM) clockKick() {
 	v.kicks++
-	if at, ok := v.PIT.NextEvent(v.now); ok {
+	if at, ok := v.NextTimerEvent(); ok {
 		v.now = at
-		v.PIT.Advance(v.now)
+		v.Sync()
 	}
 }
 

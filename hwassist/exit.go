@@ -108,7 +108,7 @@ const (
 	// the kick reasons (time budget, abort, clock) and run again if none.
 	actKick      action = iota
 	actIO               // perform the port access on the device bus
-	actMMIO             // an access outside guest RAM: no MMIO devices exist
+	actMMIO             // a device register access: perform it on the device model (mmio.go)
 	actHalt             // hlt: wait for an interrupt, or stop
 	actIRQWindow        // the guest can take an interrupt now: inject it
 	actEmulate          // KVM's emulator refused an instruction: finish it in user space
@@ -155,7 +155,9 @@ type decision struct {
 //	KVM_EXIT_DEBUG                    debug       none (the VMM's single step)
 //	KVM_EXIT_INTERNAL_ERROR emulation emulate     the instruction's cause   emulation
 //	KVM_EXIT_INTERNAL_ERROR other     crash       none
-//	KVM_EXIT_MMIO                     mmio        none (crash: no MMIO devices)
+//	KVM_EXIT_MMIO at a device         mmio        mmio/DEV:REG              vmexit
+//	KVM_EXIT_MMIO elsewhere, or wider crash       no RAM and no device there
+//	  than 4 bytes, or across a register
 //	KVM_EXIT_SHUTDOWN                 crash       triple fault
 //	KVM_EXIT_FAIL_ENTRY               crash       the hardware's entry-failure reason
 //	KVM_EXIT_SYSTEM_EVENT             crash       shutdown/reset/crash request
@@ -189,11 +191,7 @@ func decide(e kvmExit) decision {
 		}
 		return decision{Action: actCrash, Why: "KVM internal error: " + internalName(e.Suberror) + dataText(e.InternalData)}
 	case exitMMIO:
-		op := "read"
-		if e.MMIOWrite {
-			op = "write"
-		}
-		return decision{Action: actMMIO, Why: fmt.Sprintf("guest %s of %d bytes at unmapped physical address %#x (no MMIO devices)", op, e.MMIOLen, e.MMIOAddr)}
+		return decideMMIO(e)
 	case exitShutdown:
 		return decision{Action: actCrash, Why: "triple fault: the CPU shut down (KVM_EXIT_SHUTDOWN): an exception was raised while delivering a double fault"}
 	case exitFailEntry:

@@ -49,10 +49,15 @@ func TestDecideTable(t *testing.T) {
 		}
 		return r
 	}
-	mmio := newRun(exitMMIO)
-	mmio.u64(mmioPhysAddr, 0x2000000)
-	mmio.u32(mmioLen, 4)
-	mmio.u8(mmioIsWrite, 1)
+	mmio := func(addr uint64, n uint32, write bool) fakeRun {
+		r := newRun(exitMMIO)
+		r.u64(mmioPhysAddr, addr)
+		r.u32(mmioLen, n)
+		if write {
+			r.u8(mmioIsWrite, 1)
+		}
+		return r
+	}
 	fail := newRun(exitFailEntry)
 	fail.u64(failEntryReason, 0x80000021)
 	fail.u32(failEntryCPU, 1)
@@ -85,7 +90,18 @@ func TestDecideTable(t *testing.T) {
 		{"emulation failure", internal(internalEmulation, 1, 0x80cd02), 0, actEmulate, "", vmm.MechEmulation, true, ""},
 		{"delivery internal error", internal(internalDeliveryEv, 0x1234), 0, actCrash, "", 0, false, "KVM_INTERNAL_ERROR_DELIVERY_EV"},
 		{"simul ex", internal(internalSimulEx), 0, actCrash, "", 0, false, "SIMUL_EX"},
-		{"mmio", mmio, 0, actMMIO, "", 0, false, "write of 4 bytes at unmapped physical address 0x2000000"},
+		{"mmio outside RAM, no device", mmio(0x2000000, 4, true), 0, actCrash, "", 0, false, "write of 4 bytes at physical address 0x2000000: no RAM and no device there"},
+		{"mmio above the APICs", mmio(0xFEF00000, 4, false), 0, actCrash, "", 0, false, "read of 4 bytes at physical address 0xfef00000: no RAM and no device"},
+		{"mmio lapic EOI", mmio(0xFEE000B0, 4, true), 0, actMMIO, "mmio/lapic:EOI", vmm.MechVMExit, true, ""},
+		{"mmio lapic ID", mmio(0xFEE00020, 4, false), 0, actMMIO, "mmio/lapic:ID", vmm.MechVMExit, true, ""},
+		{"mmio lapic TPR byte", mmio(0xFEE00080, 1, false), 0, actMMIO, "mmio/lapic:TPR", vmm.MechVMExit, true, ""},
+		{"mmio lapic ICR high", mmio(0xFEE00310, 4, true), 0, actMMIO, "mmio/lapic:ICR-HI", vmm.MechVMExit, true, ""},
+		{"mmio lapic reserved", mmio(0xFEE00400, 4, false), 0, actMMIO, "mmio/lapic:reserved:0x400", vmm.MechVMExit, true, ""},
+		{"mmio ioapic IOREGSEL", mmio(0xFEC00000, 4, true), 0, actMMIO, "mmio/ioapic:IOREGSEL", vmm.MechVMExit, true, ""},
+		{"mmio ioapic IOWIN", mmio(0xFEC00010, 4, false), 0, actMMIO, "mmio/ioapic:IOWIN", vmm.MechVMExit, true, ""},
+		{"mmio 8 bytes", mmio(0xFEE00080, 8, false), 0, actCrash, "", 0, false, "(mmio/lapic:TPR): device registers take aligned accesses of 1, 2 or 4 bytes"},
+		{"mmio across registers", mmio(0xFEE000B2, 4, true), 0, actCrash, "", 0, false, "write of 4 bytes at physical address 0xfee000b2"},
+		{"mmio 3 bytes", mmio(0xFEE00080, 3, true), 0, actCrash, "", 0, false, "aligned accesses"},
 		{"shutdown", newRun(exitShutdown), 0, actCrash, "", 0, false, "triple fault"},
 		{"fail entry", fail, 0, actCrash, "", 0, false, "entry-failure reason 0x80000021 on cpu 1"},
 		{"system event", sysev, 0, actCrash, "", 0, false, "reset"},

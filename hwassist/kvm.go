@@ -130,7 +130,10 @@ const (
 	runSyncSregs              = runSyncRegs + sizeofRegs
 	runSyncEvents             = runSyncSregs + sizeofSregs
 	runMinSize                = runSyncEvents + sizeofVCPUEvents
-	sregsCS                   = 0  // offset of cs in struct kvm_sregs
+	sregsCS                   = 0   // offset of cs in struct kvm_sregs
+	sregsCR0                  = 224 // cr0: after 8 segments (24 bytes each) and gdt, idt (16 each)
+	sregsCR3                  = 240
+	sregsCR4                  = 248
 	eventsInterruptShadow     = 11 // offset of interrupt.shadow in struct kvm_vcpu_events
 )
 

@@ -89,6 +89,7 @@ func (v *VM) loopOnThread(mode runMode) (vmm.Stop, error) {
 	stopWatch := v.startWatchdog(remaining)
 	defer stopWatch()
 	t0 := time.Now()
+	v.runStart = t0
 	defer func() { v.res.Wall += time.Since(t0) }()
 	v.userStep = mode == modeStep
 	v.pauseExit = mode == modeToExit
@@ -157,9 +158,11 @@ func decodeSegment(b []byte) kvmSegment {
 // exit.
 func (v *VM) readSyncRegs() {
 	v.cs = decodeSegment(v.run[runSyncSregs+sregsCS:])
+	le := binary.LittleEndian
+	v.mmu = x86.MMU{CR0: uint32(le.Uint64(v.run[runSyncSregs+sregsCR0:])), CR3: uint32(le.Uint64(v.run[runSyncSregs+sregsCR3:])),
+		CR4: uint32(le.Uint64(v.run[runSyncSregs+sregsCR4:]))}
 	v.shadow = v.run[runSyncEvents+eventsInterruptShadow]&(shadowIntSTI|shadowIntMovSS) != 0
 	b := v.run[runSyncRegs : runSyncRegs+sizeofRegs]
-	le := binary.LittleEndian
 	r := &v.regs
 	for i, p := range []*uint64{&r.RAX, &r.RBX, &r.RCX, &r.RDX, &r.RSI, &r.RDI, &r.RSP, &r.RBP,
 		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15, &r.RIP, &r.RFLAGS} {
@@ -239,7 +242,12 @@ func (v *VM) handle(e kvmExit, d decision) (stepDone bool, err error) {
 			return false, err
 		}
 		stepDone = true
-	case actMMIO, actCrash:
+	case actMMIO:
+		v.onMMIO(e, d)
+		// A load completes on the next entry, with the value in kvm_run;
+		// a store is complete already.
+		stepDone = e.MMIOWrite
+	case actCrash:
 		v.crash(rip, "%s", d.Why)
 		return false, nil
 	default:
@@ -280,9 +288,16 @@ func (v *VM) ioPC(e kvmExit) uint32 {
 	if !e.IOOut || v.Flavour.Hardware() {
 		return rip
 	}
+	return v.endingAt(rip, func(inst x86asm.Inst) bool { return isOut(inst.Op) })
+}
+
+// endingAt finds the instruction that ends at rip and satisfies is — the
+// one KVM's emulator has just completed — by decoding back from rip (the
+// shortest that fits first); rip itself if none does.
+func (v *VM) endingAt(rip uint32, is func(x86asm.Inst) bool) uint32 {
 	for k := uint32(1); k <= 15; k++ {
 		inst, err := v.decode(rip - k)
-		if err == nil && uint32(inst.Len) == k && isOut(inst.Op) {
+		if err == nil && uint32(inst.Len) == k && is(inst) {
 			return rip - k
 		}
 	}
@@ -307,8 +322,7 @@ func (v *VM) performIO(e kvmExit, pc uint32) {
 		b := e.IOData[i*size : (i+1)*size]
 		if e.IOOut {
 			v.Bus.Out(e.IOPort, size, leUint(b))
-			if v.Exit.Written {
-				v.stop = vmm.Stop{Kind: vmm.StopExit, Status: v.Exit.Status, PC: pc}
+			if v.checkOutputStop(pc) {
 				return
 			}
 			continue
@@ -340,10 +354,29 @@ func putLE(b []byte, v uint32) {
 
 // ---- interrupts ----
 
-// checkInterrupts injects the PIC's pending interrupt if the guest can
-// take it now, or asks for an interrupt window.
+// checkOutputStop stops the guest after a port write at pc to the
+// debug-exit port, or once its serial output ends with Config.UntilOutput,
+// as the Unicorn machine does; it reports whether it did.
+func (v *VM) checkOutputStop(pc uint32) bool {
+	if v.stop.Kind != vmm.StopNone {
+		return true
+	}
+	if v.Exit.Written {
+		v.stop = vmm.Stop{Kind: vmm.StopExit, Status: v.Exit.Status, PC: pc}
+		return true
+	}
+	if why, ok := v.OutputReached(); ok {
+		v.stop = vmm.Stop{Kind: vmm.StopExit, Reason: why, PC: pc}
+		return true
+	}
+	return false
+}
+
+// checkInterrupts injects the pending external interrupt — the local
+// APIC's best vector, or the PIC's through LINT0 (vmm.Platform) — if the
+// guest can take it now, or asks for an interrupt window.
 func (v *VM) checkInterrupts() error {
-	_, pending := v.PIC.Pending()
+	pending := v.PendingIRQ()
 	ifSet := v.regs.RFLAGS&x86.FlagIF != 0
 	switch decideIRQ(pending, ifSet, v.shadow) {
 	case irqNone:
@@ -357,18 +390,19 @@ func (v *VM) checkInterrupts() error {
 	return nil
 }
 
-// inject acknowledges the PIC's interrupt and has KVM deliver its vector
-// through the guest's IDT on the next entry.
+// inject has KVM deliver the pending vector through the guest's IDT on
+// the next entry, then performs the CPU's interrupt acknowledge at the
+// user-space controller (the local APIC's IRR to ISR, or the PIC's INTA).
 func (v *VM) inject() error {
-	vec, _ := v.PIC.Pending()
+	vec, _ := v.PendingVector()
 	if err := interrupt(v.vcpuFD, uint32(vec)); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return nil // the last injection is still queued (an entry was cut short)
 		}
 		return fmt.Errorf("hwassist: KVM_INTERRUPT %#x: %w", vec, err)
 	}
-	v.PIC.Acknowledge()
-	v.record(vmm.CauseIRQ(v.PIC.IRQOf(vec)), vmm.MechMachine, uint32(v.regs.RIP))
+	_, cause, _ := v.AcknowledgeIRQ()
+	v.record(cause, vmm.MechMachine, uint32(v.regs.RIP))
 	return nil
 }
 
@@ -398,6 +432,7 @@ type platform struct{ v *VM }
 func (p platform) In(port uint16, size int) uint32 { return p.v.Bus.In(port, size) }
 func (p platform) Out(port uint16, size int, val uint32) {
 	p.v.Bus.Out(port, size, val)
+	p.v.checkOutputStop(uint32(p.v.regs.RIP))
 }
 func (p platform) CPUID(leaf, sub uint32) [4]uint32                 { return vmm.CPUID(leaf, sub) }
 func (p platform) GDTLoaded()                                       {}
@@ -430,6 +465,7 @@ func (v *VM) writeBack(c *kvmCPU) error {
 			return fmt.Errorf("hwassist: KVM_SET_SREGS: %w", err)
 		}
 		v.cs = c.sregs.CS
+		v.mmu = x86.MMU{CR0: uint32(c.sregs.CR0), CR3: uint32(c.sregs.CR3), CR4: uint32(c.sregs.CR4)}
 	}
 	v.regs = c.regs
 	return nil
@@ -695,8 +731,8 @@ func (v *VM) startWatchdog(remaining time.Duration) (stop func()) {
 
 // ---- reading the guest ----
 
-// decode decodes the instruction at EIP pc (CS base applied; paging is
-// ignored: virtsim's guests run with it off).
+// decode decodes the instruction at linear address pc (through the
+// guest's page tables when paging is on).
 func (v *VM) decode(pc uint32) (x86asm.Inst, error) {
 	code := v.fetch(pc)
 	if len(code) == 0 {
@@ -706,16 +742,40 @@ func (v *VM) decode(pc uint32) (x86asm.Inst, error) {
 }
 
 func (v *VM) fetch(pc uint32) []byte {
-	if uint64(pc) >= uint64(len(v.mem)) {
-		return nil
-	}
-	end := min(uint64(pc)+15, uint64(len(v.mem)))
-	code := append([]byte(nil), v.mem[pc:end]...)
-	for i := range code {
-		code[i] = v.original(pc+uint32(i), code[i])
+	var code []byte
+	for i := uint32(0); i < 15; i++ {
+		pa, ok := v.phys(pc + i)
+		if !ok {
+			break
+		}
+		code = append(code, v.original(pa, v.mem[pa]))
 	}
 	return code
 }
+
+// phys translates a linear address through the guest's page tables as
+// they were at the last exit (CR0, CR3 and CR4 from kvm_run's synchronised
+// special registers), setting no Accessed bits: false if it is unmapped or
+// outside guest RAM.
+func (v *VM) phys(lin uint32) (uint32, bool) {
+	t, f := v.mmu.Walk(ramPhys(v.mem), lin, x86.Access{}, false)
+	if f != nil || uint64(t.Phys) >= uint64(len(v.mem)) {
+		return 0, false
+	}
+	return t.Phys, true
+}
+
+// ramPhys is guest RAM as the page walker reads it.
+type ramPhys []byte
+
+func (m ramPhys) ReadPhys32(pa uint32) (uint32, bool) {
+	if uint64(pa)+4 > uint64(len(m)) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(m[pa:]), true
+}
+
+func (m ramPhys) WritePhys32(pa, v uint32) bool { return false }
 
 // Disasm renders the instruction at pc in AT&T syntax, or "" if there is
 // none.

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,14 +31,11 @@ type VM struct {
 	run                 []byte // the vCPU's kvm_run, mmap'd
 	thread              *vcpuThread
 
-	// Devices.
-	Bus    vmm.PortBus
-	Serial *vmm.Serial
-	Exit   *vmm.DebugExit
-	Post   *vmm.PostSink
-	PIT    *vmm.PIT
-	PIC    *vmm.PIC
-	Disks  *vmm.Disks
+	// The devices: the Unicorn machine's platform (vmm.Platform: the port
+	// bus, COM1, the PIT, the 8259s, the local APIC and the I/O APIC in
+	// user space, the RTC...) and disks.
+	*vmm.Platform
+	Disks *vmm.Disks
 
 	emu *trap.Emulator
 
@@ -51,15 +49,17 @@ type VM struct {
 	regs      kvmRegs    // the general registers at the last exit (kvm_run's synchronised copy)
 	entryRegs kvmRegs    // the general registers at the last entry (crash reports on AMD-V: hwquirks.go)
 	cs        kvmSegment // CS at the last exit: its RPL is the CPL
+	mmu       x86.MMU    // CR0, CR3, CR4 at the last exit: the guest's paging, for decoding
 	shadow    bool       // an interrupt shadow (sti, mov/pop ss) at the last exit
 	res       vmm.Result
 	stop      vmm.Stop
-	now       uint64 // guest time in PIT ticks (see clock.go)
-	userStep  bool   // Step asked KVM for a single step
-	window    bool   // an interrupt is pending but the guest cannot take it yet
-	debugCtl  uint32 // the KVM_SET_GUEST_DEBUG control last set
-	reqWindow bool   // request_interrupt_window as last set
-	pauseExit bool   // RunToExit: return after the next exit event
+	now       uint64    // guest time in PIT ticks (see clock.go)
+	runStart  time.Time // when the current Run began (the time budget)
+	userStep  bool      // Step asked KVM for a single step
+	window    bool      // an interrupt is pending but the guest cannot take it yet
+	debugCtl  uint32    // the KVM_SET_GUEST_DEBUG control last set
+	reqWindow bool      // request_interrupt_window as last set
+	pauseExit bool      // RunToExit: return after the next exit event
 	paused    bool
 	eintr     uint64 // KVM_RUN interrupted by a signal (Go's preemption) and retried
 	kicks     uint64 // clock kicks (see clock.go)
@@ -89,8 +89,8 @@ func New(img *guest.Image, cfg vmm.Config) (_ *VM, err error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	if cfg.MemSize%4096 != 0 || cfg.MemSize < 2<<20 || uint64(cfg.MemSize) > kvmTSSAddr {
-		return nil, fmt.Errorf("hwassist: memory size %d: must be a multiple of 4 KiB between 2 MiB and %d MiB", cfg.MemSize, kvmTSSAddr>>20)
+	if err := vmm.CheckMemSize(cfg.MemSize); err != nil {
+		return nil, fmt.Errorf("hwassist: %w", err)
 	}
 	v := &VM{Img: img, Cfg: cfg, Flavour: HostFlavour(), kvmFD: -1, vmFD: -1, vcpuFD: -1}
 	v.res = vmm.Result{Guest: cfg.Name, Args: cfg.Args, Strategy: "kvm", Flavour: v.Flavour.Name, Counts: vmm.Counts{}, Counters: map[string]uint64{}}
@@ -124,28 +124,12 @@ func New(img *guest.Image, cfg vmm.Config) (_ *VM, err error) {
 }
 
 func (v *VM) setupDevices() error {
-	v.Serial = &vmm.Serial{Base: guest.PortCOM1, Echo: v.Cfg.Serial}
-	v.Exit = &vmm.DebugExit{}
-	v.Post = &vmm.PostSink{}
-	v.PIT = vmm.NewPIT()
-	v.PIC = vmm.NewPIC()
-	v.PIT.OnOut0(func(level bool) { v.PIC.SetIRQ(0, level) })
-	for _, d := range []struct {
-		lo, hi uint16
-		dev    vmm.Device
-	}{
-		{guest.PortCOM1, guest.PortCOM1 + 7, v.Serial},
-		{guest.PortDebugExit, guest.PortDebugExit + 3, v.Exit},
-		{guest.PortPOST, guest.PortPOST, v.Post},
-		{0x40, 0x43, v.PIT},
-		{0x20, 0x21, v.PIC},
-		{0xA0, 0xA1, v.PIC},
-	} {
-		if err := v.Bus.Register(d.lo, d.hi, d.dev); err != nil {
-			return fmt.Errorf("hwassist: %w", err)
-		}
+	p, err := vmm.NewPlatform(v.Cfg, v.Now)
+	if err != nil {
+		return fmt.Errorf("hwassist: %w", err)
 	}
-	disks, err := vmm.AttachDisks(&v.Bus, v.Cfg, v.Img, v.PIC, vmMem{v})
+	v.Platform = p
+	disks, err := p.AttachDisks(v.Cfg, v.Img, vmMem{v})
 	if err != nil {
 		return fmt.Errorf("hwassist: %w", err)
 	}
@@ -187,14 +171,19 @@ func (v *VM) createVM() error {
 		return fmt.Errorf("hwassist: mmap %d MiB of guest RAM: %w", v.Cfg.MemSize>>20, err)
 	}
 	v.mem = mem
+	// One memory slot, guest RAM at 0 (at most vmm.MaxMemSize, 3.5 GiB).
+	// Everything above it has no slot — the device window at 0xFE000000
+	// (the I/O APIC, the local APIC) included — so the guest's accesses
+	// there leave KVM as KVM_EXIT_MMIO, for the VMM's device models.
 	if err := setMemoryRegion(vm, 0, 0, mem); err != nil {
 		return fmt.Errorf("hwassist: KVM_SET_USER_MEMORY_REGION: %w", err)
 	}
 	return nil
 }
 
-// load writes the image, the multiboot info block and the entry GDT into
-// guest RAM, as vmm.Boot does on Unicorn.
+// load writes the image, the multiboot info block, the entry GDT and the
+// firmware's tables (the BIOS data area and the MP tables,
+// vmm.FirmwareFor) into guest RAM, as vmm.Boot and the Unicorn machine do.
 func (v *VM) load() error {
 	for _, s := range v.Img.Segments {
 		if uint64(s.Addr)+uint64(s.MemSize) > uint64(len(v.mem)) {
@@ -205,6 +194,9 @@ func (v *VM) load() error {
 	infoAddr, info := guest.MultibootInfo(v.Cfg.MemSize, v.Cfg.Args)
 	copy(v.mem[infoAddr:], info)
 	copy(v.mem[guest.BootScratchAddr:], bootGDT())
+	for _, b := range vmm.FirmwareFor(v.Img) {
+		copy(v.mem[b.Addr:], b.Data)
+	}
 	return nil
 }
 

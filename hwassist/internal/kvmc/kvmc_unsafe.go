@@ -75,9 +75,10 @@ static const struct kvmc_value kvmc_values[] = {
 	OFF(kvm_run, request_interrupt_window), OFF(kvm_run, immediate_exit), OFF(kvm_run, exit_reason),
 	OFF(kvm_run, ready_for_interrupt_injection), OFF(kvm_run, if_flag), OFF(kvm_run, io),
 	OFF(kvm_run, io.data_offset), OFF(kvm_run, io.count), OFF(kvm_run, io.port),
-	OFF(kvm_run, mmio.len), OFF(kvm_run, mmio.is_write), OFF(kvm_run, internal.data),
+	OFF(kvm_run, mmio.data), OFF(kvm_run, mmio.len), OFF(kvm_run, mmio.is_write), OFF(kvm_run, internal.data),
 	OFF(kvm_run, debug.arch.pc), OFF(kvm_run, kvm_valid_regs), OFF(kvm_run, kvm_dirty_regs), OFF(kvm_run, s),
-	OFF(kvm_sregs, cs), OFF(kvm_segment, selector), OFF(kvm_segment, unusable),
+	OFF(kvm_sregs, cs), OFF(kvm_sregs, cr0), OFF(kvm_sregs, cr3), OFF(kvm_sregs, cr4),
+	OFF(kvm_segment, selector), OFF(kvm_segment, unusable),
 	OFF(kvm_vcpu_events, interrupt.shadow), OFF(kvm_sync_regs, sregs), OFF(kvm_sync_regs, events),
 	{0, 0},
 };
