@@ -48,15 +48,21 @@
 // # The VM
 //
 // New builds the machine virtsim's other strategies have: guest RAM (16 MiB
-// by default, mmap'd), the multiboot image and info block, and the entry
-// state set through KVM_SET_SREGS and KVM_SET_REGS: 32-bit protected mode
+// by default, up to vmm.MaxMemSize with --mem, mmap'd and given to KVM as
+// its one memory slot), the multiboot image and info block, what the
+// firmware leaves a kernel (the BIOS data area and the MP tables,
+// vmm.FirmwareFor: the Unicorn machine's bytes), and the entry state set
+// through KVM_SET_SREGS and KVM_SET_REGS: 32-bit protected mode
 // with paging off, flat code and data segments from the entry GDT at
 // guest.BootScratchAddr (CS 0x08, DS..SS 0x10, the bytes vmm.Boot writes),
 // IDTR 0/0, IF=0, EAX=0x2BADB002, EBX=the info block. The CPU model is
 // virtsim's (vmm.CPUID, QEMU's qemu32), given to KVM with KVM_SET_CPUID2.
-// The devices are the Unicorn machine's, on the same vmm.PortBus: COM1, the
+// The devices are the Unicorn machine's own, the same vmm.Platform: COM1
+// (with its receive path: --input, a terminal, the UI's FeedInput), the
 // debug-exit port 0xF4, the POST port 0x80, the 8254 PIT, the 8259 PIC
-// pair, the ATA disk and the block ring's ports (a native guest's ring
+// pair, port 0x61, the CMOS RTC, the CRT controller, the keyboard
+// controller, PCI configuration space, the local APIC and the I/O APIC,
+// the ATA disk and the block ring's ports (a native guest's ring
 // notification is a port write here: one exit per batch, as virtio's
 // doorbell). A rep ins/outs reaches user space as KVM's emulator hands it
 // over: a rep ins in batches (the emulator reads ahead up to a page; the
@@ -65,6 +71,29 @@
 // sector written by rep outsw, measured on kvm_amd. The vCPU belongs to one OS thread, locked to its goroutine for the
 // life of the VM: every vCPU ioctl runs there.
 //
+// # The APICs in user space
+//
+// KVM can model the local APIC and the I/O APIC itself (KVM_CREATE_IRQCHIP;
+// QEMU's default), and then a guest's EOI, TPR write or timer interrupt
+// never leaves the kernel. virtsim does not ask for it: its APICs, like its
+// PIT and PIC, stay in user space, as QEMU's -machine kernel_irqchip=off
+// has them, so that a kernel's interrupt-controller traffic is counted, by
+// register, exactly as under the other strategies — which is what the
+// comparison is for. The device window at 0xFE000000-4 GiB has no memory
+// slot, so every access to the local APIC's page (0xFEE00000) or the I/O
+// APIC's (0xFEC00000) is a nested-paging fault KVM cannot resolve: its
+// instruction emulator decodes the access and exits with KVM_EXIT_MMIO,
+// the VMM performs it on the device model (an event mmio/lapic:EOI,
+// mmio/ioapic:IOWIN, ... with mechanism vmexit) and, for a load, writes the
+// value into kvm_run, from which KVM completes the instruction on the next
+// KVM_RUN (mmio.go). The guest's TPR, EOI, ICR (INIT and SIPI to the
+// absent second CPU vanish, as on a one-CPU PC) and timer programming all
+// flow through the models; their interrupts — the APIC timer, IPIs, the
+// I/O APIC's pins, the 8259s' through LINT0 — are injected with
+// KVM_INTERRUPT as the PIC's always were (see below). An access outside
+// RAM that no device claims stops the guest with a crash naming the
+// address.
+//
 // # The exit loop
 //
 // VM.Run calls KVM_RUN, decodes kvm_run into a plain kvmExit and asks
@@ -72,12 +101,13 @@
 //
 //	exit                                 action       event (cause, mechanism)
 //	KVM_EXIT_IO                          device bus   io/out:PORT, io/in:PORT   vmexit
+//	KVM_EXIT_MMIO at a device page       device       mmio/DEV:REG              vmexit
 //	KVM_EXIT_HLT                         wait         hlt                       vmexit
 //	KVM_EXIT_INTERNAL_ERROR, emulation   emulate      the instruction's cause   emulation
 //	KVM_EXIT_IRQ_WINDOW_OPEN             inject       irq-window                vmexit
 //	KVM_EXIT_DEBUG                       single step  (none: the VMM's own step)
 //	KVM_RUN: EINTR / KVM_EXIT_INTR        kick         (none: a signal, see budgets)
-//	KVM_EXIT_MMIO, _SHUTDOWN,            crash        (none: the stop reports the cause,
+//	KVM_EXIT_MMIO elsewhere, _SHUTDOWN,  crash        (none: the stop reports the cause,
 //	_FAIL_ENTRY, other internal errors,               the registers and the decoded
 //	_SYSTEM_EVENT, anything else                      instruction at EIP)
 //
@@ -140,18 +170,30 @@
 //
 // # Interrupts and time
 //
-// The PIT and PIC stay in user space (no in-kernel irqchip: hlt exits to
-// the VMM). After every exit the VMM asks the PIC; a pending interrupt is
-// injected with KVM_INTERRUPT when the guest can take it, or the VMM waits
-// for an interrupt window (irq-window exits). hlt with IF=1 skips guest
-// time to the next timer event; hlt with IF=0, or with nothing that could
-// wake it, stops the guest with the Unicorn machine's words. Guest time is
-// counted in exits (TicksPerExit PIT ticks per exit): the guest can only
-// read the PIT by exiting, so it sees time advance at a fixed rate per poll
-// and a run is exactly repeatable; the timer workload prints only what the
-// hardware's semantics fix, so its output equals native's and QEMU's. See
-// clock.go, including the one case that needs wall time (a guest that waits
-// for the timer without ever exiting).
+// The PIT, the PIC and the APICs stay in user space (no in-kernel
+// irqchip: hlt exits to the VMM). After every exit the VMM asks the
+// platform for the vector the CPU's interrupt acknowledge would return —
+// the local APIC's best, else the 8259's through LINT0, as QEMU's PC
+// decides; a pending interrupt is injected with KVM_INTERRUPT when the
+// guest can take it (and then acknowledged at the model: IRR to ISR, or the
+// PIC's INTA), or the VMM waits for an interrupt window (irq-window
+// exits). hlt with IF=1 skips guest time to the next timer event (the
+// PIT's or the APIC timer's); hlt with IF=0, or with nothing that could
+// wake it, stops the guest with the Unicorn machine's words — unless a
+// live input source is attached, when it waits for what is typed. Guest
+// time is counted in exits (TicksPerExit PIT ticks per exit; the APIC
+// timer's clock runs 838 times as fast, as on Unicorn): the guest can only
+// read a timer by exiting, so it sees time advance at a fixed rate per
+// poll and a run is exactly repeatable, the APIC timer's interrupts
+// included; the timer and platform workloads print only what the
+// hardware's semantics fix, so their output equals native's and QEMU's.
+// What is not deterministic under KVM: a guest that waits for a timer
+// without ever exiting (the watchdog's clock kick, in wall time, clock.go),
+// and input from a terminal or the UI, which arrives in real time. A
+// kernel that polls by exiting (xv6's idle loop reads the APIC's ID
+// register, an MMIO exit, on every pass) sees its timer tick after a fixed
+// number of exits, a different rate from Unicorn's blocks: the same
+// output, different interleavings and counts.
 //
 // # Budgets and kicks
 //
