@@ -89,3 +89,28 @@ func TestPlatformGuestsUnderKVM(t *testing.T) {
 		})
 	}
 }
+
+// TestFeedInputUnderKVM: the kvm instance takes UART input through the
+// API the terminal UI uses (vmm.InputFeeder), and the guest receives it
+// through the UART's receive interrupt.
+func TestFeedInputUnderKVM(t *testing.T) {
+	requireKVM(t)
+	img := loadPlatform(t, "apic", vmm.DefaultMemSize)
+	v := boot(t, img, vmm.Config{Args: "n=1 uart=1", LiveInput: true})
+	var f vmm.InputFeeder = v
+	f.FeedInput([]byte("typed\n"))
+	disarm := watch(t, v, testWatchdog)
+	st, err := v.Run()
+	disarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failIfWatchdog(t, st)
+	res := v.Result()
+	if st.Kind != vmm.StopExit || st.Status != 0 {
+		t.Fatalf("%s\n%s", st, res.Serial)
+	}
+	if !strings.Contains(res.Serial, "uart: line \"typed\" bytes=6\n") {
+		t.Errorf("the fed line did not arrive:\n%s", res.Serial)
+	}
+}

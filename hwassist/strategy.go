@@ -34,6 +34,7 @@ func description() string {
 var _ vmm.Instance = (*VM)(nil)
 var _ vmm.Inspector = (*VM)(nil)
 var _ vmm.Interrupter = (*VM)(nil)
+var _ vmm.InputFeeder = (*VM)(nil) // the UI types into the guest's UART (vmm.Platform.FeedInput)
 
 // Result reports the run so far: events, the in-kernel statistics as
 // counters named kvm/STAT (the change over the run, beside the exits and
