@@ -6,6 +6,7 @@ import (
 
 	"virtsim/guest"
 	"virtsim/vmm"
+	"virtsim/vmm/x86"
 )
 
 // deviceVM is a VM with its devices and a made-up kvm_run but no KVM: the
@@ -205,5 +206,54 @@ func TestSerialInputAndUntilOutput(t *testing.T) {
 	}
 	if !v.checkOutputStop(0x1234) || v.stop.Kind != vmm.StopExit || v.stop.Status != 0 {
 		t.Errorf("stop %s, want an exit with status 0 (--until-output)", v.stop)
+	}
+}
+
+// TestMMIOStorePC: KVM reports a store's MMIO exit with RIP past the
+// instruction; the event's PC is the store that ends there and writes the
+// access's page offset — not a shorter suffix of it that decodes as
+// another memory access (here `00 00`, add %al,(%eax), with EAX=0).
+func TestMMIOStorePC(t *testing.T) {
+	v := deviceVM(t, vmm.Config{})
+	v.mem = make([]byte, 1<<20)
+	for _, c := range []struct {
+		name string
+		code []byte
+		edx  uint32
+		addr uint64
+		n    uint32
+	}{
+		{"movl $0, 0xfee000b0", []byte{0xc7, 0x05, 0xb0, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00}, 0, lapic + 0xB0, 4},
+		{"mov %eax, (%edx)", []byte{0x89, 0x02}, lapic + 0x80, lapic + 0x80, 4},
+		{"movb $0, 0x10(%edx)", []byte{0xc6, 0x42, 0x10, 0x00}, ioapic, ioapic + 0x10, 1},
+	} {
+		const at = 0x1000
+		clear(v.mem[at-16 : at+32])
+		copy(v.mem[at:], c.code)
+		v.regs = kvmRegs{RIP: at + uint64(len(c.code)), RDX: uint64(c.edx)}
+		e := kvmExit{Reason: exitMMIO, MMIOAddr: c.addr, MMIOLen: c.n, MMIOWrite: true}
+		if got := v.mmioPC(e); got != at {
+			t.Errorf("%s: PC %#x, want %#x", c.name, got, at)
+		}
+		e.MMIOWrite = false
+		v.regs.RIP = at
+		if got := v.mmioPC(e); got != at {
+			t.Errorf("%s as a load: PC %#x, want RIP %#x", c.name, got, at)
+		}
+	}
+	// With paging on (a higher-half kernel: 0x80000000 mapped to 0 by a
+	// 4 MiB page), the instructions are read through the guest's tables.
+	v.mmu = x86.MMU{CR0: x86.CR0PE | x86.CR0PG, CR3: 0x3000, CR4: x86.CR4PSE}
+	binary.LittleEndian.PutUint32(v.mem[0x3000+0x200*4:], 0x83)                              // present, writable, 4 MiB, frame 0
+	copy(v.mem[0x1000:], []byte{0xc7, 0x05, 0xb0, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00}) // movl $0, 0xfee000b0
+	v.regs = kvmRegs{RIP: 0x80001000 + 10}
+	if got := v.mmioPC(kvmExit{Reason: exitMMIO, MMIOAddr: lapic + 0xB0, MMIOLen: 4, MMIOWrite: true}); got != 0x80001000 {
+		t.Errorf("paging on: PC %#x, want 0x80001000", got)
+	}
+	v.mmu = x86.MMU{}
+	// Nothing stores there: the event carries RIP.
+	v.regs = kvmRegs{RIP: 0x2000}
+	if got := v.mmioPC(kvmExit{Reason: exitMMIO, MMIOAddr: lapic + 0xB0, MMIOLen: 4, MMIOWrite: true}); got != 0x2000 {
+		t.Errorf("no store before RIP: PC %#x, want RIP", got)
 	}
 }
