@@ -170,6 +170,21 @@ func TestDecideIRQ(t *testing.T) {
 	}
 }
 
+func TestStepForWindow(t *testing.T) {
+	for _, c := range []struct {
+		hardware, stiBefore, want bool
+	}{
+		{false, false, true}, // PVM: always by steps
+		{false, true, true},
+		{true, false, false}, // hardware assist: KVM's interrupt-window exit
+		{true, true, true},   // right after sti with no shadow reported: step past it
+	} {
+		if got := stepForWindow(c.hardware, c.stiBefore); got != c.want {
+			t.Errorf("stepForWindow(hardware=%v, sti before=%v) = %v, want %v", c.hardware, c.stiBefore, got, c.want)
+		}
+	}
+}
+
 func TestRunBytes(t *testing.T) {
 	run := make([]byte, 64)
 	setRunByte(run, runRequestInterruptWindow, 1)

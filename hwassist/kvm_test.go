@@ -509,7 +509,7 @@ func TestCrashReports(t *testing.T) {
 		// int $0x80 with the entry IDT (limit 0): #GP, #DF, shutdown.
 		{"triple fault", []byte{0xB8, 0x11, 0x22, 0x33, 0x44, 0xCD, 0x80}, "triple fault", "int $0x80"},
 		// A load from beyond guest RAM: no MMIO device answers.
-		{"mmio", []byte{0xA1, 0x00, 0x00, 0x00, 0x02}, "unmapped physical address 0x2000000", "mov 0x2000000,%eax"},
+		{"mmio", []byte{0xA1, 0x00, 0x00, 0x00, 0x02}, "read of 4 bytes at physical address 0x2000000: no RAM and no device there", "mov 0x2000000,%eax"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runKVM(t, flat(t, c.code), "", vmm.Config{})

@@ -71,7 +71,7 @@ func (v *VM) Result() *vmm.Result {
 			r.Notes = append(r.Notes, "in-kernel statistics unreadable: "+err.Error())
 		}
 	}
-	for name, n := range map[string]uint64{"kvm-eintr": v.eintr, "kvm-clock-kicks": v.kicks, "kvm-window-steps": v.steps, "kvm-user-steps": v.userSteps,
+	for name, n := range map[string]uint64{"kvm-eintr": v.eintr, "kvm-clock-kicks": v.kicks, "kvm-window-steps": v.steps, "kvm-user-steps": v.userSteps, "kvm-sti-shadow-windows": v.stiSteps,
 		"kvm-string-io-exits": v.strIOExits, "kvm-string-io-elements": v.strIOElems} {
 		if n > 0 {
 			r.Counters[name] = n

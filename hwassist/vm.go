@@ -46,25 +46,27 @@ type VM struct {
 	statsErr    error
 
 	// Exit-loop state (vCPU thread only).
-	regs      kvmRegs    // the general registers at the last exit (kvm_run's synchronised copy)
-	entryRegs kvmRegs    // the general registers at the last entry (crash reports on AMD-V: hwquirks.go)
-	cs        kvmSegment // CS at the last exit: its RPL is the CPL
-	mmu       x86.MMU    // CR0, CR3, CR4 at the last exit: the guest's paging, for decoding
-	shadow    bool       // an interrupt shadow (sti, mov/pop ss) at the last exit
-	res       vmm.Result
-	stop      vmm.Stop
-	now       uint64    // guest time in PIT ticks (see clock.go)
-	runStart  time.Time // when the current Run began (the time budget)
-	userStep  bool      // Step asked KVM for a single step
-	window    bool      // an interrupt is pending but the guest cannot take it yet
-	debugCtl  uint32    // the KVM_SET_GUEST_DEBUG control last set
-	reqWindow bool      // request_interrupt_window as last set
-	pauseExit bool      // RunToExit: return after the next exit event
-	paused    bool
-	eintr     uint64 // KVM_RUN interrupted by a signal (Go's preemption) and retried
-	kicks     uint64 // clock kicks (see clock.go)
-	steps     uint64 // single steps taken to find interrupt windows
-	userSteps uint64 // single steps through guest user code (PVM)
+	regs       kvmRegs    // the general registers at the last exit (kvm_run's synchronised copy)
+	entryRegs  kvmRegs    // the general registers at the last entry (crash reports on AMD-V: hwquirks.go)
+	cs         kvmSegment // CS at the last exit: its RPL is the CPL
+	mmu        x86.MMU    // CR0, CR3, CR4 at the last exit: the guest's paging, for decoding
+	shadow     bool       // an interrupt shadow (sti, mov/pop ss) at the last exit
+	res        vmm.Result
+	stop       vmm.Stop
+	now        uint64    // guest time in PIT ticks (see clock.go)
+	runStart   time.Time // when the current Run began (the time budget)
+	userStep   bool      // Step asked KVM for a single step
+	window     bool      // an interrupt is pending but the guest cannot take it yet
+	stepWindow bool      // find the window by single steps, not KVM's window exit (stepForWindow)
+	stiSteps   uint64    // windows stepped for because sti preceded RIP with no shadow reported
+	debugCtl   uint32    // the KVM_SET_GUEST_DEBUG control last set
+	reqWindow  bool      // request_interrupt_window as last set
+	pauseExit  bool      // RunToExit: return after the next exit event
+	paused     bool
+	eintr      uint64 // KVM_RUN interrupted by a signal (Go's preemption) and retried
+	kicks      uint64 // clock kicks (see clock.go)
+	steps      uint64 // single steps taken to find interrupt windows
+	userSteps  uint64 // single steps through guest user code (PVM)
 	// String I/O as KVM hands it to user space: exits carrying more than
 	// one element (a rep ins/outs batch) and the elements they carried.
 	strIOExits, strIOElems uint64
