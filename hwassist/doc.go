@@ -177,7 +177,9 @@
 // decides; a pending interrupt is injected with KVM_INTERRUPT when the
 // guest can take it (and then acknowledged at the model: IRR to ISR, or the
 // PIC's INTA), or the VMM waits for an interrupt window (irq-window
-// exits). hlt with IF=1 skips guest time to the next timer event (the
+// exits; by single steps right after an sti KVM reports no shadow for,
+// which the nested rig's emulated SVM was seen to open a window inside:
+// run.go, stiBefore). hlt with IF=1 skips guest time to the next timer event (the
 // PIT's or the APIC timer's); hlt with IF=0, or with nothing that could
 // wake it, stops the guest with the Unicorn machine's words — unless a
 // live input source is attached, when it waits for what is typed. Guest
