@@ -378,8 +378,8 @@ func (v *VM) checkOutputStop(pc uint32) bool {
 func (v *VM) checkInterrupts() error {
 	pending := v.PendingIRQ()
 	ifSet := v.regs.RFLAGS&x86.FlagIF != 0
-	// Under PVM windows are found by single steps anyway, and its shadow
-	// reports were measured exact: the guard is for hardware assist.
+	// The guard is for hardware assist; under PVM, whose windows are
+	// found by single steps anyway, injection stays as it was.
 	stiBefore := pending && ifSet && !v.shadow && v.Flavour.Hardware() && v.stiBefore()
 	switch decideIRQ(pending, ifSet, v.shadow || stiBefore) {
 	case irqNone:
