@@ -231,6 +231,7 @@ func (v *VM) handle(e kvmExit, d decision) (stepDone bool, err error) {
 		}
 		switch {
 		case v.window && v.stepWindow:
+			v.stepped = true
 			v.steps++
 			v.record(CauseIRQWindow, vmm.MechVMExit, rip)
 		case v.userMode():
@@ -380,7 +381,10 @@ func (v *VM) checkInterrupts() error {
 	ifSet := v.regs.RFLAGS&x86.FlagIF != 0
 	// The guard is for hardware assist; under PVM, whose windows are
 	// found by single steps anyway, injection stays as it was.
-	stiBefore := pending && ifSet && !v.shadow && v.Flavour.Hardware() && v.stiBefore()
+	// After a step an instruction has run: any shadow is over, even if
+	// RIP is back after the sti (sti; jmp .).
+	stiBefore := pending && ifSet && !v.shadow && !v.stepped && v.Flavour.Hardware() && v.stiBefore()
+	v.stepped = false
 	switch decideIRQ(pending, ifSet, v.shadow || stiBefore) {
 	case irqNone:
 		v.window = false

@@ -59,6 +59,7 @@ type VM struct {
 	window     bool      // an interrupt is pending but the guest cannot take it yet
 	stepWindow bool      // find the window by single steps, not KVM's window exit (stepForWindow)
 	stiSteps   uint64    // windows stepped for because sti preceded RIP with no shadow reported
+	stepped    bool      // this exit is a single step taken to find a window
 	debugCtl   uint32    // the KVM_SET_GUEST_DEBUG control last set
 	reqWindow  bool      // request_interrupt_window as last set
 	pauseExit  bool      // RunToExit: return after the next exit event
