@@ -2,6 +2,7 @@ package hwassist
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"virtsim/guest"
@@ -255,5 +256,16 @@ func TestMMIOStorePC(t *testing.T) {
 	v.regs = kvmRegs{RIP: 0x2000}
 	if got := v.mmioPC(kvmExit{Reason: exitMMIO, MMIOAddr: lapic + 0xB0, MMIOLen: 4, MMIOWrite: true}); got != 0x2000 {
 		t.Errorf("no store before RIP: PC %#x, want RIP", got)
+	}
+}
+
+// TestResetStopsTheGuest: a reset through the keyboard controller (command
+// 0xFE) stops the guest at the port write, as on the Unicorn machine.
+func TestResetStopsTheGuest(t *testing.T) {
+	v := deviceVM(t, vmm.Config{})
+	v.mem = make([]byte, 1<<20)
+	v.Bus.Out(vmm.PortKBCStatus, 1, 0xFE)
+	if !v.checkOutputStop(0x1234) || v.stop.Kind != vmm.StopCrash || !strings.HasPrefix(v.stop.Reason, vmm.CauseSystemReset) {
+		t.Errorf("stop %s, want a crash: %s", v.stop, vmm.CauseSystemReset)
 	}
 }

@@ -356,14 +356,20 @@ func putLE(b []byte, v uint32) {
 // ---- interrupts ----
 
 // checkOutputStop stops the guest after a port write at pc to the
-// debug-exit port, or once its serial output ends with Config.UntilOutput,
-// as the Unicorn machine does; it reports whether it did.
+// debug-exit port, a reset (the keyboard controller, port 0x92 or 0xCF9:
+// a crash, as QEMU -no-reboot stops), or once its serial output ends with
+// Config.UntilOutput, as the Unicorn machine does; it reports whether it
+// did.
 func (v *VM) checkOutputStop(pc uint32) bool {
 	if v.stop.Kind != vmm.StopNone {
 		return true
 	}
 	if v.Exit.Written {
 		v.stop = vmm.Stop{Kind: vmm.StopExit, Status: v.Exit.Status, PC: pc}
+		return true
+	}
+	if why, ok := v.ResetRequested(); ok {
+		v.crash(pc, "%s", why)
 		return true
 	}
 	if why, ok := v.OutputReached(); ok {
