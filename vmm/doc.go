@@ -38,7 +38,10 @@
 //     area and the MP tables (firmware.go). The APICs are memory-mapped:
 //     their pages are left unmapped and each access is trapped and
 //     emulated at its instruction (mmio.go), an event with a cause of its
-//     own ("mmio/lapic:EOI").
+//     own ("mmio/lapic:EOI"). The devices and their wiring are a Platform,
+//     independent of Unicorn: the kvm strategy (package hwassist) builds
+//     the same one and hands it the accesses KVM exits with
+//     (Platform.MMIO).
 //
 // # Where the VMM plugs in
 //
