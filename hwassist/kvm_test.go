@@ -226,6 +226,14 @@ var kvmLaw = map[string]struct {
 	"smc":        {0, 0, "self-modifying code: stores and jumps stay in KVM"},
 }
 
+// lawExits is a run's exits less its interrupt-window exits: when the
+// guest opens a window relative to a pending tick is a matter of timing
+// (under QEMU's emulated SVM one window more or less now and then in the
+// timer workload: 19 where 20 was due), not of the iteration count.
+func lawExits(r *vmm.Result) int {
+	return int(r.Exits) - int(r.Counts[vmm.Key{Cause: CauseIRQWindow, Mech: vmm.MechVMExit}])
+}
+
 func TestKVMPerIteration(t *testing.T) {
 	requireKVM(t)
 	f := HostFlavour()
@@ -243,7 +251,7 @@ func TestKVMPerIteration(t *testing.T) {
 			img := load(t, w.Name)
 			a := runKVM(t, img, "n=10", vmm.Config{})
 			b := runKVM(t, img, "n=20", vmm.Config{})
-			if d := int(b.Exits) - int(a.Exits); d != 10*want {
+			if d := lawExits(b) - lawExits(a); d != 10*want {
 				t.Errorf("exits(20)-exits(10) = %d, want 10×%d on %s (%s)\nn=10:\n%s\nn=20:\n%s", d, want, f.Name, law.why, a.Counts.Format(), b.Counts.Format())
 			}
 		})
