@@ -23,6 +23,7 @@ var KnownCorpus = map[CorpusKey]Known{
 		"(DPL 0 shows as 1, DPL 1 as 2): a Popek–Goldberg hole (bt corrects it in the TC)"},
 	{"ring3", "trap"}:    {userIF},
 	{"ring3io", "trap"}:  {userIF},
+	{"iobitmap", "trap"}: {userIF},
 	{"pae", "trap"}:      {paeShadow},
 	{"pae", "bt"}:        {paeShadow},
 	{"smcbuf", "native"}: {staleCode},

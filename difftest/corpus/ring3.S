@@ -11,6 +11,9 @@
 	.ifndef RUNTIME_COPY	# ring3io.S sets it: the steps run from a copy (see there)
 	.set RUNTIME_COPY, 0
 	.endif
+	.ifndef IOBITMAP	# iobitmap.S sets it: user I/O through the TSS's bitmap (see there)
+	.set IOBITMAP, 0
+	.endif
 	.include "corpus.inc"
 _start:
 	lgdt gdtr
@@ -84,6 +87,23 @@ u_post:		in $0x80, %al
 u_end:
 	.data
 steps:	.long u_rtc, u_post, u_rtc, 0
+	.text
+	.elseif IOBITMAP
+# ring-3 steps: port 0x80 allowed by the bitmap, 0x81 not
+u_in80:		in $0x80, %al
+		int $0x80
+u_in81:		in $0x81, %al
+u_inw80:	inw $0x80, %ax
+u_out80:	out %al, $0x80
+		int $0x80
+u_dx80:		mov $0x80, %dx
+		in (%dx), %al
+		int $0x80
+u_outsb:	mov $0x81, %dx
+		mov $kstack_top-4096, %esi
+		outsb
+	.data
+steps:	.long u_in80, u_in81, u_inw80, u_out80, u_dx80, u_outsb, 0
 	.text
 	.else
 # ring-3 steps
@@ -178,7 +198,11 @@ gdt:	.quad 0
 	.quad 0x00cf92000000ffff	# 0x10 kernel data
 	.quad 0x00cffa000000ffff	# 0x18 user code
 	.quad 0x00cff2000000ffff	# 0x20 user data
+	.if IOBITMAP
+	.quad 0x0000890000000088	# 0x28 TSS (base at run time), its I/O bitmap included
+	.else
 	.quad 0x0000890000000067	# 0x28 TSS (base at run time)
+	.endif
 	.quad 0x00cfb2000000ffff	# 0x30 DPL-1 data
 gdt_end:
 gdtr:	.word gdt_end-gdt-1
@@ -189,6 +213,13 @@ tss:	.long 0, kstack_top, 0x10
 	.if RUNTIME_COPY
 	.space 0x66-12
 	.word 0x68		# I/O map base past the limit: every port denied at CPL 3
+	.elseif IOBITMAP
+	.space 0x66-12
+	.word 0x68		# the I/O bitmap right after: ports 0-255
+	.fill 16, 1, 0xff
+	.byte 0xfe		# ports 0x80-0x87: only 0x80 allowed
+	.fill 15, 1, 0xff
+	.byte 0xff		# the byte past the bitmap
 	.else
 	.space 0x68-12
 	.endif
