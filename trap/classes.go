@@ -124,7 +124,7 @@ var opClasses = map[x86asm.Op]classEntry{
 	x86asm.SIDT:   {Sensitive, "sens/sidt", "reveals the real IDTR"},
 	x86asm.SLDT:   {Sensitive, "sens/sldt", "reveals the real LDTR"},
 	x86asm.STR:    {Sensitive, "sens/str", "reveals the real TR"},
-	x86asm.SMSW:   {Sensitive, "sens/smsw", "reveals the real CR0 low bits"},
+	x86asm.SMSW:   {Sensitive, "sens/smsw", "reveals the real CR0 low bits (trap mirrors the guest's FPU bits there, so it shows the guest's)"},
 	x86asm.LAR:    {Sensitive, "sens/lar", "answers for the real descriptor at the real CPL"},
 	x86asm.LSL:    {Sensitive, "sens/lsl", "answers for the real descriptor at the real CPL"},
 	x86asm.VERR:   {Sensitive, "sens/verr", "answers for the real descriptor at the real CPL"},

@@ -803,6 +803,7 @@ func (t *VMM) LDTLoaded() { t.GDTLoaded() }
 // shadow page tables (shadow.go). The strategies built on trap manage page
 // tables their own way and refuse guest paging here.
 func (t *VMM) CRWritten(n int, old uint32) {
+	t.mirrorFPUControls(n)
 	if !t.shadowOK {
 		if n == 0 && t.V.CR0&x86.CR0PG != 0 {
 			t.Crash(t.cpu.pc, "%s: the guest enabled paging; memory virtualization is not implemented for this strategy yet (native, trap and bt page)", t.name)
@@ -824,6 +825,31 @@ func (t *VMM) CRWritten(n int, old uint32) {
 		if t.PagingChanged != nil {
 			t.PagingChanged()
 		}
+	}
+}
+
+// The FPU's control bits are the guest's alone: the VMM never uses the
+// FPU, so the real CR0's MP, EM, TS and NE and the real CR4's OSFXSR and
+// OSXMMEXCPT follow the virtual ones. A kernel's lazy FPU switching then
+// takes its #NM from the CPU (reflected like any exception) and its clts
+// (emulated) clears the real TS; SSE runs once the guest enabled it.
+const (
+	fpuCR0 = x86.CR0MP | x86.CR0EM | x86.CR0TS | x86.CR0NE
+	fpuCR4 = x86.CR4OSFXSR | x86.CR4OSXMMEXCPT
+)
+
+func (t *VMM) mirrorFPUControls(n int) {
+	reg, mask, virt := unicorn.CR0, uint32(fpuCR0), t.V.CR0
+	switch n {
+	case 0:
+	case 4:
+		reg, mask, virt = unicorn.CR4, fpuCR4, t.V.CR4
+	default:
+		return
+	}
+	real := t.Reg(reg)
+	if want := real&^mask | virt&mask; want != real {
+		t.Machine.SetReg(reg, want)
 	}
 }
 

@@ -46,6 +46,7 @@ const (
 	bootCodeSel       = 0x08
 	bootDataSel       = 0x10
 	defaultEFLAGS     = 0x2
+	resetMXCSR        = 0x1F80
 	maxSafetyNetIO    = 1 << 20
 )
 
@@ -965,6 +966,12 @@ func Boot(e *unicorn.Engine, img *guest.Image, memSize uint32, args string) erro
 		if err := e.SetReg(r, vals[i]); err != nil {
 			return fmt.Errorf("vmm: entry state: set %v: %w", r, err)
 		}
+	}
+	// MXCSR as the CPU's reset leaves it (all SSE exceptions masked):
+	// Unicorn starts it at 0, which an fxsave shows and an unmasked SSE
+	// exception would follow.
+	if err := e.SetReg(unicorn.MXCSR, resetMXCSR); err != nil {
+		return fmt.Errorf("vmm: entry state: set MXCSR: %w", err)
 	}
 	cr0, err := e.Reg(unicorn.CR0)
 	if err != nil {

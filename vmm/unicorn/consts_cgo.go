@@ -76,6 +76,8 @@ const (
 	IDTR   Reg = C.UC_X86_REG_IDTR
 	LDTR   Reg = C.UC_X86_REG_LDTR
 	TR     Reg = C.UC_X86_REG_TR
+	// MXCSR is SSE's control and status register (reset value 0x1F80).
+	MXCSR Reg = C.UC_X86_REG_MXCSR
 )
 
 // Kinds of memory access reported to memory hooks (uc_mem_type).

@@ -60,7 +60,7 @@ func (r Reg) isScalar() bool {
 	switch r {
 	case EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, EIP, EFLAGS,
 		CS, SS, DS, ES, FS, GS, CR0, CR2, CR3, CR4,
-		DR0, DR1, DR2, DR3, DR6, DR7:
+		DR0, DR1, DR2, DR3, DR6, DR7, MXCSR:
 		return true
 	}
 	return false

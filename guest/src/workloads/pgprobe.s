@@ -19,6 +19,9 @@
 #                                      wrote PE|MP|TS; mov from CR0 is
 #                                      privileged, smsw is not. (Bit 4, ET,
 #                                      is hardwired to 1 on QEMU: not shown.)
+#                                      trap mirrors the FPU bits (MP EM TS
+#                                      NE) into the real CR0, so smsw shows
+#                                      the guest's: a leak a VMM can close.
 #     pgprobe: lar-cs=0x00c09b00 lar-ok=1   access rights of KERNEL_CS
 #     pgprobe: n=N rounds=N
 #   events per round: 2 priv/cli (one before each probe of IF, one to undo
