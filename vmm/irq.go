@@ -108,7 +108,7 @@ func (m *Machine) Now() uint64 {
 // armClock notes a write to the PIT: the first count loaded starts the
 // clock at the end of this instruction.
 func (m *Machine) armClock(port uint16) {
-	if m.clock == nil && port >= 0x40 && port <= 0x42 {
+	if m.clock == nil && (port >= 0x40 && port <= 0x42 || port == 0x71 && m.RTC.periodic()) {
 		m.wantClock = true
 	}
 }

@@ -83,6 +83,7 @@ func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 	p.Serial = NewSerial(guest.PortCOM1, echo)
 	p.sysCtlB = &SysCtlB{PIT: p.PIT}
 	p.RTC.Now = now
+	p.RTC.SetIRQ = p.SetISAIRQ
 	p.KBC.SetIRQ = p.SetISAIRQ
 	for _, d := range []struct {
 		lo, hi uint16
@@ -238,6 +239,7 @@ func (p *Platform) lapicNow() uint64 { return p.now() * LAPICTicksPerPITTick }
 func (p *Platform) Sync() {
 	p.PIT.Advance(p.now())
 	p.LAPIC.Advance(p.lapicNow())
+	p.RTC.Advance(p.now())
 	p.Serial.Poll()
 }
 
@@ -251,6 +253,9 @@ func (p *Platform) NextTimerEvent() (uint64, bool) {
 		if !ok || lt < at {
 			at, ok = lt, true
 		}
+	}
+	if rt, rok := p.RTC.NextEvent(now); rok && (!ok || rt < at) {
+		at, ok = rt, true
 	}
 	return at, ok
 }

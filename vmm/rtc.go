@@ -33,9 +33,15 @@ import "time"
 //     units), the floppy and equipment bytes, the boot order, as QEMU 7.2
 //     shows them (read back by guest/platform's probe); the rest is 0.
 //
-// Not modelled: the RTC's periodic, alarm and update-ended interrupts
-// (IRQ 8) and register C's flags; the SET bit of register B does not stop
-// the clock.
+//   - The periodic interrupt (IRQ 8): with register B's PIE set, every
+//     period of register A's rate (rate 6: 1024 Hz; rates 1 and 2 count as
+//     8 and 9, as on QEMU) sets register C's PF and IRQF and raises IRQ 8,
+//     which stays raised until the guest reads register C (so ticks the
+//     guest did not acknowledge merge, as on the chip). The periods run on
+//     guest time from the write that set the rate or PIE.
+//
+// Not modelled: the alarm and update-ended interrupts (register C's AF and
+// UF stay clear); the SET bit of register B does not stop the clock.
 
 // RTCEpoch is the RTC's time when the guest's clock starts.
 var RTCEpoch = time.Date(2006, time.October, 21, 12, 0, 0, 0, time.UTC)
@@ -59,8 +65,90 @@ type RTC struct {
 	ram   [128]byte
 	// offset is added to RTCEpoch plus guest time (a guest that sets the clock).
 	offset time.Duration
+	// The periodic interrupt: Base is the PIT tick its periods count from,
+	// Periods how many have passed, Flags register C's bits, IRQ the level
+	// of IRQ 8.
+	Base, Periods uint64
+	Flags         byte
+	IRQ           bool
+
 	// Now is the guest time in PIT ticks (the machine's clock).
 	Now func() uint64
+	// SetIRQ drives an ISA interrupt line (wiring).
+	SetIRQ func(irq int, level bool)
+}
+
+// Register B's and C's interrupt bits.
+const (
+	rtcPIE  = 1 << 6 // B: periodic interrupt enable
+	rtcIRQF = 1 << 7 // C: an enabled interrupt is pending
+	rtcPF   = 1 << 6 // C: a period ended
+)
+
+// RTCIRQ is the RTC's ISA interrupt line.
+const RTCIRQ = 8
+
+// period is the periodic interrupt's period in 32.768 kHz cycles, 0 when
+// register A selects none.
+func (r *RTC) period() uint64 {
+	rate := uint64(r.ram[rtcA] & 0x0F)
+	if rate == 0 {
+		return 0
+	}
+	if rate <= 2 {
+		rate += 7
+	}
+	return 1 << (rate - 1)
+}
+
+// periodic reports whether the periodic interrupt runs.
+func (r *RTC) periodic() bool { return r.ram[rtcB]&rtcPIE != 0 && r.period() != 0 }
+
+// periodEnd is the PIT tick at which period k ends.
+func (r *RTC) periodEnd(k uint64) uint64 {
+	n := k * r.period() * PITHz
+	return r.Base + (n+32767)/32768
+}
+
+// Advance sets the periodic interrupt's flags for the periods that ended
+// by now (PIT ticks).
+func (r *RTC) Advance(now uint64) {
+	if !r.periodic() || now < r.Base {
+		return
+	}
+	k := (now - r.Base) * 32768 / (r.period() * PITHz)
+	if k <= r.Periods {
+		return
+	}
+	r.Periods = k
+	r.Flags |= rtcPF | rtcIRQF
+	r.drive(true)
+}
+
+// NextEvent is the PIT tick at which the next period ends.
+func (r *RTC) NextEvent(now uint64) (uint64, bool) {
+	if !r.periodic() {
+		return 0, false
+	}
+	return r.periodEnd(r.Periods + 1), true
+}
+
+func (r *RTC) drive(level bool) {
+	if r.IRQ == level {
+		return
+	}
+	r.IRQ = level
+	if r.SetIRQ != nil {
+		r.SetIRQ(RTCIRQ, level)
+	}
+}
+
+// restart counts the periods from now: the rate or PIE changed.
+func (r *RTC) restart() {
+	if r.Now != nil {
+		r.Base = r.Now()
+	}
+	r.Periods = 0
 }
 
 // NewRTC returns the RTC of a PC with memSize bytes of RAM.
@@ -163,7 +251,13 @@ func (r *RTC) read(i uint8) byte {
 	case rtcA:
 		return r.ram[rtcA] &^ 0x80 // never updating
 	case rtcC:
-		return 0
+		if r.Now != nil {
+			r.Advance(r.Now())
+		}
+		f := r.Flags
+		r.Flags = 0
+		r.drive(false)
+		return f
 	}
 	return r.ram[i]
 }
@@ -196,7 +290,15 @@ func (r *RTC) write(i uint8, b byte) {
 	case rtcWeekday, rtcC, rtcD:
 		// derived or read-only
 	case rtcA:
+		if r.ram[rtcA]&0x0F != b&0x0F {
+			r.restart()
+		}
 		r.ram[rtcA] = b & 0x7F
+	case rtcB:
+		if (r.ram[rtcB]^b)&rtcPIE != 0 {
+			r.restart()
+		}
+		r.ram[rtcB] = b
 	default:
 		r.ram[i] = b
 	}
