@@ -38,3 +38,18 @@ func PlatformGuest(name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// LoadPlatformGuest loads platform guest name for a machine with mem bytes
+// of RAM, named after the guest.
+func LoadPlatformGuest(name string, mem uint32) (*Image, error) {
+	b, err := PlatformGuest(name)
+	if err != nil {
+		return nil, err
+	}
+	img, err := LoadELF(b, mem)
+	if err != nil {
+		return nil, fmt.Errorf("guest: platform guest %s: %w", name, err)
+	}
+	img.Name = name
+	return img, nil
+}

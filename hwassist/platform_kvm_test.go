@@ -15,15 +15,10 @@ const platformInput = "hello, platform\n"
 
 func loadPlatform(t testing.TB, name string, mem uint32) *guest.Image {
 	t.Helper()
-	b, err := guest.PlatformGuest(name)
+	img, err := guest.LoadPlatformGuest(name, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := guest.LoadELF(b, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img.Name = name
 	return img
 }
 

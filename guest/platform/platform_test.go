@@ -20,15 +20,10 @@ var strategies = []string{"native", "trap", "bt"}
 
 func load(t *testing.T, name string, mem uint32) *guest.Image {
 	t.Helper()
-	b, err := guest.PlatformGuest(name)
+	img, err := guest.LoadPlatformGuest(name, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := guest.LoadELF(b, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img.Name = name
 	return img
 }
 
