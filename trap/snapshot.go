@@ -129,6 +129,8 @@ func (t *VMM) LoadGuestCPU(st *vmstate.State, eip uint32) error {
 	if t.shadowOK {
 		t.syncPaging() // the paravirtual VMM pages its own way
 	}
+	t.mirrorFPUControls(0) // the guest's TS, EM, MP, NE and OSFXSR, OSXMMEXCPT
+	t.mirrorFPUControls(4)
 	if s := t.Stopped(); s.Kind != vmm.StopNone {
 		return fmt.Errorf("%s: restore: %s", t.name, s.Reason)
 	}

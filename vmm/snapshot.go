@@ -179,6 +179,12 @@ func (m *Machine) SaveMachine(cpu vmstate.CPU, res *Result, pv bool) (*vmstate.S
 		Strategy: m.res.Strategy, CPU: cpu, Devices: map[string]vmstate.Fields{},
 		Instructions: res.Instructions, Serial: []byte(res.Serial),
 	}
+	// The FPU is the real one under every Unicorn strategy: no VMM uses it.
+	fpu, err := m.saveFPU()
+	if err != nil {
+		return nil, err
+	}
+	st.CPU.FPU = fpu
 	if m.counter != nil {
 		st.Machine.MainCount = m.counter.Count()
 		if m.ExtraCounter != nil {
@@ -309,6 +315,78 @@ func (m *Machine) NativeCPU() (vmstate.CPU, error) {
 	return c, nil
 }
 
+// fpuWords are the x87 words a saved FPU carries, by where they go.
+func fpuWords(f *vmstate.FPU) []struct {
+	reg unicorn.Reg
+	v   *uint16
+} {
+	return []struct {
+		reg unicorn.Reg
+		v   *uint16
+	}{{unicorn.FPCW, &f.FCW}, {unicorn.FPSW, &f.FSW}, {unicorn.FPTAG, &f.FTW}}
+}
+
+// saveFPU reads the x87 and SSE state.
+func (m *Machine) saveFPU() (*vmstate.FPU, error) {
+	f := &vmstate.FPU{}
+	var b [16]byte
+	for _, w := range fpuWords(f) {
+		if err := m.E.RegBytes(w.reg, &b); err != nil {
+			return nil, fmt.Errorf("vmm: save the FPU: %w", err)
+		}
+		*w.v = binary.LittleEndian.Uint16(b[:])
+	}
+	for i := range f.ST {
+		if err := m.E.RegBytes(unicorn.FP0+unicorn.Reg(i), &b); err != nil {
+			return nil, fmt.Errorf("vmm: save the FPU: %w", err)
+		}
+		copy(f.ST[i][:], b[:10])
+	}
+	for i := range f.XMM {
+		if err := m.E.RegBytes(unicorn.XMM0+unicorn.Reg(i), &b); err != nil {
+			return nil, fmt.Errorf("vmm: save the FPU: %w", err)
+		}
+		f.XMM[i] = b
+	}
+	mx, err := m.E.Reg(unicorn.MXCSR)
+	if err != nil {
+		return nil, fmt.Errorf("vmm: save the FPU: %w", err)
+	}
+	f.MXCSR = mx
+	return f, nil
+}
+
+// loadFPU puts a saved x87 and SSE state into the real FPU. The registers
+// go first: writing the status word sets the stack top, and the tag word
+// last says which registers hold values.
+func (m *Machine) loadFPU(f *vmstate.FPU) error {
+	var b [16]byte
+	for i := range f.ST {
+		b = [16]byte{}
+		copy(b[:], f.ST[i][:])
+		if err := m.E.SetRegBytes(unicorn.FP0+unicorn.Reg(i), &b); err != nil {
+			return fmt.Errorf("vmm: restore the FPU: %w", err)
+		}
+	}
+	for i := range f.XMM {
+		b = f.XMM[i]
+		if err := m.E.SetRegBytes(unicorn.XMM0+unicorn.Reg(i), &b); err != nil {
+			return fmt.Errorf("vmm: restore the FPU: %w", err)
+		}
+	}
+	for _, w := range fpuWords(f) {
+		b = [16]byte{}
+		binary.LittleEndian.PutUint16(b[:], *w.v)
+		if err := m.E.SetRegBytes(w.reg, &b); err != nil {
+			return fmt.Errorf("vmm: restore the FPU: %w", err)
+		}
+	}
+	if err := m.E.SetReg(unicorn.MXCSR, f.MXCSR); err != nil {
+		return fmt.Errorf("vmm: restore the FPU: %w", err)
+	}
+	return nil
+}
+
 // ---- restoring ----
 
 // LoadMachine puts the saved RAM, devices, guest time and counts into this
@@ -326,6 +404,11 @@ func (m *Machine) LoadMachine(st *vmstate.State, pv bool) error {
 	}
 	if err := m.E.MemWrite(0, st.RAMData); err != nil {
 		return fmt.Errorf("vmm: restore RAM: %w", err)
+	}
+	if st.CPU.FPU != nil {
+		if err := m.loadFPU(st.CPU.FPU); err != nil {
+			return err
+		}
 	}
 	if err := m.DropTranslations(0, uint64(m.Cfg.MemSize)); err != nil {
 		return err

@@ -9,10 +9,13 @@
 //   - the architectural state of its CPU as the guest sees it: general
 //     registers, EIP, EFLAGS (with the guest's own IF and IOPL), CPL, the
 //     segment selectors, GDTR, IDTR, LDTR, TR, CR0/CR2/CR3/CR4, the debug
-//     registers and the MSRs of the CPU model (CPU);
+//     registers, the MSRs of the CPU model and the x87 and SSE state (the
+//     control, status and tag words, R0-R7, XMM0-7, MXCSR: CPU.FPU; a state
+//     saved without it restores the FPU as the machine booted it) (CPU);
 //   - guest-physical RAM, byte for byte (ram.bin);
 //   - the devices: PIT, PIC pair, UART (with input not yet read and the
-//     output written so far), local APIC, I/O APIC, RTC, port 0x61, the ATA
+//     output written so far), local APIC, I/O APIC, RTC, the keyboard
+//     controller, PCI configuration space, port 0x61, the ATA
 //     controller and the paravirtual block ring's backend (Devices), and the
 //     disk's contents (disk.bin);
 //   - the machine's time: guest time is counted in executed blocks, so the

@@ -125,6 +125,21 @@ type CPU struct {
 	DR   [8]uint32 `json:"dr"`
 	// MSR holds the CPU model's MSRs by index (rdmsr's view).
 	MSR map[uint32]uint64 `json:"msr"`
+	// FPU is the x87 and SSE state (nil in a state saved before it was
+	// recorded: the FPU then starts as the machine booted it).
+	FPU *FPU `json:"fpu,omitempty"`
+}
+
+// FPU is the x87 unit's and SSE's architectural state.
+type FPU struct {
+	FCW uint16 `json:"fcw"` // control word
+	FSW uint16 `json:"fsw"` // status word, TOP included
+	FTW uint16 `json:"ftw"` // tag word (two bits a register)
+	// ST holds the eight 80-bit registers in physical order (R0-R7): a
+	// 64-bit mantissa and the 16-bit sign and exponent, little-endian.
+	ST    [8][10]byte `json:"st"`
+	XMM   [8][16]byte `json:"xmm"`
+	MXCSR uint32      `json:"mxcsr"`
 }
 
 // Segment register indexes into CPU.Seg.

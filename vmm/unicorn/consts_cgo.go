@@ -78,6 +78,15 @@ const (
 	TR     Reg = C.UC_X86_REG_TR
 	// MXCSR is SSE's control and status register (reset value 0x1F80).
 	MXCSR Reg = C.UC_X86_REG_MXCSR
+	// The x87 unit's control, status and tag words (16 bits; RegBytes),
+	// its eight 80-bit registers (FP0+i: a 64-bit mantissa, then the
+	// 16-bit sign and exponent) and the eight 128-bit XMM registers
+	// (XMM0+i).
+	FPCW  Reg = C.UC_X86_REG_FPCW
+	FPSW  Reg = C.UC_X86_REG_FPSW
+	FPTAG Reg = C.UC_X86_REG_FPTAG
+	FP0   Reg = C.UC_X86_REG_FP0
+	XMM0  Reg = C.UC_X86_REG_XMM0
 )
 
 // Kinds of memory access reported to memory hooks (uc_mem_type).

@@ -444,6 +444,36 @@ func (e *Engine) SetReg(r Reg, v uint32) error {
 	return nil
 }
 
+// RegBytes reads a register wider than 32 bits (or an x87 word) into buf,
+// as Unicorn lays it out: FPCW, FPSW, FPTAG 2 bytes, FP0-7 10, XMM0-7 16.
+func (e *Engine) RegBytes(r Reg, buf *[16]byte) error {
+	if e.uc == nil {
+		return errClosed("reg read")
+	}
+	e.flushRegs()
+	// Safe: buf is pointer-free Go memory that C writes (at most 16 bytes
+	// for these registers) only during the call.
+	if err := ucErr(C.uc_reg_read(e.uc, C.int(r), unsafe.Pointer(&buf[0]))); err != nil {
+		return fmt.Errorf("unicorn: reg read %v: %w", r, err)
+	}
+	return nil
+}
+
+// SetRegBytes writes a register RegBytes reads.
+func (e *Engine) SetRegBytes(r Reg, buf *[16]byte) error {
+	if e.uc == nil {
+		return errClosed("reg write")
+	}
+	e.flushRegs()
+	// Safe: buf is pointer-free Go memory that C only reads during the call.
+	err := ucErr(C.uc_reg_write(e.uc, C.int(r), unsafe.Pointer(&buf[0])))
+	e.forgetRegs()
+	if err != nil {
+		return fmt.Errorf("unicorn: reg write %v: %w", r, err)
+	}
+	return nil
+}
+
 const batchChunk = 32
 
 // Regs reads the registers rs into out[:len(rs)] (one cgo call for up to 32
