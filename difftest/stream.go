@@ -48,10 +48,11 @@ const (
 	FamSMC    Family = "smc"    // stores into code that runs next
 	FamFault  Family = "fault"  // instructions that fault, and the handler's report
 	FamPaging Family = "paging" // page-table edits, invlpg, CR3 loads, CR0.WP, #PF fixed by the handler
+	FamFPU    Family = "fpu"    // x87 and SSE arithmetic on small exact values, results stored to scratch
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -85,6 +86,9 @@ type gen struct {
 	everUndef uint32
 	label     int
 	pt        int // paging: the page directory loaded (0 or 1)
+	// fpu: SSE enabled and the slots loaded; depth is the x87 stack's.
+	fpuOn bool
+	depth int
 }
 
 var (
@@ -125,7 +129,12 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.fault()
 		case FamPaging:
 			g.paging()
+		case FamFPU:
+			g.fpu()
 		}
+	}
+	if f == FamFPU {
+		g.fpuEnd()
 	}
 	g.s.FlagMask = fCompare &^ g.undef
 	g.s.FaultFlagMask = fCompare &^ (g.undef | g.everUndef)
@@ -598,5 +607,102 @@ func (g *gen) paging() {
 		g.emit("mov %%eax, %%cr0")
 	default:
 		g.alu(false)
+	}
+}
+
+// niceFloats are single-precision values whose sums, differences and
+// products stay exact for a while: small integers, halves, quarters, their
+// negatives, zero. They keep the fpu family away from rounding, NaN
+// payloads and denormals, where softfloat versions (Unicorn's QEMU 5.0,
+// the oracle's QEMU 7.2) might legitimately differ.
+var niceFloats = []uint32{0x00000000, 0x3f800000, 0x40000000, 0x40400000, 0x3f000000, 0x3e800000,
+	0xbf800000, 0xc0000000, 0x40a00000, 0x41200000, 0xc1200000, 0x3fc00000}
+
+// fpu: one x87 or SSE step. The first enables SSE (CR4.OSFXSR), empties the
+// x87 stack and fills scratch's first eight words with nice floats; the
+// x87 stack depth is tracked so that nothing overflows or underflows.
+func (g *gen) fpu() {
+	if !g.fpuOn {
+		g.fpuOn = true
+		g.emit("mov %%cr4, %%eax")
+		g.emit("or $0x600, %%eax")
+		g.emit("mov %%eax, %%cr4")
+		g.sets(fArith, fAF)
+		g.emit("fninit")
+		for i := 0; i < 8; i++ {
+			g.emit("movl $%#x, scratch+%d", niceFloats[g.r.Intn(len(niceFloats))], 4*i)
+		}
+		g.emit("movups scratch, %%xmm0")
+		g.emit("movups scratch+16, %%xmm1")
+		g.emit("movups scratch+4, %%xmm2")
+		g.emit("xorps %%xmm3, %%xmm3")
+		return
+	}
+	xmm := func() string { return fmt.Sprintf("%%xmm%d", g.r.Intn(4)) }
+	// Loads read the nice slots (scratch's first 32 bytes); stores go above
+	// them, so that no bit pattern an SSE logic operation made (a NaN, say)
+	// reaches the x87 unit: QEMU changed how x87 loads quiet a signalling
+	// NaN after the version Unicorn 2.1 is built on.
+	slot := func() string { return fmt.Sprintf("scratch+%d", 4*g.r.Intn(8)) }
+	out := func() string { return fmt.Sprintf("scratch+%d", 32+4*g.r.Intn(24)) }
+	switch g.r.Intn(12) {
+	case 0:
+		if g.depth < 6 {
+			g.emit("%s %s", g.pick([]string{"flds", "filds"}), slot())
+			if strings.HasPrefix(g.s.Insns[len(g.s.Insns)-1], "filds") {
+				g.s.Insns[len(g.s.Insns)-1] = strings.Replace(g.s.Insns[len(g.s.Insns)-1], "filds", "fildl", 1)
+			}
+			g.depth++
+		}
+	case 1:
+		if g.depth >= 2 {
+			g.emit("%s", g.pick([]string{"faddp", "fsubp", "fmulp", "fsubrp"}))
+			g.depth--
+		}
+	case 2:
+		if g.depth >= 2 {
+			g.emit("%s %%st(1), %%st", g.pick([]string{"fadd", "fsub", "fmul"}))
+		} else if g.depth == 1 {
+			g.emit("%s", g.pick([]string{"fchs", "fabs", "fld1", "fldz"}))
+			if last := g.s.Insns[len(g.s.Insns)-1]; last == "fld1" || last == "fldz" {
+				g.depth++
+			}
+		}
+	case 3:
+		if g.depth >= 1 {
+			g.emit("%s %s", g.pick([]string{"fstps", "fistpl"}), out())
+			g.depth--
+		}
+	case 4:
+		if g.depth >= 2 {
+			g.emit("fxch %%st(1)")
+		}
+	case 5, 6:
+		g.emit("%s %s, %s", g.pick([]string{"addps", "subps", "mulps", "minps", "maxps", "andps", "orps", "xorps", "unpcklps", "paddd"}), xmm(), xmm())
+	case 7:
+		g.emit("shufps $%#x, %s, %s", g.r.Intn(256), xmm(), xmm())
+	case 8:
+		g.emit("%s %s, %s", g.pick([]string{"movss", "addss", "mulss"}), slot(), xmm())
+	case 9:
+		g.emit("movups %s, scratch+%d", xmm(), 32+16*g.r.Intn(6))
+	case 10:
+		g.emit("%s %s, %s", g.pick([]string{"cvttss2si", "cvtss2si"}), xmm(), g.reg32())
+	default:
+		g.emit("%s %s, %s", g.pick([]string{"comiss", "ucomiss"}), xmm(), xmm())
+		g.sets(fArith, 0)
+	}
+}
+
+// fpuEnd stores what the FPU holds where the dump's checksum sees it: the
+// XMM registers in scratch's upper half, the x87 stack popped into it.
+func (g *gen) fpuEnd() {
+	if !g.fpuOn {
+		return
+	}
+	for i := 0; i < 4; i++ {
+		g.emit("movups %%xmm%d, scratch+%d", i, 128+16*i)
+	}
+	for ; g.depth > 0; g.depth-- {
+		g.emit("fstps scratch+%d", 192+4*g.depth)
 	}
 }
