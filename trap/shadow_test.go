@@ -249,3 +249,50 @@ func TestPagingView(t *testing.T) {
 		inst.Close()
 	}
 }
+
+// The paging view of a PAE guest (corpus pae, under native): the pages its
+// PAE tables map, found through the PDPT, each as the walk
+// translates it — 0xC0000000's 2 MiB alias among them.
+func TestPagingViewPAE(t *testing.T) {
+	if err := difftest.ToolsAvailable(); err != nil {
+		t.Skip(err)
+	}
+	elf, err := difftest.BuildCorpus("pae")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := guest.LoadELF(elf, vmm.DefaultMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := vmm.LookupStrategy("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := st.New(img, vmm.Config{}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	if stop, err := inst.Run(); err != nil || stop.Kind != vmm.StopExit {
+		t.Fatalf("%v %v", stop, err)
+	}
+	v := inst.(interface {
+		Paging([]uint32, int) vmm.PagingView
+	}).Paging(nil, 600)
+	seen := map[uint32]bool{}
+	for _, r := range v.Rows {
+		seen[r.Lin] = true
+		if !r.GuestPresent || r.Differs {
+			t.Errorf("%#x: present %v, differs %v (%s)", r.Lin, r.GuestPresent, r.Differs, r.Why)
+		}
+	}
+	for _, lin := range []uint32{0, 0x00200000, 0x00201000, 0x003FF000, 0xC0000000} {
+		if !seen[lin] {
+			t.Errorf("%#x missing from the view (%d rows)", lin, len(v.Rows))
+		}
+	}
+	if len(v.Rows) != 2+512 {
+		t.Errorf("%d rows, want 514: two 2 MiB pages and one table of 512", len(v.Rows))
+	}
+}

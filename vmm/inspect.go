@@ -116,6 +116,10 @@ func (m *Machine) Paging(lins []uint32, max int) PagingView {
 		add(l)
 	}
 	// Then the guest's present pages, in order.
+	if g.CR4&x86.CR4PAE != 0 {
+		m.pagesPAE(g, func() bool { return len(v.Rows) < len(lins)+max }, add)
+		return v
+	}
 	for pdi := uint32(0); pdi < 1024 && len(v.Rows) < len(lins)+max; pdi++ {
 		pde, ok := physMem{m}.ReadPhys32(g.CR3&x86.PTEAddr + pdi*4)
 		if !ok || pde&x86.PTEPresent == 0 {
@@ -132,6 +136,37 @@ func (m *Machine) Paging(lins []uint32, max int) PagingView {
 		}
 	}
 	return v
+}
+
+// pagesPAE calls add for each page PAE tables map (a 2 MiB page once), in
+// address order, while more wants more.
+func (m *Machine) pagesPAE(g x86.MMU, more func() bool, add func(lin uint32)) {
+	pm := physMem{m}
+	present := func(pa uint32) (uint32, bool) {
+		v, ok := pm.ReadPhys32(pa)
+		return v, ok && v&x86.PTEPresent != 0
+	}
+	for pi := uint32(0); pi < 4 && more(); pi++ {
+		pdpte, ok := present(g.CR3&^0x1F + pi*8)
+		if !ok {
+			continue
+		}
+		for di := uint32(0); di < 512 && more(); di++ {
+			pde, ok := present(pdpte&x86.PTEAddr + di*8)
+			if !ok {
+				continue
+			}
+			if pde&x86.PTELarge != 0 {
+				add(pi<<30 | di<<21)
+				continue
+			}
+			for ti := uint32(0); ti < 512 && more(); ti++ {
+				if _, ok := present(pde&x86.PTEAddr + ti*8); ok {
+					add(pi<<30 | di<<21 | ti<<12)
+				}
+			}
+		}
+	}
 }
 
 func (m *Machine) pageRow(g, real x86.MMU, lin uint32) PageRow {
