@@ -250,19 +250,7 @@ func (m *Machine) enterTrampolineCR3() (guestCR3 uint32, ok bool, err error) {
 		return 0, false, err
 	}
 	if !m.trampPTReady {
-		// The last 4 MiB: only the machine's own pages are present. The
-		// stub runs at the interrupted privilege (user); the landing pad
-		// at the handler's (supervisor: SMEP allows the fetch).
-		pt := make([]byte, 4096)
-		for a := uint64(machineBase); a < machineBase+machineSize; a += 4096 {
-			// Accessed and dirty already: the CPU has nothing to write here.
-			pte := uint32(a) | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
-			if a != landingAddr {
-				pte |= x86.PTEUser
-			}
-			binary.LittleEndian.PutUint32(pt[(a>>12&0x3FF)*4:], pte)
-		}
-		if err := m.E.MemWrite(trampPTAddr, pt); err != nil {
+		if err := m.E.MemWrite(trampPTAddr, trampolineTable(4)); err != nil {
 			return 0, false, err
 		}
 		m.trampPTReady = true
@@ -280,25 +268,8 @@ func (m *Machine) leaveTrampolineCR3(guestCR3 uint32) error {
 	if m.MMU().CR4&x86.CR4PAE != 0 {
 		return m.leaveTrampolinePAE(guestCR3)
 	}
-	pd := make([]byte, 4096)
-	if err := m.E.MemRead(trampPDAddr, pd); err != nil {
+	if err := m.copyBackAD(uint64(guestCR3&x86.PTEAddr), trampPDE, 4); err != nil {
 		return err
-	}
-	gpd := make([]byte, 4096)
-	base := uint64(guestCR3 & x86.PTEAddr)
-	if err := m.E.MemRead(base, gpd); err != nil {
-		return err
-	}
-	for i := 0; i < trampPDE; i++ {
-		got := binary.LittleEndian.Uint32(pd[i*4:])
-		old := binary.LittleEndian.Uint32(gpd[i*4:])
-		if bits := got & (x86.PTEAccessed | x86.PTEDirty) &^ old; bits != 0 && old&x86.PTEPresent != 0 {
-			var b [4]byte
-			binary.LittleEndian.PutUint32(b[:], old|bits)
-			if err := m.E.MemWrite(base+uint64(i*4), b[:]); err != nil {
-				return err
-			}
-		}
 	}
 	return m.switchCR3(guestCR3)
 }
@@ -333,15 +304,7 @@ func (m *Machine) enterTrampolinePAE(mmu x86.MMU) (uint32, bool, error) {
 		return 0, false, err
 	}
 	if !m.trampPAEReady {
-		pt := make([]byte, 4096)
-		for a := uint64(machineBase); a < machineBase+machineSize; a += 4096 {
-			pte := uint64(a) | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
-			if a != landingAddr {
-				pte |= x86.PTEUser
-			}
-			binary.LittleEndian.PutUint64(pt[(a>>12&0x1FF)*8:], pte)
-		}
-		if err := m.E.MemWrite(trampPAEPTAddr, pt); err != nil {
+		if err := m.E.MemWrite(trampPAEPTAddr, trampolineTable(8)); err != nil {
 			return 0, false, err
 		}
 		m.trampPAEReady = true
@@ -360,28 +323,56 @@ func (m *Machine) leaveTrampolinePAE(guestCR3 uint32) error {
 		return err
 	}
 	if last := binary.LittleEndian.Uint32(b[:]); last&x86.PTEPresent != 0 {
-		pd := make([]byte, 4096)
-		if err := m.E.MemRead(trampPDAddr, pd); err != nil {
+		if err := m.copyBackAD(uint64(last&x86.PTEAddr), trampPAEPDE, 8); err != nil {
 			return err
-		}
-		base := uint64(last & x86.PTEAddr)
-		gpd := make([]byte, 4096)
-		if err := m.E.MemRead(base, gpd); err != nil {
-			return err
-		}
-		for i := 0; i < trampPAEPDE; i++ {
-			got := binary.LittleEndian.Uint32(pd[i*8:])
-			old := binary.LittleEndian.Uint32(gpd[i*8:])
-			if bits := got & (x86.PTEAccessed | x86.PTEDirty) &^ old; bits != 0 && old&x86.PTEPresent != 0 {
-				var w [4]byte
-				binary.LittleEndian.PutUint32(w[:], old|bits)
-				if err := m.E.MemWrite(base+uint64(i*8), w[:]); err != nil {
-					return err
-				}
-			}
 		}
 	}
 	return m.switchCR3(guestCR3)
+}
+
+// trampolineTable is the page table of the trampoline's last directory
+// entry, in entries of entry bytes (4: 32-bit paging, the last 4 MiB; 8:
+// PAE, the last 2 MiB, the high halves 0). Only the machine's own pages
+// are present: the stub runs at the interrupted privilege (user), the
+// landing pad at the handler's (supervisor: SMEP allows the fetch).
+// Accessed and dirty already: the CPU has nothing to write there.
+func trampolineTable(entry int) []byte {
+	pt := make([]byte, 4096)
+	index := uint64(4096/entry - 1)
+	for a := uint64(machineBase); a < machineBase+machineSize; a += 4096 {
+		pte := uint32(a) | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty
+		if a != landingAddr {
+			pte |= x86.PTEUser
+		}
+		binary.LittleEndian.PutUint32(pt[(a>>12&index)*uint64(entry):], pte)
+	}
+	return pt
+}
+
+// copyBackAD copies the Accessed and Dirty bits the CPU set in the first n
+// entries (of entry bytes) of the trampoline's copy of a directory into
+// the guest's own directory at base, as if it had walked them.
+func (m *Machine) copyBackAD(base uint64, n, entry int) error {
+	pd := make([]byte, 4096)
+	if err := m.E.MemRead(trampPDAddr, pd); err != nil {
+		return err
+	}
+	gpd := make([]byte, 4096)
+	if err := m.E.MemRead(base, gpd); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		got := binary.LittleEndian.Uint32(pd[i*entry:])
+		old := binary.LittleEndian.Uint32(gpd[i*entry:])
+		if bits := got & (x86.PTEAccessed | x86.PTEDirty) &^ old; bits != 0 && old&x86.PTEPresent != 0 {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], old|bits)
+			if err := m.E.MemWrite(base+uint64(i*entry), b[:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // switchCR3 loads CR3 from the host and empties Unicorn's TLB, as a mov to
