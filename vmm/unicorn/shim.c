@@ -160,6 +160,15 @@ static void vs_put32(uint8_t *b, uint32_t v) {
 	b[3] = (uint8_t)(v >> 24);
 }
 
+// vs_set_gdtr loads GDTR with base and limit.
+static uc_err vs_set_gdtr(uc_engine *uc, uint32_t base, uint32_t limit) {
+	uc_x86_mmr gdtr;
+	memset(&gdtr, 0, sizeof gdtr);
+	gdtr.base = base;
+	gdtr.limit = limit;
+	return uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+}
+
 // The armed system call (vs_fast_gate), at the interrupt hook of an int n:
 // what Machine.tryDeliver and transferInner do for it, when every
 // register, table entry and byte the Go side saw is unchanged: the event
@@ -200,18 +209,12 @@ static int vs_fast_deliver(uc_engine *uc, vs_snap *s, uint32_t intno) {
 	    memcmp(g->stub, g->stub_bytes, 7) != 0 || memcmp(g->gdt, g->gdt_copy, (size_t)g->gdt_limit + 1) != 0) {
 		return 0;
 	}
-	uc_x86_mmr copy;
-	memset(&copy, 0, sizeof copy);
-	copy.base = g->copy_base;
-	copy.limit = g->copy_limit;
-	if (uc_reg_write(uc, UC_X86_REG_GDTR, &copy) != UC_ERR_OK) {
+	if (vs_set_gdtr(uc, g->copy_base, g->copy_limit) != UC_ERR_OK) {
 		return 0;
 	}
 	uint64_t eip = g->stub_eip;
 	if (uc_reg_write(uc, UC_X86_REG_EIP, &eip) != UC_ERR_OK) {
-		gdtr.base = g->gdt_base;
-		gdtr.limit = g->gdt_limit;
-		uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+		vs_set_gdtr(uc, g->gdt_base, g->gdt_limit);
 		return 0;
 	}
 	g->pending = 1;
@@ -239,11 +242,7 @@ static int vs_fast_land(uc_engine *uc, vs_snap *s) {
 	if (uc_reg_read(uc, UC_X86_REG_ESP, &esp) != UC_ERR_OK || (uint32_t)esp != g->esp0 - 16) {
 		return 0;
 	}
-	uc_x86_mmr gdtr;
-	memset(&gdtr, 0, sizeof gdtr);
-	gdtr.base = g->gdt_base;
-	gdtr.limit = g->gdt_limit;
-	if (uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr) != UC_ERR_OK) {
+	if (vs_set_gdtr(uc, g->gdt_base, g->gdt_limit) != UC_ERR_OK) {
 		return 0;
 	}
 	uint32_t old_esp = vs_le32(g->frame + 4 + 8), old_ss = vs_le32(g->frame + 4 + 12);
