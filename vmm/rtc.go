@@ -66,11 +66,10 @@ type RTC struct {
 	// offset is added to RTCEpoch plus guest time (a guest that sets the clock).
 	offset time.Duration
 	// The periodic interrupt: Base is the PIT tick its periods count from,
-	// Periods how many have passed, Flags register C's bits, IRQ the level
-	// of IRQ 8.
+	// Periods how many have passed, Flags register C's bits (IRQF set is
+	// IRQ 8 raised).
 	Base, Periods uint64
 	Flags         byte
-	IRQ           bool
 
 	// Now is the guest time in PIT ticks (the machine's clock).
 	Now func() uint64
@@ -121,8 +120,11 @@ func (r *RTC) Advance(now uint64) {
 		return
 	}
 	r.Periods = k
+	raise := r.Flags&rtcIRQF == 0
 	r.Flags |= rtcPF | rtcIRQF
-	r.drive(true)
+	if raise {
+		r.setIRQ(true)
+	}
 }
 
 // NextEvent is the PIT tick at which the next period ends.
@@ -133,11 +135,7 @@ func (r *RTC) NextEvent(now uint64) (uint64, bool) {
 	return r.periodEnd(r.Periods + 1), true
 }
 
-func (r *RTC) drive(level bool) {
-	if r.IRQ == level {
-		return
-	}
-	r.IRQ = level
+func (r *RTC) setIRQ(level bool) {
 	if r.SetIRQ != nil {
 		r.SetIRQ(RTCIRQ, level)
 	}
@@ -256,7 +254,9 @@ func (r *RTC) read(i uint8) byte {
 		}
 		f := r.Flags
 		r.Flags = 0
-		r.drive(false)
+		if f&rtcIRQF != 0 {
+			r.setIRQ(false)
+		}
 		return f
 	}
 	return r.ram[i]
