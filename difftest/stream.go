@@ -648,10 +648,7 @@ func (g *gen) fpu() {
 	switch g.r.Intn(12) {
 	case 0:
 		if g.depth < 6 {
-			g.emit("%s %s", g.pick([]string{"flds", "filds"}), slot())
-			if strings.HasPrefix(g.s.Insns[len(g.s.Insns)-1], "filds") {
-				g.s.Insns[len(g.s.Insns)-1] = strings.Replace(g.s.Insns[len(g.s.Insns)-1], "filds", "fildl", 1)
-			}
+			g.emit("%s %s", g.pick([]string{"flds", "fildl"}), slot())
 			g.depth++
 		}
 	case 1:
@@ -663,8 +660,9 @@ func (g *gen) fpu() {
 		if g.depth >= 2 {
 			g.emit("%s %%st(1), %%st", g.pick([]string{"fadd", "fsub", "fmul"}))
 		} else if g.depth == 1 {
-			g.emit("%s", g.pick([]string{"fchs", "fabs", "fld1", "fldz"}))
-			if last := g.s.Insns[len(g.s.Insns)-1]; last == "fld1" || last == "fldz" {
+			op := g.pick([]string{"fchs", "fabs", "fld1", "fldz"})
+			g.emit("%s", op)
+			if op == "fld1" || op == "fldz" {
 				g.depth++
 			}
 		}
