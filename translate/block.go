@@ -778,7 +778,7 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 func popfFinish(size int32) func(b *BT) {
 	return func(b *BT) {
 		esp := b.Reg(unicorn.ESP)
-		img := b.read32(esp)
+		img := b.guest32(esp)
 		if size == 2 {
 			img &= 0xFFFF
 		}

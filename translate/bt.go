@@ -184,21 +184,22 @@ func (b *BT) setup() error {
 	if err := b.E.MemWrite(stubBase, hlt); err != nil {
 		return fmt.Errorf("write callout stubs: %w", err)
 	}
-	b.pt = pageTables{e: b.E, memSize: b.memSize, tcEnd: b.tcEnd}
+	b.pt = pageTables{e: b.E, memSize: b.memSize, tcEnd: b.stepPage() + 0x1000}
 	if err := b.pt.setup(); err != nil {
 		return err
 	}
 	b.initShadow()
+	b.initOverlay()
 	if _, err := b.E.HookCode(stubBase, stubBase+stubAreaSize-1, b.onStub); err != nil {
 		return fmt.Errorf("callout hook: %w", err)
 	}
 	m.VMMTrap = b.onTrap
 	m.VirtualIF = b.virtualIF
 	b.VMM.UserIF = func() bool { return b.readByte(vrwUserIF) != 0 }
-	if err := b.WriteMem(vrwUserIF, []byte{1}); err != nil {
+	if err := b.OwnWrite(vrwUserIF, []byte{1}); err != nil {
 		return fmt.Errorf("bt: %w", err)
 	}
-	m.TCBase, m.TCEnd = tcBase, b.tcEnd
+	m.TCBase, m.TCEnd = tcBase, b.stepPage()+0x1000
 	m.SafePoint = b.safePoint // a save waits for a guest instruction boundary (snapshot.go)
 	m.OnDeviceWrite = b.deviceWrote
 	b.VMM.Redirect = b.redirect
@@ -208,7 +209,7 @@ func (b *BT) setup() error {
 		// Unicorn has run only the VMM's drop to ring 1 so far: the TC's
 		// own translations are dropped by range, not by a flush of the
 		// whole code buffer (which made bt's start-up 2-3x the others').
-		c, err := b.E.NewInsnCounterRangeKeep(tcBase, uint64(b.tcEnd)-1, 0)
+		c, err := b.E.NewInsnCounterRangeKeep(tcBase, uint64(b.stepPage())+0xFFF, 0)
 		if err != nil {
 			return fmt.Errorf("TC instruction counter: %w", err)
 		}
@@ -638,7 +639,18 @@ func (b *BT) fatal(pc uint32, err error) {
 
 // ---- helpers over the machine ----
 
+// read32 reads the translator's own memory (its slots, tables, page
+// tables), whatever a paging guest maps there.
 func (b *BT) read32(a uint32) uint32 {
+	var p [4]byte
+	if err := b.OwnRead(a, p[:]); err != nil {
+		b.Fail(err)
+	}
+	return binary.LittleEndian.Uint32(p[:])
+}
+
+// guest32 reads the guest's memory at linear address a (its stack).
+func (b *BT) guest32(a uint32) uint32 {
 	var p [4]byte
 	if err := b.ReadMem(a, p[:]); err != nil {
 		b.Fail(err)
@@ -648,7 +660,7 @@ func (b *BT) read32(a uint32) uint32 {
 
 func (b *BT) readByte(a uint32) byte {
 	var p [1]byte
-	if err := b.ReadMem(a, p[:]); err != nil {
+	if err := b.OwnRead(a, p[:]); err != nil {
 		b.Fail(err)
 	}
 	return p[0]

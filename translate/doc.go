@@ -188,10 +188,13 @@
 // in hand, which is put in place until the guest's paging changes (pf/vmm-alias,
 // trap.VMM.MapAlias). The translator's own pages — trap's tables, the
 // virtual-CPU pages, the lookup tables, the TC as configured, the stubs,
-// the trampoline, about 5 MiB of the 16 — stay the VMM's: a guest store
-// there stops the run with a message saying so, and a guest load there
-// reads the VMM's bytes, a documented limit (VMware fenced its region with
-// segment limits, which Unicorn does not enforce).
+// the trampoline, about 5 MiB of the 16 — stay the VMM's, and where the
+// guest maps its RAM over them its accesses are emulated against its own
+// frame (mem/vmm-overlay, overlay.go): loads by the machine's memory hook,
+// stores by stepping the instruction with the guest's frame mapped (a copy
+// of it on the step page after the TC when it lies on that very page).
+// VMware fenced its region with segment limits, which Unicorn does not
+// enforce.
 //
 // # Counters
 //

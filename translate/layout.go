@@ -41,8 +41,8 @@ const (
 	stubBase     = vmm.StrategyBase + vmm.StrategySize - stubAreaSize
 	stubAreaSize = 0x20000 // 128 Ki stubs
 	poolBase     = stubBase - poolSize
-	poolSize     = 0x100000 // 256 shadow pages
-	tcMaxSize    = poolBase - tcBase
+	poolSize     = 0x100000                   // 256 shadow pages
+	tcMaxSize    = poolBase - tcBase - 0x1000 // and the step page after it (overlay.go)
 
 	// trap's part of the strategy region (read-only for the CPU).
 	trapAreaSize = trap.AreaSize

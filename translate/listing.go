@@ -24,7 +24,7 @@ func (b *BT) KeepHistory() {
 	sort.Slice(live, func(i, j int) bool { return live[i].seq < live[j].seq })
 	for _, blk := range live {
 		blk.code = make([]byte, blk.tcEnd-blk.tc)
-		if err := b.ReadMem(blk.tc, blk.code); err != nil {
+		if err := b.OwnRead(blk.tc, blk.code); err != nil {
 			blk.code = nil
 		}
 		b.history = append(b.history, blk)
@@ -137,7 +137,7 @@ func (b *BT) rows(blk *block) []row {
 	code := blk.code
 	if code == nil || (blk.gen == b.gen && !blk.dead) {
 		code = make([]byte, blk.tcEnd-blk.tc)
-		if err := b.ReadMem(blk.tc, code); err != nil {
+		if err := b.OwnRead(blk.tc, code); err != nil {
 			return nil
 		}
 	}

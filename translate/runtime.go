@@ -44,7 +44,7 @@ func (b *BT) recoverInto() {
 
 func (b *BT) syncIn() {
 	var p [2]byte
-	if err := b.ReadMem(vrwIF, p[:]); err != nil {
+	if err := b.OwnRead(vrwIF, p[:]); err != nil {
 		b.Fail(err)
 		return
 	}
@@ -59,7 +59,7 @@ func (b *BT) syncOut() {
 		p[0] = 2
 	}
 	p[1] = v.IOPL & 3 << 4
-	if err := b.WriteMem(vrwIF, p[:]); err != nil {
+	if err := b.OwnWrite(vrwIF, p[:]); err != nil {
 		b.Fail(err)
 		return
 	}
@@ -74,7 +74,7 @@ func (b *BT) syncOut() {
 	binary.LittleEndian.PutUint16(ro[0x14:], v.TR)
 	binary.LittleEndian.PutUint16(ro[0x16:], v.LDTR)
 	if string(ro) != string(b.vroLast) {
-		if err := b.WriteMem(vroAddr, ro); err != nil {
+		if err := b.OwnWrite(vroAddr, ro); err != nil {
 			b.Fail(err)
 			return
 		}
@@ -221,7 +221,7 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 func (b *BT) popTarget() uint32 {
 	b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
 	esp := b.Reg(unicorn.ESP)
-	target := b.read32(esp)
+	target := b.guest32(esp)
 	b.SetReg(unicorn.ESP, esp+4)
 	return target
 }
@@ -346,7 +346,7 @@ func (b *BT) applyRecipe(p point) uint32 {
 	}
 	if p.pop {
 		esp := b.Reg(unicorn.ESP)
-		g = b.read32(esp)
+		g = b.guest32(esp)
 		b.SetReg(unicorn.ESP, esp+4)
 	}
 	return g
@@ -397,6 +397,10 @@ func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 		return true
 	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF] && !b.ShadowOn():
 		b.selfModified(tr, cr2)
+		return true
+	case write && cr2 >= vmm.VMMBase && b.overlayFault(tr, cr2):
+		// The guest's store to its own page overlaid on the translator's
+		// (or the translator's to its own page the guest overlays).
 		return true
 	case write && b.descriptorAccessed(cr2):
 		// The CPU setting a descriptor's Accessed bit in the read-only

@@ -76,7 +76,7 @@ func (b *BT) LoadState(st *vmstate.State) error {
 		if c.EFLAGS&x86.FlagIF != 0 {
 			uif = 1
 		}
-		if err := b.WriteMem(vrwUserIF, []byte{uif}); err != nil {
+		if err := b.OwnWrite(vrwUserIF, []byte{uif}); err != nil {
 			return fmt.Errorf("bt: restore: %w", err)
 		}
 	} else {

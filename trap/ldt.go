@@ -77,12 +77,12 @@ func (t *VMM) deriveLDT() error {
 		e := x86.Decode(guest[i*8:])
 		binary.LittleEndian.PutUint64(shadow[i*8:], t.ShadowDescriptor(e).Raw)
 	}
-	if err := t.WriteMem(realLDTAddr, shadow); err != nil {
+	if err := t.OwnWrite(realLDTAddr, shadow); err != nil {
 		return err
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], x86.EncodeSystem(realLDTAddr, limit, x86.TypeLDT, d.DPL))
-	if err := t.WriteMem(realGDTAddr+uint32(x86.SelIndex(t.V.LDTR))*8, b[:]); err != nil {
+	if err := t.OwnWrite(realGDTAddr+uint32(x86.SelIndex(t.V.LDTR))*8, b[:]); err != nil {
 		return err
 	}
 	if err := t.E.SetMMR(unicorn.LDTR, unicorn.MMR{Selector: t.V.LDTR, Base: realLDTAddr, Limit: limit, Flags: ldtFlags}); err != nil {
@@ -128,7 +128,7 @@ func (t *VMM) onLDTWrite(addr uint32, size int, value uint64) bool {
 		return false
 	}
 	var hi [4]byte
-	if err := t.ReadMem(addr, hi[:]); err != nil {
+	if err := t.OwnRead(addr, hi[:]); err != nil {
 		return false
 	}
 	old := binary.LittleEndian.Uint32(hi[:])
@@ -146,12 +146,12 @@ func (t *VMM) onLDTWrite(addr uint32, size int, value uint64) bool {
 func (t *VMM) markAccessedLDT(index uint16) error {
 	off := uint32(index) * 8
 	if d, ok := t.guestLDT(); ok && off+7 <= d.Limit {
-		if err := setAccessedAt(t.Machine, d.Base+off); err != nil {
+		if err := setAccessedAt(t.Machine.ReadMem, t.Machine.WriteMem, d.Base+off); err != nil {
 			return fmt.Errorf("trap: set the Accessed bit of guest LDT descriptor %d: %w", index, err)
 		}
 	}
 	if off+7 < realLDTSize {
-		if err := setAccessedAt(t.Machine, realLDTAddr+off); err != nil {
+		if err := setAccessedAt(t.Machine.OwnRead, t.Machine.OwnWrite, realLDTAddr+off); err != nil {
 			return fmt.Errorf("trap: set the Accessed bit of shadow LDT descriptor %d: %w", index, err)
 		}
 	}
@@ -159,14 +159,15 @@ func (t *VMM) markAccessedLDT(index uint16) error {
 }
 
 // setAccessedAt sets the Accessed bit of the code or data descriptor at
-// addr, if it is clear.
-func setAccessedAt(m *vmm.Machine, addr uint32) error {
+// addr, if it is clear, through read and write (the guest's memory or the
+// VMM's own).
+func setAccessedAt(read, write func(uint32, []byte) error, addr uint32) error {
 	var b [1]byte
-	if err := m.ReadMem(addr+5, b[:]); err != nil {
+	if err := read(addr+5, b[:]); err != nil {
 		return err
 	}
 	if b[0]&0x10 != 0 && b[0]&1 == 0 {
-		return m.WriteMem(addr+5, []byte{b[0] | 1})
+		return write(addr+5, []byte{b[0] | 1})
 	}
 	return nil
 }

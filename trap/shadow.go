@@ -35,10 +35,12 @@ import (
 //     4096); an access to any other faults with the guest's translation in
 //     hand, which the VMM puts in its own table like a shadow entry, until
 //     the guest's paging state or tables change
-//     (pf/vmm-alias, MapAlias). Within those 40 pages a guest load reads
-//     the VMM's bytes and a store stops the run: a documented limit
-//     (VMware fenced its region with segment limits; Unicorn enforces
-//     none);
+//     (pf/vmm-alias, MapAlias). Those 40 pages cannot be handed over
+//     (the CPU reads them on its own); where the guest maps its RAM over
+//     them, the machine watches them and gives each guest load or store
+//     there the guest's frame (mem/vmm-overlay: overlay.go,
+//     vmm/overlay.go; VMware fenced its region with segment limits,
+//     which Unicorn does not enforce);
 //   - device pages the guest maps (the local and I/O APIC) are mapped
 //     through onto their physical addresses, where the machine emulates
 //     them (mmio/lapic:..., vmm/mmio.go).
@@ -98,6 +100,7 @@ func (t *VMM) EnableShadow(l ShadowLayout) {
 	}, shadowMem{t.HostPhys(), t.Machine})
 	t.offCR3 = l.OffCR3
 	t.shadowOK = true
+	t.initOverlay()
 }
 
 // Shadow is the shadow MMU (nil unless the VMM virtualizes the MMU).
@@ -180,6 +183,7 @@ func (t *VMM) syncPaging() {
 				m.SetReg(unicorn.CR0, cr0&^x86.CR0PG)
 			}
 			t.flushTLB()
+			t.setOverlay(nil)
 		}
 		return
 	}
@@ -190,14 +194,10 @@ func (t *VMM) syncPaging() {
 		// is stale.
 		t.sh.Flush()
 	}
-	misses := t.sh.Stats.CacheMisses
 	cr3, err := t.sh.Activate(g)
 	if err != nil {
 		t.Fail(err)
 		return
-	}
-	if t.sh.Stats.CacheMisses != misses {
-		t.noteOverlaps(g)
 	}
 	m.SetReg(unicorn.CR3, cr3)
 	if !t.shadowOn {
@@ -205,6 +205,7 @@ func (t *VMM) syncPaging() {
 		m.SetReg(unicorn.CR0, cr0|x86.CR0PG|x86.CR0WP)
 	}
 	t.flushTLB()
+	t.refreshOverlay()
 }
 
 func (t *VMM) flushTLB() {
@@ -323,36 +324,18 @@ func (t *VMM) Aliased(entry uint32) bool {
 	return ok
 }
 
-// noteOverlaps looks, once per new guest address space, for pages the
-// guest maps where the VMM keeps its own present pages (the documented
-// limit of MapAlias): loads there would read the VMM's bytes, so the run
-// says so (Result's notes) instead of leaving it silent.
-func (t *VMM) noteOverlaps(g x86.MMU) {
-	if len(t.overlaps) >= maxOverlapNotes {
+// noteOverlap remembers a page the guest maps onto memory other than RAM
+// where the VMM keeps its own present page (refreshOverlay): loads there
+// read the VMM's bytes, so the run says so (Result's notes) instead of
+// leaving it silent.
+func (t *VMM) noteOverlap(lin uint32) {
+	if len(t.overlaps) >= maxOverlapNotes || t.overlaps[lin] {
 		return
 	}
-	hp, gp := t.HostPhys(), t.PhysMem()
-	for i, pde := range t.sh.VMMPDEs() {
-		if pde&x86.PTEPresent == 0 || pde&x86.PTELarge != 0 {
-			continue
-		}
-		for j := uint32(0); j < 1024; j++ {
-			at := pde&x86.PTEAddr + j*4
-			if v, _ := hp.ReadPhys32(at); v&x86.PTEPresent == 0 || t.Aliased(at) {
-				continue
-			}
-			lin := uint32(vmm.VMMBase) + uint32(i)<<22 + j<<12
-			if _, pf := g.Walk(gp, lin, x86.Access{}, false); pf == nil && !t.overlaps[lin] {
-				if t.overlaps == nil {
-					t.overlaps = map[uint32]bool{}
-				}
-				t.overlaps[lin] = true
-				if len(t.overlaps) >= maxOverlapNotes {
-					return
-				}
-			}
-		}
+	if t.overlaps == nil {
+		t.overlaps = map[uint32]bool{}
 	}
+	t.overlaps[lin] = true
 }
 
 // maxOverlapNotes bounds the overlapping pages a run remembers.
@@ -368,7 +351,7 @@ func (t *VMM) OverlapNote() string {
 	for lin := range t.overlaps {
 		first = min(first, lin)
 	}
-	return fmt.Sprintf("the guest maps %d of its pages where %s keeps its own in the real address space (the first at %#x): a guest load there reads the VMM's bytes and a store stops the run (a documented limit: Unicorn enforces no segment limits; the guest's other pages in the VMM's region are aliased, pf/vmm-alias)", len(t.overlaps), t.name, first)
+	return fmt.Sprintf("the guest maps %d pages onto memory that is not RAM where %s keeps its own in the real address space (the first at %#x): a guest load there reads the VMM's bytes and a store stops the run (a documented limit: its RAM mapped there is emulated, %s; its other pages in the VMM's region are aliased, pf/vmm-alias)", len(t.overlaps), t.name, first, vmm.CauseVMMOverlay)
 }
 
 // dropAliases puts the VMM's own entries back where guest pages were
@@ -414,6 +397,18 @@ func (t *VMM) stepWith(realPC uint32, f shadow.Fault) {
 	t.StepThen(realPC, t.endStep)
 }
 
+// StepAliased runs the instruction at realPC for one step with alias in
+// the VMM's own page-table entry at entry (restore after it), frame being
+// the page the step may write: a translator's store to the guest's page
+// overlaid on its own (the guest's frame as alias), or its own store into
+// a page it write-protected while the guest overlays it.
+// then, if not nil, runs once the step is done (the translator stepping a
+// copy of the instruction puts EIP after the original).
+func (t *VMM) StepAliased(realPC, entry, alias, restore, frame uint32, then func()) {
+	t.stepDone = then
+	t.stepWith(realPC, shadow.Fault{Entry: entry, Restore: restore, Phys: frame, Alias: alias})
+}
+
 // StepPTWrite performs a traced page-table write by stepping the
 // instruction at realPC with the table writable (stepWith), whatever the
 // guest instruction at guestPC is: a translator's store in the middle of
@@ -451,6 +446,10 @@ func (t *VMM) endStep() {
 	t.syncPaging() // the directory in force may have changed; aliases go
 	if t.MappingsChanged != nil {
 		t.MappingsChanged()
+	}
+	if fn := t.stepDone; fn != nil {
+		t.stepDone = nil
+		fn()
 	}
 }
 
@@ -519,6 +518,7 @@ func (t *VMM) WritePT(phys, val uint32) error {
 	t.sh.Wrote(frame, old, now)
 	t.dropAliases()
 	t.flushTLB()
+	t.refreshOverlay()
 	if frame == t.V.CR3&x86.PTEAddr {
 		t.syncPaging() // a change to the directory in force
 	}

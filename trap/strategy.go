@@ -116,9 +116,23 @@ type VMM struct {
 	vmmPDEs  []uint32 // directory entries mapping the VMM region (VMMDirEntries)
 	// stepped: real page-table entries changed for the instruction being
 	// stepped (a traced table written by other than mov).
-	stepped []steppedEntry
-	// overlaps: guest-mapped pages under the VMM's present ones (noteOverlaps).
+	stepped  []steppedEntry
+	stepDone func() // StepAliased's continuation
+	// overlaps: guest pages mapped onto memory other than RAM under the
+	// VMM's present ones (noteOverlap); those on RAM are overlaid
+	// (overlay.go).
 	overlaps map[uint32]bool
+	// OverlayExplicit, if set, decides first whether an access at EIP pc
+	// to an overlaid page is the guest's (decided=false: trap's rule).
+	// A translator says it for its code cache.
+	OverlayExplicit func(pc, addr uint32, size int, write bool) (guestPC uint32, explicit, decided bool)
+	// OverlayStored, if set, is told of every guest store performed in
+	// frame through an overlaid page (a translator drops translations
+	// of code there).
+	OverlayStored func(frame uint32)
+	// OverlayChanged, if set, is told the overlaid pages whenever they
+	// are set (a translator write-protects its own writable page there).
+	OverlayChanged func(pages map[uint32]uint32)
 	// aliases: the VMM's own (absent) entries in its region replaced by
 	// the guest's (MapAlias), by entry address, with what to put back.
 	aliases map[uint32]uint32
@@ -255,7 +269,7 @@ func (t *VMM) deprivilege() error {
 	put := func(index int, raw uint64) error {
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], raw)
-		return m.WriteMem(realGDTAddr+uint32(index)*8, b[:])
+		return m.OwnWrite(realGDTAddr+uint32(index)*8, b[:])
 	}
 	if err := put(vmmCodeIndex, x86.EncodeSegment(0, 0xFFFFFFFF, 0xA, 0, true, true)); err != nil {
 		return err
@@ -268,14 +282,14 @@ func (t *VMM) deprivilege() error {
 	for v := 0; v < 256; v++ {
 		binary.LittleEndian.PutUint64(idt[v*8:], x86.EncodeGate(x86.TypeIntGate32, vmmCodeIndex<<3, vmmEntryAddr+uint32(v), 3))
 	}
-	if err := m.WriteMem(realIDTAddr, idt); err != nil {
+	if err := m.OwnWrite(realIDTAddr, idt); err != nil {
 		return err
 	}
 	// The real TSS: the I/O bitmap lies beyond its limit, so every port
 	// access from CPL 1 or 3 faults.
 	tss := make([]byte, tssSize)
 	binary.LittleEndian.PutUint16(tss[102:], tssSize)
-	if err := m.WriteMem(realTSSAddr, tss); err != nil {
+	if err := m.OwnWrite(realTSSAddr, tss); err != nil {
 		return err
 	}
 	if err := t.deriveGDT(); err != nil {
@@ -309,7 +323,7 @@ func (t *VMM) SetRealGate(vec uint8, sel uint16, off uint32, dpl uint8) error {
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], gate)
-	if err := t.WriteMem(realIDTAddr+uint32(vec)*8, b[:]); err != nil {
+	if err := t.OwnWrite(realIDTAddr+uint32(vec)*8, b[:]); err != nil {
 		return fmt.Errorf("trap: set real gate %#x: %w", vec, err)
 	}
 	return nil
@@ -331,10 +345,10 @@ func (t *VMM) dropToRing1(flags uint32) error {
 	if err := m.WriteMem(dropStack, frame); err != nil {
 		return err
 	}
-	if err := m.WriteMem(dropStub, []byte{0xCF}); err != nil { // iret
+	if err := m.OwnWrite(dropStub, []byte{0xCF}); err != nil { // iret
 		return err
 	}
-	if err := m.WriteMem(dropLand, []byte{0x90}); err != nil { // never executed: until stops here
+	if err := m.OwnWrite(dropLand, []byte{0x90}); err != nil { // never executed: until stops here
 		return err
 	}
 	m.SetReg(unicorn.ESP, dropStack)
@@ -377,7 +391,7 @@ func (t *VMM) deriveGDT() error {
 		d := x86.Decode(guestGDT[i*8:])
 		binary.LittleEndian.PutUint64(shadow[i*8:], t.ShadowDescriptor(d).Raw)
 	}
-	if err := t.WriteMem(realGDTAddr, shadow); err != nil {
+	if err := t.OwnWrite(realGDTAddr, shadow); err != nil {
 		return err
 	}
 	return t.deriveLDT() // ldt.go
@@ -710,7 +724,7 @@ func (t *VMM) tryReflect(vec uint8, code uint32, hasCode, soft bool, retEIP, pc 
 			return f
 		}
 		var b [4]byte
-		if err := t.ReadMem(realTSSAddr+x86.TSSESP1, b[:]); err == nil {
+		if err := t.OwnRead(realTSSAddr+x86.TSSESP1, b[:]); err == nil {
 			if f := t.prefault(binary.LittleEndian.Uint32(b[:])); f != nil {
 				return f
 			}
@@ -761,7 +775,7 @@ func (t *VMM) loadKernelStack() *vmm.DeliveryFault {
 	ss0 := binary.LittleEndian.Uint16(b[4:])
 	binary.LittleEndian.PutUint32(b[0:], esp0)
 	binary.LittleEndian.PutUint32(b[4:], uint32(t.ShadowSelector(ss0)))
-	if err := t.WriteMem(realTSSAddr+x86.TSSESP1, b[:]); err != nil {
+	if err := t.OwnWrite(realTSSAddr+x86.TSSESP1, b[:]); err != nil {
 		t.Fail(err)
 	}
 	return nil
@@ -859,6 +873,9 @@ func (t *VMM) InvalidatePage(addr uint32) {
 		t.sh.Invlpg(addr)
 		t.dropAliases()
 		t.flushTLB()
+		if addr >= vmm.VMMBase {
+			t.refreshOverlay()
+		}
 		if t.MappingsChanged != nil {
 			t.MappingsChanged()
 		}
@@ -1019,7 +1036,7 @@ func (t *VMM) onProtWrite(addr uint32, size int, value uint64) bool {
 		return false
 	}
 	var hi [4]byte
-	if err := t.ReadMem(addr, hi[:]); err != nil {
+	if err := t.OwnRead(addr, hi[:]); err != nil {
 		return false
 	}
 	old := binary.LittleEndian.Uint32(hi[:])
@@ -1045,11 +1062,11 @@ func (t *VMM) MarkAccessed(index uint16) error {
 		}
 	}
 	var b [1]byte
-	if err := t.ReadMem(realGDTAddr+off+5, b[:]); err != nil {
+	if err := t.OwnRead(realGDTAddr+off+5, b[:]); err != nil {
 		return err
 	}
 	if b[0]&0x10 != 0 && b[0]&1 == 0 {
-		if err := t.WriteMem(realGDTAddr+off+5, []byte{b[0] | 1}); err != nil {
+		if err := t.OwnWrite(realGDTAddr+off+5, []byte{b[0] | 1}); err != nil {
 			return fmt.Errorf("trap: set the Accessed bit of shadow descriptor %d: %w", index, err)
 		}
 	}

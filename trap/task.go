@@ -405,7 +405,7 @@ func (t *VMM) enterTask(vec uint8, r *TaskRaise, retEIP, pc uint32) *vmm.Deliver
 	var b [8]byte
 	binary.LittleEndian.PutUint32(b[0:], st.GPR[ESP])
 	binary.LittleEndian.PutUint32(b[4:], uint32(t.ShadowSelector(st.Seg[SS])))
-	if err := t.WriteMem(realTSSAddr+x86.TSSESP1, b[:]); err != nil {
+	if err := t.OwnWrite(realTSSAddr+x86.TSSESP1, b[:]); err != nil {
 		t.Fail(err)
 		return nil
 	}

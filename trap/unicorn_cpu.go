@@ -64,12 +64,12 @@ func (c *unicornCPU) Seg(s SegReg) Segment {
 func (c *unicornCPU) LoadSeg(s SegReg, sel uint16, d x86.Descriptor) error {
 	if addr, ok := shadowEntry(c.m, sel); ok && d.Raw != 0 {
 		var cur [8]byte
-		if err := c.m.ReadMem(addr, cur[:]); err != nil {
+		if err := c.m.OwnRead(addr, cur[:]); err != nil {
 			return err
 		}
 		if binary.LittleEndian.Uint64(cur[:]) != d.Raw {
 			binary.LittleEndian.PutUint64(cur[:], d.Raw)
-			if err := c.m.WriteMem(addr, cur[:]); err != nil {
+			if err := c.m.OwnWrite(addr, cur[:]); err != nil {
 				return err
 			}
 		}

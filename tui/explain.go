@@ -48,6 +48,7 @@ var explainTable = []explainRule{
 	{"io/in:*", "trap", "in from {dev} at CPL 1 (IOPL 0) raises #GP: the VMM answers from its device model"},
 	{"pf/hidden", "trap", "a hidden fault: the shadow page table lacked what the guest's own tables allow, so the VMM filled the entry from them and retried; the guest saw nothing"},
 	{"pf/vmm-alias", "trap", "the guest touched its own page where the VMM's region lies: the VMM put the guest's mapping into its own table until the guest's paging changes"},
+	{"mem/vmm-overlay", "trap", "the guest loaded or stored its own RAM at a page where the VMM keeps one the CPU must reach (its GDT, IDT, code cache): the VMM watched the page and gave the access the guest's frame, leaving its own page as it was"},
 	{"pt/write", "trap", "a store into a guest page table, which every shadow maps read-only: the VMM performed it and dropped the shadow entries it changed"},
 	{"pt/write", "callout", "a translated store into a guest page table calls the VMM, which performs it and updates the shadow: no page fault (Adams & Agesen's in-TC PTE write)"},
 	{"mmio/*", "trap", "{cause}: the device's page is absent from the real page tables, so the access faulted and the VMM emulated the register"},

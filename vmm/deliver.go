@@ -86,6 +86,7 @@ func (m *Machine) onInterrupt(intno uint32) {
 		m.fail(fmt.Errorf("vmm: %w", err))
 		return
 	}
+	m.restoreSwaps() // a load of the guest's page under the VMM's faulted before it ended
 	pc := m.pc()
 	vec := uint8(intno)
 	if g := m.gate; g != nil {
@@ -201,7 +202,7 @@ func (m *Machine) Descriptor(sel uint16) (x86.Descriptor, error) {
 		return x86.Descriptor{}, fmt.Errorf("selector %#x beyond %v limit %#x", sel, table, t.Limit)
 	}
 	var b [8]byte // on the stack: no allocation per exit
-	if err := m.ReadMem(t.Base+off, b[:]); err != nil {
+	if err := m.cpuRead(t.Base+off, b[:]); err != nil {
 		return x86.Descriptor{}, err
 	}
 	return x86.Decode(b[:]), nil
@@ -277,7 +278,7 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 		m.fail(fmt.Errorf("vmm: read IDTR: %w", err))
 		return nil
 	}
-	gate, f := m.ReadGate(idtr.Base, idtr.Limit, vec)
+	gate, f := m.readGate(m.cpuRead, idtr.Base, idtr.Limit, vec) // the IDT the CPU has loaded
 	if f != nil && f.NotModelled {
 		return m.deliverTask(cause, vec, code, hasErr, soft, retEIP, eventPC, idtr.Base) // a task gate: task.go
 	}
@@ -320,14 +321,19 @@ func (m *Machine) tryDeliver(cause string, vec uint8, code uint32, hasErr, soft 
 	})
 }
 
-// ReadGate reads and checks IDT entry vec of the table at base/limit.
+// ReadGate reads and checks IDT entry vec of the guest's table at
+// base/limit.
 func (m *Machine) ReadGate(base, limit uint32, vec uint8) (x86.Descriptor, *DeliveryFault) {
+	return m.readGate(m.ReadMem, base, limit, vec)
+}
+
+func (m *Machine) readGate(read func(uint32, []byte) error, base, limit uint32, vec uint8) (x86.Descriptor, *DeliveryFault) {
 	idtCode := uint32(vec)*8 + 2
 	if uint32(vec)*8+7 > limit {
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("vector %#x is beyond the IDT limit %#x", vec, limit)}
 	}
 	var raw [8]byte // on the stack: no allocation per exit
-	if err := m.ReadMem(base+uint32(vec)*8, raw[:]); err != nil {
+	if err := read(base+uint32(vec)*8, raw[:]); err != nil {
 		return x86.Descriptor{}, &DeliveryFault{Vec: x86.VecGP, Code: idtCode, Why: fmt.Sprintf("IDT entry unreadable: %v", err)}
 	}
 	gate := x86.Decode(raw[:])
@@ -411,7 +417,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	// The switch loads the handler's CS and the inner SS named by the TSS.
 	m.segLoading(t.TargetSel)
 	var ss [2]byte
-	if err := m.ReadMem(tr.Base+4+8*uint32(newCPLOf(t)), ss[:]); err == nil {
+	if err := m.cpuRead(tr.Base+4+8*uint32(newCPLOf(t)), ss[:]); err == nil {
 		m.segLoading(binary.LittleEndian.Uint16(ss[:]))
 	}
 	var saved savedStack
@@ -429,7 +435,7 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	if m.GateSlot != 0 {
 		// The VMM's own GDT keeps a slot for the machine's gate.
 		idx = uint32(m.GateSlot)
-		if err := m.write(gdtr.Base+idx*8, gateBytes[:]); err != nil {
+		if err := m.cpuWrite(gdtr.Base+idx*8, gateBytes[:]); err != nil {
 			m.fail(err)
 			return nil
 		}
@@ -560,9 +566,9 @@ func (m *Machine) segLoading(sel uint16) {
 	}
 	addr := gdtr.Base + uint32(x86.SelIndex(sel))*8 + 5
 	var b [1]byte
-	if err := m.ReadMem(addr, b[:]); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
+	if err := m.cpuRead(addr, b[:]); err == nil && b[0]&0x10 != 0 && b[0]&1 == 0 {
 		b[0] |= 1
-		_ = m.write(addr, b[:]) // guest RAM: a write the CPU would make
+		_ = m.cpuWrite(addr, b[:]) // the loaded GDT: a write the CPU would make
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // write of CR0).
 func (m *Machine) QuietResume() bool {
 	return m.counter == nil && m.ExtraCounter == nil && !m.Cfg.Trace && m.Cfg.OnEvent == nil && m.pauseOn == nil &&
-		!m.pause && !m.resume && m.stop.Kind == StopNone && !m.irqWindow && !m.inShadow && !m.wantClock &&
+		!m.pause && !m.resume && m.stop.Kind == StopNone && !m.irqWindow && !m.inShadow && !m.wantClock && !m.wantFlush &&
 		m.stepThen == nil && m.hookErr == nil && !m.crashInsn && !m.pendingUD && !m.rewind.pending && m.gate == nil &&
 		!m.Cfg.LiveInput && m.Cfg.InputReader == nil && !m.interrupt.Load() && m.pauseAt == 0 &&
 		!m.PendingIRQ() && !m.MMU().Paging()
@@ -118,7 +118,7 @@ func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
 		CR0: m.reg(unicorn.CR0), CR3: m.reg(unicorn.CR3), IDT: idt, GDT: g.guestGDTR, TR: tr,
 		Gate: idt.Base + uint32(t.Vector)*8, CopyAt: gateGDTAddr, Stub: stubAddr, StubBytes: m.stub,
 		Landing: landingAddr, Handler: t.Handler}
-	if fg.CR0&x86.CR0PG != 0 || m.ReadMem(fg.Gate, fg.GateBytes[:]) != nil || m.ReadMem(tr.Base+4, fg.TSSBytes[:]) != nil {
+	if fg.CR0&x86.CR0PG != 0 || m.ReadMem(fg.Gate, fg.GateBytes[:]) != nil || m.cpuRead(tr.Base+4, fg.TSSBytes[:]) != nil {
 		return
 	}
 	fg.ESP0 = binary.LittleEndian.Uint32(fg.TSSBytes[0:])

@@ -381,7 +381,7 @@ func (m *Machine) ioAllowed(port uint16, size int) bool {
 		return false
 	}
 	var base [2]byte
-	if err := m.ReadMem(tr.Base+102, base[:]); err != nil {
+	if err := m.cpuRead(tr.Base+102, base[:]); err != nil {
 		return false
 	}
 	bitmap := uint32(binary.LittleEndian.Uint16(base[:]))
@@ -391,7 +391,7 @@ func (m *Machine) ioAllowed(port uint16, size int) bool {
 			return false
 		}
 		var b [1]byte
-		if err := m.ReadMem(tr.Base+byteOff, b[:]); err != nil || b[0]&(1<<(p%8)) != 0 {
+		if err := m.cpuRead(tr.Base+byteOff, b[:]); err != nil || b[0]&(1<<(p%8)) != 0 {
 			return false
 		}
 	}

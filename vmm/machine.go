@@ -78,16 +78,23 @@ type Machine struct {
 	paused    bool
 	resumeAt  uint32 // EIP to set once Start returns, if resume (an EIP write would cancel Stop: pitfall 6)
 	resume    bool
-	pendingUD bool   // the invalid-instruction hook saw an undefined opcode
-	irqWindow bool   // an interrupt is pending while IF=0: single-step until IF opens
-	inShadow  bool   // the last instruction was sti (or a load of SS): interrupts wait one more instruction
-	freeRan   bool   // the last engine run had no instruction count: its translations lack the step hook
-	wantClock bool   // the guest loaded a PIT count: start the clock between runs
-	stepThen  func() // run exactly one guest instruction, then call this
-	hookErr   error  // an internal error inside a hook, surfaced by Run
-	crashInsn bool   // a crash report waits for its instruction (finishCrash)
-	wall      time.Duration
-	interrupt atomic.Bool // Interrupt was called: pause at the next boundary
+	pendingUD bool // the invalid-instruction hook saw an undefined opcode
+	irqWindow bool // an interrupt is pending while IF=0: single-step until IF opens
+	inShadow  bool // the last instruction was sti (or a load of SS): interrupts wait one more instruction
+	freeRan   bool // the last engine run had no instruction count: its translations lack the step hook
+	wantClock bool // the guest loaded a PIT count: start the clock between runs
+	wantFlush bool // the overlay hooks came or went: drop every translation between runs
+
+	// The guest's own pages under the VMM's (overlay.go).
+	overlayPolicy OverlayPolicy
+	overlay       map[uint32]uint32
+	overlayHooks  []unicorn.Hook
+	overlaySwaps  []overlaySwap
+	stepThen      func() // run exactly one guest instruction, then call this
+	hookErr       error  // an internal error inside a hook, surfaced by Run
+	crashInsn     bool   // a crash report waits for its instruction (finishCrash)
+	wall          time.Duration
+	interrupt     atomic.Bool // Interrupt was called: pause at the next boundary
 	// Saving at an instruction count (snapshot.go).
 	pauseAt    uint64 // PauseAt's target (0: none)
 	pauseArmed bool   // the counters' budgets are set for it
@@ -361,7 +368,7 @@ func (m *Machine) Record(cause string, mech Mechanism, pc uint32) {
 // continues at next, or the engine stops there if a pause or a stop is
 // pending.
 func (m *Machine) Complete(next uint32) {
-	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock || m.stepThen != nil {
+	if m.pause || m.stop.Kind != StopNone || m.irqWindow || m.wantClock || m.wantFlush || m.stepThen != nil {
 		m.resumeAt, m.resume = next, true
 		m.E.Stop()
 		return
@@ -653,6 +660,10 @@ func (m *Machine) runEngine(count uint64) (handled bool, err error) {
 	if m.hookErr != nil {
 		return false, m.hookErr
 	}
+	m.restoreSwaps()
+	if err := m.flushForOverlay(); err != nil {
+		return false, err
+	}
 	mmio := m.mmio != nil
 	if mmio {
 		startErr = m.finishMMIO(startErr)
@@ -735,6 +746,9 @@ func (m *Machine) engineError(err error) {
 func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, value int64) bool {
 	if m.catchMMIO(acc, addr, size, value) {
 		return false // Unicorn stops at the instruction; finishMMIO emulates it
+	}
+	if acc == unicorn.MemWriteProt && addr < 1<<32 && m.overlayStore(uint32(addr), size, uint64(value)) {
+		return true
 	}
 	if acc == unicorn.MemWriteProt && m.OnProtWrite != nil && addr < 1<<32 && m.OnProtWrite(uint32(addr), size, uint64(value)) {
 		return true
@@ -876,7 +890,9 @@ func (m *Machine) write(addr uint32, b []byte) error {
 // mapped memory) into buf.
 func (m *Machine) fetch(pc uint32, buf *[maxInsnLen]byte) []byte {
 	for n := maxInsnLen; n > 0; n-- {
-		if err := m.linearIO(pc, buf[:n], false); err == nil {
+		// What the CPU runs: the VMM's own code where it lies under a
+		// guest page overlaid there (overlay.go).
+		if err := m.cpuRead(pc, buf[:n]); err == nil {
 			return buf[:n]
 		}
 	}

@@ -179,6 +179,21 @@ func (m *Machine) insnIO(lin uint32, b []byte, write bool) error {
 }
 
 func (m *Machine) linearIOAs(lin uint32, b []byte, write, user bool) error {
+	if len(m.overlay) > 0 && lin >= VMMBase {
+		return m.overlayIO(lin, b, write)
+	}
+	return m.cpuIO(lin, b, write, user)
+}
+
+// cpuRead reads memory as the CPU itself sees it at lin: through the
+// tables in force, the VMM's own pages where the VMM keeps them (the real
+// GDT, IDT and TSS a VMM loads), even under a guest page overlaid there.
+func (m *Machine) cpuRead(lin uint32, b []byte) error { return m.cpuIO(lin, b, false, false) }
+
+// cpuWrite is cpuRead's store.
+func (m *Machine) cpuWrite(lin uint32, b []byte) error { return m.cpuIO(lin, b, true, false) }
+
+func (m *Machine) cpuIO(lin uint32, b []byte, write, user bool) error {
 	var mmu x86.MMU // the VMM's own addresses: no paging, the identity
 	if !m.vmmOwned(lin) {
 		mmu = m.MMU()
@@ -209,6 +224,50 @@ func (m *Machine) linearIOAs(lin uint32, b []byte, write, user bool) error {
 		}
 		lin += uint32(n)
 		b = b[n:]
+	}
+	return nil
+}
+
+// overlayIO is linearIOAs in the VMM's region while the guest has pages
+// overlaid there (overlay.go): those pages are the guest's frames, the
+// rest the VMM's own. The VMM reaches its own pages under an overlay with
+// OwnRead and OwnWrite.
+func (m *Machine) overlayIO(lin uint32, b []byte, write bool) error {
+	m.restoreSwaps()
+	for len(b) > 0 {
+		n := min(len(b), 4096-int(lin&0xFFF))
+		pa := lin
+		if frame, ok := m.overlay[lin&^0xFFF]; ok {
+			pa = frame + lin&0xFFF
+		}
+		var err error
+		if write {
+			err = m.E.MemWrite(uint64(pa), b[:n])
+		} else {
+			err = m.E.MemRead(uint64(pa), b[:n])
+		}
+		if err != nil {
+			return err
+		}
+		lin += uint32(n)
+		b = b[n:]
+	}
+	return nil
+}
+
+// OwnRead reads the VMM's own memory at addr in its region, whatever the
+// guest maps there (the VMM's tables, its translation cache).
+func (m *Machine) OwnRead(addr uint32, b []byte) error {
+	if err := m.E.MemRead(uint64(addr), b); err != nil {
+		return fmt.Errorf("vmm: read %d bytes of the VMM's at %#x: %w", len(b), addr, err)
+	}
+	return nil
+}
+
+// OwnWrite writes the VMM's own memory at addr in its region.
+func (m *Machine) OwnWrite(addr uint32, b []byte) error {
+	if err := m.E.MemWrite(uint64(addr), b); err != nil {
+		return fmt.Errorf("vmm: write %d bytes of the VMM's at %#x: %w", len(b), addr, err)
 	}
 	return nil
 }

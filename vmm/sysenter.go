@@ -129,7 +129,7 @@ type savedStack struct {
 func (m *Machine) saveCallFrameArea(tssBase uint32, cpl uint8) savedStack {
 	var s savedStack
 	var b [8]byte
-	if err := m.ReadMem(tssBase+4+8*uint32(cpl), b[:]); err != nil {
+	if err := m.cpuRead(tssBase+4+8*uint32(cpl), b[:]); err != nil {
 		return s
 	}
 	esp := binary.LittleEndian.Uint32(b[:4])

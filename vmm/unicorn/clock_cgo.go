@@ -236,6 +236,17 @@ func (e *Engine) flushIfIdle() error {
 	return nil
 }
 
+// FlushTranslations drops every translated block, so that hooks added or
+// deleted since are compiled in (or out) everywhere (HookMemAccess). It
+// cannot run inside a callback, which executes translated code: stop the
+// engine and flush between runs.
+func (e *Engine) FlushTranslations() error {
+	if e.running {
+		return fmt.Errorf("unicorn: flush translations: %w: the engine is running (flush between runs)", ErrArg)
+	}
+	return e.flushIfIdle()
+}
+
 //export virtsimUcClock
 func virtsimUcClock(handle C.uintptr_t, now, addr C.uint64_t) {
 	ent := live(handle)

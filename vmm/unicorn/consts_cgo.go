@@ -100,10 +100,18 @@ const (
 	MemWriteProt     MemAccess = C.UC_MEM_WRITE_PROT
 	MemReadProt      MemAccess = C.UC_MEM_READ_PROT
 	MemFetchProt     MemAccess = C.UC_MEM_FETCH_PROT
+	MemReadAfter     MemAccess = C.UC_MEM_READ_AFTER
 )
 
 // Hook type bits used by the memory hooks.
 const (
 	hookMemInvalid   = C.UC_HOOK_MEM_INVALID
 	hookMemWriteProt = C.UC_HOOK_MEM_WRITE_PROT
+)
+
+// Data-access hook kinds for HookMemAccess (a set: or them together).
+const (
+	MemHookRead      MemHook = C.UC_HOOK_MEM_READ
+	MemHookReadAfter MemHook = C.UC_HOOK_MEM_READ_AFTER
+	MemHookWrite     MemHook = C.UC_HOOK_MEM_WRITE
 )

@@ -336,6 +336,39 @@ func (e *Engine) HookMemWriteProt(fn func(acc MemAccess, addr uint64, size int, 
 	})
 }
 
+// HookMemAccess calls fn for the guest's data accesses whose physical
+// address is in [begin, end] (both inclusive): before a load (MemHookRead,
+// acc MemRead), after it with the value loaded (MemHookReadAfter, acc
+// MemReadAfter) and before a store with its value (MemHookWrite, acc
+// MemWrite). Memory the callback writes before a load is what the load
+// reads. An access that spans two pages is reported once, at its first
+// byte.
+//
+// The price is global, not limited to the range: while any such hook
+// exists, every load (MemHookRead, MemHookReadAfter) or store
+// (MemHookWrite) of code translated from then on leaves Unicorn's inline
+// fast path for its helper, and EIP is synced before each access, so that
+// it is exact inside the callback. Code translated before the hook was
+// added keeps the fast path and calls nothing: FlushTranslations after
+// adding the first hook and after deleting the last.
+func (e *Engine) HookMemAccess(kinds MemHook, begin, end uint64, fn func(acc MemAccess, addr uint64, size int, value int64)) (Hook, error) {
+	if fn == nil {
+		return Hook{}, nilFunc(kindMem)
+	}
+	mem := func(acc MemAccess, addr uint64, size int, value int64) bool {
+		fn(acc, addr, size, value)
+		return false
+	}
+	return e.addHook(&entry{kind: kindMem, mem: mem}, func(hh *C.uc_hook, h C.uintptr_t) C.uc_err {
+		return C.vs_hook_mem_access(e.uc, hh, C.int(kinds), C.uint64_t(begin), C.uint64_t(end), h)
+	})
+}
+
+// Nested reports whether the callback running now was called from inside
+// a host call that another callback made (a segment register written from
+// a hook makes the CPU read a descriptor, which a memory hook sees).
+func (e *Engine) Nested() bool { return e.depth > 1 }
+
 // HookCode calls fn before every instruction whose address is in
 // [begin, end] (both inclusive; begin > end means every address). A hook
 // limited to addresses that never run costs nothing. Blocks translated

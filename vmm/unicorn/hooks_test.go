@@ -2,6 +2,7 @@ package unicorn
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -636,5 +637,55 @@ func TestIOHookEIPIsStale(t *testing.T) {
 	runAll(t, e, code)
 	if eip != codeAddr {
 		t.Errorf("EIP in the OUT hook = %#x, want the block start %#x (the OUT is at %#x)", eip, codeAddr, codeAddr+2)
+	}
+}
+
+// HookMemAccess: the callback runs before a load with EIP at the loading
+// instruction (not the block's start), what it writes is what the load
+// reads, the read-after callback sees the value loaded, and a store in the
+// range is reported with its value. Accesses outside the range call
+// nothing.
+func TestHookMemAccess(t *testing.T) {
+	code := cat(
+		insMovEAX1,                        // mov $1,%eax
+		insIncEAX,                         // inc %eax
+		[]byte{0x8b, 0x1d, 0, 0x50, 0, 0}, // mov 0x5000,%ebx   (at codeAddr+6)
+		[]byte{0x8b, 0x0d, 0, 0x60, 0, 0}, // mov 0x6000,%ecx   (outside the range)
+		insStore,                          // movl $1,0x5000    (at codeAddr+18)
+	)
+	e := newVM(t, code)
+	if err := e.MemWrite(dataAddr, []byte{0x11, 0x11, 0x11, 0x11}); err != nil {
+		t.Fatal(err)
+	}
+	type access struct {
+		acc   MemAccess
+		addr  uint64
+		eip   uint32
+		value int64
+	}
+	var got []access
+	if _, err := e.HookMemAccess(MemHookRead|MemHookReadAfter|MemHookWrite, dataAddr, dataAddr+0xFFF, func(acc MemAccess, addr uint64, size int, value int64) {
+		got = append(got, access{acc, addr, reg(t, e, EIP), value})
+		if acc == MemRead {
+			if err := e.MemWrite(dataAddr, []byte{0x22, 0x22, 0x22, 0x22}); err != nil {
+				t.Error(err)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(codeAddr, codeAddr+uint64(len(code)), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ebx := reg(t, e, EBX); ebx != 0x22222222 {
+		t.Errorf("ebx = %#x: the load did not read what the hook wrote", ebx)
+	}
+	want := []access{
+		{MemRead, dataAddr, codeAddr + 6, 0},
+		{MemReadAfter, dataAddr, codeAddr + 6, 0x22222222},
+		{MemWrite, dataAddr, codeAddr + 18, 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("accesses %+v, want %+v", got, want)
 	}
 }

@@ -43,6 +43,12 @@ static bool tramp_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, 
 	return virtsimUcMem((uintptr_t)ud, (int)type, addr, size, value) != 0;
 }
 
+// The data-access hooks' callbacks return nothing (uc_cb_hookmem_t).
+static void tramp_mem_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud) {
+	(void)uc;
+	(void)virtsimUcMem((uintptr_t)ud, (int)type, addr, size, value);
+}
+
 static void tramp_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	(void)uc;
 	virtsimUcCode((uintptr_t)ud, addr, size);
@@ -353,6 +359,10 @@ uc_err vs_hook_insn_invalid(uc_engine *uc, uc_hook *hh, uintptr_t handle) {
 
 uc_err vs_hook_mem(uc_engine *uc, uc_hook *hh, int type, uintptr_t handle) {
 	return uc_hook_add(uc, hh, type, (void *)tramp_mem, (void *)handle, 1, 0);
+}
+
+uc_err vs_hook_mem_access(uc_engine *uc, uc_hook *hh, int type, uint64_t begin, uint64_t end, uintptr_t handle) {
+	return uc_hook_add(uc, hh, type, (void *)tramp_mem_access, (void *)handle, begin, end);
 }
 
 uc_err vs_hook_code(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle) {

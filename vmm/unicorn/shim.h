@@ -77,6 +77,8 @@ uc_err vs_hook_out(uc_engine *uc, uc_hook *hh, uintptr_t handle);
 uc_err vs_hook_cpuid(uc_engine *uc, uc_hook *hh, uintptr_t handle);
 uc_err vs_hook_insn_invalid(uc_engine *uc, uc_hook *hh, uintptr_t handle);
 uc_err vs_hook_mem(uc_engine *uc, uc_hook *hh, int type, uintptr_t handle);
+// Data-access hooks (UC_HOOK_MEM_READ, _READ_AFTER, _WRITE) on physical [begin, end].
+uc_err vs_hook_mem_access(uc_engine *uc, uc_hook *hh, int type, uint64_t begin, uint64_t end, uintptr_t handle);
 uc_err vs_hook_code(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle);
 uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle);
 

@@ -94,7 +94,11 @@ var memAccessNames = map[MemAccess]string{
 	MemRead: "read", MemWrite: "write", MemFetch: "fetch",
 	MemReadUnmapped: "read-unmapped", MemWriteUnmapped: "write-unmapped", MemFetchUnmapped: "fetch-unmapped",
 	MemWriteProt: "write-prot", MemReadProt: "read-prot", MemFetchProt: "fetch-prot",
+	MemReadAfter: "read-after",
 }
+
+// MemHook is a set of data-access hook kinds (HookMemAccess).
+type MemHook int
 
 // String returns a short name such as "write-prot".
 func (a MemAccess) String() string {

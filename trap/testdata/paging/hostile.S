@@ -142,7 +142,7 @@ _start:
 	HEX WIN                         # page2
 .elseif CASE == 9
 	movl $0x9999, page
-	HEX 0xFF000000                  # QEMU: 0x9999; trap and bt: the VMM's own bytes
+	HEX 0xFF000000                  # 0x9999: the guest's page (trap and bt emulate the load)
 .elseif CASE == 10
 	mov %cs, %ax                    # #PF (vector 14) -> pf10, an interrupt gate
 	mov %ax, idt10 + 14 * 8 + 2

@@ -1,0 +1,305 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"virtsim/vmm/unicorn"
+	"virtsim/vmm/x86"
+)
+
+// The guest's own pages under the VMM's.
+//
+// A VMM that shares the guest's address space (trap, bt) keeps a few pages
+// at the top of it that the CPU itself must reach while the guest runs:
+// the real GDT, IDT and TSS, the entry stubs, the privilege trampoline,
+// bt's translation cache. On a PC those linear addresses are the guest's
+// like any other, and a kernel may map its own RAM there (a recursive page
+// directory, a fixmap, a device window). The VMM's pages cannot move out of
+// the way of every mapping, and the CPU's own reads of them (a descriptor
+// fetched at a segment load, a gate at a delivery) cannot be told apart
+// from the guest's by the page tables: both are supervisor reads of one
+// page. VMware fenced its region with segment limits; Unicorn enforces
+// none (SUBSTRATE.md).
+//
+// So the machine watches those pages instead. For each page the guest maps
+// over one of the VMM's onto its own RAM (the strategy says which: an
+// overlay), a data-access hook sees every load and store there, and the
+// strategy decides, from the instruction at EIP, whether the access is the
+// instruction's own operand (the guest's) or the CPU's implicit access (the
+// VMM's):
+//
+//   - a guest load reads the guest's bytes: they are put in the VMM's page
+//     for that one access and the VMM's put back right after it
+//     (MemHookRead, then MemHookReadAfter or the next trap);
+//   - a guest store is refused by the VMM page's write protection and
+//     performed in the guest's frame instead (the store's value is in the
+//     write-protect hook; bt, whose pages are protected by its page
+//     tables, steps the instruction with the guest's frame mapped);
+//   - the guest's own tables decide as on a PC: permissions, and the
+//     accessed and dirty bits set in its entry.
+//
+// Each is one event of cause CauseVMMOverlay. The hooks exist only while
+// the guest's current address space has such a page: while they do, every
+// load and store leaves Unicorn's fast path (HookMemAccess), a price paid
+// by a guest that maps its RAM over the VMM and by no other.
+
+// CauseVMMOverlay is a guest access to its own page where the VMM keeps one
+// the CPU must reach, emulated against the guest's frame.
+const CauseVMMOverlay = "mem/vmm-overlay"
+
+// OverlayPolicy is what the strategy that owns the overlaid pages decides.
+type OverlayPolicy struct {
+	// Explicit reports whether the access at addr (size bytes, a store if
+	// write) made at EIP pc is the instruction's own operand, and the guest
+	// instruction to record it at.
+	Explicit func(pc, addr uint32, size int, write bool) (guestPC uint32, ok bool)
+	// Guest translates the guest's access to its linear page lin through
+	// its own tables (setting accessed and dirty as the CPU would): the
+	// frame, or why the access would fault there.
+	Guest func(lin uint32, write bool) (frame uint32, fault string)
+	// Store performs a guest store of b at guest physical pa (a VMM keeps
+	// its shadows coherent when pa is in a page table).
+	Store func(pa uint32, b []byte) error
+}
+
+// overlaySwap is one guest load in progress: the VMM's bytes it displaced.
+type overlaySwap struct {
+	at  uint32
+	old []byte
+}
+
+// SetOverlayPolicy installs the strategy's decisions (before SetOverlay).
+func (m *Machine) SetOverlayPolicy(p OverlayPolicy) { m.overlayPolicy = p }
+
+// Overlay reports the pages overlaid now: VMM page -> guest frame.
+func (m *Machine) Overlay() map[uint32]uint32 { return m.overlay }
+
+// SetOverlay makes pages (VMM page -> the guest's frame) the overlaid ones,
+// hooking each run of adjacent pages. Going from none to some or back,
+// every translated block must be dropped (the hooks change how loads are
+// compiled): that happens at the next stop of the engine, which Complete
+// forces.
+func (m *Machine) SetOverlay(pages map[uint32]uint32) error {
+	if sameOverlay(m.overlay, pages) {
+		return nil
+	}
+	m.restoreSwaps()
+	for _, h := range m.overlayHooks {
+		if err := m.E.Del(h); err != nil {
+			return fmt.Errorf("vmm: overlay: %w", err)
+		}
+	}
+	m.overlayHooks = m.overlayHooks[:0]
+	if (len(m.overlay) == 0) != (len(pages) == 0) {
+		m.wantFlush = true
+	}
+	m.overlay = pages
+	if len(pages) == 0 {
+		m.overlay = nil
+		return nil
+	}
+	lins := make([]uint32, 0, len(pages))
+	for lin := range pages {
+		lins = append(lins, lin)
+	}
+	sort.Slice(lins, func(i, j int) bool { return lins[i] < lins[j] })
+	for i := 0; i < len(lins); {
+		j := i + 1
+		for j < len(lins) && lins[j] == lins[j-1]+0x1000 {
+			j++
+		}
+		lo, hi := uint64(lins[i]), uint64(lins[j-1])+0xFFF
+		h, err := m.E.HookMemAccess(unicorn.MemHookRead|unicorn.MemHookReadAfter|unicorn.MemHookWrite, lo, hi, m.onOverlayAccess)
+		if err != nil {
+			return fmt.Errorf("vmm: overlay %#x-%#x: %w", lo, hi, err)
+		}
+		m.overlayHooks = append(m.overlayHooks, h)
+		i = j
+	}
+	return nil
+}
+
+func sameOverlay(a, b map[uint32]uint32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// flushForOverlay drops every translation between runs when the overlay
+// hooks came or went.
+func (m *Machine) flushForOverlay() error {
+	if !m.wantFlush {
+		return nil
+	}
+	m.wantFlush = false
+	if err := m.E.FlushTranslations(); err != nil {
+		return fmt.Errorf("vmm: overlay: %w", err)
+	}
+	return nil
+}
+
+// onOverlayAccess is the data-access hook on overlaid pages.
+func (m *Machine) onOverlayAccess(acc unicorn.MemAccess, addr uint64, size int, _ int64) {
+	if m.E.Nested() {
+		return // the VMM's own segment load from a hook: the CPU reads its descriptor
+	}
+	switch acc {
+	case unicorn.MemReadAfter:
+		m.restoreSwaps()
+	case unicorn.MemRead:
+		m.restoreSwaps()
+		m.overlayLoad(uint32(addr), size)
+	}
+	// MemWrite: nothing — the hook is there so that EIP is exact in the
+	// write-protect hook that follows (overlayStore).
+}
+
+// overlayLoad gives a guest load the guest's own bytes.
+func (m *Machine) overlayLoad(addr uint32, size int) {
+	page := addr &^ 0xFFF
+	if _, ok := m.overlay[page]; !ok || m.overlayPolicy.Explicit == nil {
+		return
+	}
+	n := min(size, int(page+0x1000-addr)) // the part in this page
+	gpc, explicit := m.overlayPolicy.Explicit(m.pc(), addr, size, false)
+	if !explicit {
+		return
+	}
+	frame, why := m.overlayPolicy.Guest(page, false)
+	if why != "" {
+		m.Crash(gpc, "the guest's load at %#x, its own page where the VMM keeps one, %s: not emulated", addr, why)
+		return
+	}
+	guest := make([]byte, n)
+	old := make([]byte, n)
+	if err := m.E.MemRead(uint64(frame+addr-page), guest); err != nil {
+		m.fail(fmt.Errorf("vmm: overlay: read the guest's frame %#x: %w", frame, err))
+		return
+	}
+	if err := m.E.MemRead(uint64(addr), old); err != nil {
+		m.fail(fmt.Errorf("vmm: overlay: %w", err))
+		return
+	}
+	if err := m.E.MemWrite(uint64(addr), guest); err != nil {
+		m.fail(fmt.Errorf("vmm: overlay: %w", err))
+		return
+	}
+	m.overlaySwaps = append(m.overlaySwaps, overlaySwap{at: addr, old: old})
+	m.Record(CauseVMMOverlay, MechTrap, gpc)
+}
+
+// restoreSwaps puts the VMM's bytes back after guest loads (in reverse:
+// two loads of one instruction may overlap).
+func (m *Machine) restoreSwaps() {
+	for i := len(m.overlaySwaps) - 1; i >= 0; i-- {
+		s := m.overlaySwaps[i]
+		if err := m.E.MemWrite(uint64(s.at), s.old); err != nil {
+			m.fail(fmt.Errorf("vmm: overlay: restore the VMM's page at %#x: %w", s.at, err))
+		}
+	}
+	m.overlaySwaps = m.overlaySwaps[:0]
+}
+
+// overlayStore performs a guest store the VMM page's write protection
+// refused in the guest's frame, reporting whether it was one.
+func (m *Machine) overlayStore(addr uint32, size int, value uint64) bool {
+	page := addr &^ 0xFFF
+	if _, ok := m.overlay[page]; !ok || m.overlayPolicy.Explicit == nil {
+		return false
+	}
+	gpc, explicit := m.overlayPolicy.Explicit(m.pc(), addr, size, true)
+	if !explicit {
+		return false
+	}
+	if addr+uint32(size) > page+0x1000 {
+		m.Crash(gpc, "the guest's store at %#x, its own page where the VMM keeps one, crosses into the next page: not emulated", addr)
+		return false
+	}
+	frame, why := m.overlayPolicy.Guest(page, true)
+	if why != "" {
+		m.Crash(gpc, "the guest's store at %#x, its own page where the VMM keeps one, %s: not emulated", addr, why)
+		return false
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], value)
+	if err := m.overlayPolicy.Store(frame+addr-page, b[:size]); err != nil {
+		m.fail(fmt.Errorf("vmm: overlay: %w", err))
+		return false
+	}
+	m.Record(CauseVMMOverlay, MechTrap, gpc)
+	return true
+}
+
+// OperandAccess is the decision for guest code at pc: whether its access
+// at addr (size bytes) lies within what an instruction names — its memory
+// operand, the stack it pushes or pops, the string it walks. The CPU's
+// implicit reads (a descriptor at a segment load, the TSS) lie elsewhere.
+// EIP is exact in the hook for the loads and stores translated code makes
+// inline (HookMemAccess syncs it before each); Unicorn's helpers (atomic
+// read-modify-writes, iret, far transfers, segment loads) leave it at the
+// last instruction synced before, in the same block. So the instructions
+// from pc to the end of its block are the candidates, each checked with
+// the registers as they are now (those before the accessing one have
+// run). A helper's own pops of a stack on an overlaid page are decided by
+// the same rule.
+func (m *Machine) OperandAccess(pc, addr uint32, size int) bool {
+	for i := 0; i < overlaySearch; i++ {
+		inst, err := m.Decode(pc)
+		if err != nil {
+			return false
+		}
+		if m.Names(inst, addr, size) {
+			return true
+		}
+		if x86.EndsBlock(inst.Op) {
+			return false
+		}
+		pc += uint32(inst.Len)
+	}
+	return false
+}
+
+// overlaySearch bounds OperandAccess's walk, in instructions.
+const overlaySearch = 16
+
+// Names reports whether inst, with the registers as they are, names the
+// access at addr (size bytes): its memory operand, its stack, its string.
+func (m *Machine) Names(inst x86asm.Inst, addr uint32, size int) bool {
+	within := func(lo, n uint32) bool { return addr-lo < n && addr+uint32(size)-lo <= n }
+	for _, a := range inst.Args {
+		if mem, ok := a.(x86asm.Mem); ok && inst.Op != x86asm.LEA && inst.Op != x86asm.NOP {
+			if within(m.effectiveAddr(mem), uint32(max(inst.MemBytes, 1))) {
+				return true
+			}
+		}
+	}
+	switch inst.Op {
+	case x86asm.PUSH, x86asm.POP, x86asm.CALL, x86asm.RET, x86asm.ENTER, x86asm.LEAVE,
+		x86asm.PUSHF, x86asm.PUSHFD, x86asm.POPF, x86asm.POPFD, x86asm.PUSHA, x86asm.PUSHAD,
+		x86asm.POPA, x86asm.POPAD, x86asm.IRET, x86asm.IRETD, x86asm.LRET, x86asm.LCALL:
+		sp := m.reg(unicorn.ESP) + m.segBase(uint16(m.reg(unicorn.SS)))
+		return within(sp-48, 96)
+	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD,
+		x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
+		si := m.reg(unicorn.ESI) + m.segBase(uint16(m.reg(unicorn.DS)))
+		di := m.reg(unicorn.EDI) + m.segBase(uint16(m.reg(unicorn.ES)))
+		return within(si-4, 8) || within(di-4, 8)
+	case x86asm.STOSB, x86asm.STOSW, x86asm.STOSD, x86asm.SCASB, x86asm.SCASW, x86asm.SCASD,
+		x86asm.INSB, x86asm.INSW, x86asm.INSD:
+		di := m.reg(unicorn.EDI) + m.segBase(uint16(m.reg(unicorn.ES)))
+		return within(di-4, 8)
+	case x86asm.XLATB:
+		return within(m.reg(unicorn.EBX)+m.reg(unicorn.EAX)&0xFF+m.segBase(uint16(m.reg(unicorn.DS))), 1)
+	}
+	return false
+}
