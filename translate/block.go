@@ -10,6 +10,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"virtsim/trap"
+	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
 	"virtsim/vmm/x86"
 )
@@ -314,6 +315,9 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 // translate1 translates one block at b.tcNext.
 func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	if g >= b.codeLimit() {
+		if _, mapped := b.frameOf(g, false); mapped && g >= vmm.VMMBase {
+			return nil, &guestStop{fmt.Sprintf("the guest's kernel code at %#x lies on its own page in the VMM's top 16 MiB: guest code there is not supported (a documented limit; its loads and stores there are emulated)", g)}
+		}
 		return nil, &outsideRAM{addr: g, what: "fetch"}
 	}
 	if _, ok := b.frameOf(g, false); !ok && b.ShadowOn() {

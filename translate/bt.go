@@ -626,12 +626,24 @@ type outsideRAM struct {
 
 func (e *outsideRAM) Error() string { return fmt.Sprintf("%s at %#x", e.what, e.addr) }
 
+// guestStop is a guest the translator cannot run on, stopped with a report
+// (not a VMM failure).
+type guestStop struct{ why string }
+
+func (e *guestStop) Error() string { return e.why }
+
 // fatal stops the guest for an error found while translating or entering
 // guest code at pc.
 func (b *BT) fatal(pc uint32, err error) {
 	var o *outsideRAM
 	if errors.As(err, &o) {
 		b.outsideRAM(o.addr, unicorn.MemFetchUnmapped, 1, o.addr)
+		return
+	}
+	var gs *guestStop
+	if errors.As(err, &gs) {
+		b.guestStop = true
+		b.Crash(pc, "%s", gs.why)
 		return
 	}
 	b.Fail(err)

@@ -398,6 +398,9 @@ func (b *BT) ownFault(tr vmm.Trap, cr2 uint32) bool {
 	case cr2 < b.memSize && write && b.protected[cr2&^0xFFF] && !b.ShadowOn():
 		b.selfModified(tr, cr2)
 		return true
+	case fetch && b.VMM.OverlayCode(cr2, tr.Code):
+		b.guestStop = true
+		return true
 	case write && cr2 >= vmm.VMMBase && b.overlayFault(tr, cr2):
 		// The guest's store to its own page overlaid on the translator's
 		// (or the translator's to its own page the guest overlays).

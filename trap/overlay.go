@@ -21,6 +21,10 @@ func (t *VMM) initOverlay() {
 		Explicit: t.overlayExplicit,
 		Guest:    t.overlayGuest,
 		Store:    t.overlayStore,
+		CodePage: func(page uint32) bool { return page == vmmEntryAddr&^0xFFF },
+		OwnCode: func(pc uint32) bool {
+			return pc >= vmmEntryAddr && pc < vmmEntryAddr+256 || pc == dropStub || pc == dropLand
+		},
 	})
 }
 
@@ -152,6 +156,17 @@ func (t *VMM) setOverlay(pages map[uint32]uint32) {
 	if t.OverlayChanged != nil {
 		t.OverlayChanged(t.Machine.Overlay())
 	}
+}
+
+// OverlayCode stops a guest whose fetch at lin (a #PF with error code
+// code) is from its own page overlaid on the VMM's, reporting whether it
+// was one: the CPU would run the VMM's bytes there.
+func (t *VMM) OverlayCode(lin, code uint32) bool {
+	if code&x86.PFFetch == 0 || t.Machine.Overlay()[lin&^0xFFF] == 0 {
+		return false
+	}
+	t.Crash(lin, "the guest runs code on its own page at %#x, where the VMM keeps one of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are)", lin)
+	return true
 }
 
 // OverlayGuest is the guest's frame for its access to its page lin

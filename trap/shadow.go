@@ -217,6 +217,9 @@ func (t *VMM) flushTLB() {
 // onShadowFault handles a #PF raised by the shadow tables.
 func (t *VMM) onShadowFault(tr vmm.Trap) {
 	lin := t.Reg(unicorn.CR2)
+	if t.OverlayCode(lin, tr.Code) {
+		return
+	}
 	f, err := t.sh.Fault(t.guestMMU(), lin, PFAccess(tr.Code))
 	if err != nil {
 		t.Fail(err)

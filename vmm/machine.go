@@ -390,7 +390,10 @@ func (m *Machine) DropTranslations(begin, end uint64) error {
 	// The lookup misses for guest RAM when the VMM's tables map it user
 	// (SMEP keeps ring 1 from fetching it), and for the VMM region only
 	// from ring 3 (supervisor-only); otherwise paging can stay on.
-	missable := end <= uint64(m.Cfg.MemSize) || m.reg(unicorn.CS)&3 == 3
+	// (the trampoline's stub page is user-accessible: under SMEP ring 1
+	// cannot fetch it either).
+	missable := end <= uint64(m.Cfg.MemSize) || m.reg(unicorn.CS)&3 == 3 ||
+		begin <= uint64(stubAddr) && uint64(stubAddr) < end
 	if cr0&x86.CR0PG == 0 || !missable {
 		if err := m.E.RemoveCache(begin, end); err != nil {
 			return fmt.Errorf("vmm: drop translations of %#x-%#x: %w", begin, end, err)
@@ -752,6 +755,10 @@ func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, val
 	}
 	if acc == unicorn.MemWriteProt && m.OnProtWrite != nil && addr < 1<<32 && m.OnProtWrite(uint32(addr), size, uint64(value)) {
 		return true
+	}
+	if (acc == unicorn.MemFetchProt || acc == unicorn.MemFetchUnmapped) && addr < 1<<32 && m.overlay[uint32(addr)&^0xFFF] != 0 {
+		m.Crash(uint32(addr), "the guest runs code on its own page at %#x, where the VMM keeps data of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are)", addr)
+		return false
 	}
 	kind := acc.String()
 	if addr >= uint64(m.Cfg.MemSize) {

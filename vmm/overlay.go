@@ -64,6 +64,12 @@ type OverlayPolicy struct {
 	// Store performs a guest store of b at guest physical pa (a VMM keeps
 	// its shadows coherent when pa is in a page table).
 	Store func(pa uint32, b []byte) error
+	// CodePage reports the strategy's pages holding code the CPU runs
+	// (besides the machine's trampoline), and OwnCode the addresses of
+	// that code: the guest's own code on such a page, overlaid, is stopped
+	// with a report instead of running the VMM's bytes.
+	CodePage func(page uint32) bool
+	OwnCode  func(pc uint32) bool
 }
 
 // overlaySwap is one guest load in progress: the VMM's bytes it displaced.
@@ -120,7 +126,40 @@ func (m *Machine) SetOverlay(pages map[uint32]uint32) error {
 		m.overlayHooks = append(m.overlayHooks, h)
 		i = j
 	}
+	for _, lin := range lins {
+		if !m.vmmCodePage(lin) {
+			continue
+		}
+		h, err := m.E.HookCode(uint64(lin), uint64(lin)+0xFFF, m.onOverlayCode)
+		if err != nil {
+			return fmt.Errorf("vmm: overlay %#x: %w", lin, err)
+		}
+		m.overlayHooks = append(m.overlayHooks, h)
+		if err := m.DropTranslations(uint64(lin), uint64(lin)+0x1000); err != nil {
+			return fmt.Errorf("vmm: overlay %#x: %w", lin, err)
+		}
+	}
 	return nil
+}
+
+// vmmCodePage reports a page of the VMM's region whose code the CPU runs.
+func (m *Machine) vmmCodePage(page uint32) bool {
+	return page == stubAddr&^0xFFF || page == landingAddr&^0xFFF ||
+		m.overlayPolicy.CodePage != nil && m.overlayPolicy.CodePage(page)
+}
+
+// onOverlayCode runs before each instruction on an overlaid page of VMM
+// code: the VMM's own code there runs; anything else is the guest jumping
+// to its own page, whose bytes the CPU would not see.
+func (m *Machine) onOverlayCode(addr uint64, _ uint32) {
+	pc := uint32(addr)
+	switch {
+	case pc == stubAddr && m.gate != nil, // a privilege switch in flight
+		pc == landingAddr, pc == iretAddr, // its landing hook moves on at once
+		m.overlayPolicy.OwnCode != nil && m.overlayPolicy.OwnCode(pc):
+		return
+	}
+	m.Crash(pc, "the guest runs code on its own page at %#x, where the VMM keeps code of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are)", pc)
 }
 
 func sameOverlay(a, b map[uint32]uint32) bool {

@@ -20,6 +20,11 @@
 #           GDT (a page the CPU itself must reach): read through there
 #   CASE 8  a PTE changed while paging is off, then paging on again with the
 #           same CR3: the new mapping must be the one used (no stale shadow)
+#   CASE 11 the guest's own code on its page mapped at 0xFF000000 (where trap
+#           keeps its GDT), called there: QEMU runs it; trap and bt stop with
+#           a report (guest code in the VMM's top 16 MiB is not supported)
+#   CASE 12 the same at 0xFFFF8000, the machine's trampoline stub (code the
+#           VMM runs there itself)
 #   CASE 10 a read-only supervisor page written with CR0.WP=0 (allowed), then
 #           WP set and the page written again: #PF (no shadow entry filled
 #           under the old rule survives the CR0 write; found by difftest)
@@ -52,6 +57,11 @@ _start:
 .elseif CASE == 9
 	movl $pt2 + 7, pd + 1020 * 4
 	movl $page + 7, pt2
+.elseif CASE == 11 || CASE == 12
+	movl $pt2 + 7, pd + 1020 * 4
+	movl $page + 7, pt2
+	movl $pt3 + 7, pd + 1023 * 4
+	movl $page2 + 7, pt3 + 0x3F8 * 4 # 0xFFFF8000 -> page2
 .elseif CASE == 10
 	movl $page + 1, pt1             # WIN: present, read-only, supervisor
 .elseif CASE == 7
@@ -143,6 +153,18 @@ _start:
 .elseif CASE == 9
 	movl $0x9999, page
 	HEX 0xFF000000                  # 0x9999: the guest's page (trap and bt emulate the load)
+.elseif CASE == 11 || CASE == 12
+	movl $0x515151b8, page          # mov $0x51515151, %eax; ret
+	movl $0x90c3c351, page + 4
+	movl $0x626262b8, page2         # mov $0xc3626262, %eax; inc %eax; ret
+	movl $0x90c340c3, page2 + 4
+.if CASE == 11
+	mov $0xFF000000, %ebx
+.else
+	mov $0xFFFF8000, %ebx
+.endif
+	call *%ebx
+	HEX %eax
 .elseif CASE == 10
 	mov %cs, %ax                    # #PF (vector 14) -> pf10, an interrupt gate
 	mov %ax, idt10 + 14 * 8 + 2
