@@ -223,6 +223,30 @@ func TestHostileOverlapEmulated(t *testing.T) {
 	}
 }
 
+// The paging view names an overlaid page for what it is.
+func TestPagingViewOverlay(t *testing.T) {
+	_, img := hostileImage(t, 9)
+	for _, s := range []string{"trap", "bt"} {
+		st, err := vmm.LookupStrategy(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := st.New(img, vmm.Config{}.WithDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stop, err := inst.Run(); err != nil || stop.Kind != vmm.StopExit {
+			t.Fatalf("%s: %v %v", s, stop, err)
+		}
+		v := inst.(interface {
+			Paging([]uint32, int) vmm.PagingView
+		}).Paging([]uint32{0xFF000000}, 0)
+		if len(v.Rows) != 1 || !v.Rows[0].Differs || !strings.Contains(v.Rows[0].Why, vmm.CauseVMMOverlay) {
+			t.Errorf("%s: rows %+v, want 0xff000000 marked %s", s, v.Rows, vmm.CauseVMMOverlay)
+		}
+	}
+}
+
 // The paging view: under native the guest's entries are the real ones;
 // under trap the shadow lags behind the guest's tables (entries not yet
 // filled, page tables read-only), and every difference says why.
