@@ -105,13 +105,7 @@ _start:
 back:	SAY "back\n"
 	EXIT 0
 
-set_gate:
-	mov %ax, idt(,%ecx,8)
-	movw $0x08, idt+2(,%ecx,8)
-	mov %dx, idt+4(,%ecx,8)
-	shr $16, %eax
-	mov %ax, idt+6(,%ecx,8)
-	ret
+	SET_GATE_FN
 pf_handler:
 	SAY "#PF cr2="
 	mov %cr2, %eax

@@ -188,14 +188,7 @@ back:	mov $0x10, %ax
 	SAY "\ndone\n"
 	EXIT 0
 
-# set_gate: IDT gate %ecx -> handler %eax, code 0x08, type/DPL word %dx
-set_gate:
-	mov %ax, idt(,%ecx,8)
-	movw $0x08, idt+2(,%ecx,8)
-	mov %dx, idt+4(,%ecx,8)
-	shr $16, %eax
-	mov %ax, idt+6(,%ecx,8)
-	ret
+	SET_GATE_FN
 pf_handler:
 	SAY "#PF cr2="
 	mov %cr2, %eax
