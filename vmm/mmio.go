@@ -304,36 +304,7 @@ func (m *Machine) makesAccess(inst x86asm.Inst, a *mmioAccess) bool {
 }
 
 // effectiveAddr is the linear address of memory operand mem now.
-func (m *Machine) effectiveAddr(mem x86asm.Mem) uint32 {
-	ea := uint32(mem.Disp)
-	seg := unicorn.DS
-	if mem.Base != 0 {
-		v, _, _ := m.regVal(mem.Base)
-		ea += v
-		if mem.Base == x86asm.ESP || mem.Base == x86asm.EBP {
-			seg = unicorn.SS
-		}
-	}
-	if mem.Index != 0 {
-		v, _, _ := m.regVal(mem.Index)
-		ea += v * uint32(mem.Scale)
-	}
-	switch mem.Segment {
-	case x86asm.ES:
-		seg = unicorn.ES
-	case x86asm.CS:
-		seg = unicorn.CS
-	case x86asm.SS:
-		seg = unicorn.SS
-	case x86asm.DS:
-		seg = unicorn.DS
-	case x86asm.FS:
-		seg = unicorn.FS
-	case x86asm.GS:
-		seg = unicorn.GS
-	}
-	return ea + m.segBase(uint16(m.reg(seg)))
-}
+func (m *Machine) effectiveAddr(mem x86asm.Mem) uint32 { return effAddr(mem, machineRegs{m}) }
 
 // mmioStore reports whether inst stores to memory and does nothing else.
 func mmioStore(inst x86asm.Inst) bool {

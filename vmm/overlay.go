@@ -314,10 +314,53 @@ const overlaySearch = 16
 // Names reports whether inst, with the registers as they are, names the
 // access at addr (size bytes): its memory operand, its stack, its string.
 func (m *Machine) Names(inst x86asm.Inst, addr uint32, size int) bool {
+	return namesAccess(inst, machineRegs{m}, addr, size)
+}
+
+// operandRegs is what deciding an access needs of the CPU.
+type operandRegs interface {
+	GPR(r x86asm.Reg) uint32     // a general register (its 8/16/32-bit part)
+	SegBase(r x86asm.Reg) uint32 // the base of segment register ES..GS
+}
+
+// machineRegs reads them from the engine.
+type machineRegs struct{ m *Machine }
+
+func (r machineRegs) GPR(x x86asm.Reg) uint32 {
+	v, _, _ := r.m.regVal(x)
+	return v
+}
+
+func (r machineRegs) SegBase(x x86asm.Reg) uint32 {
+	return r.m.segBase(uint16(r.m.reg(segRegs[x-x86asm.ES])))
+}
+
+// effAddr is the linear address of memory operand mem.
+func effAddr(mem x86asm.Mem, c operandRegs) uint32 {
+	ea := uint32(mem.Disp)
+	seg := x86asm.DS
+	if mem.Base != 0 {
+		ea += c.GPR(mem.Base)
+		if mem.Base == x86asm.ESP || mem.Base == x86asm.EBP {
+			seg = x86asm.SS
+		}
+	}
+	if mem.Index != 0 {
+		ea += c.GPR(mem.Index) * uint32(mem.Scale)
+	}
+	if mem.Segment >= x86asm.ES && mem.Segment <= x86asm.GS {
+		seg = mem.Segment
+	}
+	return ea + c.SegBase(seg)
+}
+
+// namesAccess is Names, pure: the decision table of which accesses an
+// instruction makes by itself (overlay_test.go).
+func namesAccess(inst x86asm.Inst, c operandRegs, addr uint32, size int) bool {
 	within := func(lo, n uint32) bool { return addr-lo < n && addr+uint32(size)-lo <= n }
 	for _, a := range inst.Args {
 		if mem, ok := a.(x86asm.Mem); ok && inst.Op != x86asm.LEA && inst.Op != x86asm.NOP {
-			if within(m.effectiveAddr(mem), uint32(max(inst.MemBytes, 1))) {
+			if within(effAddr(mem, c), uint32(max(inst.MemBytes, 1))) {
 				return true
 			}
 		}
@@ -326,19 +369,19 @@ func (m *Machine) Names(inst x86asm.Inst, addr uint32, size int) bool {
 	case x86asm.PUSH, x86asm.POP, x86asm.CALL, x86asm.RET, x86asm.ENTER, x86asm.LEAVE,
 		x86asm.PUSHF, x86asm.PUSHFD, x86asm.POPF, x86asm.POPFD, x86asm.PUSHA, x86asm.PUSHAD,
 		x86asm.POPA, x86asm.POPAD, x86asm.IRET, x86asm.IRETD, x86asm.LRET, x86asm.LCALL:
-		sp := m.reg(unicorn.ESP) + m.segBase(uint16(m.reg(unicorn.SS)))
-		return within(sp-48, 96)
+		// The stack around ESP: pushes below it, pops above (a frame of
+		// up to 8 dwords either way, pusha's and an inter-ring iret's).
+		return within(c.GPR(x86asm.ESP)+c.SegBase(x86asm.SS)-48, 96)
 	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD,
 		x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
-		si := m.reg(unicorn.ESI) + m.segBase(uint16(m.reg(unicorn.DS)))
-		di := m.reg(unicorn.EDI) + m.segBase(uint16(m.reg(unicorn.ES)))
+		si := c.GPR(x86asm.ESI) + c.SegBase(x86asm.DS)
+		di := c.GPR(x86asm.EDI) + c.SegBase(x86asm.ES)
 		return within(si-4, 8) || within(di-4, 8)
 	case x86asm.STOSB, x86asm.STOSW, x86asm.STOSD, x86asm.SCASB, x86asm.SCASW, x86asm.SCASD,
 		x86asm.INSB, x86asm.INSW, x86asm.INSD:
-		di := m.reg(unicorn.EDI) + m.segBase(uint16(m.reg(unicorn.ES)))
-		return within(di-4, 8)
+		return within(c.GPR(x86asm.EDI)+c.SegBase(x86asm.ES)-4, 8)
 	case x86asm.XLATB:
-		return within(m.reg(unicorn.EBX)+m.reg(unicorn.EAX)&0xFF+m.segBase(uint16(m.reg(unicorn.DS))), 1)
+		return within(c.GPR(x86asm.EBX)+c.GPR(x86asm.AL)+c.SegBase(x86asm.DS), 1)
 	}
 	return false
 }
