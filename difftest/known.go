@@ -24,8 +24,6 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"ring3", "trap"}:    {userIF},
 	{"ring3io", "trap"}:  {userIF},
 	{"iobitmap", "trap"}: {userIF},
-	{"pae", "trap"}:      {paeShadow},
-	{"pae", "bt"}:        {paeShadow},
 	{"smcbuf", "native"}: {staleCode},
 	{"smcbuf", "trap"}:   {staleCode},
 	{"ldt", "trap"}: {"lar/lsl/verr/verw and mov from CS run at CPL 1 without trapping and read the shadow LDT and the real CS: " +
@@ -49,7 +47,3 @@ const staleCode = "libunicorn 2.1.1 (Debian stable's) misses a store that overwr
 	"tlb_set_dirty), so later stores through that entry no longer invalidate the page's translations and the old code " +
 	"runs (Unicorn issue 2029, fixed in 2.1.2; a memory hook would avoid it but makes every load and store ~25x slower). " +
 	"A TLB flush (CR3 or CR0 write, invlpg) ends it; bt is not affected: it write-protects the guest pages it translated"
-
-const paeShadow = "PAE paging (qemu32's CPUID offers it) runs under native, where Unicorn's MMU walks the guest's tables; " +
-	"the shadow MMU of trap and bt virtualizes 32-bit paging only, so the run stops with that reason at the CR0 or CR4 " +
-	"write that turns PAE paging on (pv's set_cr4 refuses PAE the same way)"

@@ -13,17 +13,21 @@
 //     access, the VMM fills the shadow entry and retries: a hidden fault,
 //     never seen by the guest. If they do not, it reflects a #PF with the
 //     CR2 and error code the hardware would have given: a true fault.
+//
 //   - Accessed and dirty bits appear in the guest's own entries when the
 //     shadow entry is filled: a read fills a read-only shadow entry (unless
 //     the guest entry is dirty already), so the first write faults again
 //     and sets D, just as the CPU would set it at that first write.
+//
 //   - Every guest page that holds a page table or directory is mapped
 //     read-only in every shadow (it is traced): a guest write to it faults,
 //     the VMM performs the write itself and drops the shadow entries derived
 //     from what changed.
+//
 //   - CR3 loads switch between shadows, kept in a cache keyed by the guest's
 //     CR3 (one shadow per address space; hits and misses counted); invlpg
 //     drops one shadow entry.
+//
 //   - The VMM's own region (the top PDEs) is the same in every shadow. A
 //     guest may map its own pages there too (a recursive directory entry in
 //     slot 1023, a kernel's device window up to 4 GiB): the shadow keeps the
@@ -33,15 +37,25 @@
 //     shadow entry, until the guest's paging state or tables change. The guest gets its own memory; only the few pages the
 //     CPU itself must reach (descriptor tables, the privilege-switch
 //     trampoline, a translator's code) stay the VMM's.
+//
 //   - Memory-mapped devices (Config.Device: the local and I/O APIC pages)
 //     are mapped through as the guest maps them, onto physical addresses
 //     that hold no memory: the access misses the substrate's memory map and
 //     the machine emulates the device.
+//
 //   - A VMM may ask for more frames to stay read-only in every shadow
 //     (Protect): a binary translator protects the frames it has translated
 //     code from, so a guest store into one faults (Protected) and the
 //     translations are retired before it lands (coherence, as for page
 //     tables, but for code).
+//
+//   - A PAE guest (CR4.PAE) is shadowed by the same 32-bit tables: the
+//     real CPU pages without PAE, each shadow entry carrying what the
+//     guest's three-level walk allows (guest RAM lies below 4 GiB; qemu32
+//     has no NX bit to keep). The PDPT's four entries are read, and the
+//     directories they name traced, at each CR3 load, as the CPU loads
+//     them; the guest's 8-byte entries are compared as such when a traced
+//     table changes (wrotePAE).
 //
 // This package holds the tables and the decisions; the strategy (trap) runs
 // the guest on them and performs what the decisions say.
@@ -90,11 +104,54 @@ type Stats struct {
 }
 
 // space is the shadow of one guest address space (one guest CR3).
+//
+// A PAE guest is shadowed with the same 32-bit tables: the real CPU pages
+// without PAE (guest RAM lies below 4 GiB, and qemu32 has no NX bit to
+// keep), each shadow entry carrying what the guest's three-level walk
+// allows. A shadow page table then covers 4 MiB, two of the guest's 2 MiB
+// directory entries, so under PAE gpt is keyed by 2 MiB slot.
 type space struct {
-	gcr3 uint32         // the guest's page directory (physical)
+	key  uint32         // its key in MMU.spaces (gcr3, with bit 0 set for PAE)
+	gcr3 uint32         // the guest's page directory, or under PAE its PDPT (physical)
+	pae  bool           // the guest pages with PAE
 	pd   uint32         // the shadow directory (pool page)
-	pts  map[int]uint32 // PDE index -> shadow page table (pool page)
-	gpt  map[int]uint32 // PDE index -> the guest page table it shadows (0 for a 4 MiB page)
+	pts  map[int]uint32 // shadow PDE index (4 MiB) -> shadow page table (pool page)
+	gpt  map[int]uint32 // PDE index (PAE: 2 MiB slot) -> the guest page table it shadows (0 for a large page)
+	// pdpte: under PAE, the four PDPTEs (low halves) as last loaded; the
+	// directories they name are traced.
+	pdpte [4]uint32
+}
+
+// root is the guest frame that holds the directory (PAE: the PDPT).
+func (sp *space) root() uint32 { return sp.gcr3 & x86.PTEAddr }
+
+// slot is the gpt key of linear address lin.
+func (sp *space) slot(lin uint32) int {
+	if sp.pae {
+		return int(lin >> 21)
+	}
+	return int(lin >> 22)
+}
+
+// slots are the gpt keys under shadow table pdi.
+func (sp *space) slots(pdi int) []int {
+	if sp.pae {
+		return []int{2 * pdi, 2*pdi + 1}
+	}
+	return []int{pdi}
+}
+
+// pdOf reports whether frame is one of a PAE space's directories.
+func (sp *space) pdOf(frame uint32) bool {
+	if !sp.pae {
+		return false
+	}
+	for _, e := range sp.pdpte {
+		if e&x86.PTEPresent != 0 && e&x86.PTEAddr == frame {
+			return true
+		}
+	}
+	return false
 }
 
 // MMU is the set of shadows of one guest.
@@ -145,10 +202,18 @@ func (s *MMU) alloc() (uint32, bool) {
 // Activate makes the shadow of the guest's current address space the one
 // in force and returns the real CR3 to load.
 func (s *MMU) Activate(g x86.MMU) (uint32, error) {
-	gcr3 := g.CR3 & x86.PTEAddr
-	if sp, ok := s.spaces[gcr3]; ok {
+	pae := g.CR4&x86.CR4PAE != 0
+	gcr3, key := g.CR3&x86.PTEAddr, g.CR3&x86.PTEAddr
+	if pae {
+		gcr3 = g.CR3 &^ 0x1F
+		key = gcr3 | 1
+	}
+	if sp, ok := s.spaces[key]; ok {
 		s.Stats.CacheHits++
 		s.cur = sp
+		if pae {
+			s.loadPDPTEs(sp) // the CPU reloads them at every CR3 load
+		}
 		return sp.pd, nil
 	}
 	s.Stats.CacheMisses++
@@ -162,11 +227,45 @@ func (s *MMU) Activate(g x86.MMU) (uint32, error) {
 	for i, v := range s.cfg.VMMPDEs {
 		s.mem.WritePhys32(pd+uint32(s.cfg.FirstVMMPDE+i)*4, v)
 	}
-	sp := &space{gcr3: gcr3, pd: pd, pts: map[int]uint32{}, gpt: map[int]uint32{}}
-	s.spaces[gcr3] = sp
+	sp := &space{key: key, gcr3: gcr3, pae: pae, pd: pd, pts: map[int]uint32{}, gpt: map[int]uint32{}}
+	s.spaces[key] = sp
 	s.cur = sp
-	s.trace(gcr3)
+	s.trace(sp.root())
+	if pae {
+		s.loadPDPTEs(sp)
+	}
 	return pd, nil
+}
+
+// loadPDPTEs reads a PAE space's four PDPTEs and traces the directories
+// they name; if they changed since the last load, everything shadowed
+// under the old ones goes.
+func (s *MMU) loadPDPTEs(sp *space) {
+	var now [4]uint32
+	for i := range now {
+		v, _ := s.mem.ReadPhys32(sp.gcr3 + uint32(i)*8)
+		if v&x86.PTEPresent == 0 {
+			v = 0
+		}
+		now[i] = v
+	}
+	if now == sp.pdpte {
+		return
+	}
+	for pdi := range sp.pts {
+		s.dropTable(sp, pdi)
+	}
+	for _, e := range sp.pdpte {
+		if e != 0 {
+			s.untrace(e & x86.PTEAddr)
+		}
+	}
+	sp.pdpte = now
+	for _, e := range now {
+		if e != 0 {
+			s.trace(e & x86.PTEAddr)
+		}
+	}
 }
 
 // Current is the real CR3 of the shadow in force (0 if none).
@@ -295,7 +394,7 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 	frame := t.Phys & x86.PTEAddr
 	if uint64(frame)+4096 > uint64(s.cfg.RAMSize) {
 		if pdi < s.cfg.FirstVMMPDE && s.cfg.Device != nil && s.cfg.Device(frame) {
-			return s.fill(pdi, lin, t, frame|x86.PTEPresent|x86.PTEAccessed|x86.PTEDirty|permBits(t, true))
+			return s.fill(lin, t, frame|x86.PTEPresent|x86.PTEAccessed|x86.PTEDirty|permBits(t, true))
 		}
 		return Fault{Kind: Beyond, Addr: lin, Phys: t.Phys}, nil
 	}
@@ -309,7 +408,7 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 	if acc.Write && s.Traced(frame) {
 		s.Stats.PTWrites++
 		f := Fault{Kind: PTWrite, Addr: lin, Phys: t.Phys, Alias: frame | x86.PTEPresent | x86.PTEAccessed | x86.PTEDirty | permBits(t, true)}
-		return s.placeStep(f, pdi, t)
+		return s.placeStep(f, t)
 	}
 	if acc.Write && s.protected[frame] {
 		s.Stats.ProtectedWrites++
@@ -323,16 +422,16 @@ func (s *MMU) Fault(g x86.MMU, lin uint32, acc x86.Access) (Fault, error) {
 		permBits(t, (dirty || acc.Write) && !s.Traced(frame) && !s.protected[frame])
 	if pdi >= s.cfg.FirstVMMPDE {
 		s.Stats.VMMAliases++
-		return s.placeStep(Fault{Kind: VMMRegion, Addr: lin, Phys: t.Phys, Alias: v}, pdi, t)
+		return s.placeStep(Fault{Kind: VMMRegion, Addr: lin, Phys: t.Phys, Alias: v}, t)
 	}
-	return s.fill(pdi, lin, t, v)
+	return s.fill(lin, t, v)
 }
 
 // placeStep says where f.Alias goes for a stepped instruction: the VMM's
 // own entry in its region (restored to what it is now), else the current
 // shadow's (restored absent: the next access fills it anew).
-func (s *MMU) placeStep(f Fault, pdi int, t x86.Translation) (Fault, error) {
-	if pdi >= s.cfg.FirstVMMPDE {
+func (s *MMU) placeStep(f Fault, t x86.Translation) (Fault, error) {
+	if int(f.Addr>>22) >= s.cfg.FirstVMMPDE {
 		at, ok := s.VMMEntry(f.Addr)
 		if ok {
 			f.Entry = at
@@ -340,7 +439,7 @@ func (s *MMU) placeStep(f Fault, pdi int, t x86.Translation) (Fault, error) {
 		}
 		return f, nil
 	}
-	pt, err := s.table(pdi, t)
+	pt, err := s.table(f.Addr, t)
 	if err != nil {
 		return Fault{}, err
 	}
@@ -363,10 +462,10 @@ func permBits(t x86.Translation, mayWrite bool) uint32 {
 	return v
 }
 
-// fill writes shadow entry v for lin (directory entry pdi, guest
-// translation t): a hidden fault.
-func (s *MMU) fill(pdi int, lin uint32, t x86.Translation, v uint32) (Fault, error) {
-	pt, err := s.table(pdi, t)
+// fill writes shadow entry v for lin (guest translation t): a hidden
+// fault.
+func (s *MMU) fill(lin uint32, t x86.Translation, v uint32) (Fault, error) {
+	pt, err := s.table(lin, t)
 	if err != nil {
 		return Fault{}, err
 	}
@@ -404,23 +503,37 @@ func (s *MMU) VMMEntry(lin uint32) (uint32, bool) {
 	return pde&x86.PTEAddr + (lin>>12&0x3FF)*4, true
 }
 
-// table returns the shadow page table for directory entry pdi of the
-// current space, making it (and tracing the guest table) if needed.
-func (s *MMU) table(pdi int, t x86.Translation) (uint32, error) {
+// table returns the shadow page table for lin in the current space,
+// making it (and tracing the guest table t names) if needed.
+func (s *MMU) table(lin uint32, t x86.Translation) (uint32, error) {
 	sp := s.cur
+	pdi, key := int(lin>>22), sp.slot(lin)
 	gpt := uint32(0)
 	if !t.Large {
 		gpt = t.PDE & x86.PTEAddr
 	}
-	if pt, ok := sp.pts[pdi]; ok && sp.gpt[pdi] == gpt {
-		return pt, nil
+	if pt, ok := sp.pts[pdi]; ok {
+		g, known := sp.gpt[key]
+		if known && g == gpt {
+			return pt, nil
+		}
+		if !known { // PAE: the other 2 MiB half made the table
+			sp.gpt[key] = gpt
+			if gpt != 0 {
+				s.trace(gpt)
+			}
+			return pt, nil
+		}
 	}
 	s.dropTable(sp, pdi)
 	pt, ok := s.alloc()
 	if !ok {
-		gcr3 := sp.gcr3
+		g := x86.MMU{CR3: sp.gcr3}
+		if sp.pae {
+			g.CR4 = x86.CR4PAE
+		}
 		s.flush()
-		if _, err := s.Activate(x86.MMU{CR3: gcr3}); err != nil {
+		if _, err := s.Activate(g); err != nil {
 			return 0, err
 		}
 		sp = s.cur
@@ -429,7 +542,7 @@ func (s *MMU) table(pdi int, t x86.Translation) (uint32, error) {
 		}
 	}
 	sp.pts[pdi] = pt
-	sp.gpt[pdi] = gpt
+	sp.gpt[key] = gpt
 	if gpt != 0 {
 		s.trace(gpt)
 	}
@@ -444,11 +557,15 @@ func (s *MMU) dropTable(sp *space, pdi int) {
 	if !ok {
 		return
 	}
-	if g := sp.gpt[pdi]; g != 0 {
-		s.untrace(g)
+	for _, k := range sp.slots(pdi) {
+		if g, known := sp.gpt[k]; known {
+			if g != 0 {
+				s.untrace(g)
+			}
+			delete(sp.gpt, k)
+		}
 	}
 	delete(sp.pts, pdi)
-	delete(sp.gpt, pdi)
 	s.mem.WritePhys32(sp.pd+uint32(pdi)*4, 0)
 	s.free = append(s.free, pt)
 }
@@ -459,7 +576,7 @@ func (s *MMU) inUse(frame uint32) bool {
 	if s.cur == nil {
 		return false
 	}
-	if s.cur.gcr3 == frame {
+	if s.cur.root() == frame || s.cur.pdOf(frame) {
 		return true
 	}
 	for _, g := range s.cur.gpt {
@@ -476,22 +593,27 @@ func (s *MMU) inUse(frame uint32) bool {
 // not derive from it (inUse). Counted in Stats.Unshadowed.
 func (s *MMU) unshadow(frame uint32) {
 	s.Stats.Unshadowed++
-	for gcr3, sp := range s.spaces {
+	for _, sp := range s.spaces {
 		if sp == s.cur {
 			continue
 		}
-		if gcr3 == frame {
+		if sp.root() == frame || sp.pdOf(frame) {
 			for pdi := range sp.pts {
 				s.dropTable(sp, pdi)
 			}
-			s.untrace(gcr3)
+			s.untrace(sp.root())
+			for _, e := range sp.pdpte {
+				if e != 0 {
+					s.untrace(e & x86.PTEAddr)
+				}
+			}
 			s.free = append(s.free, sp.pd)
-			delete(s.spaces, gcr3)
+			delete(s.spaces, sp.key)
 			continue
 		}
-		for pdi, g := range sp.gpt {
+		for k, g := range sp.gpt {
 			if g == frame {
-				s.dropTable(sp, pdi)
+				s.dropTable(sp, pdiOf(sp, k))
 			}
 		}
 	}
@@ -533,6 +655,11 @@ func (s *MMU) Mapped(lin uint32, write bool) bool {
 // to now (both 4 KiB): every shadow entry derived from a changed entry is
 // dropped, to be filled again from the guest's new tables.
 func (s *MMU) Wrote(frame uint32, old, now []byte) {
+	for _, sp := range s.spaces {
+		if sp.pae {
+			s.wrotePAE(sp, frame, old, now)
+		}
+	}
 	for i := 0; i < 1024; i++ {
 		o := le32(old[i*4:])
 		n := le32(now[i*4:])
@@ -540,6 +667,9 @@ func (s *MMU) Wrote(frame uint32, old, now []byte) {
 			continue
 		}
 		for _, sp := range s.spaces {
+			if sp.pae {
+				continue
+			}
 			// As a directory: the whole table under entry i goes.
 			if sp.gcr3 == frame && i < s.cfg.FirstVMMPDE {
 				s.dropTable(sp, i)
@@ -556,4 +686,43 @@ func (s *MMU) Wrote(frame uint32, old, now []byte) {
 
 func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// pdiOf is the shadow table index of gpt key k.
+func pdiOf(sp *space, k int) int {
+	if sp.pae {
+		return k / 2
+	}
+	return k
+}
+
+// wrotePAE is Wrote for a PAE space, whose guest entries are 8 bytes. A
+// write to the PDPT is not seen here: the CPU reads PDPTEs only when CR3 is
+// loaded (Activate reloads them).
+func (s *MMU) wrotePAE(sp *space, frame uint32, old, now []byte) {
+	changed := func(e int) bool { return string(old[e*8:e*8+8]) != string(now[e*8:e*8+8]) }
+	for j, pdpte := range sp.pdpte {
+		if pdpte == 0 || pdpte&x86.PTEAddr != frame {
+			continue
+		}
+		for e := 0; e < 512; e++ {
+			if pdi := (j*512 + e) / 2; changed(e) && pdi < s.cfg.FirstVMMPDE {
+				s.dropTable(sp, pdi)
+			}
+		}
+	}
+	for k, g := range sp.gpt {
+		if g != frame {
+			continue
+		}
+		for e := 0; e < 512; e++ {
+			if !changed(e) {
+				continue
+			}
+			lin := uint32(k)<<21 | uint32(e)<<12
+			if pt, ok := sp.pts[int(lin>>22)]; ok {
+				s.mem.WritePhys32(pt+(lin>>12&0x3FF)*4, 0)
+			}
+		}
+	}
 }

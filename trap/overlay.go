@@ -95,6 +95,10 @@ func (t *VMM) refreshOverlay() {
 		return
 	}
 	g := t.guestMMU()
+	if g.CR4&x86.CR4PAE != 0 {
+		t.refreshOverlayPAE(g)
+		return
+	}
 	var pages map[uint32]uint32
 	pd := make([]byte, 4096)
 	pt := make([]byte, 4096)
@@ -144,6 +148,42 @@ func (t *VMM) refreshOverlay() {
 				pages = map[uint32]uint32{}
 			}
 			pages[lin] = frame
+		}
+	}
+	t.setOverlay(pages)
+}
+
+// refreshOverlayPAE is refreshOverlay for a PAE guest: each of the VMM's
+// present pages through the guest's own walk.
+func (t *VMM) refreshOverlayPAE(g x86.MMU) {
+	var pages map[uint32]uint32
+	vpt := make([]byte, 4096)
+	gp := t.PhysMem()
+	for i, vpde := range t.sh.VMMPDEs() {
+		if vpde&x86.PTEPresent == 0 || vpde&x86.PTELarge != 0 {
+			continue
+		}
+		if err := t.E.MemRead(uint64(vpde&x86.PTEAddr), vpt); err != nil {
+			t.Fail(err)
+			return
+		}
+		for j := uint32(0); j < 1024; j++ {
+			at := vpde&x86.PTEAddr + j*4
+			if binary.LittleEndian.Uint32(vpt[j*4:])&x86.PTEPresent == 0 || t.Aliased(at) {
+				continue
+			}
+			lin := uint32(vmm.VMMBase) + uint32(i)<<22 + j<<12
+			tr, pf := g.Walk(gp, lin, x86.Access{}, false)
+			switch {
+			case pf != nil:
+			case tr.Phys&^0xFFF >= t.Cfg.MemSize:
+				t.noteOverlap(lin)
+			default:
+				if pages == nil {
+					pages = map[uint32]uint32{}
+				}
+				pages[lin] = tr.Phys &^ 0xFFF
+			}
 		}
 	}
 	t.setOverlay(pages)

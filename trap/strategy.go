@@ -824,14 +824,10 @@ func (t *VMM) CRWritten(n int, old uint32) {
 		}
 		return
 	}
-	if (n == 0 || n == 4) && t.V.CR4&x86.CR4PAE != 0 && t.guestMMU().Paging() {
-		t.Crash(t.cpu.pc, "%s: the guest turned on PAE paging (CR4.PAE with CR0.PG): the shadow MMU virtualizes 32-bit paging only; run a PAE guest under native", t.name)
-		return
-	}
-	if t.shadowOn && (n == 0 && (old^t.V.CR0)&x86.CR0WP != 0 || n == 4 && (old^t.V.CR4)&(x86.CR4PSE|x86.CR4SMEP|x86.CR4PGE) != 0) {
+	if t.shadowOn && (n == 0 && (old^t.V.CR0)&x86.CR0WP != 0 || n == 4 && (old^t.V.CR4)&(x86.CR4PSE|x86.CR4SMEP|x86.CR4PGE|x86.CR4PAE) != 0) {
 		// The rules of a walk changed (write protection for the kernel,
-		// 4 MiB pages, SMEP, global pages): every shadow entry was filled
-		// under the old ones, as the CPU's TLB entries were.
+		// 4 MiB pages, SMEP, global pages, PAE): every shadow entry was
+		// filled under the old ones, as the CPU's TLB entries were.
 		t.sh.Flush()
 	}
 	if n == 0 || n == 3 || n == 4 {
