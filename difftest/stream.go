@@ -49,10 +49,11 @@ const (
 	FamFault  Family = "fault"  // instructions that fault, and the handler's report
 	FamPaging Family = "paging" // page-table edits, invlpg, CR3 loads, CR0.WP, #PF fixed by the handler
 	FamFPU    Family = "fpu"    // x87 and SSE arithmetic on small exact values, results stored to scratch
+	FamPAE    Family = "pae"    // the paging family's edits under PAE: 8-byte entries, two PDPTs, a directory entry's R/W
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -129,6 +130,8 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.fault()
 		case FamPaging:
 			g.paging()
+		case FamPAE:
+			g.pae()
 		case FamFPU:
 			g.fpu()
 		}
@@ -560,19 +563,7 @@ func (g *gen) paging() {
 	win := fmt.Sprintf("%#x", WindowBase+page*4096+4*g.r.Intn(16))
 	switch g.r.Intn(10) {
 	case 0, 1, 2:
-		r := g.reg32()
-		switch g.r.Intn(4) {
-		case 0:
-			g.emit("movl %s, %s", r, win)
-		case 1:
-			g.emit("movl %s, %s", win, r)
-		case 2:
-			g.emit("%s %s, %s", g.pick([]string{"addl", "xorl", "subl"}), r, win)
-			g.sets(fArith, 0)
-		default:
-			g.emit("incl %s", win)
-			g.sets(fArith&^fCF, 0)
-		}
+		g.windowAccess(win)
 	case 3, 4:
 		// Edit an entry: another frame, read-only, not present, A/D preset.
 		dir := g.pt
@@ -597,16 +588,103 @@ func (g *gen) paging() {
 		g.emit("mov $pd%d, %%eax", g.pt)
 		g.emit("mov %%eax, %%cr3")
 	case 7:
-		g.emit("mov %%cr0, %%eax")
-		if g.r.Intn(2) == 0 {
-			g.emit("or $0x10000, %%eax") // CR0.WP: read-only pages refuse kernel stores
-		} else {
-			g.emit("and $0xfffeffff, %%eax")
-		}
-		g.sets(fArith, fAF)
-		g.emit("mov %%eax, %%cr0")
+		g.toggleWP()
 	default:
 		g.alu(false)
+	}
+}
+
+// windowAccess loads, stores or updates a word of the window at win.
+func (g *gen) windowAccess(win string) {
+	r := g.reg32()
+	switch g.r.Intn(4) {
+	case 0:
+		g.emit("movl %s, %s", r, win)
+	case 1:
+		g.emit("movl %s, %s", win, r)
+	case 2:
+		g.emit("%s %s, %s", g.pick([]string{"addl", "xorl", "subl"}), r, win)
+		g.sets(fArith, 0)
+	default:
+		g.emit("incl %s", win)
+		g.sets(fArith&^fCF, 0)
+	}
+}
+
+// toggleWP sets or clears CR0.WP (read-only pages refuse kernel stores).
+func (g *gen) toggleWP() {
+	g.emit("mov %%cr0, %%eax")
+	if g.r.Intn(2) == 0 {
+		g.emit("or $0x10000, %%eax")
+	} else {
+		g.emit("and $0xfffeffff, %%eax")
+	}
+	g.sets(fArith, fAF)
+	g.emit("mov %%eax, %%cr0")
+}
+
+// PAEWindowPTE is the offset of the window's first entry in a PAE page
+// table of the pae family's world (the table maps 2-4 MiB).
+const PAEWindowPTE = (WindowBase - 0x200000) >> 12 * 8
+
+// pae emits one operation of the pae family: the paging family's world
+// under PAE (pae_setup): two PDPTs (pdpts+0, pdpts+32), each naming its own
+// directory whose entry 0 maps 0-2 MiB by a large page and entry 1 its own
+// page table for 2-4 MiB, where the window lies. Entries are 8 bytes: the
+// streams write the low half, sometimes the high half (zero) first.
+func (g *gen) pae() {
+	page := g.r.Intn(WindowPages)
+	switch g.r.Intn(11) {
+	case 0, 1, 2:
+		g.windowAccess(fmt.Sprintf("%#x", WindowBase+page*4096+4*g.r.Intn(16)))
+	case 5:
+		g.emit("invlpg %#x", WindowBase+page*4096)
+	case 7:
+		g.toggleWP()
+	case 3, 4:
+		dir := g.pt
+		if g.r.Intn(4) == 0 {
+			dir = 1 - dir
+		}
+		at := PAEWindowPTE + page*8
+		frame := FrameBase + g.r.Intn(WindowPages)*4096
+		flags := []int{0x003, 0x003, 0x001, 0x000, 0x023, 0x063, 0x043}[g.r.Intn(7)]
+		if g.r.Intn(3) == 0 {
+			g.emit("movl $0, ptp%d+%#x", dir, at+4)
+		}
+		g.emit("movl $%#x, ptp%d+%#x", frame|flags, dir, at)
+		g.invalidate(dir, page)
+	case 6:
+		g.pt = 1 - g.pt
+		g.emit("mov $pdpts+%d, %%eax", 32*g.pt)
+		g.emit("mov %%eax, %%cr3")
+	case 10:
+		// The directory entry over the window: read-only or writable.
+		dir := g.pt
+		if g.r.Intn(3) == 0 {
+			dir = 1 - dir
+		}
+		g.emit("movl $ptp%d+%d, pdp%d+8", dir, []int{3, 3, 1}[g.r.Intn(3)], dir)
+		if dir == g.pt {
+			g.emit("mov %%cr3, %%eax")
+			g.emit("mov %%eax, %%cr3")
+		}
+	default:
+		g.alu(false)
+	}
+}
+
+// invalidate follows an edit of window page page's entry in directory dir:
+// an invlpg or a CR3 load when dir is the one in force.
+func (g *gen) invalidate(dir, page int) {
+	if dir != g.pt {
+		return
+	}
+	if g.r.Intn(3) == 0 {
+		g.emit("mov %%cr3, %%eax")
+		g.emit("mov %%eax, %%cr3")
+	} else {
+		g.emit("invlpg %#x", WindowBase+page*4096)
 	}
 }
 

@@ -231,3 +231,77 @@ func TestShadowSelfMapFirstWrite(t *testing.T) {
 		t.Errorf("the write again: %v, want a PT write", f.Kind)
 	}
 }
+
+// A PAE guest on 32-bit shadow tables: PDPT at 0x1000 (PDPTE 0 -> the
+// directory at 0x3000), whose entry 0 maps 0-2 MiB through the table at
+// 0x4000 and entry 1 maps 2-4 MiB by a large page. Both halves share one
+// shadow table; a change of an 8-byte entry drops what derives from it; a
+// changed PDPTE counts at the next activation, as at a CR3 load.
+func TestShadowPAE(t *testing.T) {
+	m := mem{
+		0x1000:           0x3000 | x86.PTEPresent,
+		0x3000 + 0*8:     0x4000 | x86.PTEPresent | x86.PTEWrite | x86.PTEUser,
+		0x3000 + 1*8:     0x200000 | x86.PTEPresent | x86.PTEWrite | x86.PTELarge,
+		0x4000 + 5*8:     0x7000 | x86.PTEPresent | x86.PTEWrite | x86.PTEUser,
+		0x4000 + 6*8:     0x8000 | x86.PTEPresent,
+		0x4000 + 6*8 + 4: 0,
+	}
+	g := x86.MMU{CR0: x86.CR0PE | x86.CR0PG | x86.CR0WP, CR3: 0x1000, CR4: x86.CR4PAE}
+	s := New(Config{RAMSize: 0x1000000, PoolBase: 0x2000000, PoolPages: 8, FirstVMMPDE: 1020, VMMPDEs: []uint32{0xABC001}}, m)
+	cr3, err := s.Activate(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Traced(0x1000) || !s.Traced(0x3000) {
+		t.Fatalf("PDPT traced %v, directory traced %v", s.Traced(0x1000), s.Traced(0x3000))
+	}
+	if f, _ := s.Fault(g, 0x5010, x86.Access{Write: true}); f.Kind != Hidden {
+		t.Fatalf("4 KiB page: %+v", f)
+	}
+	pt := m[cr3] & x86.PTEAddr
+	if m[pt+5*4]&x86.PTEAddr != 0x7000 || m[pt+5*4]&x86.PTEWrite == 0 || m[0x4000+5*8]&x86.PTEDirty == 0 {
+		t.Fatalf("shadow %#x, guest %#x", m[pt+5*4], m[0x4000+5*8])
+	}
+	if f, _ := s.Fault(g, 0x200000+3*4096, x86.Access{}); f.Kind != Hidden || m[pt+(512+3)*4]&x86.PTEAddr != 0x203000 {
+		t.Fatalf("2 MiB page through the same shadow table: %+v, entry %#x", f, m[pt+(512+3)*4])
+	}
+	if f, _ := s.Fault(g, 0x6000, x86.Access{Write: true}); f.Kind != True || f.Code != x86.PFPresent|x86.PFWrite {
+		t.Fatalf("write to a read-only PAE page: %+v", f)
+	}
+	if !s.Traced(0x4000) {
+		t.Fatal("the PAE page table is not traced")
+	}
+	// The guest rewrites PTE 5 (its low half): the shadow entry goes; its
+	// neighbour in the same 8-byte stride stays.
+	s.Fault(g, 0x6000, x86.Access{}) // page 6 read: its entry filled
+	old := make([]byte, 4096)
+	now := make([]byte, 4096)
+	binary.LittleEndian.PutUint32(old[5*8:], m[0x4000+5*8])
+	binary.LittleEndian.PutUint32(now[5*8:], 0x9000|x86.PTEPresent)
+	binary.LittleEndian.PutUint32(old[6*8:], m[0x4000+6*8])
+	binary.LittleEndian.PutUint32(now[6*8:], m[0x4000+6*8])
+	s.Wrote(0x4000, old, now)
+	if m[pt+5*4] != 0 || m[pt+6*4] == 0 {
+		t.Errorf("after the write: entry 5 %#x (want dropped), entry 6 %#x (want kept)", m[pt+5*4], m[pt+6*4])
+	}
+	// The directory's entry 1 changes: the whole shadow table goes.
+	oldPD, nowPD := make([]byte, 4096), make([]byte, 4096)
+	binary.LittleEndian.PutUint32(oldPD[8:], m[0x3000+8])
+	binary.LittleEndian.PutUint32(nowPD[8:], 0)
+	s.Wrote(0x3000, oldPD, nowPD)
+	if m[cr3] != 0 {
+		t.Errorf("after the directory write the shadow directory entry is %#x, want dropped", m[cr3])
+	}
+	// A new PDPTE: seen at the next activation (a CR3 load), not before.
+	s.Fault(g, 0x5010, x86.Access{})
+	m[0x1000] = 0
+	if m[cr3] == 0 {
+		t.Fatal("no shadow table after the refill")
+	}
+	if _, err := s.Activate(g); err != nil {
+		t.Fatal(err)
+	}
+	if m[cr3] != 0 || s.Traced(0x3000) {
+		t.Errorf("after a CR3 load with PDPTE 0 gone: shadow entry %#x, directory traced %v", m[cr3], s.Traced(0x3000))
+	}
+}
