@@ -16,9 +16,6 @@ type Known struct {
 var KnownCorpus = map[CorpusKey]Known{
 	{"accessed-far", "trap"}: {farAccessed},
 	{"accessed-far", "bt"}:   {farAccessed},
-	{"msr", "native"}: {"native's rdmsr is Unicorn's own CPU model, not qemu32's (APIC base 0, MTRRCAP 0x508, " +
-		"BIOS_SIGN_ID 0x1000065, MISC_ENABLE 0, MCG_CAP 0x100010a): the machine does not hook rdmsr; " +
-		"trap and bt answer from trap.MSRs, which is qemu32's table"},
 	{"lar", "trap"}: {"lar runs at CPL 1 without trapping and reports the shadow descriptor's DPL " +
 		"(DPL 0 shows as 1, DPL 1 as 2): a Popek–Goldberg hole (bt corrects it in the TC)"},
 	{"ring3", "trap"}:    {userIF},

@@ -7,13 +7,6 @@ import "regexp"
 // it and why.
 var Rules = []Rule{
 	{
-		Name: "native-msr",
-		Ref:  []Runner{QEMU, "native"}, Got: []Runner{"native", "trap", "bt"},
-		Insn: regexp.MustCompile(`^rdmsr`),
-		Why: "native's rdmsr is Unicorn's own CPU model (APIC base 0, ...), not qemu32's; trap and bt answer " +
-			"from trap.MSRs, which is qemu32's table (the machine does not hook rdmsr)",
-	},
-	{
 		Name: "smsw-r32",
 		Ref:  []Runner{QEMU}, Got: []Runner{"native"},
 		Insn: regexp.MustCompile(`^smsw %e`),

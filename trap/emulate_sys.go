@@ -306,8 +306,8 @@ func (m *emu) wrmsr() error {
 	if !known && !touched {
 		return gp(0, "wrmsr of unknown MSR %#x", idx)
 	}
-	if known && info.ReadOnly {
-		return gp(0, "wrmsr of read-only MSR %#x (%s)", idx, info.Name)
+	if known && info.WriteIgnored {
+		return nil // as qemu32: accepted, no effect
 	}
 	if m.v.MSR == nil {
 		m.v.MSR = make(map[uint32]uint64)

@@ -498,8 +498,13 @@ func TestEmulateMSRsAndCPUID(t *testing.T) {
 			}},
 		{name: "rdmsr of an unknown MSR", code: "0f32", cause: "priv/rdmsr", fault: "#GP(0x0)",
 			setup: func(en *env) { en.c.regs[ECX] = 0xC0000100 }}, // FS_BASE: long mode only
-		{name: "wrmsr of a read-only MSR", code: "0f30", cause: "priv/wrmsr", fault: "#GP(0x0)",
-			setup: func(en *env) { en.c.regs[ECX] = 0xFE }},
+		{name: "wrmsr of MTRRCAP: ignored, as qemu32 does", code: "0f30", cause: "priv/wrmsr",
+			setup: func(en *env) { en.c.regs[ECX], en.c.regs[EAX] = 0xFE, 0x508 },
+			check: func(t *testing.T, en *env, out Outcome) {
+				if v, ok := en.v.MSR[0xFE]; ok {
+					t.Errorf("MTRRCAP stored %#x", v)
+				}
+			}},
 		{name: "rdmsr at CPL 3", code: "0f32", user: true, cause: "priv/rdmsr", fault: "#GP(0x0)",
 			setup: func(en *env) { en.c.regs[ECX] = 0x277 }},
 		{name: "cpuid at CPL 3", code: "0fa2", user: true, cause: "cpuid",

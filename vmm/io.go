@@ -78,7 +78,9 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 // address — port I/O (precise devices), hlt (deterministic time skip) and
 // sysenter (which Unicorn does not perform: sysenter.go); debug-register
 // moves are sites too (isDebugRegMove, debugreg.go).
-func isSiteOp(op x86asm.Op) bool { return isIOOp(op) || op == x86asm.HLT || op == x86asm.SYSENTER }
+func isSiteOp(op x86asm.Op) bool {
+	return isIOOp(op) || op == x86asm.HLT || op == x86asm.SYSENTER || op == x86asm.RDMSR || op == x86asm.WRMSR
+}
 
 // addSite hooks a site found at run time and drops its cached translation.
 func (m *Machine) addSite(pc uint32) {
@@ -184,6 +186,10 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 	var op [2]byte
 	if err := m.ReadMem(pc, op[:]); err == nil && op[0] == 0x0F && op[1] == 0x34 {
 		m.onSysenter(pc)
+		return
+	}
+	if op[0] == 0x0F && (op[1] == 0x32 || op[1] == 0x30) {
+		m.msrSite(pc, op[1] == 0x30) // rdmsr, wrmsr (msr.go); else Unicorn runs it
 		return
 	}
 	if err := m.ReadMem(pc, op[:1]); err == nil && op[0] == 0xF4 {

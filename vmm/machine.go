@@ -84,6 +84,9 @@ type Machine struct {
 	freeRan   bool // the last engine run had no instruction count: its translations lack the step hook
 	wantClock bool // the guest loaded a PIT count: start the clock between runs
 	wantFlush bool // the overlay hooks came or went: drop every translation between runs
+	// msrs: values the guest wrote to the MSRs the machine serves itself
+	// (msr.go).
+	msrs map[uint32]uint64
 
 	// The guest's own pages under the VMM's (overlay.go).
 	overlayPolicy OverlayPolicy

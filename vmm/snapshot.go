@@ -38,7 +38,7 @@ type Pauser interface {
 }
 
 // MigratedMSRs are the MSRs a saved CPU carries: those of the CPU model
-// (trap.MSRs) a 32-bit guest can change and observe. The time-stamp
+// (MSRs) a 32-bit guest can change and observe. The time-stamp
 // counter is not among them: under Unicorn it is the host's.
 var MigratedMSRs = []uint32{0x174, 0x175, 0x176, 0x277}
 
