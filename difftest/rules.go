@@ -7,13 +7,6 @@ import "regexp"
 // it and why.
 var Rules = []Rule{
 	{
-		Name: "smsw-r32",
-		Ref:  []Runner{QEMU}, Got: []Runner{"native"},
-		Insn: regexp.MustCompile(`^smsw %e`),
-		Why: "smsw into a 32-bit register: the SDM leaves the high 16 bits undefined; QEMU 7.2 zero-extends, " +
-			"Unicorn 2.1 (native) keeps the register's high bits",
-	},
-	{
 		Name: "popek-goldberg",
 		Ref:  []Runner{"native"}, Got: []Runner{"trap"},
 		Insn: regexp.MustCompile(`^(pushf|popf|sgdt|sidt|smsw|str|sldt|lar|lsl|verr|verw|mov %(cs|ss|ds|es|fs|gs),)`),

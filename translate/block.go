@@ -750,7 +750,9 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		c.load(saveSlot(s), s)
 	case x86asm.SLDT, x86asm.STR, x86asm.SMSW:
 		src := map[x86asm.Op]uint32{x86asm.SLDT: vroLDTR, x86asm.STR: vroTR, x86asm.SMSW: vroCR0}[inst.Op]
-		return e.storeWord(cause, inst.Args[0], src, op16 || inst.Op == x86asm.SMSW, pc, next)
+		// smsw into a 32-bit register zero-extends, as QEMU does (the SDM
+		// leaves the high half undefined): like str and sldt.
+		return e.storeWord(cause, inst.Args[0], src, op16, pc, next)
 	case x86asm.MOV:
 		seg, ok := inst.Args[1].(x86asm.Reg)
 		if !ok {

@@ -231,6 +231,11 @@ func (m *emu) smsw() error {
 	if err := m.umip(); err != nil {
 		return err
 	}
+	if r, ok := m.inst.Args[0].(x86asm.Reg); ok && regSize(r) == 4 {
+		// Into a 32-bit register the SDM leaves the high half undefined;
+		// QEMU (the oracle) zero-extends, and so do native and bt.
+		return m.writeOperand(r, 4, m.v.CR0&0xFFFF)
+	}
 	return m.writeOperand(m.inst.Args[0], 2, m.v.CR0)
 }
 

@@ -404,9 +404,10 @@ func TestEmulateDescriptorTableRegisters(t *testing.T) {
 		{name: "str to a 16-bit register", code: "660f00c8", cause: "sens/str",
 			setup: func(en *env) { en.c.regs[EAX] = 0xABCDFFFF },
 			check: func(t *testing.T, en *env, out Outcome) { wantReg(t, en, EAX, 0xABCD0000|selTSS) }},
+		// The SDM leaves bits 16-31 undefined; QEMU zero-extends the word.
 		{name: "smsw to a 32-bit register", code: "0f01e0", cause: "sens/smsw",
-			setup: func(en *env) { en.v.CR0 = 0x8001003b },
-			check: func(t *testing.T, en *env, out Outcome) { wantReg(t, en, EAX, 0x8001003b) }},
+			setup: func(en *env) { en.v.CR0, en.c.regs[EAX] = 0x8001003b, 0xFFFFFFFF },
+			check: func(t *testing.T, en *env, out Outcome) { wantReg(t, en, EAX, 0x3b) }},
 		{name: "smsw to a 16-bit register", code: "660f01e0", cause: "sens/smsw",
 			setup: func(en *env) { en.v.CR0, en.c.regs[EAX] = 0x8001003b, 0x12345678 },
 			check: func(t *testing.T, en *env, out Outcome) { wantReg(t, en, EAX, 0x1234003b) }},

@@ -67,7 +67,7 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 			off++
 			continue
 		}
-		if isSiteOp(inst.Op) || isDebugRegMove(inst) {
+		if isSiteOp(inst.Op) || isDebugRegMove(inst) || isSMSWReg32(inst) {
 			m.ioSites[addr+uint32(off)] = true
 		}
 		off += inst.Len
@@ -190,6 +190,10 @@ func (m *Machine) onIOSite(addr uint64, size uint32) {
 	}
 	if op[0] == 0x0F && (op[1] == 0x32 || op[1] == 0x30) {
 		m.msrSite(pc, op[1] == 0x30) // rdmsr, wrmsr (msr.go); else Unicorn runs it
+		return
+	}
+	if op[0] == 0x0F && op[1] == 0x01 {
+		m.smswSite(pc)
 		return
 	}
 	if err := m.ReadMem(pc, op[:1]); err == nil && op[0] == 0xF4 {
@@ -510,4 +514,26 @@ func (m *Machine) finishRewind() {
 		return
 	}
 	m.setReg(unicorn.EIP, m.rewind.site)
+}
+
+// isSMSWReg32 reports smsw into a 32-bit register (smswSite).
+func isSMSWReg32(inst x86asm.Inst) bool {
+	r, ok := inst.Args[0].(x86asm.Reg)
+	return inst.Op == x86asm.SMSW && ok && r >= x86asm.EAX && r <= x86asm.EDI
+}
+
+// smswSite performs smsw into a 32-bit register under native as QEMU does
+// (the machine status word zero-extended): the SDM leaves the high half
+// undefined, and Unicorn 2.1 keeps the register's. A VMM's strategies
+// leave it to their CPU (trap: a Popek–Goldberg hole, the real CR0).
+func (m *Machine) smswSite(pc uint32) {
+	if !m.nativeMMU {
+		return
+	}
+	inst, err := m.Decode(pc)
+	if err != nil || !isSMSWReg32(inst) {
+		return
+	}
+	m.setGPR(inst.Args[0].(x86asm.Reg), m.reg(unicorn.CR0)&0xFFFF)
+	m.Complete(pc + uint32(inst.Len))
 }
