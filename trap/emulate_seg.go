@@ -507,6 +507,14 @@ func (m *emu) callInner(tsel uint16, td x86.Descriptor, taddr, off uint32, gate 
 		return err
 	}
 	cs := tsel&^3 | uint16(newCPL)
+	if newCPL == 0 && m.cpu.Seg(CS).Sel&3 == 3 {
+		// From user code: no register write raises the real CPL (the VMM's
+		// privilege switch does, Outcome.Inner).
+		m.out.Inner = &InnerCall{CS: cs, SS: newSS, CSDesc: td, SSDesc: sd, ESP: espAfter, EIP: off}
+		m.v.CPL = newCPL
+		m.next = off
+		return nil
+	}
 	if err := m.loadReal(SS, newSS, sd); err != nil {
 		return err
 	}
@@ -581,6 +589,20 @@ func (m *emu) lret() error {
 	esp, ss, sd, saddr, err := m.outerStack(2*int32(size)+n, size, rpl)
 	if err != nil {
 		return err
+	}
+	if rpl == 3 && m.cpu.Seg(CS).Sel&3 != 3 && size == 4 && sd.DB {
+		// To user code from the kernel's real ring: a real iret does it
+		// (Outcome.Outer), nulling the data segments user code may not use.
+		if _, err := m.setAccessed(d, addr); err != nil {
+			return err
+		}
+		if _, err := m.setAccessed(sd, saddr); err != nil {
+			return err
+		}
+		m.out.Outer = &OuterReturn{CS: sel, SS: ss, EIP: eip, ESP: esp + uint32(n)}
+		m.v.CPL = 3
+		m.next = eip
+		return nil
 	}
 	if err := m.toOuter(sel, d, addr, ss, sd, saddr); err != nil {
 		return err
