@@ -12,21 +12,11 @@
 #     data segment (#GP), a jmp through a gate to ring 0 (#GP): the error
 #     codes
 #   - a DPL-3 gate to ring-3 code (a far call at the same level)
+# The gates' offsets are written into the GDT after lgdt and ltr, as a
+# kernel filling its table at run time would.
 	.include "corpus.inc"
 _start:
 	mov $kstack_top, %esp
-	mov $gate_k, %eax	# the gates' offsets
-	mov $0x30, %ebx
-	call set_gate
-	mov $0x38, %ebx
-	call set_gate
-	mov $0x40, %ebx
-	call set_gate
-	mov $0x50, %ebx
-	call set_gate
-	mov $user_fn, %eax
-	mov $0x48, %ebx
-	call set_gate
 	lgdt gdtr
 	ljmp $0x08, $1f
 1:	mov $0x10, %ax
@@ -44,6 +34,18 @@ _start:
 	mov %ah, gdt+0x28+7
 	mov $0x28, %ax
 	ltr %ax
+	mov $gate_k, %eax	# the gates' offsets, written into the loaded GDT
+	mov $0x30, %ebx
+	call set_gate
+	mov $0x38, %ebx
+	call set_gate
+	mov $0x40, %ebx
+	call set_gate
+	mov $0x50, %ebx
+	call set_gate
+	mov $user_fn, %eax
+	mov $0x48, %ebx
+	call set_gate
 	# IDT: the exceptions with and without error codes, int $0x80 (DPL 3)
 	mov $ex_noerr, %eax
 	xor %ecx, %ecx
