@@ -29,7 +29,12 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"ldt", "trap"}: {"lar/lsl/verr/verw and mov from CS run at CPL 1 without trapping and read the shadow LDT and the real CS: " +
 		"DPL-0 LDT entries show DPL 1, the LDT's own descriptor (DPL 0) fails lar/lsl, the CS of LDT code shows RPL 1 " +
 		"(the Popek–Goldberg hole, as for the GDT: corpus lar)"},
-	{"ldt", "bt"}: {farAccessed + " (the far jump into LDT code)"},
+	{"ldt", "bt"}:        {farAccessed + " (the far jump into LDT code)"},
+	{"gdtwrite", "trap"}: {staleShadowGDT},
+	{"gdtwrite", "bt"}:   {staleShadowGDT},
+	{"code16", "bt"}: {"bt translates flat 32-bit kernel code only (it decodes 32-bit instructions and places blocks by " +
+		"linear address): kernel code in a code segment with a base or in a 16-bit one stops the run with that reason " +
+		"(native and trap, which run kernel code on the CPU, agree with QEMU)"},
 	{"task", "trap"}: {"str runs at CPL 1 without trapping and shows the VMM's real TR (0xfff8), not the guest's: " +
 		"the Popek–Goldberg hole (the task switches themselves are emulated and agree)"},
 }
@@ -38,6 +43,13 @@ const userIF = "an event from user mode shows IF=1 in its frame after an iret to
 	"the guest kernel's iret to user mode runs natively at CPL 1, unseen by the VMM, so it never learns the IF " +
 	"it popped and assumes user code runs with interrupts on (a Popek–Goldberg hole: at CPL 1 with IOPL 0 that " +
 	"iret cannot change the real IF either); bt records it in its translated iret"
+
+const staleShadowGDT = "trap and bt derive the real (shadow) GDT from the guest's at lgdt, ltr and lldt only: a descriptor " +
+	"the kernel rewrites in its loaded GDT and then loads with mov to a segment register (which does not trap at CPL 1) " +
+	"comes from the stale shadow (Linux's set_thread_area pattern). A VMM must trace writes to the pages of the guest's " +
+	"GDT (write-protect them in the shadow page tables and re-derive the entry on each write, as VMware's did); not done. " +
+	"Call gates are not affected: their shadow is never present, so a far call through one traps and the emulator reads " +
+	"the guest's table"
 
 const farAccessed = "the emulator sets the Accessed bit of a code segment entered by far jmp/ret, " +
 	"as the SDM says every segment load does (vol. 3, 3.4.5.1); QEMU's TCG (and so native) leaves it clear"
