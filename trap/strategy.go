@@ -486,6 +486,9 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 	case tr.Vector == x86.VecPF && !tr.Soft && t.shadowOn:
 		t.onShadowFault(tr)
 	default:
+		if tr.Vector == x86.VecDB && !tr.Soft {
+			t.V.DR[6] |= x86.DR6BS // TF's single-step trap (the only #DB the CPU raises)
+		}
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		t.Reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
 	}
