@@ -329,14 +329,8 @@ func (b *BT) flatCode(g uint32) error {
 	if d.DB {
 		bits = 32
 	}
-	return &unflatCode{fmt.Sprintf("bt: guest kernel code at %#x runs in code segment %#x (base %#x, %d-bit): the translator handles flat 32-bit kernel code only", g, trap.GuestView(cs), d.Base, bits)}
+	return &guestStop{fmt.Sprintf("bt: guest kernel code at %#x runs in code segment %#x (base %#x, %d-bit): the translator handles flat 32-bit kernel code only", g, trap.GuestView(cs), d.Base, bits)}
 }
-
-// unflatCode is flatCode's refusal: the guest stops with it (a crash with
-// the reason, as for PAE paging), not an internal error.
-type unflatCode struct{ why string }
-
-func (e *unflatCode) Error() string { return e.why }
 
 // translate1 translates one block at b.tcNext.
 func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
