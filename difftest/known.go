@@ -35,8 +35,10 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"code16", "bt"}: {"bt translates flat 32-bit kernel code only (it decodes 32-bit instructions and places blocks by " +
 		"linear address): kernel code in a code segment with a base or in a 16-bit one stops the run with that reason " +
 		"(native and trap, which run kernel code on the CPU, agree with QEMU)"},
-	{"wp0", "trap"}: {wp0Shadow},
-	{"wp0", "bt"}:   {wp0Shadow},
+	{"wp0", "trap"}:   {wp0Shadow},
+	{"wp0", "bt"}:     {wp0Shadow},
+	{"ring1", "trap"}: {middleRings},
+	{"ring1", "bt"}:   {middleRings},
 	{"task", "trap"}: {"str runs at CPL 1 without trapping and shows the VMM's real TR (0xfff8), not the guest's: " +
 		"the Popek–Goldberg hole (the task switches themselves are emulated and agree)"},
 }
@@ -57,6 +59,10 @@ const wp0Shadow = "with CR0.WP clear, a kernel write to a read-only user page ma
 	"and user-accessible (x86.Translation.Writable is true for a supervisor access with WP=0, and shadow.permBits copies " +
 	"the guest's U bit beside it), so user code's later write to that page succeeds instead of raising #PF(7). " +
 	"The shadow MMU's to fix (an entry writable only through WP=0 must be supervisor-only); reported, not done"
+
+const middleRings = "guest code at ring 1 or 2 is not virtualized: ring compression gives the guest kernel real ring 1, " +
+	"which leaves the guest's rings 1 and 2 only real ring 2, and the VCPU (its CPL, its IOPL checks) knows rings 0 and 3; " +
+	"the kernel's iret to ring 1 stops the run with that reason (native runs it as QEMU does)"
 
 const farAccessed = "the emulator sets the Accessed bit of a code segment entered by far jmp/ret, " +
 	"as the SDM says every segment load does (vol. 3, 3.4.5.1); QEMU's TCG (and so native) leaves it clear"

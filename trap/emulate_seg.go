@@ -278,6 +278,10 @@ func (m *emu) retCodeDesc(sel uint16, cpl uint8) (x86.Descriptor, uint32, error)
 		return d, 0, gpSel(sel, "CS %#x: DPL %d != RPL %d", sel, d.DPL, rpl)
 	case !d.Present:
 		return d, 0, np(sel, "code segment %#x not present", sel)
+	case rpl == 1 || rpl == 2:
+		// Ring compression gives the guest kernel ring 1 and the guest's
+		// rings 1 and 2 real ring 2, but the VCPU knows rings 0 and 3 only.
+		return d, 0, errUnsupported("a return to guest ring %d (CS %#x): trap-and-emulate runs guest code at rings 0 and 3 only", rpl, sel)
 	}
 	return d, addr, nil
 }
