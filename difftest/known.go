@@ -26,7 +26,16 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"ldt", "trap"}: {"lar/lsl/verr/verw and mov from CS run at CPL 1 without trapping and read the shadow LDT and the real CS: " +
 		"DPL-0 LDT entries show DPL 1, the LDT's own descriptor (DPL 0) fails lar/lsl, the CS of LDT code shows RPL 1 " +
 		"(the Popek–Goldberg hole, as for the GDT: corpus lar)"},
-	{"ldt", "bt"}: {farAccessed + " (the far jump into LDT code)"},
+	{"ldt", "bt"}:        {farAccessed + " (the far jump into LDT code)"},
+	{"gdtwrite", "trap"}: {staleShadowGDT},
+	{"gdtwrite", "bt"}:   {staleShadowGDT},
+	{"code16", "bt"}: {"bt translates flat 32-bit kernel code only (it decodes 32-bit instructions and places blocks by " +
+		"linear address): kernel code in a code segment with a base or in a 16-bit one stops the run with that reason " +
+		"(native and trap, which run kernel code on the CPU, agree with QEMU)"},
+	{"wp0", "trap"}:   {wp0Shadow},
+	{"wp0", "bt"}:     {wp0Shadow},
+	{"ring1", "trap"}: {middleRings},
+	{"ring1", "bt"}:   {middleRings},
 	{"task", "trap"}: {"str runs at CPL 1 without trapping and shows the VMM's real TR (0xfff8), not the guest's: " +
 		"the Popek–Goldberg hole (the task switches themselves are emulated and agree)"},
 }
@@ -35,6 +44,22 @@ const userIF = "an event from user mode shows IF=1 in its frame after an iret to
 	"the guest kernel's iret to user mode runs natively at CPL 1, unseen by the VMM, so it never learns the IF " +
 	"it popped and assumes user code runs with interrupts on (a Popek–Goldberg hole: at CPL 1 with IOPL 0 that " +
 	"iret cannot change the real IF either); bt records it in its translated iret"
+
+const staleShadowGDT = "trap and bt derive the real (shadow) GDT from the guest's at lgdt, ltr and lldt only: a descriptor " +
+	"the kernel rewrites in its loaded GDT and then loads with mov to a segment register (which does not trap at CPL 1) " +
+	"comes from the stale shadow (Linux's set_thread_area pattern). A VMM must trace writes to the pages of the guest's " +
+	"GDT (write-protect them in the shadow page tables and re-derive the entry on each write, as VMware's did); not done. " +
+	"Call gates are not affected: their shadow is never present, so a far call through one traps and the emulator reads " +
+	"the guest's table"
+
+const wp0Shadow = "with CR0.WP clear, a kernel write to a read-only user page makes the shadow page-table entry writable " +
+	"and user-accessible (x86.Translation.Writable is true for a supervisor access with WP=0, and shadow.permBits copies " +
+	"the guest's U bit beside it), so user code's later write to that page succeeds instead of raising #PF(7). " +
+	"The shadow MMU's to fix (an entry writable only through WP=0 must be supervisor-only); reported, not done"
+
+const middleRings = "guest code at ring 1 or 2 is not virtualized: ring compression gives the guest kernel real ring 1, " +
+	"which leaves the guest's rings 1 and 2 only real ring 2, and the VCPU (its CPL, its IOPL checks) knows rings 0 and 3; " +
+	"the kernel's iret to ring 1 stops the run with that reason (native runs it as QEMU does)"
 
 const farAccessed = "the emulator sets the Accessed bit of a code segment entered by far jmp/ret, " +
 	"as the SDM says every segment load does (vol. 3, 3.4.5.1); QEMU's TCG (and so native) leaves it clear"

@@ -312,6 +312,26 @@ func (b *BT) translate(g uint32, shadow bool) (*block, error) {
 	return first, nil
 }
 
+// flatCode checks the code segment the guest kernel runs in: the
+// translator decodes 32-bit code and places blocks by linear address, so a
+// code segment with a base or a 16-bit one stops the run with that reason
+// (rather than running its code at the wrong addresses).
+func (b *BT) flatCode(g uint32) error {
+	cs := uint16(b.Reg(unicorn.CS))
+	if x86.SelIndex(cs) == 0 && !x86.SelTI(cs) {
+		return nil // the flat entry state
+	}
+	d, err := b.Descriptor(cs)
+	if err != nil || (d.Base == 0 && d.DB) {
+		return nil
+	}
+	bits := 16
+	if d.DB {
+		bits = 32
+	}
+	return &guestStop{fmt.Sprintf("bt: guest kernel code at %#x runs in code segment %#x (base %#x, %d-bit): the translator handles flat 32-bit kernel code only", g, trap.GuestView(cs), d.Base, bits)}
+}
+
 // translate1 translates one block at b.tcNext.
 func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	if g >= b.codeLimit() {
@@ -322,6 +342,9 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	}
 	if _, ok := b.frameOf(g, false); !ok && b.ShadowOn() {
 		return nil, fmt.Errorf("bt: guest kernel code at %#x is not mapped by the guest's page tables (reflecting the fetch's #PF is not implemented)", g)
+	}
+	if err := b.flatCode(g); err != nil {
+		return nil, err
 	}
 	if err := b.reserve(0, maxStubsPerBlock, maxSlotsPerBlock); err != nil {
 		return nil, err
@@ -784,7 +807,7 @@ func (e *emitter) inTC(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 func popfFinish(size int32) func(b *BT) {
 	return func(b *BT) {
 		esp := b.Reg(unicorn.ESP)
-		img := b.guest32(esp)
+		img := b.guest32(b.stackTop())
 		if size == 2 {
 			img &= 0xFFFF
 		}

@@ -662,6 +662,21 @@ func (b *BT) read32(a uint32) uint32 {
 }
 
 // guest32 reads the guest's memory at linear address a (its stack).
+// stackTop is the linear address of the guest's top of stack, SS:ESP: a
+// kernel may run on a stack segment with a base (an expand-down one, say).
+func (b *BT) stackTop() uint32 {
+	esp := b.Reg(unicorn.ESP)
+	ss := uint16(b.Reg(unicorn.SS))
+	if x86.SelIndex(ss) == 0 && !x86.SelTI(ss) {
+		return esp
+	}
+	d, err := b.Descriptor(ss)
+	if err != nil {
+		return esp
+	}
+	return d.Base + esp
+}
+
 func (b *BT) guest32(a uint32) uint32 {
 	var p [4]byte
 	if err := b.ReadMem(a, p[:]); err != nil {

@@ -221,7 +221,7 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 func (b *BT) popTarget() uint32 {
 	b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
 	esp := b.Reg(unicorn.ESP)
-	target := b.guest32(esp)
+	target := b.guest32(b.stackTop())
 	b.SetReg(unicorn.ESP, esp+4)
 	return target
 }
@@ -346,7 +346,7 @@ func (b *BT) applyRecipe(p point) uint32 {
 	}
 	if p.pop {
 		esp := b.Reg(unicorn.ESP)
-		g = b.guest32(esp)
+		g = b.guest32(b.stackTop())
 		b.SetReg(unicorn.ESP, esp+4)
 	}
 	return g

@@ -69,6 +69,32 @@ type Outcome struct {
 	// (sti with IF=0 before it, a load of SS), so that "sti; hlt" and
 	// "mov %ax,%ss; mov %ebx,%esp" are not split by an injected interrupt.
 	Shadow bool
+	// Inner: lcall from guest user code through a call gate into the
+	// kernel's ring. The new frame is on the kernel stack and the virtual
+	// CPL is 0, but the real CPU cannot be moved to an inner ring by a
+	// register write: the VMM completes the switch (CS, SS:ESP, EIP).
+	Inner *InnerCall
+	// Outer: a far return from the guest kernel to user code that the real
+	// CPU at CPL 1 cannot perform by register writes (a binary
+	// translator's callout for lret): the VMM returns through a real iret
+	// to CS:EIP on SS:ESP (the virtual CPL is 3 already).
+	Outer *OuterReturn
+}
+
+// OuterReturn is where a far return to user code goes: the guest's
+// selectors, the return EIP and the user stack.
+type OuterReturn struct {
+	CS, SS   uint16
+	EIP, ESP uint32
+}
+
+// InnerCall is where a privilege-raising far call from user code lands:
+// the guest's code selector and descriptor, the stack it switched to (the
+// frame already pushed) and the entry point.
+type InnerCall struct {
+	CS, SS         uint16
+	CSDesc, SSDesc x86.Descriptor
+	ESP, EIP       uint32
 }
 
 // Fault is an exception the emulated instruction raises in the guest.

@@ -278,6 +278,10 @@ func (m *emu) retCodeDesc(sel uint16, cpl uint8) (x86.Descriptor, uint32, error)
 		return d, 0, gpSel(sel, "CS %#x: DPL %d != RPL %d", sel, d.DPL, rpl)
 	case !d.Present:
 		return d, 0, np(sel, "code segment %#x not present", sel)
+	case rpl == 1 || rpl == 2:
+		// Ring compression gives the guest kernel ring 1 and the guest's
+		// rings 1 and 2 real ring 2, but the VCPU knows rings 0 and 3 only.
+		return d, 0, errUnsupported("a return to guest ring %d (CS %#x): trap-and-emulate runs guest code at rings 0 and 3 only", rpl, sel)
 	}
 	return d, addr, nil
 }
@@ -507,6 +511,14 @@ func (m *emu) callInner(tsel uint16, td x86.Descriptor, taddr, off uint32, gate 
 		return err
 	}
 	cs := tsel&^3 | uint16(newCPL)
+	if newCPL == 0 && m.cpu.Seg(CS).Sel&3 == 3 {
+		// From user code: no register write raises the real CPL (the VMM's
+		// privilege switch does, Outcome.Inner).
+		m.out.Inner = &InnerCall{CS: cs, SS: newSS, CSDesc: td, SSDesc: sd, ESP: espAfter, EIP: off}
+		m.v.CPL = newCPL
+		m.next = off
+		return nil
+	}
 	if err := m.loadReal(SS, newSS, sd); err != nil {
 		return err
 	}
@@ -581,6 +593,20 @@ func (m *emu) lret() error {
 	esp, ss, sd, saddr, err := m.outerStack(2*int32(size)+n, size, rpl)
 	if err != nil {
 		return err
+	}
+	if rpl == 3 && m.cpu.Seg(CS).Sel&3 != 3 && size == 4 && sd.DB {
+		// To user code from the kernel's real ring: a real iret does it
+		// (Outcome.Outer), nulling the data segments user code may not use.
+		if _, err := m.setAccessed(d, addr); err != nil {
+			return err
+		}
+		if _, err := m.setAccessed(sd, saddr); err != nil {
+			return err
+		}
+		m.out.Outer = &OuterReturn{CS: sel, SS: ss, EIP: eip, ESP: esp + uint32(n)}
+		m.v.CPL = 3
+		m.next = eip
+		return nil
 	}
 	if err := m.toOuter(sel, d, addr, ss, sd, saddr); err != nil {
 		return err

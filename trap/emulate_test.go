@@ -957,20 +957,23 @@ func TestEmulateFarTransfers(t *testing.T) {
 				if en.v.CPL != 0 {
 					t.Errorf("v.CPL = %d", en.v.CPL)
 				}
-				wantSeg(t, en, CS, selKCode)
-				wantSeg(t, en, SS, selKData)
+				// The frame is on the kernel stack; the real CPU stays in
+				// ring 3 until the VMM's privilege switch (Outcome.Inner).
+				wantSeg(t, en, CS, selUCode|3)
+				wantSeg(t, en, SS, selUData|3)
 				top := uint32(kstackTop - 0x100)
-				wantReg(t, en, ESP, top-20)
-				want := []uint32{codeAddr + 7, selUCode | 3, 0xA11CE, ustackTop - 4, selUData | 3}
-				for i, w := range want {
+				want := InnerCall{CS: selKCode, SS: selKData, ESP: top - 20, EIP: 0x700}
+				if in := out.Inner; in == nil || in.CS != want.CS || in.SS != want.SS || in.ESP != want.ESP || in.EIP != want.EIP {
+					t.Errorf("Inner = %+v, want %+v", in, want)
+				}
+				want32 := []uint32{codeAddr + 7, selUCode | 3, 0xA11CE, ustackTop - 4, selUData | 3}
+				for i, w := range want32 {
 					if got := en.c.get32(top - 20 + 4*uint32(i)); got != w {
 						t.Errorf("frame[%d] = %#x, want %#x", i, got, w)
 					}
 				}
 			}},
 		{name: "lcall through a DPL-0 gate from user", code: "9a000000008300", user: true, cause: "sens/lcall", fault: "#GP(0x80)"},
-		{name: "lcall through a gate when the CPU refuses the privilege raise", code: "9a000000005300", user: true, err: "refused",
-			setup: func(en *env) { en.c.refuse = map[SegReg]bool{SS: true} }},
 		{name: "ljmp through a gate to same-privilege code", code: "ea000000005000", cause: "sens/ljmp", next: 0x700,
 			check: func(t *testing.T, en *env, out Outcome) { wantSeg(t, en, CS, selKCode) }},
 		{name: "lret within the kernel", code: "cb", cause: "priv/lret", next: 0x700,
@@ -985,10 +988,13 @@ func TestEmulateFarTransfers(t *testing.T) {
 				if en.v.CPL != 3 {
 					t.Errorf("v.CPL = %d", en.v.CPL)
 				}
-				wantSeg(t, en, CS, selUCode|3)
-				wantSeg(t, en, SS, selUData|3)
-				wantReg(t, en, ESP, ustackTop-4)
-				wantSeg(t, en, DS, 0)
+				// The real CPU at CPL 1 cannot load ring-3 CS and SS: the
+				// VMM returns through a real iret (Outcome.Outer), which
+				// also nulls DS.
+				want := OuterReturn{CS: selUCode | 3, SS: selUData | 3, EIP: 0x700, ESP: ustackTop - 4}
+				if o := out.Outer; o == nil || *o != want {
+					t.Errorf("Outer = %+v, want %+v", o, want)
+				}
 				wantReg(t, en, EFLAGS, fl|x86.FlagIF) // untouched
 			}},
 		{name: "lret to RPL 0 from user", code: "cb", user: true, cause: "priv/lret", fault: "#GP(0x8)",

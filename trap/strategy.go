@@ -426,6 +426,14 @@ func (t *VMM) ShadowDescriptor(d x86.Descriptor) x86.Descriptor {
 		d.Raw = d.Raw&^(3<<45) | 2<<45
 		d.DPL = 2
 	}
+	if !d.S && (d.Type == x86.TypeCallGate32 || d.Type == x86.TypeCallGate16) {
+		// A far call or jmp through a gate must reach the VMM: the real CPU
+		// would push the real CS (RPL 1) at the same level, and into ring 1
+		// it would switch to the real TSS's stack. Not present, it raises
+		// #NP(gate), which OnTrap emulates against the guest's own gate.
+		d.Raw &^= 1 << 47
+		d.Present = false
+	}
 	if !d.S && d.Type == x86.TypeTSS32Busy {
 		// Guest TSSs are never loaded into the real TR; keep them available.
 		d.Raw &^= 2 << 40
@@ -473,14 +481,32 @@ func (t *VMM) OnTrap(tr vmm.Trap) {
 		}
 		t.pending = append(t.pending, tr.Vector)
 		m.Complete(t.continueAt(tr.RetEIP))
-	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)), t.taskIret(tr):
+	case tr.Vector == x86.VecGP && !tr.Soft && (t.V.CPL == 0 || t.userIO(tr)), t.taskIret(tr), t.farViaGate(tr):
 		t.EmulateTrap(tr)
 	case tr.Vector == x86.VecPF && !tr.Soft && t.shadowOn:
 		t.onShadowFault(tr)
 	default:
+		if tr.Vector == x86.VecDB && !tr.Soft {
+			t.V.DR[6] |= x86.DR6BS // TF's single-step trap (the only #DB the CPU raises)
+		}
 		m.Record(tr.Cause, vmm.MechTrap, tr.PC)
 		t.Reflect(tr.Vector, tr.Code, tr.HasCode, tr.Soft, tr.RetEIP, tr.PC)
 	}
+}
+
+// farViaGate reports the #NP a far call or jmp raises at a call gate
+// (ShadowDescriptor leaves every shadow gate not present): the emulator
+// performs the transfer through the guest's gate, or raises the fault the
+// guest's own tables call for, at any CPL.
+func (t *VMM) farViaGate(tr vmm.Trap) bool {
+	if tr.Vector != x86.VecNP || tr.Soft {
+		return false
+	}
+	inst, err := t.Decode(tr.PC)
+	if err != nil {
+		return false
+	}
+	return inst.Op == x86asm.LCALL || inst.Op == x86asm.LJMP
 }
 
 // userIO reports a #GP raised by port I/O in guest user code: the real
@@ -547,6 +573,19 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 			ret = out.Next
 		}
 		t.Reflect(f.Vector, f.Code, f.HasCode, f.Soft, ret, tr.PC)
+	case out.Inner != nil:
+		t.callInner(tr.PC, out.Inner)
+	case out.Outer != nil:
+		// lret to user code (a translator's callout): the real iret keeps
+		// EFLAGS, the real IF set unless it mirrors the virtual one.
+		flags := m.Reg(unicorn.EFLAGS)
+		if !t.MirrorIF {
+			flags |= x86.FlagIF
+		}
+		o := out.Outer
+		if err := m.ReturnOuter(o.EIP, uint32(t.ShadowSelector(o.CS)), flags, o.ESP, uint32(t.ShadowSelector(o.SS))); err != nil {
+			m.Crash(tr.PC, "trap: lret to user code: %v", err)
+		}
 	case out.Halt:
 		t.halt(tr.PC, out.Next)
 	case out.Shadow && t.V.IF && t.irqPending():
@@ -562,6 +601,29 @@ func (t *VMM) emulate(tr vmm.Trap, mech vmm.Mechanism) {
 	default:
 		t.Resume(out.Next)
 		t.armFast(tr.PC, out, mech)
+	}
+}
+
+// callInner completes an lcall from guest user code through a call gate
+// into the guest kernel (Outcome.Inner): the machine's privilege switch
+// lands at the gate's entry on the frame the emulator pushed, with EFLAGS
+// unchanged (a call gate leaves them alone).
+func (t *VMM) callInner(pc uint32, c *InnerCall) {
+	m := t.Machine
+	if f := t.loadKernelStack(); f != nil {
+		m.Crash(pc, "trap: lcall through a call gate: %s (the VMM's privilege switch passes through it)", f.Why)
+		return
+	}
+	handler := c.EIP
+	if t.Redirect != nil {
+		handler = t.Redirect(handler)
+	}
+	if f := m.TransferTo(vmm.Transfer{
+		Handler: handler, TargetSel: t.ShadowSelector(c.CS), Target: t.ShadowDescriptor(c.CSDesc),
+		NewFlags: m.Reg(unicorn.EFLAGS), EventPC: pc,
+		NoFrame: true, InnerSS: t.ShadowSelector(c.SS), InnerESP: c.ESP,
+	}); f != nil {
+		m.Crash(pc, "trap: lcall through a call gate into the guest kernel: %s", f.Why)
 	}
 }
 

@@ -118,8 +118,15 @@ func (m *Machine) onInterrupt(intno uint32) {
 func (m *Machine) deliverException(vec uint8, code uint32, pc uint32) {
 	exc, _ := x86.ExceptionFor(vec)
 	ret := pc
-	if exc.Class == x86.Trap {
+	if exc.Class == x86.Trap && vec != x86.VecDB {
 		ret = pc + uint32(m.insnLen(pc))
+	}
+	// A #DB from Unicorn is TF's single-step trap (the machine keeps the
+	// debug registers itself): Unicorn raises it with EIP already past the
+	// traced instruction, which is where the frame returns to, and the
+	// CPU records it in DR6.BS.
+	if vec == x86.VecDB {
+		m.dr[6] |= x86.DR6BS
 	}
 	m.deliver(CauseExc(vec), vec, code, exc.ErrorCode, false, ret, pc)
 }
@@ -494,6 +501,13 @@ func (m *Machine) transferInner(t Transfer) *DeliveryFault {
 	m.gateBuf = pendingGate{t: t, swapped: m.GateSlot == 0, guestGDTR: gdtr, cr3Swap: cr3Swap, guestCR3: guestCR3, saved: saved}
 	m.gate = &m.gateBuf // the machine's own: no allocation per delivery
 	csBase := m.segBase(uint16(m.reg(unicorn.CS)))
+	if fl := m.reg(unicorn.EFLAGS); fl&x86.FlagTF != 0 {
+		// The trampoline's lcall must not single-step: with the guest's TF
+		// (a #DB from a traced user instruction) it would raise a second
+		// #DB at the landing, delivered from ring 0. The frame keeps the
+		// guest's flags (FrameFlags); landing sets NewFlags.
+		m.setReg(unicorn.EFLAGS, fl&^x86.FlagTF)
+	}
 	m.setReg(unicorn.EIP, stubAddr-csBase)
 	return nil
 }

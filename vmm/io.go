@@ -263,39 +263,51 @@ func (m *Machine) PerformIO(a *IOAccess, mech Mechanism) {
 	m.checkDebugExit(a.PC)
 }
 
-// stringIO performs ins/outs, with a rep prefix as a loop over ECX.
+// stringIO performs ins/outs, with a rep prefix as a loop over ECX: outs
+// reads DS:ESI (or the segment of an override prefix), ins writes ES:EDI,
+// at the segment's base; with a 0x67 prefix SI, DI and CX (16-bit
+// addressing, their high halves untouched).
 func (m *Machine) stringIO(a *IOAccess) {
+	idx, seg := unicorn.ESI, unicorn.DS
+	if a.In {
+		idx, seg = unicorn.EDI, unicorn.ES
+	} else if s, ok := stringSeg(a.Inst); ok {
+		seg = s
+	}
+	mask := uint32(0xFFFFFFFF)
+	if a.Inst.AddrSize == 16 {
+		mask = 0xFFFF
+	}
 	count := uint32(1)
 	if a.Rep {
-		count = m.reg(unicorn.ECX)
+		count = m.reg(unicorn.ECX) & mask
 	}
 	step := int32(a.Size)
 	if m.reg(unicorn.EFLAGS)&x86.FlagDF != 0 {
 		step = -step
 	}
-	idx := unicorn.ESI
-	if a.In {
-		idx = unicorn.EDI
-	}
-	ptr := m.reg(idx)
-	start, done := ptr, uint32(0)
+	base := m.segBase(uint16(m.reg(seg)))
+	full := m.reg(idx)
+	ptr := full & mask
+	start, done := base+ptr, uint32(0)
 	buf := make([]byte, 4)
 	for ; count > 0; count-- {
+		lin := base + ptr
 		if a.In {
 			binary.LittleEndian.PutUint32(buf, m.Bus.In(a.Port, a.Size))
-			if err := m.insnIO(ptr, buf[:a.Size], true); err != nil {
-				m.Crash(a.PC, "ins: write %d bytes at %#x: %v", a.Size, ptr, err)
+			if err := m.insnIO(lin, buf[:a.Size], true); err != nil {
+				m.Crash(a.PC, "ins: write %d bytes at %#x: %v", a.Size, lin, err)
 				return
 			}
 		} else {
 			clear(buf)
-			if err := m.insnIO(ptr, buf[:a.Size], false); err != nil {
-				m.Crash(a.PC, "outs: read %d bytes at %#x: %v", a.Size, ptr, err)
+			if err := m.insnIO(lin, buf[:a.Size], false); err != nil {
+				m.Crash(a.PC, "outs: read %d bytes at %#x: %v", a.Size, lin, err)
 				return
 			}
 			m.Bus.Out(a.Port, a.Size, binary.LittleEndian.Uint32(buf)&sizeMask(a.Size))
 		}
-		ptr += uint32(step)
+		ptr = (ptr + uint32(step)) & mask
 		done++
 		if m.Exit.Written {
 			count--
@@ -310,10 +322,27 @@ func (m *Machine) stringIO(a *IOAccess) {
 			}
 		}
 	}
-	m.setReg(idx, ptr)
+	m.setReg(idx, full&^mask|ptr)
 	if a.Rep {
-		m.setReg(unicorn.ECX, count)
+		m.setReg(unicorn.ECX, m.reg(unicorn.ECX)&^mask|count)
 	}
+}
+
+// stringSeg is the segment register of outs's source operand (DS unless a
+// prefix overrides it).
+func stringSeg(inst x86asm.Inst) (unicorn.Reg, bool) {
+	for _, arg := range inst.Args {
+		if mem, ok := arg.(x86asm.Mem); ok && mem.Segment != 0 {
+			r, ok := stringSegRegs[mem.Segment]
+			return r, ok
+		}
+	}
+	return 0, false
+}
+
+var stringSegRegs = map[x86asm.Reg]unicorn.Reg{
+	x86asm.ES: unicorn.ES, x86asm.CS: unicorn.CS, x86asm.SS: unicorn.SS,
+	x86asm.DS: unicorn.DS, x86asm.FS: unicorn.FS, x86asm.GS: unicorn.GS,
 }
 
 // DeviceIn reads a port for a VMM that emulates an I/O instruction.

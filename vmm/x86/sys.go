@@ -36,6 +36,7 @@ const (
 // DR6 0xFFFF0FF0, DR7 0x400), as QEMU's qemu32 and the SDM have them.
 const (
 	DR6Fixed1 = 0xFFFF0FF0
+	DR6BS     = 1 << 14 // the #DB was TF's single-step trap
 	DR7Fixed1 = 0x400
 )
 
