@@ -32,8 +32,6 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"code16", "bt"}: {"bt translates flat 32-bit kernel code only (it decodes 32-bit instructions and places blocks by " +
 		"linear address): kernel code in a code segment with a base or in a 16-bit one stops the run with that reason " +
 		"(native and trap, which run kernel code on the CPU, agree with QEMU)"},
-	{"wp0", "trap"}:   {wp0Shadow},
-	{"wp0", "bt"}:     {wp0Shadow},
 	{"ring1", "trap"}: {middleRings},
 	{"ring1", "bt"}:   {middleRings},
 	{"task", "trap"}: {"str runs at CPL 1 without trapping and shows the VMM's real TR (0xfff8), not the guest's: " +
@@ -51,11 +49,6 @@ const staleShadowGDT = "trap and bt derive the real (shadow) GDT from the guest'
 	"GDT (write-protect them in the shadow page tables and re-derive the entry on each write, as VMware's did); not done. " +
 	"Call gates are not affected: their shadow is never present, so a far call through one traps and the emulator reads " +
 	"the guest's table"
-
-const wp0Shadow = "with CR0.WP clear, a kernel write to a read-only user page makes the shadow page-table entry writable " +
-	"and user-accessible (x86.Translation.Writable is true for a supervisor access with WP=0, and shadow.permBits copies " +
-	"the guest's U bit beside it), so user code's later write to that page succeeds instead of raising #PF(7). " +
-	"The shadow MMU's to fix (an entry writable only through WP=0 must be supervisor-only); reported, not done"
 
 const middleRings = "guest code at ring 1 or 2 is not virtualized: ring compression gives the guest kernel real ring 1, " +
 	"which leaves the guest's rings 1 and 2 only real ring 2, and the VCPU (its CPL, its IOPL checks) knows rings 0 and 3; " +

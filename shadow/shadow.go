@@ -450,7 +450,12 @@ func (s *MMU) placeStep(f Fault, t x86.Translation) (Fault, error) {
 }
 
 // permBits are the user and writable bits of a shadow entry for t
-// (writable only if mayWrite).
+// (writable only if mayWrite). The real CPU runs with CR0.WP set; a page
+// the guest's tables make read-only that its kernel may write because the
+// guest's CR0.WP is clear gets a writable entry only as a supervisor page,
+// so that user code's write still faults (#PF 7, as on the CPU): a user
+// access there is a hidden fault that fills the entry read-only for user
+// code again.
 func permBits(t x86.Translation, mayWrite bool) uint32 {
 	var v uint32
 	if t.User {
@@ -458,8 +463,20 @@ func permBits(t x86.Translation, mayWrite bool) uint32 {
 	}
 	if t.Writable && mayWrite {
 		v |= x86.PTEWrite
+		if !guestRW(t) {
+			v &^= x86.PTEUser
+		}
 	}
 	return v
+}
+
+// guestRW reports whether the guest's own entries allow writes (the R/W
+// bit of every level), whatever CR0.WP says for the kernel.
+func guestRW(t x86.Translation) bool {
+	if t.PDE&x86.PTEWrite == 0 {
+		return false
+	}
+	return t.Large || t.PTE&x86.PTEWrite != 0
 }
 
 // fill writes shadow entry v for lin (guest translation t): a hidden

@@ -305,3 +305,30 @@ func TestShadowPAE(t *testing.T) {
 		t.Errorf("after a CR3 load with PDPTE 0 gone: shadow entry %#x, directory traced %v", m[cr3], s.Traced(0x3000))
 	}
 }
+
+// With the guest's CR0.WP clear its kernel may write a read-only user page;
+// the real CPU runs with WP set, so that write gets a writable entry only
+// as a supervisor page: user code's read refills it read-only for user
+// code, and its write is a true fault with error code 7 (corpus wp0).
+func TestShadowWP0(t *testing.T) {
+	m := mem{
+		0x1000 + 1*4: 0x2000 | x86.PTEPresent | x86.PTEWrite | x86.PTEUser,
+		0x2000 + 0*4: 0x5000 | x86.PTEPresent | x86.PTEUser, // read-only user page
+	}
+	g := x86.MMU{CR0: x86.CR0PE | x86.CR0PG, CR3: 0x1000} // WP clear
+	s := New(Config{RAMSize: 0x100000, PoolBase: 0x200000, PoolPages: 8, FirstVMMPDE: 1020, VMMPDEs: []uint32{0xABC001}}, m)
+	cr3, _ := s.Activate(g)
+	if f, _ := s.Fault(g, 0x00400000, x86.Access{Write: true}); f.Kind != Hidden {
+		t.Fatalf("kernel write with WP clear: %+v", f)
+	}
+	pt := m[cr3+1*4] & x86.PTEAddr
+	if e := m[pt]; e&x86.PTEWrite == 0 || e&x86.PTEUser != 0 {
+		t.Fatalf("entry after the kernel's write %#x: want writable, supervisor-only", e)
+	}
+	if f, _ := s.Fault(g, 0x00400000, x86.Access{User: true}); f.Kind != Hidden || m[pt]&x86.PTEWrite != 0 || m[pt]&x86.PTEUser == 0 {
+		t.Fatalf("user read: %+v, entry %#x: want read-only user", f, m[pt])
+	}
+	if f, _ := s.Fault(g, 0x00400000, x86.Access{User: true, Write: true}); f.Kind != True || f.Code != x86.PFPresent|x86.PFWrite|x86.PFUser {
+		t.Fatalf("user write: %+v, want a true fault with code 7", f)
+	}
+}
