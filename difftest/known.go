@@ -18,11 +18,13 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"accessed-far", "bt"}:   {farAccessed},
 	{"lar", "trap"}: {"lar runs at CPL 1 without trapping and reports the shadow descriptor's DPL " +
 		"(DPL 0 shows as 1, DPL 1 as 2): a Popek–Goldberg hole (bt corrects it in the TC)"},
-	{"ring3", "trap"}:    {userIF},
-	{"ring3io", "trap"}:  {userIF},
-	{"iobitmap", "trap"}: {userIF},
-	{"smcbuf", "native"}: {staleCode},
-	{"smcbuf", "trap"}:   {staleCode},
+	{"ring3", "trap"}:      {userIF},
+	{"ring3io", "trap"}:    {userIF},
+	{"iobitmap", "trap"}:   {userIF},
+	{"smcbuf", "native"}:   {staleCode},
+	{"smcbuf", "trap"}:     {staleCode},
+	{"smcalias", "native"}: {staleCode},
+	{"smcalias", "trap"}:   {staleCode},
 	{"ldt", "trap"}: {"lar/lsl/verr/verw and mov from CS run at CPL 1 without trapping and read the shadow LDT and the real CS: " +
 		"DPL-0 LDT entries show DPL 1, the LDT's own descriptor (DPL 0) fails lar/lsl, the CS of LDT code shows RPL 1 " +
 		"(the Popek–Goldberg hole, as for the GDT: corpus lar)"},
@@ -57,8 +59,9 @@ const middleRings = "guest code at ring 1 or 2 is not virtualized: ring compress
 const farAccessed = "the emulator sets the Accessed bit of a code segment entered by far jmp/ret, " +
 	"as the SDM says every segment load does (vol. 3, 3.4.5.1); QEMU's TCG (and so native) leaves it clear"
 
-const staleCode = "libunicorn 2.1.1 (Debian stable's) misses a store that overwrites translated code once code in that page " +
-	"has stored into its own page: the store's write-detection clears the page's TLB flag (notdirty_write calls " +
+const staleCode = "libunicorn 2.1.1 (Debian stable's) misses a store that overwrites translated code once an earlier store " +
+	"through the same TLB entry reached that page (code storing into its own page: corpus smcbuf; a kernel patching its " +
+	"code twice through a writable alias: corpus smcalias): that store's write-detection clears the entry's flag (notdirty_write calls " +
 	"tlb_set_dirty), so later stores through that entry no longer invalidate the page's translations and the old code " +
 	"runs (Unicorn issue 2029, fixed in 2.1.2; a memory hook would avoid it but makes every load and store ~25x slower). " +
 	"A TLB flush (CR3 or CR0 write, invlpg) ends it; bt is not affected: it write-protects the guest pages it translated"
