@@ -27,8 +27,10 @@ import "fmt"
 //     APIC in software; clearing it masks every LVT, as the SDM and QEMU
 //     do), ISR, TMR, IRR, ESR, ICR, the six LVT entries (timer, thermal,
 //     performance, LINT0, LINT1, error; no CMCI, as in QEMU), the timer's initial count,
-//     current count and divide configuration. A reserved offset reads 0
-//     and sets the ESR's illegal-register bit (0x80), as QEMU does.
+//     current count and divide configuration. A reserved offset (and the
+//     remote-read register, which QEMU does not implement) reads 0 and
+//     sets the ESR's illegal-register bit (0x80), as QEMU does; as in QEMU
+//     the ESR only accumulates (a write neither latches nor clears it).
 //   - Priority: fixed-mode vectors through IRR/ISR/TPR/PPR; EOI retires
 //     the highest in-service vector and, if it was level-triggered (TMR),
 //     tells the I/O APIC (its remote IRR clears).
@@ -335,7 +337,7 @@ func (a *LAPIC) Read(off uint32, now uint64) uint32 {
 		return lapicVersionValue
 	case lapicTPR:
 		return a.tpr
-	case lapicAPR, lapicRRD, lapicEOI:
+	case lapicAPR, lapicEOI:
 		return 0
 	case lapicPPR:
 		return a.ppr()
@@ -400,7 +402,8 @@ func (a *LAPIC) Write(off uint32, v uint32, now uint64) (timerChanged bool) {
 			}
 		}
 	case lapicESR:
-		a.esr = 0
+		// QEMU 7.2 ignores the write: its ESR only accumulates (the SDM's
+		// write that latches and clears the errors is not there).
 	case lapicICRLo:
 		a.icrLo = v &^ icrDeliveryStatus
 		a.sendIPI()
@@ -421,7 +424,7 @@ func (a *LAPIC) Write(off uint32, v uint32, now uint64) (timerChanged bool) {
 			a.timerStart = now - uint64(a.initCount-cur)*a.divisor()
 		}
 		return true
-	case lapicVersion, lapicAPR, lapicPPR, lapicRRD, lapicCurCnt:
+	case lapicVersion, lapicAPR, lapicPPR, lapicCurCnt:
 		// read-only
 	default:
 		if off >= lapicISR && off < lapicIRR+0x80 {
