@@ -1,0 +1,31 @@
+package vmm
+
+import "testing"
+
+// SameOutcome compares every count but the uncounted mechanisms and the
+// causes whose counts are the host's timing.
+func TestSameOutcome(t *testing.T) {
+	exit := Stop{Kind: StopExit}
+	win := Key{Cause: "irq-window", Mech: MechVMExit}
+	io := Key{Cause: "io/out:0xf4", Mech: MechVMExit}
+	intc := Key{Cause: "priv/cli", Mech: MechInTC}
+	for _, c := range []struct {
+		name           string
+		counted, timed Counts
+		uncounted      []Mechanism
+		timedCauses    []string
+		want           bool
+	}{
+		{"equal", Counts{io: 1, win: 3}, Counts{io: 1, win: 3}, nil, nil, true},
+		{"an exit more", Counts{io: 1, win: 3}, Counts{io: 2, win: 3}, nil, nil, false},
+		{"a window more, not timed", Counts{io: 1, win: 3}, Counts{io: 1, win: 4}, nil, nil, false},
+		{"a window more, timed", Counts{io: 1, win: 3}, Counts{io: 1, win: 4}, nil, []string{"irq-window"}, true},
+		{"timed, an exit more still counts", Counts{io: 1, win: 3}, Counts{io: 2, win: 4}, nil, []string{"irq-window"}, false},
+		{"uncounted in-tc", Counts{io: 1, intc: 5}, Counts{io: 1}, []Mechanism{MechInTC}, nil, true},
+	} {
+		got := SameOutcome(&Result{Stop: exit, Counts: c.counted}, &Result{Stop: exit, Counts: c.timed, Uncounted: c.uncounted, Timed: c.timedCauses})
+		if got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
