@@ -86,14 +86,21 @@
 // # Returns and indirect jumps
 //
 // A ret's target is known only at run time, and it is a guest address.
-// The TC looks it up itself: `mov %ecx,save; movzwl (%esp),%ecx; jmp
-// *table(,%ecx,4)` — an entry per low 16 bits of the target leads to the
-// candidate block's prologue, which checks the full address (with lea and
-// jecxz, flags untouched), pops it and continues in the block. An empty
-// entry or a mismatch leads to a callout: the translator translates the
-// target and fills the entry. Indirect jumps and calls push their target
-// and use the same lookup. call-ret hits in the table for 99.99% of its
-// returns.
+// The TC looks it up itself, through two tables, changing no flag (the
+// guest's flags are live across a return): `mov %ecx,save_ecx; mov
+// %eax,save_eax; movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; movzwl
+// (%esp),%eax; jmp *(%ecx,%eax,4)` — the entry for the target's high 16
+// bits names the table of its low 16 bits (one of four, taken over in
+// turn when more high halves are in use; the others share an all-miss
+// table), whose entry leads to the target block's prologue, which pops
+// the target, restores the two registers and continues in the block. The
+// lookup is exact, so the prologue checks nothing. (It used to go by the
+// low 16 bits alone, with a check in the prologue, `lea -g(%ecx),%ecx;
+// jecxz ok`: QEMU ends a translated block at every jecxz without chaining
+// it, so each return went back through the CPU loop.) An empty entry leads
+// to a callout: the translator translates the target and fills the entry.
+// Indirect jumps and calls push their target and use the same lookup.
+// call-ret hits in the table for 99.99% of its returns.
 //
 // # Interrupts and the virtual IF
 //
