@@ -187,7 +187,7 @@ func (b *BT) setup() error {
 		b.l2Hi[i] = -1
 	}
 	for i := 0; i < 0x10000; i++ {
-		binary.LittleEndian.PutUint32(rt[4*i:], retTabAddr) // every high half: the miss table
+		binary.LittleEndian.PutUint32(rt[4*i:], retTabAddr/4) // every high half: the miss table
 	}
 	if err := b.E.MemWrite(l1TabAddr, rt); err != nil {
 		return fmt.Errorf("write lookup table: %w", err)
@@ -455,8 +455,7 @@ func (b *BT) registerPages(blk *block) error {
 }
 
 // ensurePrologue gives blk its return-lookup entry: pop the target on the
-// stack (the lookup is exact: it is blk's guest address), restore EAX and
-// ECX, go. (It used to check the target, `lea -g(%ecx),%ecx; jecxz ok`,
+// stack (the lookup is exact: it is blk's guest address), restore ECX, go. (It used to check the target, `lea -g(%ecx),%ecx; jecxz ok`,
 // when the lookup went by the low 16 bits alone; QEMU ends a block at
 // every jecxz without chaining it, so each return went back through the
 // CPU loop: BENCH.md, fourth pass.)
@@ -471,17 +470,15 @@ func (b *BT) ensurePrologue(blk *block) error {
 		return nil // the flush took it; the caller retries
 	}
 	c := &code{base: b.tcNext}
-	ecx, both := maskOf(rECX), maskOf(rECX, rEAX)
+	ecx := maskOf(rECX)
 	at := func(p point) { p.blk = blk; b.points[c.pc()] = p }
 	ok := c.pc()
-	at(pD(4, both, blk.guest))
+	at(pD(4, ecx, blk.guest))
 	c.lea(rESP, mem{base: rESP, index: rNone, scale: 1, disp: 4})
 	// Two Unicorn blocks, as the checking prologue had: guest time counts
 	// executed blocks, and a return must cost what it did (timer's exits).
-	at(pR(both, blk.guest))
+	at(pR(ecx, blk.guest))
 	c.jmp(c.pc() + 5)
-	at(pR(both, blk.guest))
-	c.load(vrwSaveEAX, rEAX)
 	at(pR(ecx, blk.guest))
 	c.load(vrwSaveECX, rECX)
 	at(pB(blk.guest))
@@ -542,12 +539,12 @@ func (b *BT) l2For(hi uint16) (int, error) {
 				}
 			}
 		}
-		if err := b.E.MemWrite(uint64(l1TabAddr+uint32(old)*4), le32(retTabAddr)); err != nil {
+		if err := b.E.MemWrite(uint64(l1TabAddr+uint32(old)*4), le32(retTabAddr/4)); err != nil {
 			return 0, fmt.Errorf("bt: reset lookup table: %w", err)
 		}
 		delete(b.l2Of, uint16(old))
 	}
-	if err := b.E.MemWrite(uint64(l1TabAddr+uint32(hi)*4), le32(l2Base+uint32(slot)*lookupTab)); err != nil {
+	if err := b.E.MemWrite(uint64(l1TabAddr+uint32(hi)*4), le32((l2Base+uint32(slot)*lookupTab)/4)); err != nil {
 		return 0, fmt.Errorf("bt: write lookup table: %w", err)
 	}
 	b.l2Hi[slot] = int32(hi)

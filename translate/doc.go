@@ -87,13 +87,15 @@
 //
 // A ret's target is known only at run time, and it is a guest address.
 // The TC looks it up itself, through two tables, changing no flag (the
-// guest's flags are live across a return): `mov %ecx,save_ecx; mov
-// %eax,save_eax; movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; movzwl
-// (%esp),%eax; jmp *(%ecx,%eax,4)` — the entry for the target's high 16
-// bits names the table of its low 16 bits (one of four, taken over in
-// turn when more high halves are in use; the others share an all-miss
-// table), whose entry leads to the target block's prologue, which pops
-// the target, restores the two registers and continues in the block. The
+// guest's flags are live across a return) and borrowing one register:
+// `mov %ecx,save_ecx; movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; mov
+// (%esp),%cx; jmp *(,%ecx,4)` — the entry for the target's high 16 bits
+// is a quarter of the address of the table of its low 16 bits (one of
+// four, taken over in turn when more high halves are in use; the others
+// share an all-miss table; each table aligned so that its quarter leaves
+// the low 16 bits free), the 16-bit load puts the target's low half
+// there, and the table's entry leads to the target block's prologue,
+// which pops the target, restores ECX and continues in the block. The
 // lookup is exact, so the prologue checks nothing. (It used to go by the
 // low 16 bits alone, with a check in the prologue, `lea -g(%ecx),%ecx;
 // jecxz ok`: QEMU ends a translated block at every jecxz without chaining

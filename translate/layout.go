@@ -52,6 +52,12 @@ const (
 	l2Base       = poolBase - l2Slots*lookupTab
 	tcMaxSize    = l2Base - tcBase - 0x1000 // and the step page after it (overlay.go)
 
+	// The lookup's tables lie on lookupTab boundaries: an l1 entry is a
+	// quarter of its table's address, with the low 16 bits free for the
+	// target's (block.go, lookup). A misplaced table fails to compile.
+	_ = -uint(retTabAddr % lookupTab)
+	_ = -uint(l2Base % lookupTab)
+
 	// trap's part of the strategy region (read-only for the CPU).
 	trapAreaSize = trap.AreaSize
 )

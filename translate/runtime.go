@@ -169,7 +169,6 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 		b.hint.ok = false
 	case stubRetMiss:
 		b.stats.misses++
-		b.SetReg(unicorn.EAX, b.read32(vrwSaveEAX)) // the lookup's second register
 		target := b.popTarget()
 		tc, err := b.install(target)
 		if err != nil {
@@ -217,9 +216,8 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 	}
 }
 
-// popTarget applies the state of a lookup that found nothing (after EAX,
-// which it also saved) or of a shadow block's indirect exit: restore ECX,
-// pop the guest target.
+// popTarget applies the state of a lookup that found nothing or of a
+// shadow block's indirect exit: restore ECX, pop the guest target.
 func (b *BT) popTarget() uint32 {
 	b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
 	esp := b.Reg(unicorn.ESP)
