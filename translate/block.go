@@ -261,10 +261,12 @@ func (e *emitter) exit(target uint32, cc int) {
 // lookup emits the indirect transfer to the guest address on top of the
 // stack, through two tables and one scratch register: `mov %ecx,save;
 // movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; mov (%esp),%cx; jmp
-// *(,%ecx,4)`. The entry for the target's high 16 bits is a quarter of
-// the address of the table of its low 16 bits (tables aligned so that a
-// quarter's low 16 bits are zero): the 16-bit load puts the target's low
-// half in their place, and the jump reads that table's entry, which leads
+// *bias(,%ecx,4)`. The entry for the target's high 16 bits is a quarter
+// of the address of the table of its low 16 bits, less the bias (tables
+// aligned so that a quarter's low 16 bits are zero): the 16-bit load puts
+// the target's low half in their place, and the jump reads that table's
+// entry (the bias, VMMBase, makes the operand name the VMM's region, as
+// the translator's own: overlay.go), which leads
 // to the target block's prologue (which pops the target and restores ECX)
 // or to the miss stub. The lookup is exact, so the prologue checks
 // nothing. p is the guest state before it (the target on the stack, maybe
@@ -285,8 +287,8 @@ func (e *emitter) lookup(p point) {
 	e.at(p)
 	e.c.emit(0x66, 0x8B, 0x0C, 0x24) // mov (%esp), %cx
 	e.at(p)
-	e.c.emit(0xFF, 0x24, 0x8D) // jmp *0(,%ecx,4)
-	e.c.u32(0)
+	e.c.emit(0xFF, 0x24, 0x8D) // jmp *lookupBias(,%ecx,4)
+	e.c.u32(lookupBias)
 }
 
 // translate translates the basic block at guest address g. A block that

@@ -187,7 +187,7 @@ func (b *BT) setup() error {
 		b.l2Hi[i] = -1
 	}
 	for i := 0; i < 0x10000; i++ {
-		binary.LittleEndian.PutUint32(rt[4*i:], retTabAddr/4) // every high half: the miss table
+		binary.LittleEndian.PutUint32(rt[4*i:], l1Entry(retTabAddr)) // every high half: the miss table
 	}
 	if err := b.E.MemWrite(l1TabAddr, rt); err != nil {
 		return fmt.Errorf("write lookup table: %w", err)
@@ -539,12 +539,12 @@ func (b *BT) l2For(hi uint16) (int, error) {
 				}
 			}
 		}
-		if err := b.E.MemWrite(uint64(l1TabAddr+uint32(old)*4), le32(retTabAddr/4)); err != nil {
+		if err := b.E.MemWrite(uint64(l1TabAddr+uint32(old)*4), le32(l1Entry(retTabAddr))); err != nil {
 			return 0, fmt.Errorf("bt: reset lookup table: %w", err)
 		}
 		delete(b.l2Of, uint16(old))
 	}
-	if err := b.E.MemWrite(uint64(l1TabAddr+uint32(hi)*4), le32((l2Base+uint32(slot)*lookupTab)/4)); err != nil {
+	if err := b.E.MemWrite(uint64(l1TabAddr+uint32(hi)*4), le32(l1Entry(l2Base+uint32(slot)*lookupTab))); err != nil {
 		return 0, fmt.Errorf("bt: write lookup table: %w", err)
 	}
 	b.l2Hi[slot] = int32(hi)

@@ -53,14 +53,19 @@ const (
 	tcMaxSize    = l2Base - tcBase - 0x1000 // and the step page after it (overlay.go)
 
 	// The lookup's tables lie on lookupTab boundaries: an l1 entry is a
-	// quarter of its table's address, with the low 16 bits free for the
-	// target's (block.go, lookup). A misplaced table fails to compile.
-	_ = -uint(retTabAddr % lookupTab)
-	_ = -uint(l2Base % lookupTab)
+	// quarter of its table's offset from lookupBias, with the low 16 bits
+	// free for the target's (block.go, lookup). A misplaced table fails to
+	// compile.
+	lookupBias = vmm.VMMBase
+	_          = -uint((retTabAddr - lookupBias) % lookupTab)
+	_          = -uint((l2Base - lookupBias) % lookupTab)
 
 	// trap's part of the strategy region (read-only for the CPU).
 	trapAreaSize = trap.AreaSize
 )
+
+// l1Entry is the lookup's l1 entry for the table at addr.
+func l1Entry(addr uint32) uint32 { return (addr - lookupBias) / 4 }
 
 // The virtual CPU's read-only page.
 const (
