@@ -89,12 +89,12 @@
 // The TC looks it up itself, through two tables, changing no flag (the
 // guest's flags are live across a return) and borrowing one register:
 // `mov %ecx,save_ecx; movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; mov
-// (%esp),%cx; jmp *(,%ecx,4)` — the entry for the target's high 16 bits
-// is a quarter of the address of the table of its low 16 bits (one of
-// four, taken over in turn when more high halves are in use; the others
-// share an all-miss table; each table aligned so that its quarter leaves
-// the low 16 bits free), the 16-bit load puts the target's low half
-// there, and the table's entry leads to the target block's prologue,
+// (%esp),%cx; jmp *bias(,%ecx,4)` — the entry for the target's high 16
+// bits is a quarter of the table of its low 16 bits' offset from the bias
+// (one of four tables, taken over in turn when more high halves are in
+// use; the others share an all-miss table; each table aligned so that its
+// quarter leaves the low 16 bits free), the 16-bit load puts the target's
+// low half there, and the table's entry leads to the target block's prologue,
 // which pops the target, restores ECX and continues in the block. The
 // lookup is exact, so the prologue checks nothing. (It used to go by the
 // low 16 bits alone, with a check in the prologue, `lea -g(%ecx),%ecx;
