@@ -259,10 +259,18 @@ func (e *emitter) exit(target uint32, cc int) {
 }
 
 // lookup emits the indirect transfer to the guest address on top of the
-// stack: `mov %ecx,save; movzwl (%esp),%ecx; jmp *retTab(,%ecx,4)`. The
-// table entry leads to the candidate block's prologue, which checks the
-// target and pops it, or to the miss stub. p is the guest state before it
-// (the target on the stack, maybe more to undo).
+// stack, through two tables and one scratch register: `mov %ecx,save;
+// movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; mov (%esp),%cx; jmp
+// *bias(,%ecx,4)`. The entry for the target's high 16 bits is a quarter
+// of the address of the table of its low 16 bits, less the bias (tables
+// aligned so that a quarter's low 16 bits are zero): the 16-bit load puts
+// the target's low half in their place, and the jump reads that table's
+// entry (the bias, VMMBase, makes the operand name the VMM's region, as
+// the translator's own: overlay.go), which leads
+// to the target block's prologue (which pops the target and restores ECX)
+// or to the miss stub. The lookup is exact, so the prologue checks
+// nothing. p is the guest state before it (the target on the stack, maybe
+// more to undo).
 func (e *emitter) lookup(p point) {
 	e.at(p)
 	e.c.store(rECX, vrwSaveECX)
@@ -272,9 +280,15 @@ func (e *emitter) lookup(p point) {
 		e.c.jmp(stubBase + uint32(stubRetResume))
 		return
 	}
-	e.c.emit(0x0F, 0xB7, 0x0C, 0x24) // movzwl (%esp), %ecx
+	e.c.emit(0x0F, 0xB7, 0x4C, 0x24, 0x02) // movzwl 2(%esp), %ecx
 	e.at(p)
-	e.c.jmpTab(retTabAddr, rECX)
+	e.c.emit(0x8B, 0x0C, 0x8D) // mov l1TabAddr(,%ecx,4), %ecx
+	e.c.u32(l1TabAddr)
+	e.at(p)
+	e.c.emit(0x66, 0x8B, 0x0C, 0x24) // mov (%esp), %cx
+	e.at(p)
+	e.c.emit(0xFF, 0x24, 0x8D) // jmp *lookupBias(,%ecx,4)
+	e.c.u32(lookupBias)
 }
 
 // translate translates the basic block at guest address g. A block that

@@ -53,7 +53,10 @@ type BT struct {
 	code      map[uint32]uint32   // translated guest linear page -> the frame it was read from
 	protected map[uint32]bool     // frames kept read-only for coherence
 	ptSites   map[uint32]bool     // guest PCs of stores that wrote page tables (ptstore.go)
-	retTab    map[uint16]uint32   // lookup entries set (index -> prologue)
+	retTab    map[uint32]uint32   // lookup entries set (guest target -> prologue)
+	l2Of      map[uint16]int      // high 16 bits of a target -> its lookup table (l2Base slot)
+	l2Hi      [l2Slots]int32      // slot -> the high 16 bits it serves, -1 if none
+	l2Next    int                 // the slot taken over next when all are in use
 
 	hint     hint // where a callout's instruction continues in the TC
 	toShadow bool // the next Redirect runs its target as a shadow block
@@ -132,7 +135,7 @@ func (b *BT) resetMaps() {
 	b.slots = nil
 	b.pages = map[uint32][]*block{}
 	b.code = map[uint32]uint32{}
-	b.retTab = map[uint16]uint32{}
+	b.retTab = map[uint32]uint32{}
 	b.stubs = b.stubs[:0]
 	b.stubs = append(b.stubs, stub{kind: stubRetMiss}, stub{kind: stubRetResume})
 }
@@ -177,6 +180,19 @@ func (b *BT) setup() error {
 	if err := b.E.MemWrite(retTabAddr, rt); err != nil {
 		return fmt.Errorf("write lookup table: %w", err)
 	}
+	for i := 0; i < l2Slots; i++ {
+		if err := b.E.MemWrite(uint64(l2Base+uint32(i)*lookupTab), rt); err != nil {
+			return fmt.Errorf("write lookup table: %w", err)
+		}
+		b.l2Hi[i] = -1
+	}
+	for i := 0; i < 0x10000; i++ {
+		binary.LittleEndian.PutUint32(rt[4*i:], l1Entry(retTabAddr)) // every high half: the miss table
+	}
+	if err := b.E.MemWrite(l1TabAddr, rt); err != nil {
+		return fmt.Errorf("write lookup table: %w", err)
+	}
+	b.l2Of = map[uint16]int{}
 	hlt := make([]byte, stubAreaSize)
 	for i := range hlt {
 		hlt[i] = 0xF4 // never executed: the callout hook redirects first
@@ -438,8 +454,11 @@ func (b *BT) registerPages(blk *block) error {
 	return nil
 }
 
-// ensurePrologue gives blk its return-lookup entry: check that the target
-// on the stack is blk's guest address, pop it, restore ECX, go.
+// ensurePrologue gives blk its return-lookup entry: pop the target on the
+// stack (the lookup is exact: it is blk's guest address), restore ECX, go. (It used to check the target, `lea -g(%ecx),%ecx; jecxz ok`,
+// when the lookup went by the low 16 bits alone; QEMU ends a block at
+// every jecxz without chaining it, so each return went back through the
+// CPU loop: BENCH.md, fourth pass.)
 func (b *BT) ensurePrologue(blk *block) error {
 	if blk.prologue != 0 {
 		return nil
@@ -453,17 +472,13 @@ func (b *BT) ensurePrologue(blk *block) error {
 	c := &code{base: b.tcNext}
 	ecx := maskOf(rECX)
 	at := func(p point) { p.blk = blk; b.points[c.pc()] = p }
-	at(pPop(ecx))
-	c.emit(0x8B, 0x0C, 0x24) // mov (%esp), %ecx
-	at(pPop(ecx))
-	c.lea(rECX, mem{base: rECX, index: rNone, scale: 1, disp: -int32(blk.guest)})
-	at(pPop(ecx))
-	c.emit(0xE3, 5) // jecxz ok
-	at(pPop(ecx))
-	c.jmp(stubBase + uint32(stubRetMiss))
 	ok := c.pc()
 	at(pD(4, ecx, blk.guest))
 	c.lea(rESP, mem{base: rESP, index: rNone, scale: 1, disp: 4})
+	// Two Unicorn blocks, as the checking prologue had: guest time counts
+	// executed blocks, and a return must cost what it did (timer's exits).
+	at(pR(ecx, blk.guest))
+	c.jmp(c.pc() + 5)
 	at(pR(ecx, blk.guest))
 	c.load(vrwSaveECX, rECX)
 	at(pB(blk.guest))
@@ -493,14 +508,61 @@ func (b *BT) install(g uint32) (uint32, error) {
 		if b.gen != gen || blk.dead {
 			continue
 		}
-		idx := uint16(g)
-		if err := b.E.MemWrite(uint64(retTabAddr+uint32(idx)*4), le32(blk.prologue)); err != nil {
+		slot, err := b.l2For(uint16(g >> 16))
+		if err != nil {
+			return 0, err
+		}
+		if err := b.E.MemWrite(uint64(l2Base+uint32(slot)*lookupTab+uint32(uint16(g))*4), le32(blk.prologue)); err != nil {
 			return 0, fmt.Errorf("bt: write lookup entry: %w", err)
 		}
-		b.retTab[idx] = blk.prologue
+		b.retTab[g] = blk.prologue
 		return blk.tc, nil
 	}
 	return 0, fmt.Errorf("bt: the translation cache (%d bytes) is too small to hold a block and its lookup entry", b.tcSize)
+}
+
+// l2For returns the lookup table (slot) of the targets whose high 16 bits
+// are hi, giving it one: a free slot, or the one taken over longest ago,
+// whose entries are all reset and whose high half goes back to the miss
+// table (its returns miss and fill entries again).
+func (b *BT) l2For(hi uint16) (int, error) {
+	if slot, ok := b.l2Of[hi]; ok {
+		return slot, nil
+	}
+	slot := b.l2Next
+	b.l2Next = (b.l2Next + 1) % l2Slots
+	if old := b.l2Hi[slot]; old >= 0 {
+		for g := range b.retTab {
+			if g>>16 == uint32(old) {
+				if err := b.unsetLookup(g); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if err := b.E.MemWrite(uint64(l1TabAddr+uint32(old)*4), le32(l1Entry(retTabAddr))); err != nil {
+			return 0, fmt.Errorf("bt: reset lookup table: %w", err)
+		}
+		delete(b.l2Of, uint16(old))
+	}
+	if err := b.E.MemWrite(uint64(l1TabAddr+uint32(hi)*4), le32(l1Entry(l2Base+uint32(slot)*lookupTab))); err != nil {
+		return 0, fmt.Errorf("bt: write lookup table: %w", err)
+	}
+	b.l2Hi[slot] = int32(hi)
+	b.l2Of[hi] = slot
+	return slot, nil
+}
+
+// unsetLookup points the lookup entry of target g back at the miss stub.
+func (b *BT) unsetLookup(g uint32) error {
+	delete(b.retTab, g)
+	slot, ok := b.l2Of[uint16(g>>16)]
+	if !ok {
+		return nil
+	}
+	if err := b.E.MemWrite(uint64(l2Base+uint32(slot)*lookupTab+uint32(uint16(g))*4), le32(stubBase+uint32(stubRetMiss))); err != nil {
+		return fmt.Errorf("bt: reset lookup entry: %w", err)
+	}
+	return nil
 }
 
 // invalidate retires a block whose guest code changed: nothing enters it
@@ -525,12 +587,10 @@ func (b *BT) invalidate(blk *block) {
 		}
 	}
 	blk.incoming = nil
-	idx := uint16(blk.guest)
-	if blk.prologue != 0 && b.retTab[idx] == blk.prologue {
-		if err := b.E.MemWrite(uint64(retTabAddr+uint32(idx)*4), le32(stubBase+uint32(stubRetMiss))); err != nil {
-			b.Fail(fmt.Errorf("bt: reset lookup entry: %w", err))
+	if blk.prologue != 0 && b.retTab[blk.guest] == blk.prologue {
+		if err := b.unsetLookup(blk.guest); err != nil {
+			b.Fail(err)
 		}
-		delete(b.retTab, idx)
 	}
 	b.foldCounters(blk)
 	// A block that falls through into this one would run into retired
@@ -554,10 +614,9 @@ func (b *BT) flush() error {
 	if err := b.pt.flushTLB(); err != nil {
 		return err
 	}
-	missing := le32(stubBase + uint32(stubRetMiss))
-	for idx := range b.retTab {
-		if err := b.E.MemWrite(uint64(retTabAddr+uint32(idx)*4), missing); err != nil {
-			return fmt.Errorf("bt: reset lookup table: %w", err)
+	for g := range b.retTab {
+		if err := b.unsetLookup(g); err != nil {
+			return err
 		}
 	}
 	b.armed = false

@@ -86,14 +86,23 @@
 // # Returns and indirect jumps
 //
 // A ret's target is known only at run time, and it is a guest address.
-// The TC looks it up itself: `mov %ecx,save; movzwl (%esp),%ecx; jmp
-// *table(,%ecx,4)` — an entry per low 16 bits of the target leads to the
-// candidate block's prologue, which checks the full address (with lea and
-// jecxz, flags untouched), pops it and continues in the block. An empty
-// entry or a mismatch leads to a callout: the translator translates the
-// target and fills the entry. Indirect jumps and calls push their target
-// and use the same lookup. call-ret hits in the table for 99.99% of its
-// returns.
+// The TC looks it up itself, through two tables, changing no flag (the
+// guest's flags are live across a return) and borrowing one register:
+// `mov %ecx,save_ecx; movzwl 2(%esp),%ecx; mov l1(,%ecx,4),%ecx; mov
+// (%esp),%cx; jmp *bias(,%ecx,4)` — the entry for the target's high 16
+// bits is a quarter of the table of its low 16 bits' offset from the bias
+// (one of four tables, taken over in turn when more high halves are in
+// use; the others share an all-miss table; each table aligned so that its
+// quarter leaves the low 16 bits free), the 16-bit load puts the target's
+// low half there, and the table's entry leads to the target block's prologue,
+// which pops the target, restores ECX and continues in the block. The
+// lookup is exact, so the prologue checks nothing. (It used to go by the
+// low 16 bits alone, with a check in the prologue, `lea -g(%ecx),%ecx;
+// jecxz ok`: QEMU ends a translated block at every jecxz without chaining
+// it, so each return went back through the CPU loop.) An empty entry leads
+// to a callout: the translator translates the target and fills the entry.
+// Indirect jumps and calls push their target and use the same lookup.
+// call-ret hits in the table for 99.99% of its returns.
 //
 // # Interrupts and the virtual IF
 //

@@ -63,12 +63,6 @@ func (c *code) jcc(cc byte, target uint32) uint32 {
 // jmpInd emits `jmp *addr`.
 func (c *code) jmpInd(addr uint32) { c.emit(0xFF); c.modrmAbs(4, addr) }
 
-// jmpTab emits `jmp *table(,%idx,4)`.
-func (c *code) jmpTab(table uint32, idx reg) {
-	c.emit(0xFF, 4<<3|4, 2<<6|byte(idx)<<3|5)
-	c.u32(table)
-}
-
 func (c *code) pushImm(v uint32) { c.emit(0x68); c.u32(v) }
 
 // store emits `mov %r, addr`; load `mov addr, %r`.

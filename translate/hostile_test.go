@@ -60,6 +60,8 @@ var hostileCases = []struct {
 	{"jump-beyond-ram", 0x02000000, func(c *code, a uint32) { c.jmp(a) }, true},
 	{"write-tc", tcBase, func(c *code, a uint32) { movImmToAbs(c, a, 0xDEADBEEF) }, false},
 	{"write-lookup-table", retTabAddr, func(c *code, a uint32) { movImmToAbs(c, a, 0xDEADBEEF) }, false},
+	{"write-lookup-l1", l1TabAddr, func(c *code, a uint32) { movImmToAbs(c, a, 0xDEADBEEF) }, false},
+	{"write-lookup-l2", l2Base, func(c *code, a uint32) { movImmToAbs(c, a, 0xDEADBEEF) }, false},
 	{"write-real-gdt", vmm.StrategyBase + 8, func(c *code, a uint32) { movImmToAbs(c, a, 0xDEADBEEF) }, false},
 	{"write-trampoline-stub", vmm.TrampolineStubPage, func(c *code, a uint32) { movImmToAbs(c, a, 0xDEADBEEF) }, false},
 	{"jump-tc-direct", tcBase, func(c *code, a uint32) { c.jmp(a) }, false},

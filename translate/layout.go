@@ -17,8 +17,12 @@ import (
 //	tablesAddr          small constant tables (popf/pushf flag bytes)
 //	slotsAddr           indirect-jump slots of in-TC sti/popf (continue, or call out)
 //	selViewAddr         64 Ki selector views (RPL 1 shown as RPL 0)
-//	retTabAddr          64 Ki return/indirect lookup entries, by the target's low 16 bits
+//	retTabAddr          the lookup's miss table: 64 Ki entries, each the miss callout
+//	l1TabAddr           64 Ki lookup entries by the target's high 16 bits: the
+//	                    table for its low 16 bits (the miss table, or one of l2Slots)
 //	tcBase              the translation cache (TCSize bytes)
+//	l2Base              l2Slots lookup tables by the target's low 16 bits, each
+//	                    for one value of the high 16 bits (below the pool)
 //	poolBase            shadow page tables of a paging guest (pool pages, never mapped)
 //	stubBase            callout stubs (one byte each), above the pool
 //
@@ -37,16 +41,31 @@ const (
 	slotsSize    = 0x10000 // 16 Ki slots
 	selViewAddr  = regionBase + 0x420000
 	retTabAddr   = regionBase + 0x480000
+	l1TabAddr    = regionBase + 0x4C0000
+	lookupTab    = 0x40000 // a lookup table: 64 Ki entries of 4 bytes
 	tcBase       = regionBase + 0x500000
 	stubBase     = vmm.StrategyBase + vmm.StrategySize - stubAreaSize
 	stubAreaSize = 0x20000 // 128 Ki stubs
 	poolBase     = stubBase - poolSize
-	poolSize     = 0x100000                   // 256 shadow pages
-	tcMaxSize    = poolBase - tcBase - 0x1000 // and the step page after it (overlay.go)
+	poolSize     = 0x100000 // 256 shadow pages
+	l2Slots      = 4        // high halves with a lookup table of their own at once
+	l2Base       = poolBase - l2Slots*lookupTab
+	tcMaxSize    = l2Base - tcBase - 0x1000 // and the step page after it (overlay.go)
+
+	// The lookup's tables lie on lookupTab boundaries: an l1 entry is a
+	// quarter of its table's offset from lookupBias, with the low 16 bits
+	// free for the target's (block.go, lookup). A misplaced table fails to
+	// compile.
+	lookupBias = vmm.VMMBase
+	_          = -uint((retTabAddr - lookupBias) % lookupTab)
+	_          = -uint((l2Base - lookupBias) % lookupTab)
 
 	// trap's part of the strategy region (read-only for the CPU).
 	trapAreaSize = trap.AreaSize
 )
+
+// l1Entry is the lookup's l1 entry for the table at addr.
+func l1Entry(addr uint32) uint32 { return (addr - lookupBias) / 4 }
 
 // The virtual CPU's read-only page.
 const (

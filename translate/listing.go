@@ -227,7 +227,7 @@ var vcpuNames = []struct {
 	{vrwSaveEDX, "vcpu.save_edx"}, {vrwSaveEBX, "vcpu.save_ebx"},
 	{vroGDTR, "vcpu.GDTR"}, {vroIDTR, "vcpu.IDTR"}, {vroCR0, "vcpu.CR0"}, {vroTR, "vcpu.TR"}, {vroLDTR, "vcpu.LDTR"},
 	{popfTab, "popf_flags"}, {pushfTab, "pushf_flags"}, {rpl3Tab, "rpl3"},
-	{selViewAddr, "selector_view"}, {retTabAddr, "lookup_table"},
+	{selViewAddr, "selector_view"}, {retTabAddr, "lookup_miss"}, {l1TabAddr, "lookup_l1"}, {l2Base, "lookup_l2"},
 }
 
 func (b *BT) tcSymLookup(a64 uint64) (string, uint64) {

@@ -65,11 +65,13 @@ func (b *BT) copied(a uint32) bool {
 	return u.class.Kind == Ident && a >= u.tc && a < u.tcEnd
 }
 
-// ownOperand reports an absolute memory operand in the VMM's region: the
-// translator's code reaching its own tables.
+// ownOperand reports a memory operand with no base register whose
+// displacement lies in the VMM's region: the translator's code reaching its
+// own tables, at an absolute address or indexed (the selector views, the
+// return lookup's tables).
 func ownOperand(inst x86asm.Inst) bool {
 	for _, a := range inst.Args {
-		if mem, ok := a.(x86asm.Mem); ok && mem.Base == 0 && mem.Index == 0 && uint32(mem.Disp) >= vmm.VMMBase {
+		if mem, ok := a.(x86asm.Mem); ok && mem.Base == 0 && uint32(mem.Disp) >= vmm.VMMBase {
 			return true
 		}
 	}

@@ -103,7 +103,8 @@ func (p *pageTables) setup() error {
 	set(vroAddr, vroAddr+4096, pteVMMRO)
 	set(vrwAddr, vrwAddr+4096, pteVMMRW)
 	set(tablesAddr, slotsAddr+slotsSize, pteVMMRO)
-	set(selViewAddr, retTabAddr+0x40000, pteVMMRO)
+	set(selViewAddr, l1TabAddr+lookupTab, pteVMMRO)
+	set(l2Base, l2Base+l2Slots*lookupTab, pteVMMRO)
 	// The TC as configured and the stubs; not the pool of shadow pages
 	// (the CPU walks it by physical address) nor the TC's unused room, so
 	// that a paging guest's own mappings there are aliased (shadow.go).

@@ -216,8 +216,8 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 	}
 }
 
-// popTarget applies the state of a lookup that found nothing (or a shadow
-// block's indirect exit): restore ECX, pop the guest target.
+// popTarget applies the state of a lookup that found nothing or of a
+// shadow block's indirect exit: restore ECX, pop the guest target.
 func (b *BT) popTarget() uint32 {
 	b.SetReg(unicorn.ECX, b.read32(vrwSaveECX))
 	esp := b.Reg(unicorn.ESP)

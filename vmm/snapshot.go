@@ -125,10 +125,21 @@ func (m *Machine) armPause() {
 		r := target - total
 		mainB = c + r
 		if m.ExtraCounter != nil {
-			mainB, extraB = c+r/2, m.ExtraCounter.Count()+r-r/2
+			// The odd instruction goes to the counter of the code the CPU
+			// stands in: with r = 1 a budget of nothing there would stop
+			// every run before its first instruction, for ever.
+			mainB, extraB = c+r-r/2, m.ExtraCounter.Count()+r/2
+			if m.inTC(m.pc()) {
+				mainB, extraB = c+r/2, m.ExtraCounter.Count()+r-r/2
+			}
 		}
 	case m.ExtraCounter != nil:
-		mainB, extraB = c, m.ExtraCounter.Count()+1
+		// One instruction, counted by the counter of the code the CPU
+		// stands in (the other's budget is used up).
+		mainB, extraB = c+1, m.ExtraCounter.Count()
+		if m.inTC(m.pc()) {
+			mainB, extraB = c, m.ExtraCounter.Count()+1
+		}
 	default:
 		mainB = c + 1
 	}
