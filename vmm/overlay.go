@@ -118,7 +118,9 @@ func (m *Machine) SetOverlay(pages map[uint32]uint32) error {
 		for j < len(lins) && lins[j] == lins[j-1]+0x1000 {
 			j++
 		}
-		lo, hi := uint64(lins[i]), uint64(lins[j-1])+0xFFF
+		// From 15 bytes before the run: an access that starts on the page
+		// before and spans into it is reported at its first byte.
+		lo, hi := max(uint64(lins[i]), 15)-15, uint64(lins[j-1])+0xFFF
 		h, err := m.E.HookMemAccess(unicorn.MemHookRead|unicorn.MemHookReadAfter|unicorn.MemHookWrite, lo, hi, m.onOverlayAccess)
 		if err != nil {
 			return fmt.Errorf("vmm: overlay %#x-%#x: %w", lo, hi, err)
@@ -196,6 +198,9 @@ func (m *Machine) onOverlayAccess(acc unicorn.MemAccess, addr uint64, size int, 
 	case unicorn.MemReadAfter:
 		m.restoreSwaps()
 	case unicorn.MemRead:
+		if m.swapped(uint32(addr), size) {
+			return // a part of a load in progress (an access split in two)
+		}
 		m.restoreSwaps()
 		m.overlayLoad(uint32(addr), size)
 	}
@@ -205,36 +210,77 @@ func (m *Machine) onOverlayAccess(acc unicorn.MemAccess, addr uint64, size int, 
 
 // overlayLoad gives a guest load the guest's own bytes.
 func (m *Machine) overlayLoad(addr uint32, size int) {
-	page := addr &^ 0xFFF
-	if _, ok := m.overlay[page]; !ok || m.overlayPolicy.Explicit == nil {
+	if m.overlayPolicy.Explicit == nil {
 		return
 	}
-	n := min(size, int(page+0x1000-addr)) // the part in this page
+	// The access may span two pages. Unicorn reports it once, at its
+	// first byte, then reads it as two aligned accesses (reported too,
+	// nested: onOverlayAccess lets them through): the guest's bytes go in
+	// from the aligned word before it to the aligned word after it, each
+	// part on an overlaid page.
+	end := (uint64(addr) + uint64(size) + 7) &^ 7
+	var parts [2]struct{ at, n, page uint32 }
+	k := 0
+	for a := uint64(addr &^ 7); a < end && k < len(parts); {
+		page := uint32(a) &^ 0xFFF
+		n := min(end-a, uint64(page)+0x1000-a)
+		if _, ok := m.overlay[page]; ok {
+			parts[k] = struct{ at, n, page uint32 }{uint32(a), uint32(n), page}
+			k++
+		}
+		a += n
+	}
+	if k == 0 {
+		return
+	}
 	gpc, explicit := m.overlayPolicy.Explicit(m.pc(), addr, size, false)
 	if !explicit {
 		return
 	}
-	frame, why := m.overlayPolicy.Guest(page, false)
-	if why != "" {
-		m.Crash(gpc, "the guest's load at %#x, its own page where the VMM keeps one, %s: not emulated", addr, why)
-		return
+	for _, p := range parts[:k] {
+		frame, why := m.overlayPolicy.Guest(p.page, false)
+		if why != "" {
+			m.Crash(gpc, "the guest's load at %#x, its own page where the VMM keeps one, %s: not emulated", addr, why)
+			return
+		}
+		guest := make([]byte, p.n)
+		old := make([]byte, p.n)
+		if err := m.E.MemRead(uint64(frame+p.at-p.page), guest); err != nil {
+			m.fail(fmt.Errorf("vmm: overlay: read the guest's frame %#x: %w", frame, err))
+			return
+		}
+		if err := m.E.MemRead(uint64(p.at), old); err != nil {
+			m.fail(fmt.Errorf("vmm: overlay: %w", err))
+			return
+		}
+		if err := m.E.MemWrite(uint64(p.at), guest); err != nil {
+			m.fail(fmt.Errorf("vmm: overlay: %w", err))
+			return
+		}
+		m.overlaySwaps = append(m.overlaySwaps, overlaySwap{at: p.at, old: old})
 	}
-	guest := make([]byte, n)
-	old := make([]byte, n)
-	if err := m.E.MemRead(uint64(frame+addr-page), guest); err != nil {
-		m.fail(fmt.Errorf("vmm: overlay: read the guest's frame %#x: %w", frame, err))
-		return
-	}
-	if err := m.E.MemRead(uint64(addr), old); err != nil {
-		m.fail(fmt.Errorf("vmm: overlay: %w", err))
-		return
-	}
-	if err := m.E.MemWrite(uint64(addr), guest); err != nil {
-		m.fail(fmt.Errorf("vmm: overlay: %w", err))
-		return
-	}
-	m.overlaySwaps = append(m.overlaySwaps, overlaySwap{at: addr, old: old})
 	m.Record(CauseVMMOverlay, MechTrap, gpc)
+}
+
+// swapped reports whether [addr, addr+size) lies within the guest bytes
+// a load in progress put in.
+func (m *Machine) swapped(addr uint32, size int) bool {
+	if len(m.overlaySwaps) == 0 {
+		return false
+	}
+	for a := uint64(addr); a < uint64(addr)+uint64(size); a++ {
+		in := false
+		for _, s := range m.overlaySwaps {
+			if a >= uint64(s.at) && a < uint64(s.at)+uint64(len(s.old)) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			return false
+		}
+	}
+	return true
 }
 
 // restoreSwaps puts the VMM's bytes back after guest loads (in reverse:
