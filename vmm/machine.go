@@ -93,6 +93,7 @@ type Machine struct {
 	overlay       map[uint32]uint32
 	overlayHooks  []unicorn.Hook
 	overlaySwaps  []overlaySwap
+	lastStore     overlayStoreAt
 	stepThen      func() // run exactly one guest instruction, then call this
 	hookErr       error  // an internal error inside a hook, surfaced by Run
 	crashInsn     bool   // a crash report waits for its instruction (finishCrash)

@@ -203,9 +203,12 @@ func (m *Machine) onOverlayAccess(acc unicorn.MemAccess, addr uint64, size int, 
 		}
 		m.restoreSwaps()
 		m.overlayLoad(uint32(addr), size)
+	case unicorn.MemWrite:
+		// A new store (Unicorn reports none for the bytes of a split
+		// one): the write-protect hook that follows (overlayStore) counts
+		// it. The hook is there so that EIP is exact there too.
+		m.lastStore = overlayStoreAt{}
 	}
-	// MemWrite: nothing — the hook is there so that EIP is exact in the
-	// write-protect hook that follows (overlayStore).
 }
 
 // overlayLoad gives a guest load the guest's own bytes.
@@ -298,31 +301,49 @@ func (m *Machine) restoreSwaps() {
 // overlayStore performs a guest store the VMM page's write protection
 // refused in the guest's frame, reporting whether it was one.
 func (m *Machine) overlayStore(addr uint32, size int, value uint64) bool {
-	page := addr &^ 0xFFF
-	if _, ok := m.overlay[page]; !ok || m.overlayPolicy.Explicit == nil {
+	if _, ok := m.overlay[addr&^0xFFF]; !ok || m.overlayPolicy.Explicit == nil {
 		return false
 	}
 	gpc, explicit := m.overlayPolicy.Explicit(m.pc(), addr, size, true)
 	if !explicit {
 		return false
 	}
-	if addr+uint32(size) > page+0x1000 {
-		m.Crash(gpc, "the guest's store at %#x, its own page where the VMM keeps one, crosses into the next page: not emulated", addr)
-		return false
-	}
-	frame, why := m.overlayPolicy.Guest(page, true)
-	if why != "" {
-		m.Crash(gpc, "the guest's store at %#x, its own page where the VMM keeps one, %s: not emulated", addr, why)
-		return false
-	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], value)
-	if err := m.overlayPolicy.Store(frame+addr-page, b[:size]); err != nil {
-		m.fail(fmt.Errorf("vmm: overlay: %w", err))
-		return false
+	// A store may span two pages (Unicorn then also stores it byte by
+	// byte, each byte reported again: the same bytes land twice, the
+	// event is counted once). Each part goes to the guest's frame of its
+	// page, which must be overlaid too.
+	for a, rest := addr, b[:size]; len(rest) > 0; {
+		page := a &^ 0xFFF
+		n := min(len(rest), int(page+0x1000-a))
+		if _, ok := m.overlay[page]; !ok {
+			m.Crash(gpc, "the guest's store at %#x spans its own page where the VMM keeps one and the VMM's page %#x: not emulated", addr, page)
+			return false
+		}
+		frame, why := m.overlayPolicy.Guest(page, true)
+		if why != "" {
+			m.Crash(gpc, "the guest's store at %#x, its own page where the VMM keeps one, %s: not emulated", addr, why)
+			return false
+		}
+		if err := m.overlayPolicy.Store(frame+a-page, rest[:n]); err != nil {
+			m.fail(fmt.Errorf("vmm: overlay: %w", err))
+			return false
+		}
+		a, rest = a+uint32(n), rest[n:]
 	}
-	m.Record(CauseVMMOverlay, MechTrap, gpc)
+	if last := m.lastStore; !(last.pc == gpc && addr >= last.addr && uint64(addr)+uint64(size) <= uint64(last.addr)+uint64(last.size)) {
+		m.Record(CauseVMMOverlay, MechTrap, gpc)
+	}
+	m.lastStore = overlayStoreAt{pc: gpc, addr: addr, size: size}
 	return true
+}
+
+// overlayStoreAt is the last store overlayStore performed: a byte of it
+// reported again (a store split across pages) is not another event.
+type overlayStoreAt struct {
+	pc, addr uint32
+	size     int
 }
 
 // OperandAccess is the decision for guest code at pc: whether its access

@@ -105,6 +105,12 @@ _start:
 	cmp $NPAGES, %ecx
 	jb 4b
 	PUTC '\n'
+	# a store and a load that span two of the pages (trap's IDT page and its entry page)
+	movl $0xA1B2C3D4, 0xFF010FFE
+	HEX 0xFF010FFE
+	HEX frames+1*4096+0xFFC
+	HEX frames+2*4096
+	PUTC '\n'
 	# the CPU's own reads of descriptor tables: an int, a #PF, a segment reload
 	int $0x40
 	movl 0x00500000, %eax		# not mapped: #PF
