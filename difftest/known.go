@@ -14,8 +14,6 @@ type Known struct {
 
 // KnownCorpus are the corpus guests' documented differences.
 var KnownCorpus = map[CorpusKey]Known{
-	{"accessed-far", "trap"}: {farAccessed},
-	{"accessed-far", "bt"}:   {farAccessed},
 	{"lar", "trap"}: {"lar runs at CPL 1 without trapping and reports the shadow descriptor's DPL " +
 		"(DPL 0 shows as 1, DPL 1 as 2): a Popek–Goldberg hole (bt corrects it in the TC)"},
 	{"ring3", "trap"}:      {userIF},
@@ -28,7 +26,6 @@ var KnownCorpus = map[CorpusKey]Known{
 	{"ldt", "trap"}: {"lar/lsl/verr/verw and mov from CS run at CPL 1 without trapping and read the shadow LDT and the real CS: " +
 		"DPL-0 LDT entries show DPL 1, the LDT's own descriptor (DPL 0) fails lar/lsl, the CS of LDT code shows RPL 1 " +
 		"(the Popek–Goldberg hole, as for the GDT: corpus lar)"},
-	{"ldt", "bt"}:        {farAccessed + " (the far jump into LDT code)"},
 	{"gdtwrite", "trap"}: {staleShadowGDT},
 	{"gdtwrite", "bt"}:   {staleShadowGDT},
 	{"code16", "bt"}: {"bt translates flat 32-bit kernel code only (it decodes 32-bit instructions and places blocks by " +
@@ -55,9 +52,6 @@ const staleShadowGDT = "trap and bt derive the real (shadow) GDT from the guest'
 const middleRings = "guest code at ring 1 or 2 is not virtualized: ring compression gives the guest kernel real ring 1, " +
 	"which leaves the guest's rings 1 and 2 only real ring 2, and the VCPU (its CPL, its IOPL checks) knows rings 0 and 3; " +
 	"the kernel's iret to ring 1 stops the run with that reason (native runs it as QEMU does)"
-
-const farAccessed = "the emulator sets the Accessed bit of a code segment entered by far jmp/ret, " +
-	"as the SDM says every segment load does (vol. 3, 3.4.5.1); QEMU's TCG (and so native) leaves it clear"
 
 const staleCode = "libunicorn 2.1.1 (Debian stable's) misses a store that overwrites translated code once an earlier store " +
 	"through the same TLB entry reached that page (code storing into its own page: corpus smcbuf; a kernel patching its " +

@@ -92,6 +92,20 @@ func (m *emu) setAccessed(d x86.Descriptor, addr uint32) (x86.Descriptor, error)
 	return d, m.write(addr+5, []byte{byte(d.Raw >> 40)})
 }
 
+// transferAccessed is setAccessed for the descriptors a far transfer
+// loads (jmp, call, ret, iret, a call gate's CS and SS): QEMU's TCG, the
+// machine trap virtualizes (native), leaves their Accessed bit in guest
+// memory as it is, and so does the VMM (the SDM would set it). The copy
+// that goes into the real table has it set: the CPU then stores nothing
+// into that read-only table while the VMM loads the register.
+func (m *emu) transferAccessed(d x86.Descriptor, _ uint32) (x86.Descriptor, error) {
+	if d.S {
+		d.Raw |= 1 << 40
+		d.Type |= 1
+	}
+	return d, nil
+}
+
 // loadReal loads a segment register of the real CPU with the shadow of
 // the guest's selector and descriptor.
 func (m *emu) loadReal(s SegReg, sel uint16, d x86.Descriptor) error {
@@ -379,7 +393,7 @@ func (m *emu) farJmpCall() error {
 // transfer completes a far jmp/call at the same privilege: lcall pushes
 // the guest's CS and the return EIP, then CS is loaded (RPL = CPL).
 func (m *emu) transfer(cs uint16, d x86.Descriptor, addr, off uint32, call bool, size int) error {
-	d, err := m.setAccessed(d, addr)
+	d, err := m.transferAccessed(d, addr)
 	if err != nil {
 		return err
 	}
@@ -504,10 +518,10 @@ func (m *emu) callInner(tsel uint16, td x86.Descriptor, taddr, off uint32, gate 
 	} else if err := m.write(sd.Base+espAfter, frame); err != nil {
 		return err
 	}
-	if sd, err = m.setAccessed(sd, saddr); err != nil {
+	if sd, err = m.transferAccessed(sd, saddr); err != nil {
 		return err
 	}
-	if td, err = m.setAccessed(td, taddr); err != nil {
+	if td, err = m.transferAccessed(td, taddr); err != nil {
 		return err
 	}
 	cs := tsel&^3 | uint16(newCPL)
@@ -580,7 +594,7 @@ func (m *emu) lret() error {
 	}
 	rpl := x86.SelRPL(sel)
 	if rpl == cpl {
-		if d, err = m.setAccessed(d, addr); err != nil {
+		if d, err = m.transferAccessed(d, addr); err != nil {
 			return err
 		}
 		if err := m.loadReal(CS, sel, d); err != nil {
@@ -597,10 +611,10 @@ func (m *emu) lret() error {
 	if rpl == 3 && m.cpu.Seg(CS).Sel&3 != 3 && size == 4 && sd.DB {
 		// To user code from the kernel's real ring: a real iret does it
 		// (Outcome.Outer), nulling the data segments user code may not use.
-		if _, err := m.setAccessed(d, addr); err != nil {
+		if _, err := m.transferAccessed(d, addr); err != nil {
 			return err
 		}
-		if _, err := m.setAccessed(sd, saddr); err != nil {
+		if _, err := m.transferAccessed(sd, saddr); err != nil {
 			return err
 		}
 		m.out.Outer = &OuterReturn{CS: sel, SS: ss, EIP: eip, ESP: esp + uint32(n)}
@@ -620,10 +634,10 @@ func (m *emu) lret() error {
 // virtual CPL there.
 func (m *emu) toOuter(cs uint16, d x86.Descriptor, addr uint32, ss uint16, sd x86.Descriptor, saddr uint32) error {
 	var err error
-	if d, err = m.setAccessed(d, addr); err != nil {
+	if d, err = m.transferAccessed(d, addr); err != nil {
 		return err
 	}
-	if sd, err = m.setAccessed(sd, saddr); err != nil {
+	if sd, err = m.transferAccessed(sd, saddr); err != nil {
 		return err
 	}
 	if err := m.loadReal(CS, cs, d); err != nil {
@@ -689,7 +703,7 @@ func (m *emu) iret() error {
 		}
 		m.setOuterESP(esp, sd)
 	} else {
-		if d, err = m.setAccessed(d, addr); err != nil {
+		if d, err = m.transferAccessed(d, addr); err != nil {
 			return err
 		}
 		if err := m.loadReal(CS, sel, d); err != nil {

@@ -1,7 +1,8 @@
 # accessed-far: as accessed.S, but the code descriptors' Accessed bits are
 # clear too, and ljmp and lret enter them. The SDM (vol. 3, 3.4.5.1) says
 # every segment load sets the bit; QEMU's TCG does not set it for CS on far
-# jmp/ret (and native, TCG too, follows it): a documented difference.
+# jmp/ret (and native, TCG too, follows it), and neither do trap's emulator
+# and bt, which virtualize that machine.
 # ---- (accessed.S's notes:) a GDT written the way most hand-written kernels write it, with
 # the data descriptors' Accessed bits clear, at an odd address. Each way of
 # loading a data segment sets the bit in the guest's own table (mov: SS and
