@@ -565,22 +565,9 @@ func (g *gen) paging() {
 	case 0, 1, 2:
 		g.windowAccess(win)
 	case 3, 4:
-		// Edit an entry: another frame, read-only, not present, A/D preset.
-		dir := g.pt
-		if g.r.Intn(4) == 0 {
-			dir = 1 - dir
-		}
-		frame := FrameBase + g.r.Intn(WindowPages)*4096
-		flags := []int{0x003, 0x003, 0x001, 0x000, 0x023, 0x063, 0x043}[g.r.Intn(7)]
-		g.emit("movl $%#x, pt%d+%#x", frame|flags, dir, (WindowBase>>12&0x3FF+page)*4)
-		if dir == g.pt {
-			if g.r.Intn(3) == 0 {
-				g.emit("mov %%cr3, %%eax")
-				g.emit("mov %%eax, %%cr3")
-			} else {
-				g.emit("invlpg %#x", WindowBase+page*4096)
-			}
-		}
+		dir, v := g.entryEdit()
+		g.emit("movl $%#x, pt%d+%#x", v, dir, (WindowBase>>12&0x3FF+page)*4)
+		g.invalidate(dir, page)
 	case 5:
 		g.emit("invlpg %#x", WindowBase+page*4096)
 	case 6:
@@ -642,17 +629,12 @@ func (g *gen) pae() {
 	case 7:
 		g.toggleWP()
 	case 3, 4:
-		dir := g.pt
-		if g.r.Intn(4) == 0 {
-			dir = 1 - dir
-		}
+		dir, v := g.entryEdit()
 		at := PAEWindowPTE + page*8
-		frame := FrameBase + g.r.Intn(WindowPages)*4096
-		flags := []int{0x003, 0x003, 0x001, 0x000, 0x023, 0x063, 0x043}[g.r.Intn(7)]
 		if g.r.Intn(3) == 0 {
 			g.emit("movl $0, ptp%d+%#x", dir, at+4)
 		}
-		g.emit("movl $%#x, ptp%d+%#x", frame|flags, dir, at)
+		g.emit("movl $%#x, ptp%d+%#x", v, dir, at)
 		g.invalidate(dir, page)
 	case 6:
 		g.pt = 1 - g.pt
@@ -672,6 +654,19 @@ func (g *gen) pae() {
 	default:
 		g.alu(false)
 	}
+}
+
+// entryEdit draws an edit of a window entry: the directory (mostly the
+// one in force) and the new value — another frame, read-only, not
+// present, A/D preset.
+func (g *gen) entryEdit() (dir, v int) {
+	dir = g.pt
+	if g.r.Intn(4) == 0 {
+		dir = 1 - dir
+	}
+	frame := FrameBase + g.r.Intn(WindowPages)*4096
+	flags := []int{0x003, 0x003, 0x001, 0x000, 0x023, 0x063, 0x043}[g.r.Intn(7)]
+	return dir, frame | flags
 }
 
 // invalidate follows an edit of window page page's entry in directory dir:

@@ -133,12 +133,12 @@ func (sp *space) slot(lin uint32) int {
 	return int(lin >> 22)
 }
 
-// slots are the gpt keys under shadow table pdi.
-func (sp *space) slots(pdi int) []int {
+// slots are the gpt keys under shadow table pdi: the first and how many.
+func (sp *space) slots(pdi int) (first, n int) {
 	if sp.pae {
-		return []int{2 * pdi, 2*pdi + 1}
+		return 2 * pdi, 2
 	}
-	return []int{pdi}
+	return pdi, 1
 }
 
 // pdOf reports whether frame is one of a PAE space's directories.
@@ -574,7 +574,8 @@ func (s *MMU) dropTable(sp *space, pdi int) {
 	if !ok {
 		return
 	}
-	for _, k := range sp.slots(pdi) {
+	first, n := sp.slots(pdi)
+	for k := first; k < first+n; k++ {
 		if g, known := sp.gpt[k]; known {
 			if g != 0 {
 				s.untrace(g)

@@ -5,7 +5,6 @@ import (
 
 	"virtsim/vmm"
 	"virtsim/vmm/unicorn"
-	"virtsim/vmm/x86"
 )
 
 // The guest's RAM mapped over the translator's own pages (its code cache,
@@ -37,21 +36,13 @@ func (b *BT) overlayExplicit(pc, addr uint32, size int, _ bool) (uint32, bool, b
 	if !b.inCode(pc) {
 		return 0, false, false
 	}
-	at := pc
-	for i := 0; i < 16; i++ {
-		inst, err := b.Decode(at)
-		if err != nil {
-			break
-		}
-		if (b.copied(at) || !ownOperand(inst)) && b.Names(inst, addr, size) {
-			return b.guestPC(at), true, true
-		}
-		if x86.EndsBlock(inst.Op) {
-			break
-		}
-		at += uint32(inst.Len)
+	at, ok := b.FindOperand(pc, addr, size, func(at uint32, inst x86asm.Inst) bool {
+		return b.copied(at) || !ownOperand(inst)
+	})
+	if !ok {
+		return b.guestPC(pc), false, true
 	}
-	return b.guestPC(pc), false, true
+	return b.guestPC(at), true, true
 }
 
 // copied reports whether TC address a lies in a guest instruction copied
@@ -82,8 +73,7 @@ func ownOperand(inst x86asm.Inst) bool {
 // whether it was one.
 func (b *BT) overlayFault(tr vmm.Trap, cr2 uint32) bool {
 	page := cr2 &^ 0xFFF
-	frame, ok := b.Overlay()[page]
-	if !ok {
+	if !b.Overlaid(page) {
 		return false
 	}
 	at, ok := b.pt.ptEntryAddr(cr2)
@@ -91,10 +81,7 @@ func (b *BT) overlayFault(tr vmm.Trap, cr2 uint32) bool {
 		return false
 	}
 	own := b.read32(at)
-	gpc, explicit, _ := b.overlayExplicit(tr.PC, cr2, 1, true)
-	if !b.inCode(tr.PC) {
-		gpc, explicit = tr.PC, tr.PC < vmm.VMMBase && b.OperandAccess(tr.PC, cr2, 1)
-	}
+	gpc, explicit := b.VMM.ExplicitAccess(tr.PC, cr2, 1, true)
 	if !explicit {
 		if page != vrwAddr {
 			return false // the CPU's own store (a descriptor's Accessed bit)
@@ -103,13 +90,12 @@ func (b *BT) overlayFault(tr vmm.Trap, cr2 uint32) bool {
 		b.StepAliased(tr.PC, at, page|pteVMMRW, own, page, nil)
 		return true
 	}
-	f, why := b.VMM.OverlayGuest(page, true)
+	frame, why := b.VMM.OverlayGuest(page, true)
 	if why != "" {
 		b.guestStop = true
 		b.Crash(gpc, "the guest's store at %#x, its own page where the translator keeps one, %s: not emulated", cr2, why)
 		return true
 	}
-	frame = f
 	if b.protected[frame] {
 		if err := b.retireFrame(frame); err != nil {
 			b.Fail(err)
@@ -117,7 +103,12 @@ func (b *BT) overlayFault(tr vmm.Trap, cr2 uint32) bool {
 		}
 	}
 	b.Record(vmm.CauseVMMOverlay, vmm.MechTrap, gpc)
-	if tr.PC&^0xFFF != page && (tr.PC+maxInsn-1)&^0xFFF != page {
+	inst, err := b.Decode(tr.PC)
+	if err != nil {
+		b.Fail(err)
+		return true
+	}
+	if tr.PC&^0xFFF != page && (tr.PC+uint32(inst.Len)-1)&^0xFFF != page {
 		b.StepAliased(tr.PC, at, frame|pteVMMRW, own, frame, nil)
 		return true
 	}
@@ -129,11 +120,6 @@ func (b *BT) overlayFault(tr vmm.Trap, cr2 uint32) bool {
 	if page == step {
 		b.guestStop = true
 		b.Crash(gpc, "the guest's store at %#x lands on the translator's step page: not emulated", cr2)
-		return true
-	}
-	inst, err := b.Decode(tr.PC)
-	if err != nil {
-		b.Fail(err)
 		return true
 	}
 	code := make([]byte, inst.Len)
@@ -158,9 +144,6 @@ func (b *BT) overlayFault(tr vmm.Trap, cr2 uint32) bool {
 	})
 	return true
 }
-
-// maxInsn is the longest x86 instruction.
-const maxInsn = 15
 
 // stepPage is the page after the translation cache where a copy of an
 // instruction runs for one step (overlayFault).

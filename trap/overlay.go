@@ -18,7 +18,7 @@ import (
 // initOverlay gives the machine trap's decisions.
 func (t *VMM) initOverlay() {
 	t.Machine.SetOverlayPolicy(vmm.OverlayPolicy{
-		Explicit: t.overlayExplicit,
+		Explicit: t.ExplicitAccess,
 		Guest:    t.overlayGuest,
 		Store:    t.overlayStore,
 		CodePage: func(page uint32) bool { return page == vmmEntryAddr&^0xFFF },
@@ -28,10 +28,12 @@ func (t *VMM) initOverlay() {
 	})
 }
 
-// overlayExplicit: the VMM's own code (the trampoline, the entry stubs, a
-// translator's code cache unless it says otherwise: OverlayExplicit) makes
-// only the VMM's accesses; guest code, the ones its instruction names.
-func (t *VMM) overlayExplicit(pc, addr uint32, size int, write bool) (uint32, bool) {
+// ExplicitAccess decides whether the access at addr made at EIP pc to an
+// overlaid page is the guest's, and the guest instruction to record it at:
+// the VMM's own code (the trampoline, the entry stubs, a translator's code
+// cache unless it says otherwise: OverlayExplicit) makes only the VMM's
+// accesses; guest code, the ones its instruction names.
+func (t *VMM) ExplicitAccess(pc, addr uint32, size int, write bool) (uint32, bool) {
 	if t.OverlayExplicit != nil {
 		if gpc, ok, decided := t.OverlayExplicit(pc, addr, size, write); decided {
 			return gpc, ok
@@ -68,19 +70,7 @@ func (t *VMM) overlayStore(pa uint32, b []byte) error {
 	if !t.shadowOn || !t.sh.Traced(frame) {
 		return t.E.MemWrite(uint64(pa), b)
 	}
-	old := make([]byte, 4096)
-	if err := t.E.MemRead(uint64(frame), old); err != nil {
-		return err
-	}
-	now := append([]byte(nil), old...)
-	copy(now[pa-frame:], b)
-	if err := t.E.MemWrite(uint64(pa), b); err != nil {
-		return err
-	}
-	t.sh.Wrote(frame, old, now)
-	t.flushTLB()
-	t.refreshOverlay()
-	return nil
+	return t.writeTraced(pa, b)
 }
 
 // refreshOverlay finds the guest's pages over the VMM's present ones in
@@ -95,29 +85,14 @@ func (t *VMM) refreshOverlay() {
 		return
 	}
 	g := t.guestMMU()
-	if g.CR4&x86.CR4PAE != 0 {
-		t.refreshOverlayPAE(g)
-		return
-	}
 	var pages map[uint32]uint32
-	pd := make([]byte, 4096)
-	pt := make([]byte, 4096)
 	vpt := make([]byte, 4096)
-	if err := t.E.MemRead(uint64(g.CR3&x86.PTEAddr), pd); err != nil || g.CR3&x86.PTEAddr >= t.Cfg.MemSize {
-		t.setOverlay(nil)
-		return
-	}
 	for i, vpde := range t.sh.VMMPDEs() {
 		if vpde&x86.PTEPresent == 0 || vpde&x86.PTELarge != 0 {
 			continue
 		}
-		slot := firstVMMPDE + i
-		gpde := binary.LittleEndian.Uint32(pd[slot*4:])
-		if gpde&x86.PTEPresent == 0 {
-			continue
-		}
-		large := gpde&x86.PTELarge != 0 && g.CR4&x86.CR4PSE != 0
-		if !large && (gpde&x86.PTEAddr >= t.Cfg.MemSize || t.E.MemRead(uint64(gpde&x86.PTEAddr), pt) != nil) {
+		guest := t.guestSlot(g, uint32(firstVMMPDE+i))
+		if guest == nil {
 			continue
 		}
 		if err := t.E.MemRead(uint64(vpde&x86.PTEAddr), vpt); err != nil {
@@ -130,63 +105,50 @@ func (t *VMM) refreshOverlay() {
 				continue
 			}
 			lin := uint32(vmm.VMMBase) + uint32(i)<<22 + j<<12
-			var frame uint32
-			if large {
-				frame = gpde&0xFFC00000 + j<<12
-			} else {
-				pte := binary.LittleEndian.Uint32(pt[j*4:])
-				if pte&x86.PTEPresent == 0 {
-					continue
-				}
-				frame = pte & x86.PTEAddr
-			}
-			if frame >= t.Cfg.MemSize {
-				t.noteOverlap(lin)
-				continue
-			}
-			if pages == nil {
-				pages = map[uint32]uint32{}
-			}
-			pages[lin] = frame
-		}
-	}
-	t.setOverlay(pages)
-}
-
-// refreshOverlayPAE is refreshOverlay for a PAE guest: each of the VMM's
-// present pages through the guest's own walk.
-func (t *VMM) refreshOverlayPAE(g x86.MMU) {
-	var pages map[uint32]uint32
-	vpt := make([]byte, 4096)
-	gp := t.PhysMem()
-	for i, vpde := range t.sh.VMMPDEs() {
-		if vpde&x86.PTEPresent == 0 || vpde&x86.PTELarge != 0 {
-			continue
-		}
-		if err := t.E.MemRead(uint64(vpde&x86.PTEAddr), vpt); err != nil {
-			t.Fail(err)
-			return
-		}
-		for j := uint32(0); j < 1024; j++ {
-			at := vpde&x86.PTEAddr + j*4
-			if binary.LittleEndian.Uint32(vpt[j*4:])&x86.PTEPresent == 0 || t.Aliased(at) {
-				continue
-			}
-			lin := uint32(vmm.VMMBase) + uint32(i)<<22 + j<<12
-			tr, pf := g.Walk(gp, lin, x86.Access{}, false)
+			frame, mapped := guest(j)
 			switch {
-			case pf != nil:
-			case tr.Phys&^0xFFF >= t.Cfg.MemSize:
+			case !mapped:
+			case frame >= t.Cfg.MemSize:
 				t.noteOverlap(lin)
 			default:
 				if pages == nil {
 					pages = map[uint32]uint32{}
 				}
-				pages[lin] = tr.Phys &^ 0xFFF
+				pages[lin] = frame
 			}
 		}
 	}
 	t.setOverlay(pages)
+}
+
+// guestSlot tells where the guest maps page j of 4 MiB slot (the frame,
+// or false), nil if it maps nothing there. A 32-bit guest's directory
+// entry and page table are read once for the slot's 1024 pages (a
+// refresh runs at every CR3 load); a PAE guest's pages go through its
+// own walk.
+func (t *VMM) guestSlot(g x86.MMU, slot uint32) func(j uint32) (uint32, bool) {
+	gp := t.PhysMem()
+	if g.CR4&x86.CR4PAE != 0 {
+		return func(j uint32) (uint32, bool) {
+			tr, pf := g.Walk(gp, slot<<22|j<<12, x86.Access{}, false)
+			return tr.Phys &^ 0xFFF, pf == nil
+		}
+	}
+	gpde, ok := gp.ReadPhys32(g.CR3&x86.PTEAddr + slot*4)
+	if !ok || gpde&x86.PTEPresent == 0 {
+		return nil
+	}
+	if gpde&x86.PTELarge != 0 && g.CR4&x86.CR4PSE != 0 {
+		return func(j uint32) (uint32, bool) { return gpde&0xFFC00000 + j<<12, true }
+	}
+	pt := make([]byte, 4096)
+	if gpde&x86.PTEAddr >= t.Cfg.MemSize || t.E.MemRead(uint64(gpde&x86.PTEAddr), pt) != nil {
+		return nil
+	}
+	return func(j uint32) (uint32, bool) {
+		pte := binary.LittleEndian.Uint32(pt[j*4:])
+		return pte & x86.PTEAddr, pte&x86.PTEPresent != 0
+	}
 }
 
 func (t *VMM) setOverlay(pages map[uint32]uint32) {
@@ -202,10 +164,10 @@ func (t *VMM) setOverlay(pages map[uint32]uint32) {
 // code) is from its own page overlaid on the VMM's, reporting whether it
 // was one: the CPU would run the VMM's bytes there.
 func (t *VMM) OverlayCode(lin, code uint32) bool {
-	if code&x86.PFFetch == 0 || t.Machine.Overlay()[lin&^0xFFF] == 0 {
+	if code&x86.PFFetch == 0 || !t.Overlaid(lin) {
 		return false
 	}
-	t.Crash(lin, "the guest runs code on its own page at %#x, where the VMM keeps one of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are)", lin)
+	t.OverlayCodeStop(lin)
 	return true
 }
 

@@ -507,6 +507,15 @@ func (t *VMM) emulatePTWrite(pc, realPC uint32, f shadow.Fault) {
 // changed (a binary translator's callout for a store it knows writes page
 // tables uses it too).
 func (t *VMM) WritePT(phys, val uint32) error {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], val)
+	return t.writeTraced(phys, b[:])
+}
+
+// writeTraced performs a guest store of b at physical address phys, in a
+// traced page table (within one page), and drops the shadow entries
+// derived from what changed.
+func (t *VMM) writeTraced(phys uint32, b []byte) error {
 	m := t.Machine
 	frame := phys & x86.PTEAddr
 	old := make([]byte, 4096)
@@ -514,8 +523,8 @@ func (t *VMM) WritePT(phys, val uint32) error {
 		return err
 	}
 	now := append([]byte(nil), old...)
-	binary.LittleEndian.PutUint32(now[phys&0xFFF:], val)
-	if err := m.E.MemWrite(uint64(phys), now[phys&0xFFF:phys&0xFFF+4]); err != nil {
+	copy(now[phys&0xFFF:], b)
+	if err := m.E.MemWrite(uint64(phys), b); err != nil {
 		return err
 	}
 	t.sh.Wrote(frame, old, now)

@@ -197,7 +197,7 @@ func (m *Machine) pageRow(g, real x86.MMU, lin uint32) PageRow {
 		gFrame = r.Guest&x86.PDELargeAddr | lin&^x86.PDELargeAddr
 	}
 	switch {
-	case m.vmmOwned(lin) && m.overlay[lin] != 0:
+	case m.vmmOwned(lin) && m.Overlaid(lin):
 		r.Differs, r.Why = true, "the guest's RAM over a page the VMM keeps here for the CPU: the real tables map the VMM's page, and the VMM emulates each guest load and store here against the guest's frame (mem/vmm-overlay)"
 	case m.vmmOwned(lin):
 		r.Differs, r.Why = r.GuestPresent, "the VMM's own region: the real tables map the VMM here, whatever the guest maps"

@@ -760,8 +760,8 @@ func (m *Machine) onMemInvalid(acc unicorn.MemAccess, addr uint64, size int, val
 	if acc == unicorn.MemWriteProt && m.OnProtWrite != nil && addr < 1<<32 && m.OnProtWrite(uint32(addr), size, uint64(value)) {
 		return true
 	}
-	if (acc == unicorn.MemFetchProt || acc == unicorn.MemFetchUnmapped) && addr < 1<<32 && m.overlay[uint32(addr)&^0xFFF] != 0 {
-		m.Crash(uint32(addr), "the guest runs code on its own page at %#x, where the VMM keeps data of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are)", addr)
+	if (acc == unicorn.MemFetchProt || acc == unicorn.MemFetchUnmapped) && addr < 1<<32 && m.Overlaid(uint32(addr)) {
+		m.OverlayCodeStop(uint32(addr))
 		return false
 	}
 	kind := acc.String()

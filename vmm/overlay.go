@@ -3,6 +3,7 @@ package vmm
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -84,13 +85,26 @@ func (m *Machine) SetOverlayPolicy(p OverlayPolicy) { m.overlayPolicy = p }
 // Overlay reports the pages overlaid now: VMM page -> guest frame.
 func (m *Machine) Overlay() map[uint32]uint32 { return m.overlay }
 
+// Overlaid reports whether the page of lin is overlaid (its guest frame
+// may be 0).
+func (m *Machine) Overlaid(lin uint32) bool {
+	_, ok := m.overlay[lin&^0xFFF]
+	return ok
+}
+
+// OverlayCodeStop stops a guest that runs code at pc on its own page
+// overlaid on the VMM's: the CPU would run the VMM's bytes there.
+func (m *Machine) OverlayCodeStop(pc uint32) {
+	m.Crash(pc, "the guest runs code on its own page at %#x, where the VMM keeps a page of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are emulated)", pc)
+}
+
 // SetOverlay makes pages (VMM page -> the guest's frame) the overlaid ones,
 // hooking each run of adjacent pages. Going from none to some or back,
 // every translated block must be dropped (the hooks change how loads are
 // compiled): that happens at the next stop of the engine, which Complete
 // forces.
 func (m *Machine) SetOverlay(pages map[uint32]uint32) error {
-	if sameOverlay(m.overlay, pages) {
+	if maps.Equal(m.overlay, pages) {
 		return nil
 	}
 	m.restoreSwaps()
@@ -161,19 +175,7 @@ func (m *Machine) onOverlayCode(addr uint64, _ uint32) {
 		m.overlayPolicy.OwnCode != nil && m.overlayPolicy.OwnCode(pc):
 		return
 	}
-	m.Crash(pc, "the guest runs code on its own page at %#x, where the VMM keeps code of its own: guest code in the VMM's top 16 MiB is not supported (a documented limit; its loads and stores there are)", pc)
-}
-
-func sameOverlay(a, b map[uint32]uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+	m.OverlayCodeStop(pc)
 }
 
 // flushForOverlay drops every translation between runs when the overlay
@@ -227,7 +229,7 @@ func (m *Machine) overlayLoad(addr uint32, size int) {
 	for a := uint64(addr &^ 7); a < end && k < len(parts); {
 		page := uint32(a) &^ 0xFFF
 		n := min(end-a, uint64(page)+0x1000-a)
-		if _, ok := m.overlay[page]; ok {
+		if m.Overlaid(page) {
 			parts[k] = struct{ at, n, page uint32 }{uint32(a), uint32(n), page}
 			k++
 		}
@@ -301,7 +303,7 @@ func (m *Machine) restoreSwaps() {
 // overlayStore performs a guest store the VMM page's write protection
 // refused in the guest's frame, reporting whether it was one.
 func (m *Machine) overlayStore(addr uint32, size int, value uint64) bool {
-	if _, ok := m.overlay[addr&^0xFFF]; !ok || m.overlayPolicy.Explicit == nil {
+	if !m.Overlaid(addr) || m.overlayPolicy.Explicit == nil {
 		return false
 	}
 	gpc, explicit := m.overlayPolicy.Explicit(m.pc(), addr, size, true)
@@ -317,7 +319,7 @@ func (m *Machine) overlayStore(addr uint32, size int, value uint64) bool {
 	for a, rest := addr, b[:size]; len(rest) > 0; {
 		page := a &^ 0xFFF
 		n := min(len(rest), int(page+0x1000-a))
-		if _, ok := m.overlay[page]; !ok {
+		if !m.Overlaid(page) {
 			m.Crash(gpc, "the guest's store at %#x spans its own page where the VMM keeps one and the VMM's page %#x: not emulated", addr, page)
 			return false
 		}
@@ -359,20 +361,29 @@ type overlayStoreAt struct {
 // run). A helper's own pops of a stack on an overlaid page are decided by
 // the same rule.
 func (m *Machine) OperandAccess(pc, addr uint32, size int) bool {
+	_, ok := m.FindOperand(pc, addr, size, nil)
+	return ok
+}
+
+// FindOperand is OperandAccess's search, returning the address of the
+// instruction that names the access; only candidates mine accepts count
+// (nil: all), so that a translator can leave out the code it wrote
+// around a guest's instruction.
+func (m *Machine) FindOperand(pc, addr uint32, size int, mine func(at uint32, inst x86asm.Inst) bool) (uint32, bool) {
 	for i := 0; i < overlaySearch; i++ {
 		inst, err := m.Decode(pc)
 		if err != nil {
-			return false
+			return 0, false
 		}
-		if m.Names(inst, addr, size) {
-			return true
+		if (mine == nil || mine(pc, inst)) && m.Names(inst, addr, size) {
+			return pc, true
 		}
 		if x86.EndsBlock(inst.Op) {
-			return false
+			return 0, false
 		}
 		pc += uint32(inst.Len)
 	}
-	return false
+	return 0, false
 }
 
 // overlaySearch bounds OperandAccess's walk, in instructions.
