@@ -32,7 +32,7 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("under QEMU the guest ends %q, not with status 0: fix the guest\n%s", want.End, want.Serial)
 			}
 			for _, s := range Strategies {
-				got, err := RunVM(s, elf, 0)
+				got, err := RunVMTwoPass(s, elf, 0)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -37,6 +37,18 @@ func (o Outcome) String() string { return fmt.Sprintf("%s\n%s", o.End, o.Serial)
 // RunVM runs elf under a virtsim strategy with a budget of insns guest
 // instructions (0: the default) and returns its outcome.
 func RunVM(strategy string, elf []byte, insns uint64) (Outcome, error) {
+	return runVM(strategy, elf, insns, false)
+}
+
+// RunVMTwoPass is RunVM followed, when the guest exits normally, by the
+// timing pass `virtsim run` makes (no instrumentation: Unicorn's blocks
+// are longer, the fast paths armed); an error if the two passes disagree
+// on the stop or any event count.
+func RunVMTwoPass(strategy string, elf []byte, insns uint64) (Outcome, error) {
+	return runVM(strategy, elf, insns, true)
+}
+
+func runVM(strategy string, elf []byte, insns uint64, timed bool) (Outcome, error) {
 	s, err := vmm.LookupStrategy(strategy)
 	if err != nil {
 		return Outcome{}, err
@@ -46,7 +58,7 @@ func RunVM(strategy string, elf []byte, insns uint64) (Outcome, error) {
 		return Outcome{}, err
 	}
 	img.Name = "difftest"
-	res, err := vmm.RunGuest(s, img, vmm.Config{InsnBudget: insns, TimeBudget: 30 * time.Second}, false)
+	res, err := vmm.RunGuest(s, img, vmm.Config{InsnBudget: insns, TimeBudget: 30 * time.Second}, timed)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("difftest: under %s: %w", strategy, err)
 	}

@@ -87,6 +87,15 @@ func (m *Machine) onInterrupt(intno uint32) {
 		return
 	}
 	m.restoreSwaps() // a load of the guest's page under the VMM's faulted before it ended
+	if m.rewind.pending {
+		// The rest of a block whose denied I/O instruction is being
+		// rewound (safetyNet) raised it: the engine stops here, the
+		// registers go back and the instruction runs again at its site,
+		// so nothing of what followed it may happen (a hlt there would
+		// halt the VM).
+		m.E.Stop()
+		return
+	}
 	pc := m.pc()
 	vec := uint8(intno)
 	if g := m.gate; g != nil {

@@ -182,6 +182,9 @@ func (m *Machine) decodeIO(pc uint32) (a IOAccess, ok bool) {
 
 // onIOSite runs before an I/O or hlt instruction found by the sweep.
 func (m *Machine) onIOSite(addr uint64, size uint32) {
+	if m.rewind.pending {
+		return // the rest of a block being rewound: its effects are undone (safetyNet)
+	}
 	pc := uint32(addr)
 	var op [2]byte
 	if err := m.ReadMem(pc, op[:]); err == nil && op[0] == 0x0F && op[1] == 0x34 {

@@ -84,9 +84,11 @@ u_rtc:		mov $0x09, %al
 u_post:		in $0x80, %al
 		movl $0xa5a5a5a5, marker
 		int $0x80
+u_hlt:		out %al, $0x80
+		hlt
 u_end:
 	.data
-steps:	.long u_rtc, u_post, u_rtc, 0
+steps:	.long u_rtc, u_post, u_rtc, u_hlt, 0
 	.text
 	.elseif IOBITMAP
 # ring-3 steps: port 0x80 allowed by the bitmap, 0x81 not

@@ -5,6 +5,8 @@
 #     must not reach the device (the in and the store after it never run)
 #   - in from port 0x80 then a store: #GP at the in
 #   - the same out again (code seen before): #GP
+#   - out to port 0x80 with a hlt after it in the same block: #GP at the out
+#     (the hlt, which would fault too, never runs)
 # ring3.S with RUNTIME_COPY set holds the kernel.
 	.set RUNTIME_COPY, 1
 	.include "ring3.S"
