@@ -90,7 +90,9 @@
 //
 //   - p4-2006: the Pentium 4 as primitives — trap-and-emulate 2030,
 //     callout 1254 and translator 2300 cycles per instruction from the
-//     paper's text, VM exit + entry 4340 (1931 + 2409, text), an ISA port
+//     paper's text, VM exit + entry 4340 (1931 + 2409, text) and the
+//     VMM's handling of an exit 910 (a trap-and-emulate less the P4's
+//     int/iret round trip it contains: 2030 - 1120), an ISA port
 //     access ~1 µs (Linux's io_delay), a return lookup as one branch
 //     misprediction (Prescott's 31-stage pipeline), CPI 1 (assumption);
 //     native int, exception, interrupt and #PF delivery and a hypercall's
