@@ -12,11 +12,28 @@ import (
 type Runner = string
 
 // Run runs a guest under runner (QEMU or a strategy).
-func Run(runner Runner, elf []byte) (Outcome, error) {
-	if runner == QEMU {
+func Run(runner Runner, elf []byte) (Outcome, error) { return run(runner, elf, false) }
+
+// run is Run, with a strategy's timing pass after its counting pass when
+// twoPass is set (RunVMTwoPass).
+func run(runner Runner, elf []byte, twoPass bool) (Outcome, error) {
+	switch {
+	case runner == QEMU:
 		return RunQEMU(elf, 60*time.Second)
+	case twoPass:
+		return RunVMTwoPass(runner, elf, 50_000_000)
 	}
 	return RunVM(runner, elf, 50_000_000)
+}
+
+// Options says how Compare runs a batch.
+type Options struct {
+	// QEMU adds QEMU TCG as the reference for native.
+	QEMU bool
+	// TwoPass runs each strategy's uninstrumented timing pass after its
+	// counting pass, as virtsim run does, and fails the batch when the
+	// two disagree on the stop or any event count.
+	TwoPass bool
 }
 
 // Report is one stream's line of the harness's output (without "S<n>").
@@ -97,7 +114,12 @@ func (d Divergence) String() string {
 // against the documented differences, and a classification holds only if
 // the stream without that rule's instructions agrees (a second batch).
 func Compare(streams []Stream, withQEMU bool) ([]Divergence, error) {
-	divs, err := compare(streams, withQEMU)
+	return CompareWith(streams, Options{QEMU: withQEMU})
+}
+
+// CompareWith is Compare with the options o.
+func CompareWith(streams []Stream, o Options) ([]Divergence, error) {
+	divs, err := compare(streams, o)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +143,7 @@ func Compare(streams []Stream, withQEMU bool) ([]Divergence, error) {
 		idx = append(idx, i)
 	}
 	if len(stripped) > 0 {
-		again, err := compare(stripped, withQEMU)
+		again, err := compare(stripped, Options{QEMU: o.QEMU})
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +160,8 @@ func Compare(streams []Stream, withQEMU bool) ([]Divergence, error) {
 }
 
 // compare runs one batch and lists its divergences, classified.
-func compare(streams []Stream, withQEMU bool) ([]Divergence, error) {
+func compare(streams []Stream, o Options) ([]Divergence, error) {
+	withQEMU := o.QEMU
 	elf, err := Assemble(Render(streams), "")
 	if err != nil {
 		return nil, err
@@ -149,11 +172,11 @@ func compare(streams []Stream, withQEMU bool) ([]Divergence, error) {
 	}
 	reps := map[Runner][]string{}
 	for _, r := range runners {
-		o, err := Run(r, elf)
+		out, err := run(r, elf, o.TwoPass)
 		if err != nil {
 			return nil, err
 		}
-		reps[r] = reports(o, len(streams))
+		reps[r] = reports(out, len(streams))
 	}
 	var out []Divergence
 	for i, s := range streams {

@@ -1,10 +1,16 @@
 package vmm
 
 import (
+	"errors"
 	"fmt"
 
 	"virtsim/guest"
 )
+
+// ErrNotDeterministic: the two passes of RunGuest disagree on the stop or
+// an event count (the Unicorn strategies' counts must be a pure function
+// of image, strategy and configuration).
+var ErrNotDeterministic = errors.New("not deterministic")
 
 // RunGuest runs a guest to completion the way `virtsim run` reports it: a
 // counting pass (exact guest instruction count, exact instruction budget,
@@ -26,8 +32,8 @@ func RunGuest(s *Strategy, img *guest.Image, cfg Config, timed bool) (*Result, e
 		return res, fmt.Errorf("timing pass: %w", err)
 	}
 	if !SameOutcome(res, t) {
-		return res, fmt.Errorf("vmm: %s under %s is not deterministic: the counting pass ended %q with %d events, the timing pass %q with %d",
-			res.Guest, s.Name, res.Stop, res.Counts.Total(), t.Stop, t.Counts.Total())
+		return res, fmt.Errorf("vmm: %s under %s is %w: the counting pass ended %q with %d events, the timing pass %q with %d",
+			res.Guest, s.Name, ErrNotDeterministic, res.Stop, res.Counts.Total(), t.Stop, t.Counts.Total())
 	}
 	res.Wall = t.Wall
 	return res, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"virtsim/difftest"
 	"virtsim/internal/qemu"
+	"virtsim/vmm"
 )
 
 // cmdDifftest generates random instruction streams, runs them under every
@@ -29,6 +31,7 @@ func cmdDifftest(args []string, stdout, stderr io.Writer) int {
 	qemuN := fs.Int("qemu-streams", 0, "compare native with QEMU for the first N streams of each family (the rest strategy-vs-native)")
 	shrink := fs.Bool("shrink", true, "shrink undocumented divergences to minimal reproducers")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	twoPass := fs.Bool("two-pass", false, "also run each strategy's uninstrumented timing pass of every batch, as virtsim run does, and stop with status 83 when it disagrees with the counting pass")
 	if done, st := parseFlags(fs, args); done {
 		return st
 	}
@@ -84,9 +87,12 @@ func cmdDifftest(args []string, stdout, stderr io.Writer) int {
 			for i := start; i < end; i++ {
 				ss = append(ss, difftest.Generate(f, *seed+int64(i), *length))
 			}
-			divs, err := difftest.Compare(ss, q)
+			divs, err := difftest.CompareWith(ss, difftest.Options{QEMU: q, TwoPass: *twoPass})
 			if err != nil {
 				fmt.Fprintf(stderr, "virtsim difftest: %s streams %d-%d (seeds %d-%d): %v\n", f, start, end-1, *seed+int64(start), *seed+int64(end-1), err)
+				if errors.Is(err, vmm.ErrNotDeterministic) {
+					return exitMismatch
+				}
 				return exitInternal
 			}
 			s.streams += len(ss)

@@ -243,3 +243,18 @@ func TestLab(t *testing.T) {
 		t.Errorf("a lab from --dir: status %d:\n%s%s", status, out, errOut)
 	}
 }
+
+// TestDifftestTwoPass: --two-pass runs every batch's timing pass too; a
+// short run of two families is deterministic and reports every stream.
+func TestDifftestTwoPass(t *testing.T) {
+	status, out, errOut := run(t, "difftest", "--streams", "5", "--family", "alu,fault", "--two-pass", "--quiet", "--seed", "7")
+	if status == exitUnavailable {
+		t.Skipf("difftest unavailable here: %s", errOut)
+	}
+	if status != 0 {
+		t.Fatalf("status %d, stderr:\n%s", status, errOut)
+	}
+	if f := strings.Fields(out[strings.LastIndex(out, "\nall"):]); len(f) < 2 || f[1] != "10" {
+		t.Errorf("summary lacks the 10 streams:\n%s", out)
+	}
+}

@@ -269,7 +269,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		if res == nil {
 			return exitInternal
 		}
-		if strings.Contains(err.Error(), "not deterministic") {
+		if errors.Is(err, vmm.ErrNotDeterministic) {
 			return exitMismatch
 		}
 		return exitInternal
