@@ -254,7 +254,8 @@ func TestDifftestTwoPass(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d, stderr:\n%s", status, errOut)
 	}
-	if f := strings.Fields(out[strings.LastIndex(out, "\nall"):]); len(f) < 2 || f[1] != "10" {
+	i := strings.LastIndex(out, "\nall ")
+	if f := strings.Fields(out[max(i, 0):]); i < 0 || len(f) < 2 || f[1] != "10" {
 		t.Errorf("summary lacks the 10 streams:\n%s", out)
 	}
 }
