@@ -50,10 +50,11 @@ const (
 	FamPaging Family = "paging" // page-table edits, invlpg, CR3 loads, CR0.WP, #PF fixed by the handler
 	FamFPU    Family = "fpu"    // x87 and SSE arithmetic on small exact values, results stored to scratch
 	FamPAE    Family = "pae"    // the paging family's edits under PAE: 8-byte entries, two PDPTs, a directory entry's R/W
+	FamBranch Family = "branch" // jcc, loop/loope/loopne/jecxz, indirect call/jmp (register, memory, table), ret imm, far ret, iret, same ring
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -134,6 +135,8 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.pae()
 		case FamFPU:
 			g.fpu()
+		case FamBranch:
+			g.branch()
 		}
 	}
 	if f == FamFPU {
@@ -430,6 +433,105 @@ func (g *gen) stack() {
 		g.emit("pushal")
 		g.alu(false)
 		g.emit("popal")
+	}
+}
+
+// branch emits control transfers that a translator must place and
+// rewrite (short and near conditional branches, loop and jecxz with their
+// 8-bit reach, indirect targets from a register, memory or a table,
+// returns that pop arguments, far returns and iret to the same ring);
+// every path reaches the next instruction. A skipped instruction may have
+// left flags undefined: after a join, a flag is undefined if either path
+// left it so.
+func (g *gen) branch() {
+	// Local numeric labels (8 the join, 9 a target, 3 a table, 4-7 its
+	// cases): streams of a batch share one source; alu's own jcc uses 1.
+	// body: an ALU step that may or may not run (its flags joined).
+	body := func() {
+		prev := g.undef
+		g.alu(false)
+		g.undef |= prev
+	}
+	switch g.r.Intn(9) {
+	case 0: // conditional, forward, short or near
+		g.readsFlags(fArith)
+		c := g.pick(conds)
+		if g.r.Intn(2) == 0 {
+			g.emit("j%s 8f", c)
+			body()
+		} else {
+			g.emit("j%s.d32 8f", c) // a rel32 encoding over a short distance
+			body()
+			body()
+		}
+		g.emit("8:")
+	case 1: // loop, loope, loopne: a bounded backward loop whose body sets ZF
+		g.emit("mov $%d, %%ecx", 1+g.r.Intn(5))
+		r := g.pick([]string{"%eax", "%ebx", "%edx", "%esi", "%edi", "%ebp"})
+		g.emit("8: add $%#x, %s", g.imm(32), r)
+		g.sets(fArith, 0)
+		g.emit("%s 8b", g.pick([]string{"loop", "loope", "loopne"}))
+	case 2: // jecxz and jcxz over a step, ECX as the stream left it
+		g.emit("%s 8f", g.pick([]string{"jecxz", "jecxz", "jcxz"}))
+		body()
+		g.emit("8:")
+	case 3: // an indirect call through a register
+		r := g.pick([]string{"%eax", "%ebx", "%ecx", "%edx", "%esi", "%edi", "%ebp"})
+		g.emit("mov $9f, %s", r)
+		g.emit("call *%s", r)
+		g.emit("jmp 8f")
+		g.emit("9:")
+		body()
+		g.emit("ret")
+		g.emit("8:")
+	case 4: // an indirect jump through memory (a scratch word, restored)
+		w := 4 * g.r.Intn(ScratchWords)
+		g.emit("pushl scratch+%d", w)
+		g.emit("movl $9f, scratch+%d", w)
+		g.emit("jmp *scratch+%d", w)
+		body()
+		g.emit("9: popl scratch+%d", w)
+	case 5: // a jump table indexed by a register's low bits
+		r := g.pick([]string{"%eax", "%ebx", "%ecx", "%edx", "%esi", "%edi", "%ebp"})
+		g.emit("push %s", r)
+		g.emit("and $3, %s", r)
+		g.sets(fArith, fAF)
+		g.emit("jmp *3f(,%s,4)", r)
+		g.emit("3: .long 4f, 5f, 6f, 7f")
+		for i := 0; i < 4; i++ {
+			g.emit("%d: addl $%d, (%%esp)", 4+i, i+1)
+			g.emit("jmp 8f")
+		}
+		g.emit("8: pop %s", r)
+		g.sets(fArith, 0)
+	case 6: // a near return that pops its arguments
+		n := g.r.Intn(4)
+		for i := 0; i < n; i++ {
+			g.emit("pushl $%#x", g.val32())
+		}
+		g.emit("call 9f")
+		g.emit("jmp 8f")
+		g.emit("9:")
+		body()
+		g.emit("ret $%d", 4*n)
+		g.emit("8:")
+	case 7: // a far return to the same code segment
+		g.emit("push %%cs")
+		g.emit("call 9f")
+		g.emit("jmp 8f")
+		g.emit("9:")
+		body()
+		g.emit("lret")
+		g.emit("8:")
+	default: // iret to the same ring: the flags come back as pushed
+		g.readsFlags(fArith)
+		g.emit("pushf")
+		g.emit("push %%cs")
+		g.emit("pushl $8f")
+		body()
+		g.emit("iret")
+		g.emit("8:")
+		g.undef = g.undef &^ fArith // iret restored the flags pushf saved (all defined)
 	}
 }
 

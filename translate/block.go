@@ -510,7 +510,23 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		e.at(pB(next))
 		e.exit(next, -1)
 	case Loop:
-		// [prefixes] loop +5; jmp fall-through; jmp target
+		// [jmp +0;] [prefixes] loop +5; jmp fall-through; jmp target
+		//
+		// Before loope and loopne, jmp +0 ends Unicorn's block, so that
+		// the loop starts one: Unicorn 2.1.1's loope/loopne, in the
+		// middle of a block after an instruction that set the flags,
+		// leave by the ECX = 0 path before the flags' pending state is
+		// stored, and whoever reads EFLAGS next (the next block, a
+		// callout) computes them from the earlier state: garbage, TF
+		// included. A counting pass never showed it (its
+		// per-instruction hook stores that state before every
+		// instruction); difftest's branch family found it. (The machine
+		// hooks the image's own loope/loopne for native and trap:
+		// vmm.isFlagsSyncOp.)
+		if inst.Op == x86asm.LOOPE || inst.Op == x86asm.LOOPNE {
+			c.emit(0xEB, 0x00)
+			e.at(pB(pc))
+		}
 		p := prefixLen(raw)
 		c.emit(raw[:p+1]...)
 		c.emit(5)

@@ -111,6 +111,7 @@ type Machine struct {
 	SafePoint func(pc uint32) bool
 
 	ioSites   map[uint32]bool  // I/O and hlt instructions with a code hook
+	syncSites []uint32         // loope/loopne: a C code hook that stores the flags before them (isFlagsSyncOp)
 	dr        [8]uint32        // the debug registers (debugreg.go: never Unicorn's)
 	ioAccess  IOAccess         // the I/O instruction being performed (no allocation per exit)
 	stub      [7]byte          // the trampoline's lcall as last written (deliver.go)
@@ -300,6 +301,14 @@ func (m *Machine) installHooks() error {
 	for pc := range m.ioSites {
 		if err := m.hookSite(pc); err != nil {
 			return err
+		}
+	}
+	for _, pc := range m.syncSites {
+		if m.counterServes(pc) {
+			continue // the counter's hook on every instruction does it
+		}
+		if _, err := e.HookFlagsSync(uint64(pc), uint64(pc)); err != nil {
+			return fmt.Errorf("vmm: flags hook at %#x: %w", pc, err)
 		}
 	}
 

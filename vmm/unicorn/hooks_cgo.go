@@ -383,6 +383,20 @@ func (e *Engine) HookCode(begin, end uint64, fn func(addr uint64, size uint32)) 
 	})
 }
 
+// HookFlagsSync puts a code hook that does nothing, in C, on the
+// instructions in [begin, end]: before any code hook Unicorn stores the
+// flags' pending (lazily computed) state, which an instruction there then
+// finds right. Unicorn 2.1.1's loope and loopne need it in the middle of a
+// block after an instruction that set the flags: leaving by the ECX = 0
+// path they skip that store, and the next reader of EFLAGS computes them
+// from the earlier state (garbage, TF included). Costs one C call per
+// execution and no cgo crossing.
+func (e *Engine) HookFlagsSync(begin, end uint64) (Hook, error) {
+	return e.addHook(&entry{kind: kindCode, code: func(uint64, uint32) {}}, func(hh *C.uc_hook, _ C.uintptr_t) C.uc_err {
+		return C.vs_hook_flags_sync(e.uc, hh, C.uint64_t(begin), C.uint64_t(end))
+	})
+}
+
 // HookCodeEager is HookCode for a handler that reads and writes
 // registers (an emulated instruction at one address, a landing pad): the
 // C side takes the register snapshot before fn runs and performs the

@@ -365,6 +365,20 @@ uc_err vs_hook_mem_access(uc_engine *uc, uc_hook *hh, int type, uint64_t begin, 
 	return uc_hook_add(uc, hh, type, (void *)tramp_mem_access, (void *)handle, begin, end);
 }
 
+// vs_nop_code does nothing: the code hook exists for what Unicorn does
+// before calling any code hook, which is to store the flags' pending state
+// (vs_hook_flags_sync).
+static void vs_nop_code(uc_engine *uc, uint64_t addr, uint32_t size, void *user) {
+	(void)uc;
+	(void)addr;
+	(void)size;
+	(void)user;
+}
+
+uc_err vs_hook_flags_sync(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end) {
+	return uc_hook_add(uc, hh, UC_HOOK_CODE, (void *)vs_nop_code, NULL, begin, end);
+}
+
 uc_err vs_hook_code(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle) {
 	return uc_hook_add(uc, hh, UC_HOOK_CODE, (void *)tramp_code, (void *)handle, begin, end);
 }

@@ -80,6 +80,8 @@ uc_err vs_hook_mem(uc_engine *uc, uc_hook *hh, int type, uintptr_t handle);
 // Data-access hooks (UC_HOOK_MEM_READ, _READ_AFTER, _WRITE) on physical [begin, end].
 uc_err vs_hook_mem_access(uc_engine *uc, uc_hook *hh, int type, uint64_t begin, uint64_t end, uintptr_t handle);
 uc_err vs_hook_code(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle);
+// A C code hook that does nothing on [begin, end] (Engine.HookFlagsSync).
+uc_err vs_hook_flags_sync(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end);
 uc_err vs_hook_block(uc_engine *uc, uc_hook *hh, uint64_t begin, uint64_t end, uintptr_t handle);
 
 // Counter.
