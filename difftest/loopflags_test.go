@@ -10,14 +10,15 @@ import (
 	"virtsim/vmm"
 )
 
-// TestUninstrumentedLoopFlags: a run without instrumentation (a timing
-// pass: no counter, Unicorn's blocks long) computes the flags the counting
-// pass and QEMU do after loope/loopne end a loop by ECX reaching 0 right
-// after an instruction that set the flags. Unicorn 2.1.1 lost them there
-// (pushf read garbage, TF included, so bt took a #DB):
-// Engine.HookFlagsSync at the image's loop sites, and bt's jmp before
-// every translated loop.
-func TestUninstrumentedLoopFlags(t *testing.T) {
+// TestUninstrumentedFlags: a run without instrumentation (a timing pass:
+// no counter, Unicorn's blocks long) computes the flags the counting pass
+// does after loope/loopne end a loop by ECX reaching 0, and after
+// cmpxchg8b, right after an instruction that set the flags. Unicorn 2.1.1
+// lost them there (pushf read garbage, TF included, so bt took a #DB):
+// vmm.LosesFlagsMidBlock, Engine.HookFlagsSync at the image's sites, bt's
+// jmp before each translated one. QEMU 7.2 agrees on the loops; on
+// cmpxchg8b it has the fault itself (rule qemu-cmpxchg8b).
+func TestUninstrumentedFlags(t *testing.T) {
 	if err := ToolsAvailable(); err != nil {
 		t.Skip(err)
 	}
@@ -27,6 +28,7 @@ func TestUninstrumentedLoopFlags(t *testing.T) {
 		{"mov $2, %ecx", "8: add $0xffffffff, %edx", "loopne 8b", "lahf"},
 		{"mov $1, %ecx", "8: cmp %eax, %eax", "loope 8b", "pushf", "pop %ebx"},
 		{"mov $3, %ecx", "8: sub $1, %esi", "loope 8b", "setc %al", "setz %bl"},
+		{"add %eax, %eax", "cmpxchg8b scratch+128", "pushf", "pop %eax"}, // the last: QEMU differs
 	} {
 		s := Generate(FamALU, int64(i), 1)
 		s.Insns = body
@@ -48,8 +50,11 @@ func TestUninstrumentedLoopFlags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q != want {
-			t.Errorf("native's counting pass\n%s\nQEMU\n%s", want, q)
+		w, g := reports(want, len(ss)), reports(q, len(ss))
+		for i := 0; i < len(ss)-1; i++ {
+			if w[i] != g[i] {
+				t.Errorf("stream %d: native's counting pass\n%s\nQEMU\n%s", i, w[i], g[i])
+			}
 		}
 	}
 	for _, name := range Strategies {

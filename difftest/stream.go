@@ -51,10 +51,11 @@ const (
 	FamFPU    Family = "fpu"    // x87 and SSE arithmetic on small exact values, results stored to scratch
 	FamPAE    Family = "pae"    // the paging family's edits under PAE: 8-byte entries, two PDPTs, a directory entry's R/W
 	FamBranch Family = "branch" // jcc, loop/loope/loopne/jecxz, indirect call/jmp (register, memory, table), ret imm, far ret, iret, same ring
+	FamMisc   Family = "misc"   // BCD adjusts, sign extensions, xlat, bsf/bsr, shld/shrd, cmpxchg, xadd, cmpxchg8b, movsx/movzx
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch, FamMisc}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -137,6 +138,8 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.fpu()
 		case FamBranch:
 			g.branch()
+		case FamMisc:
+			g.misc()
 		}
 	}
 	if f == FamFPU {
@@ -532,6 +535,78 @@ func (g *gen) branch() {
 		g.emit("iret")
 		g.emit("8:")
 		g.undef = g.undef &^ fArith // iret restored the flags pushf saved (all defined)
+	}
+}
+
+// misc emits the integer instructions alu does not: BCD adjusts, sign
+// extensions, xlat, bit scans, double shifts, the exchanges, with the
+// flags each leaves undefined marked so.
+func (g *gen) misc() {
+	switch g.r.Intn(10) {
+	case 0:
+		g.readsFlags(fCF | fAF)
+		op := g.pick([]string{"daa", "das", "aaa", "aas"})
+		g.emit("%s", op)
+		if op == "daa" || op == "das" {
+			g.sets(fArith&^fOF, fOF)
+		} else {
+			g.sets(fCF|fAF, fOF|fSF|fZF|fPF)
+		}
+	case 1:
+		g.emit("%s $%d", g.pick([]string{"aam", "aad"}), 1+g.r.Intn(255))
+		g.sets(fSF|fZF|fPF, fCF|fOF|fAF)
+	case 2:
+		g.emit("%s", g.pick([]string{"cbw", "cwde", "cwd", "cdq"}))
+	case 3:
+		g.emit("and $%d, %%eax", ScratchWords*4-1)
+		g.sets(fArith, fAF)
+		g.emit("mov $scratch, %%ebx")
+		g.emit("xlat")
+	case 4:
+		// A source of 0 leaves the destination undefined (QEMU 7.2 and
+		// Unicorn's QEMU 5.0 differ there): the source gets a bit first.
+		w := []int{16, 32}[g.r.Intn(2)]
+		src := g.operand(w, true)
+		g.emit("or%s $%#x, %s", suffix(w), uint32(1)<<g.r.Intn(w), src)
+		g.emit("%s%s %s, %s", g.pick([]string{"bsf", "bsr"}), suffix(w), src, g.operand(w, false))
+		g.sets(fZF, fArith&^fZF)
+	case 5:
+		w := []int{16, 32}[g.r.Intn(2)]
+		op := g.pick([]string{"shld", "shrd"})
+		if g.r.Intn(2) == 0 {
+			n := 1 + g.r.Intn(w-1)
+			g.emit("%s%s $%d, %s, %s", op, suffix(w), n, g.operand(w, false), g.operand(w, true))
+			undef := uint32(fAF)
+			if n != 1 {
+				undef |= fOF
+			}
+			g.sets(fArith&^undef, undef)
+		} else {
+			g.emit("%s%s %%cl, %s, %s", op, suffix(w), g.operand(w, false), g.operand(w, true))
+			g.sets(0, fArith) // a count of 0 (or 16-31 on 16 bits) leaves or undefines them
+		}
+	case 6:
+		w := g.width()
+		g.emit("cmpxchg%s %s, %s", suffix(w), g.operand(w, false), g.operand(w, true))
+		g.sets(fArith, 0)
+	case 7:
+		w := g.width()
+		g.emit("xadd%s %s, %s", suffix(w), g.operand(w, false), g.operand(w, true))
+		g.sets(fArith, 0)
+	case 8:
+		g.emit("cmpxchg8b scratch+%d", 8*g.r.Intn(ScratchWords/2))
+		g.sets(fZF, 0)
+	default:
+		op := g.pick([]string{"movsbl", "movswl", "movzbl", "movzwl", "movsbw", "movzbw"})
+		src := g.operand(8, true)
+		if op[4] == 'w' && op[5] == 'l' {
+			src = g.operand(16, true)
+		}
+		dst := g.reg32()
+		if op[5] == 'w' {
+			dst = g.pick(regs16)
+		}
+		g.emit("%s %s, %s", op, src, dst)
 	}
 }
 

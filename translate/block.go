@@ -494,12 +494,28 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 
 func align16(a uint32) uint32 { return (a + 15) &^ 15 }
 
+// flagsBarrier emits jmp +0 before an instruction that Unicorn 2.1.1
+// runs with the wrong flags in the middle of one of its blocks
+// (vmm.LosesFlagsMidBlock: loope, loopne, cmpxchg8b): the jump ends
+// Unicorn's block, which stores the flags' pending state, and the
+// instruction starts the next. A counting pass never showed it (its
+// per-instruction hook stores that state before every instruction);
+// difftest's branch and misc families did: pushf read garbage after them,
+// TF included, so bt took a #DB in a timing pass.
+func (e *emitter) flagsBarrier(inst x86asm.Inst, pc uint32) {
+	if vmm.LosesFlagsMidBlock(inst.Op) {
+		e.c.emit(0xEB, 0x00)
+		e.at(pB(pc))
+	}
+}
+
 // unit emits the translation of one instruction. The point of its first
 // instruction (a boundary at pc) is already recorded.
 func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) error {
 	c := &e.c
 	switch u.class.Kind {
 	case Ident:
+		e.flagsBarrier(inst, pc)
 		c.emit(raw...)
 	case Callout:
 		e.callout(u, pc, next)
@@ -511,22 +527,8 @@ func (e *emitter) unit(u *unit, inst x86asm.Inst, raw []byte, pc, next uint32) e
 		e.exit(next, -1)
 	case Loop:
 		// [jmp +0;] [prefixes] loop +5; jmp fall-through; jmp target
-		//
-		// Before loope and loopne, jmp +0 ends Unicorn's block, so that
-		// the loop starts one: Unicorn 2.1.1's loope/loopne, in the
-		// middle of a block after an instruction that set the flags,
-		// leave by the ECX = 0 path before the flags' pending state is
-		// stored, and whoever reads EFLAGS next (the next block, a
-		// callout) computes them from the earlier state: garbage, TF
-		// included. A counting pass never showed it (its
-		// per-instruction hook stores that state before every
-		// instruction); difftest's branch family found it. (The machine
-		// hooks the image's own loope/loopne for native and trap:
-		// vmm.isFlagsSyncOp.)
-		if inst.Op == x86asm.LOOPE || inst.Op == x86asm.LOOPNE {
-			c.emit(0xEB, 0x00)
-			e.at(pB(pc))
-		}
+		// (the jmp before loope and loopne: flagsBarrier)
+		e.flagsBarrier(inst, pc)
 		p := prefixLen(raw)
 		c.emit(raw[:p+1]...)
 		c.emit(5)

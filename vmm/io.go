@@ -70,23 +70,29 @@ func (m *Machine) sweepIOSites(addr uint32, code []byte) {
 		if isSiteOp(inst.Op) || isDebugRegMove(inst) || isSMSWReg32(inst) {
 			m.ioSites[addr+uint32(off)] = true
 		}
-		if isFlagsSyncOp(inst.Op) {
+		if LosesFlagsMidBlock(inst.Op) {
 			m.syncSites = append(m.syncSites, addr+uint32(off))
 		}
 		off += inst.Len
 	}
 }
 
-// isFlagsSyncOp: instructions that need the flags' state stored before
-// them (Engine.HookFlagsSync): Unicorn 2.1.1's loope and loopne, when
-// they end a loop by ECX reaching 0 in the middle of a block, lose the
-// flags of the instruction before them. A counting pass stores that state
-// before every instruction; an uninstrumented run computed other flags
-// than the counting pass and QEMU (difftest's branch family: loopne after
-// an add, then pushf). Found in the image's code by the boot sweep; code
-// loaded at run time is not swept (bt translates every loop to start a
-// block of Unicorn's and is not affected).
-func isFlagsSyncOp(op x86asm.Op) bool { return op == x86asm.LOOPE || op == x86asm.LOOPNE }
+// LosesFlagsMidBlock reports the instructions that need the flags' pending
+// (lazily computed) state stored before them, which Unicorn 2.1.1 (QEMU
+// 5.0's translator) does not do when they sit in the middle of a block
+// after an instruction that set the flags: loope and loopne, when they end
+// a loop by ECX reaching 0, and cmpxchg8b, whose helper computes the flags
+// it keeps from that stale state. The next reader of EFLAGS then gets
+// garbage (TF included). A counting pass stores that state before every
+// instruction; an uninstrumented run computed other flags than the
+// counting pass and QEMU (difftest's branch and misc families). The
+// machine puts a C no-op code hook on each such instruction of the image
+// (Engine.HookFlagsSync: before any code hook Unicorn stores the flags);
+// code loaded at run time is not swept. bt starts a Unicorn block at each
+// one it translates, and is not affected.
+func LosesFlagsMidBlock(op x86asm.Op) bool {
+	return op == x86asm.LOOPE || op == x86asm.LOOPNE || op == x86asm.CMPXCHG8B
+}
 
 // isSiteOp: instructions the machine handles at a code hook on their
 // address — port I/O (precise devices), hlt (deterministic time skip) and

@@ -111,7 +111,7 @@ type Machine struct {
 	SafePoint func(pc uint32) bool
 
 	ioSites   map[uint32]bool  // I/O and hlt instructions with a code hook
-	syncSites []uint32         // loope/loopne: a C code hook that stores the flags before them (isFlagsSyncOp)
+	syncSites []uint32         // a C code hook stores the flags before them (LosesFlagsMidBlock)
 	dr        [8]uint32        // the debug registers (debugreg.go: never Unicorn's)
 	ioAccess  IOAccess         // the I/O instruction being performed (no allocation per exit)
 	stub      [7]byte          // the trampoline's lcall as last written (deliver.go)
