@@ -92,6 +92,11 @@ _start:
 	shr $16, %eax
 	mov %al, gdt+0x28+4
 	mov %ah, gdt+0x28+7
+	mov $segbuf, %eax	# the seg family's small segment 0x40 lies on segbuf
+	mov %ax, gdt+0x40+2
+	shr $16, %eax
+	mov %al, gdt+0x40+4
+	mov %ah, gdt+0x40+7
 	mov $0x28, %ax
 	ltr %ax
 	xor %ecx, %ecx
@@ -257,6 +262,9 @@ stream_setup:
 	mov $sstack_top-256, %edi
 	mov $64, %ecx
 	xor %eax, %eax
+	rep stosl
+	mov $segbuf, %edi
+	mov $0x300/4, %ecx
 	rep stosl
 	jmp *%edx
 
@@ -540,6 +548,15 @@ gdt:	.quad 0
 	.quad 0x0000890000000067	# 0x28 TSS
 	.quad 0x00cfb3000000ffff	# 0x30 DPL-1 data
 	.quad 0x00cf1b000000ffff	# 0x38 code, not present
+	# the seg family's data segments (kernel DPL 0 unless said)
+	.quad 0x00409300000000ff	# 0x40 data, limit 0xff bytes, base segbuf (set at boot)
+	.quad 0x00cf93000100ffff	# 0x48 data, base 0x100, 4 GiB
+	.quad 0x0040970000000fff	# 0x50 data, expand-down, limit 0xfff: offsets 0x1000-0xffffffff
+	.quad 0x00cf91000000ffff	# 0x58 data, read-only
+	.quad 0x00cf9b000000ffff	# 0x60 code, readable
+	.quad 0x00cf99000000ffff	# 0x68 code, execute-only
+	.quad 0x00cf13000000ffff	# 0x70 data, not present
+	.quad 0x00cff3000000ffff	# 0x78 data, DPL 3
 gdt_end:
 gdtr:	.word gdt_end-gdt-1
 	.long gdt
@@ -569,6 +586,8 @@ names:	.asciz " eax="
 	.balign 16
 scratch: .space 256
 	.bss
+	.balign 16
+segbuf:	.space 0x300	# the seg family's accesses through FS and GS (cleared for each stream)
 	.balign 8
 idt:	.space 256*8
 	.space 4096

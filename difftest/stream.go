@@ -52,10 +52,11 @@ const (
 	FamPAE    Family = "pae"    // the paging family's edits under PAE: 8-byte entries, two PDPTs, a directory entry's R/W
 	FamBranch Family = "branch" // jcc, loop/loope/loopne/jecxz, indirect call/jmp (register, memory, table), ret imm, far ret, iret, same ring
 	FamMisc   Family = "misc"   // BCD adjusts, sign extensions, xlat, bsf/bsr, shld/shrd, cmpxchg, xadd, cmpxchg8b, movsx/movzx
+	FamSeg    Family = "seg"    // FS and GS loaded (mov, pop, lfs/lgs) with segments of other bases, limits and types; accesses through them
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch, FamMisc}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch, FamMisc, FamSeg}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -92,6 +93,8 @@ type gen struct {
 	// fpu: SSE enabled and the slots loaded; depth is the x87 stack's.
 	fpuOn bool
 	depth int
+	// seg: the selector FS and GS hold (0x10 at the start).
+	segSel map[string]int
 }
 
 var (
@@ -140,6 +143,8 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.branch()
 		case FamMisc:
 			g.misc()
+		case FamSeg:
+			g.seg()
 		}
 	}
 	if f == FamFPU {
@@ -535,6 +540,58 @@ func (g *gen) branch() {
 		g.emit("iret")
 		g.emit("8:")
 		g.undef = g.undef &^ fArith // iret restored the flags pushf saved (all defined)
+	}
+}
+
+// segSels are the harness's selectors the seg family loads: flat data,
+// small limit, base 0x100, expand-down, read-only, readable and
+// execute-only code, not present, DPL 3 (as RPL 0 and 3), DPL-1 data,
+// null, beyond the GDT, LDT.
+var segSels = []int{0x10, 0x40, 0x48, 0x50, 0x58, 0x60, 0x68, 0x70, 0x78, 0x7b, 0x30, 0x00, 0x3, 0x800, 0x44}
+
+// seg loads FS or GS and accesses memory through it; a selector the CPU
+// refuses, or an access outside the limit or against the type, faults
+// and ends the stream with the handler's report.
+func (g *gen) seg() {
+	if g.segSel == nil {
+		g.segSel = map[string]int{"%fs": 0x10, "%gs": 0x10}
+	}
+	sr := g.pick([]string{"%fs", "%gs"})
+	sel := segSels[g.r.Intn(len(segSels))]
+	switch g.r.Intn(6) {
+	case 0, 1:
+		g.emit("mov $%#x, %%ax", sel)
+		g.emit("mov %%ax, %s", sr)
+		g.segSel[sr] = sel
+	case 2:
+		g.emit("pushl $%#x", sel)
+		g.emit("pop %s", sr)
+		g.segSel[sr] = sel
+	case 3:
+		w := 4 * g.r.Intn(ScratchWords-2)
+		g.emit("movl $%#x, scratch+%d", g.val32(), w)
+		g.emit("movw $%#x, scratch+%d", sel, w+4)
+		g.emit("l%s scratch+%d, %s", sr[1:], w, g.reg32())
+		g.segSel[sr] = sel
+	default:
+		if g.segSel[sr] == 0x40 {
+			// segment 0x40 (on segbuf, limit 0xff): offsets inside and
+			// just past its limit
+			g.emit("movb %s:%#x, %%al", sr, 0xf8+g.r.Intn(16))
+			return
+		}
+		// an access through the segment into segbuf, whichever base (0
+		// or 0x100) the segment has: its base decides the address
+		disp := fmt.Sprintf("segbuf+%d", 4*g.r.Intn(0x40))
+		if g.r.Intn(2) == 0 {
+			disp = fmt.Sprintf("segbuf+0x100+%d", 4*g.r.Intn(0x40))
+		}
+		if g.r.Intn(2) == 0 {
+			g.emit("movl %s:%s, %s", sr, disp, g.reg32())
+		} else {
+			g.emit("addl %s, %s:%s", g.reg32(), sr, disp)
+			g.sets(fArith, 0)
+		}
 	}
 }
 
