@@ -372,6 +372,10 @@ func (v *VM) checkOutputStop(pc uint32) bool {
 		v.crash(pc, "%s", why)
 		return true
 	}
+	if why, ok := v.PoweredOff(); ok {
+		v.stop = vmm.Stop{Kind: vmm.StopExit, Reason: why, PC: pc}
+		return true
+	}
 	if why, ok := v.OutputReached(); ok {
 		v.stop = vmm.Stop{Kind: vmm.StopExit, Reason: why, PC: pc}
 		return true

@@ -47,7 +47,7 @@ func CheckMemSize(n uint32) error {
 
 // Platform is the PC's devices, independent of the CPU: the port bus with
 // COM1, the debug-exit and POST ports, the PIT, the 8259 pair, port 0x61,
-// the CMOS RTC and the CRT controller; the local APIC and the I/O APIC
+// the CMOS RTC, the CRT controller and ACPI's PM1a control register; the local APIC and the I/O APIC
 // (memory-mapped: MMIO, mmio.go); and the interrupt wiring between them.
 type Platform struct {
 	Bus     PortBus
@@ -59,8 +59,9 @@ type Platform struct {
 	LAPIC   *LAPIC
 	IOAPIC  *IOAPIC
 	RTC     *RTC
-	KBC     *KBC // the PS/2 controller and port 0x92
-	PCI     *PCI // bus 0's configuration space
+	KBC     *KBC    // the PS/2 controller and port 0x92
+	PCI     *PCI    // bus 0's configuration space
+	PM      *ACPIPM // ACPI PM1a_CNT (power off)
 	sysCtlB *SysCtlB
 	until   *untilOutput // Config.UntilOutput, nil without it
 
@@ -75,7 +76,7 @@ type Platform struct {
 func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 	echo := cfg.Serial
 	p := &Platform{Exit: &DebugExit{}, Post: &PostSink{}, PIT: NewPIT(), PIC: NewPIC(),
-		LAPIC: NewLAPIC(), IOAPIC: NewIOAPIC(), RTC: NewRTC(cfg.MemSize), KBC: NewKBC(), PCI: NewPCI(), now: now}
+		LAPIC: NewLAPIC(), IOAPIC: NewIOAPIC(), RTC: NewRTC(cfg.MemSize), KBC: NewKBC(), PCI: NewPCI(), PM: &ACPIPM{}, now: now}
 	if cfg.UntilOutput != "" {
 		p.until = &untilOutput{want: []byte(cfg.UntilOutput), next: echo}
 		echo = p.until.write
@@ -102,6 +103,7 @@ func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 		{PortKBCStatus, PortKBCStatus, p.KBC},
 		{PortA, PortA, p.KBC},
 		{PortPCIAddr, PortPCIData + 3, p.PCI},
+		{PortPM1aCnt, PortPM1aCnt + 1, p.PM},
 	} {
 		if err := p.Bus.Register(d.lo, d.hi, d.dev); err != nil {
 			return nil, fmt.Errorf("vmm: %w", err)
