@@ -28,8 +28,12 @@ const (
 	MultibootSearchLimit = 8192
 
 	// Info block flags (the ones this VMM sets).
-	InfoFlagMemory  = 1 << 0 // mem_lower and mem_upper are valid
-	InfoFlagCmdline = 1 << 2 // cmdline is valid
+	InfoFlagMemory     = 1 << 0 // mem_lower and mem_upper are valid
+	InfoFlagBootDevice = 1 << 1 // boot_device is valid
+	InfoFlagCmdline    = 1 << 2 // cmdline is valid
+	InfoFlagModules    = 1 << 3 // mods_count and mods_addr are valid
+	InfoFlagMemoryMap  = 1 << 6 // mmap_length and mmap_addr are valid
+	InfoFlagLoaderName = 1 << 9 // boot_loader_name is valid
 )
 
 // Memory layout.
@@ -63,9 +67,16 @@ const (
 	InfoStructSize = 88
 	// CmdlineAddr is where the command line starts.
 	CmdlineAddr = InfoAddr + InfoStructSize
+	// MmapAddr is where MultibootInfo puts the memory map (MmapEntries
+	// entries of 24 bytes) and, after it at LoaderNameAddr, the boot
+	// loader's name: the end of the info block, after the command line's
+	// room.
+	MmapAddr       = InfoAddr + InfoMaxBlock - MmapEntries*24 - 8
+	MmapEntries    = 6
+	LoaderNameAddr = MmapAddr + MmapEntries*24
 	// MaxCmdlineLen is the longest command line MultibootInfo keeps (bytes,
 	// without the NUL); longer ones are truncated. See CheckCmdline.
-	MaxCmdlineLen = InfoMaxBlock - InfoStructSize - 1
+	MaxCmdlineLen = MmapAddr - CmdlineAddr - 1
 
 	// MemLowerKiB is the multiboot mem_lower value: conventional memory
 	// below 640 KiB minus the 1 KiB EBDA, as QEMU's firmware reports it.

@@ -37,7 +37,9 @@
 //
 //	0x00000000-0x00000FFF  never loaded (MinLoadAddr)
 //	0x00009000-0x000097FF  multiboot info block (InfoAddr), command line at
-//	                       CmdlineAddr right after the 88-byte structure
+//	                       CmdlineAddr right after the 88-byte structure,
+//	                       memory map at MmapAddr (0x9768), loader name at
+//	                       LoaderNameAddr: what QEMU's loader gives a kernel
 //	0x00009800-0x00009FFF  VMM scratch for entry-state tables (BootScratchAddr)
 //	0x00100000-...         the image (DefaultLoadAddr): code and read-only
 //	                       data, then, from the next 4 KiB page, data and bss

@@ -112,25 +112,72 @@ func loadKludge(data []byte, h multibootHeader, memSize uint32) (*Image, error) 
 }
 
 // MultibootInfo builds the multiboot v1 info block a VMM writes into guest
-// RAM of memSize bytes: the InfoStructSize-byte structure at InfoAddr (flags
-// = memory and cmdline; mem_lower = MemLowerKiB; mem_upper = KiB of RAM above
-// 1 MiB less FirmwareReservedKiB, as QEMU's firmware reports it), followed
-// at CmdlineAddr by cmdline and a NUL. block starts at addr (= InfoAddr) and
-// is at most InfoMaxBlock bytes: a cmdline longer than MaxCmdlineLen bytes
-// is truncated (CheckCmdline reports that case as an error beforehand). The
-// VMM passes addr to the guest in EBX and MultibootMagic in EAX.
+// RAM of memSize bytes, with what QEMU's multiboot loader (7.2, on its
+// SeaBIOS PC) gives a kernel, so that a kernel reading it sees the same
+// under virtsim: the InfoStructSize-byte structure at InfoAddr with flags
+// memory, boot device, cmdline, modules, memory map and boot loader name;
+// mem_lower = MemLowerKiB; mem_upper = KiB of RAM above 1 MiB less
+// FirmwareReservedKiB; boot_device 0x8000ffff (BIOS disk 0x80, no
+// partition); no modules; cmdline at CmdlineAddr, NUL-terminated; the
+// memory map at MmapAddr (MemoryMap); "qemu" at LoaderNameAddr. block
+// starts at addr (= InfoAddr) and is InfoMaxBlock bytes: a cmdline longer
+// than MaxCmdlineLen bytes is truncated (CheckCmdline reports that case as
+// an error beforehand). The VMM passes addr to the guest in EBX and
+// MultibootMagic in EAX. (QEMU's cmdline begins with the kernel's file
+// name; virtsim's is the arguments alone.)
 func MultibootInfo(memSize uint32, cmdline string) (addr uint32, block []byte) {
 	if len(cmdline) > MaxCmdlineLen {
 		cmdline = cmdline[:MaxCmdlineLen]
 	}
-	block = make([]byte, InfoStructSize+len(cmdline)+1)
+	block = make([]byte, InfoMaxBlock)
 	le := binary.LittleEndian
-	le.PutUint32(block[0:], InfoFlagMemory|InfoFlagCmdline)
+	le.PutUint32(block[0:], InfoFlagMemory|InfoFlagBootDevice|InfoFlagCmdline|InfoFlagModules|InfoFlagMemoryMap|InfoFlagLoaderName)
 	le.PutUint32(block[4:], MemLowerKiB)
 	le.PutUint32(block[8:], MemUpperKiB(memSize))
+	le.PutUint32(block[12:], 0x8000FFFF)
 	le.PutUint32(block[16:], CmdlineAddr)
+	// mods_count 0; mods_addr points at the (empty) list, where the map is
+	le.PutUint32(block[24:], MmapAddr)
+	mm := MemoryMap(memSize)
+	le.PutUint32(block[44:], uint32(len(mm)*24))
+	le.PutUint32(block[48:], MmapAddr)
+	le.PutUint32(block[64:], LoaderNameAddr)
 	copy(block[InfoStructSize:], cmdline)
+	for i, e := range mm {
+		b := block[MmapAddr-InfoAddr+i*24:]
+		le.PutUint32(b[0:], 20) // the entry's size, without this field
+		le.PutUint64(b[4:], e.Base)
+		le.PutUint64(b[12:], e.Len)
+		le.PutUint32(b[20:], e.Type)
+	}
+	copy(block[LoaderNameAddr-InfoAddr:], "qemu")
 	return InfoAddr, block
+}
+
+// MemRegion is one entry of the multiboot memory map (the BIOS's E820
+// map): Type 1 is RAM the kernel may use, 2 reserved.
+type MemRegion struct {
+	Base, Len uint64
+	Type      uint32
+}
+
+// MemoryMap is the memory map QEMU 7.2's SeaBIOS reports for memSize
+// bytes of RAM (memSize >= 2 MiB, below the PCI hole), as its multiboot
+// loader passes it on: conventional memory below the EBDA, the EBDA's
+// KiB, the BIOS ROM's 64 KiB, RAM from 1 MiB up to the firmware's top
+// FirmwareReservedKiB, those, and the 256 KiB flash below 4 GiB (measured
+// with -m 16M: corpus mbinfo checks it against QEMU).
+func MemoryMap(memSize uint32) []MemRegion {
+	top := uint64(memSize)
+	fw := uint64(FirmwareReservedKiB) * 1024
+	return []MemRegion{
+		{0, 0x9FC00, 1},
+		{0x9FC00, 0x400, 2},
+		{0xF0000, 0x10000, 2},
+		{0x100000, top - fw - 0x100000, 1},
+		{top - fw, fw, 2},
+		{0xFFFC0000, 0x40000, 2},
+	}
 }
 
 // MemUpperKiB is the mem_upper value MultibootInfo reports for memSize bytes
