@@ -145,12 +145,18 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 	switch s.kind {
 	case stubChain:
 		gen := b.gen
+		chain := s.from != nil && !s.from.dead
+		if chain {
+			// The site is patched below (unless a flush, which empties the
+			// stubs, intervenes): the target's own exits may take its stub.
+			b.retireChainStub(uint32(addr), s.site)
+		}
 		tc, err := b.entry(s.guest)
 		if err != nil {
 			b.fatal(s.guest, err)
 			return
 		}
-		if gen == b.gen && s.from != nil && !s.from.dead {
+		if gen == b.gen && chain {
 			if err := b.patch(s.site, tc); err != nil {
 				b.Fail(err)
 				return
