@@ -374,8 +374,8 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		return nil, err
 	}
 	b.seq++
-	blk := &block{guest: g, shadow: shadow, seq: b.seq, gen: b.gen}
-	e := &emitter{b: b, blk: blk, c: code{base: b.tcNext}}
+	blk := &block{guest: g, shadow: shadow, seq: b.seq, gen: b.gen, units: make([]unit, 0, 4)}
+	e := &emitter{b: b, blk: blk, c: code{base: b.tcNext, b: make([]byte, 0, 128)}}
 	pc := g
 	for n := 0; ; n++ {
 		u := unit{guest: pc, tc: e.c.pc()}

@@ -66,11 +66,12 @@ type BT struct {
 	l2Hi      [l2Slots]int32      // slot -> the high 16 bits it serves, -1 if none
 	l2Next    int                 // the slot taken over next when all are in use
 
-	hint     hint // where a callout's instruction continues in the TC
-	toShadow bool // the next Redirect runs its target as a shadow block
-	shadow   bool // the shadow instruction of an in-TC sti is running
-	depth    int  // nesting of VMM entries (the virtual state is synced at depth 0)
-	vroLast  []byte
+	hint     hint       // where a callout's instruction continues in the TC
+	toShadow bool       // the next Redirect runs its target as a shadow block
+	shadow   bool       // the shadow instruction of an in-TC sti is running
+	depth    int        // nesting of VMM entries (the virtual state is synced at depth 0)
+	vroLast  [0x18]byte // the read-only page's image as last written
+	vroSet   bool       // vroLast is written (false: write it at the next syncOut)
 	// guestStop: the stop's PC is a guest address already (the VMM's own
 	// reports), not one to map back from the TC.
 	guestStop bool
