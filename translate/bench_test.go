@@ -16,7 +16,8 @@ import (
 //
 //   - run: whole runs at the workload's n (setup — boot, tables — outside
 //     the measured time; translation, callouts and lookups inside), with
-//     each one's median wall time;
+//     each one's median wall time, in wall time and in thread CPU time
+//     (-cpu);
 //
 //   - steady: the wall-time difference between n and 5n, per iteration
 //     (translation and start-up cancel: the translated loop against
@@ -37,15 +38,20 @@ func BenchmarkThroughput(b *testing.B) {
 		args := func(n int) string { return "n=" + strconv.Itoa(n) }
 		b.Run(w.name+"/run", func(b *testing.B) {
 			var nat, bt []time.Duration
-			var ratio []float64
+			var ratio, cpuRatio []float64
 			for i := 0; i < b.N; i++ {
-				nat = append(nat, vmmtest.TimedRun(b, "native", img, args(w.n)).Wall)
-				bt = append(bt, vmmtest.TimedRun(b, "bt", img, args(w.n)).Wall)
-				ratio = append(ratio, float64(nat[i])/float64(bt[i]))
+				n, nc := vmmtest.TimedRunCPU(b, "native", img, args(w.n))
+				t, tc := vmmtest.TimedRunCPU(b, "bt", img, args(w.n))
+				nat, bt = append(nat, n.Wall), append(bt, t.Wall)
+				ratio = append(ratio, float64(n.Wall)/float64(t.Wall))
+				if tc > 0 {
+					cpuRatio = append(cpuRatio, float64(nc)/float64(tc))
+				}
 			}
 			b.ReportMetric(float64(vmmtest.Median(nat).Nanoseconds()), "native-ns/run")
 			b.ReportMetric(float64(vmmtest.Median(bt).Nanoseconds()), "bt-ns/run")
 			vmmtest.ReportSpread(b, "bt/native-throughput(goal>="+goal+")", ratio)
+			vmmtest.ReportSpread(b, "bt/native-throughput-cpu(goal>="+goal+")", cpuRatio)
 		})
 		b.Run(w.name+"/steady", func(b *testing.B) {
 			var ratio, cpuRatio []float64
