@@ -91,13 +91,17 @@ func (m *Machine) HookFastSite(pc uint32) error {
 // of that is unchanged (it compares registers and bytes at every int), so
 // it does exactly what the Go path would: the event counted (int/0xNN,
 // mechanism machine), GDTR, the frame, ESP, EFLAGS and EIP as the Go path
-// sets them. It is armed only when nothing else could happen on the way
+// sets them. C does the int's part; the landing's part is the machine's
+// own code (fastLandCode below), to which C points the call gate: no hook
+// at the landing (a hook costs a walk of Unicorn's list of code hooks,
+// and C's register writes there a second break out of its CPU loop, per
+// system call). It is armed only when nothing else could happen on the way
 // (QuietResume: no counting pass, trace, pause, pending interrupt; TimeIdle:
 // no timer whose clock could enter Go between the int and the landing),
 // for a plain int n (vector >= 0x20, no error code, no task switch, no
 // paging, segments with base 0 whose Accessed bits are set already) under
 // the machine's own delivery (no VMM: native). Every Go entry disarms it;
-// one that comes between the int and the landing finishes the delivery in
+// one that comes between the int and the lcall finishes the delivery in
 // Go (onFastGate hands it over as a pending gate).
 
 // armGate runs at the end of the landing of a delivery g made by the

@@ -170,7 +170,8 @@ typedef struct vs_fast_site {
 	uint8_t set_edx;
 	uint8_t *clear;
 } vs_fast_site;
-// A system call delivered in C (vs_fast_deliver, vs_fast_land in shim.c):
+// A system call delivered in C (vs_fast_deliver in shim.c, then the
+// machine's landing code, vmm/fast.go):
 // an int n from ring 3 through an IDT gate to a more privileged handler,
 // the machine's call-gate trampoline (vmm/deliver.go) run with no Go entry.
 // The Go side arms it after it made exactly that delivery (vmm/fast.go);
