@@ -141,7 +141,7 @@ func (b *BT) resetMaps() {
 	b.byGuest = make(map[uint32]*block, 256)
 	b.shadowBy = map[uint32]*block{}
 	b.blocks = make([]*block, 0, 256)
-	b.points = make(map[uint32]point, 4096)
+	b.points = make(map[uint32]point, 1024)
 	b.dedup = map[stubKey]uint32{}
 	b.siteStub = make(map[uint32]uint32, 256)
 	b.slots = nil
