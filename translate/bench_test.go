@@ -16,7 +16,8 @@ import (
 //
 //   - run: whole runs at the workload's n (setup — boot, tables — outside
 //     the measured time; translation, callouts and lookups inside), with
-//     each one's median wall time;
+//     each one's median wall time, in wall time and in thread CPU time
+//     (-cpu);
 //
 //   - steady: the wall-time difference between n and 5n, per iteration
 //     (translation and start-up cancel: the translated loop against
@@ -24,6 +25,24 @@ import (
 //     machine's waits for a core do not blur).
 //
 //     go test ./translate -run XXX -bench Throughput -benchtime 5x
+//
+// Where "run" stands (issue 16, 2026-12-02, -cpu, medians of 8
+// invocations at load 3-5; vmm/unicorn/BENCH.md, sixth pass): compute
+// ~0.74 (goal 0.8, missed by about 7%), call-ret ~0.51 (goal 0.5, at its
+// edge). The steady
+// ratios meet their goals; what "run" adds is bt's fixed cost per run,
+// ~1 ms against native's ~0.4 ms (n=1, thread CPU time): on compute,
+// 8.7 M instructions against native's 4.1 M (callgrind). About 60% of bt's
+// is Unicorn translating blocks (~35 k instructions each): bt's code is
+// 150 Unicorn blocks where native's is 72 — each guest block's
+// translation, a two-block lookup entry per return target (the pair is
+// kept because guest time counts executed blocks: timer's exits), the
+// callout stubs run (one block each; chain stubs are reused once their
+// site is chained) and the blocks retranslated after a chain patch.
+// Decoding (x86asm.Decode, ~3 k instructions per guest instruction) is
+// another 10%. Fewer blocks would need a different TC shape (eager
+// translation of successors, one-block lookup entries), which changes
+// bt's instruction and block counts and so its pinned exit counts.
 func BenchmarkThroughput(b *testing.B) {
 	for _, w := range []struct {
 		name string
@@ -37,15 +56,20 @@ func BenchmarkThroughput(b *testing.B) {
 		args := func(n int) string { return "n=" + strconv.Itoa(n) }
 		b.Run(w.name+"/run", func(b *testing.B) {
 			var nat, bt []time.Duration
-			var ratio []float64
+			var ratio, cpuRatio []float64
 			for i := 0; i < b.N; i++ {
-				nat = append(nat, vmmtest.TimedRun(b, "native", img, args(w.n)).Wall)
-				bt = append(bt, vmmtest.TimedRun(b, "bt", img, args(w.n)).Wall)
-				ratio = append(ratio, float64(nat[i])/float64(bt[i]))
+				n, nc := vmmtest.TimedRunCPU(b, "native", img, args(w.n))
+				t, tc := vmmtest.TimedRunCPU(b, "bt", img, args(w.n))
+				nat, bt = append(nat, n.Wall), append(bt, t.Wall)
+				ratio = append(ratio, float64(n.Wall)/float64(t.Wall))
+				if tc > 0 {
+					cpuRatio = append(cpuRatio, float64(nc)/float64(tc))
+				}
 			}
 			b.ReportMetric(float64(vmmtest.Median(nat).Nanoseconds()), "native-ns/run")
 			b.ReportMetric(float64(vmmtest.Median(bt).Nanoseconds()), "bt-ns/run")
 			vmmtest.ReportSpread(b, "bt/native-throughput(goal>="+goal+")", ratio)
+			vmmtest.ReportSpread(b, "bt/native-throughput-cpu(goal>="+goal+")", cpuRatio)
 		})
 		b.Run(w.name+"/steady", func(b *testing.B) {
 			var ratio, cpuRatio []float64

@@ -107,7 +107,8 @@ func pPop(m regMask) point { return point{kind: ptRecipe, restore: m, pop: true}
 type unit struct {
 	guest     uint32
 	len       int
-	text      string // AT&T
+	raw       [15]byte // the bytes as translated (listed when they have changed since)
+	nraw      uint8    // how many of raw were fetched
 	class     Class
 	fallback  string // why an in-TC instruction became a callout instead
 	tc, tcEnd uint32
@@ -205,9 +206,14 @@ type emitter struct {
 	b      *BT
 	blk    *block
 	c      code
-	points map[uint32]point
+	points []tcPoint // in TC order (the code only grows; at most one per address)
 	sites  []pendingCounter
 	stubs  []uint32 // stubs allocated for this block (to fix up)
+}
+
+type tcPoint struct {
+	at uint32
+	p  point
 }
 
 type pendingCounter struct {
@@ -218,10 +224,15 @@ type pendingCounter struct {
 // at records the guest state for the instruction about to be emitted.
 func (e *emitter) at(p point) {
 	p.blk = e.blk
-	if old, ok := e.points[e.c.pc()]; ok && old.kind == ptShadow {
-		return // a shadow point stays one
+	pc := e.c.pc()
+	if n := len(e.points); n > 0 && e.points[n-1].at == pc {
+		if e.points[n-1].p.kind == ptShadow {
+			return // a shadow point stays one
+		}
+		e.points[n-1].p = p
+		return
 	}
-	e.points[e.c.pc()] = p
+	e.points = append(e.points, tcPoint{pc, p})
 }
 
 // exit emits a block exit to guest target: a jump (or jcc with cc >= 0)
@@ -238,24 +249,23 @@ func (e *emitter) exit(target uint32, cc int) {
 		}
 		return
 	}
-	s := e.b.newStub(stub{kind: stubChain, guest: target, from: e.blk})
-	dest := s
-	tgt := e.b.live(target)
-	if tgt != nil {
-		dest = tgt.tc
+	emit := func(dest uint32) uint32 {
+		if cc >= 0 {
+			return e.c.jcc(byte(cc), dest)
+		}
+		return e.c.jmp(dest)
 	}
-	var site uint32
-	if cc >= 0 {
-		site = e.c.jcc(byte(cc), dest)
-	} else {
-		site = e.c.jmp(dest)
-	}
-	e.b.stubs[s-stubBase].site = site
-	e.b.siteStub[site] = s
-	if tgt != nil {
+	if tgt := e.b.live(target); tgt != nil {
+		// Chained at once; it gets a stub only if tgt is retired (invalidate).
+		site := emit(tgt.tc)
 		tgt.incoming = append(tgt.incoming, site)
 		e.b.stats.chainDirect++
+		return
 	}
+	s := e.b.chainStub(stub{guest: target, from: e.blk})
+	site := emit(s)
+	e.b.stubs[s-stubBase].site = site
+	e.b.siteStub[site] = s
 }
 
 // lookup emits the indirect transfer to the guest address on top of the
@@ -364,8 +374,8 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		return nil, err
 	}
 	b.seq++
-	blk := &block{guest: g, shadow: shadow, seq: b.seq, gen: b.gen}
-	e := &emitter{b: b, blk: blk, c: code{base: b.tcNext}, points: map[uint32]point{}}
+	blk := &block{guest: g, shadow: shadow, seq: b.seq, gen: b.gen, units: make([]unit, 0, 4)}
+	e := &emitter{b: b, blk: blk, c: code{base: b.tcNext, b: make([]byte, 0, 128)}}
 	pc := g
 	for n := 0; ; n++ {
 		u := unit{guest: pc, tc: e.c.pc()}
@@ -374,10 +384,7 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		if len(raw) == 0 || err != nil || inst.Len == 0 || inst.Op == 0 {
 			u.len = 1
 			u.class = Class{Kind: Undecodable, EndsBlock: true}
-			u.text = "(bad)"
-			if len(raw) > 0 {
-				u.text = fmt.Sprintf("(bad) %#02x", raw[0])
-			}
+			u.nraw = uint8(copy(u.raw[:1], raw))
 			e.at(pB(pc))
 			e.c.jmp(b.newStub(stub{kind: stubUD, guest: pc}))
 			u.tcEnd = e.c.pc()
@@ -387,11 +394,11 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 		}
 		raw = raw[:inst.Len]
 		u.len = inst.Len
-		u.text = x86asm.GNUSyntax(inst, uint64(pc), nil)
+		u.nraw = uint8(copy(u.raw[:], raw)) // its text is made only for a listing (GNUSyntax was 12% of a short run)
 		u.class = Classify(inst)
 		next := pc + uint32(inst.Len)
 		mark := len(e.c.b)
-		nsites, nstubs, npoints := len(e.sites), len(b.stubs), len(e.points)
+		nsites, nstubs, nspare, npoints := len(e.sites), len(b.stubs), len(b.spare), len(e.points)
 		e.at(pB(pc))
 		if b.ptSites[pc] && isPTStore(inst) {
 			// A store that wrote a traced page table before: the VMM does
@@ -408,12 +415,9 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 			e.c.b = e.c.b[:mark]
 			e.sites = e.sites[:nsites]
 			b.stubs = b.stubs[:nstubs]
-			if len(e.points) != npoints {
-				for a := range e.points {
-					if a > u.tc {
-						delete(e.points, a)
-					}
-				}
+			b.spare = b.spare[:nspare] // nothing retires a stub while a block is translated
+			for len(e.points) > npoints && e.points[len(e.points)-1].at > u.tc {
+				e.points = e.points[:len(e.points)-1]
 			}
 			u.fallback = un.Error()
 			u.class.Kind = Callout
@@ -473,11 +477,13 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	if ft {
 		b.stats.fallthroughs++
 	}
-	for at, p := range e.points {
-		b.points[at] = p
+	for _, tp := range e.points {
+		b.points[tp.at] = tp.p
 	}
 	b.blocks = append(b.blocks, blk)
-	sort.Slice(b.blocks, func(i, j int) bool { return b.blocks[i].tc < b.blocks[j].tc })
+	if n := len(b.blocks); n > 1 && b.blocks[n-2].tc > blk.tc {
+		sort.Slice(b.blocks, func(i, j int) bool { return b.blocks[i].tc < b.blocks[j].tc })
+	}
 	for _, s := range e.sites {
 		if err := b.addCounter(blk, s.at, s.cause); err != nil {
 			return nil, err
@@ -958,14 +964,23 @@ func selView(s uint16) uint16 {
 
 // writeTC writes code into the translation cache (read-only to the
 // guest; the VMM writes it from the host) and drops any stale Unicorn
-// translation of those bytes.
+// translation of those bytes. Bytes at or above tcFresh have no
+// translation to drop: nothing has been written there since the TC's
+// translations were last dropped as a whole, and the CPU runs only code
+// the translator wrote, every piece of which ends in a jump (so no
+// Unicorn block runs on past it). A new block is such a write; a patch
+// is not.
 func (b *BT) writeTC(at uint32, p []byte) error {
 	if err := b.E.MemWrite(uint64(at), p); err != nil {
 		return fmt.Errorf("bt: write TC at %#x: %w", at, err)
 	}
-	if err := b.removeCache(at, at+uint32(len(p))); err != nil {
-		return fmt.Errorf("bt: drop stale translations at %#x: %w", at, err)
+	end := at + uint32(len(p))
+	if at < b.tcFresh {
+		if err := b.removeCache(at, end); err != nil {
+			return fmt.Errorf("bt: drop stale translations at %#x: %w", at, err)
+		}
 	}
+	b.tcFresh = max(b.tcFresh, end)
 	return nil
 }
 

@@ -37,16 +37,24 @@ type BT struct {
 	tcSize  uint32
 	tcEnd   uint32
 	tcNext  uint32
-	gen     int // translation-cache generation: bumped by every flush
+	tcFresh uint32 // TC bytes from here up hold no Unicorn translation (writeTC)
+	gen     int    // translation-cache generation: bumped by every flush
 	seq     int
 
-	byGuest   map[uint32]*block // live blocks by guest start
-	shadowBy  map[uint32]*block // one-instruction shadow blocks
-	blocks    []*block          // this generation's blocks, in TC order
-	points    map[uint32]point  // TC addresses where the CPU may stop between guest instructions
-	stubs     []stub            // callout stubs, by address - stubBase
-	dedup     map[stubKey]uint32
-	siteStub  map[uint32]uint32 // chain site -> its stub
+	byGuest  map[uint32]*block // live blocks by guest start
+	shadowBy map[uint32]*block // one-instruction shadow blocks
+	blocks   []*block          // this generation's blocks, in TC order
+	points   map[uint32]point  // TC addresses where the CPU may stop between guest instructions
+	stubs    []stub            // callout stubs, by address - stubBase
+	dedup    map[stubKey]uint32
+	siteStub map[uint32]uint32 // chain site -> its stub
+	// spare holds chain stubs whose site has been patched: nothing jumps
+	// to them any more, so the next exit takes one instead of a new stub.
+	// A stub is a block Unicorn translates the first time it runs (~3 µs,
+	// a third of a short run's translations were of stubs used once);
+	// a reused stub's translation is reused too (its bytes never change
+	// and the callout hook goes by address).
+	spare     []uint32
 	slots     []slot
 	armed     bool
 	pages     map[uint32][]*block // guest code frame (physical) -> blocks translated from it
@@ -58,11 +66,12 @@ type BT struct {
 	l2Hi      [l2Slots]int32      // slot -> the high 16 bits it serves, -1 if none
 	l2Next    int                 // the slot taken over next when all are in use
 
-	hint     hint // where a callout's instruction continues in the TC
-	toShadow bool // the next Redirect runs its target as a shadow block
-	shadow   bool // the shadow instruction of an in-TC sti is running
-	depth    int  // nesting of VMM entries (the virtual state is synced at depth 0)
-	vroLast  []byte
+	hint     hint       // where a callout's instruction continues in the TC
+	toShadow bool       // the next Redirect runs its target as a shadow block
+	shadow   bool       // the shadow instruction of an in-TC sti is running
+	depth    int        // nesting of VMM entries (the virtual state is synced at depth 0)
+	vroLast  [0x18]byte // the read-only page's image as last written
+	vroSet   bool       // vroLast is written (false: write it at the next syncOut)
 	// guestStop: the stop's PC is a guest address already (the VMM's own
 	// reports), not one to map back from the TC.
 	guestStop bool
@@ -125,18 +134,22 @@ func NewBT(img *guest.Image, cfg vmm.Config) (*BT, error) {
 	return b, nil
 }
 
+// resetMaps empties the translator's maps, sized for a small guest's
+// first few hundred blocks: growing them from empty inside the run was a
+// tenth of the translator's time on a short run (rehashing).
 func (b *BT) resetMaps() {
-	b.byGuest = map[uint32]*block{}
+	b.byGuest = make(map[uint32]*block, 256)
 	b.shadowBy = map[uint32]*block{}
-	b.blocks = nil
-	b.points = map[uint32]point{}
+	b.blocks = make([]*block, 0, 256)
+	b.points = make(map[uint32]point, 1024)
 	b.dedup = map[stubKey]uint32{}
-	b.siteStub = map[uint32]uint32{}
+	b.siteStub = make(map[uint32]uint32, 256)
 	b.slots = nil
 	b.pages = map[uint32][]*block{}
 	b.code = map[uint32]uint32{}
-	b.retTab = map[uint32]uint32{}
+	b.retTab = make(map[uint32]uint32, 64)
 	b.stubs = b.stubs[:0]
+	b.spare = b.spare[:0]
 	b.stubs = append(b.stubs, stub{kind: stubRetMiss}, stub{kind: stubRetResume})
 }
 
@@ -145,6 +158,7 @@ func (b *BT) setup() error {
 	b.memSize = m.Cfg.MemSize
 	b.tcEnd = tcBase + b.tcSize
 	b.tcNext = tcBase
+	b.tcFresh = tcBase
 	b.protected = map[uint32]bool{}
 	b.ptSites = map[uint32]bool{}
 	b.folded = map[string]uint64{}
@@ -307,6 +321,31 @@ func (b *BT) reserve(bytes uint32, stubs, slots int) error {
 func (b *BT) newStub(s stub) uint32 {
 	b.stubs = append(b.stubs, s)
 	return stubBase + uint32(len(b.stubs)-1)
+}
+
+// chainStub returns a stub for the exit at site (chain callout or not
+// chained yet): a spare one if there is one. A listing keeps every
+// stub its own (the kept blocks' code names them).
+func (b *BT) chainStub(s stub) uint32 {
+	s.kind = stubChain
+	if n := len(b.spare); n > 0 && !b.keep {
+		a := b.spare[n-1]
+		b.spare = b.spare[:n-1]
+		b.stubs[a-stubBase] = s
+		return a
+	}
+	return b.newStub(s)
+}
+
+// retireChainStub gives the stub of a chain site that now leads to its
+// target to the spare list.
+func (b *BT) retireChainStub(a, site uint32) {
+	if b.keep || b.siteStub[site] != a {
+		return
+	}
+	delete(b.siteStub, site)
+	b.stubs[a-stubBase].from = nil
+	b.spare = append(b.spare, a)
 }
 
 func (b *BT) dedupStub(kind stubKind, guest uint32) uint32 {
@@ -580,10 +619,19 @@ func (b *BT) invalidate(blk *block) {
 		delete(b.shadowBy, blk.guest)
 	}
 	for _, site := range blk.incoming {
-		if s, ok := b.siteStub[site]; ok {
-			if err := b.patch(site, s); err != nil {
-				b.Fail(err)
+		s, ok := b.siteStub[site]
+		if !ok {
+			// Its stub was retired when the site was chained: it gets one again.
+			if len(b.spare) == 0 && len(b.stubs) >= stubAreaSize {
+				b.Fail(fmt.Errorf("bt: internal error: no callout stub left to unchain %#x", site))
+				continue
 			}
+			from, _ := b.locate(site)
+			s = b.chainStub(stub{guest: blk.guest, site: site, from: from})
+			b.siteStub[site] = s
+		}
+		if err := b.patch(site, s); err != nil {
+			b.Fail(err)
 		}
 	}
 	blk.incoming = nil
@@ -627,6 +675,7 @@ func (b *BT) flush() error {
 	if err := b.removeCache(tcBase, b.tcEnd); err != nil {
 		return fmt.Errorf("bt: flush: %w", err)
 	}
+	b.tcFresh = tcBase
 	return nil
 }
 

@@ -175,7 +175,15 @@ func (b *BT) guestText(u unit) string {
 	if inst, err := x86asm.Decode(raw, 32); err == nil && inst.Len == u.len {
 		return x86asm.GNUSyntax(inst, uint64(u.guest), b.guestSymLookup)
 	}
-	return u.text
+	// The code has changed since: the instruction as it was translated.
+	inst, err := x86asm.Decode(u.raw[:u.nraw], 32)
+	if u.class.Kind == Undecodable || err != nil {
+		if u.nraw == 0 {
+			return "(bad)"
+		}
+		return fmt.Sprintf("(bad) %#02x", u.raw[0])
+	}
+	return x86asm.GNUSyntax(inst, uint64(u.guest), nil)
 }
 
 // disasmTC disassembles [lo, hi) of the TC.

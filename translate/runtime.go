@@ -65,7 +65,7 @@ func (b *BT) syncOut() {
 	}
 	// The read-only image of the virtual descriptor-table registers, CR0,
 	// TR and LDTR (what sgdt, sidt, smsw, str, sldt show in the TC).
-	ro := make([]byte, 0x18)
+	var ro [0x18]byte
 	binary.LittleEndian.PutUint16(ro[0:], v.GDTR.Limit)
 	binary.LittleEndian.PutUint32(ro[2:], v.GDTR.Base)
 	binary.LittleEndian.PutUint16(ro[8:], v.IDTR.Limit)
@@ -73,12 +73,12 @@ func (b *BT) syncOut() {
 	binary.LittleEndian.PutUint32(ro[0x10:], v.CR0)
 	binary.LittleEndian.PutUint16(ro[0x14:], v.TR)
 	binary.LittleEndian.PutUint16(ro[0x16:], v.LDTR)
-	if string(ro) != string(b.vroLast) {
-		if err := b.OwnWrite(vroAddr, ro); err != nil {
+	if !b.vroSet || ro != b.vroLast {
+		if err := b.OwnWrite(vroAddr, ro[:]); err != nil {
 			b.Fail(err)
 			return
 		}
-		b.vroLast = ro
+		b.vroLast, b.vroSet = ro, true
 	}
 	// An interrupt waits for the virtual IF: in-TC sti and popf call out.
 	b.setArmed(b.PendingIRQ() && !v.IF)
@@ -145,12 +145,18 @@ func (b *BT) onStub(addr uint64, _ uint32) {
 	switch s.kind {
 	case stubChain:
 		gen := b.gen
+		chain := s.from != nil && !s.from.dead
+		if chain {
+			// The site is patched below (unless a flush, which empties the
+			// stubs, intervenes): the target's own exits may take its stub.
+			b.retireChainStub(uint32(addr), s.site)
+		}
 		tc, err := b.entry(s.guest)
 		if err != nil {
 			b.fatal(s.guest, err)
 			return
 		}
-		if gen == b.gen && s.from != nil && !s.from.dead {
+		if gen == b.gen && chain {
 			if err := b.patch(s.site, tc); err != nil {
 				b.Fail(err)
 				return

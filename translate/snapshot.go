@@ -86,7 +86,7 @@ func (b *BT) LoadState(st *vmstate.State) error {
 		}
 		b.SetReg(unicorn.EIP, tc)
 	}
-	b.vroLast = nil
+	b.vroSet = false
 	b.syncOut()
 	if s := b.Stopped(); s.Kind != vmm.StopNone {
 		return fmt.Errorf("bt: restore: %s", s.Reason)

@@ -142,6 +142,20 @@ func BenchmarkExitRoundTrip(b *testing.B) {
 // beside a bare C->Go interrupt-hook round trip measured in the same run.
 // Goal (issue 16): syscall/int-hook <= 2 (a delivery never writes into
 // read-only mappings through a path that rebuilds Unicorn's memory map).
+//
+// Not met, and not meetable on this substrate: vmm/unicorn's
+// BenchmarkPrivRoundTrip, Unicorn's own privilege round trip with no VMM
+// (an lcall through a call gate and an lret: the helpers the CPU's int
+// and iret also use), is ~2.8 bare int-hook round trips by itself, its
+// descriptor, TSS and stack accesses all on libunicorn's load/store slow
+// path. Above that floor a system call here pays the int's exception, the
+// C delivery at the interrupt hook (registers and tables read in one
+// batch, the armed state compared) and one break out of Unicorn's CPU loop
+// for its EIP write; the landing is the machine's own code (fast.go), not
+// a hook. Measured 2026-12-02 at load ~4 (medians of 9 invocations,
+// range of their medians): 5.2 (3.2-7.3) against 6.4 (5.9-10.2) before
+// the landing code; 8.5 k instructions per system call against 9.4 k
+// (callgrind); vmm/unicorn/BENCH.md, sixth pass.
 func BenchmarkSyscallRoundTrip(b *testing.B) {
 	img := vmmtest.Load(b, "syscall", false)
 	vmmtest.ExitVsHook(b, "native", img, 4000, 12000, 1, vmmtest.HookInt, "native-syscall")

@@ -91,13 +91,17 @@ func (m *Machine) HookFastSite(pc uint32) error {
 // of that is unchanged (it compares registers and bytes at every int), so
 // it does exactly what the Go path would: the event counted (int/0xNN,
 // mechanism machine), GDTR, the frame, ESP, EFLAGS and EIP as the Go path
-// sets them. It is armed only when nothing else could happen on the way
+// sets them. C does the int's part; the landing's part is the machine's
+// own code (fastLandCode below), to which C points the call gate: no hook
+// at the landing (a hook costs a walk of Unicorn's list of code hooks,
+// and C's register writes there a second break out of its CPU loop, per
+// system call). It is armed only when nothing else could happen on the way
 // (QuietResume: no counting pass, trace, pause, pending interrupt; TimeIdle:
 // no timer whose clock could enter Go between the int and the landing),
 // for a plain int n (vector >= 0x20, no error code, no task switch, no
 // paging, segments with base 0 whose Accessed bits are set already) under
 // the machine's own delivery (no VMM: native). Every Go entry disarms it;
-// one that comes between the int and the landing finishes the delivery in
+// one that comes between the int and the lcall finishes the delivery in
 // Go (onFastGate hands it over as a pending gate).
 
 // armGate runs at the end of the landing of a delivery g made by the
@@ -117,7 +121,7 @@ func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
 	fg := unicorn.FastGate{Vec: uint32(t.Vector), CS: t.FrameCS & 0xFFFF, SS: oldSS & 0xFFFF,
 		CR0: m.reg(unicorn.CR0), CR3: m.reg(unicorn.CR3), IDT: idt, GDT: g.guestGDTR, TR: tr,
 		Gate: idt.Base + uint32(t.Vector)*8, CopyAt: gateGDTAddr, Stub: stubAddr, StubBytes: m.stub,
-		Landing: landingAddr, Handler: t.Handler}
+		Mail: gateMailAddr, Handler: t.Handler}
 	if fg.CR0&x86.CR0PG != 0 || m.ReadMem(fg.Gate, fg.GateBytes[:]) != nil || m.cpuRead(tr.Base+4, fg.TSSBytes[:]) != nil {
 		return
 	}
@@ -125,6 +129,9 @@ func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
 	ss0 := binary.LittleEndian.Uint16(fg.TSSBytes[4:])
 	idx := (g.guestGDTR.Limit + 1 + 7) / 8
 	fg.Copy = unicorn.MMR{Base: gateGDTAddr, Limit: idx*8 + 7}
+	// C points the copy's call gate at the landing code (the Go path's
+	// transferInner points it back at the landing hook).
+	fg.Slot = gateGDTAddr + idx*8
 	gate := x86.Decode(fg.GateBytes[:])
 	fg.ClearIF = gate.Type == x86.TypeIntGate32
 	if landingESP != fg.ESP0-16 || gate.Offset != t.Handler || uint16(m.reg(unicorn.SS)) != ss0 || m.stub[0] != 0x9A {
@@ -143,6 +150,23 @@ func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
 			return
 		}
 	}
+	// The landing code runs in the handler's code segment and reads the
+	// mailbox through it: readable, and its limit must reach both.
+	var raw [8]byte
+	if m.ReadMem(g.guestGDTR.Base+uint32(x86.SelIndex(gate.Selector))*8, raw[:]) != nil {
+		return
+	}
+	if cs := x86.Decode(raw[:]); raw[5]&0x1A != 0x1A || cs.Limit < gateMailAddr+unicorn.GateMailSize-1 {
+		return // not a readable code segment (S, code, R) reaching the mailbox
+	}
+	// (The IDT gate's selector: a delivery Go finished for C carries no
+	// TargetSel.)
+	land := uint32(fastLandAddr)
+	if _, trapEntry := fastLandCode(); !fg.ClearIF {
+		land += trapEntry
+	}
+	binary.LittleEndian.PutUint64(fg.SlotBytes[:], x86.EncodeGate(x86.TypeCallGate32, gate.Selector&^3, land, 3))
+	binary.LittleEndian.PutUint64(m.landGate[:], x86.EncodeGate(x86.TypeCallGate32, gate.Selector&^3, landingAddr, 3))
 	if m.E.ArmFastGate(fg) {
 		m.fastGate = fg
 	}
@@ -156,8 +180,42 @@ func (m *Machine) onFastGate(n uint64, vec uint32, pending *unicorn.FastGatePend
 	if pending == nil {
 		return
 	}
+	// Its lcall has not run: it goes to the landing hook, as on the Go path.
+	if err := m.E.MemWrite(uint64(m.fastGate.Slot), m.landGate[:]); err != nil {
+		m.fail(fmt.Errorf("vmm: restore the trampoline's call gate: %w", err))
+		return
+	}
 	m.gateBuf = pendingGate{t: Transfer{Vector: uint8(vec), Handler: m.fastGate.Handler, FrameCS: pending.FrameCS,
 		FrameFlags: pending.FrameFlags, RetEIP: pending.RetEIP, NewFlags: pending.NewFlags, EventPC: pending.RetEIP - 2, soft: true},
 		swapped: true, guestGDTR: pending.GuestGDTR}
 	m.gate = &m.gateBuf
+}
+
+// fastLandCode is the landing of a system call delivered in C
+// (vs_fast_deliver): after the trampoline's lcall, at the handler's
+// privilege on the inner stack ESP0, with the call frame [EIP, CS, ESP,
+// SS] at ESP0-16, it does what onLanding does, from the mailbox C filled
+// at the int: IF cleared for an interrupt gate (the gate leads to the cli;
+// for a trap gate to the lgdt after it), the guest's GDTR back, the
+// frame's CS and EIP words overwritten with the interrupt frame's EFLAGS
+// and CS, ESP down to the frame's EIP, which C wrote at ESP0-20 (so the
+// frame is [EIP, CS, EFLAGS, ESP, SS]), then the handler, with the
+// interrupted EFLAGS (C delivers only with TF, NT, RF and VM clear: what
+// the Go path's NewFlags would be). It reads through CS (armGate: readable,
+// base 0, reaching the mailbox) and writes nothing but the frame. Code,
+// not a hook: no walk of the code-hook list, no register writes from C,
+// no second break out of Unicorn's CPU loop per system call. It returns
+// the code and the offset of its trap-gate entry.
+func fastLandCode() ([]byte, uint32) {
+	cs := func(op []byte, disp uint32) []byte { // op with a %cs:disp32 operand
+		return binary.LittleEndian.AppendUint32(append([]byte{0x2E}, op...), disp)
+	}
+	c := []byte{0xFA}                                                                 // cli (interrupt gates enter here)
+	c = append(c, cs([]byte{0x0F, 0x01, 0x15}, gateMailAddr+unicorn.GateMailGDTR)...) // lgdt %cs:gdtr (trap gates enter here)
+	c = append(c, 0x8D, 0x64, 0x24, 0x08)                                             // lea 8(%esp),%esp: above the frame's EIP and CS words
+	c = append(c, cs([]byte{0xFF, 0x35}, gateMailAddr+unicorn.GateMailFlags)...)      // pushl %cs:flags
+	c = append(c, cs([]byte{0xFF, 0x35}, gateMailAddr+unicorn.GateMailCS)...)         // pushl %cs:cs
+	c = append(c, 0x8D, 0x64, 0x24, 0xFC)                                             // lea -4(%esp),%esp: the frame's EIP
+	c = append(c, cs([]byte{0xFF, 0x25}, gateMailAddr+unicorn.GateMailHandler)...)    // jmp *%cs:handler
+	return c, 1
 }

@@ -29,6 +29,8 @@ const (
 	gateGDTAddr  = machineBase           // a copy of the guest GDT with a call gate appended (64 KiB + 8)
 	stubAddr     = machineBase + 0x18000 // lcall $gate, $0
 	landingAddr  = machineBase + 0x19000 // the call gate's target: the landing hook fires here
+	fastLandAddr = machineBase + 0x19800 // the landing code of system calls delivered in C (fast.go)
+	gateMailAddr = machineBase + 0x19C00 // what that code reads (unicorn.GateMail*)
 	iretAddr     = landingAddr + 0x10    // an iret on the landing page (ReturnOuter)
 	// The trampoline's two pages: the stub runs at the interrupted code's
 	// privilege level (CPL 3 too), the landing pad at the handler's. A VMM
@@ -117,6 +119,7 @@ type Machine struct {
 	stub      [7]byte          // the trampoline's lcall as last written (deliver.go)
 	gateBuf   pendingGate      // what gate points at while a delivery is in flight
 	fastGate  unicorn.FastGate // the system call armed for the C side last (fast.go)
+	landGate  [8]byte          // its call gate as the Go path writes it (to the landing hook)
 	scratch   []byte           // readScratch's buffer (the guest GDT copied per delivery)
 	decoded   DecodeCache
 	code      [maxInsnLen]byte
@@ -296,6 +299,10 @@ func (m *Machine) installHooks() error {
 	}
 	if _, err := e.HookCodeEager(landingAddr, landingAddr, m.onLanding); err != nil {
 		return fmt.Errorf("vmm: landing hook: %w", err)
+	}
+	code, _ := fastLandCode()
+	if err := e.MemWrite(fastLandAddr, code); err != nil {
+		return fmt.Errorf("vmm: write the landing code: %w", err)
 	}
 	e.OnFastGate(m.onFastGate)
 	for pc := range m.ioSites {

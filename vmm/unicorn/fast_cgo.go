@@ -161,8 +161,18 @@ func (e *Engine) fastEnter() {
 		f.events -= g.count
 		g.count = 0
 		var p *FastGatePending
+		// Pending: the landing code finishes a delivery by itself once the
+		// lcall has run, and nothing enters Go in between but at the lcall
+		// (EIP still at the stub).
+		inFlight := false
 		if g.pending != 0 {
 			g.pending = 0
+			// Read from the CPU (the Go side's register cache may be the
+			// last stop's here).
+			var eip C.uint32_t
+			inFlight = C.vs_reg_read32(e.uc, C.int(EIP), &eip) == C.UC_ERR_OK && eip == g.stub_eip
+		}
+		if inFlight {
 			p = &FastGatePending{RetEIP: uint32(g.ret_eip), FrameCS: uint32(g.frame_cs), FrameFlags: uint32(g.frame_flags),
 				NewFlags: uint32(g.new_flags), GuestGDTR: MMR{Base: uint32(g.gdt_base), Limit: uint32(g.gdt_limit)}}
 		}
@@ -189,33 +199,55 @@ func (e *Engine) fastEnter() {
 func (e *Engine) FastEmulated() uint64 { return e.fastTotal }
 
 // FastGate is a system call the C side may deliver (shim.c's
-// vs_fast_deliver and vs_fast_land): an int Vec from ring 3 (real CS and SS
-// selectors CS, SS, under CR0 and CR3) through the IDT gate at
-// guest-physical Gate (bytes GateBytes; IDTR IDT) to Handler at a more
-// privileged level, through the machine's call-gate trampoline: GDTR
-// (the guest's GDT) switched to Copy, whose first GDT.Limit+1 bytes at
-// guest-physical CopyAt equal the guest's table at GDT.Base, EIP to the
-// lcall at Stub (bytes StubBytes), Unicorn's privilege switch onto the
-// inner stack ESP0 (TSS TR, whose ESP0 and SS0 are TSSBytes), and, at
-// Landing, the interrupt frame. ClearIF: an interrupt gate. Every address
-// is guest-physical and must lie in host-backed memory; the guest must
-// not page and every segment involved must have base 0.
+// vs_fast_deliver): an int Vec from ring 3 (real CS and SS selectors CS,
+// SS, under CR0 and CR3) through the IDT gate at guest-physical Gate
+// (bytes GateBytes; IDTR IDT) to Handler at a more privileged level,
+// through the machine's call-gate trampoline: GDTR (the guest's GDT)
+// switched to Copy, whose first GDT.Limit+1 bytes at guest-physical CopyAt
+// equal the guest's table at GDT.Base, the call gate SlotBytes written at
+// Slot (in the copy), EIP to the lcall at Stub (bytes StubBytes), Unicorn's
+// privilege switch onto the inner stack ESP0 (TSS TR, whose ESP0 and SS0
+// are TSSBytes), and the machine's landing code, which the gate leads to:
+// it takes the interrupt frame's CS and EFLAGS, the handler and the
+// guest's GDTR from the mailbox at Mail (GateMail* offsets), which C fills
+// at each delivery, as it does the frame's EIP at ESP0-20 (the lcall
+// pushes the four words above it); the handler runs with the interrupted
+// EFLAGS (C delivers only with TF, NT, RF and VM clear), IF cleared by the
+// landing code if the gate is an interrupt gate (ClearIF: SlotBytes lead
+// to a cli first). Every address is guest-physical and must lie in
+// host-backed memory; the guest must not page and every segment involved
+// must have base 0.
 type FastGate struct {
-	Vec, CS, SS, CR0, CR3  uint32
-	IDT, GDT, Copy, TR     MMR
-	CopyAt                 uint32
-	Gate                   uint32
-	GateBytes              [8]byte
-	TSSBytes               [8]byte
-	Stub                   uint32
-	StubBytes              [7]byte
-	Landing, Handler, ESP0 uint32
-	ClearIF                bool
+	Vec, CS, SS, CR0, CR3 uint32
+	IDT, GDT, Copy, TR    MMR
+	CopyAt                uint32
+	Gate                  uint32
+	GateBytes             [8]byte
+	TSSBytes              [8]byte
+	Stub                  uint32
+	StubBytes             [7]byte
+	Slot                  uint32
+	SlotBytes             [8]byte
+	Mail                  uint32
+	Handler, ESP0         uint32
+	ClearIF               bool
 }
 
-// FastGatePending is a delivery C started and did not finish when Go was
-// entered (its landing hook entered Go instead): what the Go side needs to
-// finish it.
+// The mailbox of a FastGate's landing code: offsets of the interrupt
+// frame's CS and EFLAGS and of the handler (words), and of the guest's
+// GDTR as lgdt reads it (limit 16, base 32); its size.
+const (
+	GateMailCS      = C.VS_GATE_MAIL_CS
+	GateMailFlags   = C.VS_GATE_MAIL_FLAGS
+	GateMailHandler = C.VS_GATE_MAIL_HANDLER
+	GateMailGDTR    = C.VS_GATE_MAIL_GDTR
+	GateMailSize    = C.VS_GATE_MAIL_SIZE
+)
+
+// FastGatePending is a delivery C started whose lcall had not run when Go
+// was entered (a Go hook on the trampoline's stub, a stop there): what the
+// Go side needs to finish it (its gate slot pointed back at the Go
+// landing first).
 type FastGatePending struct {
 	RetEIP, FrameCS, FrameFlags, NewFlags uint32
 	GuestGDTR                             MMR
@@ -239,8 +271,10 @@ func (e *Engine) ArmFastGate(g FastGate) bool {
 	cp, ok3 := e.hostSpan(uint64(g.CopyAt), int(g.GDT.Limit)+1)
 	tss, ok4 := e.hostSpan(uint64(g.TR.Base)+4, 8)
 	stub, ok5 := e.hostSpan(uint64(g.Stub), 7)
-	frame, ok6 := e.hostSpan(uint64(g.ESP0)-20, 20)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || g.ESP0 < 20 {
+	slot, ok6 := e.hostSpan(uint64(g.Slot), 8)
+	mail, ok7 := e.hostSpan(uint64(g.Mail), GateMailSize)
+	frame, ok8 := e.hostSpan(uint64(g.ESP0)-20, 4)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !ok8 || g.ESP0 < 20 {
 		return false
 	}
 	c.vec, c.cs, c.ss, c.cr0, c.cr3 = C.uint32_t(g.Vec), C.uint32_t(g.CS), C.uint32_t(g.SS), C.uint32_t(g.CR0), C.uint32_t(g.CR3)
@@ -248,7 +282,7 @@ func (e *Engine) ArmFastGate(g FastGate) bool {
 	c.gdt_base, c.gdt_limit = C.uint32_t(g.GDT.Base), C.uint32_t(g.GDT.Limit)
 	c.tr_sel, c.tr_base, c.tr_limit = C.uint32_t(g.TR.Selector), C.uint32_t(g.TR.Base), C.uint32_t(g.TR.Limit)
 	c.copy_base, c.copy_limit = C.uint32_t(g.Copy.Base), C.uint32_t(g.Copy.Limit)
-	c.stub_eip, c.landing, c.handler, c.esp0 = C.uint32_t(g.Stub), C.uint32_t(g.Landing), C.uint32_t(g.Handler), C.uint32_t(g.ESP0)
+	c.stub_eip, c.handler, c.esp0 = C.uint32_t(g.Stub), C.uint32_t(g.Handler), C.uint32_t(g.ESP0)
 	c.clear_if = 0
 	if g.ClearIF {
 		c.clear_if = 1
@@ -259,6 +293,9 @@ func (e *Engine) ArmFastGate(g FastGate) bool {
 	for i := range g.StubBytes {
 		c.stub_bytes[i] = C.uint8_t(g.StubBytes[i])
 	}
+	for i := range g.SlotBytes {
+		c.slot_bytes[i] = C.uint8_t(g.SlotBytes[i])
+	}
 	// Safe: each lies in a host region (C memory the engine owns until it
 	// unmaps it, which a Go entry precedes and so disarms first).
 	c.gate = (*C.uint8_t)(unsafe.Pointer(&gate[0]))
@@ -266,6 +303,8 @@ func (e *Engine) ArmFastGate(g FastGate) bool {
 	c.gdt_copy = (*C.uint8_t)(unsafe.Pointer(&cp[0]))
 	c.tss = (*C.uint8_t)(unsafe.Pointer(&tss[0]))
 	c.stub = (*C.uint8_t)(unsafe.Pointer(&stub[0]))
+	c.slot = (*C.uint8_t)(unsafe.Pointer(&slot[0]))
+	c.mail = (*C.uint8_t)(unsafe.Pointer(&mail[0]))
 	c.frame = (*C.uint8_t)(unsafe.Pointer(&frame[0]))
 	c.gen = f.gen
 	return true

@@ -155,9 +155,6 @@ static int vs_fast_emulate(uc_engine *uc, vs_snap *s, int from_code, uint64_t ad
 	return 0;
 }
 
-static uint32_t vs_le32(const uint8_t *b) {
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
 
 static void vs_put32(uint8_t *b, uint32_t v) {
 	b[0] = (uint8_t)v;
@@ -179,32 +176,36 @@ static uc_err vs_set_gdtr(uc_engine *uc, uint32_t base, uint32_t limit) {
 // what Machine.tryDeliver and transferInner do for it, when every
 // register, table entry and byte the Go side saw is unchanged: the event
 // counted, GDTR pointed at the copy with the call gate, EIP at the
-// trampoline's lcall. Unicorn then performs the privilege switch and
-// arrives at the landing (vs_fast_land). Returns 0 (nothing done)
-// otherwise.
+// trampoline's lcall. Unicorn then performs the privilege switch, through
+// a gate C points at the machine's landing code, which builds the
+// interrupt frame from the mailbox C fills here, restores GDTR and jumps
+// to the handler (vmm/fast.go): no hook at the landing, so no walk of the
+// code-hook list and no second break out of the CPU loop. Returns 0
+// (nothing done) otherwise.
 static int vs_fast_deliver(uc_engine *uc, vs_snap *s, uint32_t intno) {
 	vs_fast *f = &s->fast;
 	vs_fast_gate *g = &f->gate;
-	if (g->gen != f->gen || g->pending || intno != g->vec || g->gate == NULL) {
+	if (g->gen != f->gen || intno != g->vec || g->gate == NULL) {
 		return 0;
 	}
-	int regs[6] = {UC_X86_REG_EIP, UC_X86_REG_CS, UC_X86_REG_SS, UC_X86_REG_EFLAGS, UC_X86_REG_CR0, UC_X86_REG_CR3};
-	uint64_t v[6] = {0, 0, 0, 0, 0, 0};
-	void *p[6] = {&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]};
-	if (uc_reg_read_batch(uc, regs, p, 6) != UC_ERR_OK) {
-		return 0;
-	}
-	uint32_t eflags = (uint32_t)v[3];
-	if (((uint32_t)v[1] & 0xFFFF) != g->cs || ((uint32_t)v[2] & 0xFFFF) != g->ss || (uint32_t)v[4] != g->cr0 ||
-	    (uint32_t)v[5] != g->cr3 || (eflags & 0x20000) != 0) {
-		return 0;
-	}
+	// One batch for the registers and the three tables (uc_reg_read
+	// reads an uc_x86_mmr through its pointer like any register).
 	uc_x86_mmr idtr, gdtr, tr;
 	memset(&idtr, 0, sizeof idtr);
 	memset(&gdtr, 0, sizeof gdtr);
 	memset(&tr, 0, sizeof tr);
-	if (uc_reg_read(uc, UC_X86_REG_IDTR, &idtr) != UC_ERR_OK || uc_reg_read(uc, UC_X86_REG_GDTR, &gdtr) != UC_ERR_OK ||
-	    uc_reg_read(uc, UC_X86_REG_TR, &tr) != UC_ERR_OK) {
+	int regs[9] = {UC_X86_REG_EIP, UC_X86_REG_CS, UC_X86_REG_SS, UC_X86_REG_EFLAGS, UC_X86_REG_CR0, UC_X86_REG_CR3,
+		       UC_X86_REG_IDTR, UC_X86_REG_GDTR, UC_X86_REG_TR};
+	uint64_t v[6] = {0, 0, 0, 0, 0, 0};
+	void *p[9] = {&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &idtr, &gdtr, &tr};
+	if (uc_reg_read_batch(uc, regs, p, 9) != UC_ERR_OK) {
+		return 0;
+	}
+	uint32_t eflags = (uint32_t)v[3];
+	// TF, NT, RF and VM clear: the handler's EFLAGS are the interrupted
+	// ones (less IF for an interrupt gate), which the landing code keeps.
+	if (((uint32_t)v[1] & 0xFFFF) != g->cs || ((uint32_t)v[2] & 0xFFFF) != g->ss || (uint32_t)v[4] != g->cr0 ||
+	    (uint32_t)v[5] != g->cr3 || (eflags & (0x100 | 0x4000 | 0x10000 | 0x20000)) != 0) {
 		return 0;
 	}
 	if ((uint32_t)idtr.base != g->idt_base || idtr.limit != g->idt_limit || (uint32_t)gdtr.base != g->gdt_base ||
@@ -215,11 +216,32 @@ static int vs_fast_deliver(uc_engine *uc, vs_snap *s, uint32_t intno) {
 	    memcmp(g->stub, g->stub_bytes, 7) != 0 || memcmp(g->gdt, g->gdt_copy, (size_t)g->gdt_limit + 1) != 0) {
 		return 0;
 	}
-	if (vs_set_gdtr(uc, g->copy_base, g->copy_limit) != UC_ERR_OK) {
-		return 0;
+	uint32_t new_flags = eflags;
+	if (g->clear_if) {
+		new_flags &= ~(uint32_t)0x200;
 	}
+	// The landing's gate and mailbox: the machine's own pages (host
+	// memory the guest cannot write), read by the landing code only; and
+	// the interrupt frame's EIP, in the word below the four the lcall
+	// pushes.
+	memcpy(g->slot, g->slot_bytes, 8);
+	vs_put32(g->mail + VS_GATE_MAIL_CS, (uint32_t)v[1] & 0xFFFF);
+	vs_put32(g->mail + VS_GATE_MAIL_FLAGS, eflags);
+	vs_put32(g->mail + VS_GATE_MAIL_HANDLER, g->handler);
+	vs_put32(g->frame, (uint32_t)v[0]);
+	g->mail[VS_GATE_MAIL_GDTR] = (uint8_t)g->gdt_limit;
+	g->mail[VS_GATE_MAIL_GDTR + 1] = (uint8_t)(g->gdt_limit >> 8);
+	vs_put32(g->mail + VS_GATE_MAIL_GDTR + 2, g->gdt_base);
+	// GDTR and EIP in one batch (EIP last: writing it ends the hook's
+	// block).
+	uc_x86_mmr copy;
+	memset(&copy, 0, sizeof copy);
+	copy.base = g->copy_base;
+	copy.limit = g->copy_limit;
 	uint64_t eip = g->stub_eip;
-	if (uc_reg_write(uc, UC_X86_REG_EIP, &eip) != UC_ERR_OK) {
+	int wregs[2] = {UC_X86_REG_GDTR, UC_X86_REG_EIP};
+	void *wp[2] = {&copy, &eip};
+	if (uc_reg_write_batch(uc, wregs, wp, 2) != UC_ERR_OK) {
 		vs_set_gdtr(uc, g->gdt_base, g->gdt_limit);
 		return 0;
 	}
@@ -227,43 +249,9 @@ static int vs_fast_deliver(uc_engine *uc, vs_snap *s, uint32_t intno) {
 	g->ret_eip = (uint32_t)v[0];
 	g->frame_cs = (uint32_t)v[1] & 0xFFFF;
 	g->frame_flags = eflags;
-	g->new_flags = eflags & ~(uint32_t)(0x100 | 0x4000 | 0x10000 | 0x20000); // TF, NT, RF, VM
-	if (g->clear_if) {
-		g->new_flags &= ~(uint32_t)0x200;
-	}
+	g->new_flags = new_flags;
 	g->count++;
 	f->events++;
-	return 1;
-}
-
-// The landing of a system call vs_fast_deliver started: what
-// Machine.onLanding does. The guest's GDTR comes back, the call frame
-// Unicorn pushed [EIP, CS, ESP, SS] becomes the interrupt frame [EIP, CS,
-// EFLAGS, ESP, SS] one word lower, and the handler starts. Returns 0
-// (leaving the delivery pending, for the Go side to finish: fastEnter)
-// if the inner stack is not where it was armed.
-static int vs_fast_land(uc_engine *uc, vs_snap *s) {
-	vs_fast_gate *g = &s->fast.gate;
-	uint64_t esp = 0;
-	if (uc_reg_read(uc, UC_X86_REG_ESP, &esp) != UC_ERR_OK || (uint32_t)esp != g->esp0 - 16) {
-		return 0;
-	}
-	if (vs_set_gdtr(uc, g->gdt_base, g->gdt_limit) != UC_ERR_OK) {
-		return 0;
-	}
-	uint32_t old_esp = vs_le32(g->frame + 4 + 8), old_ss = vs_le32(g->frame + 4 + 12);
-	vs_put32(g->frame, g->ret_eip);
-	vs_put32(g->frame + 4, g->frame_cs);
-	vs_put32(g->frame + 8, g->frame_flags);
-	vs_put32(g->frame + 12, old_esp);
-	vs_put32(g->frame + 16, old_ss & 0xFFFF);
-	uint64_t w[3] = {g->esp0 - 20, g->new_flags, g->handler};
-	int wregs[3] = {UC_X86_REG_ESP, UC_X86_REG_EFLAGS, UC_X86_REG_EIP};
-	void *wp[3] = {&w[0], &w[1], &w[2]};
-	if (uc_reg_write_batch(uc, wregs, wp, 3) != UC_ERR_OK) {
-		return 0; // (the frame is written; the Go side writes it again)
-	}
-	g->pending = 0;
 	return 1;
 }
 
@@ -309,7 +297,7 @@ static void tramp_intr_fault(uc_engine *uc, uint32_t intno, void *ud) {
 static void tramp_code_eager(uc_engine *uc, uint64_t addr, uint32_t size, void *ud) {
 	vs_eager *e = (vs_eager *)ud;
 	vs_snap *s = e->s;
-	if ((s->fast.gate.pending && addr == s->fast.gate.landing && vs_fast_land(uc, s)) || vs_fast_emulate(uc, s, 1, addr)) {
+	if (vs_fast_emulate(uc, s, 1, addr)) {
 		s->valid = 0;
 		s->mmr_valid = 0;
 		return;

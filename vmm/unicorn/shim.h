@@ -170,7 +170,8 @@ typedef struct vs_fast_site {
 	uint8_t set_edx;
 	uint8_t *clear;
 } vs_fast_site;
-// A system call delivered in C (vs_fast_deliver, vs_fast_land in shim.c):
+// A system call delivered in C (vs_fast_deliver in shim.c, then the
+// machine's landing code, vmm/fast.go):
 // an int n from ring 3 through an IDT gate to a more privileged handler,
 // the machine's call-gate trampoline (vmm/deliver.go) run with no Go entry.
 // The Go side arms it after it made exactly that delivery (vmm/fast.go);
@@ -186,7 +187,6 @@ typedef struct vs_fast_gate {
 	uint32_t copy_limit;           // GDTR during the trampoline: the copy at copy_base
 	uint32_t copy_base;
 	uint32_t stub_eip;             // the trampoline's lcall
-	uint32_t landing;              // the call gate's target (the landing hook)
 	uint32_t handler;              // the IDT gate's offset
 	uint32_t clear_if;             // an interrupt gate: the handler starts with IF clear
 	uint32_t esp0;                 // the inner stack named by the TSS
@@ -198,11 +198,22 @@ typedef struct vs_fast_gate {
 	uint8_t tss_bytes[8];
 	const uint8_t *stub;           // the lcall in host memory, and its bytes
 	uint8_t stub_bytes[7];
-	uint8_t *frame;                // the inner stack's top 20 bytes in host memory
-	int32_t pending;               // between the int and the landing
+	uint8_t *slot;                 // the copy's call-gate slot in host memory, and the gate C writes
+	uint8_t slot_bytes[8];         // there: to the machine's landing code (vmm/fast.go)
+	uint8_t *mail;                 // what the landing code reads, in host memory (VS_GATE_MAIL_* below)
+	uint8_t *frame;                // the interrupt frame's EIP word (ESP0 - 20) in host memory
+	int32_t pending;               // set at each delivery; the lcall not yet made while EIP is stub_eip
 	uint32_t ret_eip, frame_cs, frame_flags, new_flags;
 	uint64_t count;                // delivered in C since the last drain
 } vs_fast_gate;
+// The mailbox the machine's landing code reads (little-endian words):
+// the interrupt frame's CS and EFLAGS, the handler, and the guest's GDTR
+// as lgdt takes it (limit 16, base 32).
+#define VS_GATE_MAIL_CS 0
+#define VS_GATE_MAIL_FLAGS 4
+#define VS_GATE_MAIL_HANDLER 8
+#define VS_GATE_MAIL_GDTR 12
+#define VS_GATE_MAIL_SIZE 18
 typedef struct vs_fast {
 	uint32_t gen;        // bumped at every Go entry: disarms every site
 	int32_t vif;         // the virtual IF (valid while a site is armed)
