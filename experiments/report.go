@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -113,12 +114,38 @@ func CompareTable(res *Results, guestName string) string {
 	fmt.Fprintln(tw)
 	row("exits (to the VMM)", func(r *Run) string { return fmt.Sprint(r.Exits) })
 	row("events (all)", func(r *Run) string { return fmt.Sprint(r.Events) })
+	// The guest's own instructions apart from what the strategy's CPU
+	// executed beyond them (bt: the translation's own code), so that no
+	// row mixes the two.
 	row("guest instructions", func(r *Run) string {
-		if r.Instructions == 0 && r.Substrate != "unicorn" {
+		switch {
+		case r.GuestInstructionsFrom != "":
+			return fmt.Sprintf("%d (%s's)", r.GuestInstructions, r.GuestInstructionsFrom)
+		case r.Instructions == 0 && r.Substrate != "unicorn":
 			return "not counted"
+		case r.GuestInstructions == 0:
+			return fmt.Sprint(r.Instructions) // results of a version before guest_instructions
 		}
-		return fmt.Sprint(r.Instructions)
+		return fmt.Sprint(r.GuestInstructions)
 	})
+	if slices.ContainsFunc(runs, func(r *Run) bool { return r.TCInstructions > 0 || r.OverheadInstructions > 0 }) {
+		row("instructions executed", func(r *Run) string {
+			if r.Instructions == 0 {
+				return "—"
+			}
+			s := fmt.Sprint(r.Instructions)
+			if r.TCInstructions > 0 {
+				s += fmt.Sprintf(" (%d in the TC)", r.TCInstructions)
+			}
+			return s
+		})
+		row("translation's own", func(r *Run) string {
+			if r.TCInstructions == 0 && r.OverheadInstructions == 0 {
+				return "—"
+			}
+			return fmt.Sprint(r.OverheadInstructions)
+		})
+	}
 	row("stop", func(r *Run) string {
 		if r.Error != "" {
 			return "error"
@@ -151,11 +178,13 @@ func CompareTable(res *Results, guestName string) string {
 		}
 		return FormatCycles(r.Modeled.Cycles)
 	})
-	row("modeled: insns|events|transl", func(r *Run) string {
+	row("modeled: insns|own|events|device|transl", func(r *Run) string {
 		if r.Modeled == nil {
 			return "—"
 		}
-		return fmt.Sprintf("%s|%s|%s", FormatCycles(r.Modeled.Instructions), FormatCycles(r.Modeled.Events), FormatCycles(r.Modeled.Translation))
+		m := r.Modeled
+		return fmt.Sprintf("%s|%s|%s|%s|%s", FormatCycles(m.Instructions), FormatCycles(m.Overhead), FormatCycles(m.Events),
+			FormatCycles(m.Device), FormatCycles(m.Translation))
 	})
 	row("modeled: / native", func(r *Run) string { return formatRatio(r.ModeledRatio, r.ModeledLabel) })
 	tw.Flush()
