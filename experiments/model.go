@@ -128,7 +128,7 @@ const (
 	CounterTCFlushes        = "bt/flushes"       // whole-TC flushes (TC full)
 	// CounterTCInsns is not priced: the TC's share of the instructions
 	// executed, reported so guest and TC instructions can be told apart.
-	CounterTCInsns = "bt/tc-insns"
+	CounterTCInsns = vmm.CounterTCInstructions
 )
 
 //go:embed profiles/*.json

@@ -255,7 +255,7 @@ func summaryCell(r compareRow, what string) string {
 	case "events":
 		return fmt.Sprint(res.Counts.Total())
 	case "instructions":
-		return fmt.Sprint(res.Instructions)
+		return insnsText(res.Instructions, res.Counters, "")
 	}
 	return stopWord(res.Stop)
 }
