@@ -16,6 +16,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"virtsim/vmm"
 )
 
 // The plots of a results set. Each is drawn from Results alone (no run), so
@@ -284,9 +286,7 @@ func groupedBars(pn *panel, series []string, guests []string, value func(g, s st
 		// A cell with no value (the strategy did not run it: refused,
 		// unavailable, failed) says so where its bar would stand, so that
 		// it is not read as a bar of height zero.
-		na := &naMarks{bar: bc, text: draw.TextStyle{Color: color.Gray{Y: 90}, Font: p.X.Tick.Label.Font,
-			XAlign: draw.XLeft, YAlign: draw.YCenter, Rotation: math.Pi / 2, Handler: p.X.Tick.Label.Handler}}
-		na.text.Font.Size = vg.Points(8)
+		na := &naMarks{bar: bc, text: naTextStyle(p)}
 		for j, g := range guests {
 			if _, ok := value(g, s); !ok {
 				na.at = append(na.at, j)
@@ -467,39 +467,93 @@ func causeClass(cause string) string {
 	return cause
 }
 
-// tint mixes c with white: f = 0 keeps c, 1 is white.
+// tint mixes c with white (f > 0) or black (f < 0): f = 0 keeps c, 1 is
+// white, -1 black.
 func tint(c color.Color, f float64) color.Color {
+	f = math.Max(-1, math.Min(1, f))
+	to := 255.0
+	if f < 0 {
+		to, f = 0, -f
+	}
 	r, g, b, _ := c.RGBA()
-	mix := func(v uint32) uint8 { return uint8(float64(v>>8)*(1-f) + 255*f) }
+	mix := func(v uint32) uint8 { return uint8(math.Round(float64(v>>8)*(1-f) + to*f)) }
 	return color.RGBA{mix(r), mix(g), mix(b), 255}
+}
+
+// shade is the k-th variant of a cause class's colour, for the class's
+// k-th mechanism: the colour itself, then lighter and darker tints; a dark
+// colour (black) only lightens and a light one (yellow) only darkens, so
+// that no two variants look alike.
+func shade(base color.Color, k int) color.Color {
+	r, g, b, _ := base.RGBA()
+	luma := (0.299*float64(r>>8) + 0.587*float64(g>>8) + 0.114*float64(b>>8)) / 255
+	seq := []float64{0, 0.5, -0.45, 0.75, -0.7, 0.3, -0.25}
+	switch {
+	case luma < 0.3:
+		seq = []float64{0, 0.4, 0.6, 0.75, 0.85, 0.2, 0.92}
+	case luma > 0.75:
+		seq = []float64{0, -0.35, -0.55, -0.7, -0.8, -0.2, -0.88}
+	}
+	return tint(base, seq[k%len(seq)])
+}
+
+// breakdownColors gives every (cause class, mechanism) of res one colour,
+// the same in every panel: the class's colour, tinted by the mechanism's
+// rank among the class's mechanisms anywhere in res.
+func breakdownColors(res *Results) map[[2]string]color.Color {
+	mechs := map[string]map[string]bool{}
+	for _, r := range res.Runs {
+		for _, c := range r.Counts {
+			cl := causeClass(c.Cause)
+			if mechs[cl] == nil {
+				mechs[cl] = map[string]bool{}
+			}
+			mechs[cl][c.Mechanism] = true
+		}
+	}
+	var classes []string
+	for c := range mechs {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	rank := func(m string) int {
+		if mi, err := vmm.ParseMechanism(m); err == nil {
+			return int(mi)
+		}
+		return len(vmm.Mechanisms)
+	}
+	out := map[[2]string]color.Color{}
+	for i, cl := range classes {
+		base := hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.55, 0.85)
+		if i < len(palette) {
+			base = palette[i]
+		}
+		var ms []string
+		for m := range mechs[cl] {
+			ms = append(ms, m)
+		}
+		sort.Slice(ms, func(a, b int) bool {
+			if ra, rb := rank(ms[a]), rank(ms[b]); ra != rb {
+				return ra < rb
+			}
+			return ms[a] < ms[b]
+		})
+		for k, m := range ms {
+			out[[2]string{cl, m}] = shade(base, k)
+		}
+	}
+	return out
 }
 
 // BreakdownChart: for each strategy a panel of stacked bars, one per
 // workload, splitting its events by cause class and mechanism (share of
-// the run's events, so workloads of any size compare). A cause class has
-// one colour in every panel; a second mechanism of the same class in one
-// panel is a lighter tint of it.
+// the run's events, so workloads of any size compare). A cause class and
+// mechanism has one colour in every panel (breakdownColors); a workload
+// the strategy did not run is marked n/a, one it ran without events "no
+// events".
 func BreakdownChart(res *Results) (*Chart, error) {
 	guests, strats := res.guests(), res.strategies()
-	classSet := map[string]bool{}
-	for _, r := range res.Runs {
-		for _, c := range r.Counts {
-			classSet[causeClass(c.Cause)] = true
-		}
-	}
-	var classes []string
-	for c := range classSet {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	classColor := map[string]color.Color{}
-	for i, c := range classes {
-		if i < len(palette) {
-			classColor[c] = palette[i]
-		} else {
-			classColor[c] = hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.55, 0.85)
-		}
-	}
+	colors := breakdownColors(res)
 	type cat struct{ class, mech string }
 	var plots []*panel
 	const panelW = 8 * vg.Inch
@@ -527,7 +581,6 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			return cats[i].mech < cats[j].mech
 		})
 		var below *plotter.BarChart
-		shade := map[string]int{}
 		for _, c := range cats {
 			vals := make(plotter.Values, len(guests))
 			any := false
@@ -554,8 +607,7 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			if err != nil {
 				return nil, fmt.Errorf("breakdown plot: %w", err)
 			}
-			bc.Color = tint(classColor[c.class], 0.45*float64(shade[c.class]))
-			shade[c.class]++
+			bc.Color = colors[[2]string{c.class, c.mech}]
 			bc.LineStyle.Width = vg.Points(0.5)
 			if below != nil {
 				bc.StackOn(below)
@@ -564,6 +616,19 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			pn.bars = append(pn.bars, bc)
 			p.Add(bc)
 			pn.add(c.class+" · "+c.mech, bc)
+		}
+		// An empty column says why it is empty.
+		na := &naMarks{text: naTextStyle(p)}
+		for j, g := range guests {
+			switch r := res.Find(g, s); {
+			case r == nil || r.Error != "":
+				na.at, na.texts = append(na.at, j), append(na.texts, "n/a")
+			case r.Events == 0:
+				na.at, na.texts = append(na.at, j), append(na.texts, "no events")
+			}
+		}
+		if len(na.at) > 0 {
+			p.Add(na)
 		}
 		p.NominalX(guests...)
 		p.X.Min, p.X.Max = -0.5, float64(len(guests))-0.5
@@ -592,18 +657,36 @@ func BreakdownChart(res *Results) (*Chart, error) {
 	}}, nil
 }
 
-// naMarks writes "n/a" upward from the axis where a grouped bar chart has
-// no bar because the cell has no value, at the bar's own offset.
+// naMarks writes "n/a" (or texts[k] for at[k]) upward from the axis where
+// a bar chart has no bar because the cell has no value, at the bar's own
+// offset (bar nil: at the group's centre, as stacked bars stand).
 type naMarks struct {
-	bar  *plotter.BarChart
-	at   []int
-	text draw.TextStyle
+	bar   *plotter.BarChart
+	at    []int
+	texts []string
+	text  draw.TextStyle
+}
+
+// naTextStyle is the style of n/a marks in p: small, grey, upright.
+func naTextStyle(p *plot.Plot) draw.TextStyle {
+	st := draw.TextStyle{Color: color.Gray{Y: 90}, Font: p.X.Tick.Label.Font,
+		XAlign: draw.XLeft, YAlign: draw.YCenter, Rotation: math.Pi / 2, Handler: p.X.Tick.Label.Handler}
+	st.Font.Size = vg.Points(8)
+	return st
 }
 
 func (n *naMarks) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
-	for _, i := range n.at {
-		c.FillText(n.text, vg.Point{X: trX(float64(i)) + n.bar.Offset, Y: trY(plt.Y.Min) + vg.Points(3)}, "n/a")
+	var off vg.Length
+	if n.bar != nil {
+		off = n.bar.Offset
+	}
+	for k, i := range n.at {
+		text := "n/a"
+		if k < len(n.texts) {
+			text = n.texts[k]
+		}
+		c.FillText(n.text, vg.Point{X: trX(float64(i)) + off, Y: trY(plt.Y.Min) + vg.Points(3)}, text)
 	}
 }
 
@@ -680,11 +763,33 @@ func CumulativeChart(res *Results) (*Chart, error) {
 		p.Add(l)
 		pn.add(fmt.Sprintf("%s (%d exits)", res.strategyLegend(t.Strategy), t.Exits), l)
 	}
+	// A strategy of the results without a line for this workload says why.
+	traced := map[string]bool{}
+	for _, t := range res.Traces {
+		if t.Guest == g {
+			traced[t.Strategy] = true
+		}
+	}
+	for _, s := range res.strategies() {
+		if traced[s] {
+			continue
+		}
+		why := "no trace"
+		if r := res.Find(g, s); r == nil || r.Error != "" {
+			why = "did not run " + g
+		}
+		pn.add(res.strategyLegend(s)+": n/a, "+why, emptyThumb{})
+	}
 	// Axes that contain every series, with a margin above the highest.
 	p.Y.Min, p.Y.Max = 0, math.Max(1, yMax*1.05)
 	p.X.Min, p.X.Max = 0, math.Max(1, xMax)
 	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
+
+// emptyThumb is a legend entry with no line: a series that is not drawn.
+type emptyThumb struct{}
+
+func (emptyThumb) Thumbnail(*draw.Canvas) {}
 
 // Figures builds every plot the results allow (the cumulative one needs a
 // trace).

@@ -2,8 +2,12 @@ package experiments
 
 import (
 	"bytes"
+	"image/color"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,7 +72,7 @@ func TestPlotsLabelled(t *testing.T) {
 		"exits":      {"Exits per workload and strategy", "workload", "exits (log scale", "native: no VMM, 0 exits", "kvm (pvm)", "pv (own image)", "1k"},
 		"overhead":   {"Measured: wall time", "Modeled: cycles", "profile p4-2006", "kvm (pvm): no native on its substrate", "own image", "ratio to native (log scale)", "whiskers: range over runs", "work avoided"},
 		"breakdown":  {"Events under trap by cause and mechanism", "Events under bt", "priv/cli,sti · in-tc", "io · callout", "share of the run"},
-		"cumulative": {"Cumulative exits over instructions executed: io", "instructions executed (bt: guest + translation cache)", "exits so far", "trap (1035 exits)", "native (0 exits)"},
+		"cumulative": {"Cumulative exits over instructions executed: io", "instructions executed (bt: guest + translation cache)", "exits so far", "trap (1035 exits)", "native (0 exits)", "pv (own image): n/a, no trace"},
 	}
 	charts, err := Charts(res)
 	if err != nil {
@@ -105,5 +109,72 @@ func TestWritePlots(t *testing.T) {
 	res.Traces = nil
 	if _, err := CumulativeChart(res); err == nil {
 		t.Error("cumulative chart without a trace: no error")
+	}
+}
+
+// A cause class and mechanism has one colour in every panel of the
+// breakdown, and two mechanisms of a class never share one; a workload a
+// strategy did not run is marked n/a in its panel.
+func TestBreakdownColorsAndNA(t *testing.T) {
+	res := loadFixture(t)
+	colors := breakdownColors(res)
+	byClass := map[string]map[color.Color]string{}
+	for _, r := range res.Runs {
+		for _, c := range r.Counts {
+			k := [2]string{causeClass(c.Cause), c.Mechanism}
+			col, ok := colors[k]
+			if !ok {
+				t.Fatalf("%v has no colour", k)
+			}
+			if byClass[k[0]] == nil {
+				byClass[k[0]] = map[color.Color]string{}
+			}
+			if other, dup := byClass[k[0]][col]; dup && other != k[1] {
+				t.Errorf("%s: %s and %s share a colour", k[0], other, k[1])
+			}
+			byClass[k[0]][col] = k[1]
+		}
+	}
+	if len(byClass["io"]) != 5 {
+		t.Errorf("io under 5 mechanisms has %d colours", len(byClass["io"]))
+	}
+	// The same results in another order give the same colours: they depend
+	// on what the results hold, not on the panel being drawn.
+	rev := *res
+	rev.Runs = append([]Run(nil), res.Runs...)
+	slices.Reverse(rev.Runs)
+	if again := breakdownColors(&rev); !maps.EqualFunc(colors, again, func(a, b color.Color) bool { return a == b }) {
+		t.Error("colours depend on the order of the runs")
+	}
+	c, err := BreakdownChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := c.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(svg), ">n/a<"); n != 1 {
+		t.Errorf("breakdown marks %d cells n/a, want 1 (pv did not run irq-toggle)", n)
+	}
+}
+
+// The variants of every class colour differ visibly (no two of a class's
+// first five mechanisms alike, black and yellow included).
+func TestShadesDistinct(t *testing.T) {
+	dist := func(a, b color.Color) float64 {
+		ar, ag, ab, _ := a.RGBA()
+		br, bg, bb, _ := b.RGBA()
+		d := func(x, y uint32) float64 { return float64(int(x>>8) - int(y>>8)) }
+		return math.Sqrt(d(ar, br)*d(ar, br) + d(ag, bg)*d(ag, bg) + d(ab, bb)*d(ab, bb))
+	}
+	for i, base := range palette {
+		for j := 0; j < 5; j++ {
+			for k := j + 1; k < 5; k++ {
+				if d := dist(shade(base, j), shade(base, k)); d < 25 {
+					t.Errorf("palette[%d]: shades %d and %d are %.0f apart", i, j, k, d)
+				}
+			}
+		}
 	}
 }
