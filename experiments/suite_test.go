@@ -205,6 +205,9 @@ func TestCalibrationProfile(t *testing.T) {
 		{"trap", "io/out:0x80", 2000}, {"trap", "priv/cli", 600}, {"trap", "priv/sti", 600}, {"trap", "int/0x80", 4000},
 		{"trap", "priv/lgdt", 2000}, // median of the measured trap exits
 		{"machine", "io/out:0x80", 100},
+		// other ports cost what the measured one did, device work included
+		// (the device term is 0), under native as under trap
+		{"machine", "io/in:0x3fd", 100}, {"trap", "io/out:0x3f8", 2000},
 		{"callout", "x", 613}, // unmeasured: from the base
 	} {
 		m, _ := parseMech(c.m)
