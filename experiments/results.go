@@ -31,7 +31,7 @@ const SchemaVersion = 2
 // Layout, for readers in other languages:
 //
 //	{
-//	  "schema_version": 1,
+//	  "schema_version": 2,
 //	  "provenance": {commit, go_version, unicorn_version, host_cpu, host_cpus,
 //	                 kernel, kvm_flavour?, date (RFC 3339 UTC), command, extra?},
 //	  "config":     {guests[], strategies[], args?, scale?, reps, workers,
@@ -309,6 +309,8 @@ func ReadJSONFile(path string) (*Results, error) {
 // only counted; every parameter and the provenance repeat on each row so
 // rows can be filtered and joined without the JSON. counts is
 // "cause|mechanism=count" joined by ';', counters "name=value" joined by ';'.
+// The columns after error were added within schema_version 2 (CSVAdded):
+// readers take them when present.
 var CSVHeader = []string{
 	"schema_version", "date", "commit", "go_version", "unicorn_version", "host_cpu", "kernel", "kvm_flavour",
 	"profile", "reps", "mem_bytes", "insn_budget", "time_budget_ns",
@@ -317,7 +319,14 @@ var CSVHeader = []string{
 	"rep", "wall_ns", "wall_median_ns", "wall_min_ns", "wall_max_ns", "measured_ratio", "measured_label",
 	"modeled_cycles", "modeled_instruction_cycles", "modeled_overhead_instruction_cycles", "modeled_event_cycles", "modeled_device_cycles", "modeled_translation_cycles",
 	"modeled_ratio", "modeled_label", "counts", "counters", "error",
+	"tc_instructions", "wall_ci_low_ns", "wall_ci_high_ns", "wall_noise",
 }
+
+// CSVAdded are the columns of CSVHeader a results.csv of schema_version 2
+// written before them lacks: bt's translation-cache share of instructions
+// and the wall time's bootstrap interval and noise verdict (each also
+// recomputable from the rows' wall_ns).
+var CSVAdded = map[string]bool{"tc_instructions": true, "wall_ci_low_ns": true, "wall_ci_high_ns": true, "wall_noise": true}
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
@@ -373,6 +382,7 @@ func (res *Results) WriteCSV(w io.Writer) error {
 				fmtRatio(r.MeasuredRatio), r.MeasuredLabel,
 				fmtFloat(m.Cycles), fmtFloat(m.Instructions), fmtFloat(m.Overhead), fmtFloat(m.Events), fmtFloat(m.Device), fmtFloat(m.Translation),
 				fmtRatio(r.ModeledRatio), r.ModeledLabel, strings.Join(counts, ";"), strings.Join(counters, ";"), r.Error,
+				strconv.FormatUint(r.TCInstructions, 10), strconv.FormatInt(r.Wall.CILow, 10), strconv.FormatInt(r.Wall.CIHigh, 10), r.Wall.Noise,
 			}
 			if err := cw.Write(row); err != nil {
 				return fmt.Errorf("results csv: %w", err)
@@ -403,14 +413,20 @@ func ReadCSV(r io.Reader) (*Results, error) {
 		col[h] = i
 	}
 	for _, h := range CSVHeader {
-		if _, ok := col[h]; !ok {
+		if _, ok := col[h]; !ok && !CSVAdded[h] {
 			return nil, fmt.Errorf("results csv: no column %q", h)
 		}
 	}
 	res := &Results{}
 	index := map[[3]string]int{}
 	for ln, row := range rows[1:] {
-		get := func(h string) string { return row[col[h]] }
+		get := func(h string) string {
+			i, ok := col[h]
+			if !ok {
+				return "" // a column added since the file was written
+			}
+			return row[i]
+		}
 		var perr error
 		u := func(h string) uint64 {
 			v, err := strconv.ParseUint(get(h), 10, 64)
@@ -463,6 +479,9 @@ func ReadCSV(r io.Reader) (*Results, error) {
 				Wall:          Stats{Median: i64("wall_median_ns"), Min: i64("wall_min_ns"), Max: i64("wall_max_ns")},
 				MeasuredRatio: ratio("measured_ratio"), MeasuredLabel: get("measured_label"),
 				ModeledRatio: ratio("modeled_ratio"), ModeledLabel: get("modeled_label"), Error: get("error"),
+			}
+			if get("tc_instructions") != "" {
+				run.TCInstructions = u("tc_instructions")
 			}
 			if get("modeled_cycles") != "0" || get("modeled_instruction_cycles") != "0" {
 				run.Modeled = &Modeled{Profile: get("profile"), Cycles: f("modeled_cycles"), Instructions: f("modeled_instruction_cycles"),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestCSVRoundTrip(t *testing.T) {
 	res := fixtureResults(t)
+	res.Find("io", "bt").TCInstructions = 5000
 	var b bytes.Buffer
 	if err := res.WriteCSV(&b); err != nil {
 		t.Fatal(err)
@@ -71,13 +73,36 @@ func TestCSVRoundTrip(t *testing.T) {
 	for i := range res.Runs {
 		a, b := res.Runs[i], back.Runs[i]
 		if a.Guest != b.Guest || a.Args != b.Args || a.Strategy != b.Strategy || a.Flavour != b.Flavour || a.Substrate != b.Substrate ||
-			a.Image != b.Image || a.Stop != b.Stop || a.Instructions != b.Instructions || a.Exits != b.Exits || a.Events != b.Events ||
+			a.Image != b.Image || a.Stop != b.Stop || a.Instructions != b.Instructions || a.TCInstructions != b.TCInstructions || a.Exits != b.Exits || a.Events != b.Events ||
 			!reflect.DeepEqual(a.Counts, b.Counts) || !reflect.DeepEqual(a.Counters, b.Counters) || !reflect.DeepEqual(a.WallNS, b.WallNS) ||
 			a.Wall != b.Wall || !reflect.DeepEqual(a.MeasuredRatio, b.MeasuredRatio) || a.MeasuredLabel != b.MeasuredLabel ||
 			!reflect.DeepEqual(a.ModeledRatio, b.ModeledRatio) || a.ModeledLabel != b.ModeledLabel ||
 			a.Modeled.Cycles != b.Modeled.Cycles || a.Modeled.Events != b.Modeled.Events || a.Modeled.Translation != b.Modeled.Translation {
 			t.Errorf("run %d differs after the CSV round trip:\n%+v\n%+v", i, a, b)
 		}
+	}
+	// The wall statistics are columns too, and a file written before the
+	// columns added within the schema still reads.
+	for _, r := range rows[1:] {
+		get := func(h string) string { return r[slices.Index(CSVHeader, h)] }
+		if get("strategy") == "bt" && get("guest") == "io" && (get("tc_instructions") != "5000" || get("wall_noise") != "") {
+			t.Errorf("bt io: tc_instructions %q, wall_noise %q", get("tc_instructions"), get("wall_noise"))
+		}
+		if get("strategy") == "trap" && get("guest") == "io" && get("wall_ci_low_ns") != "0" {
+			t.Errorf("a 95%% interval from 3 runs: %q", get("wall_ci_low_ns"))
+		}
+		if get("strategy") == "native" && get("guest") == "irq-toggle" && !strings.Contains(get("wall_noise"), "too short") {
+			t.Errorf("native irq-toggle's 0.5 ms runs: wall_noise %q", get("wall_noise"))
+		}
+	}
+	var old bytes.Buffer
+	ow := csv.NewWriter(&old)
+	for _, r := range rows {
+		ow.Write(r[:len(CSVHeader)-len(CSVAdded)])
+	}
+	ow.Flush()
+	if back, err := ReadCSV(&old); err != nil || len(back.Runs) != len(res.Runs) {
+		t.Errorf("a schema 2 file without the added columns: %v", err)
 	}
 	bad := strings.Replace(b.String(), "\n2,", "\n7,", 1)
 	if _, err := ReadCSV(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 7") {
