@@ -171,7 +171,13 @@ func CompareTable(res *Results, guestName string) string {
 		}
 		return s
 	})
-	row("measured: / native", func(r *Run) string { return formatRatio(r.MeasuredRatio, r.MeasuredLabel) })
+	row("measured: / native", func(r *Run) string {
+		s := formatRatio(r.MeasuredRatio, r.MeasuredLabel)
+		if ci := r.MeasuredRatioCI; len(ci) == 2 {
+			s += fmt.Sprintf(", 95%% CI %.2f–%.2f", ci[0], ci[1])
+		}
+		return s
+	})
 	row("modeled: cycles", func(r *Run) string {
 		if r.Modeled == nil {
 			return "—"
@@ -236,7 +242,7 @@ func CompareTable(res *Results, guestName string) string {
 func SummaryTable(res *Results) string {
 	var b strings.Builder
 	strats := res.strategies()
-	noisy := false
+	noisy, withCI := false, false
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "workload\targs\tinstructions")
 	for _, s := range strats {
@@ -271,6 +277,10 @@ func SummaryTable(res *Results) string {
 					if lo, hi, ok := res.ratioRange(r); ok {
 						m += fmt.Sprintf(" [%.2f–%.2f]", lo, hi)
 					}
+					if ci := r.MeasuredRatioCI; len(ci) == 2 {
+						m += fmt.Sprintf(" ci %.2f–%.2f", ci[0], ci[1])
+						withCI = true
+					}
 				} else if r.Wall.N > 0 {
 					m = FormatDuration(r.Wall.Median)
 				}
@@ -289,8 +299,12 @@ func SummaryTable(res *Results) string {
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "measured: median wall time / native's median, [range over the runs: min/max vs native's max/min]; modeled: cycles / native's (profile %s)\n", res.profileName())
+	if withCI {
+		fmt.Fprintf(&b, "ci: 95%% bootstrap interval of the measured ratio (cell and native resampled, %d resamples), where both ran %d times or more\n", BootstrapResamples, BootstrapMinN)
+	}
 	if noisy {
-		fmt.Fprintf(&b, "! noise: the runs of this cell or of its native spread more than %.0f%% of the median, or fewer than %d ran: do not read the measured ratio\n", 100*NoiseSpread, NoiseMinN)
+		fmt.Fprintf(&b, "! noise: the runs of this cell or of its native spread more than %.0f%% of the median, fewer than %d ran, or they are shorter than %s: do not read the measured ratio\n",
+			100*NoiseSpread, NoiseMinN, FormatDuration(NoiseMinWall))
 	}
 	for _, r := range res.Runs {
 		if r.ModeledRatio != nil && *r.ModeledRatio < 1 && r.Strategy != "native" {

@@ -3,6 +3,7 @@ package experiments
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -187,5 +188,56 @@ func TestScaleArgs(t *testing.T) {
 		if got := ScaleArgs(c[0], f); got != c[2] {
 			t.Errorf("ScaleArgs(%q, %g) = %q, want %q", c[0], f, got, c[2])
 		}
+	}
+}
+
+// The measured ratio carries a bootstrap interval once both sides ran
+// BootstrapMinN times: it holds the ratio of the medians, is the same on
+// every call, and shows in the summary and compare tables and the CSV.
+func TestRatioCI(t *testing.T) {
+	ms := int64(time.Millisecond)
+	cell := []int64{40 * ms, 41 * ms, 44 * ms, 42 * ms, 43 * ms, 45 * ms}
+	nat := []int64{10 * ms, 11 * ms, 10 * ms, 12 * ms, 10 * ms}
+	lo, hi, ok := RatioCI(cell, nat)
+	if !ok || lo > 42.5/10 || hi < 42.5/10 || lo < 40.0/12 || hi > 45.0/10 {
+		t.Errorf("interval %g–%g (%v) around 4.25 within the runs' extremes", lo, hi, ok)
+	}
+	if lo2, hi2, _ := RatioCI(cell, nat); lo2 != lo || hi2 != hi {
+		t.Errorf("not reproducible: %g–%g then %g–%g", lo, hi, lo2, hi2)
+	}
+	if _, _, ok := RatioCI(cell, nat[:4]); ok {
+		t.Error("an interval from 4 native runs")
+	}
+	if lo, hi, ok := RatioCI([]int64{7, 7, 7, 7, 7}, []int64{2, 2, 2, 2, 2}); !ok || lo != 3.5 || hi != 3.5 {
+		t.Errorf("constant runs: %g–%g", lo, hi)
+	}
+
+	res := fixtureResults(t)
+	for _, s := range []string{"native", "trap"} {
+		r := res.Find("io", s)
+		r.WallNS = map[string][]int64{"native": nat, "trap": cell}[s]
+		r.Wall = Summarize(r.WallNS)
+	}
+	res.Ratios()
+	trap := res.Find("io", "trap")
+	if len(trap.MeasuredRatioCI) != 2 || trap.MeasuredRatioCI[0] != lo || trap.MeasuredRatioCI[1] != hi {
+		t.Fatalf("trap io ratio interval %v, want %g–%g", trap.MeasuredRatioCI, lo, hi)
+	}
+	if res.Find("io", "bt").MeasuredRatioCI != nil {
+		t.Error("bt (3 runs) has an interval")
+	}
+	want := fmt.Sprintf("ci %.2f–%.2f", lo, hi)
+	if sum := SummaryTable(res); !strings.Contains(sum, want) || !strings.Contains(sum, "ci: 95% bootstrap interval") {
+		t.Errorf("summary lacks %q:\n%s", want, sum)
+	}
+	if cmp := CompareTable(res, "io"); !strings.Contains(cmp, fmt.Sprintf("95%% CI %.2f–%.2f", lo, hi)) {
+		t.Errorf("compare table lacks the interval:\n%s", cmp)
+	}
+	var b bytes.Buffer
+	if err := res.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), ","+fmtFloat(lo)+","+fmtFloat(hi)) {
+		t.Error("results.csv lacks the interval")
 	}
 }
