@@ -114,20 +114,40 @@ func (res *Results) strategyLegend(s string) string {
 }
 
 // log10Ticks labels a log10-transformed axis with the untransformed
-// values: 1, 10, 100, 1k, ...
-type log10Ticks struct{ suffix string }
+// values: 1, 10, 100, 1k, ...; an axis whose values are log10(x) + shift
+// puts the label of x at log10(x) + shift.
+type log10Ticks struct {
+	suffix string
+	shift  float64
+}
 
 func (t log10Ticks) Ticks(min, max float64) []plot.Tick {
 	var ticks []plot.Tick
-	for k := math.Floor(min); k <= math.Ceil(max); k++ {
-		ticks = append(ticks, plot.Tick{Value: k, Label: humanPow10(k) + t.suffix})
-		for m := 2.0; m < 10 && k+math.Log10(m) < math.Ceil(max); m++ {
-			if v := k + math.Log10(m); v >= min {
-				ticks = append(ticks, plot.Tick{Value: v})
+	const eps = 1e-9 // a decade at the axis's end, shifted and back
+	lo, hi := min-t.shift-eps, max-t.shift+eps
+	for k := math.Floor(lo); k <= math.Ceil(hi); k++ {
+		if k >= lo && k <= hi {
+			ticks = append(ticks, plot.Tick{Value: k + t.shift, Label: humanPow10(k) + t.suffix})
+		}
+		for m := 2.0; m < 10 && k+math.Log10(m) < math.Ceil(hi); m++ {
+			if v := k + math.Log10(m); v >= lo {
+				ticks = append(ticks, plot.Tick{Value: v + t.shift})
 			}
 		}
 	}
 	return ticks
+}
+
+// exitsShift puts the exits plot's baseline at half an exit, so that a
+// run with one exit has a bar (log10(1) = 0 would draw none, as for 0).
+var exitsShift = math.Log10(2)
+
+// exitsBar is the bar height of a count of exits on the exits plot.
+func exitsBar(exits uint64) float64 {
+	if exits == 0 {
+		return 0
+	}
+	return math.Log10(float64(exits)) + exitsShift
 }
 
 func humanPow10(k float64) string {
@@ -317,10 +337,7 @@ func ExitsChart(res *Results) (*Chart, error) {
 		if r == nil || r.Error != "" {
 			return 0, false
 		}
-		v := 0.0
-		if r.Exits > 0 {
-			v = math.Log10(float64(r.Exits))
-		}
+		v := exitsBar(r.Exits)
 		top = math.Max(top, v)
 		return v, true
 	}, func(s string, _ bool) string {
@@ -333,8 +350,11 @@ func ExitsChart(res *Results) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Y.Min, p.Y.Max = 0, math.Max(1, math.Ceil(top+0.3))
-	p.Y.Tick.Marker = log10Ticks{}
+	// A little room over the highest bar: to the next decade when it is
+	// near, else 0.3 decades (×2).
+	hi := top - exitsShift
+	p.Y.Min, p.Y.Max = 0, math.Max(1, math.Min(math.Ceil(hi+0.05), hi+0.3))+exitsShift
+	p.Y.Tick.Marker = log10Ticks{shift: exitsShift}
 	return &Chart{Name: "exits", Title: p.Title.Text, W: w, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
 

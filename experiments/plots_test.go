@@ -178,3 +178,25 @@ func TestShadesDistinct(t *testing.T) {
 		}
 	}
 }
+
+// One exit has a bar on the exits plot (no bar means 0), and the axis
+// labels stand where their counts' bars end.
+func TestExitsBar(t *testing.T) {
+	if exitsBar(0) != 0 || exitsBar(1) <= 0 || exitsBar(10) <= exitsBar(1) {
+		t.Errorf("bars 0: %g, 1: %g, 10: %g", exitsBar(0), exitsBar(1), exitsBar(10))
+	}
+	at := map[string]float64{}
+	for _, tk := range (log10Ticks{shift: exitsShift}).Ticks(0, exitsBar(20000)) {
+		if tk.Label != "" {
+			at[tk.Label] = tk.Value
+		}
+	}
+	for label, n := range map[string]uint64{"1": 1, "10": 10, "1k": 1000, "10k": 10000} {
+		if v, ok := at[label]; !ok || math.Abs(v-exitsBar(n)) > 1e-9 {
+			t.Errorf("tick %q at %g (present %v), bar of %d ends at %g", label, v, ok, n, exitsBar(n))
+		}
+	}
+	if _, ok := at["100k"]; ok {
+		t.Error("a tick above the axis")
+	}
+}
