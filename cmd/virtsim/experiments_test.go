@@ -291,6 +291,35 @@ func TestCalibrateThenCompare(t *testing.T) {
 	}
 }
 
+// calibrate finds an unwritable cost file before it runs anything, and
+// --out - writes the cost file to stdout (its table to stderr).
+func TestCalibrateOut(t *testing.T) {
+	dir := t.TempDir()
+	for _, out := range []string{filepath.Join(dir, "no", "such", "dir", "host.json"), dir} {
+		status, stdout, errOut := run(t, "calibrate", "--strategies", "native", "--probes", "compute:2000:6000", "--reps", "1", "--out", out)
+		if status != exitUsage || !strings.Contains(errOut, "--out") || strings.Contains(errOut, "virtsim calibrate: [") || stdout != "" {
+			t.Errorf("--out %s: status %d, stdout %q, stderr %q (want 64 before any run)", out, status, stdout, errOut)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the check left %v behind", ents)
+	}
+	status, stdout, errOut := run(t, "calibrate", "--strategies", "native", "--probes", "compute:2000:6000", "--reps", "1", "--out", "-", "--quiet")
+	if status != 0 {
+		t.Fatalf("--out -: status %d: %s", status, errOut)
+	}
+	p, err := experiments.ParseProfile([]byte(stdout))
+	if err != nil || p.Name != "host" {
+		t.Errorf("stdout is not the cost file: %v\n%s", err, stdout)
+	}
+	if !strings.Contains(errOut, "ns/insn") || !strings.Contains(errOut, "wrote the cost file to stdout") {
+		t.Errorf("the table is not on stderr: %q", errOut)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error("a file named - was written")
+	}
+}
+
 func TestExperimentsHelp(t *testing.T) {
 	for _, c := range []string{"compare", "bench", "check", "calibrate"} {
 		status, out, _ := run(t, c, "--help")
