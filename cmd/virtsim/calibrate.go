@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -68,22 +66,6 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(report, "These are virtsim's own costs on this host (Unicorn emulation included), medians of repeated one-at-a-time runs;")
 	fmt.Fprintln(report, "figures marked noisy varied by more than 25% between runs: calibrate again with more --reps on an idle machine.")
 	return exitOK
-}
-
-// checkWritable reports whether a file can be written at path without
-// writing it: its folder exists and takes a new file, and path itself is
-// not a folder.
-func checkWritable(path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a folder", path)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".virtsim-write-check-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
 }
 
 func parseProbes(list []string) ([]experiments.Probe, error) {

@@ -320,6 +320,24 @@ func TestCalibrateOut(t *testing.T) {
 	}
 }
 
+// run and compare find an unwritable --json before they run the guest.
+func TestJSONOutUnwritable(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "no", "such", "r.json")
+	file := writeFile(t, "a-file", []byte("x"))
+	if status, _, errOut := run(t, "bench", "--guests", "hello", "--reps", "1", "--out", file); status != exitUsage || !strings.Contains(errOut, "--out:") || strings.Contains(errOut, "virtsim bench: [") {
+		t.Errorf("bench --out a file: status %d, stderr %q (want 64 before any run)", status, errOut)
+	}
+	for _, args := range [][]string{
+		{"run", "--guest", "hello", "--json", bad},
+		{"compare", "--guest", "hello", "--reps", "1", "--json", bad},
+	} {
+		status, stdout, errOut := run(t, args...)
+		if status != exitUsage || !strings.Contains(errOut, "--json: cannot write "+bad) || strings.Contains(stdout+errOut, "Hello") {
+			t.Errorf("%s: status %d, stdout %q, stderr %q (want 64 before the guest runs)", args[0], status, stdout, errOut)
+		}
+	}
+}
+
 func TestExperimentsHelp(t *testing.T) {
 	for _, c := range []string{"compare", "bench", "check", "calibrate"} {
 		status, out, _ := run(t, c, "--help")
