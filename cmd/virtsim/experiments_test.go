@@ -338,6 +338,37 @@ func TestJSONOutUnwritable(t *testing.T) {
 	}
 }
 
+// A matrix of bt alone still takes its guest instructions from native's
+// counting pass (made for them, not a run of the results): bt's own count
+// includes the translation cache's code.
+func TestMatrixBTWithoutNative(t *testing.T) {
+	res, err := experiments.Matrix(experiments.Options{Guests: []string{"call-ret"}, Strategies: []string{"bt"}, Args: "n=50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := res.Find("call-ret", "bt")
+	if len(res.Runs) != 1 || bt == nil || bt.Error != "" {
+		t.Fatalf("runs %+v", res.Runs)
+	}
+	w, err := guest.Lookup("call-ret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat, err := vmm.LookupStrategy("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := experiments.CountCell(experiments.Options{}, experiments.Cell{Workload: w, Args: "n=50", Strategy: nat, Image: "native"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bt.GuestInstructions != n.Instructions || bt.GuestInstructionsFrom != "native" || bt.TCInstructions == 0 ||
+		bt.OverheadInstructions != bt.Instructions-n.Instructions || bt.OverheadInstructions == 0 {
+		t.Errorf("bt: instructions %d, guest %d from %q (native counts %d), tc %d, overhead %d",
+			bt.Instructions, bt.GuestInstructions, bt.GuestInstructionsFrom, n.Instructions, bt.TCInstructions, bt.OverheadInstructions)
+	}
+}
+
 func TestExperimentsHelp(t *testing.T) {
 	for _, c := range []string{"compare", "bench", "check", "calibrate"} {
 		status, out, _ := run(t, c, "--help")
