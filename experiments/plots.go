@@ -138,6 +138,15 @@ func (t log10Ticks) Ticks(min, max float64) []plot.Tick {
 	return ticks
 }
 
+// logAxisEnds are the ends of a log10 axis over data from lo to hi (in
+// log10 units) with a little room: each end at the next decade when it is
+// near, else 0.3 decades (×2) beyond the data; the top at least 1 (×10).
+func logAxisEnds(lo, hi float64) (min, max float64) {
+	min = math.Max(math.Floor(lo-0.05), lo-0.3)
+	max = math.Max(1, math.Min(math.Ceil(hi+0.05), hi+0.3))
+	return min, max
+}
+
 // exitsShift puts the exits plot's baseline at half an exit, so that a
 // run with one exit has a bar (log10(1) = 0 would draw none, as for 0).
 var exitsShift = math.Log10(2)
@@ -352,8 +361,8 @@ func ExitsChart(res *Results) (*Chart, error) {
 	}
 	// A little room over the highest bar: to the next decade when it is
 	// near, else 0.3 decades (×2).
-	hi := top - exitsShift
-	p.Y.Min, p.Y.Max = 0, math.Max(1, math.Min(math.Ceil(hi+0.05), hi+0.3))+exitsShift
+	_, hi := logAxisEnds(0, top-exitsShift)
+	p.Y.Min, p.Y.Max = 0, hi+exitsShift
 	p.Y.Tick.Marker = log10Ticks{shift: exitsShift}
 	return &Chart{Name: "exits", Title: p.Title.Text, W: w, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
@@ -435,7 +444,7 @@ func OverheadChart(res *Results) (*Chart, error) {
 		mp.Add(w)
 	}
 	for _, p := range []*plot.Plot{mp, lp} {
-		p.Y.Min, p.Y.Max = math.Floor(lo-0.05), math.Max(1, math.Ceil(hi+0.3))
+		p.Y.Min, p.Y.Max = logAxisEnds(lo, hi)
 		p.Y.Tick.Marker = log10Ticks{suffix: "×"}
 		p.Add(plotter.NewFunction(func(float64) float64 { return 0 }))
 	}

@@ -200,3 +200,18 @@ func TestExitsBar(t *testing.T) {
 		t.Error("a tick above the axis")
 	}
 }
+
+// Log axes hold their data with a little room: the next decade when it is
+// near, else a factor 2.
+func TestLogAxisEnds(t *testing.T) {
+	for _, c := range []struct{ lo, hi, min, max float64 }{
+		{math.Log10(0.044), math.Log10(104), math.Log10(0.044) - 0.3, math.Log10(104) + 0.3}, // ptemod's 104×: not up to 1000×
+		{math.Log10(0.12), math.Log10(80), -1, 2},                                            // near decades: to them
+		{0, 0.2, -0.3, 1},
+	} {
+		min, max := logAxisEnds(c.lo, c.hi)
+		if math.Abs(min-c.min) > 1e-9 || math.Abs(max-c.max) > 1e-9 || min > c.lo || max < c.hi {
+			t.Errorf("data %g..%g: axis %g..%g, want %g..%g", c.lo, c.hi, min, max, c.min, c.max)
+		}
+	}
+}
