@@ -222,6 +222,9 @@ func CompareTable(res *Results, guestName string) string {
 		if r.Wall.Noise != "" {
 			tail = append(tail, fmt.Sprintf("noise (%s): %s; the measured figure is not to be trusted", r.Label(), r.Wall.Noise))
 		}
+		if r.ModeledRatio != nil && *r.ModeledRatio < 1 && r.Strategy != "native" {
+			tail = append(tail, fmt.Sprintf("modeled below 1× (%s): it avoided work native does (%s)", r.Label(), res.avoided(r)))
+		}
 	}
 	for _, s := range res.Skipped {
 		if s.Guest == guestName {

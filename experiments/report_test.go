@@ -48,3 +48,19 @@ func TestCompareTableInstructionsApart(t *testing.T) {
 		t.Errorf("modeled split %q, want bt %s (overhead %g cycles)", got, want, bt.Overhead)
 	}
 }
+
+// A modeled ratio below 1× says, in the compare table as in the summary,
+// what work the strategy avoided.
+func TestCompareTableBelowOne(t *testing.T) {
+	res := fixtureResults(t)
+	pv := res.Find("io", "pv")
+	pv.Modeled = &Modeled{Profile: "p4-2006", Cycles: 5100, Instructions: 5100} // a console hypercall: no UART polling
+	res.Ratios()
+	if pv.ModeledRatio == nil || *pv.ModeledRatio >= 1 || !strings.Contains(res.avoided(pv), "device work") {
+		t.Fatalf("pv io modeled %v, avoided %q", pv.ModeledRatio, res.avoided(pv))
+	}
+	want := "modeled below 1× (pv): it avoided work native does (" + res.avoided(pv) + ")"
+	if out := CompareTable(res, "io"); !strings.Contains(out, want) {
+		t.Errorf("compare table lacks %q:\n%s", want, out)
+	}
+}
