@@ -75,7 +75,9 @@ type Result struct {
 	// Exits is Counts.Exits(): events that transferred control to a VMM.
 	Exits uint64 `json:"exits"`
 	// Instructions is the guest instruction count, from a counting pass
-	// (0 if the run did not count).
+	// (0 if the run did not count). Under a binary translator it is what
+	// the CPU executed for the guest, the translation cache's code
+	// included: Counters[CounterTCInstructions] is that share.
 	Instructions uint64 `json:"instructions"`
 	// Counters holds strategy-specific counters (translation work, in-kernel
 	// KVM statistics), reported beside exits and never added into them.
