@@ -123,10 +123,8 @@ func CompareTable(res *Results, guestName string) string {
 			return fmt.Sprintf("%d (%s's)", r.GuestInstructions, r.GuestInstructionsFrom)
 		case r.Instructions == 0 && r.Substrate != "unicorn":
 			return "not counted"
-		case r.GuestInstructions == 0:
-			return fmt.Sprint(r.Instructions) // results of a version before guest_instructions
 		}
-		return fmt.Sprint(r.GuestInstructions)
+		return fmt.Sprint(r.guestInstructions())
 	})
 	if slices.ContainsFunc(runs, func(r *Run) bool { return r.TCInstructions > 0 || r.OverheadInstructions > 0 }) {
 		row("instructions executed", func(r *Run) string {
@@ -253,14 +251,16 @@ func SummaryTable(res *Results) string {
 	}
 	fmt.Fprintln(tw)
 	for _, g := range res.guests() {
+		// The guest's own instructions: native's, else the first run's
+		// guest count (bt's is native's counting pass, not its own count).
 		var args string
 		var insns uint64
 		if r := res.Find(g, "native"); r != nil {
-			args, insns = r.Args, r.Instructions
+			args, insns = r.Args, r.guestInstructions()
 		} else {
 			for _, s := range strats {
 				if r := res.Find(g, s); r != nil {
-					args, insns = r.Args, r.Instructions
+					args, insns = r.Args, r.guestInstructions()
 					break
 				}
 			}

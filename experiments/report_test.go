@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -39,6 +40,12 @@ func TestCompareTableInstructionsApart(t *testing.T) {
 	}
 	if got := strings.Join(rowOf("translation's own"), " "); got != "— 1800" {
 		t.Errorf("translation's own row %q", got)
+	}
+	// The summary's instructions column is the guest's too, also without
+	// native in the results.
+	res.Runs = res.Runs[1:]
+	if sum := SummaryTable(res); !regexp.MustCompile(`call-ret\s+\S*\s+1200\s`).MatchString(sum) {
+		t.Errorf("summary without native lacks bt's guest instructions (1200):\n%s", sum)
 	}
 	// bt's overhead instructions are priced once, in their own column.
 	bt := res.Find("call-ret", "bt").Modeled

@@ -470,6 +470,15 @@ func NewRun(c Cell, counted *vmm.Result, walls []time.Duration, p *Profile) Run 
 	return r
 }
 
+// guestInstructions is the guest program's own count: GuestInstructions,
+// or Instructions in results made before guest_instructions existed.
+func (r *Run) guestInstructions() uint64 {
+	if r.GuestInstructions == 0 {
+		return r.Instructions
+	}
+	return r.GuestInstructions
+}
+
 // needsNativeInstructions: the run counted no guest instructions (kvm) or
 // counted its translation's code with them (bt).
 func (r *Run) needsNativeInstructions() bool {
