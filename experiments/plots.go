@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -145,6 +146,34 @@ func logAxisEnds(lo, hi float64) (min, max float64) {
 	min = math.Max(math.Floor(lo-0.05), lo-0.3)
 	max = math.Max(1, math.Min(math.Ceil(hi+0.05), hi+0.3))
 	return min, max
+}
+
+// countTicks are gonum's default ticks labelled as counts: whole numbers,
+// with k and M (2.5k, 1.2M) instead of 2500.00 or 1.2e+06.
+type countTicks struct{}
+
+func (countTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = humanCount(ticks[i].Value)
+		}
+	}
+	return ticks
+}
+
+// humanCount prints a count compactly: 950, 2.5k, 40k, 1.2M.
+func humanCount(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e9:
+		return strconv.FormatFloat(v/1e9, 'g', 4, 64) + "G"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 4, 64) + "M"
+	case a >= 1e3:
+		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "k"
+	}
+	return strconv.FormatFloat(math.Round(v*100)/100, 'g', 4, 64)
 }
 
 // exitsShift puts the exits plot's baseline at half an exit, so that a
@@ -812,6 +841,7 @@ func CumulativeChart(res *Results) (*Chart, error) {
 	// Axes that contain every series, with a margin above the highest.
 	p.Y.Min, p.Y.Max = 0, math.Max(1, yMax*1.05)
 	p.X.Min, p.X.Max = 0, math.Max(1, xMax)
+	p.X.Tick.Marker, p.Y.Tick.Marker = countTicks{}, countTicks{}
 	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
 

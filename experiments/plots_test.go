@@ -215,3 +215,11 @@ func TestLogAxisEnds(t *testing.T) {
 		}
 	}
 }
+
+func TestHumanCount(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 950: "950", 2500: "2.5k", 40000: "40k", 1.2e6: "1.2M", 3e9: "3G", 0.5: "0.5"} {
+		if got := humanCount(v); got != want {
+			t.Errorf("humanCount(%g) = %q, want %q", v, got, want)
+		}
+	}
+}
