@@ -267,6 +267,25 @@ func TestStatusBarTCInstructions(t *testing.T) {
 	}
 }
 
+// The compare view's instructions row: bt's count with its TC share, and
+// "not counted" for a run that counted none (kvm), not 0.
+func TestCompareInstructionsCell(t *testing.T) {
+	exit := vmm.Stop{Kind: vmm.StopExit}
+	for _, c := range []struct {
+		res  vmm.Result
+		want string
+	}{
+		{vmm.Result{Stop: exit, Instructions: 1200}, "1200"},
+		{vmm.Result{Stop: exit, Instructions: 3000, Counters: map[string]uint64{vmm.CounterTCInstructions: 2900}}, "3000 (2900 in TC)"},
+		{vmm.Result{Stop: exit}, "not counted"},
+	} {
+		res := c.res
+		if got := summaryCell(compareRow{State: cmpDone, Res: &res}, "instructions"); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.res, got, c.want)
+		}
+	}
+}
+
 func TestTranslationFrames(t *testing.T) {
 	h := newHarness(t, Options{Guest: "irq-toggle", Strategy: "trap"})
 	h.boot()
