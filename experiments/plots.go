@@ -538,26 +538,78 @@ func tint(c color.Color, f float64) color.Color {
 	return color.RGBA{mix(r), mix(g), mix(b), 255}
 }
 
-// shade is the k-th variant of a cause class's colour, for the class's
-// k-th mechanism: the colour itself, then lighter and darker tints; a dark
-// colour (black) only lightens and a light one (yellow) only darkens, so
-// that no two variants look alike.
-func shade(base color.Color, k int) color.Color {
-	r, g, b, _ := base.RGBA()
-	luma := (0.299*float64(r>>8) + 0.587*float64(g>>8) + 0.114*float64(b>>8)) / 255
-	seq := []float64{0, 0.5, -0.45, 0.75, -0.7, 0.3, -0.25}
-	switch {
-	case luma < 0.3:
-		seq = []float64{0, 0.4, 0.6, 0.75, 0.85, 0.2, 0.92}
-	case luma > 0.75:
-		seq = []float64{0, -0.35, -0.55, -0.7, -0.8, -0.2, -0.88}
+// mechShade is how a mechanism varies its cause class's colour in the
+// breakdown (a tint: > 0 towards white, < 0 towards black), one value per
+// mechanism, so a class and mechanism has the same colour in every panel;
+// the mechanisms one strategy records together (machine with trap,
+// callout and in-tc under bt; with hypercall, shared-info and trap under
+// pv; with vmexit, kernel and emulation under kvm) differ.
+var mechShade = map[vmm.Mechanism]float64{
+	vmm.MechMachine: 0,
+	vmm.MechTrap:    -0.25, vmm.MechKernel: -0.25,
+	vmm.MechCallout: 0.3, vmm.MechHypercall: 0.3, vmm.MechVMExit: 0.3,
+	vmm.MechInTC: -0.55, vmm.MechSharedInfo: -0.55, vmm.MechEmulation: -0.55,
+}
+
+// mechShadeDark replaces mechShade for a dark class colour (indigo,
+// wine, green, blue), whose darker tints would look alike.
+var mechShadeDark = map[vmm.Mechanism]float64{
+	vmm.MechMachine: 0,
+	vmm.MechTrap:    0.3, vmm.MechKernel: 0.3,
+	vmm.MechCallout: 0.6, vmm.MechHypercall: 0.6, vmm.MechVMExit: 0.6,
+	vmm.MechInTC: -0.45, vmm.MechSharedInfo: -0.45, vmm.MechEmulation: -0.45,
+}
+
+// mechShadeLight replaces mechShade for a light class colour (yellow,
+// cyan), whose lighter tints would look alike.
+var mechShadeLight = map[vmm.Mechanism]float64{
+	vmm.MechMachine: 0,
+	vmm.MechTrap:    -0.25, vmm.MechKernel: -0.25,
+	vmm.MechCallout: -0.5, vmm.MechHypercall: -0.5, vmm.MechVMExit: -0.5,
+	vmm.MechInTC: 0.45, vmm.MechSharedInfo: 0.45, vmm.MechEmulation: 0.45,
+}
+
+// shade is a class colour varied for mechanism m (unknown names: the
+// colour itself).
+func shade(base color.Color, m string) color.Color {
+	mi, err := vmm.ParseMechanism(m)
+	if err != nil {
+		return base
 	}
-	return tint(base, seq[k%len(seq)])
+	r, g, b, _ := base.RGBA()
+	switch luma := (0.299*float64(r>>8) + 0.587*float64(g>>8) + 0.114*float64(b>>8)) / 255; {
+	case luma < 0.36:
+		return tint(base, mechShadeDark[mi])
+	case luma > 0.65:
+		return tint(base, mechShadeLight[mi])
+	}
+	return tint(base, mechShade[mi])
+}
+
+// classColors are the breakdown's colours of the cause classes, the same
+// in every figure virtsim draws: Okabe and Ito's colours and Paul Tol's
+// muted ones, distinguishable with the common colour-vision deficiencies.
+var classColors = map[string]color.Color{
+	"exc":          color.RGBA{0, 114, 178, 255},   // blue
+	"int":          color.RGBA{0, 158, 115, 255},   // bluish green
+	"io":           color.RGBA{230, 159, 0, 255},   // orange
+	"irq":          color.RGBA{240, 228, 66, 255},  // yellow
+	"priv/cli,sti": color.RGBA{68, 170, 153, 255},  // teal
+	"priv/iret":    color.RGBA{213, 94, 0, 255},    // vermillion
+	"priv/other":   color.RGBA{204, 121, 167, 255}, // reddish purple
+	"pf":           color.RGBA{51, 34, 136, 255},   // indigo
+	"pt":           color.RGBA{153, 153, 51, 255},  // olive
+	"hypercall":    color.RGBA{119, 119, 119, 255}, // grey
+	"cpuid":        color.RGBA{136, 204, 238, 255}, // cyan
+	"sens":         color.RGBA{238, 51, 119, 255},  // magenta
+	"hlt":          color.RGBA{140, 81, 10, 255},   // brown
+	"mmio":         color.RGBA{17, 119, 51, 255},   // green
+	"irq-window":   color.RGBA{136, 34, 85, 255},   // wine
 }
 
 // breakdownColors gives every (cause class, mechanism) of res one colour,
-// the same in every panel: the class's colour, tinted by the mechanism's
-// rank among the class's mechanisms anywhere in res.
+// the same in every panel: the class's colour (classColors), varied by the
+// mechanism (mechShade).
 func breakdownColors(res *Results) map[[2]string]color.Color {
 	mechs := map[string]map[string]bool{}
 	for _, r := range res.Runs {
@@ -574,30 +626,17 @@ func breakdownColors(res *Results) map[[2]string]color.Color {
 		classes = append(classes, c)
 	}
 	sort.Strings(classes)
-	rank := func(m string) int {
-		if mi, err := vmm.ParseMechanism(m); err == nil {
-			return int(mi)
-		}
-		return len(vmm.Mechanisms)
-	}
 	out := map[[2]string]color.Color{}
-	for i, cl := range classes {
-		base := hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.55, 0.85)
-		if i < len(palette) {
-			base = palette[i]
+	extra := 0
+	for _, cl := range classes {
+		base, ok := classColors[cl]
+		if !ok {
+			// a class the table does not know: hues spread by the golden angle
+			base = hsv(math.Mod(float64(extra)*137.508+320, 360), 0.75, 0.9)
+			extra++
 		}
-		var ms []string
 		for m := range mechs[cl] {
-			ms = append(ms, m)
-		}
-		sort.Slice(ms, func(a, b int) bool {
-			if ra, rb := rank(ms[a]), rank(ms[b]); ra != rb {
-				return ra < rb
-			}
-			return ms[a] < ms[b]
-		})
-		for k, m := range ms {
-			out[[2]string{cl, m}] = shade(base, k)
+			out[[2]string{cl, m}] = shade(base, m)
 		}
 	}
 	return out

@@ -2,12 +2,14 @@ package experiments
 
 import (
 	"bytes"
+	"fmt"
 	"image/color"
 	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -118,25 +120,25 @@ func TestWritePlots(t *testing.T) {
 func TestBreakdownColorsAndNA(t *testing.T) {
 	res := loadFixture(t)
 	colors := breakdownColors(res)
-	byClass := map[string]map[color.Color]string{}
-	for _, r := range res.Runs {
-		for _, c := range r.Counts {
-			k := [2]string{causeClass(c.Cause), c.Mechanism}
-			col, ok := colors[k]
-			if !ok {
-				t.Fatalf("%v has no colour", k)
+	// In each panel (strategy), no two classes and mechanisms alike.
+	for _, s := range res.strategies() {
+		seen := map[color.Color][2]string{}
+		for _, r := range res.Runs {
+			if r.Strategy != s {
+				continue
 			}
-			if byClass[k[0]] == nil {
-				byClass[k[0]] = map[color.Color]string{}
+			for _, c := range r.Counts {
+				k := [2]string{causeClass(c.Cause), c.Mechanism}
+				col, ok := colors[k]
+				if !ok {
+					t.Fatalf("%v has no colour", k)
+				}
+				if other, dup := seen[col]; dup && other != k {
+					t.Errorf("%s panel: %v and %v share a colour", s, other, k)
+				}
+				seen[col] = k
 			}
-			if other, dup := byClass[k[0]][col]; dup && other != k[1] {
-				t.Errorf("%s: %s and %s share a colour", k[0], other, k[1])
-			}
-			byClass[k[0]][col] = k[1]
 		}
-	}
-	if len(byClass["io"]) != 5 {
-		t.Errorf("io under 5 mechanisms has %d colours", len(byClass["io"]))
 	}
 	// The same results in another order give the same colours: they depend
 	// on what the results hold, not on the panel being drawn.
@@ -159,8 +161,9 @@ func TestBreakdownColorsAndNA(t *testing.T) {
 	}
 }
 
-// The variants of every class colour differ visibly (no two of a class's
-// first five mechanisms alike, black and yellow included).
+// The variants of every class colour differ visibly for the mechanisms
+// one strategy records together, so that two mechanisms of a class in
+// one panel never look alike.
 func TestShadesDistinct(t *testing.T) {
 	dist := func(a, b color.Color) float64 {
 		ar, ag, ab, _ := a.RGBA()
@@ -168,11 +171,30 @@ func TestShadesDistinct(t *testing.T) {
 		d := func(x, y uint32) float64 { return float64(int(x>>8) - int(y>>8)) }
 		return math.Sqrt(d(ar, br)*d(ar, br) + d(ag, bg)*d(ag, bg) + d(ab, bb)*d(ab, bb))
 	}
-	for i, base := range palette {
-		for j := 0; j < 5; j++ {
-			for k := j + 1; k < 5; k++ {
-				if d := dist(shade(base, j), shade(base, k)); d < 25 {
-					t.Errorf("palette[%d]: shades %d and %d are %.0f apart", i, j, k, d)
+	var names []string
+	for n := range classColors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var bases []color.Color
+	for _, n := range names {
+		bases = append(bases, classColors[n])
+	}
+	for i := 0; i < 8; i++ { // unknown classes' colours
+		names = append(names, fmt.Sprintf("unknown class %d", i))
+		bases = append(bases, hsv(math.Mod(float64(i)*137.508+320, 360), 0.75, 0.9))
+	}
+	together := [][]string{
+		{"machine", "trap"}, {"machine", "trap", "callout", "in-tc"},
+		{"machine", "trap", "hypercall", "shared-info"}, {"machine", "vmexit", "kernel", "emulation"},
+	}
+	for i, base := range bases {
+		for _, ms := range together {
+			for j := range ms {
+				for k := j + 1; k < len(ms); k++ {
+					if d := dist(shade(base, ms[j]), shade(base, ms[k])); d < 40 {
+						t.Errorf("%s: %s and %s are %.0f apart", names[i], ms[j], ms[k], d)
+					}
 				}
 			}
 		}
