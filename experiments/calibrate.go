@@ -246,7 +246,7 @@ func (cal *Calibration) profile(base *Profile, reps int) *Profile {
 	o := &Profile{
 		Name:     "host",
 		ClockGHz: ghz,
-		Description: fmt.Sprintf("costs measured on this host (%s) by virtsim calibrate on %s, in %s: what each mechanism costs in virtsim's own emulation of it; unmeasured entries from %s",
+		Description: fmt.Sprintf("costs measured on this host (%s) by virtsim calibrate on %s, in %s: what each mechanism costs in virtsim's own emulation of it; unmeasured entries (marked NOT MEASURED), nested_paging (the modeled VT-x column's) and the reference figures from %s, not measured here",
 			host, date, unit, base.Name),
 		Sources: []string{fmt.Sprintf("virtsim calibrate, %s, %s, median of %d timing runs per point", host, date, reps)},
 	}

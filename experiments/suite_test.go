@@ -197,6 +197,11 @@ func TestCalibrationProfile(t *testing.T) {
 	if p.Name != "host" || p.ClockGHz != 2 || p.CPI != 1 {
 		t.Errorf("name %q clock %g cpi %g (0.5 ns × 2 GHz)", p.Name, p.ClockGHz, p.CPI)
 	}
+	// What the profile takes from its base without a source of its own
+	// says so in the description.
+	if p.NestedPaging != base.NestedPaging || !strings.Contains(p.Description, "nested_paging (the modeled VT-x column's) and the reference figures from modern, not measured") {
+		t.Errorf("nested paging %v, description %q", p.NestedPaging, p.Description)
+	}
 	for _, c := range []struct {
 		m     string
 		cause string
