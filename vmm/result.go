@@ -182,7 +182,8 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "   %s", r.InstructionsText())
 	}
 	if r.Wall > 0 {
-		fmt.Fprintf(&b, "   wall: %s", r.Wall.Round(time.Microsecond))
+		// one timing, no spread: compare and bench time repeated runs
+		fmt.Fprintf(&b, "   wall: %s (one run)", r.Wall.Round(time.Microsecond))
 	}
 	b.WriteString("\n")
 	if len(r.Legs) > 0 {

@@ -3,6 +3,7 @@ package vmm
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // SameOutcome compares every count but the uncounted mechanisms and the
@@ -47,8 +48,12 @@ func TestSummaryInstructions(t *testing.T) {
 		{"bt", map[string]uint64{CounterTCInstructions: 2900, "bt/insns": 40},
 			"instructions executed: 3000 (2900 in the translation cache", "guest instructions:"},
 	} {
-		r := &Result{Guest: "call-ret", Strategy: c.name, Stop: Stop{Kind: StopExit}, Instructions: map[string]uint64{"trap": 1200, "bt": 3000}[c.name], Counters: c.counters}
+		r := &Result{Guest: "call-ret", Strategy: c.name, Stop: Stop{Kind: StopExit}, Instructions: map[string]uint64{"trap": 1200, "bt": 3000}[c.name], Counters: c.counters,
+			Wall: 1500 * time.Microsecond}
 		s := r.Summary()
+		if !strings.Contains(s, "wall: 1.5ms (one run)") {
+			t.Errorf("a single timing is not called one: %q", s)
+		}
 		if !strings.Contains(s, c.want) || strings.Contains(s, c.not) {
 			t.Errorf("%s: summary\n%s\nwant %q, not %q", c.name, s, c.want, c.not)
 		}
