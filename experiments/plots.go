@@ -453,16 +453,21 @@ func OverheadChart(res *Results) (*Chart, error) {
 	if err := groupedBars(lpn, strats, guests, val(false), legend(false)); err != nil {
 		return nil, err
 	}
+	anyCI := false
 	for k, st := range strats {
 		w := &whiskers{bar: mpn.bars[k], lo: make([]float64, len(guests)), hi: make([]float64, len(guests)), noisy: make([]bool, len(guests)),
+			ciLo: make([]float64, len(guests)), ciHi: make([]float64, len(guests)),
 			style: draw.LineStyle{Color: color.Black, Width: vg.Points(1)}}
 		w.warnText = draw.TextStyle{Color: color.RGBA{200, 0, 0, 255}, Font: mp.X.Tick.Label.Font, XAlign: draw.XCenter, Handler: mp.X.Tick.Label.Handler}
 		w.warnText.Font.Size = vg.Points(11)
 		for j, g := range guests {
-			w.lo[j], w.hi[j] = math.NaN(), math.NaN()
+			w.lo[j], w.hi[j], w.ciLo[j], w.ciHi[j] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 			r := res.Find(g, st)
 			if r == nil || r.MeasuredRatio == nil {
 				continue
+			}
+			if ci := r.MeasuredRatioCI; len(ci) == 2 && ci[0] > 0 {
+				w.ciLo[j], w.ciHi[j], anyCI = math.Log10(ci[0]), math.Log10(ci[1]), true
 			}
 			if a, b, ok := res.ratioRange(r); ok && a > 0 {
 				w.lo[j], w.hi[j] = math.Log10(a), math.Log10(b)
@@ -471,6 +476,9 @@ func OverheadChart(res *Results) (*Chart, error) {
 			w.noisy[j] = r.Wall.Noise != "" || res.nativeNoisy(r)
 		}
 		mp.Add(w)
+	}
+	if anyCI {
+		mp.Title.Text = "Measured: wall time / native's (median; whiskers: range, thick: 95% CI, red !: noise)"
 	}
 	for _, p := range []*plot.Plot{mp, lp} {
 		p.Y.Min, p.Y.Max = logAxisEnds(lo, hi)
@@ -793,6 +801,8 @@ func (n *naMarks) Plot(c draw.Canvas, plt *plot.Plot) {
 type whiskers struct {
 	bar      *plotter.BarChart
 	lo, hi   []float64 // in the plot's (log10) units; NaN: none
+	ciLo     []float64 // the 95% bootstrap interval, drawn as a thick bar; NaN: none
+	ciHi     []float64
 	noisy    []bool
 	style    draw.LineStyle
 	warnText draw.TextStyle
@@ -814,6 +824,11 @@ func (w *whiskers) Plot(c draw.Canvas, plt *plot.Plot) {
 		c.StrokeLine2(st, x, y0, x, y1)
 		c.StrokeLine2(st, x-cap, y0, x+cap, y0)
 		c.StrokeLine2(st, x-cap, y1, x+cap, y1)
+		if i < len(w.ciLo) && !math.IsNaN(w.ciLo[i]) && !math.IsNaN(w.ciHi[i]) {
+			ci := st
+			ci.Width = 3 * st.Width
+			c.StrokeLine2(ci, x, trY(w.ciLo[i]), x, trY(w.ciHi[i]))
+		}
 		if w.noisy[i] {
 			c.FillText(w.warnText, vg.Point{X: x, Y: y1 + vg.Points(2)}, "!")
 		}

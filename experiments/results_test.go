@@ -240,4 +240,12 @@ func TestRatioCI(t *testing.T) {
 	if !strings.Contains(b.String(), ","+fmtFloat(lo)+","+fmtFloat(hi)) {
 		t.Error("results.csv lacks the interval")
 	}
+	// The overhead plot draws it and says so.
+	c, err := OverheadChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svg, err := c.SVG(); err != nil || !strings.Contains(string(svg), "thick: 95% CI") {
+		t.Errorf("the overhead plot does not name the interval (%v)", err)
+	}
 }
