@@ -437,10 +437,15 @@ func OverheadChart(res *Results) (*Chart, error) {
 		return func(s string, plotted bool) string {
 			lbl := res.strategyLegend(s)
 			if !plotted {
+				timed := false
 				for _, r := range res.Runs {
 					if r.Strategy == s && measured && r.Substrate == "kvm" {
 						return lbl + ": no native on its substrate"
 					}
+					timed = timed || (r.Strategy == s && r.Wall.N > 0)
+				}
+				if measured && !timed {
+					return lbl + ": not timed (--reps 0)"
 				}
 				return lbl + ": not plotted"
 			}

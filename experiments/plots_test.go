@@ -245,3 +245,20 @@ func TestHumanCount(t *testing.T) {
 		}
 	}
 }
+
+// A counting-only bench (--reps 0) says why the measured panel is empty.
+func TestOverheadNotTimed(t *testing.T) {
+	res := loadFixture(t)
+	for i := range res.Runs {
+		res.Runs[i].WallNS, res.Runs[i].Wall = nil, Stats{}
+	}
+	res.Ratios()
+	c, err := OverheadChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := c.SVG()
+	if err != nil || !strings.Contains(string(svg), "trap: not timed (--reps 0)") {
+		t.Errorf("the measured panel does not say it was not timed (%v)", err)
+	}
+}
