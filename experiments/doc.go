@@ -38,13 +38,14 @@
 // from BootstrapMinN runs on, a 95% percentile-bootstrap interval of the
 // median (fixed seed: the same runs give the same interval). Stats.Noise
 // says why a figure is not to be trusted: the runs spread by more than
-// NoiseSpread (25%) of the median, or fewer than NoiseMinN ran. Tables
-// mark such cells with "!", the measured overhead plot draws the range as
-// whiskers and the noisy ones in red. The measured ratio is a cell's
-// median over native's for the same workload and arguments on the same
-// substrate; its range is the cell's fastest over native's slowest to the
-// cell's slowest over native's fastest. It is labelled where it is not like
-// for like: pv runs the workload's paravirtual build ("own image"), and
+// NoiseSpread (25%) of the median, fewer than NoiseMinN ran, or they are
+// shorter than NoiseMinWall. Tables mark such cells with "!", the measured
+// overhead plot draws the range as whiskers and the noisy ones in red. The
+// measured ratio is a cell's median over native's for the same workload
+// and arguments on the same substrate; its range is the cell's fastest
+// over native's slowest to the cell's slowest over native's fastest, and,
+// when both ran BootstrapMinN times, its 95% bootstrap interval (RatioCI,
+// Run.MeasuredRatioCI). It is labelled where it is not like for like: pv runs the workload's paravirtual build ("own image"), and
 // kvm has no native on its substrate ("no native on substrate (flavour
 // X)"), so its measured time stands alone. A strategy whose Available()
 // fails is skipped with its reason, and so is a PV strategy on a workload

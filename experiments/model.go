@@ -128,7 +128,7 @@ const (
 	CounterTCFlushes        = "bt/flushes"       // whole-TC flushes (TC full)
 	// CounterTCInsns is not priced: the TC's share of the instructions
 	// executed, reported so guest and TC instructions can be told apart.
-	CounterTCInsns = "bt/tc-insns"
+	CounterTCInsns = vmm.CounterTCInstructions
 )
 
 //go:embed profiles/*.json
@@ -232,7 +232,65 @@ func (p *Profile) Validate() error {
 			return fmt.Errorf("cost profile %s: bad counter entry %+v", p.Name, c)
 		}
 	}
+	return p.validateRows()
+}
+
+// validateRows checks that every derived_from names a row of the paper's
+// table: a misspelt row would silently make an echo a prediction.
+func (p *Profile) validateRows() error {
+	check := func(what string, rows []string, held *HeldOut) error {
+		if held != nil {
+			rows = append(append([]string(nil), rows...), held.DerivedFrom...)
+		}
+		for _, r := range rows {
+			if !isPaperRow(r) {
+				var names []string
+				for _, pr := range AdamsAgesen {
+					names = append(names, pr.Name)
+				}
+				for _, mr := range AdamsAgesenMacro {
+					names = append(names, mr.Name)
+				}
+				return fmt.Errorf("cost profile %s: %s: derived_from %q is no row of Adams & Agesen's table (rows: %s)", p.Name, what, r, strings.Join(names, ", "))
+			}
+		}
+		return nil
+	}
+	if err := check("cpi", p.CPIDerivedFrom, nil); err != nil {
+		return err
+	}
+	for _, e := range p.Events {
+		if err := check(e.Mechanism+" "+e.Cause, e.DerivedFrom, e.HeldOut); err != nil {
+			return err
+		}
+	}
+	for _, d := range p.Devices {
+		if err := check("device "+d.Cause, d.DerivedFrom, d.HeldOut); err != nil {
+			return err
+		}
+	}
+	for _, c := range p.Counters {
+		if err := check("counter "+c.Name, c.DerivedFrom, c.HeldOut); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// isPaperRow reports whether name is a row of the paper's nano- or
+// macro-benchmark table.
+func isPaperRow(name string) bool {
+	for _, pr := range AdamsAgesen {
+		if pr.Name == name {
+			return true
+		}
+	}
+	for _, mr := range AdamsAgesenMacro {
+		if mr.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Clone returns a deep copy.

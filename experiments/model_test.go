@@ -141,6 +141,21 @@ func TestBuiltinProfiles(t *testing.T) {
 				t.Errorf("%s: %s %s has no source", p.Name, e.Mechanism, e.Cause)
 			}
 		}
+		for _, d := range p.Devices {
+			if d.Source == "" {
+				t.Errorf("%s: device work of %s has no source", p.Name, d.Cause)
+			}
+		}
+		for _, c := range p.Counters {
+			if c.Source == "" {
+				t.Errorf("%s: counter %s has no source", p.Name, c.Name)
+			}
+		}
+		for _, r := range p.Reference {
+			if r.Source == "" {
+				t.Errorf("%s: reference figure %s has no source", p.Name, r.Name)
+			}
+		}
 		// Every mechanism is priced, so no strategy's events go unpriced.
 		for _, mi := range vmm.Mechanisms {
 			if _, ok := p.EventCycles(mi.Mech, "some/new-cause"); !ok {
@@ -210,6 +225,8 @@ func TestOverrideFile(t *testing.T) {
 		{`{"events": [{"mechanism": "trap", "cause": "*", "cycles": -1}]}`, "negative"},
 		{`{"events": [{"mechanism": "trap", "cause": "", "cycles": 1}]}`, "without a cause"},
 		{`{"base": "p5-2099"}`, "unknown cost profile"},
+		{`{"events": [{"mechanism": "trap", "cause": "*", "cycles": 1, "derived_from": ["syscal"]}]}`, `derived_from "syscal" is no row`},
+		{`{"counters": [{"name": "bt/insns", "cycles": 1, "held_out": {"cycles": 2, "source": "x", "derived_from": ["pgfalt"]}}]}`, `"pgfalt" is no row`},
 		{`{} {}`, "trailing"},
 	}
 	for _, b := range bad {

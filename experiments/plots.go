@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -16,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"virtsim/vmm"
 )
 
 // The plots of a results set. Each is drawn from Results alone (no run), so
@@ -112,20 +115,77 @@ func (res *Results) strategyLegend(s string) string {
 }
 
 // log10Ticks labels a log10-transformed axis with the untransformed
-// values: 1, 10, 100, 1k, ...
-type log10Ticks struct{ suffix string }
+// values: 1, 10, 100, 1k, ...; an axis whose values are log10(x) + shift
+// puts the label of x at log10(x) + shift.
+type log10Ticks struct {
+	suffix string
+	shift  float64
+}
 
 func (t log10Ticks) Ticks(min, max float64) []plot.Tick {
 	var ticks []plot.Tick
-	for k := math.Floor(min); k <= math.Ceil(max); k++ {
-		ticks = append(ticks, plot.Tick{Value: k, Label: humanPow10(k) + t.suffix})
-		for m := 2.0; m < 10 && k+math.Log10(m) < math.Ceil(max); m++ {
-			if v := k + math.Log10(m); v >= min {
-				ticks = append(ticks, plot.Tick{Value: v})
+	const eps = 1e-9 // a decade at the axis's end, shifted and back
+	lo, hi := min-t.shift-eps, max-t.shift+eps
+	for k := math.Floor(lo); k <= math.Ceil(hi); k++ {
+		if k >= lo && k <= hi {
+			ticks = append(ticks, plot.Tick{Value: k + t.shift, Label: humanPow10(k) + t.suffix})
+		}
+		for m := 2.0; m < 10 && k+math.Log10(m) < math.Ceil(hi); m++ {
+			if v := k + math.Log10(m); v >= lo {
+				ticks = append(ticks, plot.Tick{Value: v + t.shift})
 			}
 		}
 	}
 	return ticks
+}
+
+// logAxisEnds are the ends of a log10 axis over data from lo to hi (in
+// log10 units) with a little room: each end at the next decade when it is
+// near, else 0.3 decades (×2) beyond the data; the top at least 1 (×10).
+func logAxisEnds(lo, hi float64) (min, max float64) {
+	min = math.Max(math.Floor(lo-0.05), lo-0.3)
+	max = math.Max(1, math.Min(math.Ceil(hi+0.05), hi+0.3))
+	return min, max
+}
+
+// countTicks are gonum's default ticks labelled as counts: whole numbers,
+// with k and M (2.5k, 1.2M) instead of 2500.00 or 1.2e+06.
+type countTicks struct{}
+
+func (countTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = humanCount(ticks[i].Value)
+		}
+	}
+	return ticks
+}
+
+// humanCount prints a count compactly: 950, 2.5k, 40k, 1.2M.
+func humanCount(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e9:
+		return strconv.FormatFloat(v/1e9, 'g', 4, 64) + "G"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 4, 64) + "M"
+	case a >= 1e3:
+		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "k"
+	}
+	return strconv.FormatFloat(math.Round(v*100)/100, 'g', 4, 64)
+}
+
+// exitsShift puts the exits plot's baseline at half an exit, so that a
+// run with one exit has a bar (log10(1) = 0 would draw none, as for 0).
+var exitsShift = math.Log10(2)
+
+// exitsBar is the bar height of a count of exits on the exits plot.
+func exitsBar(exits uint64) float64 {
+	if exits == 0 {
+		return 0
+	}
+	return math.Log10(float64(exits)) + exitsShift
 }
 
 func humanPow10(k float64) string {
@@ -284,9 +344,7 @@ func groupedBars(pn *panel, series []string, guests []string, value func(g, s st
 		// A cell with no value (the strategy did not run it: refused,
 		// unavailable, failed) says so where its bar would stand, so that
 		// it is not read as a bar of height zero.
-		na := &naMarks{bar: bc, text: draw.TextStyle{Color: color.Gray{Y: 90}, Font: p.X.Tick.Label.Font,
-			XAlign: draw.XLeft, YAlign: draw.YCenter, Rotation: math.Pi / 2, Handler: p.X.Tick.Label.Handler}}
-		na.text.Font.Size = vg.Points(8)
+		na := &naMarks{bar: bc, text: naTextStyle(p)}
 		for j, g := range guests {
 			if _, ok := value(g, s); !ok {
 				na.at = append(na.at, j)
@@ -317,10 +375,7 @@ func ExitsChart(res *Results) (*Chart, error) {
 		if r == nil || r.Error != "" {
 			return 0, false
 		}
-		v := 0.0
-		if r.Exits > 0 {
-			v = math.Log10(float64(r.Exits))
-		}
+		v := exitsBar(r.Exits)
 		top = math.Max(top, v)
 		return v, true
 	}, func(s string, _ bool) string {
@@ -333,8 +388,11 @@ func ExitsChart(res *Results) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Y.Min, p.Y.Max = 0, math.Max(1, math.Ceil(top+0.3))
-	p.Y.Tick.Marker = log10Ticks{}
+	// A little room over the highest bar: to the next decade when it is
+	// near, else 0.3 decades (×2).
+	_, hi := logAxisEnds(0, top-exitsShift)
+	p.Y.Min, p.Y.Max = 0, hi+exitsShift
+	p.Y.Tick.Marker = log10Ticks{shift: exitsShift}
 	return &Chart{Name: "exits", Title: p.Title.Text, W: w, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
 
@@ -379,10 +437,15 @@ func OverheadChart(res *Results) (*Chart, error) {
 		return func(s string, plotted bool) string {
 			lbl := res.strategyLegend(s)
 			if !plotted {
+				timed := false
 				for _, r := range res.Runs {
 					if r.Strategy == s && measured && r.Substrate == "kvm" {
 						return lbl + ": no native on its substrate"
 					}
+					timed = timed || (r.Strategy == s && r.Wall.N > 0)
+				}
+				if measured && !timed {
+					return lbl + ": not timed (--reps 0)"
 				}
 				return lbl + ": not plotted"
 			}
@@ -395,16 +458,21 @@ func OverheadChart(res *Results) (*Chart, error) {
 	if err := groupedBars(lpn, strats, guests, val(false), legend(false)); err != nil {
 		return nil, err
 	}
+	anyCI := false
 	for k, st := range strats {
 		w := &whiskers{bar: mpn.bars[k], lo: make([]float64, len(guests)), hi: make([]float64, len(guests)), noisy: make([]bool, len(guests)),
+			ciLo: make([]float64, len(guests)), ciHi: make([]float64, len(guests)),
 			style: draw.LineStyle{Color: color.Black, Width: vg.Points(1)}}
 		w.warnText = draw.TextStyle{Color: color.RGBA{200, 0, 0, 255}, Font: mp.X.Tick.Label.Font, XAlign: draw.XCenter, Handler: mp.X.Tick.Label.Handler}
 		w.warnText.Font.Size = vg.Points(11)
 		for j, g := range guests {
-			w.lo[j], w.hi[j] = math.NaN(), math.NaN()
+			w.lo[j], w.hi[j], w.ciLo[j], w.ciHi[j] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 			r := res.Find(g, st)
 			if r == nil || r.MeasuredRatio == nil {
 				continue
+			}
+			if ci := r.MeasuredRatioCI; len(ci) == 2 && ci[0] > 0 {
+				w.ciLo[j], w.ciHi[j], anyCI = math.Log10(ci[0]), math.Log10(ci[1]), true
 			}
 			if a, b, ok := res.ratioRange(r); ok && a > 0 {
 				w.lo[j], w.hi[j] = math.Log10(a), math.Log10(b)
@@ -414,8 +482,11 @@ func OverheadChart(res *Results) (*Chart, error) {
 		}
 		mp.Add(w)
 	}
+	if anyCI {
+		mp.Title.Text = "Measured: wall time / native's (median; whiskers: range, thick: 95% CI, red !: noise)"
+	}
 	for _, p := range []*plot.Plot{mp, lp} {
-		p.Y.Min, p.Y.Max = math.Floor(lo-0.05), math.Max(1, math.Ceil(hi+0.3))
+		p.Y.Min, p.Y.Max = logAxisEnds(lo, hi)
 		p.Y.Tick.Marker = log10Ticks{suffix: "×"}
 		p.Add(plotter.NewFunction(func(float64) float64 { return 0 }))
 	}
@@ -467,39 +538,132 @@ func causeClass(cause string) string {
 	return cause
 }
 
-// tint mixes c with white: f = 0 keeps c, 1 is white.
+// tint mixes c with white (f > 0) or black (f < 0): f = 0 keeps c, 1 is
+// white, -1 black.
 func tint(c color.Color, f float64) color.Color {
+	f = math.Max(-1, math.Min(1, f))
+	to := 255.0
+	if f < 0 {
+		to, f = 0, -f
+	}
 	r, g, b, _ := c.RGBA()
-	mix := func(v uint32) uint8 { return uint8(float64(v>>8)*(1-f) + 255*f) }
+	mix := func(v uint32) uint8 { return uint8(math.Round(float64(v>>8)*(1-f) + to*f)) }
 	return color.RGBA{mix(r), mix(g), mix(b), 255}
+}
+
+// mechShade is how a mechanism varies its cause class's colour in the
+// breakdown (a tint: > 0 towards white, < 0 towards black), one value per
+// mechanism, so a class and mechanism has the same colour in every panel;
+// the mechanisms one strategy records together (machine with trap,
+// callout and in-tc under bt; with hypercall, shared-info and trap under
+// pv; with vmexit, kernel and emulation under kvm) differ.
+var mechShade = map[vmm.Mechanism]float64{
+	vmm.MechMachine: 0,
+	vmm.MechTrap:    -0.25, vmm.MechKernel: -0.25,
+	vmm.MechCallout: 0.3, vmm.MechHypercall: 0.3, vmm.MechVMExit: 0.3,
+	vmm.MechInTC: -0.55, vmm.MechSharedInfo: -0.55, vmm.MechEmulation: -0.55,
+}
+
+// mechShadeDark replaces mechShade for a dark class colour (indigo,
+// wine, green, blue), whose darker tints would look alike.
+var mechShadeDark = map[vmm.Mechanism]float64{
+	vmm.MechMachine: 0,
+	vmm.MechTrap:    0.3, vmm.MechKernel: 0.3,
+	vmm.MechCallout: 0.6, vmm.MechHypercall: 0.6, vmm.MechVMExit: 0.6,
+	vmm.MechInTC: -0.45, vmm.MechSharedInfo: -0.45, vmm.MechEmulation: -0.45,
+}
+
+// mechShadeLight replaces mechShade for a light class colour (yellow,
+// cyan), whose lighter tints would look alike.
+var mechShadeLight = map[vmm.Mechanism]float64{
+	vmm.MechMachine: 0,
+	vmm.MechTrap:    -0.25, vmm.MechKernel: -0.25,
+	vmm.MechCallout: -0.5, vmm.MechHypercall: -0.5, vmm.MechVMExit: -0.5,
+	vmm.MechInTC: 0.45, vmm.MechSharedInfo: 0.45, vmm.MechEmulation: 0.45,
+}
+
+// shade is a class colour varied for mechanism m (unknown names: the
+// colour itself).
+func shade(base color.Color, m string) color.Color {
+	mi, err := vmm.ParseMechanism(m)
+	if err != nil {
+		return base
+	}
+	r, g, b, _ := base.RGBA()
+	switch luma := (0.299*float64(r>>8) + 0.587*float64(g>>8) + 0.114*float64(b>>8)) / 255; {
+	case luma < 0.36:
+		return tint(base, mechShadeDark[mi])
+	case luma > 0.65:
+		return tint(base, mechShadeLight[mi])
+	}
+	return tint(base, mechShade[mi])
+}
+
+// classColors are the breakdown's colours of the cause classes, the same
+// in every figure virtsim draws: Okabe and Ito's colours and Paul Tol's
+// muted ones, distinguishable with the common colour-vision deficiencies.
+var classColors = map[string]color.Color{
+	"exc":          color.RGBA{0, 114, 178, 255},   // blue
+	"int":          color.RGBA{0, 158, 115, 255},   // bluish green
+	"io":           color.RGBA{230, 159, 0, 255},   // orange
+	"irq":          color.RGBA{240, 228, 66, 255},  // yellow
+	"priv/cli,sti": color.RGBA{68, 170, 153, 255},  // teal
+	"priv/iret":    color.RGBA{213, 94, 0, 255},    // vermillion
+	"priv/other":   color.RGBA{204, 121, 167, 255}, // reddish purple
+	"pf":           color.RGBA{51, 34, 136, 255},   // indigo
+	"pt":           color.RGBA{153, 153, 51, 255},  // olive
+	"hypercall":    color.RGBA{119, 119, 119, 255}, // grey
+	"cpuid":        color.RGBA{136, 204, 238, 255}, // cyan
+	"sens":         color.RGBA{238, 51, 119, 255},  // magenta
+	"hlt":          color.RGBA{140, 81, 10, 255},   // brown
+	"mmio":         color.RGBA{17, 119, 51, 255},   // green
+	"irq-window":   color.RGBA{136, 34, 85, 255},   // wine
+}
+
+// breakdownColors gives every (cause class, mechanism) of res one colour,
+// the same in every panel: the class's colour (classColors), varied by the
+// mechanism (mechShade).
+func breakdownColors(res *Results) map[[2]string]color.Color {
+	mechs := map[string]map[string]bool{}
+	for _, r := range res.Runs {
+		for _, c := range r.Counts {
+			cl := causeClass(c.Cause)
+			if mechs[cl] == nil {
+				mechs[cl] = map[string]bool{}
+			}
+			mechs[cl][c.Mechanism] = true
+		}
+	}
+	var classes []string
+	for c := range mechs {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	out := map[[2]string]color.Color{}
+	extra := 0
+	for _, cl := range classes {
+		base, ok := classColors[cl]
+		if !ok {
+			// a class the table does not know: hues spread by the golden angle
+			base = hsv(math.Mod(float64(extra)*137.508+320, 360), 0.75, 0.9)
+			extra++
+		}
+		for m := range mechs[cl] {
+			out[[2]string{cl, m}] = shade(base, m)
+		}
+	}
+	return out
 }
 
 // BreakdownChart: for each strategy a panel of stacked bars, one per
 // workload, splitting its events by cause class and mechanism (share of
-// the run's events, so workloads of any size compare). A cause class has
-// one colour in every panel; a second mechanism of the same class in one
-// panel is a lighter tint of it.
+// the run's events, so workloads of any size compare). A cause class and
+// mechanism has one colour in every panel (breakdownColors); a workload
+// the strategy did not run is marked n/a, one it ran without events "no
+// events".
 func BreakdownChart(res *Results) (*Chart, error) {
 	guests, strats := res.guests(), res.strategies()
-	classSet := map[string]bool{}
-	for _, r := range res.Runs {
-		for _, c := range r.Counts {
-			classSet[causeClass(c.Cause)] = true
-		}
-	}
-	var classes []string
-	for c := range classSet {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	classColor := map[string]color.Color{}
-	for i, c := range classes {
-		if i < len(palette) {
-			classColor[c] = palette[i]
-		} else {
-			classColor[c] = hsv(math.Mod(float64(i-len(palette))*137.508+20, 360), 0.55, 0.85)
-		}
-	}
+	colors := breakdownColors(res)
 	type cat struct{ class, mech string }
 	var plots []*panel
 	const panelW = 8 * vg.Inch
@@ -527,7 +691,6 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			return cats[i].mech < cats[j].mech
 		})
 		var below *plotter.BarChart
-		shade := map[string]int{}
 		for _, c := range cats {
 			vals := make(plotter.Values, len(guests))
 			any := false
@@ -554,8 +717,7 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			if err != nil {
 				return nil, fmt.Errorf("breakdown plot: %w", err)
 			}
-			bc.Color = tint(classColor[c.class], 0.45*float64(shade[c.class]))
-			shade[c.class]++
+			bc.Color = colors[[2]string{c.class, c.mech}]
 			bc.LineStyle.Width = vg.Points(0.5)
 			if below != nil {
 				bc.StackOn(below)
@@ -564,6 +726,19 @@ func BreakdownChart(res *Results) (*Chart, error) {
 			pn.bars = append(pn.bars, bc)
 			p.Add(bc)
 			pn.add(c.class+" · "+c.mech, bc)
+		}
+		// An empty column says why it is empty.
+		na := &naMarks{text: naTextStyle(p)}
+		for j, g := range guests {
+			switch r := res.Find(g, s); {
+			case r == nil || r.Error != "":
+				na.at, na.texts = append(na.at, j), append(na.texts, "n/a")
+			case r.Events == 0:
+				na.at, na.texts = append(na.at, j), append(na.texts, "no events")
+			}
+		}
+		if len(na.at) > 0 {
+			p.Add(na)
 		}
 		p.NominalX(guests...)
 		p.X.Min, p.X.Max = -0.5, float64(len(guests))-0.5
@@ -592,18 +767,36 @@ func BreakdownChart(res *Results) (*Chart, error) {
 	}}, nil
 }
 
-// naMarks writes "n/a" upward from the axis where a grouped bar chart has
-// no bar because the cell has no value, at the bar's own offset.
+// naMarks writes "n/a" (or texts[k] for at[k]) upward from the axis where
+// a bar chart has no bar because the cell has no value, at the bar's own
+// offset (bar nil: at the group's centre, as stacked bars stand).
 type naMarks struct {
-	bar  *plotter.BarChart
-	at   []int
-	text draw.TextStyle
+	bar   *plotter.BarChart
+	at    []int
+	texts []string
+	text  draw.TextStyle
+}
+
+// naTextStyle is the style of n/a marks in p: small, grey, upright.
+func naTextStyle(p *plot.Plot) draw.TextStyle {
+	st := draw.TextStyle{Color: color.Gray{Y: 90}, Font: p.X.Tick.Label.Font,
+		XAlign: draw.XLeft, YAlign: draw.YCenter, Rotation: math.Pi / 2, Handler: p.X.Tick.Label.Handler}
+	st.Font.Size = vg.Points(8)
+	return st
 }
 
 func (n *naMarks) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
-	for _, i := range n.at {
-		c.FillText(n.text, vg.Point{X: trX(float64(i)) + n.bar.Offset, Y: trY(plt.Y.Min) + vg.Points(3)}, "n/a")
+	var off vg.Length
+	if n.bar != nil {
+		off = n.bar.Offset
+	}
+	for k, i := range n.at {
+		text := "n/a"
+		if k < len(n.texts) {
+			text = n.texts[k]
+		}
+		c.FillText(n.text, vg.Point{X: trX(float64(i)) + off, Y: trY(plt.Y.Min) + vg.Points(3)}, text)
 	}
 }
 
@@ -613,6 +806,8 @@ func (n *naMarks) Plot(c draw.Canvas, plt *plot.Plot) {
 type whiskers struct {
 	bar      *plotter.BarChart
 	lo, hi   []float64 // in the plot's (log10) units; NaN: none
+	ciLo     []float64 // the 95% bootstrap interval, drawn as a thick bar; NaN: none
+	ciHi     []float64
 	noisy    []bool
 	style    draw.LineStyle
 	warnText draw.TextStyle
@@ -634,6 +829,11 @@ func (w *whiskers) Plot(c draw.Canvas, plt *plot.Plot) {
 		c.StrokeLine2(st, x, y0, x, y1)
 		c.StrokeLine2(st, x-cap, y0, x+cap, y0)
 		c.StrokeLine2(st, x-cap, y1, x+cap, y1)
+		if i < len(w.ciLo) && !math.IsNaN(w.ciLo[i]) && !math.IsNaN(w.ciHi[i]) {
+			ci := st
+			ci.Width = 3 * st.Width
+			c.StrokeLine2(ci, x, trY(w.ciLo[i]), x, trY(w.ciHi[i]))
+		}
 		if w.noisy[i] {
 			c.FillText(w.warnText, vg.Point{X: x, Y: y1 + vg.Points(2)}, "!")
 		}
@@ -680,11 +880,34 @@ func CumulativeChart(res *Results) (*Chart, error) {
 		p.Add(l)
 		pn.add(fmt.Sprintf("%s (%d exits)", res.strategyLegend(t.Strategy), t.Exits), l)
 	}
+	// A strategy of the results without a line for this workload says why.
+	traced := map[string]bool{}
+	for _, t := range res.Traces {
+		if t.Guest == g {
+			traced[t.Strategy] = true
+		}
+	}
+	for _, s := range res.strategies() {
+		if traced[s] {
+			continue
+		}
+		why := "no trace"
+		if r := res.Find(g, s); r == nil || r.Error != "" {
+			why = "did not run " + g
+		}
+		pn.add(res.strategyLegend(s)+": n/a, "+why, emptyThumb{})
+	}
 	// Axes that contain every series, with a margin above the highest.
 	p.Y.Min, p.Y.Max = 0, math.Max(1, yMax*1.05)
 	p.X.Min, p.X.Max = 0, math.Max(1, xMax)
+	p.X.Tick.Marker, p.Y.Tick.Marker = countTicks{}, countTicks{}
 	return &Chart{Name: "cumulative", Title: p.Title.Text, W: 10 * vg.Inch, H: 5 * vg.Inch, draw: func(dc draw.Canvas) { pn.draw(dc, 0) }}, nil
 }
+
+// emptyThumb is a legend entry with no line: a series that is not drawn.
+type emptyThumb struct{}
+
+func (emptyThumb) Thumbnail(*draw.Canvas) {}
 
 // Figures builds every plot the results allow (the cumulative one needs a
 // trace).

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -113,12 +114,36 @@ func CompareTable(res *Results, guestName string) string {
 	fmt.Fprintln(tw)
 	row("exits (to the VMM)", func(r *Run) string { return fmt.Sprint(r.Exits) })
 	row("events (all)", func(r *Run) string { return fmt.Sprint(r.Events) })
+	// The guest's own instructions apart from what the strategy's CPU
+	// executed beyond them (bt: the translation's own code), so that no
+	// row mixes the two.
 	row("guest instructions", func(r *Run) string {
-		if r.Instructions == 0 && r.Substrate != "unicorn" {
+		switch {
+		case r.GuestInstructionsFrom != "":
+			return fmt.Sprintf("%d (%s's)", r.GuestInstructions, r.GuestInstructionsFrom)
+		case r.Instructions == 0 && r.Substrate != "unicorn":
 			return "not counted"
 		}
-		return fmt.Sprint(r.Instructions)
+		return fmt.Sprint(r.guestInstructions())
 	})
+	if slices.ContainsFunc(runs, func(r *Run) bool { return r.TCInstructions > 0 || r.OverheadInstructions > 0 }) {
+		row("instructions executed", func(r *Run) string {
+			if r.Instructions == 0 {
+				return "—"
+			}
+			s := fmt.Sprint(r.Instructions)
+			if r.TCInstructions > 0 {
+				s += fmt.Sprintf(" (%d in the TC)", r.TCInstructions)
+			}
+			return s
+		})
+		row("translation's own", func(r *Run) string {
+			if r.TCInstructions == 0 && r.OverheadInstructions == 0 {
+				return "—"
+			}
+			return fmt.Sprint(r.OverheadInstructions)
+		})
+	}
 	row("stop", func(r *Run) string {
 		if r.Error != "" {
 			return "error"
@@ -144,18 +169,26 @@ func CompareTable(res *Results, guestName string) string {
 		}
 		return s
 	})
-	row("measured: / native", func(r *Run) string { return formatRatio(r.MeasuredRatio, r.MeasuredLabel) })
+	row("measured: / native", func(r *Run) string {
+		s := formatRatio(r.MeasuredRatio, r.MeasuredLabel)
+		if ci := r.MeasuredRatioCI; len(ci) == 2 {
+			s += fmt.Sprintf(", 95%% CI %.2f–%.2f", ci[0], ci[1])
+		}
+		return s
+	})
 	row("modeled: cycles", func(r *Run) string {
 		if r.Modeled == nil {
 			return "—"
 		}
 		return FormatCycles(r.Modeled.Cycles)
 	})
-	row("modeled: insns|events|transl", func(r *Run) string {
+	row("modeled: insns|own|events|device|transl", func(r *Run) string {
 		if r.Modeled == nil {
 			return "—"
 		}
-		return fmt.Sprintf("%s|%s|%s", FormatCycles(r.Modeled.Instructions), FormatCycles(r.Modeled.Events), FormatCycles(r.Modeled.Translation))
+		m := r.Modeled
+		return fmt.Sprintf("%s|%s|%s|%s|%s", FormatCycles(m.Instructions), FormatCycles(m.Overhead), FormatCycles(m.Events),
+			FormatCycles(m.Device), FormatCycles(m.Translation))
 	})
 	row("modeled: / native", func(r *Run) string { return formatRatio(r.ModeledRatio, r.ModeledLabel) })
 	tw.Flush()
@@ -187,6 +220,9 @@ func CompareTable(res *Results, guestName string) string {
 		if r.Wall.Noise != "" {
 			tail = append(tail, fmt.Sprintf("noise (%s): %s; the measured figure is not to be trusted", r.Label(), r.Wall.Noise))
 		}
+		if r.ModeledRatio != nil && *r.ModeledRatio < 1 && r.Strategy != "native" {
+			tail = append(tail, fmt.Sprintf("modeled below 1× (%s): it avoided work native does (%s)", r.Label(), res.avoided(r)))
+		}
 	}
 	for _, s := range res.Skipped {
 		if s.Guest == guestName {
@@ -207,7 +243,7 @@ func CompareTable(res *Results, guestName string) string {
 func SummaryTable(res *Results) string {
 	var b strings.Builder
 	strats := res.strategies()
-	noisy := false
+	noisy, withCI := false, false
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "workload\targs\tinstructions")
 	for _, s := range strats {
@@ -215,14 +251,16 @@ func SummaryTable(res *Results) string {
 	}
 	fmt.Fprintln(tw)
 	for _, g := range res.guests() {
+		// The guest's own instructions: native's, else the first run's
+		// guest count (bt's is native's counting pass, not its own count).
 		var args string
 		var insns uint64
 		if r := res.Find(g, "native"); r != nil {
-			args, insns = r.Args, r.Instructions
+			args, insns = r.Args, r.guestInstructions()
 		} else {
 			for _, s := range strats {
 				if r := res.Find(g, s); r != nil {
-					args, insns = r.Args, r.Instructions
+					args, insns = r.Args, r.guestInstructions()
 					break
 				}
 			}
@@ -242,6 +280,10 @@ func SummaryTable(res *Results) string {
 					if lo, hi, ok := res.ratioRange(r); ok {
 						m += fmt.Sprintf(" [%.2f–%.2f]", lo, hi)
 					}
+					if ci := r.MeasuredRatioCI; len(ci) == 2 {
+						m += fmt.Sprintf(" ci %.2f–%.2f", ci[0], ci[1])
+						withCI = true
+					}
 				} else if r.Wall.N > 0 {
 					m = FormatDuration(r.Wall.Median)
 				}
@@ -260,8 +302,12 @@ func SummaryTable(res *Results) string {
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "measured: median wall time / native's median, [range over the runs: min/max vs native's max/min]; modeled: cycles / native's (profile %s)\n", res.profileName())
+	if withCI {
+		fmt.Fprintf(&b, "ci: 95%% bootstrap interval of the measured ratio (cell and native resampled, %d resamples), where both ran %d times or more\n", BootstrapResamples, BootstrapMinN)
+	}
 	if noisy {
-		fmt.Fprintf(&b, "! noise: the runs of this cell or of its native spread more than %.0f%% of the median, or fewer than %d ran: do not read the measured ratio\n", 100*NoiseSpread, NoiseMinN)
+		fmt.Fprintf(&b, "! noise: the runs of this cell or of its native spread more than %.0f%% of the median, fewer than %d ran, or they are shorter than %s: do not read the measured ratio\n",
+			100*NoiseSpread, NoiseMinN, FormatDuration(NoiseMinWall))
 	}
 	for _, r := range res.Runs {
 		if r.ModeledRatio != nil && *r.ModeledRatio < 1 && r.Strategy != "native" {

@@ -31,7 +31,7 @@ const SchemaVersion = 2
 // Layout, for readers in other languages:
 //
 //	{
-//	  "schema_version": 1,
+//	  "schema_version": 2,
 //	  "provenance": {commit, go_version, unicorn_version, host_cpu, host_cpus,
 //	                 kernel, kvm_flavour?, date (RFC 3339 UTC), command, extra?},
 //	  "config":     {guests[], strategies[], args?, scale?, reps, workers,
@@ -48,7 +48,8 @@ const SchemaVersion = 2
 //	     counters?: {name: value},                        // translation work, KVM statistics
 //	     wall_ns: [each timing run], wall: {n, median_ns, min_ns, max_ns,
 //	           ci_low_ns?, ci_high_ns?, noise?},          // 95% bootstrap interval of the median (n >= 5)
-//	     measured_ratio?, measured_label?,                // wall median / native's wall median
+//	     measured_ratio?, measured_ratio_ci?: [lo, hi],   // wall median / native's wall median; its 95% bootstrap interval (both n >= 5)
+//	     measured_label?,
 //	     modeled?: {profile, cycles, instruction_cycles, overhead_instruction_cycles,
 //	                event_cycles, device_cycles, translation_cycles,
 //	                rows: [{term, cause, mechanism?, count, cycles_each, cycles, derived_from?}],
@@ -165,6 +166,10 @@ type Run struct {
 	// MeasuredRatio is Wall.Median over native's on the same substrate and
 	// guest; absent where no such native exists (kvm) or nothing was timed.
 	MeasuredRatio *float64 `json:"measured_ratio,omitempty"`
+	// MeasuredRatioCI is the 95% bootstrap interval of MeasuredRatio
+	// (RatioCI: both sides resampled), when this run and native's each
+	// have BootstrapMinN timing runs.
+	MeasuredRatioCI []float64 `json:"measured_ratio_ci,omitempty"`
 	// MeasuredLabel qualifies the ratio: "own image" (pv runs its own
 	// build), "no native on substrate (flavour X)" (kvm).
 	MeasuredLabel string   `json:"measured_label,omitempty"`
@@ -230,7 +235,7 @@ func (res *Results) Find(guestName, strategy string) *Run {
 func (res *Results) Ratios() {
 	for i := range res.Runs {
 		r := &res.Runs[i]
-		r.MeasuredRatio, r.ModeledRatio, r.MeasuredLabel, r.ModeledLabel = nil, nil, "", ""
+		r.MeasuredRatio, r.MeasuredRatioCI, r.ModeledRatio, r.MeasuredLabel, r.ModeledLabel = nil, nil, nil, "", ""
 		var nat *Run
 		for j := range res.Runs {
 			n := &res.Runs[j]
@@ -262,6 +267,9 @@ func (res *Results) Ratios() {
 		if nat != nil && nat.Wall.Median > 0 && r.Wall.Median > 0 {
 			v := float64(r.Wall.Median) / float64(nat.Wall.Median)
 			r.MeasuredRatio = &v
+			if lo, hi, ok := RatioCI(r.WallNS, nat.WallNS); ok {
+				r.MeasuredRatioCI = []float64{lo, hi}
+			}
 		}
 	}
 }
@@ -309,6 +317,8 @@ func ReadJSONFile(path string) (*Results, error) {
 // only counted; every parameter and the provenance repeat on each row so
 // rows can be filtered and joined without the JSON. counts is
 // "cause|mechanism=count" joined by ';', counters "name=value" joined by ';'.
+// The columns after error were added within schema_version 2 (CSVAdded):
+// readers take them when present.
 var CSVHeader = []string{
 	"schema_version", "date", "commit", "go_version", "unicorn_version", "host_cpu", "kernel", "kvm_flavour",
 	"profile", "reps", "mem_bytes", "insn_budget", "time_budget_ns",
@@ -317,7 +327,15 @@ var CSVHeader = []string{
 	"rep", "wall_ns", "wall_median_ns", "wall_min_ns", "wall_max_ns", "measured_ratio", "measured_label",
 	"modeled_cycles", "modeled_instruction_cycles", "modeled_overhead_instruction_cycles", "modeled_event_cycles", "modeled_device_cycles", "modeled_translation_cycles",
 	"modeled_ratio", "modeled_label", "counts", "counters", "error",
+	"tc_instructions", "wall_ci_low_ns", "wall_ci_high_ns", "wall_noise", "measured_ratio_ci_low", "measured_ratio_ci_high",
 }
+
+// CSVAdded are the columns of CSVHeader a results.csv of schema_version 2
+// written before them lacks: bt's translation-cache share of instructions
+// the wall time's bootstrap interval and noise verdict, the measured
+// ratio's bootstrap interval (each also recomputable from the rows' wall_ns).
+var CSVAdded = map[string]bool{"tc_instructions": true, "wall_ci_low_ns": true, "wall_ci_high_ns": true, "wall_noise": true,
+	"measured_ratio_ci_low": true, "measured_ratio_ci_high": true}
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
@@ -353,6 +371,10 @@ func (res *Results) WriteCSV(w io.Writer) error {
 		if r.Modeled != nil {
 			m = *r.Modeled
 		}
+		var ciLo, ciHi string
+		if len(r.MeasuredRatioCI) == 2 {
+			ciLo, ciHi = fmtFloat(r.MeasuredRatioCI[0]), fmtFloat(r.MeasuredRatioCI[1])
+		}
 		reps := r.WallNS
 		if len(reps) == 0 {
 			reps = []int64{0}
@@ -373,6 +395,8 @@ func (res *Results) WriteCSV(w io.Writer) error {
 				fmtRatio(r.MeasuredRatio), r.MeasuredLabel,
 				fmtFloat(m.Cycles), fmtFloat(m.Instructions), fmtFloat(m.Overhead), fmtFloat(m.Events), fmtFloat(m.Device), fmtFloat(m.Translation),
 				fmtRatio(r.ModeledRatio), r.ModeledLabel, strings.Join(counts, ";"), strings.Join(counters, ";"), r.Error,
+				strconv.FormatUint(r.TCInstructions, 10), strconv.FormatInt(r.Wall.CILow, 10), strconv.FormatInt(r.Wall.CIHigh, 10), r.Wall.Noise,
+				ciLo, ciHi,
 			}
 			if err := cw.Write(row); err != nil {
 				return fmt.Errorf("results csv: %w", err)
@@ -403,14 +427,20 @@ func ReadCSV(r io.Reader) (*Results, error) {
 		col[h] = i
 	}
 	for _, h := range CSVHeader {
-		if _, ok := col[h]; !ok {
+		if _, ok := col[h]; !ok && !CSVAdded[h] {
 			return nil, fmt.Errorf("results csv: no column %q", h)
 		}
 	}
 	res := &Results{}
 	index := map[[3]string]int{}
 	for ln, row := range rows[1:] {
-		get := func(h string) string { return row[col[h]] }
+		get := func(h string) string {
+			i, ok := col[h]
+			if !ok {
+				return "" // a column added since the file was written
+			}
+			return row[i]
+		}
 		var perr error
 		u := func(h string) uint64 {
 			v, err := strconv.ParseUint(get(h), 10, 64)
@@ -463,6 +493,9 @@ func ReadCSV(r io.Reader) (*Results, error) {
 				Wall:          Stats{Median: i64("wall_median_ns"), Min: i64("wall_min_ns"), Max: i64("wall_max_ns")},
 				MeasuredRatio: ratio("measured_ratio"), MeasuredLabel: get("measured_label"),
 				ModeledRatio: ratio("modeled_ratio"), ModeledLabel: get("modeled_label"), Error: get("error"),
+			}
+			if get("tc_instructions") != "" {
+				run.TCInstructions = u("tc_instructions")
 			}
 			if get("modeled_cycles") != "0" || get("modeled_instruction_cycles") != "0" {
 				run.Modeled = &Modeled{Profile: get("profile"), Cycles: f("modeled_cycles"), Instructions: f("modeled_instruction_cycles"),

@@ -3,7 +3,9 @@ package experiments
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,7 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestCSVRoundTrip(t *testing.T) {
 	res := fixtureResults(t)
+	res.Find("io", "bt").TCInstructions = 5000
 	var b bytes.Buffer
 	if err := res.WriteCSV(&b); err != nil {
 		t.Fatal(err)
@@ -71,13 +74,36 @@ func TestCSVRoundTrip(t *testing.T) {
 	for i := range res.Runs {
 		a, b := res.Runs[i], back.Runs[i]
 		if a.Guest != b.Guest || a.Args != b.Args || a.Strategy != b.Strategy || a.Flavour != b.Flavour || a.Substrate != b.Substrate ||
-			a.Image != b.Image || a.Stop != b.Stop || a.Instructions != b.Instructions || a.Exits != b.Exits || a.Events != b.Events ||
+			a.Image != b.Image || a.Stop != b.Stop || a.Instructions != b.Instructions || a.TCInstructions != b.TCInstructions || a.Exits != b.Exits || a.Events != b.Events ||
 			!reflect.DeepEqual(a.Counts, b.Counts) || !reflect.DeepEqual(a.Counters, b.Counters) || !reflect.DeepEqual(a.WallNS, b.WallNS) ||
 			a.Wall != b.Wall || !reflect.DeepEqual(a.MeasuredRatio, b.MeasuredRatio) || a.MeasuredLabel != b.MeasuredLabel ||
 			!reflect.DeepEqual(a.ModeledRatio, b.ModeledRatio) || a.ModeledLabel != b.ModeledLabel ||
 			a.Modeled.Cycles != b.Modeled.Cycles || a.Modeled.Events != b.Modeled.Events || a.Modeled.Translation != b.Modeled.Translation {
 			t.Errorf("run %d differs after the CSV round trip:\n%+v\n%+v", i, a, b)
 		}
+	}
+	// The wall statistics are columns too, and a file written before the
+	// columns added within the schema still reads.
+	for _, r := range rows[1:] {
+		get := func(h string) string { return r[slices.Index(CSVHeader, h)] }
+		if get("strategy") == "bt" && get("guest") == "io" && (get("tc_instructions") != "5000" || get("wall_noise") != "") {
+			t.Errorf("bt io: tc_instructions %q, wall_noise %q", get("tc_instructions"), get("wall_noise"))
+		}
+		if get("strategy") == "trap" && get("guest") == "io" && get("wall_ci_low_ns") != "0" {
+			t.Errorf("a 95%% interval from 3 runs: %q", get("wall_ci_low_ns"))
+		}
+		if get("strategy") == "native" && get("guest") == "irq-toggle" && !strings.Contains(get("wall_noise"), "too short") {
+			t.Errorf("native irq-toggle's 0.5 ms runs: wall_noise %q", get("wall_noise"))
+		}
+	}
+	var old bytes.Buffer
+	ow := csv.NewWriter(&old)
+	for _, r := range rows {
+		ow.Write(r[:len(CSVHeader)-len(CSVAdded)])
+	}
+	ow.Flush()
+	if back, err := ReadCSV(&old); err != nil || len(back.Runs) != len(res.Runs) {
+		t.Errorf("a schema 2 file without the added columns: %v", err)
 	}
 	bad := strings.Replace(b.String(), "\n2,", "\n7,", 1)
 	if _, err := ReadCSV(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "schema_version 7") {
@@ -162,5 +188,64 @@ func TestScaleArgs(t *testing.T) {
 		if got := ScaleArgs(c[0], f); got != c[2] {
 			t.Errorf("ScaleArgs(%q, %g) = %q, want %q", c[0], f, got, c[2])
 		}
+	}
+}
+
+// The measured ratio carries a bootstrap interval once both sides ran
+// BootstrapMinN times: it holds the ratio of the medians, is the same on
+// every call, and shows in the summary and compare tables and the CSV.
+func TestRatioCI(t *testing.T) {
+	ms := int64(time.Millisecond)
+	cell := []int64{40 * ms, 41 * ms, 44 * ms, 42 * ms, 43 * ms, 45 * ms}
+	nat := []int64{10 * ms, 11 * ms, 10 * ms, 12 * ms, 10 * ms}
+	lo, hi, ok := RatioCI(cell, nat)
+	if !ok || lo > 42.5/10 || hi < 42.5/10 || lo < 40.0/12 || hi > 45.0/10 {
+		t.Errorf("interval %g–%g (%v) around 4.25 within the runs' extremes", lo, hi, ok)
+	}
+	if lo2, hi2, _ := RatioCI(cell, nat); lo2 != lo || hi2 != hi {
+		t.Errorf("not reproducible: %g–%g then %g–%g", lo, hi, lo2, hi2)
+	}
+	if _, _, ok := RatioCI(cell, nat[:4]); ok {
+		t.Error("an interval from 4 native runs")
+	}
+	if lo, hi, ok := RatioCI([]int64{7, 7, 7, 7, 7}, []int64{2, 2, 2, 2, 2}); !ok || lo != 3.5 || hi != 3.5 {
+		t.Errorf("constant runs: %g–%g", lo, hi)
+	}
+
+	res := fixtureResults(t)
+	for _, s := range []string{"native", "trap"} {
+		r := res.Find("io", s)
+		r.WallNS = map[string][]int64{"native": nat, "trap": cell}[s]
+		r.Wall = Summarize(r.WallNS)
+	}
+	res.Ratios()
+	trap := res.Find("io", "trap")
+	if len(trap.MeasuredRatioCI) != 2 || trap.MeasuredRatioCI[0] != lo || trap.MeasuredRatioCI[1] != hi {
+		t.Fatalf("trap io ratio interval %v, want %g–%g", trap.MeasuredRatioCI, lo, hi)
+	}
+	if res.Find("io", "bt").MeasuredRatioCI != nil {
+		t.Error("bt (3 runs) has an interval")
+	}
+	want := fmt.Sprintf("ci %.2f–%.2f", lo, hi)
+	if sum := SummaryTable(res); !strings.Contains(sum, want) || !strings.Contains(sum, "ci: 95% bootstrap interval") {
+		t.Errorf("summary lacks %q:\n%s", want, sum)
+	}
+	if cmp := CompareTable(res, "io"); !strings.Contains(cmp, fmt.Sprintf("95%% CI %.2f–%.2f", lo, hi)) {
+		t.Errorf("compare table lacks the interval:\n%s", cmp)
+	}
+	var b bytes.Buffer
+	if err := res.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), ","+fmtFloat(lo)+","+fmtFloat(hi)) {
+		t.Error("results.csv lacks the interval")
+	}
+	// The overhead plot draws it and says so.
+	c, err := OverheadChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svg, err := c.SVG(); err != nil || !strings.Contains(string(svg), "thick: 95% CI") {
+		t.Errorf("the overhead plot does not name the interval (%v)", err)
 	}
 }

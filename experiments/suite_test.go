@@ -197,6 +197,11 @@ func TestCalibrationProfile(t *testing.T) {
 	if p.Name != "host" || p.ClockGHz != 2 || p.CPI != 1 {
 		t.Errorf("name %q clock %g cpi %g (0.5 ns × 2 GHz)", p.Name, p.ClockGHz, p.CPI)
 	}
+	// What the profile takes from its base without a source of its own
+	// says so in the description.
+	if p.NestedPaging != base.NestedPaging || !strings.Contains(p.Description, "nested_paging (the modeled VT-x column's) and the reference figures from modern, not measured") {
+		t.Errorf("nested paging %v, description %q", p.NestedPaging, p.Description)
+	}
 	for _, c := range []struct {
 		m     string
 		cause string
@@ -205,6 +210,9 @@ func TestCalibrationProfile(t *testing.T) {
 		{"trap", "io/out:0x80", 2000}, {"trap", "priv/cli", 600}, {"trap", "priv/sti", 600}, {"trap", "int/0x80", 4000},
 		{"trap", "priv/lgdt", 2000}, // median of the measured trap exits
 		{"machine", "io/out:0x80", 100},
+		// other ports cost what the measured one did, device work included
+		// (the device term is 0), under native as under trap
+		{"machine", "io/in:0x3fd", 100}, {"trap", "io/out:0x3f8", 2000},
 		{"callout", "x", 613}, // unmeasured: from the base
 	} {
 		m, _ := parseMech(c.m)

@@ -255,7 +255,10 @@ func summaryCell(r compareRow, what string) string {
 	case "events":
 		return fmt.Sprint(res.Counts.Total())
 	case "instructions":
-		return fmt.Sprint(res.Instructions)
+		if res.Instructions == 0 && res.Stop.Kind == vmm.StopExit {
+			return stDim.Render("not counted") // kvm: the guest ran on the CPU
+		}
+		return insnsText(res.Instructions, res.Counters, "")
 	}
 	return stopWord(res.Stop)
 }

@@ -93,7 +93,7 @@ func startTUI(t *testing.T, w, h int, args ...string) (*tmuxDriver, string) {
 	return d, statusFile
 }
 
-var statusRE = regexp.MustCompile(`irq-toggle n=\d+ │ (\S+) │ (paused at 0x[0-9a-f]+|[^│]*) │ (?:(\d+) insns · )?(\d+) exits`)
+var statusRE = regexp.MustCompile(`irq-toggle n=\d+ │ (\S+) │ (paused at 0x[0-9a-f]+|[^│]*) │ (?:(\d+) insns(?:\+TC| \(\d+ in TC\))? · )?(\d+) exits`)
 
 // status parses the status bar: strategy, state, instructions, exits.
 func status(screen string) (strategy, state, insns, exits string) {

@@ -238,6 +238,54 @@ func TestNativeFrame(t *testing.T) {
 	golden(t, "native_80x24", h.m.View())
 }
 
+// Under a binary translator the status bar names the translation
+// cache's share of the instructions executed, so that the count is not
+// read as the guest's own.
+func TestStatusBarTCInstructions(t *testing.T) {
+	h := newHarness(t, Options{Guest: "irq-toggle", Strategy: "trap"})
+	h.boot()
+	u := fxUpdate(h.m.gen, ctlStep, fxLoop+1, 4580)
+	u.Snap.Counters = map[string]uint64{vmm.CounterTCInstructions: 4000, "bt/insns": 90}
+	h.key("s")
+	h.send(u)
+	// 80 columns: no room for the share; the count says it includes the TC
+	for _, c := range []struct {
+		w    int
+		want string
+	}{{80, "4580 insns+TC · 0 exits"}, {120, "4580 insns (4000 in TC) · 0 exits"}} {
+		h.send(tea.WindowSizeMsg{Width: c.w, Height: 30})
+		first, _, _ := strings.Cut(h.m.View(), "\n")
+		if !strings.Contains(first, c.want) {
+			t.Errorf("%d columns: status bar %q lacks %q", c.w, first, c.want)
+		}
+		if _, _, insns, exits := status(first); insns != "4580" || exits != "0" {
+			t.Errorf("the end-to-end tests' status parser reads %q insns, %q exits from %q", insns, exits, first)
+		}
+	}
+	if got := insnsText(4580, nil, ""); got != "4580" {
+		t.Errorf("without a TC: %q", got)
+	}
+}
+
+// The compare view's instructions row: bt's count with its TC share, and
+// "not counted" for a run that counted none (kvm), not 0.
+func TestCompareInstructionsCell(t *testing.T) {
+	exit := vmm.Stop{Kind: vmm.StopExit}
+	for _, c := range []struct {
+		res  vmm.Result
+		want string
+	}{
+		{vmm.Result{Stop: exit, Instructions: 1200}, "1200"},
+		{vmm.Result{Stop: exit, Instructions: 3000, Counters: map[string]uint64{vmm.CounterTCInstructions: 2900}}, "3000 (2900 in TC)"},
+		{vmm.Result{Stop: exit}, "not counted"},
+	} {
+		res := c.res
+		if got := summaryCell(compareRow{State: cmpDone, Res: &res}, "instructions"); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.res, got, c.want)
+		}
+	}
+}
+
 func TestTranslationFrames(t *testing.T) {
 	h := newHarness(t, Options{Guest: "irq-toggle", Strategy: "trap"})
 	h.boot()

@@ -105,7 +105,15 @@ func (m *Model) statusBar() string {
 			// instructions are counted on the Unicorn strategies only
 			n := fmt.Sprintf("%d exits", m.snap.Exits)
 			if m.snap.Instructions > 0 || m.snap.Events == 0 {
-				n = fmt.Sprintf("%d insns · %s", m.snap.Instructions, n)
+				insns := insnsText(m.snap.Instructions, m.snap.Counters, " insns")
+				if _, tc := m.snap.Counters[vmm.CounterTCInstructions]; tc {
+					// the TC's share where it fits, else that the count includes it
+					all := stStatusBar.Render(" ") + strings.Join(parts, sep) + sep + insns + " · " + n
+					if lipgloss.Width(all) > m.w {
+						insns = fmt.Sprintf("%d insns+TC", m.snap.Instructions)
+					}
+				}
+				n = insns + " · " + n
 			}
 			parts = append(parts, stStatusBar.Render(n))
 		}
@@ -417,4 +425,17 @@ func pagingIntro(strategy string) string {
 		return "pv: Xen's direct paging. The guest's tables are the real ones (both columns agree); they are read-only to the guest, which changes them by mmu_update hypercalls the VMM validates."
 	}
 	return strategy + ": the guest's entry beside the one the real CPU uses."
+}
+
+// insnsText is an instruction count as the status bar (unit " insns")
+// and the compare view show it: under a binary translator the count is
+// what the CPU executed, and the translation cache's share (translated
+// guest code with the translation's own) is named apart, so that it is not
+// read as the guest's own count.
+func insnsText(n uint64, counters map[string]uint64, unit string) string {
+	s := fmt.Sprint(n) + unit
+	if tc, ok := counters[vmm.CounterTCInstructions]; ok {
+		s += fmt.Sprintf(" (%d in TC)", tc)
+	}
+	return s
 }

@@ -75,7 +75,9 @@ type Result struct {
 	// Exits is Counts.Exits(): events that transferred control to a VMM.
 	Exits uint64 `json:"exits"`
 	// Instructions is the guest instruction count, from a counting pass
-	// (0 if the run did not count).
+	// (0 if the run did not count). Under a binary translator it is what
+	// the CPU executed for the guest, the translation cache's code
+	// included: Counters[CounterTCInstructions] is that share.
 	Instructions uint64 `json:"instructions"`
 	// Counters holds strategy-specific counters (translation work, in-kernel
 	// KVM statistics), reported beside exits and never added into them.
@@ -145,6 +147,25 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	}{(*plain)(r), rows})
 }
 
+// CounterTCInstructions is the counter in which a binary translator
+// reports its translation cache's share of Instructions: the guest code it
+// translated and the translation's own code (lookups, in-TC emulation).
+// Instructions then counts more than the guest program's own instructions.
+const CounterTCInstructions = "bt/tc-insns"
+
+// InstructionsText says what Instructions counts, for people: the guest's
+// instructions, or under a binary translator what its CPU executed, the
+// translation cache's share apart (the guest's own count is what native
+// counts for the same image and arguments).
+func (r *Result) InstructionsText() string {
+	tc, ok := r.Counters[CounterTCInstructions]
+	if !ok {
+		return fmt.Sprintf("guest instructions: %d", r.Instructions)
+	}
+	return fmt.Sprintf("instructions executed: %d (%d in the translation cache: translated guest code with the translation's own; native counts the guest's alone)",
+		r.Instructions, tc)
+}
+
 // Summary is the human-readable report `virtsim run` prints to stderr.
 func (r *Result) Summary() string {
 	var b strings.Builder
@@ -158,10 +179,11 @@ func (r *Result) Summary() string {
 	fmt.Fprintf(&b, ": %s\n", r.Stop)
 	fmt.Fprintf(&b, "  exits: %d   events: %d", r.Exits, r.Counts.Total())
 	if r.Instructions > 0 {
-		fmt.Fprintf(&b, "   guest instructions: %d", r.Instructions)
+		fmt.Fprintf(&b, "   %s", r.InstructionsText())
 	}
 	if r.Wall > 0 {
-		fmt.Fprintf(&b, "   wall: %s", r.Wall.Round(time.Microsecond))
+		// one timing, no spread: compare and bench time repeated runs
+		fmt.Fprintf(&b, "   wall: %s (one run)", r.Wall.Round(time.Microsecond))
 	}
 	b.WriteString("\n")
 	if len(r.Legs) > 0 {

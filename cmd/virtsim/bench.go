@@ -48,6 +48,16 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "virtsim bench: --reps must be >= 0, --workers >= 1, --scale > 0")
 		return exitUsage
 	}
+	// An output folder that cannot be made or written is found before the
+	// runs, not after them.
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: --out: %v\n", err)
+		return exitUsage
+	}
+	if err := checkWritable(filepath.Join(*out, "results.json")); err != nil {
+		fmt.Fprintf(stderr, "virtsim bench: --out: %v\n", err)
+		return exitUsage
+	}
 	profileSet := false
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "profile" {
@@ -106,10 +116,6 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		o.GuestArgs = highArgs
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "virtsim bench: %v\n", err)
-		return exitInternal
 	}
 	res, err := experiments.Matrix(o)
 	if err != nil {

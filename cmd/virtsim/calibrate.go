@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -12,7 +11,7 @@ import (
 
 func cmdCalibrate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("calibrate", "[--out FILE] [flags]", stdout, stderr)
-	out := fs.String("out", "host-costs.json", "cost file to write (use it with compare/bench --cost FILE)")
+	out := fs.String("out", "host-costs.json", "cost file to write (use it with compare/bench --cost FILE); - for stdout (the table then goes to stderr)")
 	reps := fs.Int("reps", 5, "timing runs per point (the median is used; more runs, less noise)")
 	base := fs.String("base", experiments.DefaultProfile, "built-in profile the entries this host cannot measure come from")
 	var probes listFlag
@@ -30,6 +29,18 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim calibrate: %v\n", err)
 		return exitUsage
 	}
+	// A cost file that cannot be written is found before minutes of runs,
+	// not after them.
+	if *out != "-" {
+		if err := checkWritable(*out); err != nil {
+			fmt.Fprintf(stderr, "virtsim calibrate: --out: %v\n", err)
+			return exitUsage
+		}
+	}
+	report := stdout
+	if *out == "-" {
+		report = stderr
+	}
 	cal, err := experiments.Calibrate(experiments.CalibrateOptions{
 		Strategies: m.strategies, Probes: ps, Reps: *reps, Base: *base,
 		MemSize: m.mem.n, TimeBudget: m.timeout, Progress: newProgress("calibrate", stderr, m.quiet),
@@ -38,18 +49,22 @@ func cmdCalibrate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim calibrate: %v\n", err)
 		return exitUsage
 	}
-	fmt.Fprint(stdout, cal.Format())
+	fmt.Fprint(report, cal.Format())
 	b, err := cal.Profile.MarshalIndent()
 	if err == nil {
-		err = os.WriteFile(*out, b, 0o644)
+		err = writeOutput(*out, stdout, func(w io.Writer) error { _, err := w.Write(b); return err })
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim calibrate: write %s: %v\n", *out, err)
 		return exitInternal
 	}
-	fmt.Fprintf(stdout, "\nwrote %s (cost profile %q: use 'virtsim compare --guest io --cost %s').\n", *out, cal.Profile.Name, *out)
-	fmt.Fprintln(stdout, "These are virtsim's own costs on this host (Unicorn emulation included), medians of repeated one-at-a-time runs;")
-	fmt.Fprintln(stdout, "figures marked noisy varied by more than 25% between runs: calibrate again with more --reps on an idle machine.")
+	where, file := *out, *out
+	if where == "-" {
+		where, file = "the cost file to stdout", "FILE"
+	}
+	fmt.Fprintf(report, "\nwrote %s (cost profile %q: use 'virtsim compare --guest io --cost %s').\n", where, cal.Profile.Name, file)
+	fmt.Fprintln(report, "These are virtsim's own costs on this host (Unicorn emulation included), medians of repeated one-at-a-time runs;")
+	fmt.Fprintln(report, "figures marked noisy varied by more than 25% between runs: calibrate again with more --reps on an idle machine.")
 	return exitOK
 }
 

@@ -45,6 +45,12 @@ func cmdCompare(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "virtsim compare: --reps must be >= 0")
 		return exitUsage
 	}
+	if *jsonPath != "" && *jsonPath != "-" {
+		if err := checkWritable(*jsonPath); err != nil {
+			fmt.Fprintf(stderr, "virtsim compare: --json: %v\n", err)
+			return exitUsage
+		}
+	}
 	p, err := m.loadProfile()
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim compare: %v\n", err)

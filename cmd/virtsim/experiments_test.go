@@ -291,6 +291,84 @@ func TestCalibrateThenCompare(t *testing.T) {
 	}
 }
 
+// calibrate finds an unwritable cost file before it runs anything, and
+// --out - writes the cost file to stdout (its table to stderr).
+func TestCalibrateOut(t *testing.T) {
+	dir := t.TempDir()
+	for _, out := range []string{filepath.Join(dir, "no", "such", "dir", "host.json"), dir} {
+		status, stdout, errOut := run(t, "calibrate", "--strategies", "native", "--probes", "compute:2000:6000", "--reps", "1", "--out", out)
+		if status != exitUsage || !strings.Contains(errOut, "--out") || strings.Contains(errOut, "virtsim calibrate: [") || stdout != "" {
+			t.Errorf("--out %s: status %d, stdout %q, stderr %q (want 64 before any run)", out, status, stdout, errOut)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the check left %v behind", ents)
+	}
+	status, stdout, errOut := run(t, "calibrate", "--strategies", "native", "--probes", "compute:2000:6000", "--reps", "1", "--out", "-", "--quiet")
+	if status != 0 {
+		t.Fatalf("--out -: status %d: %s", status, errOut)
+	}
+	p, err := experiments.ParseProfile([]byte(stdout))
+	if err != nil || p.Name != "host" {
+		t.Errorf("stdout is not the cost file: %v\n%s", err, stdout)
+	}
+	if !strings.Contains(errOut, "ns/insn") || !strings.Contains(errOut, "wrote the cost file to stdout") {
+		t.Errorf("the table is not on stderr: %q", errOut)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error("a file named - was written")
+	}
+}
+
+// run and compare find an unwritable --json before they run the guest.
+func TestJSONOutUnwritable(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "no", "such", "r.json")
+	file := writeFile(t, "a-file", []byte("x"))
+	if status, _, errOut := run(t, "bench", "--guests", "hello", "--reps", "1", "--out", file); status != exitUsage || !strings.Contains(errOut, "--out:") || strings.Contains(errOut, "virtsim bench: [") {
+		t.Errorf("bench --out a file: status %d, stderr %q (want 64 before any run)", status, errOut)
+	}
+	for _, args := range [][]string{
+		{"run", "--guest", "hello", "--json", bad},
+		{"compare", "--guest", "hello", "--reps", "1", "--json", bad},
+	} {
+		status, stdout, errOut := run(t, args...)
+		if status != exitUsage || !strings.Contains(errOut, "--json: cannot write "+bad) || strings.Contains(stdout+errOut, "Hello") {
+			t.Errorf("%s: status %d, stdout %q, stderr %q (want 64 before the guest runs)", args[0], status, stdout, errOut)
+		}
+	}
+}
+
+// A matrix of bt alone still takes its guest instructions from native's
+// counting pass (made for them, not a run of the results): bt's own count
+// includes the translation cache's code.
+func TestMatrixBTWithoutNative(t *testing.T) {
+	res, err := experiments.Matrix(experiments.Options{Guests: []string{"call-ret"}, Strategies: []string{"bt"}, Args: "n=50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := res.Find("call-ret", "bt")
+	if len(res.Runs) != 1 || bt == nil || bt.Error != "" {
+		t.Fatalf("runs %+v", res.Runs)
+	}
+	w, err := guest.Lookup("call-ret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat, err := vmm.LookupStrategy("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := experiments.CountCell(experiments.Options{}, experiments.Cell{Workload: w, Args: "n=50", Strategy: nat, Image: "native"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bt.GuestInstructions != n.Instructions || bt.GuestInstructionsFrom != "native" || bt.TCInstructions == 0 ||
+		bt.OverheadInstructions != bt.Instructions-n.Instructions || bt.OverheadInstructions == 0 {
+		t.Errorf("bt: instructions %d, guest %d from %q (native counts %d), tc %d, overhead %d",
+			bt.Instructions, bt.GuestInstructions, bt.GuestInstructionsFrom, n.Instructions, bt.TCInstructions, bt.OverheadInstructions)
+	}
+}
+
 func TestExperimentsHelp(t *testing.T) {
 	for _, c := range []string{"compare", "bench", "check", "calibrate"} {
 		status, out, _ := run(t, c, "--help")

@@ -58,3 +58,19 @@ func imageWorkloads(paths []string, mem uint32) ([]guest.Workload, int, error) {
 	}
 	return out, 0, nil
 }
+
+// checkWritable reports whether a file can be written at path without
+// writing it: its folder exists and takes a new file, and path itself is
+// not a folder.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a folder", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".virtsim-write-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

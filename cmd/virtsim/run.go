@@ -232,6 +232,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtsim run: strategy %s is not available here: %v\n", s.Name, err)
 		return exitUnavailable
 	}
+	if *jsonPath != "" && *jsonPath != "-" {
+		if err := checkWritable(*jsonPath); err != nil {
+			fmt.Fprintf(stderr, "virtsim run: --json: %v\n", err)
+			return exitUsage
+		}
+	}
 	t, st, err := loadTarget(*guestName, *imagePath, *load, *gargs, mem.n, s.PV)
 	if err != nil {
 		fmt.Fprintf(stderr, "virtsim run: %v\n", err)
