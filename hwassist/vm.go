@@ -197,7 +197,7 @@ func (v *VM) load() error {
 	infoAddr, info := guest.MultibootInfo(v.Cfg.MemSize, v.Cfg.Args)
 	copy(v.mem[infoAddr:], info)
 	copy(v.mem[guest.BootScratchAddr:], bootGDT())
-	for _, b := range vmm.FirmwareFor(v.Img) {
+	for _, b := range vmm.FirmwareFor(v.Img, v.Cfg.MemSize) {
 		copy(v.mem[b.Addr:], b.Data)
 	}
 	return nil

@@ -2,8 +2,9 @@ package vmm
 
 import "encoding/binary"
 
-// What the firmware leaves in memory for a kernel: the BIOS data area and
-// the Intel MultiProcessor Specification (1.4) tables, as SeaBIOS builds
+// What the firmware leaves in memory for a kernel: the BIOS data area,
+// the ACPI tables (acpi_tables.go) and the Intel MultiProcessor
+// Specification (1.4) tables, as SeaBIOS builds
 // them on QEMU 7.2's i440FX PC with one CPU (read back byte for byte by
 // guest/platform's probe and checked against QEMU by its tests).
 //
@@ -59,9 +60,9 @@ type MemBlock struct {
 	Data []byte
 }
 
-// FirmwareTables returns the BIOS data area, the EBDA's size byte and the
-// MP tables.
-func FirmwareTables() []MemBlock {
+// FirmwareTables returns the BIOS data area, the EBDA's size byte, the
+// MP tables and the ACPI tables (acpi_tables.go) for memSize bytes of RAM.
+func FirmwareTables(memSize uint32) []MemBlock {
 	le := binary.LittleEndian
 	bda := make([]byte, 0x20)
 	le.PutUint16(bda[0x00:], 0x3F8) // COM1
@@ -69,12 +70,12 @@ func FirmwareTables() []MemBlock {
 	le.PutUint16(bda[0x0E:], EBDAAddr>>4)
 	le.PutUint16(bda[0x10:], 0x4227) // equipment word
 	le.PutUint16(bda[0x13:], EBDAAddr>>10)
-	return []MemBlock{
+	return append([]MemBlock{
 		{BDAAddr, bda},
 		{EBDAAddr, []byte{1}}, // the EBDA's size in KiB
 		{MPFloatAddr, mpFloatingPointer()},
 		{MPConfigAddr, mpConfigTable()},
-	}
+	}, ACPITables(memSize)...)
 }
 
 // checksum makes b's bytes sum to 0 mod 256 by setting b[at].

@@ -274,6 +274,7 @@ func (m *Machine) PerformIO(a *IOAccess, mech Mechanism) {
 	if !a.String {
 		if a.In {
 			v := m.Bus.In(a.Port, a.Size)
+			m.armClock(a.Port) // a read of the PM timer starts the clock
 			old := m.reg(unicorn.EAX)
 			m.setReg(unicorn.EAX, old&^sizeMask(a.Size)|v&sizeMask(a.Size))
 		} else {
@@ -371,6 +372,7 @@ var stringSegRegs = map[x86asm.Reg]unicorn.Reg{
 // DeviceIn reads a port for a VMM that emulates an I/O instruction.
 func (m *Machine) DeviceIn(port uint16, size int) uint32 {
 	m.Sync()
+	m.armClock(port)
 	return m.Bus.In(port, size)
 }
 
@@ -469,6 +471,7 @@ func (m *Machine) onSafetyNetIn(port uint32, size int) uint32 {
 	if !m.safetyNet(port, size, true) {
 		return sizeMask(size) // not performed: the site runs it again, precisely
 	}
+	m.armClock(uint16(port))
 	return m.Bus.In(uint16(port), size)
 }
 

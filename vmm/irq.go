@@ -105,10 +105,11 @@ func (m *Machine) Now() uint64 {
 	return m.clock.Now() * TicksPerBlock
 }
 
-// armClock notes a write to the PIT: the first count loaded starts the
-// clock at the end of this instruction.
+// armClock notes an access to a port that needs the clock: a count loaded
+// into the PIT, the RTC's periodic interrupt, a read of the ACPI PM timer;
+// the first starts the clock at the end of this instruction.
 func (m *Machine) armClock(port uint16) {
-	if m.clock == nil && (port >= 0x40 && port <= 0x42 || port == 0x71 && m.RTC.periodic()) {
+	if m.clock == nil && (port >= 0x40 && port <= 0x42 || port == 0x71 && m.RTC.periodic() || port&^3 == PortPMTimer) {
 		m.wantClock = true
 	}
 }

@@ -76,7 +76,7 @@ type Platform struct {
 func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 	echo := cfg.Serial
 	p := &Platform{Exit: &DebugExit{}, Post: &PostSink{}, PIT: NewPIT(), PIC: NewPIC(),
-		LAPIC: NewLAPIC(), IOAPIC: NewIOAPIC(), RTC: NewRTC(cfg.MemSize), KBC: NewKBC(), PCI: NewPCI(), PM: &ACPIPM{}, now: now}
+		LAPIC: NewLAPIC(), IOAPIC: NewIOAPIC(), RTC: NewRTC(cfg.MemSize), KBC: NewKBC(), PCI: NewPCI(), PM: &ACPIPM{Now: now}, now: now}
 	if cfg.UntilOutput != "" {
 		p.until = &untilOutput{want: []byte(cfg.UntilOutput), next: echo}
 		echo = p.until.write
@@ -103,7 +103,9 @@ func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 		{PortKBCStatus, PortKBCStatus, p.KBC},
 		{PortA, PortA, p.KBC},
 		{PortPCIAddr, PortPCIData + 3, p.PCI},
-		{PortPM1aCnt, PortPM1aCnt + 1, p.PM},
+		{PortPM1aEvt, PortPMTimer + 3, p.PM},
+		{PortSMICmd, PortSMICmd, p.PM},
+		{PortGPE0, PortGPE0 + 3, p.PM},
 	} {
 		if err := p.Bus.Register(d.lo, d.hi, d.dev); err != nil {
 			return nil, fmt.Errorf("vmm: %w", err)
@@ -154,13 +156,13 @@ func (p *Platform) AttachDisks(cfg Config, img *guest.Image, mem blkring.Memory)
 	return d, nil
 }
 
-// FirmwareFor is what the firmware leaves in guest RAM for img: the BIOS
-// data area and the MP tables (FirmwareTables), except where the image
-// itself is loaded (a flat binary low in memory keeps its bytes; its
-// kernel then finds no MP table).
-func FirmwareFor(img *guest.Image) []MemBlock {
+// FirmwareFor is what the firmware leaves in guest RAM of memSize bytes
+// for img: the BIOS data area, the MP tables and the ACPI tables
+// (FirmwareTables), except where the image itself is loaded (a flat binary
+// low in memory keeps its bytes; its kernel then finds no MP table).
+func FirmwareFor(img *guest.Image, memSize uint32) []MemBlock {
 	var bs []MemBlock
-	for _, b := range FirmwareTables() {
+	for _, b := range FirmwareTables(memSize) {
 		if !overlapsImage(img, b.Addr, uint32(len(b.Data))) {
 			bs = append(bs, b)
 		}
@@ -170,7 +172,7 @@ func FirmwareFor(img *guest.Image) []MemBlock {
 
 // writeFirmware places FirmwareFor's blocks in guest RAM.
 func (m *Machine) writeFirmware() error {
-	for _, b := range FirmwareFor(m.Img) {
+	for _, b := range FirmwareFor(m.Img, m.Cfg.MemSize) {
 		if err := m.write(b.Addr, b.Data); err != nil {
 			return fmt.Errorf("vmm: firmware tables: %w", err)
 		}
