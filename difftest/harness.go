@@ -115,6 +115,16 @@ _start:
 	mov %ax, idt+0x80*8+6
 	movb $0xee, idt+0x80*8+5
 	movb $0xee, idt+0x81*8+5
+	# the int family's returning handlers (0x83-0x86); 0x84 a trap gate
+	mov $0x83, %ecx
+4:	mov rets-0x83*4(,%ecx,4), %eax
+	mov %ax, idt(,%ecx,8)
+	shr $16, %eax
+	mov %ax, idt+6(,%ecx,8)
+	inc %ecx
+	cmp $0x87, %ecx
+	jb 4b
+	movb $0x8f, idt+0x84*8+5
 	lidt idtr
 	# the paging family's tables: two directories, each mapping 0-4 MiB
 	# through its own table, identity (the window is paging_setup's)
@@ -293,6 +303,22 @@ all_done:
 # int $0x80 from ring 3: eax = eax*3 + 1
 syscall:
 	lea 1(%eax,%eax,2), %eax
+	iret
+
+# the int family's handlers, which return: 0x83 changes a register (its
+# flags do not survive the iret), 0x84 (a trap gate) sets CF in the
+# frame, 0x85 returns past the 2-byte instruction after the int, 0x86
+# nests 0x83 and 0x84
+rets:	.long ret83, ret84, ret85, ret86
+ret83:	addl $0x01010101, %esi
+	iret
+ret84:	orl $1, 8(%esp)
+	iret
+ret85:	addl $2, (%esp)
+	iret
+ret86:	int $0x83
+	int $0x84
+	xorl $0x55aa55aa, %edi
 	iret
 
 # every other vector: [vector][error code][eip][cs][eflags]...

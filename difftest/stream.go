@@ -53,10 +53,11 @@ const (
 	FamBranch Family = "branch" // jcc, loop/loope/loopne/jecxz, indirect call/jmp (register, memory, table), ret imm, far ret, iret, same ring
 	FamMisc   Family = "misc"   // BCD adjusts, sign extensions, xlat, bsf/bsr, shld/shrd, cmpxchg, xadd, cmpxchg8b, movsx/movzx
 	FamSeg    Family = "seg"    // FS and GS loaded (mov, pop, lfs/lgs) with segments of other bases, limits and types; accesses through them
+	FamInt    Family = "int"    // software interrupts whose handlers return: interrupt and trap gates, frames edited, nested
 )
 
 // Families lists every family, in a fixed order.
-var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch, FamMisc, FamSeg}
+var Families = []Family{FamALU, FamMem, FamString, FamStack, FamSys, FamUser, FamSMC, FamFault, FamPaging, FamFPU, FamPAE, FamBranch, FamMisc, FamSeg, FamInt}
 
 // ParseFamily checks a family name.
 func ParseFamily(s string) (Family, error) {
@@ -145,6 +146,8 @@ func Generate(f Family, seed int64, n int) Stream {
 			g.misc()
 		case FamSeg:
 			g.seg()
+		case FamInt:
+			g.intr()
 		}
 	}
 	if f == FamFPU {
@@ -593,6 +596,35 @@ func (g *gen) seg() {
 			g.sets(fArith, 0)
 		}
 	}
+}
+
+// intr emits software interrupts to the harness's returning handlers
+// (0x83-0x86), between ALU steps: the iret brings the flags back as the
+// int pushed them (0x84's with CF set), 0x85 skips a ud2, 0x86 nests two
+// more; into with OF clear does nothing.
+func (g *gen) intr() {
+	switch g.r.Intn(6) {
+	case 0, 1:
+		g.emit("int $0x83")
+	case 2:
+		g.readsFlags(fArith)
+		g.emit("int $0x84")
+		g.sets(fCF, 0)
+	case 3:
+		g.emit("int $0x85")
+		g.emit("ud2")
+	case 4:
+		g.readsFlags(fArith)
+		g.emit("int $0x86")
+		g.sets(fCF, 0)
+	default:
+		g.emit("cmp %s, %s", g.reg32(), g.reg32()) // defines OF
+		g.sets(fArith, 0)
+		g.emit("jo 1f")
+		g.emit("into")
+		g.emit("1:")
+	}
+	g.alu(false)
 }
 
 // misc emits the integer instructions alu does not: BCD adjusts, sign
