@@ -631,7 +631,47 @@ func (g *gen) intr() {
 // extensions, xlat, bit scans, double shifts, the exchanges, with the
 // flags each leaves undefined marked so.
 func (g *gen) misc() {
-	switch g.r.Intn(10) {
+	switch g.r.Intn(15) {
+	case 10:
+		// enter with a nesting level: it copies frame pointers from the
+		// frame EBP points at, so EBP first points into the stack
+		g.emit("mov %%esp, %%ebp")
+		g.emit("enter $%d, $%d", 4*g.r.Intn(4), 1+g.r.Intn(3))
+		g.emit("mov -4(%%ebp), %s", g.pick([]string{"%eax", "%ebx", "%ecx", "%edx", "%esi", "%edi"}))
+		g.emit("leave")
+		return
+	case 11:
+		// bt* on memory with a register bit offset: the offset reaches
+		// past the operand (a bit string), kept inside scratch
+		r := g.pick([]string{"%eax", "%ecx", "%edx"})
+		g.emit("and $0x3ff, %s", r)
+		g.emit("sub $0x200, %s", r)
+		g.sets(fArith, 0)
+		g.emit("%sl %s, scratch+128", g.pick([]string{"bt", "bts", "btr", "btc"}), r)
+		g.sets(fCF, fArith&^fCF)
+		return
+	case 12:
+		// rotates through carry by counts past the operand's width
+		g.readsFlags(fCF)
+		w := []int{8, 16}[g.r.Intn(2)]
+		g.emit("%s%s $%d, %s", g.pick([]string{"rcl", "rcr"}), suffix(w), 2+g.r.Intn(30), g.operand(w, true))
+		g.sets(fCF, fOF)
+		return
+	case 13:
+		// the undocumented salc (0xD6: AL = CF ? 0xFF : 0)
+		g.readsFlags(fCF)
+		g.emit(".byte 0xd6")
+		return
+	case 14:
+		// imul's three-operand and two-operand forms
+		w := []int{16, 32}[g.r.Intn(2)]
+		if g.r.Intn(2) == 0 {
+			g.emit("imul%s $%d, %s, %s", suffix(w), int16(g.r.Uint32()), g.operand(w, true), g.operand(w, false))
+		} else {
+			g.emit("imul%s %s, %s", suffix(w), g.operand(w, true), g.operand(w, false))
+		}
+		g.sets(fCF|fOF, fSF|fZF|fAF|fPF)
+		return
 	case 0:
 		g.readsFlags(fCF | fAF)
 		op := g.pick([]string{"daa", "das", "aaa", "aas"})

@@ -380,7 +380,7 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 	for n := 0; ; n++ {
 		u := unit{guest: pc, tc: e.c.pc()}
 		raw := b.fetch(pc)
-		inst, err := x86asm.Decode(raw, 32)
+		inst, err := decodeGuest(raw)
 		if len(raw) == 0 || err != nil || inst.Len == 0 || inst.Op == 0 {
 			u.len = 1
 			u.class = Class{Kind: Undecodable, EndsBlock: true}
@@ -499,6 +499,19 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 }
 
 func align16(a uint32) uint32 { return (a + 15) &^ 15 }
+
+// decodeGuest decodes the guest instruction at the start of raw, and
+// also salc (0xD6: AL = CF ? 0xFF : 0, undocumented but run by every x86
+// and by QEMU), which x86asm does not know: it touches no memory and no
+// control flow, so it is copied like any such instruction (an Ident unit;
+// a NOP stands for it in the decoded form). Without it bt raised #UD
+// where native, trap and QEMU set AL (difftest's misc family).
+func decodeGuest(raw []byte) (x86asm.Inst, error) {
+	if len(raw) > 0 && raw[0] == 0xD6 {
+		return x86asm.Inst{Op: x86asm.NOP, Len: 1}, nil
+	}
+	return x86asm.Decode(raw, 32)
+}
 
 // flagsBarrier emits jmp +0 before an instruction that Unicorn 2.1.1
 // runs with the wrong flags in the middle of one of its blocks
