@@ -631,7 +631,22 @@ func (g *gen) intr() {
 // extensions, xlat, bit scans, double shifts, the exchanges, with the
 // flags each leaves undefined marked so.
 func (g *gen) misc() {
-	switch g.r.Intn(15) {
+	switch g.r.Intn(16) {
+	case 15:
+		// no-ops decoders miss: hint NOPs (0F 0D, 0F 18-0F 1F, any ModRM
+		// reg field; register or [reg] operands, never touched) and the
+		// 8087's feni/fdisi/fsetpm
+		if g.r.Intn(4) == 0 {
+			g.emit(".byte 0xdb, %#x", []int{0xe0, 0xe1, 0xe4}[g.r.Intn(3)])
+			return
+		}
+		op := []int{0x0d, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}[g.r.Intn(9)]
+		modrm := 0xc0 | g.r.Intn(64)
+		if g.r.Intn(2) == 0 {
+			modrm = g.r.Intn(8)<<3 | []int{0, 1, 2, 3, 6, 7}[g.r.Intn(6)] // [reg]
+		}
+		g.emit(".byte 0x0f, %#x, %#x", op, modrm)
+		return
 	case 10:
 		// enter with a nesting level: it copies frame pointers from the
 		// frame EBP points at, so EBP first points into the stack

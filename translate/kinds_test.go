@@ -130,8 +130,9 @@ func TestTranslations(t *testing.T) {
 	}
 }
 
-// TestDecodeGuestSALC: salc (0xD6), which x86asm does not decode, is a
-// one-byte instruction bt copies; other bytes decode as x86asm does.
+// TestDecodeGuestSALC: salc (0xD6) and the no-ops x86asm does not decode
+// (hint NOPs, feni/fdisi/fsetpm) are instructions bt copies, with their
+// lengths; other bytes decode as x86asm does.
 func TestDecodeGuestSALC(t *testing.T) {
 	inst, err := decodeGuest([]byte{0xD6, 0x90})
 	if err != nil || inst.Len != 1 || Classify(inst).Kind != Ident {
@@ -139,6 +140,24 @@ func TestDecodeGuestSALC(t *testing.T) {
 	}
 	if _, err := x86asm.Decode([]byte{0xD6}, 32); err == nil {
 		t.Log("x86asm decodes salc now: decodeGuest's special case can go")
+	}
+	for _, c := range []struct {
+		raw []byte
+		len int
+	}{
+		{[]byte{0x0F, 0x19, 0xC0}, 3},                      // hint nop, register
+		{[]byte{0x0F, 0x1C, 0x84, 0x24, 1, 0, 0, 0}, 8},    // hint nop, SIB and disp32
+		{[]byte{0x66, 0x0F, 0x1A, 0x40, 0x10}, 5},          // prefixed, disp8
+		{[]byte{0x0F, 0x0D, 0x05, 0, 0x10, 0, 0, 0x90}, 7}, // prefetch-class nop, absolute
+		{[]byte{0xDB, 0xE4}, 2},                            // fsetpm
+		{[]byte{0xDB, 0xE0}, 2},                            // feni
+		{[]byte{0x0F, 0x1F, 0xFB}, 3},                      // nop r/m with reg 7
+		{[]byte{0x0F, 0x18, 0x38}, 3},                      // 0F 18 /7
+	} {
+		inst, err := decodeGuest(c.raw)
+		if err != nil || inst.Len != c.len || Classify(inst).Kind != Ident {
+			t.Errorf("% x: %v len %d kind %v, want a %d-byte Ident", c.raw, err, inst.Len, Classify(inst).Kind, c.len)
+		}
 	}
 	inst, err = decodeGuest([]byte{0x0F, 0xC7, 0x0D, 0, 0, 0, 0}) // cmpxchg8b
 	if err != nil || inst.Op != x86asm.CMPXCHG8B || inst.Len != 7 {

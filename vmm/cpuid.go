@@ -10,14 +10,17 @@ type cpuidKey struct{ leaf, sub uint32 }
 
 // cpuidTable: leaf (and subleaf for leaf 4) → EAX, EBX, ECX, EDX, as
 // QEMU 7.2 answers for `-cpu qemu32` under TCG. Only values read from QEMU
-// are modelled: leaf 4 answers its subleaf 0 (the L1 data cache) and
-// reports "no more caches" beyond it.
+// are modelled: leaf 4 describes QEMU's four caches (subleaves 0-3: L1
+// data, L1 instruction, L2, L3) and reports "no more caches" beyond them.
 var cpuidTable = map[cpuidKey][4]uint32{
 	{0x00000000, 0}: {0x00000004, 0x756e6547, 0x6c65746e, 0x49656e69}, // max leaf 4, "GenuineIntel"
 	{0x00000001, 0}: {0x00000663, 0x00000800, 0x80000001, 0x0781abfd}, // family 6 model 6 stepping 3; SSE3, hypervisor; PPro features
 	{0x00000002, 0}: {0x00000001, 0x00000000, 0x0000004d, 0x002c307d}, // cache descriptors
 	{0x00000003, 0}: {0x00000000, 0x00000000, 0x00000000, 0x00000000},
 	{0x00000004, 0}: {0x00000121, 0x01c0003f, 0x0000003f, 0x00000001}, // L1d: 32 KiB, 8-way, 64-byte lines
+	{0x00000004, 1}: {0x00000122, 0x01c0003f, 0x0000003f, 0x00000001}, // L1i: 32 KiB, 8-way
+	{0x00000004, 2}: {0x00000143, 0x03c0003f, 0x00000fff, 0x00000001}, // L2: 4 MiB, 16-way
+	{0x00000004, 3}: {0x00000163, 0x03c0003f, 0x00003fff, 0x00000006}, // L3: 16 MiB, 16-way, inclusive
 	{0x80000000, 0}: {0x80000004, 0x756e6547, 0x6c65746e, 0x49656e69}, // max extended leaf
 	{0x80000001, 0}: {0x00000663, 0x00000000, 0x00000000, 0x00000000},
 	{0x80000002, 0}: {0x554d4551, 0x72695620, 0x6c617574, 0x55504320}, // "QEMU Virtual CPU"
@@ -32,15 +35,13 @@ var cpuidSubleafed = map[uint32]bool{4: true}
 // maximum basic or extended leaf answer as the highest basic leaf does,
 // as Intel CPUs (and QEMU) do.
 func CPUID(leaf, sub uint32) [4]uint32 {
+	maxBasic := cpuidTable[cpuidKey{0, 0}][0]
+	maxExt := cpuidTable[cpuidKey{0x80000000, 0}][0]
+	if leaf > maxBasic && (leaf < 0x80000000 || leaf > maxExt) {
+		leaf = maxBasic // the subleaf stays: QEMU answers leaf 4's for it
+	}
 	if !cpuidSubleafed[leaf] {
 		sub = 0
 	}
-	if r, ok := cpuidTable[cpuidKey{leaf, sub}]; ok {
-		return r
-	}
-	if cpuidSubleafed[leaf] {
-		return [4]uint32{}
-	}
-	maxBasic := cpuidTable[cpuidKey{0, 0}][0]
-	return cpuidTable[cpuidKey{maxBasic, 0}]
+	return cpuidTable[cpuidKey{leaf, sub}] // zeros past the last subleaf
 }
