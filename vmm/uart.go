@@ -39,10 +39,19 @@ import (
 // taken from RBR that is at once replaced by the next one lowers and raises
 // the line: one edge per byte.
 //
+// # Loopback
+//
+// MCR bit 4 loops the transmitter back into the receiver, as kernels use
+// to test the chip before trusting it (OSDev's serial driver writes 0xAE
+// and expects to read it back): a byte written to THR arrives in the
+// receiver instead of the line, host input waits, and MSR's upper half
+// shows MCR's outputs (CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2), as
+// QEMU's 16550A does.
+//
 // Not modelled: line-status and modem-status interrupts, the receive
-// timeout interrupt and FIFO trigger levels, loopback mode, line speed
-// (the divisor latch reads back what was written). MSR reads 0xB0 (DCD,
-// DSR, CTS), MCR powers on as 0x08 (OUT2), as SeaBIOS leaves them.
+// timeout interrupt and FIFO trigger levels, line speed (the divisor
+// latch reads back what was written). MSR reads 0xB0 (DCD, DSR, CTS)
+// outside loopback, MCR powers on as 0x08 (OUT2), as SeaBIOS leaves them.
 
 // UART register offsets from the base port.
 const (
@@ -56,6 +65,7 @@ const (
 	uartSCR  = 7
 
 	lsrDR         = 0x01
+	mcrLoop       = 0x10
 	lsrTHRE       = 0x20
 	lsrTEMT       = 0x40
 	lcrDLAB       = 0x80
@@ -133,7 +143,7 @@ func (s *Serial) depth() int {
 // the interrupt output. The machine calls it on the guest's goroutine.
 func (s *Serial) Poll() {
 	s.mu.Lock()
-	for len(s.host) > 0 && len(s.rx) < s.depth() {
+	for s.mcr&mcrLoop == 0 && len(s.host) > 0 && len(s.rx) < s.depth() {
 		s.rx = append(s.rx, s.host[0])
 		s.host = s.host[1:]
 	}
@@ -209,6 +219,9 @@ func (s *Serial) In(port uint16, size int) uint32 {
 		}
 		return v
 	case uartMSR:
+		if s.mcr&mcrLoop != 0 {
+			return uint32(s.mcr&0x0C)<<4 | uint32(s.mcr&0x02)<<3 | uint32(s.mcr&0x01)<<5
+		}
 		return 0xB0
 	case uartSCR:
 		return uint32(s.scr)
@@ -224,9 +237,15 @@ func (s *Serial) Out(port uint16, size int, v uint32) {
 			s.dll = b
 			return
 		}
-		s.Output.WriteByte(b)
-		if s.Echo != nil {
-			s.Echo(b)
+		if s.mcr&mcrLoop != 0 {
+			if len(s.rx) < s.depth() {
+				s.rx = append(s.rx, b) // looped back: the line sees nothing
+			}
+		} else {
+			s.Output.WriteByte(b)
+			if s.Echo != nil {
+				s.Echo(b)
+			}
 		}
 		s.thrPending = true // sent at once: the transmitter is empty again
 	case uartIER:
@@ -255,6 +274,7 @@ func (s *Serial) Out(port uint16, size int, v uint32) {
 		s.lcr = b
 	case uartMCR:
 		s.mcr = b & 0x1F
+		s.Poll() // out of loopback, host input may come in again
 	case uartSCR:
 		s.scr = b
 	}
