@@ -44,3 +44,47 @@ func (c *CRTC) Out(port uint16, size int, v uint32) {
 	}
 	c.regs[c.index&31] = uint8(v)
 }
+
+// VGAStatus is the two VGA status registers kernels poll: Input Status 1
+// (0x3DA), whose bits 0 (display disabled) and 3 (vertical retrace) a
+// kernel waits on to draw without tearing, and the Miscellaneous Output
+// register (written at 0x3C2, read at 0x3CC: 0x67 as SeaBIOS leaves the
+// colour text mode). With no display modelled, Input Status 1 flips both
+// bits at every read, as QEMU's VGA does without a precise retrace (first
+// read 0x09): a wait for retrace to begin or end ends at the next read.
+type VGAStatus struct {
+	misc uint8
+	st01 uint8
+}
+
+// VGA status ports.
+const (
+	PortVGAMiscWrite = 0x3C2
+	PortVGAMiscRead  = 0x3CC
+	PortVGAStatus1   = 0x3DA
+)
+
+// NewVGAStatus returns the registers as SeaBIOS leaves them.
+func NewVGAStatus() *VGAStatus { return &VGAStatus{misc: 0x67} }
+
+// Name implements Device.
+func (v *VGAStatus) Name() string { return "vga-status" }
+
+// In implements Device.
+func (v *VGAStatus) In(port uint16, size int) uint32 {
+	switch port {
+	case PortVGAStatus1:
+		v.st01 ^= 0x09
+		return uint32(v.st01)
+	case PortVGAMiscRead:
+		return uint32(v.misc)
+	}
+	return 0xFF
+}
+
+// Out implements Device.
+func (v *VGAStatus) Out(port uint16, size int, val uint32) {
+	if port == PortVGAMiscWrite {
+		v.misc = uint8(val)
+	}
+}

@@ -47,7 +47,8 @@ func CheckMemSize(n uint32) error {
 
 // Platform is the PC's devices, independent of the CPU: the port bus with
 // COM1, the debug-exit and POST ports, the PIT, the 8259 pair, port 0x61,
-// the CMOS RTC, the CRT controller and ACPI's PM1a control register; the local APIC and the I/O APIC
+// the CMOS RTC, the CRT controller, the VGA status registers and ACPI's
+// power-management ports; the local APIC and the I/O APIC
 // (memory-mapped: MMIO, mmio.go); and the interrupt wiring between them.
 type Platform struct {
 	Bus     PortBus
@@ -83,6 +84,7 @@ func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 	}
 	p.Serial = NewSerial(guest.PortCOM1, echo)
 	p.sysCtlB = &SysCtlB{PIT: p.PIT}
+	vga := NewVGAStatus()
 	p.RTC.Now = now
 	p.RTC.SetIRQ = p.SetISAIRQ
 	p.KBC.SetIRQ = p.SetISAIRQ
@@ -99,6 +101,9 @@ func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 		{PortSysCtlB, PortSysCtlB, p.sysCtlB},
 		{0x70, 0x71, p.RTC},
 		{PortCRTCIndex, PortCRTCData, &CRTC{}},
+		{PortVGAStatus1, PortVGAStatus1, vga},
+		{PortVGAMiscWrite, PortVGAMiscWrite, vga},
+		{PortVGAMiscRead, PortVGAMiscRead, vga},
 		{PortKBCData, PortKBCData, p.KBC},
 		{PortKBCStatus, PortKBCStatus, p.KBC},
 		{PortA, PortA, p.KBC},

@@ -29,3 +29,22 @@ func TestSerialLoopback(t *testing.T) {
 		t.Errorf("MSR %#x after loopback, want 0xb0", msr)
 	}
 }
+
+// TestVGAStatus: Input Status 1 flips retrace and display-disabled at
+// every read, starting as QEMU's first read (0x09); the Miscellaneous
+// Output register reads 0x67 and then what was written.
+func TestVGAStatus(t *testing.T) {
+	v := NewVGAStatus()
+	for i, want := range []uint32{0x09, 0x00, 0x09} {
+		if got := v.In(PortVGAStatus1, 1); got != want {
+			t.Errorf("read %d of 0x3DA = %#x, want %#x", i, got, want)
+		}
+	}
+	if got := v.In(PortVGAMiscRead, 1); got != 0x67 {
+		t.Errorf("misc output %#x, want 0x67", got)
+	}
+	v.Out(PortVGAMiscWrite, 1, 0x63)
+	if got := v.In(PortVGAMiscRead, 1); got != 0x63 {
+		t.Errorf("misc output %#x after writing 0x63", got)
+	}
+}
