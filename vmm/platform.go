@@ -104,6 +104,7 @@ func NewPlatform(cfg Config, now func() uint64) (*Platform, error) {
 		{PortVGAStatus1, PortVGAStatus1, vga},
 		{PortVGAMiscWrite, PortVGAMiscWrite, vga},
 		{PortVGAMiscRead, PortVGAMiscRead, vga},
+		{PortELCR, PortELCR + 1, NewELCR()},
 		{PortKBCData, PortKBCData, p.KBC},
 		{PortKBCStatus, PortKBCStatus, p.KBC},
 		{PortA, PortA, p.KBC},

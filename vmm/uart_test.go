@@ -48,3 +48,16 @@ func TestVGAStatus(t *testing.T) {
 		t.Errorf("misc output %#x after writing 0x63", got)
 	}
 }
+
+// TestELCR: the edge/level pair reads as SeaBIOS leaves it (IRQs 10 and
+// 11 level), holds writes, and keeps IRQs 0-2, 8 and 13 edge-triggered.
+func TestELCR(t *testing.T) {
+	e := NewELCR()
+	if lo, hi := e.In(PortELCR, 1), e.In(PortELCR+1, 1); lo != 0 || hi != 0x0C {
+		t.Errorf("ELCR %#x %#x, want 0 0xc", lo, hi)
+	}
+	e.Out(PortELCR, 2, 0xFFFF)
+	if v := e.In(PortELCR, 2); v != 0xDEF8 {
+		t.Errorf("ELCR after writing ones %#x, want 0xdef8", v)
+	}
+}
