@@ -339,7 +339,7 @@ func (v *VM) setEntryState() error {
 		return fmt.Errorf("hwassist: KVM_SET_SREGS (entry state): %w", err)
 	}
 	infoAddr, _ := guest.MultibootInfo(v.Cfg.MemSize, v.Cfg.Args)
-	r := kvmRegs{RAX: guest.MultibootMagic, RBX: uint64(infoAddr), RIP: uint64(v.Img.Entry), RFLAGS: x86.FlagReserved1}
+	r := kvmRegs{RAX: guest.MultibootMagic, RBX: uint64(infoAddr), RSP: guest.EntryESP, RIP: uint64(v.Img.Entry), RFLAGS: x86.FlagReserved1}
 	if err := setRegs(v.vcpuFD, &r); err != nil {
 		return fmt.Errorf("hwassist: KVM_SET_REGS (entry state): %w", err)
 	}

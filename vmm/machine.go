@@ -1003,7 +1003,7 @@ func Boot(e *unicorn.Engine, img *guest.Image, memSize uint32, args string) erro
 		unicorn.EAX, unicorn.EBX, unicorn.ECX, unicorn.EDX, unicorn.ESI, unicorn.EDI, unicorn.EBP, unicorn.ESP,
 		unicorn.EFLAGS, unicorn.EIP}
 	vals := []uint32{bootCodeSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel, bootDataSel,
-		guest.MultibootMagic, infoAddr, 0, 0, 0, 0, 0, 0,
+		guest.MultibootMagic, infoAddr, 0, 0, 0, 0, 0, guest.EntryESP,
 		defaultEFLAGS, img.Entry}
 	for i, r := range regs {
 		if err := e.SetReg(r, vals[i]); err != nil {
