@@ -21,12 +21,12 @@ const (
 
 // Multiboot v1.
 const (
-	MultibootMagic       = 0x2BADB002 // EAX at entry
+	MultibootMagic = 0x2BADB002 // EAX at entry
 	// EntryESP is ESP at entry: the multiboot specification leaves it
 	// undefined, but QEMU 7.2's loader leaves a usable stack there
 	// (measured), and kernels that push before loading their own stack
 	// work under QEMU; under virtsim ESP 0 made them fault at 0xFFFFFFFC.
-	EntryESP = 0x6F08
+	EntryESP             = 0x6F08
 	MultibootHeaderMagic = 0x1BADB002 // first word of the kernel's multiboot header
 	// MultibootSearchLimit: the header must lie, 4-byte aligned, in the
 	// first 8 KiB of the file.
