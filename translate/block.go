@@ -500,38 +500,43 @@ func (b *BT) translate1(g uint32, shadow, ft bool) (*block, error) {
 
 func align16(a uint32) uint32 { return (a + 15) &^ 15 }
 
-// decodeGuest decodes the guest instruction at the start of raw, and
-// also salc (0xD6: AL = CF ? 0xFF : 0, undocumented but run by every x86
-// and by QEMU), which x86asm does not know: it touches no memory and no
-// control flow, so it is copied like any such instruction (an Ident unit;
-// a NOP stands for it in the decoded form). Without it bt raised #UD
-// where native, trap and QEMU set AL (difftest's misc family).
-//
-// Likewise the other instructions every x86 (and QEMU) runs as no-ops
-// that x86asm does not decode: the hint NOPs 0F 0D and 0F 18-0F 1F with a
-// ModRM operand (any reg field: x86asm takes 0F 1F with reg 0 only, 0F 18
-// with reg 0-3), and the 8087/80287 leftovers feni, fdisi and fsetpm (DB E0,
-// DB E1, DB E4).
+// decodeGuest decodes the guest instruction at the start of raw, also
+// those x86asm does not know (undecoded): a NOP stands for them in the
+// decoded form, and bt copies them like any instruction that touches no
+// memory and no control flow (an Ident unit). Without it bt raised #UD
+// where native, trap and QEMU run them (difftest's misc family).
 func decodeGuest(raw []byte) (x86asm.Inst, error) {
+	if _, n, ok := undecoded(raw); ok {
+		return x86asm.Inst{Op: x86asm.NOP, Len: n}, nil
+	}
+	return x86asm.Decode(raw, 32)
+}
+
+// undecoded names the instruction at the start of raw and gives its
+// length if it is one that every x86 (and QEMU) runs but x86asm does not
+// decode: salc (0xD6: AL = CF ? 0xFF : 0, undocumented), the hint NOPs
+// 0F 0D and 0F 18-0F 1F with a ModRM operand (any reg field: x86asm takes
+// 0F 1F with reg 0 only, 0F 18 with reg 0-3), and the 8087/80287
+// leftovers feni, fdisi and fsetpm (DB E0, DB E1, DB E4), no-ops since.
+// The translator and its listings (listing.go) both read them here.
+func undecoded(raw []byte) (name string, n int, ok bool) {
 	switch p := prefixLen(raw); {
 	case len(raw) > 0 && raw[0] == 0xD6:
-		return x86asm.Inst{Op: x86asm.NOP, Len: 1}, nil
+		return "salc", 1, true
 	case len(raw) >= 2 && raw[0] == 0xDB && (raw[1] == 0xE0 || raw[1] == 0xE1 || raw[1] == 0xE4):
-		return x86asm.Inst{Op: x86asm.NOP, Len: 2}, nil
+		return [...]string{0: "feni", 1: "fdisi", 4: "fsetpm"}[raw[1]-0xE0], 2, true
 	case len(raw) > p+1 && raw[p] == 0x0F && (raw[p+1] == 0x0D || raw[p+1] >= 0x18 && raw[p+1] <= 0x1F):
 		if inst, err := x86asm.Decode(raw, 32); err == nil && inst.Op != 0 {
-			return inst, nil // x86asm knows this one
+			return "", 0, false // x86asm knows this one
 		}
 		// The length: the same prefixes and ModRM operand after a
 		// one-byte opcode that takes any ModRM (mov r32, r/m32), plus one.
 		alt := append(append(append([]byte(nil), raw[:p]...), 0x8B), raw[p+2:]...)
-		inst, err := x86asm.Decode(alt, 32)
-		if err != nil || inst.Op == 0 {
-			return x86asm.Inst{}, fmt.Errorf("bt: hint nop % x: %v", raw[:min(len(raw), p+2)], err)
+		if inst, err := x86asm.Decode(alt, 32); err == nil && inst.Op != 0 {
+			return fmt.Sprintf("nop (hint %02x %02x)", raw[p], raw[p+1]), inst.Len + 1, true
 		}
-		return x86asm.Inst{Op: x86asm.NOP, Len: inst.Len + 1, Prefix: inst.Prefix}, nil
 	}
-	return x86asm.Decode(raw, 32)
+	return "", 0, false
 }
 
 // flagsBarrier emits jmp +0 before an instruction that Unicorn 2.1.1

@@ -159,6 +159,15 @@ func TestDecodeGuestSALC(t *testing.T) {
 			t.Errorf("% x: %v len %d kind %v, want a %d-byte Ident", c.raw, err, inst.Len, Classify(inst).Kind, c.len)
 		}
 	}
+	// listings name them (listing.go reads undecoded too)
+	for raw, want := range map[string]string{"\xd6": "salc", "\xdb\xe4": "fsetpm", "\xdb\xe1": "fdisi", "\x0f\x1e\xfb": "nop (hint 0f 1e)"} {
+		if name, _, ok := undecoded([]byte(raw)); !ok || name != want {
+			t.Errorf("% x named %q, want %q", raw, name, want)
+		}
+	}
+	if _, _, ok := undecoded([]byte{0x0F, 0x1F, 0x00}); ok {
+		t.Error("nop r/m with reg 0, which x86asm decodes, counted as undecoded")
+	}
 	inst, err = decodeGuest([]byte{0x0F, 0xC7, 0x0D, 0, 0, 0, 0}) // cmpxchg8b
 	if err != nil || inst.Op != x86asm.CMPXCHG8B || inst.Len != 7 {
 		t.Errorf("cmpxchg8b: %v %v len %d", err, inst.Op, inst.Len)

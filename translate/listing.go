@@ -172,10 +172,16 @@ func (b *BT) rows(blk *block) []row {
 
 func (b *BT) guestText(u unit) string {
 	raw := b.fetch(u.guest)
+	if name, n, ok := undecoded(raw); ok && n == u.len {
+		return name
+	}
 	if inst, err := x86asm.Decode(raw, 32); err == nil && inst.Len == u.len {
 		return x86asm.GNUSyntax(inst, uint64(u.guest), b.guestSymLookup)
 	}
 	// The code has changed since: the instruction as it was translated.
+	if name, _, ok := undecoded(u.raw[:u.nraw]); ok {
+		return name
+	}
 	inst, err := x86asm.Decode(u.raw[:u.nraw], 32)
 	if u.class.Kind == Undecodable || err != nil {
 		if u.nraw == 0 {
@@ -196,6 +202,11 @@ func (b *BT) disasmTC(lo, hi uint32, at func(uint32) []byte) []string {
 		}
 		if n := hi - pc; uint32(len(raw)) > n {
 			raw = raw[:n]
+		}
+		if name, n, ok := undecoded(raw); ok { // a guest instruction copied as it is
+			out = append(out, fmt.Sprintf("%08x  %s", pc, name))
+			pc += uint32(n)
+			continue
 		}
 		inst, err := x86asm.Decode(raw, 32)
 		if err != nil || inst.Len == 0 {
