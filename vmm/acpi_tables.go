@@ -1,6 +1,10 @@
 package vmm
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"virtsim/guest"
+)
 
 // ACPI tables, as SeaBIOS leaves them on QEMU 7.2's i440FX PC with one
 // CPU (measured by reading QEMU's memory from a guest: the addresses,
@@ -45,8 +49,9 @@ const (
 	PortGPE0    = 0xAFE0
 )
 
-// acpiTop is where the firmware's reserved top of RAM begins.
-func acpiTop(memSize uint32) uint32 { return memSize - 128*1024 }
+// acpiTop is where the firmware's reserved top of RAM begins: the region
+// the memory map reserves (guest.MemoryMap).
+func acpiTop(memSize uint32) uint32 { return memSize - guest.FirmwareReservedKiB*1024 }
 
 // acpiHeader is a system description table's 36-byte header, its
 // checksum left for acpiSum.
