@@ -357,9 +357,9 @@ func putLE(b []byte, v uint32) {
 
 // checkOutputStop stops the guest after a port write at pc to the
 // debug-exit port, a reset (the keyboard controller, port 0x92 or 0xCF9:
-// a crash, as QEMU -no-reboot stops), or once its serial output ends with
-// Config.UntilOutput, as the Unicorn machine does; it reports whether it
-// did.
+// a crash, as QEMU -no-reboot stops), an ACPI power-off, or once its
+// serial output ends with Config.UntilOutput (vmm.Platform.ExitReason), as
+// the Unicorn machine does; it reports whether it did.
 func (v *VM) checkOutputStop(pc uint32) bool {
 	if v.stop.Kind != vmm.StopNone {
 		return true
@@ -372,11 +372,7 @@ func (v *VM) checkOutputStop(pc uint32) bool {
 		v.crash(pc, "%s", why)
 		return true
 	}
-	if why, ok := v.PoweredOff(); ok {
-		v.stop = vmm.Stop{Kind: vmm.StopExit, Reason: why, PC: pc}
-		return true
-	}
-	if why, ok := v.OutputReached(); ok {
+	if why, ok := v.ExitReason(); ok {
 		v.stop = vmm.Stop{Kind: vmm.StopExit, Reason: why, PC: pc}
 		return true
 	}

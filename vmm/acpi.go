@@ -1,7 +1,5 @@
 package vmm
 
-import "fmt"
-
 // PortPM1aCnt is the ACPI PM1a control register of QEMU's i440FX PC: the
 // PIIX4's power-management I/O block, which SeaBIOS places at 0x600
 // (PM1a_CNT at offset 4). Kernels written for QEMU power it off by writing
@@ -97,13 +95,4 @@ func write16(r uint16, off uint16, size int, v uint32) uint16 {
 		return r&0xFF00 | uint16(v&0xFF)
 	}
 	return r&0x00FF | uint16(v&0xFF)<<8
-}
-
-// PoweredOff reports whether the guest powered the machine off, and the
-// stop's reason.
-func (p *Platform) PoweredOff() (string, bool) {
-	if !p.PM.Off {
-		return "", false
-	}
-	return fmt.Sprintf("the guest powered the machine off (ACPI PM1a_CNT, port %#x: SLP_EN, sleep type 0), as QEMU exits", PortPM1aCnt), true
 }

@@ -402,10 +402,7 @@ func (m *Machine) checkDebugExit(pc uint32) {
 	if why, ok := m.ResetRequested(); ok && m.stop.Kind == StopNone {
 		m.Crash(pc, "%s", why)
 	}
-	if why, ok := m.PoweredOff(); ok && m.stop.Kind == StopNone {
-		m.Halt(Stop{Kind: StopExit, Reason: why, PC: pc})
-	}
-	if why, ok := m.OutputReached(); ok && m.stop.Kind == StopNone {
+	if why, ok := m.ExitReason(); ok && m.stop.Kind == StopNone {
 		m.Halt(Stop{Kind: StopExit, Reason: why, PC: pc})
 	}
 }

@@ -284,13 +284,18 @@ func (p *Platform) ResetRequested() (string, bool) {
 	return "", false
 }
 
-// OutputReached reports whether the guest's serial output has ended with
-// Config.UntilOutput, and the stop's reason.
-func (p *Platform) OutputReached() (string, bool) {
-	if p.until == nil || !p.until.hit {
-		return "", false
+// ExitReason reports whether the run ends with status 0 for a reason
+// other than the debug-exit port — the guest powered the machine off
+// (ACPI, acpi.go), or its serial output has ended with Config.UntilOutput —
+// and the stop's reason.
+func (p *Platform) ExitReason() (string, bool) {
+	switch {
+	case p.PM.Off:
+		return fmt.Sprintf("the guest powered the machine off (ACPI PM1a_CNT, port %#x: SLP_EN, sleep type 0), as QEMU exits", PortPM1aCnt), true
+	case p.until != nil && p.until.hit:
+		return fmt.Sprintf("the guest printed %q (--until-output)", p.until.want), true
 	}
-	return fmt.Sprintf("the guest printed %q (--until-output)", p.until.want), true
+	return "", false
 }
 
 // armAPICTimer notes a change of the APIC timer: the clock starts (if the
