@@ -162,8 +162,8 @@ func (m *Machine) armGate(g *pendingGate, landingESP, oldSS uint32) {
 	// (The IDT gate's selector: a delivery Go finished for C carries no
 	// TargetSel.)
 	land := uint32(fastLandAddr)
-	if _, trapEntry := fastLandCode(); !fg.ClearIF {
-		land += trapEntry
+	if !fg.ClearIF {
+		land += fastLandTrapEntry
 	}
 	binary.LittleEndian.PutUint64(fg.SlotBytes[:], x86.EncodeGate(x86.TypeCallGate32, gate.Selector&^3, land, 3))
 	binary.LittleEndian.PutUint64(m.landGate[:], x86.EncodeGate(x86.TypeCallGate32, gate.Selector&^3, landingAddr, 3))
@@ -217,5 +217,8 @@ func fastLandCode() ([]byte, uint32) {
 	c = append(c, cs([]byte{0xFF, 0x35}, gateMailAddr+unicorn.GateMailCS)...)         // pushl %cs:cs
 	c = append(c, 0x8D, 0x64, 0x24, 0xFC)                                             // lea -4(%esp),%esp: the frame's EIP
 	c = append(c, cs([]byte{0xFF, 0x25}, gateMailAddr+unicorn.GateMailHandler)...)    // jmp *%cs:handler
-	return c, 1
+	return c, fastLandTrapEntry
 }
+
+// fastLandTrapEntry is where a trap gate enters fastLandCode: after the cli.
+const fastLandTrapEntry = 1
